@@ -1,0 +1,3 @@
+from kernelswarm.cli import main
+
+main()

@@ -1,0 +1,51 @@
+"""The CPU backend: perf_counter_ns timing, a cache flush between calls, fixed thread count."""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from typing import Any, Callable
+
+import torch
+
+# Larger than any last-level cache we expect on a server CPU, times two.
+_FLUSH_BYTES = 2 * 64 * 1024 * 1024
+
+
+class CpuBackend:
+    name = "cpu"
+    languages = ("cpp", "pytorch")
+
+    def __init__(self) -> None:
+        self.device = torch.device("cpu")
+        # Captured now, before any candidate code is imported: a candidate that patches
+        # time.perf_counter_ns later does not change the clock this backend reads.
+        self._clock = time.perf_counter_ns
+        self._flush_buf = torch.empty(_FLUSH_BYTES // 4, dtype=torch.float32)
+        self.threads = torch.get_num_threads()
+
+    def synchronize(self) -> None:
+        pass
+
+    def flush_cache(self) -> None:
+        self._flush_buf.add_(1.0)  # reads and writes every line
+
+    def time_call(self, fn: Callable[[], Any]) -> tuple[float, Any]:
+        clock = self._clock
+        start = clock()
+        result = fn()
+        end = clock()
+        return (end - start) / 1e6, result
+
+    def timing_primitives(self) -> dict[str, Any]:
+        """The objects whose identity the worker re-checks after the candidate ran."""
+        return {"time.perf_counter_ns": (time, "perf_counter_ns", self._clock)}
+
+    def info(self) -> dict[str, str]:
+        return {
+            "device_name": platform.processor() or platform.machine(),
+            "cpu_count": str(os.cpu_count()),
+            "threads": str(self.threads),
+            "torch": torch.__version__,
+        }

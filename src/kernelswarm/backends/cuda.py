@@ -1,0 +1,83 @@
+"""The CUDA backend: events, a whole-device synchronize before the end event, L2 flush."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+
+
+class CudaBackend:
+    name = "cuda"
+    languages = ("triton", "cuda", "pytorch")
+
+    def __init__(self) -> None:
+        if not torch.cuda.is_available():
+            raise RuntimeError("CUDA is not available on this machine")
+        self.device = torch.device("cuda", torch.cuda.current_device())
+        props = torch.cuda.get_device_properties(self.device)
+        l2 = int(getattr(props, "L2_cache_size", 0) or 50 * 1024 * 1024)
+        self.l2_bytes = l2
+        # At least twice L2, so that neither the candidate's data nor a persisting window survives.
+        self._flush_buf = torch.empty(max(2 * l2, 128 * 1024 * 1024) // 4, dtype=torch.float32, device=self.device)
+        # Captured before any candidate code runs (see CpuBackend).
+        self._event_cls = torch.cuda.Event
+        self._elapsed = torch.cuda.Event.elapsed_time
+        self._record = torch.cuda.Event.record
+        self._sync = torch.cuda.synchronize
+        self._props = props
+
+    def synchronize(self) -> None:
+        self._sync(self.device)
+
+    def flush_cache(self) -> None:
+        try:  # drop any persisting-L2 window a candidate set up
+            torch.cuda.cudart().cudaCtxResetPersistingL2Cache()
+        except Exception:
+            pass
+        self._flush_buf.add_(1.0)
+
+    def time_call(self, fn: Callable[[], Any]) -> tuple[float, Any]:
+        start = self._event_cls(enable_timing=True)
+        end = self._event_cls(enable_timing=True)
+        self._sync(self.device)
+        self._record(start)
+        result = fn()
+        # Whole-device synchronize first: work hidden on side streams is inside the window.
+        self._sync(self.device)
+        self._record(end)
+        self._sync(self.device)
+        return self._elapsed(start, end), result
+
+    def timing_primitives(self) -> dict[str, Any]:
+        return {
+            "torch.cuda.Event.elapsed_time": (torch.cuda.Event, "elapsed_time", self._elapsed),
+            "torch.cuda.Event.record": (torch.cuda.Event, "record", self._record),
+            "torch.cuda.synchronize": (torch.cuda, "synchronize", self._sync),
+        }
+
+    def info(self) -> dict[str, str]:
+        info = {
+            "device_name": self._props.name,
+            "torch": torch.__version__,
+            "cuda": str(torch.version.cuda),
+            "sm_count": str(self._props.multi_processor_count),
+            "l2_bytes": str(self.l2_bytes),
+        }
+        try:
+            import triton
+
+            info["triton"] = triton.__version__
+        except Exception:
+            pass
+        try:
+            import subprocess
+
+            out = subprocess.run(
+                ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                capture_output=True, text=True, timeout=10,
+            )
+            info["driver"] = out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout.strip() else ""
+        except Exception:
+            pass
+        return info

@@ -1,0 +1,23 @@
+"""Settings of one evaluation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kernelswarm.records import Precision, Timing
+
+
+@dataclass
+class EvalOptions:
+    device: str = "cpu"  # cpu | cuda
+    timeout_s: float = 300.0  # bound on the whole evaluation of one candidate
+    strict: bool = False  # accept only custom kernels
+    precision: Precision = Precision.FP32  # the faithfulness policy
+    trials: int = 5  # correctness trials on fresh inputs and re-drawn weights
+    stress: bool = True  # extra trials with inputs scaled small and large
+    timed_calls: int = 100  # at least this many timed calls...
+    min_timing_s: float = 0.5  # ...and at least this much timed time (capped by max_timed_calls)
+    max_timed_calls: int = 1000
+    baseline_compile: bool = False  # also time torch.compile of the reference (cached)
+    reference: Timing | None = None  # eager reference timing already measured (skips re-timing)
+    compiled: Timing | None = None  # torch.compile timing already measured

@@ -1,0 +1,116 @@
+"""Loading one problem file (KernelBench format) and hashing it. Standard library only."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import re
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Optional module-level dict in a problem file: per-device overrides of its size constants,
+# e.g. KERNELSWARM_SIZES = {"cpu": {"batch_size": 8}}. Plain KernelBench files have none.
+SIZES_NAME = "KERNELSWARM_SIZES"
+
+
+class ProblemError(ValueError):
+    """A problem file that cannot be used; the message is one line and names the file."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A reference module in KernelBench format."""
+
+    name: str  # file stem, e.g. "matmul_square"
+    path: Path  # where it was loaded from
+    source: str  # the file's text
+    hash: str  # content hash ignoring comments and whitespace
+    level: int | None = None  # suite level, when known
+    sizes: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-device size overrides
+
+
+def problem_hash(source: str) -> str:
+    """A stable hash of the code: comments, docstrings, blank lines and formatting ignored."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and _is_docstring(body[0]):
+            node.body = body[1:] or [ast.Pass()]
+    return hashlib.sha256(ast.dump(tree, annotate_fields=False).encode()).hexdigest()[:16]
+
+
+def _is_docstring(node: ast.stmt) -> bool:
+    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+
+
+def _level_from_path(path: Path) -> int | None:
+    m = re.fullmatch(r"level_?(\d+)", path.parent.name)
+    return int(m.group(1)) if m else None
+
+
+def load_problem(path: str | Path, level: int | None = None) -> Problem:
+    """Read and statically validate a problem file. Raises ProblemError with a one-line reason."""
+    path = Path(path)
+    try:
+        source = path.read_text()
+    except FileNotFoundError:
+        raise ProblemError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ProblemError(f"{path}: cannot read ({e.__class__.__name__}: {e})") from None
+    try:
+        tree = ast.parse(source, filename=str(path))
+    except SyntaxError as e:
+        raise ProblemError(f"{path}: syntax error at line {e.lineno}: {e.msg}") from None
+    names = _top_level_names(tree)
+    for required in ("Model", "get_inputs"):
+        if required not in names:
+            raise ProblemError(f"{path}: no `{required}` defined at module level")
+    return Problem(
+        name=path.stem,
+        path=path.resolve(),
+        source=source,
+        hash=problem_hash(source),
+        level=level if level is not None else _level_from_path(path),
+        sizes=_literal_sizes(tree),
+    )
+
+
+def _top_level_names(tree: ast.Module) -> set[str]:
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return names
+
+
+def _literal_sizes(tree: ast.Module) -> dict[str, dict[str, Any]]:
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == SIZES_NAME for t in node.targets):
+            try:
+                value = ast.literal_eval(node.value)
+            except ValueError:
+                return {}
+            return value if isinstance(value, dict) else {}
+    return {}
+
+
+def exec_problem(source: str, path: str, device: str) -> types.ModuleType:
+    """Execute a problem's source as a fresh module and apply its size overrides for `device`.
+
+    Overrides replace module globals, which `get_inputs` and `get_init_inputs` read at call time.
+    """
+    module = types.ModuleType("kernelswarm_problem")
+    module.__file__ = path
+    exec(compile(source, path, "exec"), module.__dict__)
+    overrides = getattr(module, SIZES_NAME, {}) or {}
+    for key, value in dict(overrides.get(device, {})).items():
+        setattr(module, key, value)
+    if not hasattr(module, "get_init_inputs"):
+        module.get_init_inputs = lambda: []  # KernelBench files always have it; tolerate its absence
+    return module

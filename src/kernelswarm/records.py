@@ -1,0 +1,192 @@
+"""Typed records that cross module boundaries. Standard library only: the worker imports this."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Verdict(str, enum.Enum):
+    """The outcome of evaluating one candidate (DESIGN.md vocabulary)."""
+
+    ACCEPTED = "accepted"
+    INCORRECT = "incorrect"  # ran, but its outputs do not match the reference
+    COMPILE_ERROR = "compile_error"  # import, extension build or kernel compilation failed
+    RUNTIME_ERROR = "runtime_error"  # raised or crashed while running
+    TIMEOUT = "timeout"  # the whole evaluation ran past its time limit
+    REJECTED = "rejected"  # a trust check caught something (static screen, tampering, physics)
+
+
+class Kind(str, enum.Enum):
+    """What actually ran in an accepted candidate."""
+
+    CUSTOM_KERNEL = "custom-kernel"
+    PYTORCH_REWRITE = "pytorch-rewrite"
+
+
+class Precision(str, enum.Enum):
+    """How faithful a candidate must be: fp32 (default) or an explicitly allowed reduced precision."""
+
+    FP32 = "fp32"
+    TF32 = "tf32"
+    BF16 = "bf16"
+    FP16 = "fp16"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One named check of an evaluation."""
+
+    name: str  # short identifier, e.g. "static", "correctness", "inputs-unchanged"
+    passed: bool  # whether the candidate passed it
+    detail: str = ""  # a human reason, always set when it failed
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Per-call times of one implementation under the timing protocol, in milliseconds."""
+
+    median_ms: float  # the figure speedups use
+    mean_ms: float
+    min_ms: float
+    p10_ms: float  # 10th percentile
+    p90_ms: float  # 90th percentile
+    n: int  # number of timed calls
+
+    @property
+    def spread(self) -> float:
+        """Relative spread (p90 - p10) / median."""
+        return (self.p90_ms - self.p10_ms) / self.median_ms if self.median_ms > 0 else 0.0
+
+    @staticmethod
+    def from_samples(samples_ms: list[float]) -> "Timing":
+        s = sorted(samples_ms)
+        n = len(s)
+        if n == 0:
+            raise ValueError("no timing samples")
+
+        def q(p: float) -> float:
+            return s[min(n - 1, max(0, int(round(p * (n - 1)))))]
+
+        mid = n // 2
+        median = s[mid] if n % 2 else 0.5 * (s[mid - 1] + s[mid])
+        return Timing(median, sum(s) / n, s[0], q(0.1), q(0.9), n)
+
+    @staticmethod
+    def from_dict(d: dict | None) -> "Timing | None":
+        return None if d is None else Timing(**{k: d[k] for k in _TIMING_FIELDS})
+
+
+_TIMING_FIELDS = ("median_ms", "mean_ms", "min_ms", "p10_ms", "p90_ms", "n")
+
+
+@dataclass
+class Evaluation:
+    """The verdict on one candidate for one problem on one backend."""
+
+    problem: str  # problem name
+    device: str  # backend name: cpu, cuda, mps
+    verdict: Verdict
+    reason: str  # one line: why not accepted, or a summary when accepted
+    kind: Kind | None = None  # set only when accepted
+    precision: Precision = Precision.FP32  # the policy the candidate was judged under
+    checks: list[Check] = field(default_factory=list)
+    reference: Timing | None = None  # eager reference, timed in a clean process
+    compiled: Timing | None = None  # torch.compile of the reference, when measured
+    candidate: Timing | None = None  # set when the candidate was timed
+    custom_share: float | None = None  # share of device time in the candidate's own kernels
+    max_rel_error: float | None = None  # worst normwise error against fp64 over all trials
+    problem_hash: str = ""
+    versions: dict[str, str] = field(default_factory=dict)  # torch, triton, driver, device name
+    wall_s: float = 0.0  # wall time of the whole evaluation
+    phases_s: dict[str, float] = field(default_factory=dict)  # where the wall time went
+    log_tail: str = ""  # last lines the candidate printed, for feedback
+
+    @property
+    def correct(self) -> bool:
+        return self.verdict is Verdict.ACCEPTED
+
+    @property
+    def speedup(self) -> float | None:
+        """Eager reference time over candidate time; None unless accepted."""
+        if not self.correct or not self.reference or not self.candidate:
+            return None
+        return self.reference.median_ms / self.candidate.median_ms
+
+    @property
+    def speedup_vs_compile(self) -> float | None:
+        if not self.correct or not self.compiled or not self.candidate:
+            return None
+        return self.compiled.median_ms / self.candidate.median_ms
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of DESIGN.md's `kernelswarm eval --json`."""
+        d = dataclasses.asdict(self)
+        d["verdict"] = self.verdict.value
+        d["kind"] = self.kind.value if self.kind else None
+        d["precision"] = self.precision.value
+        d["correct"] = self.correct
+        d["reference_ms"] = self.reference.median_ms if self.reference else None
+        d["candidate_ms"] = self.candidate.median_ms if self.candidate else None
+        d["compiled_ms"] = self.compiled.median_ms if self.compiled else None
+        d["speedup"] = self.speedup
+        d["speedup_vs_compile"] = self.speedup_vs_compile
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> "Evaluation":
+        return Evaluation(
+            problem=d["problem"],
+            device=d["device"],
+            verdict=Verdict(d["verdict"]),
+            reason=d["reason"],
+            kind=Kind(d["kind"]) if d.get("kind") else None,
+            precision=Precision(d.get("precision", "fp32")),
+            checks=[Check(**c) for c in d.get("checks", [])],
+            reference=Timing.from_dict(d.get("reference")),
+            compiled=Timing.from_dict(d.get("compiled")),
+            candidate=Timing.from_dict(d.get("candidate")),
+            custom_share=d.get("custom_share"),
+            max_rel_error=d.get("max_rel_error"),
+            problem_hash=d.get("problem_hash", ""),
+            versions=dict(d.get("versions", {})),
+            wall_s=d.get("wall_s", 0.0),
+            phases_s=dict(d.get("phases_s", {})),
+            log_tail=d.get("log_tail", ""),
+        )
+
+
+@dataclass
+class ModelCall:
+    """One request to a language model, stored with the candidate it produced."""
+
+    model: str  # the model's `name` from the models file
+    prompt: str  # full prompt text (system + user), never containing API keys
+    reply: str  # full reply text ("" when the call failed)
+    tokens_in: int = 0
+    tokens_out: int = 0
+    latency_s: float = 0.0
+    cost_usd: float = 0.0  # from the models file's prices; 0 when unknown
+    error: str = ""  # one line when the call failed
+
+
+@dataclass
+class Candidate:
+    """A proposed implementation: Python source defining `ModelNew`, and where it came from."""
+
+    source: str  # the candidate file's text
+    agent: str  # name of the agent that proposed it
+    problem: str = ""  # problem name
+    round: int = 0  # supervisor round that produced it (0 = first)
+    parent_id: int | None = None  # store id of the candidate it improves on, if any
+    context: dict[str, Any] = field(default_factory=dict)  # context arms shown to the agent
+    language: str = "pytorch"  # triton, cuda, cpp, metal, pytorch, compile
+    note: str = ""  # the agent's own description, or why it failed to produce code
+    calls: list[ModelCall] = field(default_factory=list)  # model requests behind it (LLM agents)
+    id: int | None = None  # store id once stored
