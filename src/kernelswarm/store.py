@@ -1,0 +1,456 @@
+"""The store: every run, problem, candidate, evaluation and model call, in SQLite (WAL).
+
+The supervisor is the only writer. Each finished step (a problem's baselines, one agent's
+proposals for one round, one evaluation) is one short transaction, so a run killed at any moment,
+even with SIGKILL, loses nothing that had finished, and `--resume` skips it. WAL lets readers
+(report, export) query while a run writes.
+
+Query functions (all return typed records, never loose rows):
+  Store.list_runs() -> list[RunInfo]                       every run, newest first
+  Store.run(run_id) -> RunInfo                             one run: config, device, versions, status
+  Store.latest_run_id(unfinished_only=False) -> int | None
+  Store.problem_results(run_id) -> list[ProblemResult]     per problem: baselines and the selected best
+  Store.candidates(run_id, problem=None) -> list[CandidateRow]  every candidate with its evaluation, ordered
+  Store.evaluation(candidate_id) -> Evaluation | None      the full stored Evaluation record
+  Store.agent_costs(run_id) -> list[AgentCost]             model calls per agent: tokens, cost, errors
+  Store.model_calls(run_id, agent=None) -> list[CallRow]   every model call
+  Store.run_cost(run_id) -> float                          total model cost so far, in USD
+  Store.best_on_other_device(problem_hash, device) -> CandidateRow | None
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import sqlite3
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from kernelswarm.records import Candidate, Evaluation, Timing, Verdict
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+  id INTEGER PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT,
+  status TEXT NOT NULL,              -- running | finished (a killed run stays 'running')
+  device TEXT NOT NULL, config TEXT NOT NULL, versions TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS problems (
+  id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id),
+  position INTEGER NOT NULL,         -- order within the run
+  name TEXT NOT NULL, level INTEGER, hash TEXT NOT NULL, path TEXT NOT NULL, source TEXT NOT NULL,
+  sizes TEXT NOT NULL DEFAULT '{}',
+  eager TEXT, compiled TEXT,         -- Timing JSON of the baselines; NULL until measured
+  baseline_error TEXT,               -- why the baselines could not be measured
+  baselines_done INTEGER NOT NULL DEFAULT 0, done INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (run_id, name));
+CREATE TABLE IF NOT EXISTS proposals (  -- one agent asked once for one problem and round
+  problem_id INTEGER NOT NULL REFERENCES problems(id), agent TEXT NOT NULL, round INTEGER NOT NULL,
+  note TEXT NOT NULL DEFAULT '', PRIMARY KEY (problem_id, agent, round));
+CREATE TABLE IF NOT EXISTS candidates (
+  id INTEGER PRIMARY KEY, problem_id INTEGER NOT NULL REFERENCES problems(id),
+  agent TEXT NOT NULL, round INTEGER NOT NULL, parent_id INTEGER, context TEXT NOT NULL,
+  language TEXT NOT NULL, note TEXT NOT NULL, source TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS evaluations (
+  candidate_id INTEGER PRIMARY KEY REFERENCES candidates(id),
+  verdict TEXT NOT NULL, reason TEXT NOT NULL, kind TEXT,
+  candidate_ms REAL, reference_ms REAL, compiled_ms REAL, wall_s REAL NOT NULL,
+  data TEXT NOT NULL,                -- the whole Evaluation as JSON (checks, timings, versions, phases)
+  created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS model_calls (
+  id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, problem_id INTEGER NOT NULL,
+  candidate_id INTEGER, agent TEXT NOT NULL, model TEXT NOT NULL, prompt TEXT NOT NULL,
+  reply TEXT NOT NULL, tokens_in INTEGER NOT NULL, tokens_out INTEGER NOT NULL,
+  latency_s REAL NOT NULL, cost_usd REAL NOT NULL, error TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS candidates_problem ON candidates (problem_id);
+CREATE INDEX IF NOT EXISTS problems_hash ON problems (hash);
+CREATE INDEX IF NOT EXISTS calls_run ON model_calls (run_id);
+"""
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    id: int
+    started_at: str  # UTC, ISO 8601
+    finished_at: str | None
+    status: str  # running | finished; a killed run stays running until resumed
+    device: str
+    config: dict[str, Any]  # the supervisor's RunConfig as JSON
+    versions: dict[str, str]  # torch, triton, cuda, driver, device name, python
+
+
+@dataclass(frozen=True)
+class CandidateRow:
+    """A candidate and, when evaluated, the essentials of its evaluation."""
+
+    id: int
+    problem: str
+    agent: str
+    round: int
+    parent_id: int | None
+    context: dict[str, Any]  # the context arms shown to the agent
+    language: str
+    note: str
+    source: str
+    verdict: str | None  # None until evaluated (or when the agent produced no code)
+    reason: str = ""
+    kind: str | None = None
+    candidate_ms: float | None = None
+    reference_ms: float | None = None  # eager time the evaluation compared against
+    compiled_ms: float | None = None
+    device: str = ""
+
+
+@dataclass(frozen=True)
+class ProblemResult:
+    """One problem of a run: its baselines and the implementation selected as its result."""
+
+    name: str
+    level: int | None
+    hash: str
+    path: str
+    source: str  # the problem's own source
+    eager_ms: float | None
+    compile_ms: float | None  # None when torch.compile failed or was not measured
+    baseline_error: str | None  # set when even eager could not be timed
+    done: bool  # the supervisor finished every round of it
+    n_candidates: int
+    n_accepted: int
+    best: CandidateRow | None  # the fastest accepted candidate that beats the faster baseline
+    fastest_accepted: CandidateRow | None = None  # the fastest accepted candidate, even if slower
+
+    @property
+    def best_baseline_ms(self) -> float | None:
+        times = [t for t in (self.eager_ms, self.compile_ms) if t is not None]
+        return min(times) if times else None
+
+    @property
+    def best_baseline(self) -> str | None:
+        """'eager' or 'compile': the faster baseline, which stands when no candidate beats it."""
+        if self.eager_ms is None:
+            return None
+        return "compile" if self.compile_ms is not None and self.compile_ms < self.eager_ms else "eager"
+
+    @property
+    def result_ms(self) -> float | None:
+        """Time of what this problem delivers: the best candidate, else the faster baseline."""
+        return self.best.candidate_ms if self.best else self.best_baseline_ms
+
+    @property
+    def result_agent(self) -> str | None:
+        """The agent whose candidate is the result; None when a baseline stands."""
+        return self.best.agent if self.best else None
+
+    @property
+    def speedup_vs_eager(self) -> float | None:
+        r = self.result_ms
+        return self.eager_ms / r if self.eager_ms and r else None
+
+    @property
+    def speedup_vs_best_baseline(self) -> float | None:
+        r, b = self.result_ms, self.best_baseline_ms
+        return b / r if b and r else None
+
+
+@dataclass(frozen=True)
+class AgentCost:
+    agent: str
+    calls: int
+    errors: int
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float
+    latency_s: float  # summed over calls
+
+
+@dataclass(frozen=True)
+class CallRow:
+    id: int
+    agent: str
+    model: str
+    problem: str
+    candidate_id: int | None
+    prompt: str
+    reply: str
+    tokens_in: int
+    tokens_out: int
+    latency_s: float
+    cost_usd: float
+    error: str
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _timing_json(t: Timing | None) -> str | None:
+    return None if t is None else json.dumps(t.__dict__)
+
+
+def _timing(s: str | None) -> Timing | None:
+    return Timing.from_dict(json.loads(s)) if s else None
+
+
+class Store:
+    """A connection to one store file. Safe to share between threads: writes are serialised."""
+
+    def __init__(self, path: str | Path, read_only: bool = False) -> None:
+        self.path = Path(path)
+        if read_only:
+            if not self.path.exists():
+                raise FileNotFoundError(f"{self.path}: no such store")
+            uri = f"file:{self.path.resolve()}?mode=ro"
+            self._db = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=30)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # FULL: a committed evaluation survives power loss too, not just SIGKILL; writes are rare.
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        self._db.row_factory = sqlite3.Row
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One short write transaction; committed before return, or rolled back on error."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _rows(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    # ---- writes (the supervisor's) ----
+
+    def create_run(self, device: str, config: dict[str, Any], versions: dict[str, str]) -> int:
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO runs (started_at, status, device, config, versions) VALUES (?, 'running', ?, ?, ?)",
+                (_now(), device, json.dumps(config), json.dumps(versions)),
+            )
+            return int(cur.lastrowid)
+
+    def update_versions(self, run_id: int, versions: dict[str, str]) -> None:
+        """Merge facts learned later (device name and driver come with the first evaluation)."""
+        with self._tx() as db:
+            row = db.execute("SELECT versions FROM runs WHERE id = ?", (run_id,)).fetchone()
+            merged = {**json.loads(row["versions"]), **versions}
+            db.execute("UPDATE runs SET versions = ? WHERE id = ?", (json.dumps(merged), run_id))
+
+    def set_run_status(self, run_id: int, status: str) -> None:
+        finished = _now() if status == "finished" else None
+        with self._tx() as db:
+            db.execute("UPDATE runs SET status = ?, finished_at = ? WHERE id = ?", (status, finished, run_id))
+
+    def add_problem(self, run_id: int, position: int, name: str, level: int | None, hash: str,
+                    path: str, source: str, sizes: dict[str, Any]) -> int:
+        """Register a problem of a run (idempotent: a resumed run finds the existing row)."""
+        with self._tx() as db:
+            row = db.execute("SELECT id FROM problems WHERE run_id = ? AND name = ?", (run_id, name)).fetchone()
+            if row:
+                return int(row["id"])
+            cur = db.execute(
+                "INSERT INTO problems (run_id, position, name, level, hash, path, source, sizes) VALUES (?,?,?,?,?,?,?,?)",
+                (run_id, position, name, level, hash, path, source, json.dumps(sizes)),
+            )
+            return int(cur.lastrowid)
+
+    def set_baselines(self, problem_id: int, eager: Timing | None, compiled: Timing | None, error: str | None) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE problems SET eager = ?, compiled = ?, baseline_error = ?, baselines_done = 1 WHERE id = ?",
+                (_timing_json(eager), _timing_json(compiled), error, problem_id),
+            )
+
+    def mark_problem_done(self, problem_id: int) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE problems SET done = 1 WHERE id = ?", (problem_id,))
+
+    def add_proposals(self, run_id: int, problem_id: int, agent: str, round: int,
+                      candidates: list[Candidate], note: str = "") -> list[int]:
+        """Store one agent's answer for one round, its model calls, and the fact that it answered,
+        in one transaction: a resumed run never asks (and pays) twice for the same round."""
+        ids: list[int] = []
+        with self._tx() as db:
+            for c in candidates:
+                cur = db.execute(
+                    "INSERT INTO candidates (problem_id, agent, round, parent_id, context, language, note, source, created_at)"
+                    " VALUES (?,?,?,?,?,?,?,?,?)",
+                    (problem_id, c.agent or agent, round, c.parent_id, json.dumps(c.context, default=str),
+                     c.language, c.note, c.source, _now()),
+                )
+                c.id = int(cur.lastrowid)
+                ids.append(c.id)
+                for m in c.calls:
+                    self._insert_call(db, run_id, problem_id, c.id, agent, m)
+            db.execute("INSERT OR REPLACE INTO proposals VALUES (?,?,?,?)", (problem_id, agent, round, note))
+        return ids
+
+    def add_calls(self, run_id: int, problem_id: int, agent: str, calls: list) -> None:
+        """Model calls that produced no candidate (failed requests still cost and are reported)."""
+        with self._tx() as db:
+            for m in calls:
+                self._insert_call(db, run_id, problem_id, None, agent, m)
+
+    @staticmethod
+    def _insert_call(db: sqlite3.Connection, run_id: int, problem_id: int, candidate_id: int | None, agent: str, m) -> None:
+        db.execute(
+            "INSERT INTO model_calls (run_id, problem_id, candidate_id, agent, model, prompt, reply, tokens_in,"
+            " tokens_out, latency_s, cost_usd, error) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (run_id, problem_id, candidate_id, agent, m.model, m.prompt, m.reply, m.tokens_in, m.tokens_out,
+             m.latency_s, m.cost_usd, m.error),
+        )
+
+    def add_evaluation(self, candidate_id: int, ev: Evaluation) -> None:
+        """One finished evaluation, one transaction: once this returns it survives a SIGKILL."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO evaluations VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (candidate_id, ev.verdict.value, ev.reason, ev.kind.value if ev.kind else None,
+                 ev.candidate.median_ms if ev.candidate else None,
+                 ev.reference.median_ms if ev.reference else None,
+                 ev.compiled.median_ms if ev.compiled else None,
+                 ev.wall_s, ev.to_json(), _now()),
+            )
+
+    # ---- reads ----
+
+    def list_runs(self) -> list[RunInfo]:
+        return [self._run(r) for r in self._rows("SELECT * FROM runs ORDER BY id DESC")]
+
+    def run(self, run_id: int) -> RunInfo:
+        rows = self._rows("SELECT * FROM runs WHERE id = ?", (run_id,))
+        if not rows:
+            raise KeyError(f"no run {run_id} in {self.path}")
+        return self._run(rows[0])
+
+    def latest_run_id(self, unfinished_only: bool = False) -> int | None:
+        where = "WHERE status != 'finished'" if unfinished_only else ""
+        rows = self._rows(f"SELECT id FROM runs {where} ORDER BY id DESC LIMIT 1")
+        return int(rows[0]["id"]) if rows else None
+
+    @staticmethod
+    def _run(r: sqlite3.Row) -> RunInfo:
+        return RunInfo(r["id"], r["started_at"], r["finished_at"], r["status"], r["device"],
+                       json.loads(r["config"]), json.loads(r["versions"]))
+
+    _CANDIDATE_SQL = (
+        "SELECT c.*, p.name AS problem, r.device AS device, e.verdict, e.reason, e.kind, e.candidate_ms,"
+        " e.reference_ms, e.compiled_ms FROM candidates c JOIN problems p ON p.id = c.problem_id"
+        " JOIN runs r ON r.id = p.run_id LEFT JOIN evaluations e ON e.candidate_id = c.id"
+    )
+
+    @staticmethod
+    def _candidate(r: sqlite3.Row) -> CandidateRow:
+        return CandidateRow(
+            id=r["id"], problem=r["problem"], agent=r["agent"], round=r["round"], parent_id=r["parent_id"],
+            context=json.loads(r["context"]), language=r["language"], note=r["note"], source=r["source"],
+            verdict=r["verdict"], reason=r["reason"] or "", kind=r["kind"], candidate_ms=r["candidate_ms"],
+            reference_ms=r["reference_ms"], compiled_ms=r["compiled_ms"], device=r["device"],
+        )
+
+    def candidates(self, run_id: int, problem: str | None = None) -> list[CandidateRow]:
+        """Every candidate of a run (or of one of its problems), by problem order, round, agent, id."""
+        sql = self._CANDIDATE_SQL + " WHERE p.run_id = ?"
+        args: tuple = (run_id,)
+        if problem is not None:
+            sql += " AND p.name = ?"
+            args += (problem,)
+        rows = self._rows(sql + " ORDER BY p.position, c.round, c.agent, c.id", args)
+        return [self._candidate(r) for r in rows]
+
+    def candidates_of_problem(self, problem_id: int) -> list[CandidateRow]:
+        rows = self._rows(self._CANDIDATE_SQL + " WHERE c.problem_id = ? ORDER BY c.round, c.agent, c.id", (problem_id,))
+        return [self._candidate(r) for r in rows]
+
+    def evaluation(self, candidate_id: int) -> Evaluation | None:
+        rows = self._rows("SELECT data FROM evaluations WHERE candidate_id = ?", (candidate_id,))
+        return Evaluation.from_dict(json.loads(rows[0]["data"])) if rows else None
+
+    def proposed(self, problem_id: int) -> set[tuple[str, int]]:
+        """(agent, round) pairs already asked for this problem."""
+        return {(r["agent"], r["round"]) for r in self._rows("SELECT agent, round FROM proposals WHERE problem_id = ?", (problem_id,))}
+
+    def problem_rows(self, run_id: int) -> list[dict[str, Any]]:
+        """Raw problem registrations, for resuming: name, level, hash, path, source, sizes, baselines."""
+        out = []
+        for r in self._rows("SELECT * FROM problems WHERE run_id = ? ORDER BY position", (run_id,)):
+            d = dict(r)
+            d["sizes"] = json.loads(d["sizes"])
+            d["eager"], d["compiled"] = _timing(d["eager"]), _timing(d["compiled"])
+            out.append(d)
+        return out
+
+    def problem_results(self, run_id: int) -> list[ProblemResult]:
+        cands = self.candidates(run_id)
+        out = []
+        for p in self.problem_rows(run_id):
+            mine = [c for c in cands if c.problem == p["name"]]
+            out.append(select(p, mine))
+        return out
+
+    def run_cost(self, run_id: int) -> float:
+        rows = self._rows("SELECT COALESCE(SUM(cost_usd), 0) AS s FROM model_calls WHERE run_id = ?", (run_id,))
+        return float(rows[0]["s"])
+
+    def agent_costs(self, run_id: int) -> list[AgentCost]:
+        rows = self._rows(
+            "SELECT agent, COUNT(*) AS n, SUM(error != '') AS errors, SUM(tokens_in) AS ti, SUM(tokens_out) AS tout,"
+            " SUM(cost_usd) AS cost, SUM(latency_s) AS lat FROM model_calls WHERE run_id = ? GROUP BY agent ORDER BY agent",
+            (run_id,),
+        )
+        return [AgentCost(r["agent"], r["n"], r["errors"] or 0, r["ti"] or 0, r["tout"] or 0, r["cost"] or 0.0, r["lat"] or 0.0)
+                for r in rows]
+
+    def model_calls(self, run_id: int, agent: str | None = None) -> list[CallRow]:
+        sql = ("SELECT m.*, p.name AS problem FROM model_calls m JOIN problems p ON p.id = m.problem_id"
+               " WHERE m.run_id = ?")
+        args: tuple = (run_id,)
+        if agent is not None:
+            sql += " AND m.agent = ?"
+            args += (agent,)
+        return [CallRow(r["id"], r["agent"], r["model"], r["problem"], r["candidate_id"], r["prompt"], r["reply"],
+                        r["tokens_in"], r["tokens_out"], r["latency_s"], r["cost_usd"], r["error"])
+                for r in self._rows(sql + " ORDER BY m.id", args)]
+
+    def best_on_other_device(self, problem_hash: str, device: str) -> CandidateRow | None:
+        """The fastest accepted candidate for the same problem written for another device (any run)."""
+        rows = self._rows(
+            self._CANDIDATE_SQL + " WHERE p.hash = ? AND r.device != ? AND e.verdict = ?"
+            " ORDER BY e.candidate_ms / e.reference_ms LIMIT 1",
+            (problem_hash, device, Verdict.ACCEPTED.value),
+        )
+        return self._candidate(rows[0]) if rows else None
+
+
+def select(problem: dict[str, Any], cands: list[CandidateRow]) -> ProblemResult:
+    """The selection rule: the fastest accepted candidate, and only if it is strictly faster than
+    the faster baseline; otherwise the baseline stands, so a result is never slower than it."""
+    eager: Timing | None = problem["eager"]
+    compiled: Timing | None = problem["compiled"]
+    accepted = [c for c in cands if c.verdict == Verdict.ACCEPTED.value and c.candidate_ms is not None]
+    fastest = min(accepted, key=lambda c: (c.candidate_ms, c.id), default=None)
+    floor = min([t.median_ms for t in (eager, compiled) if t is not None], default=None)
+    best = fastest if fastest is not None and floor is not None and fastest.candidate_ms < floor else None
+    return ProblemResult(
+        name=problem["name"], level=problem["level"], hash=problem["hash"], path=problem["path"],
+        source=problem["source"], eager_ms=eager.median_ms if eager else None,
+        compile_ms=compiled.median_ms if compiled else None, baseline_error=problem["baseline_error"],
+        done=bool(problem["done"]), n_candidates=len(cands), n_accepted=len(accepted), best=best,
+        fastest_accepted=fastest,
+    )

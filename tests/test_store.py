@@ -1,0 +1,112 @@
+"""The store: round trips, selection, resumability markers, SIGKILL durability, concurrent reads."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from kernelswarm.records import Candidate, Evaluation, Kind, ModelCall, Timing, Verdict
+from kernelswarm.store import Store
+
+
+def _t(ms: float) -> Timing:
+    return Timing.from_samples([ms])
+
+
+def _ev(verdict: Verdict, ms: float | None = None, ref: float = 10.0) -> Evaluation:
+    return Evaluation(problem="p", device="cpu", verdict=verdict, reason="r",
+                      kind=Kind.PYTORCH_REWRITE if verdict is Verdict.ACCEPTED else None,
+                      reference=_t(ref), candidate=_t(ms) if ms else None)
+
+
+def _problem(store: Store, run: int, name: str = "p", eager: float = 10.0, compiled: float | None = 8.0) -> int:
+    pid = store.add_problem(run, 0, name, 1, "h-" + name, "/x/" + name + ".py", "src", {})
+    store.set_baselines(pid, _t(eager), _t(compiled) if compiled else None, None)
+    return pid
+
+
+def test_round_trip_and_selection(tmp_path: Path) -> None:
+    s = Store(tmp_path / "k.db")
+    run = s.create_run("cpu", {"rounds": 1}, {"torch": "x"})
+    pid = _problem(s, run)
+    ids = s.add_proposals(run, pid, "a", 0, [Candidate("S1", "a", context={"feedback": False}),
+                                             Candidate("S2", "a")])
+    s.add_evaluation(ids[0], _ev(Verdict.ACCEPTED, 9.0))  # faster than eager, slower than compile
+    s.add_evaluation(ids[1], _ev(Verdict.INCORRECT))
+    [r] = s.problem_results(run)
+    assert r.best is None and r.fastest_accepted.id == ids[0]
+    assert r.best_baseline == "compile" and r.result_ms == 8.0
+    assert r.speedup_vs_best_baseline == 1.0 and r.speedup_vs_eager == 10.0 / 8.0
+    ids2 = s.add_proposals(run, pid, "b", 1, [Candidate("S3", "b")])
+    s.add_evaluation(ids2[0], _ev(Verdict.ACCEPTED, 4.0))
+    [r] = s.problem_results(run)
+    assert r.best.agent == "b" and r.speedup_vs_best_baseline == 2.0 and r.n_accepted == 2
+    assert s.proposed(pid) == {("a", 0), ("b", 1)}
+    rows = s.candidates(run)
+    assert [c.round for c in rows] == [0, 0, 1] and rows[0].context == {"feedback": False}
+    assert s.evaluation(ids[1]).verdict is Verdict.INCORRECT
+    assert s.run(run).config == {"rounds": 1} and s.list_runs()[0].id == run
+
+
+def test_model_calls_and_cost(tmp_path: Path) -> None:
+    s = Store(tmp_path / "k.db")
+    run = s.create_run("cuda", {}, {})
+    pid = _problem(s, run)
+    call = ModelCall("gpt", "prompt", "reply", 100, 50, 1.5, 0.25)
+    s.add_proposals(run, pid, "gpt", 0, [Candidate("S", "gpt", calls=[call])])
+    s.add_calls(run, pid, "gpt", [ModelCall("gpt", "p", "", error="timeout", cost_usd=0.0)])
+    assert s.run_cost(run) == 0.25
+    [c] = s.agent_costs(run)
+    assert (c.calls, c.errors, c.tokens_in, c.tokens_out) == (2, 1, 100, 50)
+    assert [m.error for m in s.model_calls(run)] == ["", "timeout"]
+
+
+def test_other_device_best(tmp_path: Path) -> None:
+    s = Store(tmp_path / "k.db")
+    run = s.create_run("cuda", {}, {})
+    pid = _problem(s, run)
+    [i] = s.add_proposals(run, pid, "a", 0, [Candidate("CUDA-SRC", "a")])
+    s.add_evaluation(i, _ev(Verdict.ACCEPTED, 2.0))
+    assert s.best_on_other_device("h-p", "cpu").source == "CUDA-SRC"
+    assert s.best_on_other_device("h-p", "cuda") is None
+
+
+_WRITER = textwrap.dedent("""
+    import sys
+    from kernelswarm.records import Candidate, Evaluation, Timing, Verdict
+    from kernelswarm.store import Store
+    s = Store(sys.argv[1])
+    run = s.create_run("cpu", {}, {})
+    pid = s.add_problem(run, 0, "p", 1, "h", "/p.py", "src", {})
+    i = 0
+    while True:
+        [cid] = s.add_proposals(run, pid, "a", i, [Candidate("S%d" % i, "a")])
+        s.add_evaluation(cid, Evaluation("p", "cpu", Verdict.INCORRECT, "r"))
+        print(cid, flush=True)  # printed only after the commit returned
+        i += 1
+""")
+
+
+def test_sigkill_loses_no_finished_evaluation(tmp_path: Path) -> None:
+    db = tmp_path / "k.db"
+    proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(db)], stdout=subprocess.PIPE, text=True)
+    seen: list[int] = []
+    reader = None
+    deadline = time.monotonic() + 60
+    while len(seen) < 40 and time.monotonic() < deadline:
+        seen.append(int(proc.stdout.readline()))
+        if len(seen) == 5:  # a concurrent reader works while the run writes
+            reader = Store(db, read_only=True)
+            assert reader.candidates(reader.latest_run_id())
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    s = Store(db)
+    stored = {c.id for c in s.candidates(s.latest_run_id()) if c.verdict}
+    assert set(seen) <= stored
+    assert reader is not None
+
