@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from kernelswarm.metrics import ProblemScore
 from kernelswarm.records import Candidate, Evaluation, Timing, Verdict
 
 SCHEMA_VERSION = 1
@@ -154,6 +155,11 @@ class ProblemResult:
     def speedup_vs_best_baseline(self) -> float | None:
         r, b = self.result_ms, self.best_baseline_ms
         return b / r if b and r else None
+
+    def score(self) -> ProblemScore:
+        """This result reduced to what kernelswarm.metrics needs."""
+        return ProblemScore(self.name, self.level, self.n_accepted > 0, self.speedup_vs_eager,
+                            self.speedup_vs_best_baseline, self.result_agent)
 
 
 @dataclass(frozen=True)
