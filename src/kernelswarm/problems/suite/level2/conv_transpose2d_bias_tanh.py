@@ -1,0 +1,32 @@
+"""Transposed convolution (2x upsampling), bias, tanh."""
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+batch = 16
+in_channels = 64
+out_channels = 32
+height = 128
+width = 128
+
+# Per-device size overrides that kernelswarm's loader applies; plain KernelBench ignores them.
+KERNELSWARM_SIZES = {"cpu": {"batch": 4, "in_channels": 16, "out_channels": 16, "height": 32, "width": 32}}
+
+
+class Model(nn.Module):
+    def __init__(self, in_channels, out_channels):
+        super().__init__()
+        self.conv = nn.ConvTranspose2d(in_channels, out_channels, 4, stride=2, padding=1, bias=False)
+        self.bias = nn.Parameter(0.2 * torch.randn(out_channels, 1, 1))
+
+    def forward(self, x):
+        return torch.tanh(self.conv(x) + self.bias)
+
+
+def get_inputs():
+    return [torch.randn(batch, in_channels, height, width)]
+
+
+def get_init_inputs():
+    return [in_channels, out_channels]

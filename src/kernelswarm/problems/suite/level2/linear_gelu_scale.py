@@ -1,0 +1,31 @@
+"""Linear layer, GELU, then a constant scale."""
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+batch = 4096
+in_features = 4096
+out_features = 4096
+scale = 1.5
+
+# Per-device size overrides that kernelswarm's loader applies; plain KernelBench ignores them.
+KERNELSWARM_SIZES = {"cpu": {"batch": 256, "in_features": 1024, "out_features": 1024}}
+
+
+class Model(nn.Module):
+    def __init__(self, in_features, out_features, scale):
+        super().__init__()
+        self.linear = nn.Linear(in_features, out_features)
+        self.scale = scale
+
+    def forward(self, x):
+        return F.gelu(self.linear(x)) * self.scale
+
+
+def get_inputs():
+    return [torch.randn(batch, in_features)]
+
+
+def get_init_inputs():
+    return [in_features, out_features, scale]

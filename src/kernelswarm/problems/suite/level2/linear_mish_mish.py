@@ -1,0 +1,29 @@
+"""Linear layer followed by two Mish activations."""
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+batch = 4096
+in_features = 4096
+out_features = 4096
+
+# Per-device size overrides that kernelswarm's loader applies; plain KernelBench ignores them.
+KERNELSWARM_SIZES = {"cpu": {"batch": 256, "in_features": 1024, "out_features": 1024}}
+
+
+class Model(nn.Module):
+    def __init__(self, in_features, out_features):
+        super().__init__()
+        self.linear = nn.Linear(in_features, out_features)
+
+    def forward(self, x):
+        return F.mish(F.mish(self.linear(x)))
+
+
+def get_inputs():
+    return [torch.randn(batch, in_features)]
+
+
+def get_init_inputs():
+    return [in_features, out_features]
