@@ -1,0 +1,150 @@
+"""Profiles run in a fresh worker process: kernels, work, speed of light, Nsight Compute parsing."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+import kernelswarm
+from kernelswarm import profile as profile_mod
+from kernelswarm.problems.load import load_problem
+from kernelswarm.profile import ProfileError, format_profile, parse_ncu_csv, profile_problem, summary_text
+
+PROBLEM = textwrap.dedent('''
+    import torch
+    import torch.nn as nn
+
+    batch_size = 64
+    features = 128
+
+
+    class Model(nn.Module):
+        def __init__(self, features):
+            super().__init__()
+            self.linear = nn.Linear(features, features)
+
+        def forward(self, x):
+            return torch.relu(self.linear(x))
+
+
+    def get_inputs():
+        return [torch.randn(batch_size, features)]
+
+
+    def get_init_inputs():
+        return [features]
+''')
+
+CANDIDATE = textwrap.dedent('''
+    import sys
+    import torch
+    import torch.nn as nn
+
+    # Importing this must not touch the caller's process.
+    if "kernelswarm" in sys.modules:
+        sys.modules["kernelswarm"].CANDIDATE_WAS_HERE = True
+
+
+    class ModelNew(nn.Module):
+        def __init__(self, features):
+            super().__init__()
+            self.linear = nn.Linear(features, features)
+
+        def forward(self, x):
+            return torch.clamp_min(torch.addmm(self.linear.bias, x, self.linear.weight.t()), 0.0)
+''')
+
+
+@pytest.fixture
+def problem(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERNELSWARM_CACHE", str(tmp_path / "cache"))
+    path = tmp_path / "linear_relu.py"
+    path.write_text(PROBLEM)
+    return load_problem(path)
+
+
+def test_reference_profile_has_work_kernels_and_sol(problem):
+    p = profile_problem(problem, "cpu", quick_peaks=True)
+    assert p.subject == "reference" and p.device == "cpu"
+    assert p.flops == 2 * 64 * 128 * 128
+    assert p.bytes == 4 * (64 * 128 + 128 * 128 + 128 + 64 * 128)
+    assert p.median_ms > 0 and 0 < p.sol_ms and p.floor_ms < p.sol_ms
+    assert p.median_ms > p.floor_ms  # an honest implementation is above the floor
+    assert 0 < p.fraction_of_sol < 1
+    names = [k.name for k in p.kernels]
+    assert "aten::addmm" in names
+    assert sum(k.share for k in p.kernels) == pytest.approx(1.0)
+    assert p.peaks.device == "cpu" and p.versions.get("torch")
+    assert "Nsight" not in format_profile(p)  # ncu not requested
+
+
+def test_candidate_runs_only_in_the_worker(problem):
+    p = profile_problem(problem, "cpu", candidate_source=CANDIDATE, quick_peaks=True)
+    assert p.subject == "candidate"
+    assert p.flops == 2 * 64 * 128 * 128  # the problem's work, counted on the reference
+    assert not hasattr(kernelswarm, "CANDIDATE_WAS_HERE")
+    assert "aten::addmm" in [k.name for k in p.kernels]
+
+
+def test_broken_candidate_is_a_one_line_error(problem):
+    with pytest.raises(ProfileError, match="ZeroDivisionError") as e:
+        profile_problem(problem, "cpu", candidate_source="x = 1 / 0\n", quick_peaks=True)
+    assert "\n" not in str(e.value)
+
+
+def test_candidate_that_kills_its_process(problem):
+    with pytest.raises(ProfileError, match="status 7"):
+        profile_problem(problem, "cpu", candidate_source="import os\nos._exit(7)\n", quick_peaks=True)
+
+
+def test_ncu_on_cpu_says_why_it_is_absent(problem):
+    p = profile_problem(problem, "cpu", ncu=True, quick_peaks=True)
+    assert p.ncu == [] and "CUDA" in p.ncu_note
+    assert "Nsight Compute:" in format_profile(p)
+
+
+def test_ncu_absent_from_path(monkeypatch):
+    monkeypatch.setattr(profile_mod.shutil, "which", lambda name: None)
+    kernels, note = profile_mod._ncu({}, "cuda", 10)
+    assert kernels == [] and "not on PATH" in note
+
+
+NCU_CSV = '''==PROF== Connected to process 1234 (/usr/bin/python3.11)
+==PROF== Disconnected from process 1234
+"ID","Process ID","Process Name","Host Name","Kernel Name","Context","Stream","Block Size","Grid Size","Device","CC","Section Name","Metric Name","Metric Unit","Metric Value"
+"0","1234","python3.11","127.0.0.1","ampere_sgemm_128x64_tn","1","7","(128, 1, 1)","(8, 4, 1)","0","9.0","Command line profiler metrics","dram__throughput.avg.pct_of_peak_sustained_elapsed","%","10.00"
+"0","1234","python3.11","127.0.0.1","ampere_sgemm_128x64_tn","1","7","(128, 1, 1)","(8, 4, 1)","0","9.0","Command line profiler metrics","gpu__time_duration.sum","nsecond","3,000"
+"0","1234","python3.11","127.0.0.1","ampere_sgemm_128x64_tn","1","7","(128, 1, 1)","(8, 4, 1)","0","9.0","Command line profiler metrics","sm__throughput.avg.pct_of_peak_sustained_elapsed","%","80.00"
+"1","1234","python3.11","127.0.0.1","ampere_sgemm_128x64_tn","1","7","(128, 1, 1)","(8, 4, 1)","0","9.0","Command line profiler metrics","dram__throughput.avg.pct_of_peak_sustained_elapsed","%","40.00"
+"1","1234","python3.11","127.0.0.1","ampere_sgemm_128x64_tn","1","7","(128, 1, 1)","(8, 4, 1)","0","9.0","Command line profiler metrics","gpu__time_duration.sum","nsecond","1000"
+"1","1234","python3.11","127.0.0.1","ampere_sgemm_128x64_tn","1","7","(128, 1, 1)","(8, 4, 1)","0","9.0","Command line profiler metrics","sm__throughput.avg.pct_of_peak_sustained_elapsed","%","40.00"
+"2","1234","python3.11","127.0.0.1","vectorized_elementwise_kernel","1","7","(128, 1, 1)","(64, 1, 1)","0","9.0","Command line profiler metrics","gpu__time_duration.sum","usecond","2.5"
+"2","1234","python3.11","127.0.0.1","vectorized_elementwise_kernel","1","7","(128, 1, 1)","(64, 1, 1)","0","9.0","Command line profiler metrics","dram__throughput.avg.pct_of_peak_sustained_elapsed","%","90.00"
+'''
+
+
+def test_parse_ncu_csv_aggregates_launches_weighted_by_duration():
+    [gemm, elementwise] = parse_ncu_csv(NCU_CSV)
+    assert gemm.name == "ampere_sgemm_128x64_tn" and gemm.launches == 2
+    assert gemm.duration_ms == pytest.approx(4e-3)
+    assert gemm.sm_pct == pytest.approx((80 * 3 + 40 * 1) / 4)
+    assert gemm.dram_pct == pytest.approx((10 * 3 + 40 * 1) / 4)
+    assert elementwise.duration_ms == pytest.approx(2.5e-3) and elementwise.sm_pct is None
+    assert parse_ncu_csv("no csv here") == []
+
+
+def test_summary_text_is_compact_and_cached(problem, monkeypatch):
+    calls = []
+    real = profile_problem
+
+    def counting(*a, **kw):
+        calls.append(a)
+        return real(*a, quick_peaks=True, **kw)
+
+    monkeypatch.setattr(profile_mod, "profile_problem", counting)
+    monkeypatch.setattr(profile_mod, "_SUMMARIES", {})
+    text = summary_text(problem, "cpu")
+    assert summary_text(problem, "cpu") == text and len(calls) == 1
+    assert "speed of light" in text and "aten::addmm" in text and "FLOP" in text
+    assert len(text.splitlines()) <= 12
