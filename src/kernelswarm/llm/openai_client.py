@@ -1,0 +1,120 @@
+"""A client for OpenAI and every OpenAI-compatible server, over the official `openai` SDK.
+
+Chat completions is the one API that OpenAI, DeepSeek, Gemini's compatible endpoint,
+OpenRouter, vLLM, SGLang and Ollama all speak, so it is the only one used.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+from kernelswarm.config import ModelConfig
+from kernelswarm.llm.base import (
+    Completion,
+    Limiter,
+    RetryPolicy,
+    classify_status,
+    estimate_tokens,
+    retry_after_s,
+    with_retries,
+)
+
+# Keyless local servers (vLLM, Ollama) still need some key for the SDK to build a request.
+_NO_KEY = "no-key"
+
+
+class OpenAIClient:
+    def __init__(
+        self,
+        config: ModelConfig,
+        api_key: str | None,
+        backoff_s: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        import openai  # lazy: `kernelswarm --help` must not import the SDKs
+
+        self.name = config.name
+        self.config = config
+        self._openai = openai
+        self._secret = api_key
+        # The SDK's own retries are off: ours log, honour Retry-After and count attempts.
+        self._client = openai.OpenAI(
+            api_key=api_key or _NO_KEY,
+            base_url=config.base_url,
+            timeout=config.timeout_s,
+            max_retries=0,
+        )
+        self._limiter = Limiter(config.max_concurrency)
+        self._policy = RetryPolicy(max_retries=config.max_retries, base_s=backoff_s)
+        self._sleep = sleep
+
+    def complete(self, system: str, user: str) -> Completion:
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        with self._limiter:
+            completion, attempts = with_retries(
+                lambda: self._attempt(messages), self._classify, self._policy, self._secret, self.name, self._sleep
+            )
+        return Completion(**{**completion, "attempts": attempts})
+
+    def _request_args(self, messages: list[dict[str, str]]) -> dict[str, Any]:
+        c = self.config
+        args: dict[str, Any] = {"model": c.model, "messages": messages}
+        # OpenAI's own reasoning models accept only max_completion_tokens; compatible servers
+        # (vLLM, Ollama, DeepSeek) know max_tokens, and not all of them the newer name.
+        args["max_completion_tokens" if c.base_url is None else "max_tokens"] = c.max_tokens
+        if c.temperature is not None:
+            args["temperature"] = c.temperature
+        if c.stream:
+            args["stream"] = True
+            args["stream_options"] = {"include_usage": True}
+        return args
+
+    def _attempt(self, messages: list[dict[str, str]]) -> dict[str, Any]:
+        start = time.monotonic()
+        response = self._client.chat.completions.create(**self._request_args(messages))
+        if self.config.stream:
+            parts: list[str] = []
+            finish = None
+            usage = None
+            for chunk in response:
+                if chunk.usage is not None:
+                    usage = chunk.usage
+                for choice in chunk.choices or ():
+                    if choice.delta is not None and choice.delta.content:
+                        parts.append(choice.delta.content)
+                    if choice.finish_reason:
+                        finish = choice.finish_reason
+            text = "".join(parts)
+        else:
+            choice = response.choices[0] if response.choices else None
+            text = (choice.message.content or "") if choice is not None else ""
+            finish = choice.finish_reason if choice is not None else None
+            usage = response.usage
+        latency = time.monotonic() - start
+        if usage is not None:
+            tokens_in, tokens_out, estimated = usage.prompt_tokens or 0, usage.completion_tokens or 0, False
+        else:
+            prompt = "".join(m["content"] for m in messages)
+            tokens_in, tokens_out, estimated = estimate_tokens(prompt), estimate_tokens(text), True
+        return {
+            "text": text,
+            "tokens_in": tokens_in,
+            "tokens_out": tokens_out,
+            "latency_s": latency,
+            "truncated": finish == "length",
+            "usage_estimated": estimated,
+        }
+
+    def _classify(self, e: Exception) -> tuple[str, bool, float | None]:
+        openai = self._openai
+        if isinstance(e, openai.APITimeoutError):
+            return "timeout", True, None
+        if isinstance(e, openai.APIConnectionError):
+            return "connection", True, None
+        if isinstance(e, openai.APIStatusError):
+            kind, retryable = classify_status(e.status_code)
+            return kind, retryable, retry_after_s(e.response.headers)
+        if type(e).__module__.split(".")[0].startswith("httpx"):
+            return "connection", True, None  # a stream cut off mid-reply
+        return "other", False, None
