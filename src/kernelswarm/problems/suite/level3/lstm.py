@@ -5,7 +5,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 batch = 64
-seq_len = 512
+seq_len = 256
 input_size = 512
 hidden_size = 1024
 num_layers = 2
