@@ -1,0 +1,346 @@
+"""The supervisor: per problem, time the baselines, ask the agents, evaluate, feed back, select.
+
+It is the only writer to the store and never imports candidate code: candidates go to the
+evaluator as text. Every finished step is stored at once, so a killed run resumes where it
+stopped (`resume=True` skips baselines, proposals and evaluations already stored).
+"""
+
+from __future__ import annotations
+
+import platform
+import threading
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable
+
+from kernelswarm.agents.base import Agent, Context, Feedback
+from kernelswarm.problems.load import Problem
+from kernelswarm.records import Candidate, Evaluation, Precision, Timing
+from kernelswarm.store import CandidateRow, ProblemResult, Store, select
+
+CONTEXT_ARMS = ("feedback", "profile", "other-backend")
+
+Evaluator = Callable[..., Evaluation]  # (problem, candidate_source, options) -> Evaluation
+BaselineTimer = Callable[..., dict[str, Timing]]  # time_baselines' signature
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines a run; stored with it so that --resume rebuilds the same run."""
+
+    device: str = "cpu"
+    problems: list[str] = field(default_factory=list)  # the PROBLEMS arguments as given
+    suite: str | None = None
+    level: int | None = None
+    agents: list[str] | None = None  # names as given; None means every configured agent
+    models: str | None = None  # models file
+    candidates: str | None = None  # folder of hand-written candidates
+    rounds: int = 1
+    budget_usd: float | None = None  # stop asking billable agents once the run's cost reaches it
+    jobs: int = 1  # evaluations at once; >1 lets timings overlap, so 1 keeps them exclusive
+    context: list[str] = field(default_factory=lambda: ["feedback"])  # context arms switched on
+    timeout_s: float = 300.0  # per candidate evaluation
+    baseline_timeout_s: float = 600.0
+    strict: bool = False
+    precision: str = "fp32"
+    compile_baseline: bool = True  # also time torch.compile of the reference
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> "RunConfig":
+        names = {f.name for f in fields(RunConfig)}
+        return RunConfig(**{k: v for k, v in d.items() if k in names})
+
+
+@dataclass(frozen=True)
+class Event:
+    """Progress, for a front end to show. Emitted from the supervisor's own thread only."""
+
+    kind: str  # problem | baselines | proposed | evaluated | done | note
+    problem: str
+    agent: str = ""
+    round: int = 0
+    message: str = ""  # one line for the terminal
+    evaluation: Evaluation | None = None  # with kind == "evaluated"
+    result: ProblemResult | None = None  # with kind == "done"
+    eager: Timing | None = None  # with kind == "baselines"
+    compiled: Timing | None = None
+
+
+def host_versions(device: str) -> dict[str, str]:
+    """Library versions known without touching the device; the evaluator adds the device's own."""
+    import torch
+
+    out = {"torch": torch.__version__, "python": platform.python_version(), "platform": platform.platform()}
+    if device == "cuda":
+        out["cuda"] = str(torch.version.cuda)
+        try:
+            import triton
+
+            out["triton"] = triton.__version__
+        except ImportError:
+            pass
+    return out
+
+
+def problem_from_row(row: dict[str, Any]) -> Problem:
+    """A problem as stored with its run, so that a resumed run judges exactly the same code."""
+    return Problem(name=row["name"], path=Path(row["path"]), source=row["source"], hash=row["hash"],
+                   level=row["level"], sizes=row["sizes"])
+
+
+class Supervisor:
+    def __init__(self, store: Store, config: RunConfig, agents: list[Agent],
+                 evaluator: Evaluator | None = None, baseline_timer: BaselineTimer | None = None,
+                 on_event: Callable[[Event], None] | None = None) -> None:
+        self.store = store
+        self.config = config
+        self.agents = agents
+        self._evaluate = evaluator or _real_evaluator()
+        self._baselines = baseline_timer or _real_baseline_timer()
+        self._emit = on_event or (lambda e: None)
+        self._device_lock = threading.Lock()  # one timing at a time per device (see _options)
+        self._profiles: dict[str, str | None] = {}
+        self._versions_learned = False
+        self._budget_noted = False
+        self.run_id: int | None = None
+
+    # ---- the run ----
+
+    def run(self, problems: list[Problem], run_id: int | None = None) -> int:
+        """Optimize every problem; returns the run id. With run_id, continue that stored run:
+        problems it registered keep their stored source, so a resumed run judges the same code."""
+        if run_id is None:
+            run_id = self.store.create_run(self.config.device, self.config.to_dict(), host_versions(self.config.device))
+        self.run_id = run_id
+        # Register every problem before working on any, so a resumed run knows the whole list.
+        for position, problem in enumerate(problems):
+            self.store.add_problem(run_id, position, problem.name, problem.level, problem.hash,
+                                   str(problem.path), problem.source, problem.sizes)
+        for row in self.store.problem_rows(run_id):
+            self.optimize(row["id"], problem_from_row(row))
+        self.store.set_run_status(run_id, "finished")
+        return run_id
+
+    def resume(self, run_id: int) -> int:
+        """Continue a stored run (killed, or stopped) without redoing anything it finished."""
+        self.store.set_run_status(run_id, "running")
+        return self.run([], run_id)
+
+    def optimize(self, pid: int, problem: Problem) -> ProblemResult:
+        """One problem: baselines, then every round, then the selection."""
+        row = self._row(pid)
+        if row["done"]:
+            return self._finish(pid, problem, already=True)
+        self._emit(Event("problem", problem.name, message=f"level {problem.level}" if problem.level else ""))
+        if not row["baselines_done"]:
+            eager, compiled, error = self._time_baselines(problem)
+            self.store.set_baselines(pid, eager, compiled, error)
+            row = self._row(pid)
+        eager, compiled = row["eager"], row["compiled"]
+        self._emit(Event("baselines", problem.name, eager=eager, compiled=compiled,
+                         message=row["baseline_error"] or ""))
+        if eager is not None:
+            for r in range(self.config.rounds):
+                self._round(pid, problem, r, eager, compiled)
+        return self._finish(pid, problem)
+
+    def _finish(self, pid: int, problem: Problem, already: bool = False) -> ProblemResult:
+        if not already:
+            self.store.mark_problem_done(pid)
+        result = select(self._row(pid), self.store.candidates_of_problem(pid))
+        self._emit(Event("done", problem.name, result=result, message="(resumed: already done)" if already else ""))
+        return result
+
+    def _row(self, pid: int) -> dict[str, Any]:
+        return next(r for r in self.store.problem_rows(self.run_id) if r["id"] == pid)
+
+    def _time_baselines(self, problem: Problem) -> tuple[Timing | None, Timing | None, str | None]:
+        """Eager and torch.compile of the reference. A compile failure leaves only eager."""
+        modes = ("default",) if self.config.compile_baseline else ()
+        try:
+            with self._device_lock:
+                t = self._baselines(problem, self.config.device, compile_modes=modes,
+                                    timeout_s=self.config.baseline_timeout_s)
+            return t.get("eager"), t.get("compile:default"), None
+        except Exception as e:
+            first = _one_line(e)
+        if modes:
+            try:
+                with self._device_lock:
+                    t = self._baselines(problem, self.config.device, compile_modes=(),
+                                        timeout_s=self.config.baseline_timeout_s)
+                self._emit(Event("note", problem.name, message=f"torch.compile baseline failed: {first}"))
+                return t.get("eager"), None, None
+            except Exception as e:
+                first = _one_line(e)
+        return None, None, f"baselines failed: {first}"
+
+    # ---- one round: ask every agent at once, evaluate each answer as soon as it arrives ----
+
+    def _round(self, pid: int, problem: Problem, rnd: int, eager: Timing, compiled: Timing | None) -> None:
+        asked = self.store.proposed(pid)
+        to_ask = [a for a in self.agents if (a.name, rnd) not in asked and self._may_ask(a, problem)]
+        history = self.store.candidates_of_problem(pid)
+        with ThreadPoolExecutor(max_workers=max(1, len(to_ask)), thread_name_prefix="agent") as asking, \
+                ThreadPoolExecutor(max_workers=max(1, self.config.jobs), thread_name_prefix="eval") as judging:
+            pending: dict[Future, tuple[str, Any]] = {}
+            for agent in to_ask:
+                ctx = self._context(problem, agent.name, rnd, history, eager, compiled)
+                pending[asking.submit(_ask, agent, problem, ctx)] = ("ask", (agent, ctx))
+            # Candidates stored earlier but never judged (the run was killed mid-round).
+            for row in self._unjudged(pid, rnd):
+                if not self._reuse(pid, problem, row):
+                    pending[judging.submit(self._judge, problem, row, eager, compiled)] = ("judge", row)
+            while pending:
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    what, payload = pending.pop(fut)
+                    if what == "ask":
+                        for row in self._store_proposals(pid, problem, rnd, *payload, fut.result()):
+                            if not self._reuse(pid, problem, row):
+                                pending[judging.submit(self._judge, problem, row, eager, compiled)] = ("judge", row)
+                    else:
+                        self._store_evaluation(problem, payload, fut)
+
+    def _may_ask(self, agent: Agent, problem: Problem) -> bool:
+        budget = self.config.budget_usd
+        if budget is None or not getattr(agent, "billable", True):
+            return True
+        if self.store.run_cost(self.run_id) < budget:
+            return True
+        if not self._budget_noted:
+            self._budget_noted = True
+            self._emit(Event("note", problem.name, message=f"budget ${budget:.2f} reached: model agents stop"))
+        return False
+
+    def _store_proposals(self, pid: int, problem: Problem, rnd: int, agent: Agent, ctx: Context,
+                         answer: tuple[list[Candidate], str]) -> list[CandidateRow]:
+        candidates, error = answer
+        for c in candidates:
+            c.agent, c.problem, c.round = agent.name, problem.name, rnd
+            c.context = c.context or ctx.arms()  # which arms were shown, recorded per candidate
+        self.store.add_proposals(self.run_id, pid, agent.name, rnd, candidates, note=error)
+        with_code = [c for c in candidates if c.source.strip()]
+        msg = error or f"{len(with_code)} candidate(s)" + (
+            "" if len(with_code) == len(candidates) else f", {len(candidates) - len(with_code)} without code")
+        if candidates or error:
+            self._emit(Event("proposed", problem.name, agent.name, rnd, msg))
+        ids = {c.id for c in with_code}
+        return [r for r in self.store.candidates_of_problem(pid) if r.id in ids]
+
+    def _reuse(self, pid: int, problem: Problem, row: CandidateRow) -> bool:
+        """An exact copy of an already judged source gets that verdict instead of a new evaluation
+        (models often resubmit the same code); the reason says so."""
+        twin = next((c for c in self.store.candidates_of_problem(pid)
+                     if c.id != row.id and c.verdict is not None and c.source == row.source), None)
+        ev = self.store.evaluation(twin.id) if twin else None
+        if ev is None:
+            return False
+        ev.reason = f"same source as candidate {twin.id}: {ev.reason}"
+        self.store.add_evaluation(row.id, ev)
+        self._emit(Event("evaluated", problem.name, row.agent, row.round, ev.reason, evaluation=ev))
+        return True
+
+    def _unjudged(self, pid: int, rnd: int) -> list[CandidateRow]:
+        return [r for r in self.store.candidates_of_problem(pid)
+                if r.round == rnd and r.verdict is None and r.source.strip()]
+
+    # ---- evaluation ----
+
+    def _options(self, eager: Timing, compiled: Timing | None):
+        from kernelswarm.evaluate.options import EvalOptions
+
+        opts = EvalOptions(device=self.config.device, timeout_s=self.config.timeout_s, strict=self.config.strict,
+                           precision=Precision(self.config.precision), reference=eager, compiled=compiled)
+        # When the evaluator can take a lock around its timing phase alone, hand it ours, so that
+        # several evaluations compile at once while only one times on the device.
+        if hasattr(opts, "timing_lock"):
+            opts.timing_lock = self._device_lock
+        return opts
+
+    def _judge(self, problem: Problem, row: CandidateRow, eager: Timing, compiled: Timing | None) -> Evaluation:
+        """Evaluate and store at once, in the evaluating thread: a finished evaluation is durable
+        before anything else happens (the store serialises writers)."""
+        ev = self._evaluate(problem, row.source, self._options(eager, compiled))
+        self.store.add_evaluation(row.id, ev)
+        return ev
+
+    def _store_evaluation(self, problem: Problem, row: CandidateRow, fut: Future) -> None:
+        try:
+            ev: Evaluation = fut.result()
+        except Exception as e:
+            # The evaluator itself failed: not the candidate's fault, so nothing is stored and a
+            # resumed run tries again.
+            self._emit(Event("note", problem.name, row.agent, row.round, f"evaluator error: {_one_line(e)}"))
+            return
+        if not self._versions_learned and ev.versions:
+            self._versions_learned = True
+            self.store.update_versions(self.run_id, {k: str(v) for k, v in ev.versions.items()})
+        self._emit(Event("evaluated", problem.name, row.agent, row.round, ev.reason, evaluation=ev))
+
+    # ---- what an agent is shown ----
+
+    def _context(self, problem: Problem, agent: str, rnd: int, history: list[CandidateRow],
+                 eager: Timing, compiled: Timing | None) -> Context:
+        arms = set(self.config.context)
+        ctx = Context(device=self.config.device, round=rnd, device_facts=self._device_facts())
+        if "feedback" in arms:
+            ctx.feedback = [_feedback(c, eager, compiled) for c in history if c.agent == agent and c.round < rnd]
+        if "profile" in arms:
+            ctx.profile = self._profile(problem)
+        if "other-backend" in arms:
+            other = self.store.best_on_other_device(problem.hash, self.config.device)
+            if other is not None:
+                ctx.other_backend_kernel, ctx.other_backend = other.source, other.device
+        return ctx
+
+    def _device_facts(self) -> dict[str, str]:
+        return {k: str(v) for k, v in self.store.run(self.run_id).versions.items()}
+
+    def _profile(self, problem: Problem) -> str | None:
+        if problem.hash not in self._profiles:
+            try:
+                from kernelswarm.profile import summary_text
+
+                self._profiles[problem.hash] = summary_text(problem, self.config.device)
+            except Exception as e:  # a missing or failing profiler costs the arm, not the run
+                self._profiles[problem.hash] = None
+                self._emit(Event("note", problem.name, message=f"no profile: {_one_line(e)}"))
+        return self._profiles[problem.hash]
+
+
+def _ask(agent: Agent, problem: Problem, ctx: Context) -> tuple[list[Candidate], str]:
+    """Ask one agent; an agent that raises is recorded as having answered with nothing."""
+    try:
+        return list(agent.propose(problem, ctx)), ""
+    except Exception as e:
+        return [], f"agent error: {_one_line(e)}"
+
+
+def _feedback(c: CandidateRow, eager: Timing, compiled: Timing | None) -> Feedback:
+    verdict = c.verdict or ("no-code" if not c.source.strip() else "not-evaluated")
+    return Feedback(candidate_id=c.id, round=c.round, verdict=verdict, reason=c.reason or c.note,
+                    candidate_ms=c.candidate_ms, reference_ms=eager.median_ms,
+                    compiled_ms=compiled.median_ms if compiled else None,
+                    source=c.source)
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{e.__class__.__name__}: {text[0] if text else ''}"[:300]
+
+
+def _real_evaluator() -> Evaluator:
+    from kernelswarm.evaluate import evaluate
+
+    return evaluate
+
+
+def _real_baseline_timer() -> BaselineTimer:
+    from kernelswarm.evaluate import time_baselines
+
+    return time_baselines
