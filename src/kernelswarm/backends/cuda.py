@@ -19,7 +19,7 @@ class CudaBackend:
         l2 = int(getattr(props, "L2_cache_size", 0) or 50 * 1024 * 1024)
         self.l2_bytes = l2
         # At least twice L2, so that neither the candidate's data nor a persisting window survives.
-        self._flush_buf = torch.empty(max(2 * l2, 128 * 1024 * 1024) // 4, dtype=torch.float32, device=self.device)
+        self._flush_buf = torch.zeros(max(2 * l2, 128 * 1024 * 1024) // 4, dtype=torch.float32, device=self.device)
         # Captured before any candidate code runs (see CpuBackend).
         self._event_cls = torch.cuda.Event
         self._elapsed = torch.cuda.Event.elapsed_time

@@ -1,7 +1,94 @@
-"""`kernelswarm eval` (being written)."""
+"""`kernelswarm eval PROBLEM CANDIDATE`: judge one candidate."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
 
 import typer
 
+from kernelswarm.cli.common import console, die
+
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("eval")(eval_command)
+
+
+def eval_command(
+    problem: Path = typer.Argument(..., help="The reference problem file (KernelBench format)."),
+    candidate: Path = typer.Argument(..., help="The candidate file defining ModelNew."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu or cuda (default: the best present)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    timeout: float = typer.Option(300.0, "--timeout", help="Seconds for the whole evaluation."),
+    strict: bool = typer.Option(False, "--strict", help="Accept only candidates whose own kernels did the work."),
+    precision: str = typer.Option("fp32", "--precision", help="fp32 (default), tf32, bf16 or fp16."),
+    baseline_compile: bool = typer.Option(False, "--baseline-compile", help="Also time torch.compile of the reference (cached)."),
+) -> None:
+    """Evaluate one candidate: correctness against float64, timing, trust checks."""
+    from kernelswarm.problems.load import ProblemError, load_problem
+    from kernelswarm.records import Precision
+
+    if precision not in {p.value for p in Precision}:
+        die(f"unknown precision {precision!r}: choose fp32, tf32, bf16 or fp16")
+    if timeout <= 0:
+        die("--timeout must be positive")
+    try:
+        prob = load_problem(problem)
+    except ProblemError as e:
+        die(str(e))
+    try:
+        source = candidate.read_text()
+    except FileNotFoundError:
+        die(f"{candidate}: no such file")
+    except (OSError, UnicodeDecodeError) as e:
+        die(f"{candidate}: cannot read ({e.__class__.__name__})")
+    from kernelswarm.backends import DEVICES, available, best_device
+    from kernelswarm.evaluate import EvalOptions, evaluate
+
+    dev = device or best_device()
+    if dev not in DEVICES or dev == "mps":
+        die(f"unsupported device {dev!r}: choose cpu or cuda")
+    if not available(dev):
+        die(f"device {dev!r} is not available on this machine")
+    options = EvalOptions.for_device(dev, timeout_s=timeout, strict=strict, precision=Precision(precision),
+                                     baseline_compile=baseline_compile)
+    try:
+        ev = evaluate(prob, source, options)
+    except ProblemError as e:
+        die(str(e))
+    if as_json:
+        sys.stdout.write(json.dumps(ev.to_dict()) + "\n")
+    else:
+        _print_summary(ev)
+    raise typer.Exit(0 if ev.correct else 1)
+
+
+def _print_summary(ev) -> None:
+    from rich.table import Table
+
+    color = "green" if ev.correct else "red"
+    console.print(f"[bold]{ev.problem}[/] on {ev.device}: [{color}]{ev.verdict.value}[/] — {ev.reason}")
+    table = Table(show_header=True, header_style="bold")
+    table.add_column("check")
+    table.add_column("")
+    table.add_column("detail", overflow="fold")
+    for c in ev.checks:
+        table.add_row(c.name, "[green]pass[/]" if c.passed else "[red]FAIL[/]", c.detail)
+    console.print(table)
+    if ev.reference:
+        console.print(f"reference (eager): {ev.reference.median_ms:.4g} ms median, spread {ev.reference.spread:.1%}, {ev.reference.n} calls")
+    if ev.compiled:
+        console.print(f"torch.compile:     {ev.compiled.median_ms:.4g} ms median")
+    if ev.candidate:
+        console.print(f"candidate:         {ev.candidate.median_ms:.4g} ms median, spread {ev.candidate.spread:.1%}, {ev.candidate.n} calls")
+    if ev.speedup:
+        extra = f", {ev.speedup_vs_compile:.2f}x vs torch.compile" if ev.speedup_vs_compile else ""
+        console.print(f"[bold]speedup {ev.speedup:.2f}x vs eager{extra}[/] ({ev.kind.value})")
+    if ev.log_tail and not ev.correct:
+        console.print("[dim]candidate output (tail):[/]")
+        console.print(ev.log_tail, markup=False, highlight=False)
+    dev = ev.versions.get("device_name", "")
+    console.print(f"[dim]{dev} torch {ev.versions.get('torch', '?')} triton {ev.versions.get('triton', '-')} "
+                  f"driver {ev.versions.get('driver', '-')}; evaluation took {ev.wall_s:.1f} s[/]")

@@ -21,3 +21,16 @@ class EvalOptions:
     baseline_compile: bool = False  # also time torch.compile of the reference (cached)
     reference: Timing | None = None  # eager reference timing already measured (skips re-timing)
     compiled: Timing | None = None  # torch.compile timing already measured
+    cpu_threads: int | None = None  # intra-op threads for both CPU workers (default: all cores)
+
+    @staticmethod
+    def for_device(device: str, **overrides: object) -> "EvalOptions":
+        """Defaults that suit the device: CPU calls carry a cache sweep each, so fewer of them."""
+        base = EvalOptions(device=device)
+        if device == "cpu":
+            base.timed_calls, base.min_timing_s, base.max_timed_calls = 30, 0.2, 200
+        for key, value in overrides.items():
+            if not hasattr(base, key):
+                raise TypeError(f"unknown evaluation option {key!r}")
+            setattr(base, key, value)
+        return base

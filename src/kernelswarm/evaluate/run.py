@@ -1,16 +1,248 @@
-"""Orchestration of one evaluation (being written)."""
+"""One evaluation, from source text to verdict. Runs in the trusted process; standard library only.
+
+Order matters (TRUST.md): the candidate runs first, in its own process, on inputs it builds from
+seeds it learns one at a time; it returns raw outputs and claimed times. Only after it has been
+killed does the clean reference worker compute the expected outputs and judge them. No
+expected output exists anywhere while candidate code is alive.
+"""
 
 from __future__ import annotations
 
+import secrets
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kernelswarm.evaluate import baselines, timing
 from kernelswarm.evaluate.options import EvalOptions
-from kernelswarm.problems.load import Problem
-from kernelswarm.records import Evaluation, Timing
+from kernelswarm.evaluate.procs import WorkerFailed, WorkerProcess
+from kernelswarm.evaluate.static import screen_source
+from kernelswarm.problems.load import Problem, ProblemError
+from kernelswarm.records import Check, Evaluation, Kind, Precision, Timing, Verdict
+
+_STRESS_SCALES = (1e-2, 1e2)
+_SECOND_POISON = 1234.5  # the determinism re-run poisons with a finite value instead of NaN
+
+
+def _seed() -> int:
+    return secrets.randbits(62)
+
+
+@dataclass
+class _State:
+    """What one evaluation accumulates before the verdict."""
+
+    options: EvalOptions
+    deadline: float
+    checks: list[Check] = field(default_factory=list)
+    phases: dict[str, float] = field(default_factory=dict)
+    pending: list[tuple[str, dict[str, Any], bytes]] = field(default_factory=list)  # (label, check msg, outputs)
+
+    def fail(self, verdict: Verdict, name: str, detail: str) -> "_Verdict":
+        self.checks.append(Check(name, False, detail))
+        return _Verdict(verdict, f"{name}: {detail}")
+
+    def ok(self, name: str, detail: str = "") -> None:
+        self.checks.append(Check(name, True, detail))
+
+
+class _Verdict(Exception):
+    def __init__(self, verdict: Verdict, reason: str) -> None:
+        super().__init__(reason)
+        self.verdict = verdict
+        self.reason = reason
 
 
 def evaluate(problem: Problem, candidate_source: str, options: EvalOptions | None = None) -> Evaluation:
-    raise NotImplementedError("evaluate is being written")
+    """Judge one candidate for one problem. Raises ProblemError when the problem itself is unusable."""
+    options = options or EvalOptions()
+    started = time.monotonic()
+    st = _State(options, deadline=started + options.timeout_s)
+    options.precision = Precision(options.precision)
+    ev = Evaluation(problem=problem.name, device=options.device, verdict=Verdict.REJECTED, reason="",
+                    precision=options.precision, problem_hash=problem.hash)
+    workdir = Path(tempfile.mkdtemp(prefix="kernelswarm-eval-"))
+    ref = cand = None
+    try:
+        findings = screen_source(candidate_source)
+        if findings:
+            f = findings[0]
+            more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
+            raise st.fail(Verdict.REJECTED, "static", f"line {f.line}: {f.what}: {f.why}{more}")
+        st.ok("static", "no banned constructs")
+        t = time.monotonic()
+        ref = WorkerProcess("reference", workdir / "reference", options.device)
+        cand = WorkerProcess("candidate", workdir / "candidate", options.device, _memory_limit(options.device))
+        init = _init_msg(problem, options)
+        try:
+            ref.call(init, deadline=st.deadline)
+            spec = ref.call({"op": "spec", "seed": _seed()}, deadline=st.deadline)[0]
+        except WorkerFailed as e:
+            raise ProblemError(f"{problem.path}: the reference fails to run: {e.message}") from None
+        ev.versions = {k: str(v) for k, v in spec.get("versions", {}).items()}
+        st.phases["start"] = time.monotonic() - t
+        ct = _run_candidate(st, cand, problem, candidate_source, spec, workdir)
+        ev.candidate = ct.timing
+        cand.kill()
+        t = time.monotonic()
+        ev.max_rel_error = _judge(st, ref)
+        st.phases["check"] = time.monotonic() - t
+        t = time.monotonic()
+        ev.reference = options.reference or timing.time_worker(ref, options, st.deadline, spec["spec"], _seed())
+        if options.baseline_compile or options.compiled:
+            ev.compiled = options.compiled or baselines.cached_compile_timing(problem, options, st.deadline, ref, spec)
+        st.phases["baseline"] = time.monotonic() - t
+        _plausible(st, ct, spec)
+        ev.custom_share = ct.custom_share
+        ev.kind = _label(st, ct)
+        if options.strict and ev.kind is not Kind.CUSTOM_KERNEL:
+            raise st.fail(Verdict.REJECTED, "strict", "no custom kernel did the work (" + st.checks[-1].detail + ")")
+        ev.verdict = Verdict.ACCEPTED
+        ev.reason = f"correct ({ev.kind.value}); max normwise error {ev.max_rel_error:.2g}"
+    except _Verdict as v:
+        ev.verdict, ev.reason, ev.kind = v.verdict, v.reason, None
+    except WorkerFailed as e:
+        verdict = {"compile_error": Verdict.COMPILE_ERROR, "timeout": Verdict.TIMEOUT}.get(e.kind, Verdict.RUNTIME_ERROR)
+        ev.verdict, ev.reason, ev.kind = verdict, _one_line(e.message), None
+        st.checks.append(Check(verdict.value, False, e.message))
+        ev.log_tail = _trim(e.detail or (cand.log_tail() if cand else ""))
+    finally:
+        for w in (cand, ref):
+            if w is not None:
+                w.kill()
+        if ev.verdict is not Verdict.ACCEPTED and cand is not None and not ev.log_tail:
+            ev.log_tail = _trim(cand.log_tail())
+        shutil.rmtree(workdir, ignore_errors=True)
+    ev.checks = st.checks
+    ev.phases_s = {k: round(v, 3) for k, v in st.phases.items()}
+    ev.wall_s = time.monotonic() - started
+    return ev
+
+
+def _run_candidate(st: _State, cand: WorkerProcess, problem: Problem, source: str, spec: dict, workdir: Path) -> timing.CandidateTiming:
+    """Everything the candidate process does: import, trials, labelling, timing."""
+    o = st.options
+    t = time.monotonic()
+    cand.call(_init_msg(problem, o), deadline=st.deadline)
+    path = str(workdir / "candidate" / "candidate.py")
+    Path(path).write_text(source)
+    cand.call({"op": "import", "source": source, "path": path}, deadline=st.deadline)
+    st.phases["import"] = time.monotonic() - t
+    t = time.monotonic()
+    w_a, w_b = _seed(), _seed()
+    plan: list[tuple[str, dict[str, Any]]] = []
+    seeds = [_seed() for _ in range(max(2, o.trials))]
+    split = max(1, (len(seeds) + 1) // 2)
+    for i, s in enumerate(seeds):
+        plan.append((f"trial {i}", {"input_seed": s, "weight_seed": w_a if i < split else w_b, "scale": 1.0}))
+        if i == 0:
+            plan.append(("determinism re-run", {"input_seed": s, "weight_seed": w_a, "scale": 1.0, "poison": _SECOND_POISON}))
+    if o.stress:
+        plan += [(f"stress x{scale:g}", {"input_seed": _seed(), "weight_seed": w_b, "scale": scale}) for scale in _STRESS_SCALES]
+    for label, trial in plan:
+        reply, blob = cand.call({"op": "run", "spec": spec["spec"], **trial}, deadline=st.deadline)
+        if "bad_output" in reply:
+            raise st.fail(Verdict.REJECTED, "output", reply["bad_output"])
+        if reply.get("inputs_mutated"):
+            raise st.fail(Verdict.REJECTED, "inputs-unchanged", f"the candidate modified its inputs in place ({label})")
+        if reply.get("python_threads", 0) > 0:
+            raise st.fail(Verdict.REJECTED, "threads", "the candidate left Python threads running after returning")
+        msg = {"op": "check", "fingerprint_at_return": reply["fingerprint_at_return"], **trial}
+        msg.pop("poison", None)
+        st.pending.append((label, msg, blob))
+    st.ok("output", "plain tensors of their own storage, inputs unchanged")
+    st.phases["trials"] = time.monotonic() - t
+    t = time.monotonic()
+    ct = timing.time_candidate(cand, o, st.deadline, spec["spec"], w_b)
+    st.pending.extend(ct.pending)
+    st.phases["timing"] = time.monotonic() - t
+    integrity = cand.call({"op": "integrity"}, deadline=st.deadline)[0]
+    if integrity["patched"]:
+        raise st.fail(Verdict.REJECTED, "timer-integrity", "timing functions were replaced: " + ", ".join(integrity["patched"]))
+    if integrity["python_threads"] > 0:
+        raise st.fail(Verdict.REJECTED, "threads", "the candidate left Python threads running")
+    st.ok("timer-integrity", "timing functions unchanged, no threads left behind")
+    return ct
+
+
+def _init_msg(problem: Problem, o: EvalOptions) -> dict[str, Any]:
+    import os
+
+    threads = o.cpu_threads or int(os.environ.get("KERNELSWARM_CPU_THREADS", "0")) or (os.cpu_count() or 1)
+    return {"op": "init", "device": o.device, "problem_source": problem.source, "problem_path": str(problem.path),
+            "cpu_threads": threads if o.device == "cpu" else None}
+
+
+def _judge(st: _State, ref: WorkerProcess) -> float:
+    """The reference worker recomputes every expected output and compares; first failure decides."""
+    worst = 0.0
+    for label, msg, blob in st.pending:
+        reply = ref.call({**msg, "precision": Precision(st.options.precision).value}, blob, deadline=st.deadline)[0]
+        if reply.get("rel_error") is not None:
+            worst = max(worst, reply["rel_error"])
+        if not reply["ok"]:
+            name = "timed-output" if label.startswith("timed") else "correctness"
+            raise st.fail(Verdict.INCORRECT, name, f"{label}: {reply['detail']}")
+    n_timed = sum(1 for label, _, _ in st.pending if label.startswith("timed"))
+    st.ok("correctness", f"{len(st.pending) - n_timed} trials match the float64 reference under the {Precision(st.options.precision).value} policy")
+    st.ok("timed-output", f"{n_timed} outputs sampled at random during timing match")
+    return worst
+
+
+def _plausible(st: _State, ct: timing.CandidateTiming, spec: dict) -> None:
+    cand = ct.timing
+    floor = spec.get("floor_ms")
+    if floor is not None:
+        if cand.median_ms < floor:
+            raise st.fail(Verdict.REJECTED, "speed-of-light", f"median {cand.median_ms:.4g} ms is below the physical floor {floor:.4g} ms")
+        st.ok("speed-of-light", f"median {cand.median_ms:.4g} ms >= floor {floor:.4g} ms ({floor / cand.median_ms:.0%} of speed of light)")
+    else:
+        st.ok("speed-of-light", "floor not available: " + spec.get("floor_error", "unknown"))
+    if not ct.wall_ok:
+        raise st.fail(Verdict.REJECTED, "wall-clock", ct.wall_detail)
+    st.ok("wall-clock", ct.wall_detail)
+
+
+def _label(st: _State, ct: timing.CandidateTiming) -> Kind:
+    """custom-kernel only when the candidate's own kernels did a real share of the profiled work."""
+    from kernelswarm.evaluate.labels import MIN_CUSTOM_SHARE
+
+    top = ", ".join(ct.ran[:3]) or "nothing recorded"
+    if ct.custom_share >= MIN_CUSTOM_SHARE:
+        st.ok("kind", f"custom kernels did {ct.custom_share:.0%} of the profiled work (top: {top})")
+        return Kind.CUSTOM_KERNEL
+    defined = f"; defined but idle: {', '.join(ct.defined)}" if ct.defined else ""
+    st.ok("kind", f"custom kernels did {ct.custom_share:.0%} of the work; PyTorch did the rest (top: {top}){defined}")
+    return Kind.PYTORCH_REWRITE
+
+
+def _memory_limit(device: str) -> int | None:
+    """Address-space cap for CPU candidates (CUDA reserves huge virtual ranges, so none there)."""
+    if device != "cpu":
+        return None
+    try:
+        import os
+
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        return int(total * 0.6)
+    except (ValueError, OSError):
+        return None
+
+
+def _one_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return (lines[-1] if lines else "unknown error")[:500]
+
+
+def _trim(text: str, limit: int = 4000) -> str:
+    return text[-limit:]
 
 
 def time_baselines(problem: Problem, device: str, compile_modes: tuple[str, ...] = ("default",), timeout_s: float = 600.0) -> dict[str, Timing]:
     """Time eager ('eager') and torch.compile of the reference ('compile:<mode>') in a clean process."""
-    raise NotImplementedError("time_baselines is being written")
+    return baselines.time_baselines(problem, device, compile_modes, timeout_s)
+
+

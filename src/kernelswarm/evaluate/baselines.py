@@ -1,0 +1,88 @@
+"""Baselines: eager and torch.compile timings of the reference, in a clean process.
+
+A compiled baseline costs seconds to minutes to build, so its timing is cached per problem hash,
+device, torch and triton versions and mode.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from kernelswarm.evaluate.options import EvalOptions
+from kernelswarm.evaluate.procs import WorkerFailed, WorkerProcess
+from kernelswarm.evaluate.timing import time_worker
+from kernelswarm.problems.load import Problem, ProblemError
+from kernelswarm.records import Timing
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("KERNELSWARM_CACHE") or Path.home() / ".cache" / "kernelswarm")
+
+
+def _cache_key(problem: Problem, device: str, versions: dict, mode: str) -> str:
+    parts = [problem.hash, device, versions.get("device_name", ""), versions.get("torch", ""), versions.get("triton", ""), mode]
+    return "|".join(parts)
+
+
+def _load_cache() -> dict:
+    try:
+        return json.loads((cache_dir() / "baselines.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _store_cache(key: str, timing: Timing) -> None:
+    data = _load_cache()
+    data[key] = timing.__dict__
+    path = cache_dir() / "baselines.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    tmp.replace(path)  # atomic: concurrent evaluations never see half a file
+
+
+def cached_compile_timing(problem: Problem, o: EvalOptions, deadline: float, ref: WorkerProcess, spec: dict,
+                          mode: str = "default") -> Timing | None:
+    """torch.compile(mode) of the reference, from the cache or measured now; None if it fails."""
+    key = _cache_key(problem, o.device, spec.get("versions", {}), mode)
+    hit = _load_cache().get(key)
+    if hit:
+        return Timing.from_dict(hit)
+    try:
+        timing = time_worker(ref, o, deadline, spec["spec"], secrets.randbits(62), compile_mode=mode)
+    except WorkerFailed:
+        return None
+    _store_cache(key, timing)
+    return timing
+
+
+def time_baselines(problem: Problem, device: str, compile_modes: tuple[str, ...] = ("default",),
+                   timeout_s: float = 600.0, options: EvalOptions | None = None) -> dict[str, Timing]:
+    """{'eager': ..., 'compile:<mode>': ...}; a compile mode that fails is left out."""
+    o = options or EvalOptions.for_device(device, timeout_s=timeout_s)
+    deadline = time.monotonic() + timeout_s
+    workdir = Path(tempfile.mkdtemp(prefix="kernelswarm-baseline-"))
+    ref = WorkerProcess("reference", workdir, device)
+    try:
+        try:
+            from kernelswarm.evaluate.run import _init_msg
+
+            ref.call(_init_msg(problem, o), deadline=deadline)
+            spec = ref.call({"op": "spec", "seed": secrets.randbits(62)}, deadline=deadline)[0]
+            result = {"eager": time_worker(ref, o, deadline, spec["spec"], secrets.randbits(62))}
+        except WorkerFailed as e:
+            raise ProblemError(f"{problem.path}: the reference fails to run: {e.message}") from None
+        for mode in compile_modes:
+            timing = cached_compile_timing(problem, o, deadline, ref, spec, mode)
+            if timing is not None:
+                result[f"compile:{mode}"] = timing
+        return result
+    finally:
+        ref.kill()
+        shutil.rmtree(workdir, ignore_errors=True)

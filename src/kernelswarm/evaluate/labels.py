@@ -1,0 +1,116 @@
+"""Labelling what actually ran: the candidate's own kernels, or PyTorch's.
+
+A candidate is a `custom-kernel` when kernels it defines itself did a real share of the work
+in a profiled call, not when its source merely contains one (a decoy kernel that is built but
+never launched leaves the label at `pytorch-rewrite`).
+"""
+
+from __future__ import annotations
+
+import re
+import types
+from typing import Any
+
+import torch
+
+# A custom kernel must account for at least this share of the profiled device time.
+MIN_CUSTOM_SHARE = 0.10
+
+_TRITON_DEF = re.compile(r"@triton\.(?:jit|autotune|heuristics)[^\n]*\n(?:\s*@[^\n]*\n)*\s*def\s+(\w+)")
+_CUDA_GLOBAL = re.compile(r"__global__\s+(?:__launch_bounds__\s*\([^)]*\)\s*)?(?:static\s+)?(?:void)\s+(?:__launch_bounds__\s*\([^)]*\)\s*)?(\w+)")
+_NOT_CUSTOM_CPU = ("aten::", "prim::", "profiler", "cudaDeviceSynchronize", "[memory]", "Optimizer")
+
+
+def kernel_names(source: str) -> set[str]:
+    """Names of Triton and CUDA kernels the candidate's source defines."""
+    return set(_TRITON_DEF.findall(source)) | set(_CUDA_GLOBAL.findall(source))
+
+
+class ExtensionTracer:
+    """Wraps modules returned by cpp_extension.load_inline/load so their calls show in the profiler.
+
+    Installed before the candidate is imported; it only names ranges while `active` is set,
+    during the labelling call, so it changes neither results nor timed calls.
+    """
+
+    def __init__(self) -> None:
+        self.active = False
+        import torch.utils.cpp_extension as ce
+
+        self._ce = ce
+        for name in ("load_inline", "load"):
+            original = getattr(ce, name)
+            setattr(ce, name, self._wrap_loader(original))
+
+    def _wrap_loader(self, loader: Any) -> Any:
+        tracer = self
+
+        def load(*args: Any, **kwargs: Any) -> Any:
+            module = loader(*args, **kwargs)
+            return _TracedModule(module, tracer) if isinstance(module, types.ModuleType) else module
+
+        load.__wrapped__ = loader
+        return load
+
+
+class _TracedModule:
+    def __init__(self, module: types.ModuleType, tracer: ExtensionTracer) -> None:
+        object.__setattr__(self, "_module", module)
+        object.__setattr__(self, "_tracer", tracer)
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._module, name)
+        if not callable(value) or name.startswith("__"):
+            return value
+        tracer = self._tracer
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if not tracer.active:
+                return value(*args, **kwargs)
+            with torch.profiler.record_function(f"ks_ext::{name}"):
+                return value(*args, **kwargs)
+
+        return call
+
+
+def profile_call(fn: Any, device: torch.device, names: set[str], tracer: ExtensionTracer | None) -> tuple[float, list[str]]:
+    """Run fn once under the profiler; return (custom share of the work, names of what ran)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU]
+    if device.type == "cuda":
+        activities.append(ProfilerActivity.CUDA)
+    if tracer is not None:
+        tracer.active = True
+    try:
+        with profile(activities=activities) as prof:
+            fn()
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+    finally:
+        if tracer is not None:
+            tracer.active = False
+    averages = prof.key_averages()
+    if device.type == "cuda":
+        kernels = [(e.key, _device_time(e)) for e in averages if _is_device_event(e)]
+        total = sum(t for _, t in kernels)
+        custom = sum(t for k, t in kernels if any(re.search(rf"\b{re.escape(n)}\b", k) for n in names))
+        ran = [k for k, _ in sorted(kernels, key=lambda kt: -kt[1])]
+        return (custom / total if total > 0 else 0.0), ran[:20]
+    events = [(e.key, float(e.self_cpu_time_total)) for e in averages]
+    total = sum(t for _, t in events)
+    custom = sum(t for k, t in events if "::" in k and not k.startswith(_NOT_CUSTOM_CPU))
+    ran = [k for k, _ in sorted(events, key=lambda kt: -kt[1])]
+    return (custom / total if total > 0 else 0.0), ran[:20]
+
+
+def _is_device_event(e: Any) -> bool:
+    return str(getattr(e, "device_type", "")).endswith("CUDA")
+
+
+def _device_time(e: Any) -> float:
+    for attr in ("self_device_time_total", "self_cuda_time_total", "device_time_total"):
+        value = getattr(e, attr, None)
+        if value:
+            return float(value)
+    return 0.0

@@ -1,0 +1,125 @@
+"""Starting, talking to and killing worker processes. Standard library only."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from kernelswarm.evaluate.protocol import Channel, ChannelClosed, ChannelTimeout, ProtocolError
+
+# Environment variables that look like credentials never reach a worker.
+_SECRET = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL)", re.I)
+
+
+class WorkerFailed(Exception):
+    """The worker reported an exception, died, or did not answer in time."""
+
+    def __init__(self, kind: str, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.kind = kind  # compile_error | runtime_error | timeout | protocol
+        self.message = message
+        self.detail = detail  # traceback or log tail
+
+
+class WorkerProcess:
+    """One fresh worker in its own session (process group), temp dir and compile caches."""
+
+    def __init__(self, role: str, workdir: Path, device: str, memory_limit: int | None = None) -> None:
+        self.role = role
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.log_path = workdir / f"{role}.log"
+        to_child_r, to_child_w = os.pipe()
+        from_child_r, from_child_w = os.pipe()
+        env = {k: v for k, v in os.environ.items() if not _SECRET.search(k)}
+        env.update(
+            TORCH_EXTENSIONS_DIR=str(workdir / "torch_extensions"),
+            TRITON_CACHE_DIR=str(workdir / "triton_cache"),
+            TORCHINDUCTOR_CACHE_DIR=str(workdir / "inductor_cache"),
+            TMPDIR=str(workdir / "tmp"),
+            PYTHONHASHSEED=str(int.from_bytes(os.urandom(4), "little")),
+            PYTHONUNBUFFERED="1",
+            PYTHONPATH=os.pathsep.join(p for p in [_package_root(), env.get("PYTHONPATH", "")] if p),
+        )
+        (workdir / "tmp").mkdir(exist_ok=True)
+        self._log = open(self.log_path, "wb")
+
+        def limits() -> None:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            if memory_limit:
+                resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "kernelswarm.evaluate.worker", role, str(to_child_r), str(from_child_w)],
+            stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+            cwd=workdir, env=env, pass_fds=(to_child_r, from_child_w),
+            start_new_session=True, preexec_fn=limits,
+        )
+        os.close(to_child_r)
+        os.close(from_child_w)
+        self.chan = Channel(from_child_r, to_child_w)
+        self.last_wall_s = 0.0  # wall time of the last call, measured here
+
+    def call(self, msg: dict[str, Any], blob: bytes = b"", deadline: float | None = None) -> tuple[dict[str, Any], bytes]:
+        start = time.perf_counter()
+        try:
+            self.chan.send(msg, blob)
+            reply, out = self.chan.recv(deadline)
+        except ChannelTimeout:
+            self.kill()
+            raise WorkerFailed("timeout", f"no answer to '{msg.get('op')}' before the time limit") from None
+        except (ChannelClosed, BrokenPipeError):
+            raise WorkerFailed("runtime_error", self._death_message(msg.get("op")), self.log_tail()) from None
+        except ProtocolError as e:
+            self.kill()
+            raise WorkerFailed("runtime_error", f"the worker's channel was corrupted ({e})", self.log_tail()) from None
+        self.last_wall_s = time.perf_counter() - start
+        if not reply.get("ok"):
+            kind = reply.get("kind", "runtime_error")
+            raise WorkerFailed(kind if kind in ("compile_error", "runtime_error") else "runtime_error",
+                               str(reply.get("error", "unknown error")), str(reply.get("traceback", "")))
+        return reply, out
+
+    def _death_message(self, op: Any) -> str:
+        try:
+            code = self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return f"the worker closed its channel during '{op}'"
+        if code < 0:
+            name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
+            return f"the candidate process died with {name} during '{op}'"
+        return f"the candidate process exited early with code {code} during '{op}'"
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            text = self.log_path.read_bytes()[-20000:].decode(errors="replace")
+        except OSError:
+            return ""
+        text = "\n".join(line for line in text.splitlines() if not line.startswith("USDT:"))
+        return "\n".join(text.splitlines()[-lines:])
+
+    def kill(self) -> None:
+        """Kill the worker and everything it started in its process group."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        self.chan.close()
+        self._log.close()
+
+
+def _package_root() -> str:
+    return str(Path(__file__).resolve().parents[2])

@@ -1,0 +1,86 @@
+"""Framing between the trusted parent and a worker: a JSON header and an opaque blob.
+
+Standard library only. The parent never unpickles what a worker sends: blobs are tensors
+serialized by `torch.save` and are only ever read with `torch.load(weights_only=True)` in the
+clean reference worker; headers are plain JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import struct
+import time
+from typing import Any
+
+_LEN = struct.Struct("<QQ")
+MAX_HEADER = 16 * 1024 * 1024
+MAX_BLOB = 16 * 1024**3  # a candidate cannot make the parent allocate more than this
+
+
+class ChannelClosed(EOFError):
+    """The other side exited or closed its end."""
+
+
+class ChannelTimeout(TimeoutError):
+    """Nothing arrived before the deadline."""
+
+
+class ProtocolError(ValueError):
+    """The other side sent something that is not a valid frame."""
+
+
+class Channel:
+    """A pair of pipe file descriptors carrying (header, blob) frames."""
+
+    def __init__(self, read_fd: int, write_fd: int) -> None:
+        self.read_fd = read_fd
+        self.write_fd = write_fd
+
+    def send(self, header: dict[str, Any], blob: bytes = b"") -> None:
+        data = json.dumps(header).encode()
+        _write_all(self.write_fd, _LEN.pack(len(data), len(blob)) + data)
+        if blob:
+            _write_all(self.write_fd, blob)
+
+    def recv(self, deadline: float | None = None) -> tuple[dict[str, Any], bytes]:
+        hlen, blen = _LEN.unpack(self._read(_LEN.size, deadline))
+        if hlen > MAX_HEADER or blen > MAX_BLOB:
+            raise ProtocolError(f"frame too large ({hlen} header bytes, {blen} blob bytes)")
+        try:
+            header = json.loads(self._read(hlen, deadline))
+        except (ValueError, UnicodeDecodeError) as e:
+            raise ProtocolError(f"malformed header: {e}") from None
+        if not isinstance(header, dict):
+            raise ProtocolError("header is not an object")
+        blob = self._read(blen, deadline) if blen else b""
+        return header, blob
+
+    def _read(self, n: int, deadline: float | None) -> bytes:
+        chunks: list[bytes] = []
+        while n > 0:
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([self.read_fd], [], [], left)[0]:
+                    raise ChannelTimeout("no reply before the deadline")
+            chunk = os.read(self.read_fd, min(n, 1 << 24))
+            if not chunk:
+                raise ChannelClosed("the worker closed its channel")
+            chunks.append(chunk)
+            n -= len(chunk)
+        return b"".join(chunks)
+
+    def close(self) -> None:
+        for fd in (self.read_fd, self.write_fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view[: 1 << 24])
+        view = view[n:]

@@ -1,0 +1,135 @@
+"""Tensor helpers shared by the candidate and reference workers: inputs, perturbation, poison, blobs.
+
+Both workers build inputs with the same functions from the same seeds, so the reference worker
+reproduces exactly the inputs the candidate saw without them ever crossing a pipe.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from typing import Any
+
+import torch
+
+# Timed calls shrink floating inputs by a per-call random factor in [1 - 2**-9, 1]: every call sees
+# different contents (defeating caches keyed on content), signs and ranges are preserved.
+_PERTURB = 2.0**-9
+
+
+def seed_all(seed: int) -> None:
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def make_inputs(module: Any, seed: int, device: torch.device, scale: float = 1.0) -> list[Any]:
+    """The problem's get_inputs() under `seed`, floating tensors scaled, moved to `device`."""
+    seed_all(seed)
+    raw = module.get_inputs()
+    out = []
+    for x in raw:
+        if isinstance(x, torch.Tensor):
+            if x.is_floating_point() and scale != 1.0:
+                x = x * scale
+            x = x.to(device)
+        out.append(x)
+    return out
+
+
+def perturb(inputs: list[Any], key: int) -> list[Any]:
+    """A fresh copy of `inputs` whose floating tensors are shrunk elementwise by a keyed random factor."""
+    out = []
+    for i, x in enumerate(inputs):
+        if isinstance(x, torch.Tensor):
+            if x.is_floating_point():
+                gen = torch.Generator(device=x.device)
+                gen.manual_seed((key * 1000003 + i) % (2**63))
+                u = torch.rand(x.shape, generator=gen, device=x.device, dtype=x.dtype)
+                x = x * (1.0 - _PERTURB * u)
+            else:
+                x = x.clone()
+        out.append(x)
+    return out
+
+
+def clone_inputs(inputs: list[Any]) -> list[Any]:
+    return [x.clone() if isinstance(x, torch.Tensor) else x for x in inputs]
+
+
+def fingerprint(tensors: list[Any]) -> list[float]:
+    """Cheap content fingerprint: a float64 sum and a weighted sum per tensor (NaN-aware)."""
+    fps: list[float] = []
+    for t in tensors:
+        if not isinstance(t, torch.Tensor):
+            continue
+        d = t.detach().reshape(-1).to(torch.float64)
+        d = torch.nan_to_num(d, nan=1.2345e300, posinf=1e300, neginf=-1e300)
+        w = torch.arange(1, d.numel() + 1, device=d.device, dtype=torch.float64).remainder_(97)
+        fps.extend([float(d.sum()), float((d * w).sum())])
+    return fps
+
+
+def same_fingerprint(a: list[float], b: list[float]) -> bool:
+    return len(a) == len(b) and all(x == y or (math.isnan(x) and math.isnan(y)) for x, y in zip(a, b))
+
+
+def poison(specs: list[dict], device: torch.device, value: float) -> None:
+    """Fill and free blocks the size of the outputs so that an unwritten output holds `value`."""
+    blocks = [torch.full(tuple(s["shape"]), value, dtype=getattr(torch, s["dtype"]), device=device)
+              for s in specs if s["dtype"] in _FLOAT_DTYPES]
+    del blocks
+
+
+def poison_free_memory(device: torch.device, value: float = float("nan")) -> None:
+    """On CUDA, fill a large part of free memory with `value` through the caching allocator."""
+    if device.type != "cuda":
+        return
+    free, _ = torch.cuda.mem_get_info(device)
+    n = int(min(free * 0.5, 8 * 1024**3)) // 4
+    if n > 0:
+        block = torch.empty(n, dtype=torch.float32, device=device)
+        block.fill_(value)
+        del block
+
+
+_FLOAT_DTYPES = {"float32", "float64", "float16", "bfloat16"}
+
+
+def as_outputs(result: Any) -> list[Any]:
+    """Normalize a forward's result to a list (a single tensor or a tuple/list of them)."""
+    if isinstance(result, (tuple, list)):
+        return list(result)
+    return [result]
+
+
+def output_problems(outputs: list[Any], inputs: list[Any], device: torch.device) -> str:
+    """Why these outputs are unacceptable as plain results, or '' when they are fine."""
+    input_ptrs = {x.untyped_storage().data_ptr() for x in inputs if isinstance(x, torch.Tensor) and x.numel()}
+    for i, out in enumerate(outputs):
+        if type(out) is not torch.Tensor:  # noqa: E721 - exact type: subclasses can compute lazily
+            return f"output {i} is a {type(out).__module__}.{type(out).__qualname__}, not a plain torch.Tensor"
+        if out.layout is not torch.strided or out.is_meta:
+            return f"output {i} has no real storage ({out.layout}, meta={out.is_meta})"
+        if out.device.type != device.type:
+            return f"output {i} is on {out.device}, expected {device.type}"
+        if out.numel() and out.untyped_storage().data_ptr() in input_ptrs:
+            return f"output {i} aliases an input's storage"
+    return ""
+
+
+def to_blob(outputs: list[Any]) -> bytes:
+    buf = io.BytesIO()
+    torch.save([o.detach().to("cpu").contiguous().clone() for o in outputs], buf)
+    return buf.getvalue()
+
+
+def from_blob(blob: bytes) -> list[torch.Tensor]:
+    """Read tensors an untrusted process sent: the weights-only loader cannot run code."""
+    data = torch.load(io.BytesIO(blob), weights_only=True, map_location="cpu")
+    if not isinstance(data, list) or not all(type(t) is torch.Tensor for t in data):  # noqa: E721
+        raise ValueError("the candidate's outputs are not a list of plain tensors")
+    return data
+
+
+def spec_of(outputs: list[Any]) -> list[dict]:
+    return [{"shape": list(o.shape), "dtype": str(o.dtype).removeprefix("torch.")} for o in outputs
+            if isinstance(o, torch.Tensor)]

@@ -1,0 +1,105 @@
+"""The timing protocol, driven call by call from the trusted process.
+
+Each timed call is one request: the worker perturbs a pooled input set with a key it learns
+only now, flushes caches, times the call, and answers. The parent measures its own wall clock
+around every request, decides only afterwards whether to collect that call's output for checking,
+and compares the claimed times with calls of an empty function timed the same way.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from kernelswarm.evaluate.options import EvalOptions
+from kernelswarm.evaluate.procs import WorkerProcess
+from kernelswarm.records import Timing
+
+POOL_SIZE = 3  # distinct base input sets; every call still gets its own perturbed contents
+N_NULL_CALLS = 15  # calibration calls of an empty function
+N_SAMPLED = 4  # timed calls whose outputs are collected and checked
+
+
+def _seed() -> int:
+    return secrets.randbits(62)
+
+
+@dataclass
+class CandidateTiming:
+    timing: Timing
+    pending: list[tuple[str, dict[str, Any], bytes]] = field(default_factory=list)  # sampled outputs to check
+    custom_share: float = 0.0  # share of profiled work in the candidate's own kernels
+    ran: list[str] = field(default_factory=list)  # what the profiler saw, most time first
+    defined: list[str] = field(default_factory=list)  # kernels the source defines
+    wall_ok: bool = True  # claimed times agree with the parent's wall clock
+    wall_detail: str = ""
+
+
+def _enough(n: int, total_ms: float, started: float, o: EvalOptions, deadline: float) -> bool:
+    if n >= o.max_timed_calls:
+        return True
+    left = deadline - time.monotonic()
+    if n >= 5 and left < 0.25 * o.timeout_s:  # leave time for checking and the baselines
+        return True
+    return n >= o.timed_calls and total_ms >= 1000.0 * o.min_timing_s
+
+
+def time_candidate(worker: WorkerProcess, o: EvalOptions, deadline: float, spec: list[dict], weight_seed: int) -> CandidateTiming:
+    pool_seeds = [_seed() for _ in range(POOL_SIZE)]
+    worker.call({"op": "time_setup", "pool_seeds": pool_seeds, "weight_seed": weight_seed, "spec": spec}, deadline=deadline)
+    label = worker.call({"op": "label", "weight_seed": weight_seed}, deadline=deadline)[0]
+    null_slack = []
+    for i in range(N_NULL_CALLS):
+        reply = worker.call({"op": "time_call", "pool_index": i % POOL_SIZE, "key": _seed(), "null": True}, deadline=deadline)[0]
+        null_slack.append(1000.0 * worker.last_wall_s - float(reply["ms"]))
+    rng = random.SystemRandom()
+    sampled = set(rng.sample(range(max(o.timed_calls, N_SAMPLED)), N_SAMPLED))
+    result = CandidateTiming(Timing.from_samples([1.0]), custom_share=float(label["custom_share"]),
+                             ran=list(label["ran"]), defined=list(label["defined"]))
+    times, slack = [], []
+    started = time.monotonic()
+    while not _enough(len(times), sum(times), started, o, deadline):
+        i, j, key = len(times), len(times) % POOL_SIZE, _seed()
+        reply = worker.call({"op": "time_call", "pool_index": j, "key": key}, deadline=deadline)[0]
+        ms, wall_ms = float(reply["ms"]), 1000.0 * worker.last_wall_s
+        if not (0.0 < ms <= wall_ms):
+            result.wall_ok = False
+            result.wall_detail = f"call {i} claimed {ms:.4g} ms but took {wall_ms:.4g} ms of wall time end to end"
+        times.append(ms)
+        slack.append(wall_ms - ms)
+        if i in sampled:
+            _, blob = worker.call({"op": "last_outputs"}, deadline=deadline)
+            result.pending.append((f"timed call {i}", {
+                "op": "check", "pool_index": j, "pool_seed": pool_seeds[j], "key": key, "weight_seed": weight_seed,
+                "fingerprint_at_return": reply["fingerprint_at_return"]}, blob))
+    result.timing = Timing.from_samples(times)
+    if result.wall_ok:
+        result.wall_ok, result.wall_detail = _wall_check(times, slack, null_slack)
+    return result
+
+
+def _wall_check(times: list[float], slack: list[float], null_slack: list[float]) -> tuple[bool, str]:
+    """Time the parent saw but the candidate did not claim, beyond what an empty call costs."""
+    med = sorted(times)[len(times) // 2]
+    base = sorted(null_slack)[len(null_slack) // 2]
+    excess = sorted(slack)[len(slack) // 2] - base
+    allowed = 0.5 * med + 0.3 + 0.25 * base
+    detail = f"{excess:.3g} ms per call unexplained by the claimed time (allowed {allowed:.3g} ms)"
+    return excess <= allowed, detail
+
+
+def time_worker(worker: WorkerProcess, o: EvalOptions, deadline: float, spec: list[dict], weight_seed: int,
+                compile_mode: str | None = None) -> Timing:
+    """Time the reference (eager or compiled) in the clean worker, under the same protocol."""
+    pool_seeds = [_seed() for _ in range(POOL_SIZE)]
+    worker.call({"op": "time_setup", "pool_seeds": pool_seeds, "weight_seed": weight_seed, "spec": spec,
+                 "compile_mode": compile_mode}, deadline=deadline)
+    times: list[float] = []
+    started = time.monotonic()
+    while not _enough(len(times), sum(times), started, o, deadline):
+        reply = worker.call({"op": "time_call", "pool_index": len(times) % POOL_SIZE, "key": _seed()}, deadline=deadline)[0]
+        times.append(float(reply["ms"]))
+    return Timing.from_samples(times)

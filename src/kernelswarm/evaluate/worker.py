@@ -1,0 +1,324 @@
+"""A worker process: `python -m kernelswarm.evaluate.worker ROLE READ_FD WRITE_FD`.
+
+ROLE is `candidate` (imports one candidate, runs what the parent asks, reports raw outputs
+and times) or `reference` (never sees candidate code: computes reference outputs, compares,
+times the baselines). Only the standard library, torch and this package's small worker-side
+modules are imported here. The parent decides every verdict.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import traceback
+import types
+from typing import Any, Callable
+
+from kernelswarm.evaluate.protocol import Channel, ChannelClosed
+
+
+class Worker:
+    def __init__(self, role: str, chan: Channel, init: dict[str, Any]) -> None:
+        import torch
+
+        from kernelswarm.backends import get_backend
+        from kernelswarm.problems.load import exec_problem
+
+        self.torch = torch
+        self.role = role
+        self.chan = chan
+        self.device_name = init["device"]
+        self.backend = get_backend(self.device_name)
+        self.device = self.backend.device
+        # The reference runs with TF32 off: the fp32 answer, not a faster approximation of it.
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        torch.set_grad_enabled(False)
+        if init.get("cpu_threads"):
+            torch.set_num_threads(int(init["cpu_threads"]))  # equal for reference and candidate
+        self.problem = exec_problem(init["problem_source"], init["problem_path"], self.device_name)
+        self.init_inputs = list(self.problem.get_init_inputs())
+        self.models: dict[int, Any] = {}  # weight seed -> module under evaluation
+        self.pool: list[list[Any]] = []  # timing input sets
+        self.last_outputs: list[Any] = []
+        self.primitives = self.backend.timing_primitives()
+        self.threads_at_start = threading.active_count()
+        self.tracer = None
+        self.kernel_names: set[str] = set()
+        self.candidate: types.ModuleType | None = None
+
+    # -- building modules -------------------------------------------------------------------
+    def reference_model(self, seed: int) -> Any:
+        from kernelswarm.evaluate.tensors import seed_all
+
+        seed_all(seed)
+        return self.problem.Model(*self.init_inputs).to(self.device)
+
+    def model(self, seed: int) -> Any:
+        """The module under evaluation with weights drawn under `seed` (cached per seed)."""
+        if seed not in self.models:
+            self.models.clear()  # one instance at a time keeps memory bounded
+            self.models[seed] = self.reference_model(seed) if self.role == "reference" else self._candidate_model(seed)
+        return self.models[seed]
+
+    def _candidate_model(self, seed: int) -> Any:
+        from kernelswarm.evaluate.tensors import seed_all
+
+        ref = self.reference_model(seed)
+        seed_all(seed)
+        new = self.candidate.ModelNew(*self.init_inputs)
+        if hasattr(new, "to"):
+            new = new.to(self.device)
+        _load_matching_state(ref, new)
+        return new
+
+    def import_candidate(self, source: str, path: str) -> None:
+        from kernelswarm.evaluate.labels import ExtensionTracer, kernel_names
+
+        if self.device.type == "cpu":
+            self.tracer = ExtensionTracer()
+        self.kernel_names = kernel_names(source)
+        module = types.ModuleType("kernelswarm_candidate")
+        module.__file__ = path
+        sys.modules["kernelswarm_candidate"] = module  # triton needs the defining module importable
+        exec(compile(source, path, "exec"), module.__dict__)
+        if not hasattr(module, "ModelNew"):
+            raise _Unusable("the candidate defines no `ModelNew`")
+        self.candidate = module
+
+    # -- ops ----------------------------------------------------------------------------------
+    def op_spec(self, msg: dict) -> dict:
+        """Output shapes and dtypes from a throwaway input, and the work for the speed-of-light floor."""
+        from kernelswarm.evaluate.tensors import as_outputs, make_inputs, spec_of
+
+        model = self.reference_model(msg["seed"])
+        inputs = make_inputs(self.problem, msg["seed"], self.device)
+        outputs = as_outputs(model(*inputs))
+        reply: dict[str, Any] = {"spec": spec_of(outputs), "versions": self.backend.info()}
+        try:
+            from kernelswarm import sol
+
+            work = sol.count_work(model, inputs)
+            peaks = sol.cached_peaks(self.device_name)
+            reply["floor_ms"] = sol.floor_ms(work, peaks)
+            reply["work"] = {"flops": work.flops, "bytes": work.bytes}
+        except Exception as e:  # the floor is a plausibility check; without it the rest still holds
+            reply["floor_error"] = f"{e.__class__.__name__}: {e}"
+        return reply
+
+    def op_import(self, msg: dict) -> dict:
+        from kernelswarm.evaluate.tensors import poison_free_memory
+
+        poison_free_memory(self.device)
+        self.import_candidate(msg["source"], msg["path"])
+        return {}
+
+    def op_run(self, msg: dict) -> tuple[dict, bytes]:
+        """One correctness trial: fresh inputs, poisoned memory, outputs returned raw."""
+        from kernelswarm.evaluate.tensors import (
+            as_outputs, clone_inputs, fingerprint, make_inputs, output_problems, poison, same_fingerprint, to_blob)
+
+        model = self.model(msg["weight_seed"])
+        inputs = make_inputs(self.problem, msg["input_seed"], self.device, msg.get("scale", 1.0))
+        before = fingerprint(inputs)
+        given = clone_inputs(inputs)
+        poison(msg.get("spec", []), self.device, msg.get("poison", float("nan")))
+        self.backend.synchronize()
+        outputs = as_outputs(model(*given))
+        self.backend.synchronize()
+        reply: dict[str, Any] = {"fingerprint_at_return": fingerprint(outputs)}
+        problem = output_problems(outputs, given, self.device)
+        if problem:
+            return {"bad_output": problem}, b""
+        if not same_fingerprint(before, fingerprint(given)):
+            reply["inputs_mutated"] = True
+        reply["python_threads"] = threading.active_count() - self.threads_at_start
+        return reply, to_blob(outputs)
+
+    def op_label(self, msg: dict) -> dict:
+        from kernelswarm.evaluate.labels import profile_call
+        from kernelswarm.evaluate.tensors import clone_inputs
+
+        model = self.model(msg["weight_seed"])
+        inputs = clone_inputs(self.pool[0] if self.pool else [])
+        share, ran = profile_call(lambda: model(*inputs), self.device, self.kernel_names, self.tracer)
+        return {"custom_share": share, "ran": ran, "defined": sorted(self.kernel_names)}
+
+    def op_time_setup(self, msg: dict) -> dict:
+        """Build the timing input pool and warm up (absorbs compilation and autotuning)."""
+        from kernelswarm.evaluate.tensors import clone_inputs, make_inputs, perturb
+
+        model = self.compiled_reference(msg) if msg.get("compile_mode") else self.model(msg["weight_seed"])
+        self.pool = [make_inputs(self.problem, s, self.device) for s in msg["pool_seeds"]]
+        self.timed_model = model
+        clock = self.backend.time_call
+        spent, calls = 0.0, 0
+        while calls < msg.get("min_warmup_calls", 3) or (spent < msg.get("warmup_ms", 100.0) and calls < 1000):
+            args = perturb(self.pool[calls % len(self.pool)], 10**9 + calls)
+            ms, _ = clock(lambda: model(*args))
+            spent += ms
+            calls += 1
+        self.null_outputs = [self.torch.empty(tuple(s["shape"]), dtype=getattr(self.torch, s["dtype"]), device=self.device)
+                             for s in msg.get("spec", [])]
+        return {"warmup_calls": calls, "warmup_ms": spent}
+
+    def compiled_reference(self, msg: dict) -> Any:
+        model = self.model(msg["weight_seed"])
+        return self.torch.compile(model, mode=None if msg["compile_mode"] == "default" else msg["compile_mode"])
+
+    def op_time_call(self, msg: dict) -> dict:
+        from kernelswarm.evaluate.tensors import fingerprint, perturb
+
+        args = perturb(self.pool[msg["pool_index"]], msg["key"])
+        if msg.get("null"):
+            empty = self.null_outputs
+            fn: Callable[[], Any] = lambda: [o.clone() for o in empty]  # noqa: E731
+        else:
+            model = self.timed_model
+            fn = lambda: model(*args)  # noqa: E731
+        self.backend.flush_cache()
+        ms, result = self.backend.time_call(fn)
+        from kernelswarm.evaluate.tensors import as_outputs
+
+        self.last_outputs = as_outputs(result)
+        return {"ms": ms, "fingerprint_at_return": fingerprint(self.last_outputs)}
+
+    def op_last_outputs(self, msg: dict) -> tuple[dict, bytes]:
+        from kernelswarm.evaluate.tensors import output_problems, to_blob
+
+        problem = output_problems(self.last_outputs, [], self.device)
+        if problem:
+            return {"bad_output": problem}, b""
+        return {}, to_blob(self.last_outputs)
+
+    def op_integrity(self, msg: dict) -> dict:
+        """Timing primitives still the originals, and no Python threads left behind."""
+        changed = [name for name, (owner, attr, original) in self.primitives.items() if getattr(owner, attr, None) is not original]
+        return {"patched": changed, "python_threads": threading.active_count() - self.threads_at_start}
+
+    def op_check(self, msg: dict, blob: bytes) -> dict:
+        """Reference side: recompute the expected outputs for the candidate's inputs and compare."""
+        from kernelswarm.evaluate.compare import compare
+        from kernelswarm.evaluate.tensors import clone_inputs, from_blob, make_inputs, perturb
+
+        if "pool_index" in msg:
+            base = make_inputs(self.problem, msg["pool_seed"], self.device)
+            inputs = perturb(base, msg["key"])
+        else:
+            inputs = make_inputs(self.problem, msg["input_seed"], self.device, msg.get("scale", 1.0))
+        try:
+            cands = from_blob(blob)
+        except Exception as e:
+            return {"ok": False, "detail": f"unreadable outputs ({e.__class__.__name__})", "rel_error": None}
+        model = self.model(msg["weight_seed"])
+        refs = _as_list(model(*clone_inputs(inputs)))
+        refs64, fp64_note = self._fp64_reference(model, clone_inputs(inputs))
+        if len(cands) != len(refs):
+            return {"ok": False, "detail": f"{len(cands)} outputs, expected {len(refs)}", "rel_error": None}
+        worst, details = 0.0, []
+        for i, (c, r) in enumerate(zip(cands, refs)):
+            r64 = refs64[i] if refs64 is not None else None
+            result = compare(c, r.detach().cpu(), r64.detach().cpu() if r64 is not None else None, msg["precision"])
+            worst = max(worst, result.rel_error)
+            if not result.ok:
+                return {"ok": False, "detail": (f"output {i}: " if len(refs) > 1 else "") + result.detail, "rel_error": result.rel_error}
+            details.append(result.detail)
+        if "fingerprint_at_return" in msg:
+            from kernelswarm.evaluate.tensors import fingerprint, same_fingerprint
+
+            if not same_fingerprint(msg["fingerprint_at_return"], fingerprint(cands)):
+                return {"ok": False, "detail": "outputs changed after the call returned (work finished in the background)", "rel_error": worst}
+        return {"ok": True, "detail": "; ".join(details) + fp64_note, "rel_error": worst}
+
+    def _fp64_reference(self, model: Any, inputs: list[Any]) -> tuple[list[Any] | None, str]:
+        import copy
+
+        torch = self.torch
+        try:
+            m64 = copy.deepcopy(model).double()
+            x64 = [x.double() if isinstance(x, torch.Tensor) and x.is_floating_point() else x for x in inputs]
+            previous = torch.get_default_dtype()
+            torch.set_default_dtype(torch.float64)
+            try:
+                outs = _as_list(m64(*x64))
+            finally:
+                torch.set_default_dtype(previous)
+            if all(o.dtype == torch.float64 for o in outs if o.is_floating_point()):
+                return outs, ""
+            return None, " (no float64 reference: compared against float32 with a wider floor)"
+        except Exception as e:
+            return None, f" (no float64 reference: {e.__class__.__name__}; compared against float32 with a wider floor)"
+
+
+class _Unusable(Exception):
+    """The candidate file is not a usable candidate (no ModelNew)."""
+
+
+def _as_list(result: Any) -> list[Any]:
+    return list(result) if isinstance(result, (tuple, list)) else [result]
+
+
+def _load_matching_state(ref: Any, new: Any) -> None:
+    """Copy the reference's weights into ModelNew when the names match, perhaps under a prefix."""
+    if not hasattr(new, "state_dict"):
+        return
+    ref_sd, new_sd = ref.state_dict(), new.state_dict()
+    if not ref_sd or not new_sd:
+        return
+    if set(ref_sd) == set(new_sd):
+        mapping = {k: k for k in ref_sd}
+    else:
+        prefixes = {nk[: len(nk) - len(rk)] for nk in new_sd for rk in ref_sd if nk.endswith(rk) and nk[: len(nk) - len(rk)].endswith(".")}
+        mapping = {}
+        for prefix in prefixes:
+            if all(prefix + k in new_sd for k in ref_sd) and len(new_sd) == len(ref_sd):
+                mapping = {k: prefix + k for k in ref_sd}
+                break
+    if mapping and all(ref_sd[k].shape == new_sd[v].shape for k, v in mapping.items()):
+        new.load_state_dict({v: ref_sd[k] for k, v in mapping.items()})
+
+
+def _classify(exc: BaseException) -> str:
+    """compile_error for build and kernel-compilation failures, runtime_error otherwise."""
+    names = " ".join(f"{c.__module__}.{c.__qualname__}" for c in type(exc).__mro__)
+    text = str(exc)
+    if "CompilationError" in names or "triton.compiler" in names or "Error building extension" in text \
+            or "CalledProcessError" in names or "BackendCompilerFailed" in names or isinstance(exc, SyntaxError):
+        return "compile_error"
+    return "runtime_error"
+
+
+def main() -> None:
+    role, read_fd, write_fd = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    chan = Channel(read_fd, write_fd)
+    worker: Worker | None = None
+    while True:
+        try:
+            msg, blob = chan.recv()
+        except ChannelClosed:
+            return
+        op = msg.get("op")
+        try:
+            if op == "init":
+                worker = Worker(role, chan, msg)
+                reply, out_blob = {}, b""
+            elif op == "quit":
+                chan.send({"ok": True})
+                os._exit(0)
+            else:
+                if op == "import" and role != "candidate":
+                    raise PermissionError("the reference worker never imports candidate code")
+                handler = getattr(worker, f"op_{op}")
+                result = handler(msg, blob) if op == "check" else handler(msg)
+                reply, out_blob = result if isinstance(result, tuple) else (result, b"")
+            chan.send({"ok": True, **reply}, out_blob)
+        except _Unusable as e:
+            chan.send({"ok": False, "kind": "compile_error", "error": str(e)})
+        except BaseException as e:  # report every failure to the parent, which decides what it means
+            tb = "".join(traceback.format_exception(type(e), e, e.__traceback__))[-6000:]
+            chan.send({"ok": False, "kind": _classify(e), "error": f"{e.__class__.__name__}: {e}"[:2000], "traceback": tb})
+
+
+if __name__ == "__main__":
+    main()
