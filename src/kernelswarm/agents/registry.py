@@ -36,8 +36,10 @@ def load_llm_agents(models_path: Path | None) -> list[Agent]:
 
 
 def default_models_path() -> Path | None:
-    """The models file used when --models is not given: ./models.toml if present."""
-    path = Path("models.toml")
+    """The models file used when --models is not given, if there is one (see kernelswarm.config)."""
+    from kernelswarm.config import default_models_path as configured
+
+    path = configured()
     return path if path.is_file() else None
 
 

@@ -1,7 +1,317 @@
-"""Commands registered by this module (being written)."""
+"""`kernelswarm run` (the main job) and `kernelswarm export`.
+
+Thin: resolve the input, build the agents, hand everything to the supervisor, and show its events
+and the final summary. Heavy imports happen inside the commands.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
+from kernelswarm.cli.common import console, die, err_console
+
+if TYPE_CHECKING:
+    from kernelswarm.store import ProblemResult, RunInfo, Store
+    from kernelswarm.supervisor import Event, RunConfig
+
+DEFAULT_DB = Path("kernelswarm.db")
+
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("run")(run)
+    app.command("export")(export)
+
+
+def run(
+    problems: Optional[list[str]] = typer.Argument(None, help="Problem files, folders or bundled name globs; none: a quick subset."),
+    suite: Optional[str] = typer.Option(None, help="A named suite (bundled)."),
+    level: Optional[int] = typer.Option(None, help="Only problems of this level."),
+    device: Optional[str] = typer.Option(None, help="cpu | cuda; default: the best device present."),
+    agents: Optional[str] = typer.Option(None, help="Comma list of agent names (built-in names, 'builtin', model names)."),
+    models: Optional[Path] = typer.Option(None, help="Models file (TOML) for LLM agents."),
+    candidates: Optional[Path] = typer.Option(None, help="Folder of candidates: DIR/<problem name>.py."),
+    rounds: int = typer.Option(1, min=1, help="Rounds of propose, evaluate, feed back."),
+    budget: Optional[float] = typer.Option(None, min=0, help="Stop asking model agents once the run has cost this many USD."),
+    db: Path = typer.Option(DEFAULT_DB, help="The store (SQLite)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the latest unfinished run in --db."),
+    jobs: int = typer.Option(1, min=1, help="Evaluations at once (above 1, timings can disturb each other)."),
+    context: str = typer.Option("feedback", help="Context arms shown to agents: feedback,profile,other-backend (or none)."),
+    timeout: float = typer.Option(300.0, min=1, help="Seconds per candidate evaluation."),
+    strict: bool = typer.Option(False, "--strict", help="Accept only custom kernels."),
+    precision: str = typer.Option("fp32", help="fp32 | tf32 | bf16 | fp16."),
+) -> None:
+    """Optimize problems with every configured agent; store, select and summarize."""
+    from kernelswarm.store import Store
+    from kernelswarm.supervisor import RunConfig, Supervisor
+
+    store = _open_store(db)
+    if resume:
+        run_id = store.latest_run_id(unfinished_only=True)
+        if run_id is None:
+            die(f"{db}: no unfinished run to resume")
+        config = RunConfig.from_dict(store.run(run_id).config)
+        console.print(f"resuming run {run_id} with its stored settings (device {config.device})")
+    else:
+        run_id = None
+        config = _config(problems or [], suite, level, device, agents, models, candidates, rounds, budget,
+                         jobs, context, timeout, strict, precision)
+    agent_list = _agents(config)
+    todo = _problems(config, strict_input=not resume)
+    if not todo and run_id is None:
+        die("no problems to run")
+    names = ", ".join(a.name for a in agent_list) or "none"
+    console.print(f"[bold]kernelswarm run[/]: {len(todo)} problem(s) on {config.device}; agents: {names}; db: {db}")
+    view = _Progress(config)
+    sup = Supervisor(store, config, agent_list, on_event=view.show)
+    try:
+        with view.status:
+            run_id = sup.run(todo, run_id)
+    except KeyboardInterrupt:
+        err_console.print(f"interrupted: finished work is stored; continue with `kernelswarm run --resume --db {db}`")
+        raise typer.Exit(130)
+    _summary(store, run_id)
+    _report(db, run_id)
+
+
+def _open_store(db: Path) -> "Store":
+    from kernelswarm.store import Store
+
+    try:
+        return Store(db)
+    except Exception as e:  # not a database, no permission, a directory
+        die(f"{db}: cannot open store ({e.__class__.__name__}: {e})")
+
+
+def _config(problems: list[str], suite, level, device, agents, models, candidates, rounds, budget, jobs,
+            context, timeout, strict, precision) -> "RunConfig":
+    from kernelswarm.backends import DEVICES, available, best_device
+    from kernelswarm.records import Precision
+    from kernelswarm.supervisor import CONTEXT_ARMS, RunConfig
+
+    device = device or best_device()
+    if device not in DEVICES or device == "mps":
+        die(f"unknown device {device!r}: choose cpu or cuda")
+    if not available(device):
+        die(f"device {device!r} is not available on this machine")
+    if precision not in {p.value for p in Precision}:
+        die(f"unknown precision {precision!r}: choose fp32, tf32, bf16 or fp16")
+    arms = [] if context.strip() == "none" else [a.strip() for a in context.split(",") if a.strip()]
+    bad = [a for a in arms if a not in CONTEXT_ARMS]
+    if bad:
+        die(f"unknown context arm {bad[0]!r}: choose from {', '.join(CONTEXT_ARMS)} or none")
+    if models is not None and not models.is_file():
+        die(f"{models}: no such models file")
+    if candidates is not None and not candidates.is_dir():
+        die(f"{candidates}: no such candidates folder")
+    from kernelswarm.agents.registry import default_models_path, parse_names
+
+    models = models or default_models_path()
+    return RunConfig(
+        device=device, problems=list(problems), suite=suite, level=level, agents=parse_names(agents),
+        models=str(models.resolve()) if models else None,
+        candidates=str(candidates.resolve()) if candidates else None, rounds=rounds, budget_usd=budget,
+        jobs=jobs, context=arms, timeout_s=timeout, strict=strict, precision=precision,
+    )
+
+
+def _agents(config: "RunConfig") -> list:
+    from kernelswarm.agents.registry import build_agents
+
+    try:
+        built = build_agents(config.agents, Path(config.models) if config.models else None,
+                             Path(config.candidates) if config.candidates else None)
+    except ValueError as e:  # AgentConfigError, ConfigError, a missing folder: all one line
+        die(str(e).splitlines()[0])
+    if not built:
+        die("no agents to run")
+    return built
+
+
+def _problems(config: "RunConfig", strict_input: bool) -> list:
+    """The run's problems. A named input that is missing or unusable is an error (exit 2); a bad
+    file found inside a folder or glob is skipped with a warning."""
+    from kernelswarm.problems.suite import NoMatch, error_parts, quick_subset, resolve_problems
+
+    if not config.problems and config.suite is None and config.level is None:
+        return quick_subset(config.device)
+    found, errors = resolve_problems(config.problems, config.suite, config.level)
+    named = {str(Path(a)) for a in config.problems}
+    for err in errors:
+        path, reason = error_parts(err)
+        if strict_input and (isinstance(err, NoMatch) or str(Path(path)) in named):
+            die(f"{path}: {reason}")
+        err_console.print(f"skipping {path}: {reason}", markup=False)
+    return found
+
+
+class _Progress:
+    """One line per event; a spinner says what is under way (only on a terminal)."""
+
+    def __init__(self, config: "RunConfig") -> None:
+        self.status = console.status("starting", spinner="dots")
+        self.rounds = config.rounds
+
+    def show(self, e: "Event") -> None:
+        line = self._line(e)
+        if line:
+            console.print(line, highlight=False)
+        if e.kind in ("problem", "baselines", "proposed"):
+            self.status.update(f"{e.problem}: evaluating" if e.kind != "problem" else f"{e.problem}: timing baselines")
+
+    def _line(self, e: "Event") -> str | None:
+        from rich.markup import escape
+
+        who = f"{e.agent}" + (f" r{e.round}" if self.rounds > 1 else "")
+        if e.kind == "problem":
+            return f"[bold]{escape(e.problem)}[/]" + (f" ({e.message})" if e.message else "")
+        if e.kind == "baselines":
+            if e.eager is None:
+                return f"  [red]{escape(e.message)}[/]"
+            comp = f"{e.compiled.median_ms:.3f} ms" if e.compiled else "n/a"
+            return f"  baselines: eager {e.eager.median_ms:.3f} ms, torch.compile {comp}"
+        if e.kind == "proposed":
+            return f"  {escape(who)}: {escape(e.message)}"
+        if e.kind == "evaluated" and e.evaluation is not None:
+            ev = e.evaluation
+            if ev.correct and ev.candidate:
+                x = f"{ev.speedup:.2f}x eager" if ev.speedup else ""
+                kind = f", {ev.kind.value}" if ev.kind else ""
+                return f"  {escape(who)}: [green]accepted[/] {ev.candidate.median_ms:.3f} ms ({x}{kind})"
+            return f"  {escape(who)}: [yellow]{ev.verdict.value}[/] {escape(ev.reason[:160])}"
+        if e.kind == "done" and e.result is not None:
+            r = e.result
+            if r.eager_ms is None:
+                return f"  -> no result ({escape(r.baseline_error or 'baselines failed')})"
+            if r.best is not None:
+                return (f"  -> best: [bold]{escape(r.best.agent)}[/] {r.best.candidate_ms:.3f} ms, "
+                        f"{r.speedup_vs_eager:.2f}x eager, {r.speedup_vs_best_baseline:.2f}x best baseline {escape(e.message)}")
+            return f"  -> nothing beat the baseline: {r.best_baseline} stands ({r.speedup_vs_eager:.2f}x eager) {escape(e.message)}"
+        if e.kind == "note":
+            return f"  [dim]note: {escape(e.message)}[/]"
+        return None
+
+
+def _x(v: float | None) -> str:
+    return f"{v:.2f}x" if v is not None else "-"
+
+
+def _pct(v: float | None) -> str:
+    return f"{100 * v:.0f}%" if v is not None else "-"
+
+
+def _summary(store: "Store", run_id: int) -> None:
+    """Per problem, then per level: the figures DESIGN.md's Metrics section names."""
+    from rich.table import Table
+
+    from kernelswarm.metrics import FAST_P, summarize_by_level
+
+    results = store.problem_results(run_id)
+    info = store.run(run_id)
+    t = Table(title=f"run {run_id} on {info.device} ({info.versions.get('device_name', '')})", title_justify="left")
+    for col in ("problem", "level", "eager ms", "compile ms", "result", "ms", "vs eager", "vs best baseline"):
+        t.add_column(col, justify="right" if "ms" in col or col.startswith("vs") else "left")
+    for r in results:
+        who = r.best.agent if r.best else (f"baseline ({r.best_baseline})" if r.best_baseline else "failed")
+        t.add_row(r.name, str(r.level or ""), _ms(r.eager_ms), _ms(r.compile_ms), who, _ms(r.result_ms),
+                  _x(r.speedup_vs_eager), _x(r.speedup_vs_best_baseline))
+    console.print(t)
+    s = Table(title="summary (result = best accepted candidate, else the faster baseline)", title_justify="left")
+    for col in ("level", "n", "against", "geomean", "median", "mean", *[f"fast_{p}" for p in FAST_P], "correct"):
+        s.add_column(col)
+    levels = summarize_by_level([r.score() for r in results])
+    for lv in levels:
+        for against, g, md, mn, fp in (
+            ("eager", lv.geomean_vs_eager, lv.median_vs_eager, lv.mean_vs_eager, lv.fast_p_vs_eager),
+            ("best baseline", lv.geomean_vs_best, lv.median_vs_best, lv.mean_vs_best, lv.fast_p_vs_best),
+        ):
+            first = against == "eager"
+            s.add_row(lv.label if first else "", str(lv.n) if first else "", against, _x(g), _x(md), _x(mn),
+                      *[_pct(fp[p]) for p in FAST_P], _pct(lv.correct_share) if first else "")
+    console.print(s)
+    for lv in levels:
+        shares = ", ".join(f"{a} {_pct(v)}" for a, v in lv.best_agent_share.items())
+        console.print(f"best agent, {lv.label}: {shares}", highlight=False, markup=False)
+
+
+def _ms(v: float | None) -> str:
+    return f"{v:.3f}" if v is not None else "-"
+
+
+def _report(db: Path, run_id: int) -> None:
+    """Write the HTML report next to the store when the report module is present."""
+    out = db.resolve().parent / "kernelswarm-report"
+    try:
+        from kernelswarm.report.data import report_data_from_store
+        from kernelswarm.report.html import write_report
+
+        path = write_report(report_data_from_store(db, run_id), out)
+        console.print(f"report: {path}")
+    except Exception as e:
+        console.print(f"report: not written ({e.__class__.__name__}: {e}); try `kernelswarm report --db {db} --run {run_id}`",
+                      markup=False)
+
+
+def export(
+    db: Path = typer.Option(DEFAULT_DB, help="The store (SQLite)."),
+    run_id: Optional[int] = typer.Option(None, "--run", help="Run id; default: the latest run."),
+    out: Path = typer.Option(..., "--out", help="Folder for DIR/<problem name>.py."),
+) -> None:
+    """Write the best ModelNew of each problem as OUT/<problem name>.py."""
+    from kernelswarm.store import Store
+
+    if not db.is_file():
+        die(f"{db}: no such store")
+    try:
+        store = Store(db, read_only=True)
+        run_id = run_id if run_id is not None else store.latest_run_id()
+        if run_id is None:
+            die(f"{db}: no runs")
+        info = store.run(run_id)
+        results = store.problem_results(run_id)
+    except typer.Exit:
+        raise
+    except KeyError as e:
+        die(str(e).strip("'\""))
+    except Exception as e:  # sqlite3.DatabaseError: not a kernelswarm store
+        die(f"{db}: cannot read store ({e.__class__.__name__}: {e})")
+    out.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for r in results:
+        text = export_text(r, info)
+        if text is None:
+            err_console.print(f"skipping {r.name}: {r.baseline_error or 'no baseline was measured'}", markup=False)
+            continue
+        (out / f"{r.name}.py").write_text(text)
+        written += 1
+    console.print(f"wrote {written} file(s) to {out} from run {run_id}", markup=False)
+
+
+def export_text(r: "ProblemResult", info: "RunInfo") -> str | None:
+    """A drop-in ModelNew file for one problem, with a header saying where it came from."""
+    from kernelswarm.agents.builtin import VARIANTS, Variant, render
+    from kernelswarm.problems.load import Problem
+
+    if r.eager_ms is None:
+        return None
+    v = info.versions
+    facts = ", ".join(f"{k} {v[k]}" for k in ("device_name", "torch", "triton", "cuda", "driver") if v.get(k))
+    head = [f"# kernelswarm export: problem `{r.name}` (hash {r.hash}), run {info.id}",
+            f"# device: {info.device}" + (f" ({facts})" if facts else "")]
+    if r.best is not None:
+        head.append(f"# agent: {r.best.agent} (round {r.best.round}, candidate {r.best.id}, {r.best.kind or 'kind unknown'})")
+        body = r.best.source
+    else:
+        which = r.best_baseline
+        head.append(f"# agent: none. No candidate beat the faster baseline, so this file IS that baseline: "
+                    f"{'torch.compile of Model' if which == 'compile' else 'eager Model'}.")
+        problem = Problem(name=r.name, path=Path(r.path), source=r.source, hash=r.hash, level=r.level)
+        variant = next(x for x in VARIANTS if x.name == "compile") if which == "compile" else \
+            Variant("eager", (info.device,), "eager PyTorch: the reference Model itself", init="", language="pytorch")
+        body = render(variant, problem, info.device)
+    base = f"{r.best_baseline} {r.best_baseline_ms:.4f} ms"
+    head.append(f"# measured: {r.result_ms:.4f} ms; {r.speedup_vs_eager:.3f}x vs eager ({r.eager_ms:.4f} ms), "
+                f"{r.speedup_vs_best_baseline:.3f}x vs the faster baseline ({base})")
+    return "\n".join(head) + "\n\n" + body

@@ -1,0 +1,136 @@
+"""`kernelswarm run` and `kernelswarm export`: bad input, a full run with a fake evaluator, resume, export."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import sys
+import types
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import kernelswarm.supervisor as supervisor_module
+from kernelswarm.cli import app
+from kernelswarm.records import Evaluation, Kind, Timing, Verdict
+from kernelswarm.store import Store
+
+SWARM = Path(__file__).parents[1] / "fixtures" / "swarm"
+LINEAR = str(SWARM / "problems" / "tiny_linear.py")
+CONV = str(SWARM / "problems" / "tiny_conv.py")
+
+runner = CliRunner()
+
+
+def _t(ms: float) -> Timing:
+    return Timing.from_samples([ms])
+
+
+def fake_evaluate(problem, source, options) -> Evaluation:
+    """Accepts everything; `compile-freezing` is fastest, hand-written files faster still."""
+    ms = 2.0 if "Hand-written" in source else 6.0 if "compile-freezing" in source else 9.5
+    return Evaluation(problem.name, options.device, Verdict.ACCEPTED, "ok", kind=Kind.PYTORCH_REWRITE,
+                      reference=options.reference, compiled=options.compiled, candidate=_t(ms),
+                      versions={"device_name": "fake-cpu", "torch": "x"})
+
+
+def fake_baselines(problem, device, compile_modes=("default",), timeout_s=600.0):
+    return {"eager": _t(10.0), **({"compile:default": _t(8.0)} if compile_modes else {})}
+
+
+@pytest.fixture(autouse=True)
+def wide(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # rich tables stay on one line per row
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    monkeypatch.setattr(supervisor_module, "_real_evaluator", lambda: fake_evaluate)
+    monkeypatch.setattr(supervisor_module, "_real_baseline_timer", lambda: fake_baselines)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "/nonexistent/problem.py"], "/nonexistent/problem.py"),
+    (["run", LINEAR, "--agents", "nope"], "unknown agent 'nope'"),
+    (["run", LINEAR, "--models", "/nonexistent/models.toml"], "no such models file"),
+    (["run", LINEAR, "--context", "gossip"], "unknown context arm"),
+    (["run", LINEAR, "--device", "tpu"], "unknown device"),
+    (["run", LINEAR, "--candidates", "/nonexistent/dir"], "no such candidates folder"),
+    (["run", "--resume"], "no unfinished run"),
+    (["export", "--out", "x"], "no such store"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, monkeypatch, args, message) -> None:
+    monkeypatch.chdir(tmp_path)
+    res = runner.invoke(app, args)
+    assert res.exit_code == 2, res.output
+    assert message in res.output and "Traceback" not in res.output
+
+
+def test_unparsable_models_file(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.toml").write_text("[[models]\nname=")
+    res = runner.invoke(app, ["run", LINEAR, "--models", "m.toml", "--db", "k.db"])
+    assert res.exit_code == 2 and "m.toml" in res.output
+    assert Store("k.db").list_runs() == []  # nothing started, nothing lost
+
+
+def test_run_summary_and_export(tmp_path: Path, monkeypatch, fake) -> None:
+    monkeypatch.chdir(tmp_path)
+    res = runner.invoke(app, ["run", LINEAR, CONV, "--device", "cpu", "--candidates", str(SWARM / "candidates")])
+    assert res.exit_code == 0, res.output
+    out = res.output
+    assert "baselines: eager 10.000 ms, torch.compile 8.000 ms" in out
+    assert "best: folder" in out and "best: compile-freezing" in out
+    assert "geomean" in out and "fast_1.5" in out and "best agent, level" not in out
+    assert re.search(r"best agent, no level: (compile-freezing|folder) 50%, (compile-freezing|folder) 50%", out)
+    db = Store("kernelswarm.db")
+    [run] = db.list_runs()
+    assert run.status == "finished" and run.versions["device_name"] == "fake-cpu"
+    agents = {c.agent for c in db.candidates(run.id)}
+    assert agents == {"compile", "compile-max-autotune", "compile-freezing", "channels-last", "folder"}
+
+    res = runner.invoke(app, ["export", "--out", "best"])
+    assert res.exit_code == 0, res.output
+    linear = (tmp_path / "best" / "tiny_linear.py").read_text()
+    assert "# agent: folder" in linear and "5.000x vs eager" in linear and "fake-cpu" in linear
+    assert linear.endswith((SWARM / "candidates" / "tiny_linear.py").read_text())
+    assert "class ModelNew" in (tmp_path / "best" / "tiny_conv.py").read_text()
+
+
+def test_baseline_stands_and_exports_as_a_wrapper(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(supervisor_module, "_real_baseline_timer", lambda: fake_baselines)
+    slow = lambda p, s, o: Evaluation(p.name, o.device, Verdict.ACCEPTED, "ok", reference=o.reference,  # noqa: E731
+                                      candidate=_t(9.0), kind=Kind.PYTORCH_REWRITE)
+    monkeypatch.setattr(supervisor_module, "_real_evaluator", lambda: slow)
+    res = runner.invoke(app, ["run", LINEAR, "--device", "cpu", "--agents", "compile"])
+    assert res.exit_code == 0 and "nothing beat the baseline: compile stands (1.25x eager)" in res.output
+    assert runner.invoke(app, ["export", "--out", "best"]).exit_code == 0
+    text = (tmp_path / "best" / "tiny_linear.py").read_text()
+    assert "this file IS that baseline: torch.compile of Model" in text and "torch.compile(super().forward)" in text
+    module = types.ModuleType("ks_exported")
+    sys.modules[module.__name__] = module
+    exec(compile(text, "exported.py", "exec"), module.__dict__)
+    assert module.ModelNew(32) is not None
+
+
+def test_resume_continues_a_killed_run(tmp_path: Path, monkeypatch, fake) -> None:
+    monkeypatch.chdir(tmp_path)
+    calls: list[str] = []
+
+    def dying(problem, source, options):
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # the run stops mid-way, as on Ctrl-C
+        calls.append(problem.name)
+        return fake_evaluate(problem, source, options)
+
+    monkeypatch.setattr(supervisor_module, "_real_evaluator", lambda: dying)
+    res = runner.invoke(app, ["run", LINEAR, CONV, "--device", "cpu", "--agents", "compile,compile-freezing,channels-last"])
+    assert res.exit_code == 130 and "--resume" in res.output
+    monkeypatch.setattr(supervisor_module, "_real_evaluator", lambda: lambda p, s, o: calls.append(p.name) or fake_evaluate(p, s, o))
+    res = runner.invoke(app, ["run", "--resume"])
+    assert res.exit_code == 0, res.output
+    assert len(calls) == 5  # 2 + 3 candidates, each evaluated exactly once
+    n = sqlite3.connect("kernelswarm.db").execute("SELECT COUNT(*) FROM evaluations").fetchone()[0]
+    assert n == 5
