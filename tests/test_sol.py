@@ -36,6 +36,7 @@ def test_cached_peaks_measures_once(tmp_path, monkeypatch):
         return real(device, quick=quick)
 
     monkeypatch.setattr(sol, "measure_peaks", counting)
+    monkeypatch.setattr(sol, "_load_per_core", lambda: 0.0)  # a quiet machine
     a = cached_peaks("cpu", cache_dir=tmp_path, quick=True)
     b = cached_peaks("cpu", cache_dir=tmp_path, quick=True)
     assert calls == ["cpu"] and a == b
@@ -45,12 +46,20 @@ def test_cached_peaks_measures_once(tmp_path, monkeypatch):
     assert torch.__version__.split("+")[0] in path.name  # keyed by torch version
 
 
-def test_cached_peaks_remeasures_a_corrupt_cache(tmp_path):
+def test_cached_peaks_remeasures_a_corrupt_cache(tmp_path, monkeypatch):
+    monkeypatch.setattr(sol, "_load_per_core", lambda: 0.0)
     cached_peaks("cpu", cache_dir=tmp_path, quick=True)
     [path] = tmp_path.glob("peaks-*.json")
     path.write_text("{not json")
     assert cached_peaks("cpu", cache_dir=tmp_path, quick=True).bandwidth_gbs > 0
     json.loads(path.read_text())  # rewritten whole
+
+
+def test_peaks_measured_on_a_busy_cpu_are_not_cached(tmp_path, monkeypatch):
+    monkeypatch.setattr(sol, "_load_per_core", lambda: 3.0)
+    p = cached_peaks("cpu", cache_dir=tmp_path, quick=True)
+    assert p.busy == 3.0 and p.bandwidth_gbs > 0
+    assert list(tmp_path.glob("peaks-*.json")) == []
 
 
 def test_count_work_linear():

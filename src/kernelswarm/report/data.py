@@ -1,0 +1,228 @@
+"""What a report shows, as typed records: built from the store, or by hand in tests.
+
+`report_data_from_store` reads a run (read-only) through kernelswarm.store's query functions;
+the aggregates (per level, per agent, per context arm) are computed here from the per-problem and
+per-attempt records, using kernelswarm.metrics, so that synthetic data renders exactly like a run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kernelswarm import metrics
+from kernelswarm.metrics import ProblemScore, Summary
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One candidate for a problem and the evaluator's verdict on it."""
+
+    id: int
+    agent: str
+    round: int
+    language: str
+    arm: str  # context arms shown to the agent, e.g. "feedback+profile", or "none"
+    verdict: str | None  # None when never evaluated (the agent produced no code)
+    reason: str  # the evaluator's one-line reason (or the agent's note when there is no verdict)
+    kind: str | None = None  # custom-kernel | pytorch-rewrite, when accepted
+    candidate_ms: float | None = None
+    speedup_vs_eager: float | None = None  # eager time / this candidate's time, when accepted
+
+
+@dataclass(frozen=True)
+class ProblemReport:
+    """One problem: its baselines, what kernelswarm delivers for it, and every attempt."""
+
+    name: str
+    level: int | None
+    eager_ms: float | None
+    compile_ms: float | None
+    result_ms: float | None  # best candidate when it beats the faster baseline, else that baseline
+    speedup_vs_eager: float | None
+    speedup_vs_best: float | None  # against the faster of eager and torch.compile
+    correct: bool  # at least one candidate was accepted
+    best_agent: str | None = None  # None when a baseline stands
+    best_kind: str | None = None
+    best_language: str | None = None
+    best_source: str | None = None
+    sol_ms: float | None = None  # speed-of-light time, when the evaluator recorded it
+    baseline_error: str | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+
+    @property
+    def fraction_of_sol(self) -> float | None:
+        return self.sol_ms / self.result_ms if self.sol_ms and self.result_ms else None
+
+    def score(self) -> ProblemScore:
+        return ProblemScore(self.name, self.level, self.correct, self.speedup_vs_eager, self.speedup_vs_best,
+                            self.best_agent)
+
+
+@dataclass(frozen=True)
+class AgentRow:
+    """One agent over the whole run."""
+
+    agent: str
+    attempts: int  # candidates proposed
+    evaluated: int  # candidates that reached a verdict
+    accepted: int
+    best_share: float  # share of problems on which its candidate is the result
+    mean_speedup: float | None  # mean over problems it solved of its best speedup against eager
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+
+    @property
+    def correct_share(self) -> float:
+        return self.accepted / self.evaluated if self.evaluated else 0.0
+
+
+@dataclass(frozen=True)
+class ArmRow:
+    """One context arm: what its candidates achieved."""
+
+    arm: str
+    attempts: int
+    accepted: int
+    problems: int  # problems with at least one candidate in this arm
+    solved: int  # problems with an accepted candidate in this arm
+    geomean_speedup: float | None  # over solved problems, of the arm's best speedup against eager
+
+    @property
+    def correct_share(self) -> float:
+        return self.accepted / self.attempts if self.attempts else 0.0
+
+
+@dataclass
+class ReportData:
+    """Everything one report shows."""
+
+    title: str
+    device: str
+    versions: dict[str, str]  # device_name, driver, torch, triton, cuda, python: captions every figure
+    problems: list[ProblemReport]
+    run_id: int | None = None
+    status: str = ""  # running | finished
+    started_at: str = ""
+    finished_at: str | None = None
+    costs: dict[str, tuple[int, int, float]] = field(default_factory=dict)  # agent -> tokens in, out, USD
+    generated_at: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+
+    def levels(self) -> list[Summary]:
+        return metrics.summarize_by_level([p.score() for p in self.problems])
+
+    def overall(self) -> Summary:
+        return metrics.summarize([p.score() for p in self.problems])
+
+    def agents(self) -> list[AgentRow]:
+        names = sorted({a.agent for p in self.problems for a in p.attempts} | set(self.costs))
+        n = len(self.problems) or 1
+        rows = []
+        for name in names:
+            mine = [a for p in self.problems for a in p.attempts if a.agent == name]
+            best_per_problem = [max((a.speedup_vs_eager for a in p.attempts if a.agent == name and a.speedup_vs_eager),
+                                    default=None) for p in self.problems]
+            tin, tout, cost = self.costs.get(name, (0, 0, 0.0))
+            rows.append(AgentRow(
+                agent=name, attempts=len(mine), evaluated=sum(a.verdict is not None for a in mine),
+                accepted=sum(a.verdict == "accepted" for a in mine),
+                best_share=sum(p.best_agent == name for p in self.problems) / n,
+                mean_speedup=metrics.mean(x for x in best_per_problem if x is not None),
+                tokens_in=tin, tokens_out=tout, cost_usd=cost,
+            ))
+        return rows
+
+    def arms(self) -> list[ArmRow]:
+        labels = sorted({a.arm for p in self.problems for a in p.attempts})
+        rows = []
+        for arm in labels:
+            per_problem = [[a for a in p.attempts if a.arm == arm] for p in self.problems]
+            per_problem = [xs for xs in per_problem if xs]
+            best = [max((a.speedup_vs_eager for a in xs if a.speedup_vs_eager), default=None) for xs in per_problem]
+            rows.append(ArmRow(
+                arm=arm, attempts=sum(len(xs) for xs in per_problem),
+                accepted=sum(a.verdict == "accepted" for xs in per_problem for a in xs),
+                problems=len(per_problem), solved=sum(b is not None for b in best),
+                geomean_speedup=metrics.geomean(b for b in best if b is not None),
+            ))
+        return rows
+
+
+def arm_label(context: dict[str, Any]) -> str:
+    """The context arms an agent was shown, as one label ('none' when none was)."""
+    if isinstance(context.get("arm"), str):
+        return context["arm"]
+    on = sorted(k for k, v in context.items() if v is True)
+    return "+".join(on) if on else "none"
+
+
+def report_data_from_store(db_path: str | Path, run_id: int | None = None) -> ReportData:
+    """Read one run (the latest when run_id is None) from a store, read-only.
+
+    Raises FileNotFoundError for a missing store and KeyError for an unknown or absent run.
+    """
+    from kernelswarm.store import Store
+
+    store = Store(db_path, read_only=True)
+    try:
+        if run_id is None:
+            run_id = store.latest_run_id()
+            if run_id is None:
+                raise KeyError(f"{db_path} holds no runs")
+        run = store.run(run_id)
+        by_problem: dict[str, list] = {}
+        for c in store.candidates(run_id):
+            by_problem.setdefault(c.problem, []).append(c)
+        problems = []
+        for r in store.problem_results(run_id):
+            sol = None
+            if r.best is not None:
+                ev = store.evaluation(r.best.id)
+                sol = getattr(ev, "sol_ms", None) if ev is not None else None
+            attempts = [
+                Attempt(
+                    id=c.id, agent=c.agent, round=c.round, language=c.language, arm=arm_label(c.context),
+                    verdict=c.verdict, reason=c.reason if c.verdict is not None else c.note, kind=c.kind,
+                    candidate_ms=c.candidate_ms,
+                    speedup_vs_eager=(r.eager_ms / c.candidate_ms if c.verdict == "accepted" and r.eager_ms
+                                      and c.candidate_ms else None),
+                )
+                for c in by_problem.get(r.name, [])
+            ]
+            problems.append(ProblemReport(
+                name=r.name, level=r.level, eager_ms=r.eager_ms, compile_ms=r.compile_ms, result_ms=r.result_ms,
+                speedup_vs_eager=r.speedup_vs_eager, speedup_vs_best=r.speedup_vs_best_baseline,
+                correct=r.n_accepted > 0, best_agent=r.result_agent,
+                best_kind=r.best.kind if r.best else None, best_language=r.best.language if r.best else None,
+                best_source=r.best.source if r.best else None, sol_ms=sol, baseline_error=r.baseline_error,
+                attempts=attempts,
+            ))
+        costs = {c.agent: (c.tokens_in, c.tokens_out, c.cost_usd) for c in store.agent_costs(run_id)}
+    finally:
+        store.close()
+    return ReportData(
+        title=f"kernelswarm run {run_id}", device=run.device, versions=dict(run.versions), problems=problems,
+        run_id=run_id, status=run.status, started_at=run.started_at, finished_at=run.finished_at, costs=costs,
+    )
+
+
+def to_dict(data: ReportData) -> dict[str, Any]:
+    """The report's figures and tables as plain JSON-ready data, for other tools."""
+    d = dataclasses.asdict(data)
+    for p, raw in zip(data.problems, d["problems"]):
+        raw["fraction_of_sol"] = p.fraction_of_sol
+    d["levels"] = [dataclasses.asdict(s) for s in data.levels()]
+    d["overall"] = dataclasses.asdict(data.overall())
+    d["agents"] = [{**dataclasses.asdict(a), "correct_share": a.correct_share} for a in data.agents()]
+    d["arms"] = [{**dataclasses.asdict(a), "correct_share": a.correct_share} for a in data.arms()]
+    d["costs"] = {k: {"tokens_in": v[0], "tokens_out": v[1], "cost_usd": v[2]} for k, v in data.costs.items()}
+    return d
+
+
+def to_json(data: ReportData) -> str:
+    return json.dumps(to_dict(data), indent=2, default=str)
