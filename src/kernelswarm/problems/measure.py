@@ -101,7 +101,8 @@ def min_bytes(model: torch.nn.Module, inputs: list[Any], outputs: list[torch.Ten
     return tensor_bytes([x for x in inputs if isinstance(x, torch.Tensor)] + state + outputs)
 
 
-def time_eager(model: torch.nn.Module, inputs: list[Any], device: str) -> Timing:
+def time_eager(model: torch.nn.Module, inputs: list[Any], device: str,
+               min_calls: int = _MIN_CALLS, budget_s: float = _BUDGET_S) -> Timing:
     """Median-based timing of the eager forward under the backend's protocol (flush, synchronize)."""
     from kernelswarm.backends import get_backend
 
@@ -119,7 +120,7 @@ def time_eager(model: torch.nn.Module, inputs: list[Any], device: str) -> Timing
         backend.synchronize()
     samples: list[float] = []
     start = time.perf_counter()
-    while len(samples) < _MAX_CALLS and (len(samples) < _MIN_CALLS or time.perf_counter() - start < _BUDGET_S):
+    while len(samples) < _MAX_CALLS and (len(samples) < min_calls or time.perf_counter() - start < budget_s):
         backend.flush_cache()
         ms, _ = backend.time_call(call)
         samples.append(ms)
