@@ -151,6 +151,8 @@ def build_prompt(problem: Problem, context: Context, language: str) -> tuple[str
 class LLMAgent:
     """Proposes one candidate per round from one configured model."""
 
+    billable = True  # the supervisor stops asking billable agents once --budget is spent
+
     def __init__(self, config: ModelConfig, client: ModelClient) -> None:
         self.name = config.name
         self.config = config
