@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -161,6 +162,22 @@ def arm_label(context: dict[str, Any]) -> str:
     return "+".join(on) if on else "none"
 
 
+def _sol_ms(ev: Any) -> float | None:
+    """The speed-of-light time the evaluator used: its own field when the record has one, else
+    recovered from the speed-of-light check, which states the floor (sol.MARGIN x the time)."""
+    if ev is None:
+        return None
+    if getattr(ev, "sol_ms", None):
+        return float(ev.sol_ms)
+    for check in ev.checks:
+        m = re.search(r"floor ([0-9.]+(?:e[-+]?[0-9]+)?) ms", check.detail) if check.name == "speed-of-light" else None
+        if m:
+            from kernelswarm.sol import MARGIN  # imports torch: only when a floor is there to convert
+
+            return float(m.group(1)) / MARGIN
+    return None
+
+
 def report_data_from_store(db_path: str | Path, run_id: int | None = None) -> ReportData:
     """Read one run (the latest when run_id is None) from a store, read-only.
 
@@ -180,10 +197,7 @@ def report_data_from_store(db_path: str | Path, run_id: int | None = None) -> Re
             by_problem.setdefault(c.problem, []).append(c)
         problems = []
         for r in store.problem_results(run_id):
-            sol = None
-            if r.best is not None:
-                ev = store.evaluation(r.best.id)
-                sol = getattr(ev, "sol_ms", None) if ev is not None else None
+            sol = _sol_ms(store.evaluation(r.best.id)) if r.best is not None else None
             attempts = [
                 Attempt(
                     id=c.id, agent=c.agent, round=c.round, language=c.language, arm=arm_label(c.context),

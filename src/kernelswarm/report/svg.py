@@ -45,7 +45,7 @@ def speedup_distribution(panels: list[tuple[str, str, list[tuple[str, float]]]],
     values = [v for _, _, pts in panels for _, v in pts if v and v > 0]
     lo, hi = _log_range(values) if values else (0.5, 2.5)
     left, right, panel_h, gap, top = 44, 16, 120, 46, 8
-    height = top + len(panels) * (panel_h + gap) + 10
+    height = top + (len(panels) - 1) * (panel_h + gap) + panel_h + 16
     plot_w = width - left - right
 
     def x_of(v: float) -> float:
@@ -90,12 +90,14 @@ def speedup_distribution(panels: list[tuple[str, str, list[tuple[str, float]]]],
         if xs:
             med = sorted(xs)[len(xs) // 2] if len(xs) % 2 else 0.5 * sum(sorted(xs)[len(xs) // 2 - 1:len(xs) // 2 + 1])
             mean = sum(xs) / len(xs)
-            for label, v, dash, anchor_dy in (("median", med, "", 0), ("mean", mean, ' stroke-dasharray="6 3"', 12)):
+            # The smaller of the two is labelled on its left, the larger on its right: never overlapping.
+            left_first = med <= mean
+            for label, v, dash in (("median", med, ""), ("mean", mean, ' stroke-dasharray="6 3"')):
                 x = x_of(v)
-                anchor = "end" if x > width - right - 90 else "start"
-                dx = -4 if anchor == "end" else 4
+                on_left = (label == "median") == left_first
+                anchor, dx = ("end", -4) if on_left else ("start", 4)
                 out.append(f'<line x1="{x:.1f}" y1="{y0}" x2="{x:.1f}" y2="{base}" stroke="{INK}" stroke-width="1.5"{dash}/>')
-                out.append(f'<text x="{x + dx:.1f}" y="{y0 + 8 + anchor_dy}" fill="{INK}" text-anchor="{anchor}">'
+                out.append(f'<text x="{x + dx:.1f}" y="{y0 + 8}" fill="{INK}" text-anchor="{anchor}">'
                            f'{label} {v:.3g}×</text>')
     out.append("</svg>")
     return "".join(out)
