@@ -126,7 +126,7 @@ def _screen(problem: Problem, device: str, time_it: bool, numerics: bool, result
     repeat = rel_error(again, ref)
     if repeat > REPEAT_REL:
         reasons.append(f"two identical calls differ (relative {repeat:.2g}): randomness or state in forward")
-    if numerics:
+    if numerics and repeat <= REPEAT_REL:  # a random forward has no float64 counterpart to compare with
         _check_numerics(module, device, reasons)
     if time_it:
         timing = time_eager(*runs[0], device, min_calls=10, budget_s=0.2)
@@ -144,8 +144,8 @@ def _check_trivial(inputs: list[Any], outs: list[list[torch.Tensor]], reasons: l
         "a constant (the output's mean)": [torch.full_like(t, float(t.double().mean()), dtype=torch.float64) for t in ref],
     }
     # Another seed's output stands for stale memory from an earlier call, and for "barely changes across seeds".
-    for i, other in enumerate(outs[1:], start=1):
-        candidates[f"the output for another seed ({i})"] = other
+    closest = min(outs[1:], key=lambda other: rel_error(other, ref))
+    candidates["the output for another seed"] = closest
     for i, x in enumerate(inputs):
         if isinstance(x, torch.Tensor) and len(ref) == 1 and x.shape == ref[0].shape:
             candidates[f"input #{i} returned unchanged"] = [x]
