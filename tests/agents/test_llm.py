@@ -202,6 +202,7 @@ def test_round_trip_prompt_evaluate_feedback_export(tmp_path):
 
     from kernelswarm.cli import app
     from kernelswarm.evaluate import evaluate
+    from kernelswarm.llm.stats import run_model_summary
     from kernelswarm.store import Store
     from kernelswarm.supervisor import RunConfig, Supervisor
 
@@ -230,6 +231,10 @@ def test_round_trip_prompt_evaluate_feedback_export(tmp_path):
     assert len(calls) == 2 and all(c.tokens_in > 0 and c.cost_usd > 0 for c in calls)
     (result,) = store.problem_results(run_id)
     assert result.best is not None and result.best.agent == "compat"
+    (stats,) = run_model_summary(store, run_id)  # what the run summary shows per model
+    assert (stats.agent, stats.candidates, stats.correct_share, stats.best_share) == ("compat", 2, 1.0, 1.0)
+    assert stats.mean_speedup > 1.0 and stats.cost_usd == pytest.approx(sum(c.cost_usd for c in calls))
+    assert {a.arms for a in stats.by_arms} == {"none", "feedback"}  # round 1 saw no feedback, round 2 did
 
     out = tmp_path / "export"
     exported = CliRunner().invoke(app, ["export", "--db", str(tmp_path / "ks.db"), "--run", str(run_id), "--out", str(out)])

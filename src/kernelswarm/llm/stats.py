@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -112,3 +113,29 @@ def _by_arms(rows: list[CandidateRow]) -> list[ArmStats]:
         speedups = [r.speedup for r in group if r.verdict == "accepted" and r.speedup is not None]
         stats.append(ArmStats(label, len(group), len(speedups) / len(group), geomean(speedups)))
     return stats
+
+
+def rows_from_store(store: Any, run_id: int) -> list[CandidateRow]:
+    """CandidateRows for one stored run (a kernelswarm.store.Store): each candidate with the
+    tokens and cost of the model calls behind it. A failed request that left no candidate still
+    cost something, so it becomes a row without a verdict."""
+    tokens: dict[int, list[float]] = defaultdict(lambda: [0, 0, 0.0])
+    rows: list[CandidateRow] = []
+    for call in store.model_calls(run_id):
+        if call.candidate_id is None:
+            rows.append(CandidateRow(call.agent, call.problem, "", None, call.tokens_in, call.tokens_out, call.cost_usd))
+        else:
+            t = tokens[call.candidate_id]
+            t[0], t[1], t[2] = t[0] + call.tokens_in, t[1] + call.tokens_out, t[2] + call.cost_usd
+    for c in store.candidates(run_id):
+        accepted = c.verdict == "accepted" and c.candidate_ms and c.reference_ms
+        speedup = c.reference_ms / c.candidate_ms if accepted else None
+        tin, tout, cost = tokens.get(c.id, (0, 0, 0.0))
+        arms = tuple(k for k, v in (c.context or {}).items() if v is True)
+        rows.append(CandidateRow(c.agent, c.problem, c.verdict or "", speedup, int(tin), int(tout), float(cost), arms))
+    return rows
+
+
+def run_model_summary(store: Any, run_id: int) -> list[ModelStats]:
+    """model_summary over one stored run: what the run summary and the report show per model."""
+    return model_summary(rows_from_store(store, run_id))
