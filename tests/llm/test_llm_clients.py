@@ -169,3 +169,18 @@ def test_client_requests_respect_max_concurrency():
         for t in threads:
             t.join()
     assert len(s.requests) == 4 and peak[0] == 1
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_stream_cut_mid_reply_is_retried(provider):
+    with FakeServer([Reply("a long kernel " * 20, drop_after=3), Reply("whole")]) as s:
+        c = make_client(_config(s, provider), backoff_s=0.01).complete("s", "u")
+    assert c.text == "whole" and c.attempts == 2
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_timeouts_are_retried_then_reported(provider):
+    with FakeServer(default=Reply("late", delay_s=1.0)) as s:
+        with pytest.raises(LLMError) as e:
+            make_client(_config(s, provider, timeout_s=0.2, max_retries=1), backoff_s=0.01).complete("s", "u")
+    assert e.value.kind == "timeout" and e.value.attempts == 2

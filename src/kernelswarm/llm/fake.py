@@ -27,6 +27,8 @@ class Reply:
     tokens_in: int | None = None  # None: estimated from the request
     tokens_out: int | None = None  # None: estimated from the text
     usage: bool = True  # False: send no usage at all (some compatible servers do not)
+    delay_s: float = 0.0  # wait this long before answering (to exercise client timeouts)
+    drop_after: int | None = None  # streamed: cut the connection after this many events
 
 
 class FakeClient:
@@ -121,11 +123,19 @@ def _make_handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
             pass
 
         def do_POST(self) -> None:
+            try:
+                self._answer()
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client gave up (timeout): nothing to answer
+
+        def _answer(self) -> None:
             length = int(self.headers.get("content-length") or 0)
             raw = self.rfile.read(length) if length else b"{}"
             body = json.loads(raw or b"{}")
             headers = {k.lower(): v for k, v in self.headers.items()}
             reply = server._next(Request(self.path, headers, body))
+            if reply.delay_s:
+                time.sleep(reply.delay_s)
             key = headers.get("x-api-key") or headers.get("authorization", "").removeprefix("Bearer ")
             anthropic = self.path.rstrip("/").endswith("/messages")
             if reply.status != 200:
@@ -151,7 +161,7 @@ def _make_handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
             if events is None:
                 self._send_json(200, payload, reply.headers)
             else:
-                self._send_sse(events)
+                self._send_sse(events if reply.drop_after is None else events[: reply.drop_after], complete=reply.drop_after is None)
 
         def _send_json(self, status: int, payload: dict[str, Any], extra: dict[str, str]) -> None:
             data = json.dumps(payload).encode()
@@ -163,7 +173,7 @@ def _make_handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        def _send_sse(self, events: list[tuple[str | None, str]]) -> None:
+        def _send_sse(self, events: list[tuple[str | None, str]], complete: bool = True) -> None:
             self.send_response(200)
             self.send_header("content-type", "text/event-stream")
             self.send_header("transfer-encoding", "chunked")
@@ -173,7 +183,10 @@ def _make_handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
                 chunk = text.encode()
                 self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
                 self.wfile.flush()
-            self.wfile.write(b"0\r\n\r\n")
+            if complete:
+                self.wfile.write(b"0\r\n\r\n")
+            else:  # no terminating chunk: the client sees a connection cut mid-reply
+                self.close_connection = True
 
     return Handler
 
