@@ -110,9 +110,11 @@ class Supervisor:
 
     # ---- the run ----
 
-    def run(self, problems: list[Problem], run_id: int | None = None) -> int:
+    def run(self, problems: list[Problem], run_id: int | None = None,
+            should_stop: Callable[[], bool] | None = None) -> int:
         """Optimize every problem; returns the run id. With run_id, continue that stored run:
-        problems it registered keep their stored source, so a resumed run judges the same code."""
+        problems it registered keep their stored source, so a resumed run judges the same code.
+        `should_stop` is asked before each problem; when it says yes the run stays resumable."""
         if run_id is None:
             run_id = self.store.create_run(self.config.device, self.config.to_dict(), host_versions(self.config.device))
         self.run_id = run_id
@@ -121,6 +123,9 @@ class Supervisor:
             self.store.add_problem(run_id, position, problem.name, problem.level, problem.hash,
                                    str(problem.path), problem.source, problem.sizes)
         for row in self.store.problem_rows(run_id):
+            if should_stop is not None and not row["done"] and should_stop():
+                self._emit(Event("note", row["name"], message="stopped before this problem; resume to continue"))
+                return run_id
             self.optimize(row["id"], problem_from_row(row))
         self.store.set_run_status(run_id, "finished")
         return run_id
@@ -254,8 +259,12 @@ class Supervisor:
     def _options(self, eager: Timing, compiled: Timing | None):
         from kernelswarm.evaluate.options import EvalOptions
 
-        opts = EvalOptions(device=self.config.device, timeout_s=self.config.timeout_s, strict=self.config.strict,
-                           precision=Precision(self.config.precision), reference=eager, compiled=compiled)
+        settings = dict(timeout_s=self.config.timeout_s, strict=self.config.strict,
+                        precision=Precision(self.config.precision), reference=eager, compiled=compiled)
+        if hasattr(EvalOptions, "for_device"):  # the device's own defaults (fewer timed calls on CPU)
+            opts = EvalOptions.for_device(self.config.device, **settings)
+        else:
+            opts = EvalOptions(device=self.config.device, **settings)
         # When the evaluator can take a lock around its timing phase alone, hand it ours, so that
         # several evaluations compile at once while only one times on the device.
         if hasattr(opts, "timing_lock"):

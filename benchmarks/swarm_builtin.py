@@ -1,0 +1,206 @@
+"""Built-in agents over the bundled suite: what the tool delivers with no API key, and how fast
+the harness turns candidates around.
+
+    python benchmarks/swarm_builtin.py --out OUT [--device cuda] [--level 1 --level 2] [--limit 6]
+        [--time-budget 480] [--jobs 1] [--db OUT/swarm.db] [--resume]
+
+Writes OUT/swarm_builtin.md (tables for docs/benchmarks.md) and OUT/swarm_builtin.json:
+- per level: geometric-mean speedup of the result against eager, against torch.compile and
+  against the faster of the two, and the worst problem against the faster one (the floor: >= 1.0);
+- per built-in variant: accepted share, problems won, geomean of its own candidate against the
+  faster baseline, and what it adds (the level geomean with every variant, over the same without it);
+- the harness: candidates evaluated per GPU-minute, and the share of wall time the GPU spent in
+  the timing phase (and in timing plus correctness trials).
+It stops starting new problems after --time-budget seconds; the run stays resumable (--resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from kernelswarm.agents.builtin import builtin_agents
+from kernelswarm.metrics import geomean
+from kernelswarm.problems.suite import resolve_problems
+from kernelswarm.store import CandidateRow, ProblemResult, Store, select
+from kernelswarm.supervisor import Event, RunConfig, Supervisor
+
+
+def pick(levels: list[int], limit: int | None) -> list:
+    """The first `limit` problems of each level, spread evenly over its alphabetical list."""
+    chosen = []
+    for level in levels:
+        problems, errors = resolve_problems([], level=level)
+        for e in errors:
+            print(f"skipping: {e}", file=sys.stderr)
+        problems.sort(key=lambda p: p.name)
+        if limit and len(problems) > limit:
+            step = len(problems) / limit
+            problems = [problems[int(i * step)] for i in range(limit)]
+        chosen += problems
+    return chosen
+
+
+def _vs_compile(r: ProblemResult) -> float | None:
+    base = r.compile_ms if r.compile_ms is not None else r.eager_ms
+    return base / r.result_ms if base and r.result_ms else None
+
+
+def analyse(store: Store, run_id: int, wall_s: float, evals: list) -> dict:
+    """`evals`: the evaluations this invocation ran (a resumed run's earlier ones took other wall time)."""
+    rows = {p["name"]: p for p in store.problem_rows(run_id)}
+    results = [r for r in store.problem_results(run_id) if r.eager_ms is not None]
+    cands = store.candidates(run_id)
+    by_problem: dict[str, list[CandidateRow]] = {}
+    for c in cands:
+        by_problem.setdefault(c.problem, []).append(c)
+    levels = sorted({r.level for r in results}, key=lambda x: x or 0)
+    agents = sorted({c.agent for c in cands})
+
+    def level_geo(level, exclude: str | None = None) -> float | None:
+        xs = []
+        for r in results:
+            if r.level != level:
+                continue
+            mine = [c for c in by_problem.get(r.name, []) if c.agent != exclude]
+            xs.append(select(rows[r.name], mine).speedup_vs_best_baseline)
+        return geomean(xs)
+
+    per_level = []
+    for lv in levels:
+        rs = [r for r in results if r.level == lv]
+        per_level.append({
+            "level": lv, "n": len(rs),
+            "geomean_vs_eager": geomean(r.speedup_vs_eager for r in rs),
+            "geomean_vs_compile": geomean(_vs_compile(r) for r in rs),
+            "geomean_vs_best": geomean(r.speedup_vs_best_baseline for r in rs),
+            "compile_vs_eager": geomean(r.eager_ms / r.compile_ms for r in rs if r.compile_ms),
+            "worst_vs_best": min((r.speedup_vs_best_baseline for r in rs), default=None),
+            "beat_baseline": sum(r.best is not None for r in rs),
+            "adds": {a: _ratio(level_geo(lv), level_geo(lv, exclude=a)) for a in agents},
+        })
+    per_agent = []
+    for a in agents:
+        mine = [c for c in cands if c.agent == a and c.verdict is not None]
+        acc = [c for c in mine if c.verdict == "accepted"]
+        own = []
+        for c in acc:
+            r = next((r for r in results if r.name == c.problem), None)
+            if r and r.best_baseline_ms:
+                own.append(r.best_baseline_ms / c.candidate_ms)
+        per_agent.append({
+            "agent": a, "evaluated": len(mine), "accepted": len(acc),
+            "won": sum(1 for r in results if r.best is not None and r.best.agent == a),
+            "geomean_own_vs_best": geomean(own),
+            "failures": sorted({f"{c.verdict}: {c.reason[:80]}" for c in mine if c.verdict != "accepted"})[:5],
+        })
+    timing_s = sum(e.phases_s.get("timing", 0.0) for e in evals)
+    trials_s = sum(e.phases_s.get("trials", 0.0) for e in evals)
+    return {
+        "run": run_id, "device": store.run(run_id).device, "versions": store.run(run_id).versions,
+        "problems": len(results), "wall_s": wall_s, "evaluations": len(evals),
+        "per_gpu_minute": len(evals) / (wall_s / 60) if wall_s else None,
+        "timing_share": timing_s / wall_s if wall_s else None,
+        "timing_trials_share": (timing_s + trials_s) / wall_s if wall_s else None,
+        "eval_wall_s_mean": sum(e.wall_s for e in evals) / len(evals) if evals else None,
+        "levels": per_level, "agents": per_agent,
+        "results": [{"problem": r.name, "level": r.level, "eager_ms": r.eager_ms, "compile_ms": r.compile_ms,
+                     "result": r.best.agent if r.best else f"baseline:{r.best_baseline}", "result_ms": r.result_ms,
+                     "vs_eager": r.speedup_vs_eager, "vs_best": r.speedup_vs_best_baseline} for r in results],
+    }
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a and b else None
+
+
+def _f(x: float | None, fmt: str = "{:.2f}x") -> str:
+    return fmt.format(x) if x is not None else "-"
+
+
+def markdown(d: dict) -> str:
+    v = d["versions"]
+    lines = [
+        f"### Built-in agents on {d['device']} ({v.get('device_name', '?')}; torch {v.get('torch', '?')}, "
+        f"triton {v.get('triton', '-')}, driver {v.get('driver', '-')}), run {d['run']}",
+        "",
+        "| level | problems | vs eager | vs torch.compile | vs faster baseline | torch.compile vs eager | worst vs faster baseline | beat the baseline |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for lv in d["levels"]:
+        lines.append(f"| {lv['level']} | {lv['n']} | {_f(lv['geomean_vs_eager'])} | {_f(lv['geomean_vs_compile'])} | "
+                     f"{_f(lv['geomean_vs_best'])} | {_f(lv['compile_vs_eager'])} | {_f(lv['worst_vs_best'])} | "
+                     f"{lv['beat_baseline']}/{lv['n']} |")
+    lines += ["", "What each variant adds: level geomean vs the faster baseline with every variant, over the same without it.", "",
+              "| variant | evaluated | accepted | won | own geomean vs faster baseline | " +
+              " | ".join(f"adds, level {lv['level']}" for lv in d["levels"]) + " |",
+              "| --- " * (5 + len(d["levels"])) + "|"]
+    for a in d["agents"]:
+        adds = " | ".join(_f(lv["adds"].get(a["agent"]), "{:.3f}x") for lv in d["levels"])
+        lines.append(f"| {a['agent']} | {a['evaluated']} | {a['accepted']} | {a['won']} | {_f(a['geomean_own_vs_best'])} | {adds} |")
+    lines += ["", f"Harness: {d['evaluations']} evaluations in {d['wall_s'] / 60:.1f} min of wall time: "
+              f"{_f(d['per_gpu_minute'], '{:.1f}')} candidates per GPU-minute; GPU in the timing phase "
+              f"{_f(d['timing_share'], '{:.0%}')} of wall time ({_f(d['timing_trials_share'], '{:.0%}')} with correctness trials); "
+              f"mean evaluation {_f(d['eval_wall_s_mean'], '{:.1f}')} s.", ""]
+    failures = [(a["agent"], f) for a in d["agents"] for f in a["failures"]]
+    if failures:
+        lines += ["Rejections and failures (first few per variant):", ""]
+        lines += [f"- {a}: {f}" for a, f in failures]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--level", type=int, action="append", help="repeatable; default 1, 2 and 3")
+    ap.add_argument("--limit", type=int, default=None, help="problems per level")
+    ap.add_argument("--agents", default=None, help="comma list of built-in agents (default: all)")
+    ap.add_argument("--jobs", type=int, default=1, help="evaluations at once")
+    ap.add_argument("--time-budget", type=float, default=480.0, help="stop starting problems after this many seconds")
+    ap.add_argument("--timeout", type=float, default=240.0, help="seconds per evaluation")
+    ap.add_argument("--db", type=Path, default=None, help="default OUT/swarm_builtin.db")
+    ap.add_argument("--resume", action="store_true", help="continue the latest unfinished run in --db")
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    store = Store(args.db or args.out / "swarm_builtin.db")
+    names = [n.strip() for n in args.agents.split(",")] if args.agents else None
+    run_id = store.latest_run_id(unfinished_only=True) if args.resume else None
+    if run_id is not None:
+        config = RunConfig.from_dict(store.run(run_id).config)
+        problems = []
+    else:
+        config = RunConfig(device=args.device, problems=["bundled"], agents=names, jobs=args.jobs,
+                           timeout_s=args.timeout, level=None)
+        problems = pick(args.level or [1, 2, 3], args.limit)
+    start = time.monotonic()
+
+    evals = []
+
+    def show(e: Event) -> None:
+        if e.kind == "evaluated" and e.evaluation is not None and not e.evaluation.reason.startswith("same source as"):
+            evals.append(e.evaluation)
+        if e.kind in ("done", "note") or (e.kind == "evaluated" and e.evaluation and not e.evaluation.correct):
+            extra = ""
+            if e.result is not None:
+                r = e.result
+                extra = f"{r.best.agent if r.best else 'baseline:' + str(r.best_baseline)} {_f(r.speedup_vs_best_baseline)}"
+            print(f"[{time.monotonic() - start:6.0f}s] {e.kind} {e.problem} {e.agent} {e.message[:100]} {extra}", flush=True)
+
+    sup = Supervisor(store, config, builtin_agents(config.agents), on_event=show)
+    run_id = sup.run(problems, run_id, should_stop=lambda: time.monotonic() - start > args.time_budget)
+    wall = time.monotonic() - start
+    data = analyse(store, run_id, wall, evals)
+    (args.out / "swarm_builtin.json").write_text(json.dumps(data, indent=1, default=str))
+    text = markdown(data)
+    (args.out / "swarm_builtin.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
