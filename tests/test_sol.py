@@ -55,11 +55,16 @@ def test_cached_peaks_remeasures_a_corrupt_cache(tmp_path, monkeypatch):
     json.loads(path.read_text())  # rewritten whole
 
 
-def test_peaks_measured_on_a_busy_cpu_are_not_cached(tmp_path, monkeypatch):
-    monkeypatch.setattr(sol, "_load_per_core", lambda: 3.0)
-    p = cached_peaks("cpu", cache_dir=tmp_path, quick=True)
-    assert p.busy == 3.0 and p.bandwidth_gbs > 0
-    assert list(tmp_path.glob("peaks-*.json")) == []
+def test_peaks_measured_on_a_busy_cpu_are_replaced_once_quiet(tmp_path, monkeypatch):
+    load = [3.0]
+    monkeypatch.setattr(sol, "_load_per_core", lambda: load[0])
+    busy = cached_peaks("cpu", cache_dir=tmp_path, quick=True)
+    assert busy.busy == 3.0
+    assert cached_peaks("cpu", cache_dir=tmp_path, quick=True) == busy  # still busy: kept, not re-measured
+    load[0] = 0.1
+    quiet = cached_peaks("cpu", cache_dir=tmp_path, quick=True)
+    assert quiet.busy == 0.1 and quiet.measured_at >= busy.measured_at
+    assert cached_peaks("cpu", cache_dir=tmp_path, quick=True) == quiet
 
 
 def test_count_work_linear():

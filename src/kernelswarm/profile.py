@@ -91,6 +91,11 @@ def _run_worker(request: dict[str, Any], timeout_s: float, prefix: list[str] | N
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH")) if p)}
     with tempfile.TemporaryDirectory(prefix="kernelswarm-profile-") as tmp:
         req_path, res_path = Path(tmp) / "request.json", Path(tmp) / "result.json"
+        if request.get("candidate_source") is not None:
+            # A real file: Triton reads a kernel's source back through its defining file.
+            cand_path = Path(tmp) / "candidate.py"
+            cand_path.write_text(request["candidate_source"])
+            request = {**request, "candidate_path": str(cand_path)}
         req_path.write_text(json.dumps(request))
         cmd = (prefix or []) + [sys.executable, "-m", "kernelswarm.profile_worker", str(req_path), str(res_path)]
         try:

@@ -238,19 +238,13 @@ def cache_dir_default() -> Path:
     return Path(os.environ.get("KERNELSWARM_CACHE") or Path.home() / ".cache" / "kernelswarm")
 
 
-def cached_peaks(device: str, cache_dir: Path | None = None, quick: bool = False) -> Peaks:
-    """The device's peaks, measured once per device name and torch version and kept as JSON."""
+def peaks_path(device: str, cache_dir: Path | None = None, quick: bool = False) -> Path:
+    """Where the peaks of this device and torch version are cached."""
     key = re.sub(r"[^A-Za-z0-9.]+", "-", f"{device}-{device_name(device)}-torch{torch.__version__}").strip("-")
-    path = (cache_dir or cache_dir_default()) / f"peaks-{key}{'-quick' if quick else ''}.json"
-    try:
-        return Peaks.from_dict(json.loads(path.read_text()))
-    except (OSError, ValueError, TypeError):
-        pass  # absent or unreadable: measure again
-    peaks = measure_peaks(device, quick=quick)
-    if peaks.busy > BUSY:
-        # Peaks measured while other work shared the cores are too low, and a low peak raises the
-        # floor: use them this once, and measure again next time rather than keep them.
-        return peaks
+    return (cache_dir or cache_dir_default()) / f"peaks-{key}{'-quick' if quick else ''}.json"
+
+
+def save_peaks(peaks: Peaks, path: Path) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
@@ -258,6 +252,23 @@ def cached_peaks(device: str, cache_dir: Path | None = None, quick: bool = False
         os.replace(tmp, path)  # atomic: concurrent workers never read half a file
     except OSError:
         pass  # a read-only home still gets correct (if uncached) peaks
+
+
+def cached_peaks(device: str, cache_dir: Path | None = None, quick: bool = False) -> Peaks:
+    """The device's peaks, measured once per device name and torch version and kept as JSON.
+
+    A CPU measurement taken while other processes shared the cores reads low, and a low peak
+    raises the floor; it is kept only until the machine is next quiet, then measured again.
+    """
+    path = peaks_path(device, cache_dir, quick)
+    try:
+        cached = Peaks.from_dict(json.loads(path.read_text()))
+        if cached.busy <= BUSY or _load_per_core() > BUSY:
+            return cached
+    except (OSError, ValueError, TypeError):
+        pass  # absent or unreadable: measure again
+    peaks = measure_peaks(device, quick=quick)
+    save_peaks(peaks, path)
     return peaks
 
 
