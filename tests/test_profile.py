@@ -148,3 +148,59 @@ def test_summary_text_is_compact_and_cached(problem, monkeypatch):
     assert summary_text(problem, "cpu") == text and len(calls) == 1
     assert "speed of light" in text and "aten::addmm" in text and "FLOP" in text
     assert len(text.splitlines()) <= 12
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+TRITON_CANDIDATE = textwrap.dedent('''
+    import torch
+    import torch.nn as nn
+    import triton
+    import triton.language as tl
+
+
+    @triton.jit
+    def relu_kernel(x_ptr, out_ptr, n, BLOCK: tl.constexpr):
+        offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+        mask = offs < n
+        tl.store(out_ptr + offs, tl.maximum(tl.load(x_ptr + offs, mask=mask), 0.0), mask=mask)
+
+
+    class ModelNew(nn.Module):
+        def __init__(self, features):
+            super().__init__()
+            self.linear = nn.Linear(features, features)
+
+        def forward(self, x):
+            y = self.linear(x)
+            out = torch.empty_like(y)
+            relu_kernel[(triton.cdiv(y.numel(), 1024),)](y, out, y.numel(), BLOCK=1024)
+            return out
+''')
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not _cuda(), reason="needs a CUDA device")
+def test_cuda_profile_lists_kernels_not_annotations(problem):
+    p = profile_problem(problem, "cuda")
+    names = [k.name for k in p.kernels]
+    assert names and "kernelswarm.forward" not in names
+    assert sum(k.share for k in p.kernels) == pytest.approx(1.0)
+    assert p.peaks.device == "cuda" and p.peaks.bf16_tflops > p.peaks.fp32_tflops
+    assert p.median_ms > p.floor_ms and p.versions.get("device_name")
+    c = profile_problem(problem, "cuda", candidate_source=TRITON_CANDIDATE)
+    assert any("relu_kernel" in k.name for k in c.kernels)  # the candidate's own Triton kernel ran
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not _cuda(), reason="needs a CUDA device")
+def test_cuda_ncu_metrics_or_a_reason(problem):
+    p = profile_problem(problem, "cuda", ncu=True)
+    if p.ncu:
+        assert p.ncu[0].duration_ms > 0 and p.ncu[0].launches >= 1
+    else:
+        assert p.ncu_note  # absent ncu or missing counter permissions are stated, never silent
