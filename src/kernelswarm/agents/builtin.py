@@ -78,7 +78,8 @@ def _compile_variant(name: str, devices: tuple[str, ...], note: str, args: str, 
 
 VARIANTS: tuple[Variant, ...] = (
     _compile_variant("compile", ("cpu", "cuda"), "torch.compile, default mode", ""),
-    _compile_variant("compile-max-autotune", ("cpu", "cuda"),
+    # CUDA only: on a CPU its GEMM templates rarely pay for minutes of extra compilation.
+    _compile_variant("compile-max-autotune", ("cuda",),
                      "torch.compile, max-autotune without CUDA graphs (autotuned GEMM and conv templates)",
                      ', mode="max-autotune-no-cudagraphs"'),
     _compile_variant("compile-reduce-overhead", ("cuda",),
