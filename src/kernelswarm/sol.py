@@ -140,6 +140,11 @@ def _matmul_tflops(device: str, n: int, dtype: torch.dtype, tf32: bool, repeats:
     old = torch.backends.cuda.matmul.allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = tf32
     try:
+        if device == "cpu" and n > 256:
+            # A CPU without native support for a dtype can be a thousand times slower at it: size
+            # the product from a small probe so that one call takes at most about 0.2 s.
+            probe = _matmul_tflops(device, 256, dtype, tf32, 3, budget_s)
+            n = min(n, max(256, int((0.2 * probe * 1e12 / 2) ** (1 / 3))))
         a = torch.randn(n, n, device=device).to(dtype)
         b = torch.randn(n, n, device=device).to(dtype)
         c = torch.empty(n, n, device=device, dtype=dtype)
