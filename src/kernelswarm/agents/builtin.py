@@ -87,7 +87,10 @@ VARIANTS: tuple[Variant, ...] = (
                      ', mode="reduce-overhead"', mark_step=True),
     _compile_variant("compile-freezing", ("cpu", "cuda"),
                      "torch.compile with inductor freezing under no_grad (weights as constants: folding, conv-bn fusion)",
-                     "", setup="torch._inductor.config.freezing = True\n",
+                     "", setup=("torch._inductor.config.freezing = True\n"
+                                "# Frozen weights are constants: each new instance (the evaluator re-draws weights)\n"
+                                "# compiles anew, so allow more than dynamo's default of 8 before it falls back to eager.\n"
+                                "import torch._dynamo.config\ntorch._dynamo.config.recompile_limit = 64\n"),
                      no_grad=True),
     Variant(
         "cudagraph", ("cuda",),
