@@ -155,3 +155,50 @@ def test_end_to_end_on_cpu_with_the_real_evaluator(tmp_path: Path, monkeypatch) 
     assert run.versions.get("torch")
     assert runner.invoke(app, ["export", "--db", "e2e.db", "--out", "best"]).exit_code == 0
     assert "class ModelNew" in (tmp_path / "best" / "tiny_linear.py").read_text()
+
+
+_DRIVER = """
+import sys, time
+sys.path.insert(0, {tests!r})
+import kernelswarm.supervisor as s
+import test_run_cmd as t
+
+def slow(problem, source, options):
+    time.sleep(0.2)
+    return t.fake_evaluate(problem, source, options)
+
+s._real_evaluator = lambda: slow
+s._real_baseline_timer = lambda: t.fake_baselines
+from kernelswarm.cli import app
+app(sys.argv[1:])
+"""
+
+
+def test_sigkill_mid_run_then_resume(tmp_path: Path, monkeypatch) -> None:
+    """A run killed with SIGKILL keeps every finished evaluation, and --resume redoes none of them."""
+    import os
+    import signal
+    import subprocess
+
+    monkeypatch.chdir(tmp_path)
+    driver = _DRIVER.format(tests=str(Path(__file__).parent))
+    args = ["run", LINEAR, CONV, "--device", "cpu", "--agents", "compile,compile-freezing,channels-last"]
+    proc = subprocess.Popen([sys.executable, "-c", driver, *args], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "COLUMNS": "200"})
+    accepted = 0
+    for line in proc.stdout:
+        accepted += "accepted" in line
+        if accepted == 3:
+            break
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    stored = {c.id for c in Store("kernelswarm.db").candidates(1) if c.verdict}
+    assert len(stored) >= 3
+    calls: list[str] = []
+    monkeypatch.setattr(supervisor_module, "_real_evaluator",
+                        lambda: lambda p, s, o: calls.append(s) or fake_evaluate(p, s, o))
+    monkeypatch.setattr(supervisor_module, "_real_baseline_timer", lambda: fake_baselines)
+    res = runner.invoke(app, ["run", "--resume"])
+    assert res.exit_code == 0, res.output
+    assert len(calls) == 5 - len(stored)
+    assert all(c.verdict == "accepted" for c in Store("kernelswarm.db").candidates(1))
