@@ -200,16 +200,22 @@ class Supervisor:
             for row in self._unjudged(pid, rnd):
                 if not self._reuse(pid, problem, row):
                     pending[judging.submit(self._judge, problem, row, eager, compiled)] = ("judge", row)
-            while pending:
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    what, payload = pending.pop(fut)
-                    if what == "ask":
-                        for row in self._store_proposals(pid, problem, rnd, *payload, fut.result()):
-                            if not self._reuse(pid, problem, row):
-                                pending[judging.submit(self._judge, problem, row, eager, compiled)] = ("judge", row)
-                    else:
-                        self._store_evaluation(problem, payload, fut)
+            try:
+                while pending:
+                    finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in finished:
+                        what, payload = pending.pop(fut)
+                        if what == "ask":
+                            for row in self._store_proposals(pid, problem, rnd, *payload, fut.result()):
+                                if not self._reuse(pid, problem, row):
+                                    pending[judging.submit(self._judge, problem, row, eager, compiled)] = ("judge", row)
+                        else:
+                            self._store_evaluation(problem, payload, fut)
+            except BaseException:
+                # Interrupted: drop queued work (a resumed run does it) rather than finish it all.
+                for fut in pending:
+                    fut.cancel()
+                raise
 
     def _may_ask(self, agent: Agent, problem: Problem) -> bool:
         budget = self.config.budget_usd
