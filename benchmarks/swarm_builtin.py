@@ -100,7 +100,7 @@ def analyse(store: Store, run_id: int, wall_s: float, evals: list) -> dict:
     timing_s = sum(e.phases_s.get("timing", 0.0) for e in evals)
     trials_s = sum(e.phases_s.get("trials", 0.0) for e in evals)
     return {
-        "run": run_id, "device": store.run(run_id).device, "versions": store.run(run_id).versions,
+        "run": run_id, "device": store.run(run_id).device, "jobs": store.run(run_id).config.get("jobs"), "versions": store.run(run_id).versions,
         "problems": len(results), "wall_s": wall_s, "evaluations": len(evals),
         "per_gpu_minute": len(evals) / (wall_s / 60) if wall_s else None,
         "timing_share": timing_s / wall_s if wall_s else None,
@@ -124,7 +124,7 @@ def _f(x: float | None, fmt: str = "{:.2f}x") -> str:
 def markdown(d: dict) -> str:
     v = d["versions"]
     lines = [
-        f"### Built-in agents on {d['device']} ({v.get('device_name', '?')}; torch {v.get('torch', '?')}, "
+        f"### Built-in agents on {d['device']}, {d['jobs']} evaluation(s) at once ({v.get('device_name', '?')}; torch {v.get('torch', '?')}, "
         f"triton {v.get('triton', '-')}, driver {v.get('driver', '-')}), run {d['run']}",
         "",
         "| level | problems | vs eager | vs torch.compile | vs faster baseline | torch.compile vs eager | worst vs faster baseline | beat the baseline |",
@@ -160,7 +160,8 @@ def main() -> int:
     ap.add_argument("--level", type=int, action="append", help="repeatable; default 1, 2 and 3")
     ap.add_argument("--limit", type=int, default=None, help="problems per level")
     ap.add_argument("--agents", default=None, help="comma list of built-in agents (default: all)")
-    ap.add_argument("--jobs", type=int, default=1, help="evaluations at once")
+    ap.add_argument("--jobs", type=int, default=None,
+                    help="evaluations at once; default 4 on cuda when the evaluator serialises timing, else 1")
     ap.add_argument("--time-budget", type=float, default=480.0, help="stop starting problems after this many seconds")
     ap.add_argument("--timeout", type=float, default=240.0, help="seconds per evaluation")
     ap.add_argument("--db", type=Path, default=None, help="default OUT/swarm_builtin.db")
@@ -174,7 +175,9 @@ def main() -> int:
         config = RunConfig.from_dict(store.run(run_id).config)
         problems = []
     else:
-        config = RunConfig(device=args.device, problems=["bundled"], agents=names, jobs=args.jobs,
+        from kernelswarm.cli.run_cmd import _default_jobs
+
+        config = RunConfig(device=args.device, problems=["bundled"], agents=names, jobs=args.jobs or _default_jobs(args.device),
                            timeout_s=args.timeout, level=None)
         problems = pick(args.level or [1, 2, 3], args.limit)
     start = time.monotonic()

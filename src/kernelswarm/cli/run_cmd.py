@@ -37,7 +37,7 @@ def run(
     budget: Optional[float] = typer.Option(None, min=0, help="Stop asking model agents once the run has cost this many USD."),
     db: Path = typer.Option(DEFAULT_DB, help="The store (SQLite)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the latest unfinished run in --db."),
-    jobs: int = typer.Option(1, min=1, help="Evaluations at once (above 1, timings can disturb each other)."),
+    jobs: Optional[int] = typer.Option(None, min=1, help="Evaluations at once; default 1, or 4 on cuda when the evaluator serialises timing."),
     context: str = typer.Option("feedback", help="Context arms shown to agents: feedback,profile,other-backend (or none)."),
     timeout: float = typer.Option(300.0, min=1, help="Seconds per candidate evaluation."),
     strict: bool = typer.Option(False, "--strict", help="Accept only custom kernels."),
@@ -109,12 +109,25 @@ def _config(problems: list[str], suite, level, device, agents, models, candidate
     from kernelswarm.agents.registry import default_models_path, parse_names
 
     models = models or default_models_path()
+    jobs = jobs or _default_jobs(device)
     return RunConfig(
         device=device, problems=list(problems), suite=suite, level=level, agents=parse_names(agents),
         models=str(models.resolve()) if models else None,
         candidates=str(candidates.resolve()) if candidates else None, rounds=rounds, budget_usd=budget,
         jobs=jobs, context=arms, timeout_s=timeout, strict=strict, precision=precision,
     )
+
+
+def _default_jobs(device: str) -> int:
+    """Overlap evaluations only where timing stays exclusive: on cuda, when the evaluator holds the
+    supervisor's device lock around its timing phase. On a CPU, parallel compiles disturb timing."""
+    import os
+
+    from kernelswarm.evaluate.options import EvalOptions
+
+    if device == "cuda" and "timing_lock" in getattr(EvalOptions, "__dataclass_fields__", {}):
+        return max(1, min(4, (os.cpu_count() or 2) // 4))
+    return 1
 
 
 def _agents(config: "RunConfig") -> list:
