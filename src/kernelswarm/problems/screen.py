@@ -127,9 +127,9 @@ def _screen(problem: Problem, device: str, time_it: bool, numerics: bool, result
     if repeat > REPEAT_REL:
         reasons.append(f"two identical calls differ (relative {repeat:.2g}): randomness or state in forward")
     if numerics and repeat <= REPEAT_REL:  # a random forward has no float64 counterpart to compare with
-        _check_numerics(module, device, reasons)
+        _check_numerics(module, device, runs[0], ref, reasons)
     if time_it:
-        timing = time_eager(*runs[0], device, min_calls=10, budget_s=0.2)
+        timing = time_eager(*runs[0], device, min_calls=5, budget_s=0.1)
         result.eager_ms = timing.median_ms
         floor = LAUNCH_BOUND_MS.get(device, 0.0)
         if timing.median_ms < floor:
@@ -171,14 +171,15 @@ def _check_sensitivity(runs: list[tuple[torch.nn.Module, list[Any]]], ref: list[
                            f"when it is redrawn)")
 
 
-def _check_numerics(module: types.ModuleType, device: str, reasons: list[str]) -> None:
+def _check_numerics(module: types.ModuleType, device: str, run: tuple[torch.nn.Module, list[Any]],
+                    ref: list[torch.Tensor], reasons: list[str]) -> None:
     """float32 must track float64 at unit scale and at the evaluator's stress scales (1e-2, 1e2)."""
-    model32, inputs = instantiate(module, device, SEEDS[0])
-    model64, _ = instantiate(module, device, SEEDS[0])
+    model32, inputs = run
+    model64, _ = instantiate(module, device, SEEDS[0])  # same seed: the same weights, then widened
     model64 = model64.to(torch.float64)
     for scale in STRESS_SCALES:
         scaled = [x * scale if isinstance(x, torch.Tensor) and x.is_floating_point() else x for x in inputs]
-        out32 = as_tensors(run_forward(model32, scaled))
+        out32 = ref if scale == 1.0 else as_tensors(run_forward(model32, scaled))
         out64 = as_tensors(run_forward(model64, [
             x.to(torch.float64) if isinstance(x, torch.Tensor) and x.is_floating_point() else x for x in scaled]))
         if any(t.is_floating_point() and not bool(torch.isfinite(t).all()) for t in out64 + out32):
