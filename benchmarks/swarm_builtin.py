@@ -2,7 +2,7 @@
 the harness turns candidates around.
 
     python benchmarks/swarm_builtin.py --out OUT [--device cuda] [--level 1 --level 2] [--limit 6]
-        [--time-budget 480] [--jobs 1] [--db OUT/swarm.db] [--resume]
+        [--time-budget 420] [--hard-limit 520] [--jobs N] [--db OUT/swarm_builtin.db] [--resume]
 
 Writes OUT/swarm_builtin.md (tables for docs/benchmarks.md) and OUT/swarm_builtin.json:
 - per level: geometric-mean speedup of the result against eager, against torch.compile and
@@ -11,14 +11,17 @@ Writes OUT/swarm_builtin.md (tables for docs/benchmarks.md) and OUT/swarm_builti
   faster baseline, and what it adds (the level geomean with every variant, over the same without it);
 - the harness: candidates evaluated per GPU-minute, and the share of wall time the GPU spent in
   the timing phase (and in timing plus correctness trials).
-It stops starting new problems after --time-budget seconds; the run stays resumable (--resume).
+It stops starting new problems after --time-budget seconds, and writes what is finished and exits
+after --hard-limit seconds even mid-problem; the run stays resumable (--resume, same --db).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -162,7 +165,9 @@ def main() -> int:
     ap.add_argument("--agents", default=None, help="comma list of built-in agents (default: all)")
     ap.add_argument("--jobs", type=int, default=None,
                     help="evaluations at once; default 4 on cuda when the evaluator serialises timing, else 1")
-    ap.add_argument("--time-budget", type=float, default=480.0, help="stop starting problems after this many seconds")
+    ap.add_argument("--time-budget", type=float, default=420.0, help="stop starting problems after this many seconds")
+    ap.add_argument("--hard-limit", type=float, default=520.0,
+                    help="write what is finished and exit after this many seconds, even mid-problem")
     ap.add_argument("--timeout", type=float, default=240.0, help="seconds per evaluation")
     ap.add_argument("--db", type=Path, default=None, help="default OUT/swarm_builtin.db")
     ap.add_argument("--resume", action="store_true", help="continue the latest unfinished run in --db")
@@ -195,13 +200,26 @@ def main() -> int:
             print(f"[{time.monotonic() - start:6.0f}s] {e.kind} {e.problem} {e.agent} {e.message[:100]} {extra}", flush=True)
 
     sup = Supervisor(store, config, builtin_agents(config.agents), on_event=show)
-    run_id = sup.run(problems, run_id, should_stop=lambda: time.monotonic() - start > args.time_budget)
-    wall = time.monotonic() - start
-    data = analyse(store, run_id, wall, evals)
-    (args.out / "swarm_builtin.json").write_text(json.dumps(data, indent=1, default=str))
-    text = markdown(data)
-    (args.out / "swarm_builtin.md").write_text(text)
-    print(text)
+
+    def finish(partial: bool) -> None:
+        data = analyse(store, sup.run_id, time.monotonic() - start, list(evals))
+        data["partial"] = partial  # stopped by --hard-limit in the middle of a problem
+        (args.out / "swarm_builtin.json").write_text(json.dumps(data, indent=1, default=str))
+        text = markdown(data) + ("\n(partial: stopped by --hard-limit; the run is resumable)\n" if partial else "")
+        (args.out / "swarm_builtin.md").write_text(text)
+        print(text, flush=True)
+
+    def hard_stop() -> None:
+        # Every finished evaluation is already stored: write what exists and leave at once.
+        finish(partial=True)
+        os._exit(0)
+
+    watchdog = threading.Timer(args.hard_limit, hard_stop)
+    watchdog.daemon = True
+    watchdog.start()
+    sup.run(problems, run_id, should_stop=lambda: time.monotonic() - start > args.time_budget)
+    watchdog.cancel()
+    finish(partial=False)
     return 0
 
 

@@ -62,8 +62,13 @@ def run(
     todo = _problems(config, strict_input=not resume)
     if not todo and run_id is None:
         die("no problems to run")
-    names = ", ".join(a.name for a in agent_list) or "none"
-    console.print(f"[bold]kernelswarm run[/]: {len(todo)} problem(s) on {config.device}; agents: {names}; db: {db}")
+    # Built-in variants for other devices stay in the list (they propose nothing); say so once.
+    idle = [a.name for a in agent_list if config.device not in getattr(getattr(a, "variant", None), "devices", (config.device,))]
+    names = ", ".join(a.name for a in agent_list if a.name not in idle) or "none"
+    console.print(f"[bold]kernelswarm run[/]: {len(todo)} problem(s) on {config.device}; agents: {names}; db: {db}",
+                  highlight=False)
+    if idle:
+        console.print(f"[dim]not for {config.device}: {', '.join(idle)}[/]", highlight=False)
     view = _Progress(config)
     sup = Supervisor(store, config, agent_list, on_event=view.show)
     try:
