@@ -2,18 +2,17 @@
 
     python benchmarks/suite_baseline.py --out out/baseline [--device cuda] [--problems 'level1/*' ...]
 
-Writes OUT/suite_baseline.json and OUT/suite_baseline.md. Two phases keep the whole suite under
-about eight minutes on one H100, where compilation, not timing, is the cost:
-
-1. compile: several worker processes compile each problem once (warming inductor's on-disk caches)
-   and record the cold compile time; a compile that passes --compile-timeout is killed and recorded;
-2. time: one worker process times eager and compiled forwards one problem at a time, so no other
-   work shares the GPU while it measures; recompiling now mostly hits the caches.
+Writes OUT/suite_baseline.json and OUT/suite_baseline.md. Compilation, not timing, is the cost of
+a whole-suite run, so several worker processes compile problems at once, and each then waits for
+the one GPU token before it times: timing is serial, one problem at a time on the device, while
+other workers compile on the CPU. A compile that passes --compile-timeout is killed and recorded,
+and the problem's eager time is still measured. A global --budget-s ends the run in time whatever
+happens; problems it could not reach are recorded as skipped.
 
 Timing follows the evaluator's CUDA protocol: TF32 off (the evaluator's reference runs without
 it), an L2 flush before every call, CUDA events around each call with a whole-device synchronize,
-and the median of many calls. A global --budget-s makes the script end in time whatever happens;
-problems it could not reach are recorded as skipped.
+and the median of many calls. Other workers' compilation briefly uses the GPU (a first call, a
+Triton config benchmark); the median of at least MIN_CALLS calls absorbs such outliers.
 """
 
 from __future__ import annotations
@@ -34,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 WARMUP_CALLS = 3
 MIN_CALLS = 20
 MAX_CALLS = 200
-TIMING_BUDGET_S = 0.6  # per implementation, after the minimum number of calls
+TIMING_BUDGET_S = 0.3  # per implementation, after the minimum number of calls
 
 
 # ---------------------------------------------------------------- worker side (a child process)
@@ -42,16 +41,14 @@ TIMING_BUDGET_S = 0.6  # per implementation, after the minimum number of calls
 def _build(path: str, device: str):
     import torch
 
-    from kernelswarm.problems.load import load_problem
+    from kernelswarm.problems.load import exec_problem, load_problem
     from kernelswarm.problems.measure import instantiate
-    from kernelswarm.problems.load import exec_problem
 
-    problem = load_problem(path)
-    module = exec_problem(problem.source, str(problem.path), device)
-    model, inputs = instantiate(module, device, seed=0)
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
-    return model, inputs
+    problem = load_problem(path)
+    module = exec_problem(problem.source, str(problem.path), device)
+    return instantiate(module, device, seed=0)
 
 
 def _time(fn, backend) -> dict:
@@ -70,22 +67,8 @@ def _time(fn, backend) -> dict:
     return {"median_ms": t.median_ms, "p10_ms": t.p10_ms, "p90_ms": t.p90_ms, "n": t.n}
 
 
-def _compile_task(path: str, device: str) -> dict:
-    """Phase 1: compile once and run, so that the caches are warm; report the cold compile time."""
-    import torch
-
-    model, inputs = _build(path, device)
-    compiled = torch.compile(model)
-    start = time.perf_counter()
-    with torch.no_grad():
-        compiled(*inputs)
-    if device == "cuda":
-        torch.cuda.synchronize()
-    return {"compile_cold_s": time.perf_counter() - start}
-
-
-def _time_task(path: str, device: str, compile_ok: bool) -> dict:
-    """Phase 2: eager and compiled timing of one problem, alone on the device."""
+def _problem_task(conn, path: str, device: str, compile_it: bool) -> dict:
+    """Compile (outside the GPU token), then time eager and compiled forwards while holding it."""
     import torch
 
     from kernelswarm.backends import get_backend
@@ -93,93 +76,147 @@ def _time_task(path: str, device: str, compile_ok: bool) -> dict:
     backend = get_backend(device)
     model, inputs = _build(path, device)
     out: dict = {}
+    compiled = None
     with torch.no_grad():
+        if compile_it:
+            try:
+                compiled = torch.compile(model)
+                start = time.perf_counter()
+                compiled(*inputs)
+                backend.synchronize()
+                out["compile_cold_s"] = time.perf_counter() - start
+            except Exception as e:  # the compiler's failure is a finding; eager is still timed
+                out["compile_error"] = _one_line(e)
+                compiled = None
+        conn.send("gpu?")  # wait for the device to ourselves
+        if conn.recv() != "go":
+            raise RuntimeError("no GPU token")
         out["eager"] = _time(lambda: model(*inputs), backend)
-        if compile_ok:
-            torch._dynamo.reset()
-            compiled = torch.compile(model)
-            start = time.perf_counter()
-            compiled(*inputs)
-            backend.synchronize()
-            out["compile_warm_s"] = time.perf_counter() - start
+        if compiled is not None:
             out["compiled"] = _time(lambda: compiled(*inputs), backend)
-    del model, inputs
+    del model, inputs, compiled
+    torch._dynamo.reset()  # drop compiled graphs, so that memory does not pile up in this worker
     if device == "cuda":
         torch.cuda.empty_cache()
     return out
 
 
+def _one_line(e: BaseException) -> str:
+    first = str(e).splitlines()[0] if str(e) else ""
+    return f"{e.__class__.__name__}: {first}"[:300]
+
+
 def _worker(conn, device: str, compile_threads: int | None) -> None:
     if compile_threads:
         os.environ["TORCHINDUCTOR_COMPILE_THREADS"] = str(compile_threads)
+    import torch  # imported before "ready", so start-up is not charged to the first task
+
+    import kernelswarm.problems.measure  # noqa: F401
+
+    if device == "cuda":
+        torch.cuda.init()
+    conn.send("ready")
     while True:
         task = conn.recv()
         if task is None:
             return
-        kind, path, arg = task
+        path, compile_it = task
         try:
-            result = _compile_task(path, device) if kind == "compile" else _time_task(path, device, arg)
-            result["ok"] = True
-        except Exception as e:  # a failing problem or compiler is a result to record
-            first = str(e).splitlines()[0] if str(e) else ""
-            result = {"ok": False, "error": f"{e.__class__.__name__}: {first}"[:300]}
+            result = _problem_task(conn, path, device, compile_it)
+        except Exception as e:  # a failing problem is a result to record
+            result = {"error": _one_line(e)}
         conn.send(result)
 
 
 # ---------------------------------------------------------------- parent side
 
 class Pool:
-    """Worker processes with a per-task deadline: a worker past it is killed and replaced."""
+    """Worker processes, one GPU token, and deadlines: a worker past one is killed and replaced.
+
+    A worker is "compiling" from its task's start until it asks for the token, "waiting" until it
+    gets it, and "timing" until it answers; compile_timeout_s applies to the first, timing_timeout_s
+    to the last.
+    """
 
     def __init__(self, size: int, device: str, compile_threads: int | None):
         self.ctx = mp.get_context("spawn")
         self.device, self.compile_threads = device, compile_threads
         self.workers = [self._start() for _ in range(size)]
+        for w in self.workers:  # started together, so that their imports overlap
+            self._await_ready(w)
 
-    def _start(self):
+    def _start(self) -> dict:
         parent, child = self.ctx.Pipe()
         proc = self.ctx.Process(target=_worker, args=(child, self.device, self.compile_threads), daemon=True)
         proc.start()
-        return {"proc": proc, "conn": parent, "task": None, "started": 0.0}
+        return {"proc": proc, "conn": parent, "task": None, "state": "idle", "since": 0.0}
 
-    def run(self, tasks: list[tuple], timeout_s: float, deadline: float) -> dict[str, dict]:
-        """Run (kind, path, arg) tasks; results by path. Tasks not started before `deadline` are skipped."""
-        pending, results = list(tasks), {}
-        while pending or any(w["task"] for w in self.workers):
-            now = time.monotonic()
-            for i, w in enumerate(self.workers):
-                if w["task"] is None and pending:
-                    if now >= deadline:
-                        for _, path, _ in pending:
-                            results[path] = {"ok": False, "error": "skipped: time budget spent"}
-                        pending = []
-                        break
-                    w["task"], w["started"] = pending.pop(0), now
-                    w["conn"].send(w["task"])
-            busy = [w for w in self.workers if w["task"]]
-            if not busy:
-                break
-            ready = wait([w["conn"] for w in busy], timeout=1.0)
-            for w in busy:
-                path = w["task"][1]
-                if w["conn"] in ready:
-                    try:
-                        results[path] = w["conn"].recv()
-                    except EOFError:  # the worker died (out of memory, a crash in a library)
-                        results[path] = {"ok": False, "error": "worker died"}
-                        self._replace(w)
-                    w["task"] = None
-                elif time.monotonic() - w["started"] > timeout_s:
-                    results[path] = {"ok": False, "error": f"timeout after {timeout_s:.0f} s"}
-                    self._replace(w)
-                    w["task"] = None
-        return results
+    @staticmethod
+    def _await_ready(w: dict) -> None:
+        if not w["conn"].poll(300) or w["conn"].recv() != "ready":
+            raise RuntimeError("a worker process did not start")
 
     def _replace(self, w: dict) -> None:
         w["proc"].kill()
         w["proc"].join()
         fresh = self._start()
-        w.update(proc=fresh["proc"], conn=fresh["conn"])
+        self._await_ready(fresh)
+        w.update(proc=fresh["proc"], conn=fresh["conn"], task=None, state="idle")
+
+    def run(self, paths: list[str], compile_timeout_s: float, timing_timeout_s: float,
+            start_by: float, end_by: float) -> dict[str, dict]:
+        """Results by path. No task starts after `start_by`; whatever still runs at `end_by` is killed."""
+        pending = [(p, True) for p in paths]
+        results: dict[str, dict] = {p: {} for p in paths}
+        waiting: list[dict] = []
+        holder: dict | None = None
+        while True:
+            now = time.monotonic()
+            for w in self.workers:
+                if w["state"] == "idle" and pending and now < start_by:
+                    w["task"] = pending.pop(0)
+                    w["state"], w["since"] = "compiling", now
+                    w["conn"].send(w["task"])
+            if holder is None and waiting:
+                holder = waiting.pop(0)
+                holder["state"], holder["since"] = "timing", now
+                holder["conn"].send("go")
+            busy = [w for w in self.workers if w["state"] != "idle"]
+            if not busy or now >= end_by:
+                break
+            ready = wait([w["conn"] for w in busy], timeout=0.5)
+            for w in busy:
+                path = w["task"][0]
+                if w["conn"] in ready:
+                    try:
+                        msg = w["conn"].recv()
+                    except EOFError:  # the worker died: out of memory, a crash inside a library
+                        msg = {"error": "worker died"}
+                        self._replace(w)
+                    if msg == "gpu?":
+                        w["state"] = "waiting"
+                        waiting.append(w)
+                        continue
+                    results[path].update(msg)
+                    w["state"], w["task"] = "idle", None
+                    if holder is w:
+                        holder = None
+                elif w["state"] == "compiling" and time.monotonic() - w["since"] > compile_timeout_s:
+                    results[path]["compile_error"] = f"timeout after {compile_timeout_s:.0f} s"
+                    self._replace(w)
+                    pending.insert(0, (path, False))  # still time its eager forward
+                elif w["state"] == "timing" and time.monotonic() - w["since"] > timing_timeout_s:
+                    results[path]["error"] = f"timing took more than {timing_timeout_s:.0f} s"
+                    self._replace(w)
+                    holder = None
+        for w in self.workers:
+            if w["state"] != "idle":
+                results[w["task"][0]].setdefault("error", "skipped: time budget spent while it ran")
+                w["proc"].kill()
+                w["state"] = "idle"
+        for path, _ in pending:
+            results[path].setdefault("error", "skipped: time budget spent")
+        return results
 
     def close(self) -> None:
         for w in self.workers:
@@ -251,7 +288,7 @@ def main() -> int:
     parser.add_argument("--out", required=True, type=Path, help="output folder")
     parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
     parser.add_argument("--problems", nargs="*", default=[], help="globs or paths (default: the bundled suite)")
-    parser.add_argument("--workers", type=int, default=8, help="parallel compile workers")
+    parser.add_argument("--workers", type=int, default=6, help="parallel compile workers")
     parser.add_argument("--compile-timeout", type=float, default=120.0, help="seconds per problem to compile")
     parser.add_argument("--budget-s", type=float, default=450.0, help="the whole run's time budget")
     args = parser.parse_args()
@@ -267,33 +304,23 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     paths = [str(p.path) for p in problems]
 
-    # Compile gets at most ~55% of the budget; timing the eager forward needs the rest in any case.
-    pool = Pool(args.workers, args.device, compile_threads=max(1, (os.cpu_count() or 8) // args.workers))
+    pool = Pool(args.workers, args.device, compile_threads=max(1, (os.cpu_count() or 8) // (args.workers + 1)))
     try:
-        compiled = pool.run([("compile", p, None) for p in paths], args.compile_timeout,
-                            deadline=started + 0.55 * args.budget_s)
+        results = pool.run(paths, args.compile_timeout, timing_timeout_s=120.0,
+                           start_by=started + args.budget_s - 30, end_by=started + args.budget_s)
     finally:
         pool.close()
-    print(f"compile phase done in {time.monotonic() - started:.0f} s", file=sys.stderr)
-
-    timer = Pool(1, args.device, compile_threads=None)
-    try:
-        timed = timer.run([("time", p, compiled.get(p, {}).get("ok", False)) for p in paths],
-                          args.compile_timeout, deadline=started + args.budget_s - 10)
-    finally:
-        timer.close()
 
     rows = []
     for p in problems:
-        c, t = compiled.get(str(p.path), {}), timed.get(str(p.path), {})
-        notes = [f"compile: {c['error']}"] if c.get("error") else []
-        if t.get("error"):
-            notes.append(f"timing: {t['error']}")
+        r = results[str(p.path)]
+        notes = [f"compile: {r['compile_error']}"] if r.get("compile_error") else []
+        if r.get("error"):
+            notes.append(r["error"])
         rows.append({
             "name": p.name, "level": p.level, "hash": p.hash,
-            "eager_ms": t.get("eager", {}).get("median_ms"), "compiled_ms": t.get("compiled", {}).get("median_ms"),
-            "eager": t.get("eager"), "compiled": t.get("compiled"),
-            "compile_cold_s": c.get("compile_cold_s"), "compile_warm_s": t.get("compile_warm_s"),
+            "eager_ms": (r.get("eager") or {}).get("median_ms"), "compiled_ms": (r.get("compiled") or {}).get("median_ms"),
+            "eager": r.get("eager"), "compiled": r.get("compiled"), "compile_cold_s": r.get("compile_cold_s"),
             "note": "; ".join(notes),
         })
     wall = time.monotonic() - started
