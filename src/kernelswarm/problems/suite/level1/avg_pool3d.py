@@ -4,8 +4,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-batch = 8
-channels = 32
+batch = 32
+channels = 64
 depth = 64
 height = 64
 width = 64

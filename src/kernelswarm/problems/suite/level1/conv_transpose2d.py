@@ -4,7 +4,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-batch = 16
+batch = 32
 in_channels = 64
 out_channels = 32
 height = 128

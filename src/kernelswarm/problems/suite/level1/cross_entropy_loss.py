@@ -4,7 +4,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-batch = 65536
+batch = 131072
 classes = 4096
 
 # Per-device size overrides that kernelswarm's loader applies; plain KernelBench ignores them.

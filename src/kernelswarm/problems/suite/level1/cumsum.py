@@ -4,7 +4,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-batch = 2048
+batch = 4096
 length = 65536
 
 # Per-device size overrides that kernelswarm's loader applies; plain KernelBench ignores them.

@@ -4,7 +4,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-batch = 32
+batch = 64
 channels = 64
 height = 256
 width = 256

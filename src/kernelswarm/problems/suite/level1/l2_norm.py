@@ -4,7 +4,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-batch = 64
+batch = 128
 rows = 1024
 cols = 4096
 

@@ -4,7 +4,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-tokens = 16384
+tokens = 32768
 hidden = 8192
 
 # Per-device size overrides that kernelswarm's loader applies; plain KernelBench ignores them.

@@ -4,7 +4,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-batch = 4096
+batch = 8192
 dim = 32768
 
 # Per-device size overrides that kernelswarm's loader applies; plain KernelBench ignores them.

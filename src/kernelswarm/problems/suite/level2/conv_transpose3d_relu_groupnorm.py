@@ -4,7 +4,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-batch = 8
+batch = 32
 in_channels = 32
 out_channels = 16
 depth = 16
