@@ -49,3 +49,19 @@ def test_rnn_flops_fall_back_to_meta_on_a_real_device():
 def test_eager_time_is_measured():
     m = measure(_one("relu"), "cpu")
     assert m.eager is not None and m.eager.n >= 10 and m.eager.median_ms > 0
+
+
+def test_problem_that_cannot_run_on_meta_is_counted_at_its_cpu_preset(tmp_path):
+    from kernelswarm.problems.load import load_problem
+    from kernelswarm.problems.screen import screen
+
+    path = tmp_path / "data_dependent.py"
+    path.write_text(
+        "import torch\nimport torch.nn as nn\n\nn = 1 << 20\nKERNELSWARM_SIZES = {'cpu': {'n': 1024}}\n\n"
+        "class Model(nn.Module):\n    def forward(self, x):\n        return x * (1.0 + float(x.abs().max().item()))\n\n"
+        "def get_inputs():\n    return [torch.randn(n)]\n"
+    )
+    m = measure(load_problem(path))
+    assert m.error == "" and m.device == "cpu" and m.input_shapes == [[1024]]
+    result = screen(load_problem(path), "cpu", time_it=False)
+    assert result.ok, result.reasons

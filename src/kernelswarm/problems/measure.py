@@ -130,8 +130,18 @@ def time_eager(model: torch.nn.Module, inputs: list[Any], device: str,
 def measure(problem: Problem, device: str | None = None, time_it: bool = True) -> Measurement:
     """Shapes, FLOPs and minimum bytes of a problem; with a device, at its preset there and timed.
 
-    Never raises for a problem that fails to run: the failure is recorded in `error`.
+    Never raises for a problem that fails to run: the failure is recorded in `error`. A problem
+    that cannot run on the meta device (data-dependent shapes) is counted at its CPU preset instead.
     """
+    m = _measure(problem, device, time_it)
+    if m.error and device is None and "cpu" in problem.sizes:
+        fallback = _measure(problem, "cpu", time_it=False)
+        if not fallback.error:
+            return fallback
+    return m
+
+
+def _measure(problem: Problem, device: str | None, time_it: bool) -> Measurement:
     preset = device or ""
     run_on = device or "meta"
     m = Measurement(problem.name, problem.level, problem.hash, run_on, preset if preset in problem.sizes else "")
@@ -147,8 +157,11 @@ def measure(problem: Problem, device: str | None = None, time_it: bool = True) -
         if m.flops == 0 and run_on != "meta":
             # Fused library kernels (cuDNN/oneDNN RNNs) hide their matmuls from the counter; on
             # the meta device the same module decomposes into countable ops.
-            meta_model, meta_inputs = instantiate(module, "meta")
-            m.flops, _ = count_flops(meta_model, meta_inputs)
+            try:
+                meta_model, meta_inputs = instantiate(module, "meta")
+                m.flops, _ = count_flops(meta_model, meta_inputs)
+            except Exception:
+                pass  # the count from the real device stands
         if device and time_it:
             m.eager = time_eager(model, inputs, device)
     except Exception as e:  # a broken problem is reported, never aborts a listing

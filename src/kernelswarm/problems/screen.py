@@ -76,10 +76,16 @@ def _device_byte_limit(device: str) -> int:
     return CPU_MAX_BYTES
 
 
-def _footprint(module: types.ModuleType) -> int:
-    """Bytes of inputs, parameters and outputs, from shapes alone (the meta device allocates nothing)."""
-    model, inputs = instantiate(module, "meta")
-    return min_bytes(model, inputs, as_tensors(run_forward(model, inputs)))
+def _footprint(module: types.ModuleType) -> int | None:
+    """Bytes of inputs, parameters and outputs, from shapes alone (the meta device allocates nothing).
+
+    None when the problem cannot run on the meta device (data-dependent shapes, `.item()`).
+    """
+    try:
+        model, inputs = instantiate(module, "meta")
+        return min_bytes(model, inputs, as_tensors(run_forward(model, inputs)))
+    except Exception:
+        return None
 
 
 def screen(problem: Problem, device: str = "cpu", time_it: bool = True, numerics: bool = True) -> Screening:
@@ -99,7 +105,7 @@ def _screen(problem: Problem, device: str, time_it: bool, numerics: bool, result
     module = exec_problem(problem.source, str(problem.path), device)
     result.bytes = _footprint(module)
     limit = _device_byte_limit(device)
-    if result.bytes > limit:
+    if result.bytes is not None and result.bytes > limit:
         reasons.append(f"too large for {device}: {result.bytes / 2**30:.1f} GiB of inputs, parameters "
                        f"and outputs (limit {limit / 2**30:.1f} GiB)")
         return  # running it would only exhaust memory
