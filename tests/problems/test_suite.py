@@ -104,3 +104,9 @@ def test_quick_subset_spans_levels():
     assert 4 <= len(subset) <= 6
     assert {p.level for p in subset} == {1, 2, 3}
     assert [p.name for p in subset] == [p.name for p in quick_subset("cuda")]
+
+
+def test_quoted_path_glob(fixtures):
+    problems, errors = resolve_problems([str(fixtures / "degenerate" / "*.py")])
+    assert len(problems) >= 6 and errors == []
+    assert all(p.path.parent.name == "degenerate" for p in problems)

@@ -7,6 +7,7 @@ they come back as ProblemError entries (with `.path` and `.reason`) beside the p
 from __future__ import annotations
 
 import fnmatch
+import glob
 import re
 from pathlib import Path
 
@@ -113,7 +114,8 @@ def resolve_problems(
 ) -> tuple[list[Problem], list[ProblemError]]:
     """Turn command-line arguments into problems.
 
-    Each argument is a file, a folder, or a name glob over the bundled suite ("matmul_*", "level2/*").
+    Each argument is a file, a folder, a quoted path glob ('mine/*.py'), or a name glob over the
+    bundled suite ("matmul_*", "level2/*").
     With no arguments, the whole suite (the bundled one when none is named). `level` filters folders,
     globs and suites; an explicitly named file is taken as it is.
     """
@@ -137,6 +139,10 @@ def resolve_problems(
                 errors.append(_error(path, "no problem files found", NoMatch))
             problems += found
             errors += bad
+        elif _has_glob(arg) and (files := sorted(f for f in glob.glob(arg) if f.endswith(".py"))):
+            for file in files:  # a quoted path glob, e.g. 'my_problems/*.py'
+                loaded = _load(Path(file))
+                (errors if isinstance(loaded, ProblemError) else problems).append(loaded)
         else:
             if bundled is None:
                 bundled = _bundled()
