@@ -144,8 +144,9 @@ def markdown(d: dict) -> str:
     for a in d["agents"]:
         adds = " | ".join(_f(lv["adds"].get(a["agent"]), "{:.3f}x") for lv in d["levels"])
         lines.append(f"| {a['agent']} | {a['evaluated']} | {a['accepted']} | {a['won']} | {_f(a['geomean_own_vs_best'])} | {adds} |")
-    lines += ["", f"Harness: {d['evaluations']} evaluations in {d['wall_s'] / 60:.1f} min of wall time: "
-              f"{_f(d['per_gpu_minute'], '{:.1f}')} candidates per GPU-minute; GPU in the timing phase "
+    unit = "GPU" if d["device"] == "cuda" else d["device"].upper()
+    lines += ["", f"Harness: {d['evaluations']} evaluations in {d['wall_s'] / 60:.1f} min of wall time (baselines included): "
+              f"{_f(d['per_gpu_minute'], '{:.1f}')} candidates per {unit}-minute; {unit} in candidates' timing phases "
               f"{_f(d['timing_share'], '{:.0%}')} of wall time ({_f(d['timing_trials_share'], '{:.0%}')} with correctness trials); "
               f"mean evaluation {_f(d['eval_wall_s_mean'], '{:.1f}')} s.", ""]
     failures = [(a["agent"], f) for a in d["agents"] for f in a["failures"]]
