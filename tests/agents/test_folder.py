@@ -37,3 +37,20 @@ def test_registry() -> None:
         build_agents(["gpt"])
     with pytest.raises(AgentConfigError, match="no such models file"):
         build_agents(None, models_path=Path("/nonexistent/models.toml"))
+
+
+def test_registry_with_a_models_file(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("KS_TEST_KEY_UNSET", raising=False)
+    models = tmp_path / "models.toml"
+    models.write_text('[[models]]\nname = "gpt"\nprovider = "openai"\nmodel = "m"\napi_key_env = "KS_TEST_KEY_UNSET"\n\n'
+                      '[[models]]\nname = "local"\nprovider = "openai"\nmodel = "m"\nbase_url = "http://127.0.0.1:9/v1"\n')
+    agents = build_agents(None, models)
+    assert agents[-1].name == "local" and getattr(agents[-1], "billable", True)
+    assert [a.name for a in build_agents(["local", "compile"], models)] == ["local", "compile"]
+    with pytest.raises(AgentConfigError, match="could not be started"):
+        build_agents(["gpt"], models)
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[[models]\n")
+    with pytest.raises(AgentConfigError, match="bad.toml: not valid TOML") as e:
+        build_agents(None, bad)
+    assert str(e.value).count("bad.toml") == 1

@@ -32,7 +32,8 @@ def load_llm_agents(models_path: Path | None) -> list[Agent]:
     try:
         return list(llm.load_llm_agents(Path(models_path)))
     except Exception as e:  # a models file that does not parse is bad input, not a crash
-        raise AgentConfigError(f"{models_path}: {e}".splitlines()[0]) from None
+        text = str(e).splitlines()[0] if str(e) else e.__class__.__name__
+        raise AgentConfigError(text if text.startswith(str(models_path)) else f"{models_path}: {text}") from None
 
 
 def default_models_path() -> Path | None:
@@ -63,6 +64,8 @@ def build_agents(names: list[str] | None, models_path: Path | None = None,
             chosen.append(by_llm[name])
         elif name == "folder" and folder:
             pass  # added below
+        elif models_path is not None and name in _model_names(models_path):
+            raise AgentConfigError(f"agent {name!r} is in {models_path} but could not be started (is its API key set?)")
         else:
             known = [BUILTIN_GROUP, *BUILTIN_NAMES, *by_llm] + (["folder"] if folder else [])
             raise AgentConfigError(f"unknown agent {name!r}; known agents: {', '.join(known)}")
@@ -77,3 +80,12 @@ def parse_names(text: str | None) -> list[str] | None:
     if not text:
         return None
     return [n for part in text.split(",") for n in part.split() if n]
+
+
+def _model_names(models_path: Path) -> set[str]:
+    try:
+        from kernelswarm.config import load_models
+
+        return {m.name for m in load_models(models_path)}
+    except Exception:
+        return set()
