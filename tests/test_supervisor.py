@@ -164,3 +164,35 @@ def test_resume_redoes_nothing_finished(tmp_path: Path) -> None:
     assert [r.name for r in results] == ["tiny_linear", "tiny_conv"]
     assert all(r.done and r.best.candidate_ms == 5.0 for r in results)
     assert sup2.store.run(run).status == "finished"
+
+
+def test_context_arms_profile_and_other_backend(tmp_path: Path, monkeypatch) -> None:
+    import kernelswarm.profile
+
+    monkeypatch.setattr(kernelswarm.profile, "summary_text", lambda problem, device: f"PROFILE {problem.name} {device}")
+    store = Store(tmp_path / "k.db")
+    # An earlier run on another device left an accepted kernel for the same problem.
+    cuda = Supervisor(store, RunConfig(device="cuda"), [ScriptedAgent("a", {0: ["ms=1.0"]})], FakeEvaluator(), fake_baselines())
+    cuda.run(_problems()[:1])
+    agent = ScriptedAgent("b", {0: ["ms=9.0"]})
+    cfg = RunConfig(device="cpu", context=["profile", "other-backend"])
+    run = Supervisor(store, cfg, [agent], FakeEvaluator(), fake_baselines()).run(_problems()[:1])
+    [ctx] = agent.contexts
+    assert ctx.profile == "PROFILE tiny_linear cpu" and ctx.other_backend == "cuda"
+    assert ctx.other_backend_kernel == "ms=1.0" and ctx.feedback == []
+    [row] = store.candidates(run)
+    assert row.context == {"feedback": False, "profile": True, "other_backend": True}
+
+
+def test_missing_profiler_costs_the_arm_not_the_run(tmp_path: Path, monkeypatch) -> None:
+    import kernelswarm.profile
+
+    def broken(problem, device):
+        raise RuntimeError("no profiler here")
+
+    monkeypatch.setattr(kernelswarm.profile, "summary_text", broken)
+    agent = ScriptedAgent("a", {0: ["ms=5.0"]})
+    sup, events = _sup(tmp_path, [agent], context=["feedback", "profile"])
+    [r] = sup.store.problem_results(sup.run(_problems()[:1]))
+    assert agent.contexts[0].profile is None and r.best is not None
+    assert any("no profile: RuntimeError: no profiler here" in e.message for e in events)
