@@ -3,6 +3,7 @@ the harness turns candidates around.
 
     python benchmarks/swarm_builtin.py --out OUT [--device cuda] [--level 1 --level 2] [--limit 6]
         [--time-budget 420] [--hard-limit 520] [--jobs N] [--db OUT/swarm_builtin.db] [--resume]
+    python benchmarks/swarm_builtin.py --out OUT --db DB --aggregate   # tables over every run in DB
 
 Writes OUT/swarm_builtin.md (tables for docs/benchmarks.md) and OUT/swarm_builtin.json:
 - per level: geometric-mean speedup of the result against eager, against torch.compile and
@@ -52,29 +53,31 @@ def _vs_compile(r: ProblemResult) -> float | None:
     return base / r.result_ms if base and r.result_ms else None
 
 
-def analyse(store: Store, run_id: int, wall_s: float, evals: list) -> dict:
-    """`evals`: the evaluations this invocation ran (a resumed run's earlier ones took other wall time)."""
-    rows = {p["name"]: p for p in store.problem_rows(run_id)}
-    results = [r for r in store.problem_results(run_id) if r.eager_ms is not None]
-    cands = store.candidates(run_id)
-    by_problem: dict[str, list[CandidateRow]] = {}
-    for c in cands:
-        by_problem.setdefault(c.problem, []).append(c)
-    levels = sorted({r.level for r in results}, key=lambda x: x or 0)
-    agents = sorted({c.agent for c in cands})
+def analyse(store: Store, run_ids: list[int], wall_s: float, evals: list) -> dict:
+    """Figures over one or more runs of the store. `evals`: the evaluations behind `wall_s` (a
+    resumed run's earlier evaluations took other wall time)."""
+    rows: dict[tuple[int, str], dict] = {}
+    results: list[tuple[int, ProblemResult]] = []
+    by_problem: dict[tuple[int, str], list[CandidateRow]] = {}
+    for run_id in run_ids:
+        for p in store.problem_rows(run_id):
+            rows[(run_id, p["name"])] = p
+        results += [(run_id, r) for r in store.problem_results(run_id) if r.eager_ms is not None]
+        for c in store.candidates(run_id):
+            by_problem.setdefault((run_id, c.problem), []).append(c)
+    levels = sorted({r.level for _, r in results}, key=lambda x: x or 0)
+    agents = sorted({c.agent for cs in by_problem.values() for c in cs})
 
     def level_geo(level, exclude: str | None = None) -> float | None:
         xs = []
-        for r in results:
-            if r.level != level:
-                continue
-            mine = [c for c in by_problem.get(r.name, []) if c.agent != exclude]
-            xs.append(select(rows[r.name], mine).speedup_vs_best_baseline)
+        for key, r in ((k, r) for k, r in results if r.level == level):
+            mine = [c for c in by_problem.get((key, r.name), []) if c.agent != exclude]
+            xs.append(select(rows[(key, r.name)], mine).speedup_vs_best_baseline)
         return geomean(xs)
 
     per_level = []
     for lv in levels:
-        rs = [r for r in results if r.level == lv]
+        rs = [r for _, r in results if r.level == lv]
         per_level.append({
             "level": lv, "n": len(rs),
             "geomean_vs_eager": geomean(r.speedup_vs_eager for r in rs),
@@ -87,33 +90,43 @@ def analyse(store: Store, run_id: int, wall_s: float, evals: list) -> dict:
         })
     per_agent = []
     for a in agents:
-        mine = [c for c in cands if c.agent == a and c.verdict is not None]
-        acc = [c for c in mine if c.verdict == "accepted"]
-        own = []
-        for c in acc:
-            r = next((r for r in results if r.name == c.problem), None)
-            if r and r.best_baseline_ms:
-                own.append(r.best_baseline_ms / c.candidate_ms)
+        mine, own, won = [], [], 0
+        for run_id, r in results:
+            cs = [c for c in by_problem.get((run_id, r.name), []) if c.agent == a and c.verdict is not None]
+            mine += cs
+            own += [r.best_baseline_ms / c.candidate_ms for c in cs if c.verdict == "accepted" and r.best_baseline_ms]
+            won += r.best is not None and r.best.agent == a
         per_agent.append({
-            "agent": a, "evaluated": len(mine), "accepted": len(acc),
-            "won": sum(1 for r in results if r.best is not None and r.best.agent == a),
-            "geomean_own_vs_best": geomean(own),
+            "agent": a, "evaluated": len(mine), "accepted": sum(c.verdict == "accepted" for c in mine),
+            "won": won, "geomean_own_vs_best": geomean(own),
             "failures": sorted({f"{c.verdict}: {c.reason[:80]}" for c in mine if c.verdict != "accepted"})[:5],
         })
     timing_s = sum(e.phases_s.get("timing", 0.0) for e in evals)
     trials_s = sum(e.phases_s.get("trials", 0.0) for e in evals)
+    info = store.run(run_ids[-1])
     return {
-        "run": run_id, "device": store.run(run_id).device, "jobs": store.run(run_id).config.get("jobs"), "versions": store.run(run_id).versions,
-        "problems": len(results), "wall_s": wall_s, "evaluations": len(evals),
+        "run": ", ".join(map(str, run_ids)), "device": info.device, "jobs": info.config.get("jobs"),
+        "versions": info.versions, "problems": len(results), "wall_s": wall_s, "evaluations": len(evals),
         "per_gpu_minute": len(evals) / (wall_s / 60) if wall_s else None,
         "timing_share": timing_s / wall_s if wall_s else None,
         "timing_trials_share": (timing_s + trials_s) / wall_s if wall_s else None,
         "eval_wall_s_mean": sum(e.wall_s for e in evals) / len(evals) if evals else None,
         "levels": per_level, "agents": per_agent,
-        "results": [{"problem": r.name, "level": r.level, "eager_ms": r.eager_ms, "compile_ms": r.compile_ms,
-                     "result": r.best.agent if r.best else f"baseline:{r.best_baseline}", "result_ms": r.result_ms,
-                     "vs_eager": r.speedup_vs_eager, "vs_best": r.speedup_vs_best_baseline} for r in results],
+        "results": [{"run": run_id, "problem": r.name, "level": r.level, "eager_ms": r.eager_ms,
+                     "compile_ms": r.compile_ms, "result": r.best.agent if r.best else f"baseline:{r.best_baseline}",
+                     "result_ms": r.result_ms, "vs_eager": r.speedup_vs_eager, "vs_best": r.speedup_vs_best_baseline}
+                    for run_id, r in results],
     }
+
+
+def aggregate(store: Store) -> dict:
+    """Every run in the store together (separate invocations, e.g. one per level). Wall time per
+    run: from its start to its last stored evaluation."""
+    run_ids = sorted(r.id for r in store.list_runs())
+    evals = [e for rid in run_ids for c in store.candidates(rid) if c.verdict
+             for e in [store.evaluation(c.id)] if e and not e.reason.startswith("same source as")]
+    wall = sum(store.run_span_s(rid) for rid in run_ids)
+    return analyse(store, run_ids, wall, evals)
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -172,9 +185,15 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=240.0, help="seconds per evaluation")
     ap.add_argument("--db", type=Path, default=None, help="default OUT/swarm_builtin.db")
     ap.add_argument("--resume", action="store_true", help="continue the latest unfinished run in --db")
+    ap.add_argument("--aggregate", action="store_true", help="run nothing: tables over every run in --db")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     store = Store(args.db or args.out / "swarm_builtin.db")
+    if args.aggregate:
+        text = markdown(aggregate(store))
+        (args.out / "swarm_builtin_all.md").write_text(text)
+        print(text)
+        return 0
     names = [n.strip() for n in args.agents.split(",")] if args.agents else None
     run_id = store.latest_run_id(unfinished_only=True) if args.resume else None
     if run_id is not None:

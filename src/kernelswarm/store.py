@@ -15,6 +15,7 @@ Query functions (all return typed records, never loose rows):
   Store.agent_costs(run_id) -> list[AgentCost]             model calls per agent: tokens, cost, errors
   Store.model_calls(run_id, agent=None) -> list[CallRow]   every model call
   Store.run_cost(run_id) -> float                          total model cost so far, in USD
+  Store.run_span_s(run_id) -> float                        seconds from start to finish (or last evaluation)
   Store.best_on_other_device(problem_hash, device) -> CandidateRow | None
 """
 
@@ -409,6 +410,17 @@ class Store:
             mine = [c for c in cands if c.problem == p["name"]]
             out.append(select(p, mine))
         return out
+
+    def run_span_s(self, run_id: int) -> float:
+        """Seconds from a run's start to its finish, or to its last stored evaluation."""
+        rows = self._rows(
+            "SELECT r.started_at AS s, COALESCE(r.finished_at, MAX(e.created_at), r.started_at) AS f FROM runs r"
+            " LEFT JOIN problems p ON p.run_id = r.id LEFT JOIN candidates c ON c.problem_id = p.id"
+            " LEFT JOIN evaluations e ON e.candidate_id = c.id WHERE r.id = ?", (run_id,))
+        if not rows or rows[0]["s"] is None:
+            return 0.0
+        parse = _dt.datetime.fromisoformat
+        return (parse(rows[0]["f"]) - parse(rows[0]["s"])).total_seconds()
 
     def run_cost(self, run_id: int) -> float:
         rows = self._rows("SELECT COALESCE(SUM(cost_usd), 0) AS s FROM model_calls WHERE run_id = ?", (run_id,))
