@@ -51,6 +51,9 @@ def test_round_trip_and_selection(tmp_path: Path) -> None:
     assert [c.round for c in rows] == [0, 0, 1] and rows[0].context == {"feedback": False}
     assert s.evaluation(ids[1]).verdict is Verdict.INCORRECT
     assert s.run(run).config == {"rounds": 1} and s.list_runs()[0].id == run
+    assert 0 <= s.run_span_s(run) < 60
+    s.set_run_status(run, "finished")
+    assert s.run(run).finished_at and s.latest_run_id(unfinished_only=True) is None
 
 
 def test_model_calls_and_cost(tmp_path: Path) -> None:
