@@ -12,7 +12,9 @@ happens; problems it could not reach are recorded as skipped.
 Timing follows the evaluator's CUDA protocol: TF32 off (the evaluator's reference runs without
 it), an L2 flush before every call, CUDA events around each call with a whole-device synchronize,
 and the median of many calls. Other workers' compilation briefly uses the GPU (a first call, a
-Triton config benchmark); the median of at least MIN_CALLS calls absorbs such outliers.
+Triton config benchmark); the median of at least MIN_CALLS calls absorbs such outliers. On a
+CPU (--device cpu, for smoke tests) compiling workers share the cores with the timer: pass
+--workers 1 for CPU times worth reading.
 """
 
 from __future__ import annotations
@@ -177,6 +179,7 @@ class Pool:
                     w["task"] = pending.pop(0)
                     w["state"], w["since"] = "compiling", now
                     w["conn"].send(w["task"])
+            waiting = [w for w in waiting if w["state"] == "waiting"]  # a replaced worker no longer waits
             if holder is None and waiting:
                 holder = waiting.pop(0)
                 holder["state"], holder["since"] = "timing", now
