@@ -196,3 +196,28 @@ def test_missing_profiler_costs_the_arm_not_the_run(tmp_path: Path, monkeypatch)
     [r] = sup.store.problem_results(sup.run(_problems()[:1]))
     assert agent.contexts[0].profile is None and r.best is not None
     assert any("no profile: RuntimeError: no profiler here" in e.message for e in events)
+
+
+def test_model_agents_are_asked_for_the_next_problem_while_this_one_is_evaluated(tmp_path: Path) -> None:
+    log: list[str] = []
+
+    class Slow(ScriptedAgent):
+        def propose(self, problem, context):
+            log.append(f"ask {problem.name} r{context.round}")
+            return super().propose(problem, context)
+
+    ev = FakeEvaluator()
+
+    def slow_eval(problem, source, options):
+        log.append(f"eval {problem.name}")
+        return ev(problem, source, options)
+
+    agent = Slow("model", {0: ["ms=5.0"], 1: ["ms=4.0"]}, billable=True)
+    sup, events = _sup(tmp_path, [agent], rounds=2, evaluator=slow_eval)
+    run = sup.run(_problems())
+    # The second problem's first question went out before the first problem's evaluations ended.
+    assert log.index("ask tiny_conv r0") < log.index("eval tiny_linear"), log
+    assert sorted(log) == sorted(["ask tiny_linear r0", "ask tiny_linear r1", "ask tiny_conv r0", "ask tiny_conv r1"]
+                                 + ["eval tiny_linear"] * 2 + ["eval tiny_conv"] * 2), log
+    assert [e.problem for e in events if e.kind == "proposed"] == ["tiny_linear"] * 2 + ["tiny_conv"] * 2
+    assert all(r.best.candidate_ms == 4.0 for r in sup.store.problem_results(run))

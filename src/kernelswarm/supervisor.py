@@ -106,6 +106,7 @@ class Supervisor:
         self._profiles: dict[str, str | None] = {}
         self._versions_learned = False
         self._budget_noted = False
+        self._prefetched: dict[tuple[int, str], Future] = {}  # (problem id, agent) -> round-0 answer
         self.run_id: int | None = None
 
     # ---- the run ----
@@ -122,13 +123,41 @@ class Supervisor:
         for position, problem in enumerate(problems):
             self.store.add_problem(run_id, position, problem.name, problem.level, problem.hash,
                                    str(problem.path), problem.source, problem.sizes)
-        for row in self.store.problem_rows(run_id):
-            if should_stop is not None and not row["done"] and should_stop():
-                self._emit(Event("note", row["name"], message="stopped before this problem; resume to continue"))
-                return run_id
-            self.optimize(row["id"], problem_from_row(row))
+        rows = self.store.problem_rows(run_id)
+        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="prefetch") as self._asking:
+            try:
+                for i, row in enumerate(rows):
+                    if should_stop is not None and not row["done"] and should_stop():
+                        self._emit(Event("note", row["name"], message="stopped before this problem; resume to continue"))
+                        return run_id
+                    if i + 1 < len(rows) and not rows[i + 1]["done"]:
+                        self._prefetch(rows[i + 1]["id"], problem_from_row(rows[i + 1]))
+                    self.optimize(row["id"], problem_from_row(row))
+            except BaseException:
+                for fut in self._prefetched.values():
+                    fut.cancel()
+                raise
         self.store.set_run_status(run_id, "finished")
         return run_id
+
+    def _prefetch(self, pid: int, problem: Problem) -> None:
+        """Ask the model agents for the next problem's first round now, so that their latency
+        overlaps this problem's evaluations (round 0 needs no baselines and no feedback). Answers
+        are stored as they arrive; built-in agents answer instantly and are not prefetched."""
+        if self.config.rounds < 1:
+            return
+        asked = self.store.proposed(pid)
+        for agent in self.agents:
+            key = (pid, agent.name)
+            if not getattr(agent, "billable", True) or (agent.name, 0) in asked or key in self._prefetched:
+                continue
+            if self._may_ask(agent, problem):
+                ctx = self._context(problem, agent.name, 0, [], None, None)
+                self._prefetched[key] = self._asking.submit(self._ask_and_store, pid, problem, agent, ctx)
+
+    def _ask_and_store(self, pid: int, problem: Problem, agent: Agent, ctx: Context):
+        answer = _ask(agent, problem, ctx)
+        return agent, ctx, answer, self._store_proposals(pid, problem, 0, agent, ctx, answer, emit=False)
 
     def resume(self, run_id: int) -> int:
         """Continue a stored run (killed, or stopped) without redoing anything it finished."""
@@ -187,28 +216,41 @@ class Supervisor:
     # ---- one round: ask every agent at once, evaluate each answer as soon as it arrives ----
 
     def _round(self, pid: int, problem: Problem, rnd: int, eager: Timing, compiled: Timing | None) -> None:
+        prefetched = {a.name: self._prefetched.pop((pid, a.name)) for a in self.agents
+                      if rnd == 0 and (pid, a.name) in self._prefetched}
         asked = self.store.proposed(pid)
-        to_ask = [a for a in self.agents if (a.name, rnd) not in asked and self._may_ask(a, problem)]
+        to_ask = [a for a in self.agents if (a.name, rnd) not in asked and a.name not in prefetched
+                  and self._may_ask(a, problem)]
         history = self.store.candidates_of_problem(pid)
         with ThreadPoolExecutor(max_workers=max(1, len(to_ask)), thread_name_prefix="agent") as asking, \
                 ThreadPoolExecutor(max_workers=max(1, self.config.jobs), thread_name_prefix="eval") as judging:
-            pending: dict[Future, tuple[str, Any]] = {}
+            pending: dict[Future, tuple[str, Any]] = {fut: ("prefetched", None) for fut in prefetched.values()}
             for agent in to_ask:
                 ctx = self._context(problem, agent.name, rnd, history, eager, compiled)
                 pending[asking.submit(_ask, agent, problem, ctx)] = ("ask", (agent, ctx))
             # Candidates stored earlier but never judged (the run was killed mid-round).
-            for row in self._unjudged(pid, rnd):
-                if not self._reuse(pid, problem, row):
+            submitted: set[int] = set()  # a prefetched answer is both stored and returned: judge it once
+
+            def judge(row: CandidateRow) -> None:
+                if row.id not in submitted and not self._reuse(pid, problem, row):
+                    submitted.add(row.id)
                     pending[judging.submit(self._judge, problem, row, eager, compiled)] = ("judge", row)
+
+            for row in self._unjudged(pid, rnd):
+                judge(row)
             try:
                 while pending:
                     finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                     for fut in finished:
                         what, payload = pending.pop(fut)
-                        if what == "ask":
-                            for row in self._store_proposals(pid, problem, rnd, *payload, fut.result()):
-                                if not self._reuse(pid, problem, row):
-                                    pending[judging.submit(self._judge, problem, row, eager, compiled)] = ("judge", row)
+                        if what in ("ask", "prefetched"):
+                            if what == "ask":
+                                new = self._store_proposals(pid, problem, rnd, *payload, fut.result())
+                            else:  # stored by the prefetching thread already; announce it here
+                                agent, ctx, answer, new = fut.result()
+                                self._announce(problem, 0, agent, answer)
+                            for row in new:
+                                judge(row)
                         else:
                             self._store_evaluation(problem, payload, fut)
             except BaseException:
@@ -229,19 +271,24 @@ class Supervisor:
         return False
 
     def _store_proposals(self, pid: int, problem: Problem, rnd: int, agent: Agent, ctx: Context,
-                         answer: tuple[list[Candidate], str]) -> list[CandidateRow]:
+                         answer: tuple[list[Candidate], str], emit: bool = True) -> list[CandidateRow]:
         candidates, error = answer
         for c in candidates:
             c.agent, c.problem, c.round = agent.name, problem.name, rnd
             c.context = c.context or ctx.arms()  # which arms were shown, recorded per candidate
         self.store.add_proposals(self.run_id, pid, agent.name, rnd, candidates, note=error)
+        if emit:
+            self._announce(problem, rnd, agent, answer)
+        ids = {c.id for c in candidates if c.source.strip()}
+        return [r for r in self.store.candidates_of_problem(pid) if r.id in ids]
+
+    def _announce(self, problem: Problem, rnd: int, agent: Agent, answer: tuple[list[Candidate], str]) -> None:
+        candidates, error = answer
         with_code = [c for c in candidates if c.source.strip()]
         msg = error or f"{len(with_code)} candidate(s)" + (
             "" if len(with_code) == len(candidates) else f", {len(candidates) - len(with_code)} without code")
         if candidates or error:
             self._emit(Event("proposed", problem.name, agent.name, rnd, msg))
-        ids = {c.id for c in with_code}
-        return [r for r in self.store.candidates_of_problem(pid) if r.id in ids]
 
     def _reuse(self, pid: int, problem: Problem, row: CandidateRow) -> bool:
         """An exact copy of an already judged source gets that verdict instead of a new evaluation
@@ -300,7 +347,7 @@ class Supervisor:
     # ---- what an agent is shown ----
 
     def _context(self, problem: Problem, agent: str, rnd: int, history: list[CandidateRow],
-                 eager: Timing, compiled: Timing | None) -> Context:
+                 eager: Timing | None, compiled: Timing | None) -> Context:
         arms = set(self.config.context)
         ctx = Context(device=self.config.device, round=rnd, device_facts=self._device_facts())
         if "feedback" in arms:
@@ -336,10 +383,10 @@ def _ask(agent: Agent, problem: Problem, ctx: Context) -> tuple[list[Candidate],
         return [], f"agent error: {_one_line(e)}"
 
 
-def _feedback(c: CandidateRow, eager: Timing, compiled: Timing | None) -> Feedback:
+def _feedback(c: CandidateRow, eager: Timing | None, compiled: Timing | None) -> Feedback:
     verdict = c.verdict or ("no-code" if not c.source.strip() else "not-evaluated")
     return Feedback(candidate_id=c.id, round=c.round, verdict=verdict, reason=c.reason or c.note,
-                    candidate_ms=c.candidate_ms, reference_ms=eager.median_ms,
+                    candidate_ms=c.candidate_ms, reference_ms=eager.median_ms if eager else None,
                     compiled_ms=compiled.median_ms if compiled else None,
                     source=c.source)
 
