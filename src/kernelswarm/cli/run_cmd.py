@@ -69,6 +69,8 @@ def run(
                   highlight=False)
     if idle:
         console.print(f"[dim]not for {config.device}: {', '.join(idle)}[/]", highlight=False)
+    if config.jobs > 1 and _default_jobs(config.device) == 1:
+        err_console.print(f"note: {config.jobs} evaluations at once on {config.device}: their timings can disturb each other")
     view = _Progress(config)
     sup = Supervisor(store, config, agent_list, on_event=view.show)
     try:
