@@ -99,6 +99,7 @@ class Evaluation:
     candidate: Timing | None = None  # set when the candidate was timed
     custom_share: float | None = None  # share of device time in the candidate's own kernels
     max_rel_error: float | None = None  # worst normwise error against fp64 over all trials
+    sol_ms: float | None = None  # speed-of-light time of the problem on this device (measured peaks)
     problem_hash: str = ""
     versions: dict[str, str] = field(default_factory=dict)  # torch, triton, driver, device name
     wall_s: float = 0.0  # wall time of the whole evaluation
@@ -115,6 +116,13 @@ class Evaluation:
         if not self.correct or not self.reference or not self.candidate:
             return None
         return self.reference.median_ms / self.candidate.median_ms
+
+    @property
+    def fraction_of_sol(self) -> float | None:
+        """Speed-of-light time over the candidate's time (1.0 = at the measured peaks)."""
+        if not self.correct or not self.sol_ms or not self.candidate:
+            return None
+        return self.sol_ms / self.candidate.median_ms
 
     @property
     def speedup_vs_compile(self) -> float | None:
@@ -134,6 +142,7 @@ class Evaluation:
         d["compiled_ms"] = self.compiled.median_ms if self.compiled else None
         d["speedup"] = self.speedup
         d["speedup_vs_compile"] = self.speedup_vs_compile
+        d["fraction_of_sol"] = self.fraction_of_sol
         return d
 
     def to_json(self) -> str:
@@ -154,6 +163,7 @@ class Evaluation:
             candidate=Timing.from_dict(d.get("candidate")),
             custom_share=d.get("custom_share"),
             max_rel_error=d.get("max_rel_error"),
+            sol_ms=d.get("sol_ms"),
             problem_hash=d.get("problem_hash", ""),
             versions=dict(d.get("versions", {})),
             wall_s=d.get("wall_s", 0.0),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from kernelswarm.records import Precision, Timing
@@ -21,6 +22,12 @@ class EvalOptions:
     baseline_compile: bool = False  # also time torch.compile of the reference (cached)
     reference: Timing | None = None  # eager reference timing already measured (skips re-timing)
     compiled: Timing | None = None  # torch.compile timing already measured
+    reverify_above: float = 10.0  # speedups over the faster baseline beyond this are evaluated twice
+    # Tests switch the static screen off to prove that the runtime checks stand on their own.
+    static_screen: bool = True
+    # Held around every timed phase: the supervisor passes one lock per device so that compiling
+    # and checking overlap while timings stay exclusive.
+    timing_lock: threading.Lock | None = None
     cpu_threads: int | None = None  # intra-op threads for both CPU workers (default: all cores)
 
     @staticmethod
@@ -29,6 +36,8 @@ class EvalOptions:
         base = EvalOptions(device=device)
         if device == "cpu":
             base.timed_calls, base.min_timing_s, base.max_timed_calls = 30, 0.2, 200
+        else:
+            base.timed_calls, base.min_timing_s, base.max_timed_calls = 100, 0.1, 500
         for key, value in overrides.items():
             if not hasattr(base, key):
                 raise TypeError(f"unknown evaluation option {key!r}")

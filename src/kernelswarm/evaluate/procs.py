@@ -72,6 +72,16 @@ class WorkerProcess:
         start = time.perf_counter()
         try:
             self.chan.send(msg, blob)
+        except BrokenPipeError:
+            raise WorkerFailed("runtime_error", self._death_message(msg.get("op")), self.log_tail()) from None
+        reply, out = self.finish_call(msg.get("op"), deadline)
+        self.last_wall_s = time.perf_counter() - start
+        return reply, out
+
+    def finish_call(self, op: Any, deadline: float | None = None) -> tuple[dict[str, Any], bytes]:
+        """Receive the reply to a request already sent (see `call`)."""
+        msg = {"op": op}
+        try:
             reply, out = self.chan.recv(deadline)
         except ChannelTimeout:
             self.kill()
@@ -81,7 +91,6 @@ class WorkerProcess:
         except ProtocolError as e:
             self.kill()
             raise WorkerFailed("runtime_error", f"the worker's channel was corrupted ({e})", self.log_tail()) from None
-        self.last_wall_s = time.perf_counter() - start
         if not reply.get("ok"):
             kind = reply.get("kind", "runtime_error")
             raise WorkerFailed(kind if kind in ("compile_error", "runtime_error") else "runtime_error",

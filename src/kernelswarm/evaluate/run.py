@@ -23,7 +23,9 @@ from kernelswarm.evaluate.static import screen_source
 from kernelswarm.problems.load import Problem, ProblemError
 from kernelswarm.records import Check, Evaluation, Kind, Precision, Timing, Verdict
 
-_STRESS_SCALES = (1e-2, 1e2)
+# Stress trials scale floating inputs small and large; fp16's range (max 65504) gets milder scales.
+_STRESS_SCALES = {"fp16": (1e-1, 1e1)}
+_DEFAULT_STRESS = (1e-2, 1e2)
 _SECOND_POISON = 1234.5  # the determinism re-run poisons with a finite value instead of NaN
 
 
@@ -57,8 +59,32 @@ class _Verdict(Exception):
 
 
 def evaluate(problem: Problem, candidate_source: str, options: EvalOptions | None = None) -> Evaluation:
-    """Judge one candidate for one problem. Raises ProblemError when the problem itself is unusable."""
+    """Judge one candidate for one problem. Raises ProblemError when the problem itself is unusable.
+
+    A very large speedup over the faster baseline is only believed after a second, independent
+    evaluation with fresh seeds agrees; the slower of the two candidate timings is kept.
+    """
+    import dataclasses
+
     options = options or EvalOptions()
+    first = _evaluate_once(problem, candidate_source, options)
+    base = min((t.median_ms for t in (first.reference, first.compiled) if t), default=None)
+    if not first.correct or base is None or base / first.candidate.median_ms <= options.reverify_above:
+        return first
+    again = _evaluate_once(problem, candidate_source, dataclasses.replace(
+        options, reference=first.reference, compiled=first.compiled, timeout_s=options.timeout_s))
+    if not again.correct:
+        again.reason = f"re-verification with fresh seeds: {again.reason}"
+        again.checks.insert(0, Check("re-verified", False, "a second evaluation with fresh seeds did not agree"))
+        return again
+    slower = max(first.candidate, again.candidate, key=lambda t: t.median_ms)
+    first.candidate = slower
+    first.checks.append(Check("re-verified", True, f"{base / slower.median_ms:.1f}x over the faster baseline held on a second evaluation with fresh seeds"))
+    first.wall_s += again.wall_s
+    return first
+
+
+def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions) -> Evaluation:
     started = time.monotonic()
     st = _State(options, deadline=started + options.timeout_s)
     options.precision = Precision(options.precision)
@@ -67,22 +93,24 @@ def evaluate(problem: Problem, candidate_source: str, options: EvalOptions | Non
     workdir = Path(tempfile.mkdtemp(prefix="kernelswarm-eval-"))
     ref = cand = None
     try:
-        findings = screen_source(candidate_source)
+        findings = screen_source(candidate_source) if options.static_screen else []
         if findings:
             f = findings[0]
             more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
             raise st.fail(Verdict.REJECTED, "static", f"line {f.line}: {f.what}: {f.why}{more}")
-        st.ok("static", "no banned constructs")
+        st.ok("static", "no banned constructs" if options.static_screen else "skipped")
         t = time.monotonic()
         ref = WorkerProcess("reference", workdir / "reference", options.device)
         cand = WorkerProcess("candidate", workdir / "candidate", options.device, _memory_limit(options.device))
         init = _init_msg(problem, options)
+        cand.chan.send(init)  # the candidate worker starts torch and the device while the reference works
         try:
             ref.call(init, deadline=st.deadline)
-            spec = ref.call({"op": "spec", "seed": _seed()}, deadline=st.deadline)[0]
+            spec = ref.call({"op": "spec", "seed": _seed(), "precision": options.precision.value}, deadline=st.deadline)[0]
         except WorkerFailed as e:
             raise ProblemError(f"{problem.path}: the reference fails to run: {e.message}") from None
         ev.versions = {k: str(v) for k, v in spec.get("versions", {}).items()}
+        ev.sol_ms = spec.get("sol_ms")
         st.phases["start"] = time.monotonic() - t
         ct = _run_candidate(st, cand, problem, candidate_source, spec, workdir)
         ev.candidate = ct.timing
@@ -126,7 +154,7 @@ def _run_candidate(st: _State, cand: WorkerProcess, problem: Problem, source: st
     """Everything the candidate process does: import, trials, labelling, timing."""
     o = st.options
     t = time.monotonic()
-    cand.call(_init_msg(problem, o), deadline=st.deadline)
+    cand.finish_call("init", st.deadline)
     path = str(workdir / "candidate" / "candidate.py")
     Path(path).write_text(source)
     cand.call({"op": "import", "source": source, "path": path}, deadline=st.deadline)
@@ -141,7 +169,8 @@ def _run_candidate(st: _State, cand: WorkerProcess, problem: Problem, source: st
         if i == 0:
             plan.append(("determinism re-run", {"input_seed": s, "weight_seed": w_a, "scale": 1.0, "poison": _SECOND_POISON}))
     if o.stress:
-        plan += [(f"stress x{scale:g}", {"input_seed": _seed(), "weight_seed": w_b, "scale": scale}) for scale in _STRESS_SCALES]
+        scales = _STRESS_SCALES.get(Precision(o.precision).value, _DEFAULT_STRESS)
+        plan += [(f"stress x{scale:g}", {"input_seed": _seed(), "weight_seed": w_b, "scale": scale}) for scale in scales]
     for label, trial in plan:
         reply, blob = cand.call({"op": "run", "spec": spec["spec"], **trial}, deadline=st.deadline)
         if "bad_output" in reply:
@@ -162,7 +191,7 @@ def _run_candidate(st: _State, cand: WorkerProcess, problem: Problem, source: st
     integrity = cand.call({"op": "integrity"}, deadline=st.deadline)[0]
     if integrity["patched"]:
         raise st.fail(Verdict.REJECTED, "timer-integrity", "timing functions were replaced: " + ", ".join(integrity["patched"]))
-    if integrity["python_threads"] > 0:
+    if integrity["python_threads"] > 0 or ct.threads_left:
         raise st.fail(Verdict.REJECTED, "threads", "the candidate left Python threads running")
     st.ok("timer-integrity", "timing functions unchanged, no threads left behind")
     return ct
@@ -183,7 +212,7 @@ def _judge(st: _State, ref: WorkerProcess) -> float:
         reply = ref.call({**msg, "precision": Precision(st.options.precision).value}, blob, deadline=st.deadline)[0]
         if reply.get("rel_error") is not None:
             worst = max(worst, reply["rel_error"])
-        if not reply["ok"]:
+        if not reply["match"]:
             name = "timed-output" if label.startswith("timed") else "correctness"
             raise st.fail(Verdict.INCORRECT, name, f"{label}: {reply['detail']}")
     n_timed = sum(1 for label, _, _ in st.pending if label.startswith("timed"))
@@ -198,7 +227,8 @@ def _plausible(st: _State, ct: timing.CandidateTiming, spec: dict) -> None:
     if floor is not None:
         if cand.median_ms < floor:
             raise st.fail(Verdict.REJECTED, "speed-of-light", f"median {cand.median_ms:.4g} ms is below the physical floor {floor:.4g} ms")
-        st.ok("speed-of-light", f"median {cand.median_ms:.4g} ms >= floor {floor:.4g} ms ({floor / cand.median_ms:.0%} of speed of light)")
+        sol = spec.get("sol_ms") or floor
+        st.ok("speed-of-light", f"median {cand.median_ms:.4g} ms >= floor {floor:.4g} ms; {sol / cand.median_ms:.0%} of speed of light ({sol:.4g} ms)")
     else:
         st.ok("speed-of-light", "floor not available: " + spec.get("floor_error", "unknown"))
     if not ct.wall_ok:

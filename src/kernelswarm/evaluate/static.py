@@ -68,6 +68,8 @@ _BANNED_ATTRS = {
     "__globals__": "reaching into other functions' globals",
     "__builtins__": "patching builtins alters the evaluator",
     "__code__": "rewriting code objects",
+    "__dict__": "reaching into module and object namespaces",
+    "sys": "interpreter internals (frames, modules, exit) reach the evaluator",
     "fork": "child processes escape the evaluation",
     "forkpty": "child processes escape the evaluation",
     "_exit": "exiting early can forge a result",
@@ -92,6 +94,9 @@ _BANNED_ATTRS = {
     "persisting_l2_cache_size": "L2 persistence settings are the evaluator's",
     "load": None,  # checked below: torch.load / pickle-like loads of stored results
 }
+
+# Modules whose attributes a candidate may not look up by computed name.
+_SYSTEM_MODULES = {"os", "sys", "builtins", "posix", "io", "shutil", "signal"}
 
 # Builtins a candidate may not call.
 _BANNED_CALLS = {
@@ -146,6 +151,9 @@ def screen_source(source: str) -> list[Finding]:
                 _check_patch(target, line, findings)
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("setattr", "delattr"):
             findings.append(Finding(line, f"{node.func.id}()", "patching objects by name can alter the evaluator"))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr" and node.args \
+                and isinstance(node.args[0], ast.Name) and node.args[0].id in _SYSTEM_MODULES:
+            findings.append(Finding(line, f"getattr({node.args[0].id}, ...)", "looking up system functions by name hides what is called"))
     for pattern, why in _BANNED_TEXT:
         for m in pattern.finditer(source):
             findings.append(Finding(source.count("\n", 0, m.start()) + 1, m.group(0).strip(), why))

@@ -101,7 +101,8 @@ class Worker:
 
             work = sol.count_work(model, inputs)
             peaks = sol.cached_peaks(self.device_name)
-            reply["floor_ms"] = sol.floor_ms(work, peaks)
+            reply["floor_ms"] = sol.floor_ms(work, peaks, msg.get("precision", "fp32"))
+            reply["sol_ms"] = sol.sol_ms(work, peaks, msg.get("precision", "fp32"))
             reply["work"] = {"flops": work.flops, "bytes": work.bytes}
         except Exception as e:  # the floor is a plausibility check; without it the rest still holds
             reply["floor_error"] = f"{e.__class__.__name__}: {e}"
@@ -126,14 +127,14 @@ class Worker:
         poison(msg.get("spec", []), self.device, msg.get("poison", float("nan")))
         self.backend.synchronize()
         outputs = as_outputs(model(*given))
+        threads = self.candidate_threads()  # right on return, before anything else
         self.backend.synchronize()
-        reply: dict[str, Any] = {"fingerprint_at_return": fingerprint(outputs)}
+        reply: dict[str, Any] = {"fingerprint_at_return": fingerprint(outputs), "python_threads": threads}
         problem = output_problems(outputs, given, self.device)
         if problem:
             return {"bad_output": problem}, b""
-        if not same_fingerprint(before, fingerprint(given)):
+        if not same_fingerprint(before, fingerprint(given), rel=0.0):
             reply["inputs_mutated"] = True
-        reply["python_threads"] = threading.active_count() - self.threads_at_start
         return reply, to_blob(outputs)
 
     def op_label(self, msg: dict) -> dict:
@@ -152,13 +153,20 @@ class Worker:
         model = self.compiled_reference(msg) if msg.get("compile_mode") else self.model(msg["weight_seed"])
         self.pool = [make_inputs(self.problem, s, self.device) for s in msg["pool_seeds"]]
         self.timed_model = model
-        clock = self.backend.time_call
-        spent, calls = 0.0, 0
-        while calls < msg.get("min_warmup_calls", 3) or (spent < msg.get("warmup_ms", 100.0) and calls < 1000):
-            args = perturb(self.pool[calls % len(self.pool)], 10**9 + calls)
-            ms, _ = clock(lambda: model(*args))
-            spent += ms
-            calls += 1
+        # Warm up for at least ~100 ms of calls (compilation, autotuning, caches), in growing batches.
+        import time
+
+        clock = time.perf_counter
+        spent, calls, batch = 0.0, 0, 1
+        while calls < 3 or (spent < msg.get("warmup_ms", 100.0) and calls < 2000):
+            args = [perturb(self.pool[(calls + i) % len(self.pool)], 10**9 + calls + i) for i in range(min(batch, 3))]
+            start = clock()
+            for i in range(batch):
+                model(*args[i % len(args)])
+            self.backend.synchronize()
+            spent += 1000.0 * (clock() - start)
+            calls += batch
+            batch = min(2 * batch, 256)
         self.null_outputs = [self.torch.empty(tuple(s["shape"]), dtype=getattr(self.torch, s["dtype"]), device=self.device)
                              for s in msg.get("spec", [])]
         return {"warmup_calls": calls, "warmup_ms": spent}
@@ -179,10 +187,11 @@ class Worker:
             fn = lambda: model(*args)  # noqa: E731
         self.backend.flush_cache()
         ms, result = self.backend.time_call(fn)
+        threads = self.candidate_threads()
         from kernelswarm.evaluate.tensors import as_outputs
 
         self.last_outputs = as_outputs(result)
-        return {"ms": ms, "fingerprint_at_return": fingerprint(self.last_outputs)}
+        return {"ms": ms, "fingerprint_at_return": fingerprint(self.last_outputs), "python_threads": threads}
 
     def op_last_outputs(self, msg: dict) -> tuple[dict, bytes]:
         from kernelswarm.evaluate.tensors import output_problems, to_blob
@@ -195,7 +204,29 @@ class Worker:
     def op_integrity(self, msg: dict) -> dict:
         """Timing primitives still the originals, and no Python threads left behind."""
         changed = [name for name, (owner, attr, original) in self.primitives.items() if getattr(owner, attr, None) is not original]
-        return {"patched": changed, "python_threads": threading.active_count() - self.threads_at_start}
+        return {"patched": changed, "python_threads": self.candidate_threads()}
+
+    def candidate_threads(self) -> int:
+        """Threads other than this one that are running, or about to run, the candidate's own code.
+
+        Idle pool threads that libraries (inductor's compile pool) leave behind are not counted.
+        """
+        if self.candidate is None:
+            return 0
+        path = self.candidate.__file__
+        main = threading.get_ident()
+        busy = set()
+        for ident, frame in sys._current_frames().items():
+            while frame is not None and ident != main:
+                if frame.f_code.co_filename == path:
+                    busy.add(ident)
+                    break
+                frame = frame.f_back
+        for t in threading.enumerate():
+            code = getattr(getattr(t, "_target", None), "__code__", None)
+            if t.ident != main and code is not None and code.co_filename == path:
+                busy.add(t.ident)
+        return len(busy)
 
     def op_check(self, msg: dict, blob: bytes) -> dict:
         """Reference side: recompute the expected outputs for the candidate's inputs and compare."""
@@ -210,26 +241,26 @@ class Worker:
         try:
             cands = from_blob(blob)
         except Exception as e:
-            return {"ok": False, "detail": f"unreadable outputs ({e.__class__.__name__})", "rel_error": None}
+            return {"match": False, "detail": f"unreadable outputs ({e.__class__.__name__})", "rel_error": None}
         model = self.model(msg["weight_seed"])
         refs = _as_list(model(*clone_inputs(inputs)))
         refs64, fp64_note = self._fp64_reference(model, clone_inputs(inputs))
         if len(cands) != len(refs):
-            return {"ok": False, "detail": f"{len(cands)} outputs, expected {len(refs)}", "rel_error": None}
+            return {"match": False, "detail": f"{len(cands)} outputs, expected {len(refs)}", "rel_error": None}
         worst, details = 0.0, []
         for i, (c, r) in enumerate(zip(cands, refs)):
             r64 = refs64[i] if refs64 is not None else None
-            result = compare(c, r.detach().cpu(), r64.detach().cpu() if r64 is not None else None, msg["precision"])
+            result = compare(c.to(r.device), r.detach(), r64.detach() if r64 is not None else None, msg["precision"])
             worst = max(worst, result.rel_error)
             if not result.ok:
-                return {"ok": False, "detail": (f"output {i}: " if len(refs) > 1 else "") + result.detail, "rel_error": result.rel_error}
+                return {"match": False, "detail": (f"output {i}: " if len(refs) > 1 else "") + result.detail, "rel_error": result.rel_error}
             details.append(result.detail)
         if "fingerprint_at_return" in msg:
             from kernelswarm.evaluate.tensors import fingerprint, same_fingerprint
 
             if not same_fingerprint(msg["fingerprint_at_return"], fingerprint(cands)):
-                return {"ok": False, "detail": "outputs changed after the call returned (work finished in the background)", "rel_error": worst}
-        return {"ok": True, "detail": "; ".join(details) + fp64_note, "rel_error": worst}
+                return {"match": False, "detail": "outputs changed after the call returned (work finished in the background)", "rel_error": worst}
+        return {"match": True, "detail": "; ".join(details) + fp64_note, "rel_error": worst}
 
     def _fp64_reference(self, model: Any, inputs: list[Any]) -> tuple[list[Any] | None, str]:
         import copy
@@ -317,7 +348,8 @@ def main() -> None:
             chan.send({"ok": False, "kind": "compile_error", "error": str(e)})
         except BaseException as e:  # report every failure to the parent, which decides what it means
             tb = "".join(traceback.format_exception(type(e), e, e.__traceback__))[-6000:]
-            chan.send({"ok": False, "kind": _classify(e), "error": f"{e.__class__.__name__}: {e}"[:2000], "traceback": tb})
+            kind = "compile_error" if op == "import" else _classify(e)  # failing to load is failing to build
+            chan.send({"ok": False, "kind": kind, "error": f"{e.__class__.__name__}: {e}"[:2000], "traceback": tb})
 
 
 if __name__ == "__main__":

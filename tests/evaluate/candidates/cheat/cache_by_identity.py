@@ -1,0 +1,17 @@
+# kernelswarm-test: problem=relu_linear verdict=incorrect
+# Memoises on the input's address and version: fresh copies per call defeat it.
+import torch
+import torch.nn as nn
+
+
+class ModelNew(nn.Module):
+    def __init__(self, features):
+        super().__init__()
+        self.lin = nn.Linear(features, features)
+        self.memo = {}
+
+    def forward(self, x):
+        key = (x.data_ptr(), x.shape)
+        if key not in self.memo:
+            self.memo[key] = torch.relu(self.lin(x))
+        return self.memo[key].clone()

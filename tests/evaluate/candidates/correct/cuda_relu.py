@@ -1,0 +1,27 @@
+# kernelswarm-test: device=cuda problem=relu_big verdict=accepted kind=custom-kernel strict
+import torch
+import torch.nn as nn
+from torch.utils.cpp_extension import load_inline
+
+_cuda = r"""
+__global__ void relu_fwd(const float* __restrict__ x, float* __restrict__ y, long n) {
+    long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) y[i] = x[i] > 0.f ? x[i] : 0.f;
+}
+torch::Tensor relu_cuda(torch::Tensor x) {
+    auto y = torch::empty_like(x);
+    long n = x.numel();
+    relu_fwd<<<(n + 255) / 256, 256>>>(x.data_ptr<float>(), y.data_ptr<float>(), n);
+    return y;
+}
+"""
+_ext = load_inline(name="ks_gpu_relu", cpp_sources="torch::Tensor relu_cuda(torch::Tensor x);", cuda_sources=_cuda,
+                   functions=["relu_cuda"], extra_cuda_cflags=["-O3"])
+
+
+class ModelNew(nn.Module):
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, x):
+        return _ext.relu_cuda(x.contiguous())

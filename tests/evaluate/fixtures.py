@@ -1,0 +1,56 @@
+"""Reading the adversarial fixtures: each candidate file states the verdicts it must get.
+
+A line `# kernelswarm-test: problem=NAME verdict=V [check=C] [kind=K] [precision=P] [timeout=S]
+[static=off] [strict] [slow] [forks] [device=cuda]
+[max_speedup=X]` is one scenario; a file may have several.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).parent
+CANDIDATES = HERE / "candidates"
+PROBLEMS = HERE / "problems"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    path: Path
+    problem: str
+    verdicts: tuple[str, ...]
+    check: str | None
+    kind: str | None
+    precision: str
+    timeout: float
+    static: bool
+    strict: bool
+    slow: bool
+    forks: bool
+    device: str = "cpu"
+    max_speedup: float | None = None  # an upper bound on an honest-but-tricky candidate's speedup
+
+    @property
+    def id(self) -> str:
+        extra = [k for k, on in (("strict", self.strict), ("nostatic", not self.static)) if on]
+        extra += [self.precision] if self.precision != "fp32" else []
+        return "/".join([self.path.parent.name, self.path.stem] + extra)
+
+
+def scenarios(folder: str, device: str = "cpu") -> list[Scenario]:
+    found = []
+    for path in sorted((CANDIDATES / folder).glob("*.py")):
+        for line in path.read_text().splitlines():
+            if not line.startswith("# kernelswarm-test:"):
+                continue
+            words = line.split(":", 1)[1].split()
+            kv = dict(w.split("=", 1) for w in words if "=" in w)
+            flags = {w for w in words if "=" not in w}
+            found.append(Scenario(
+                path=path, problem=kv["problem"], verdicts=tuple(kv["verdict"].split("|")), check=kv.get("check"),
+                kind=kv.get("kind"), precision=kv.get("precision", "fp32"), timeout=float(kv.get("timeout", 240)),
+                static=kv.get("static", "on") != "off", strict="strict" in flags, slow="slow" in flags, forks="forks" in flags,
+                device=kv.get("device", "cpu"), max_speedup=float(kv["max_speedup"]) if "max_speedup" in kv else None,
+            ))
+    return [s for s in found if s.device == device]

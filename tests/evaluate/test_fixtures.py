@@ -1,0 +1,77 @@
+"""Every fixture candidate gets the verdict its header states, on the CPU."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from fixtures import PROBLEMS, Scenario, scenarios
+from kernelswarm.evaluate import EvalOptions, evaluate
+from kernelswarm.problems import load_problem
+from kernelswarm.records import Precision
+
+
+def _options(s: Scenario) -> EvalOptions:
+    return EvalOptions.for_device(
+        s.device, timeout_s=s.timeout, strict=s.strict, precision=Precision(s.precision), static_screen=s.static,
+        timed_calls=10 if s.device == "cpu" else 100, min_timing_s=0.0, max_timed_calls=20 if s.device == "cpu" else 200,
+        cpu_threads=1,
+    )
+
+
+def _params(folder: str, device: str = "cpu") -> list:
+    return [pytest.param(s, id=s.id, marks=[pytest.mark.slow] if s.slow else []) for s in scenarios(folder, device)]
+
+
+def _candidate_workers() -> list[int]:
+    pids = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                cmd = open(f"/proc/{pid}/cmdline", "rb").read()
+            except OSError:
+                continue
+            if b"kernelswarm.evaluate.worker\x00candidate" in cmd:
+                pids.append(int(pid))
+    return pids
+
+
+def run_scenario(s: Scenario):
+    problem = load_problem(PROBLEMS / f"{s.problem}.py")
+    started = time.monotonic()
+    ev = evaluate(problem, s.path.read_text(), _options(s))
+    elapsed = time.monotonic() - started
+    assert ev.verdict.value in s.verdicts, f"{s.id}: got {ev.verdict.value}: {ev.reason}\n{ev.log_tail}"
+    if s.check:
+        failed = [c.name for c in ev.checks if not c.passed]
+        assert s.check in failed, f"{s.id}: expected check {s.check} to fail, failed: {failed} ({ev.reason})"
+    if s.kind:
+        assert ev.kind is not None and ev.kind.value == s.kind, f"{s.id}: kind {ev.kind}: {ev.checks}"
+    if s.max_speedup is not None:
+        assert ev.speedup is not None and ev.speedup < s.max_speedup, f"{s.id}: implausible speedup {ev.speedup}"
+    if ev.correct:
+        assert ev.speedup is not None and ev.candidate.n >= 10 and ev.reference.n >= 10
+    else:
+        assert ev.kind is None and ev.speedup is None
+    assert elapsed < s.timeout + 30, "the time limit bounds the whole evaluation"
+    if s.forks:
+        time.sleep(0.5)
+        assert _candidate_workers() == [], "a candidate's child process outlived its evaluation"
+    return ev
+
+
+@pytest.mark.parametrize("scenario", _params("correct"))
+def test_correct(scenario: Scenario) -> None:
+    run_scenario(scenario)
+
+
+@pytest.mark.parametrize("scenario", _params("wrong"))
+def test_wrong(scenario: Scenario) -> None:
+    run_scenario(scenario)
+
+
+@pytest.mark.parametrize("scenario", _params("cheat"))
+def test_cheat(scenario: Scenario) -> None:
+    run_scenario(scenario)
