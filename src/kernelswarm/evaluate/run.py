@@ -117,6 +117,7 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
         cand.kill()
         t = time.monotonic()
         ev.max_rel_error = _judge(st, ref)
+        _judge_all_calls(st, ref, ct)
         st.phases["check"] = time.monotonic() - t
         t = time.monotonic()
         ev.reference = options.reference or timing.time_worker(ref, options, st.deadline, spec["spec"], _seed())
@@ -221,6 +222,19 @@ def _judge(st: _State, ref: WorkerProcess) -> float:
     return worst
 
 
+# Relative tolerance on the magnitude fingerprints of timed outputs, per precision policy.
+_FINGERPRINT_TOL = {"fp32": 1e-4, "tf32": 2e-3, "fp16": 4e-3, "bf16": 8e-3}
+
+
+def _judge_all_calls(st: _State, ref: WorkerProcess, ct: timing.CandidateTiming) -> None:
+    precision = Precision(st.options.precision).value
+    reply = ref.call({"op": "fingerprints", "pool_seeds": ct.pool_seeds, "weight_seed": ct.weight_seed,
+                      "calls": ct.calls, "tolerance": _FINGERPRINT_TOL[precision]}, deadline=st.deadline)[0]
+    if not reply["match"]:
+        raise st.fail(Verdict.INCORRECT, "timed-output", reply["detail"])
+    st.ok("timed-fingerprints", f"every timed output's magnitude fingerprint matches ({reply['detail']})")
+
+
 def _plausible(st: _State, ct: timing.CandidateTiming, spec: dict) -> None:
     cand = ct.timing
     floor = spec.get("floor_ms")
@@ -241,7 +255,7 @@ def _label(st: _State, ct: timing.CandidateTiming) -> Kind:
     from kernelswarm.evaluate.labels import MIN_CUSTOM_SHARE
 
     top = ", ".join(ct.ran[:3]) or "nothing recorded"
-    if ct.custom_share >= MIN_CUSTOM_SHARE:
+    if ct.custom_share >= MIN_CUSTOM_SHARE[st.options.device]:
         st.ok("kind", f"custom kernels did {ct.custom_share:.0%} of the profiled work (top: {top})")
         return Kind.CUSTOM_KERNEL
     defined = f"; defined but idle: {', '.join(ct.defined)}" if ct.defined else ""

@@ -21,7 +21,8 @@ from kernelswarm.records import Timing
 
 POOL_SIZE = 3  # distinct base input sets; every call still gets its own perturbed contents
 NULL_EVERY = 5  # one calibration call of an empty function after every NULL_EVERY timed calls
-N_SAMPLED = 4  # timed calls whose outputs are collected and checked
+SAMPLED_SHARE = 0.25  # share of timed calls whose outputs are collected and fully checked...
+MIN_SAMPLED, MAX_SAMPLED = 4, 24  # ...within these bounds; every other call is checked by fingerprint
 
 
 def _seed() -> int:
@@ -38,6 +39,9 @@ class CandidateTiming:
     wall_ok: bool = True  # claimed times agree with the parent's wall clock
     wall_detail: str = ""
     threads_left: bool = False  # a timed call returned with Python threads still running
+    pool_seeds: list[int] = field(default_factory=list)
+    weight_seed: int = 0
+    calls: list[tuple[int, int, list[float]]] = field(default_factory=list)  # (pool index, key, fingerprint) per timed call
 
 
 def _enough(n: int, total_ms: float, started: float, o: EvalOptions, deadline: float) -> bool:
@@ -62,9 +66,10 @@ def time_candidate(worker: WorkerProcess, o: EvalOptions, deadline: float, spec:
     for _ in range(3):
         null_call()
     rng = random.SystemRandom()
-    sampled = set(rng.sample(range(max(o.timed_calls, N_SAMPLED)), N_SAMPLED))
+    n_sampled = min(MAX_SAMPLED, max(MIN_SAMPLED, int(SAMPLED_SHARE * o.timed_calls)))
+    sampled = set(rng.sample(range(max(o.timed_calls, n_sampled)), n_sampled))
     result = CandidateTiming(Timing.from_samples([1.0]), custom_share=float(label["custom_share"]),
-                             ran=list(label["ran"]), defined=list(label["defined"]))
+                             ran=list(label["ran"]), defined=list(label["defined"]), pool_seeds=pool_seeds, weight_seed=weight_seed)
     times, slack = [], []
     started = time.monotonic()
     with o.timing_lock or contextlib.nullcontext():
@@ -87,6 +92,7 @@ def _timed_loop(worker, o, deadline, result, pool_seeds, weight_seed, sampled, n
             result.threads_left = True
         times.append(ms)
         slack.append(wall_ms - ms)
+        result.calls.append((j, key, reply["fingerprint_at_return"]))
         if i in sampled:
             _, blob = worker.call({"op": "last_outputs"}, deadline=deadline)
             result.pending.append((f"timed call {i}", {

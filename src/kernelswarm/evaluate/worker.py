@@ -262,6 +262,24 @@ class Worker:
                 return {"match": False, "detail": "outputs changed after the call returned (work finished in the background)", "rel_error": worst}
         return {"match": True, "detail": "; ".join(details) + fp64_note, "rel_error": worst}
 
+    def op_fingerprints(self, msg: dict) -> dict:
+        """Reference side: the magnitude fingerprint of every timed call's expected output.
+
+        Catches a candidate that serves stale outputs on calls that were not sampled for a full check.
+        """
+        from kernelswarm.evaluate.tensors import fingerprint, magnitudes, make_inputs, perturb, same_fingerprint
+
+        model = self.model(msg["weight_seed"])
+        bases: dict[int, list[Any]] = {}
+        for n, (j, key, got) in enumerate(msg["calls"]):
+            if j not in bases:
+                bases[j] = make_inputs(self.problem, msg["pool_seeds"][j], self.device)
+            want = fingerprint(_as_list(model(*perturb(bases[j], key))))
+            if not same_fingerprint(magnitudes(want), magnitudes(got), rel=msg["tolerance"]):
+                return {"match": False, "detail": f"timed call {n}: output magnitudes {magnitudes(got)} do not match the "
+                                                  f"expected {magnitudes(want)} (a stale or skipped result)"}
+        return {"match": True, "detail": f"{len(msg['calls'])} timed outputs"}
+
     def _fp64_reference(self, model: Any, inputs: list[Any]) -> tuple[list[Any] | None, str]:
         import copy
 

@@ -1,4 +1,5 @@
-# kernelswarm-test: problem=relu_linear verdict=incorrect
+# kernelswarm-test: problem=relu_linear verdict=incorrect|accepted max_speedup=3
+# Either it serves a stale output and is caught, or fresh copies make it miss and it honestly computes.
 # Memoises on the input's address and version: fresh copies per call defeat it.
 import torch
 import torch.nn as nn
