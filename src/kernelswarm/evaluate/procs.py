@@ -67,6 +67,7 @@ class WorkerProcess:
         os.close(from_child_w)
         self.chan = Channel(from_child_r, to_child_w)
         self.last_wall_s = 0.0  # wall time of the last call, measured here
+        self.op_seconds: dict[str, float] = {}  # worker-reported compute time per op, for phase reports
 
     def call(self, msg: dict[str, Any], blob: bytes = b"", deadline: float | None = None) -> tuple[dict[str, Any], bytes]:
         start = time.perf_counter()
@@ -91,6 +92,8 @@ class WorkerProcess:
         except ProtocolError as e:
             self.kill()
             raise WorkerFailed("runtime_error", f"the worker's channel was corrupted ({e})", self.log_tail()) from None
+        if isinstance(reply.get("op_s"), (int, float)):
+            self.op_seconds[str(op)] = self.op_seconds.get(str(op), 0.0) + float(reply["op_s"])
         if not reply.get("ok"):
             kind = reply.get("kind", "runtime_error")
             raise WorkerFailed(kind if kind in ("compile_error", "runtime_error") else "runtime_error",

@@ -146,6 +146,9 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
             ev.log_tail = _trim(cand.log_tail())
         shutil.rmtree(workdir, ignore_errors=True)
     ev.checks = st.checks
+    for w in (ref, cand):  # worker-side time per operation, to see where a phase's time went
+        if w is not None:
+            st.phases.update({f"{w.role}.{op}": t for op, t in w.op_seconds.items()})
     ev.phases_s = {k: round(v, 3) for k, v in st.phases.items()}
     ev.wall_s = time.monotonic() - started
     return ev
