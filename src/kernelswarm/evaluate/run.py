@@ -106,7 +106,8 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
         cand.chan.send(init)  # the candidate worker starts torch and the device while the reference works
         try:
             ref.call(init, deadline=st.deadline)
-            spec = ref.call({"op": "spec", "seed": _seed(), "precision": options.precision.value}, deadline=st.deadline)[0]
+            spec = ref.call({"op": "spec", "seed": _seed(), "precision": options.precision.value,
+                             "work_key": f"{problem.hash}|{options.device}"}, deadline=st.deadline)[0]
         except WorkerFailed as e:
             raise ProblemError(f"{problem.path}: the reference fails to run: {e.message}") from None
         ev.versions = {k: str(v) for k, v in spec.get("versions", {}).items()}
@@ -189,7 +190,7 @@ def _run_candidate(st: _State, cand: WorkerProcess, problem: Problem, source: st
     st.ok("output", "plain tensors of their own storage, inputs unchanged")
     st.phases["trials"] = time.monotonic() - t
     t = time.monotonic()
-    ct = timing.time_candidate(cand, o, st.deadline, spec["spec"], w_b)
+    ct = timing.time_candidate(cand, o, st.deadline, spec["spec"], w_b, output_bytes=_output_bytes(spec["spec"]))
     st.pending.extend(ct.pending)
     st.phases["timing"] = time.monotonic() - t
     integrity = cand.call({"op": "integrity"}, deadline=st.deadline)[0]
@@ -199,6 +200,17 @@ def _run_candidate(st: _State, cand: WorkerProcess, problem: Problem, source: st
         raise st.fail(Verdict.REJECTED, "threads", "the candidate left Python threads running")
     st.ok("timer-integrity", "timing functions unchanged, no threads left behind")
     return ct
+
+
+def _output_bytes(specs: list[dict]) -> int:
+    sizes = {"float64": 8, "float32": 4, "int64": 8, "int32": 4, "float16": 2, "bfloat16": 2, "bool": 1, "uint8": 1, "int8": 1}
+    total = 0
+    for s in specs:
+        n = 1
+        for d in s["shape"]:
+            n *= d
+        total += n * sizes.get(s["dtype"], 4)
+    return total
 
 
 def _init_msg(problem: Problem, o: EvalOptions) -> dict[str, Any]:

@@ -23,6 +23,7 @@ POOL_SIZE = 3  # distinct base input sets; every call still gets its own perturb
 NULL_EVERY = 5  # one calibration call of an empty function after every NULL_EVERY timed calls
 SAMPLED_SHARE = 0.25  # share of timed calls whose outputs are collected and fully checked...
 MIN_SAMPLED, MAX_SAMPLED = 4, 24  # ...within these bounds; every other call is checked by fingerprint
+SAMPLED_BYTES = 512 * 1024 * 1024  # and, beyond the minimum, at most this many output bytes copied back
 
 
 def _seed() -> int:
@@ -53,7 +54,8 @@ def _enough(n: int, total_ms: float, started: float, o: EvalOptions, deadline: f
     return n >= o.timed_calls and total_ms >= 1000.0 * o.min_timing_s
 
 
-def time_candidate(worker: WorkerProcess, o: EvalOptions, deadline: float, spec: list[dict], weight_seed: int) -> CandidateTiming:
+def time_candidate(worker: WorkerProcess, o: EvalOptions, deadline: float, spec: list[dict], weight_seed: int,
+                   output_bytes: int = 0) -> CandidateTiming:
     pool_seeds = [_seed() for _ in range(POOL_SIZE)]
     worker.call({"op": "time_setup", "pool_seeds": pool_seeds, "weight_seed": weight_seed, "spec": spec}, deadline=deadline)
     label = worker.call({"op": "label", "weight_seed": weight_seed}, deadline=deadline)[0]
@@ -66,7 +68,8 @@ def time_candidate(worker: WorkerProcess, o: EvalOptions, deadline: float, spec:
     for _ in range(3):
         null_call()
     rng = random.SystemRandom()
-    n_sampled = min(MAX_SAMPLED, max(MIN_SAMPLED, int(SAMPLED_SHARE * o.timed_calls)))
+    by_bytes = SAMPLED_BYTES // output_bytes if output_bytes else MAX_SAMPLED  # large outputs: fewer full copies
+    n_sampled = max(MIN_SAMPLED, min(MAX_SAMPLED, int(SAMPLED_SHARE * o.timed_calls), by_bytes))
     sampled = set(rng.sample(range(max(o.timed_calls, n_sampled)), n_sampled))
     result = CandidateTiming(Timing.from_samples([1.0]), custom_share=float(label["custom_share"]),
                              ran=list(label["ran"]), defined=list(label["defined"]), pool_seeds=pool_seeds, weight_seed=weight_seed)

@@ -102,7 +102,7 @@ class Worker:
         try:
             from kernelswarm import sol
 
-            work = sol.count_work(model, inputs)
+            work = _cached_work(msg.get("work_key"), lambda: sol.count_work(model, inputs))
             peaks = sol.cached_peaks(self.device_name)
             reply["floor_ms"] = sol.floor_ms(work, peaks, msg.get("precision", "fp32"))
             reply["sol_ms"] = sol.sol_ms(work, peaks, msg.get("precision", "fp32"))
@@ -301,6 +301,32 @@ class Worker:
             return None, " (no float64 reference: compared against float32 with a wider floor)"
         except Exception as e:
             return None, f" (no float64 reference: {e.__class__.__name__}; compared against float32 with a wider floor)"
+
+
+def _cached_work(key: str | None, count: Callable[[], Any]) -> Any:
+    """FLOPs and bytes of a problem on a device, counted once (the FLOP counter costs seconds to load)."""
+    import json
+    from pathlib import Path
+
+    from kernelswarm import sol
+
+    path = Path(os.environ.get("KERNELSWARM_CACHE") or Path.home() / ".cache" / "kernelswarm") / "work.json"
+    try:
+        table = json.loads(path.read_text())
+    except (OSError, ValueError):
+        table = {}
+    if key and key in table:
+        return sol.Work(**table[key])
+    work = count()
+    if key:
+        import dataclasses
+
+        table[key] = dataclasses.asdict(work)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(table))
+        tmp.replace(path)
+    return work
 
 
 def _warm_profiler(device: Any) -> None:
