@@ -7,10 +7,11 @@ listing a suite sized for an H100 allocates nothing.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import types
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -48,6 +49,17 @@ class Measurement:
             "flops": self.flops, "min_bytes": self.min_bytes,
             "eager_ms": self.eager.median_ms if self.eager else None, "error": self.error,
         }
+
+
+@contextlib.contextmanager
+def strict_fp32() -> Iterator[None]:
+    """TF32 off for matmuls and convolutions, as in the evaluator's reference; restored after."""
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
 def instantiate(module: types.ModuleType, device: str, seed: int = 0) -> tuple[torch.nn.Module, list[Any]]:
@@ -133,11 +145,12 @@ def measure(problem: Problem, device: str | None = None, time_it: bool = True) -
     Never raises for a problem that fails to run: the failure is recorded in `error`. A problem
     that cannot run on the meta device (data-dependent shapes) is counted at its CPU preset instead.
     """
-    m = _measure(problem, device, time_it)
-    if m.error and device is None and "cpu" in problem.sizes:
-        fallback = _measure(problem, "cpu", time_it=False)
-        if not fallback.error:
-            return fallback
+    with strict_fp32():
+        m = _measure(problem, device, time_it)
+        if m.error and device is None and "cpu" in problem.sizes:
+            fallback = _measure(problem, "cpu", time_it=False)
+            if not fallback.error:
+                return fallback
     return m
 
 

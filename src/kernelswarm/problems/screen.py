@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from kernelswarm.problems.load import Problem, exec_problem
-from kernelswarm.problems.measure import as_tensors, instantiate, min_bytes, run_forward, time_eager
+from kernelswarm.problems.measure import as_tensors, instantiate, min_bytes, run_forward, strict_fp32, time_eager
 
 SEEDS = (0, 1, 2)
 # A trivial candidate within this relative normwise error of the reference would likely pass the
@@ -92,7 +92,8 @@ def screen(problem: Problem, device: str = "cpu", time_it: bool = True, numerics
     """Screen one problem at its size preset for `device`. Never raises for a problem that fails."""
     result = Screening(problem.name, str(problem.path), device, ok=False)
     try:
-        _screen(problem, device, time_it, numerics, result)
+        with strict_fp32():  # TF32 would pass for ill-conditioning, and the evaluator runs without it
+            _screen(problem, device, time_it, numerics, result)
     except Exception as e:  # the problem itself failed: that is a finding, not a crash
         first = str(e).splitlines()[0] if str(e) else ""
         result.reasons.append(f"fails to run: {e.__class__.__name__}: {first}"[:300])
