@@ -222,7 +222,7 @@ def main() -> int:
     sup = Supervisor(store, config, builtin_agents(config.agents), on_event=show)
 
     def finish(partial: bool) -> None:
-        data = analyse(store, sup.run_id, time.monotonic() - start, list(evals))
+        data = analyse(store, [sup.run_id], time.monotonic() - start, list(evals))
         data["partial"] = partial  # stopped by --hard-limit in the middle of a problem
         (args.out / "swarm_builtin.json").write_text(json.dumps(data, indent=1, default=str))
         text = markdown(data) + ("\n(partial: stopped by --hard-limit; the run is resumable)\n" if partial else "")

@@ -130,7 +130,8 @@ class WorkerProcess:
         except subprocess.TimeoutExpired:
             pass
         self.chan.close()
-        self._log.close()
+        if not self._log.closed:
+            self._log.close()
 
 
 def _package_root() -> str:

@@ -72,11 +72,14 @@ class Channel:
         return b"".join(chunks)
 
     def close(self) -> None:
-        for fd in (self.read_fd, self.write_fd):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        # Idempotent: closing a descriptor twice could close one another thread has just opened.
+        fds, self.read_fd, self.write_fd = (self.read_fd, self.write_fd), -1, -1
+        for fd in fds:
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -8,6 +8,7 @@ expected output exists anywhere while candidate code is alive.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import shutil
 import tempfile
@@ -92,6 +93,9 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
                     precision=options.precision, problem_hash=problem.hash)
     workdir = Path(tempfile.mkdtemp(prefix="kernelswarm-eval-"))
     ref = cand = None
+    # Every phase that runs on the device holds the supervisor's device lock, so that concurrent
+    # evaluations overlap only in process start-up and compilation, never in timing.
+    device_lock = options.timing_lock or contextlib.nullcontext()
     try:
         findings = screen_source(candidate_source) if options.static_screen else []
         if findings:
@@ -106,25 +110,27 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
         cand.chan.send(init)  # the candidate worker starts torch and the device while the reference works
         try:
             ref.call(init, deadline=st.deadline)
-            spec = ref.call({"op": "spec", "seed": _seed(), "precision": options.precision.value,
-                             "work_key": f"{problem.hash}|{options.device}"}, deadline=st.deadline)[0]
+            with device_lock:
+                spec = ref.call({"op": "spec", "seed": _seed(), "precision": options.precision.value,
+                                 "work_key": f"{problem.hash}|{options.device}"}, deadline=st.deadline)[0]
         except WorkerFailed as e:
             raise ProblemError(f"{problem.path}: the reference fails to run: {e.message}") from None
         ev.versions = {k: str(v) for k, v in spec.get("versions", {}).items()}
         ev.sol_ms = spec.get("sol_ms")
         st.phases["start"] = time.monotonic() - t
-        ct = _run_candidate(st, cand, problem, candidate_source, spec, workdir)
+        ct = _run_candidate(st, cand, problem, candidate_source, spec, workdir, device_lock)
         ev.candidate = ct.timing
         cand.kill()
-        t = time.monotonic()
-        ev.max_rel_error = _judge(st, ref)
-        _judge_all_calls(st, ref, ct)
-        st.phases["check"] = time.monotonic() - t
-        t = time.monotonic()
-        ev.reference = options.reference or timing.time_worker(ref, options, st.deadline, spec["spec"], _seed())
-        if options.baseline_compile or options.compiled:
-            ev.compiled = options.compiled or baselines.cached_compile_timing(problem, options, st.deadline, ref, spec)
-        st.phases["baseline"] = time.monotonic() - t
+        with device_lock:
+            t = time.monotonic()
+            ev.max_rel_error = _judge(st, ref)
+            _judge_all_calls(st, ref, ct)
+            st.phases["check"] = time.monotonic() - t
+            t = time.monotonic()
+            ev.reference = options.reference or timing.time_worker(ref, options, st.deadline, spec["spec"], _seed())
+            if options.baseline_compile or options.compiled:
+                ev.compiled = options.compiled or baselines.cached_compile_timing(problem, options, st.deadline, ref, spec)
+            st.phases["baseline"] = time.monotonic() - t
         _plausible(st, ct, spec)
         ev.custom_share = ct.custom_share
         ev.kind = _label(st, ct)
@@ -155,7 +161,8 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
     return ev
 
 
-def _run_candidate(st: _State, cand: WorkerProcess, problem: Problem, source: str, spec: dict, workdir: Path) -> timing.CandidateTiming:
+def _run_candidate(st: _State, cand: WorkerProcess, problem: Problem, source: str, spec: dict, workdir: Path,
+                   device_lock: Any) -> timing.CandidateTiming:
     """Everything the candidate process does: import, trials, labelling, timing."""
     o = st.options
     t = time.monotonic()
@@ -164,6 +171,12 @@ def _run_candidate(st: _State, cand: WorkerProcess, problem: Problem, source: st
     Path(path).write_text(source)
     cand.call({"op": "import", "source": source, "path": path}, deadline=st.deadline)
     st.phases["import"] = time.monotonic() - t
+    with device_lock:
+        return _candidate_on_device(st, cand, spec)
+
+
+def _candidate_on_device(st: _State, cand: WorkerProcess, spec: dict) -> timing.CandidateTiming:
+    o = st.options
     t = time.monotonic()
     w_a, w_b = _seed(), _seed()
     plan: list[tuple[str, dict[str, Any]]] = []

@@ -108,8 +108,10 @@ def poison_free_memory(device: torch.device, value: float = float("nan")) -> Non
     """On CUDA, fill a large part of free memory with `value` through the caching allocator."""
     if device.type != "cuda":
         return
+    # Kept small: the block stays in this process's allocator cache (later allocations are carved
+    # from it), and several evaluations may share the device.
     free, _ = torch.cuda.mem_get_info(device)
-    n = int(min(free * 0.5, 8 * 1024**3)) // 4
+    n = int(min(free * 0.1, 1024**3)) // 4
     if n > 0:
         block = torch.empty(n, dtype=torch.float32, device=device)
         block.fill_(value)

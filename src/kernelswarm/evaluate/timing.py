@@ -8,7 +8,6 @@ and compares the claimed times with calls of an empty function timed the same wa
 
 from __future__ import annotations
 
-import contextlib
 import random
 import secrets
 import time
@@ -75,8 +74,7 @@ def time_candidate(worker: WorkerProcess, o: EvalOptions, deadline: float, spec:
                              ran=list(label["ran"]), defined=list(label["defined"]), pool_seeds=pool_seeds, weight_seed=weight_seed)
     times, slack = [], []
     started = time.monotonic()
-    with o.timing_lock or contextlib.nullcontext():
-        _timed_loop(worker, o, deadline, result, pool_seeds, weight_seed, sampled, null_call, times, slack, started)
+    _timed_loop(worker, o, deadline, result, pool_seeds, weight_seed, sampled, null_call, times, slack, started)
     result.timing = Timing.from_samples(times)
     if result.wall_ok:
         result.wall_ok, result.wall_detail = _wall_check(times, slack, null_slack)
@@ -125,8 +123,7 @@ def time_worker(worker: WorkerProcess, o: EvalOptions, deadline: float, spec: li
                  "compile_mode": compile_mode}, deadline=deadline)
     times: list[float] = []
     started = time.monotonic()
-    with o.timing_lock or contextlib.nullcontext():
-        while not _enough(len(times), sum(times), started, o, deadline):
-            reply = worker.call({"op": "time_call", "pool_index": len(times) % POOL_SIZE, "key": _seed()}, deadline=deadline)[0]
-            times.append(float(reply["ms"]))
+    while not _enough(len(times), sum(times), started, o, deadline):
+        reply = worker.call({"op": "time_call", "pool_index": len(times) % POOL_SIZE, "key": _seed()}, deadline=deadline)[0]
+        times.append(float(reply["ms"]))
     return Timing.from_samples(times)
