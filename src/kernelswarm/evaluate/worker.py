@@ -219,12 +219,18 @@ class Worker:
         path = self.candidate.__file__
         main = threading.get_ident()
         busy = set()
-        for ident, frame in sys._current_frames().items():
-            while frame is not None and ident != main:
+        frames = sys._current_frames()
+        # This thread's own frame must not stay referenced from here: the cycle it would make keeps
+        # every caller's locals (the timed inputs and outputs) alive until a full garbage collection.
+        frames.pop(main, None)
+        frame = None
+        for ident, frame in frames.items():
+            while frame is not None:
                 if frame.f_code.co_filename == path:
                     busy.add(ident)
                     break
                 frame = frame.f_back
+        del frames, frame
         for t in threading.enumerate():
             code = getattr(getattr(t, "_target", None), "__code__", None)
             if t.ident != main and code is not None and code.co_filename == path:
