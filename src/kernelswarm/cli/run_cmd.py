@@ -37,7 +37,7 @@ def run(
     budget: Optional[float] = typer.Option(None, min=0, help="Stop asking model agents once the run has cost this many USD."),
     db: Path = typer.Option(DEFAULT_DB, help="The store (SQLite)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the latest unfinished run in --db."),
-    jobs: Optional[int] = typer.Option(None, min=1, help="Evaluations at once; default 1, or 4 on cuda when the evaluator serialises timing."),
+    jobs: Optional[int] = typer.Option(None, min=1, help="Evaluations at once (default 1): more overlap start-up and compiles; timings stay exclusive."),
     context: str = typer.Option("feedback", help="Context arms shown to agents: feedback,profile,other-backend (or none)."),
     timeout: float = typer.Option(300.0, min=1, help="Seconds per candidate evaluation."),
     strict: bool = typer.Option(False, "--strict", help="Accept only custom kernels."),
