@@ -256,6 +256,28 @@ def _summary(store: "Store", run_id: int) -> None:
     for lv in levels:
         shares = ", ".join(f"{a} {_pct(v)}" for a, v in lv.best_agent_share.items())
         console.print(f"best agent, {lv.label}: {shares}", highlight=False, markup=False)
+    _agent_summary(store, run_id)
+
+
+def _agent_summary(store: "Store", run_id: int) -> None:
+    """Per agent (each model is one): correct and best shares, mean speedup, tokens, cost; per arm."""
+    from rich.table import Table
+
+    from kernelswarm.llm.stats import run_model_summary
+
+    stats = run_model_summary(store, run_id)
+    if not stats:
+        return
+    t = Table(title="agents", title_justify="left")
+    for col in ("agent", "candidates", "correct", "best", "mean speedup", "tokens in", "tokens out", "cost USD"):
+        t.add_column(col, justify="left" if col == "agent" else "right")
+    for m in stats:
+        t.add_row(m.agent, str(m.candidates), _pct(m.correct_share), _pct(m.best_share), _x(m.mean_speedup),
+                  str(m.tokens_in), str(m.tokens_out), f"{m.cost_usd:.4f}")
+        for arm in m.by_arms:
+            t.add_row(f"  context: {arm.arms}", str(arm.candidates), _pct(arm.correct_share), "", _x(arm.mean_speedup),
+                      "", "", "")
+    console.print(t)
 
 
 def _ms(v: float | None) -> str:
