@@ -21,7 +21,6 @@ MIN_CUSTOM_SHARE = {"cuda": 0.10, "cpu": 0.50, "mps": 0.10}
 
 _TRITON_DEF = re.compile(r"@triton\.(?:jit|autotune|heuristics)[^\n]*\n(?:\s*@[^\n]*\n)*\s*def\s+(\w+)")
 _CUDA_GLOBAL = re.compile(r"__global__\s+(?:__launch_bounds__\s*\([^)]*\)\s*)?(?:static\s+)?(?:void)\s+(?:__launch_bounds__\s*\([^)]*\)\s*)?(\w+)")
-_NOT_CUSTOM_CPU = ("aten::", "prim::", "profiler", "cudaDeviceSynchronize", "[memory]", "Optimizer")
 
 
 def kernel_names(source: str) -> set[str]:
@@ -105,7 +104,9 @@ def profile_call(fn: Any, device: torch.device, names: set[str], tracer: Extensi
         return (custom / total if total > 0 else 0.0), ran[:20]
     events = [(e.key, float(e.self_cpu_time_total)) for e in averages if not e.key.startswith("ProfilerStep")]
     total = sum(t for _, t in events)
-    custom = sum(t for k, t in events if "::" in k and not k.startswith(_NOT_CUSTOM_CPU))
+    # Only calls into the candidate's own extension modules count: library operators in other
+    # namespaces (mkldnn::, quantized::, inductor's kernels) are not the candidate's kernels.
+    custom = sum(t for k, t in events if k.startswith("ks_ext::"))
     ran = [k for k, _ in sorted(events, key=lambda kt: -kt[1])]
     return (custom / total if total > 0 else 0.0), ran[:20]
 
