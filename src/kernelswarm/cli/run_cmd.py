@@ -44,7 +44,6 @@ def run(
     precision: str = typer.Option("fp32", help="fp32 | tf32 | bf16 | fp16."),
 ) -> None:
     """Optimize problems with every configured agent; store, select and summarize."""
-    from kernelswarm.store import Store
     from kernelswarm.supervisor import RunConfig, Supervisor
 
     store = _open_store(db)

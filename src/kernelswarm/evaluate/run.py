@@ -164,7 +164,6 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
 def _run_candidate(st: _State, cand: WorkerProcess, problem: Problem, source: str, spec: dict, workdir: Path,
                    device_lock: Any) -> timing.CandidateTiming:
     """Everything the candidate process does: import, trials, labelling, timing."""
-    o = st.options
     t = time.monotonic()
     cand.finish_call("init", st.deadline)
     path = str(workdir / "candidate" / "candidate.py")

@@ -16,6 +16,7 @@ import traceback
 import types
 from typing import Any, Callable
 
+from kernelswarm.evaluate import support
 from kernelswarm.evaluate.protocol import Channel, ChannelClosed
 
 
@@ -49,7 +50,7 @@ class Worker:
         self.kernel_names: set[str] = set()
         self.candidate: types.ModuleType | None = None
         if role == "candidate" and self.device.type == "cuda":
-            _warm_profiler(self.device)
+            support.warm_profiler(self.device)
 
     # -- building modules -------------------------------------------------------------------
     def reference_model(self, seed: int) -> Any:
@@ -73,7 +74,7 @@ class Worker:
         new = self.candidate.ModelNew(*self.init_inputs)
         if hasattr(new, "to"):
             new = new.to(self.device)
-        _load_matching_state(ref, new)
+        support.load_matching_state(ref, new)
         return new
 
     def import_candidate(self, source: str, path: str) -> None:
@@ -102,7 +103,7 @@ class Worker:
         try:
             from kernelswarm import sol
 
-            work = _cached_work(msg.get("work_key"), lambda: sol.count_work(model, inputs))
+            work = support.cached_work(msg.get("work_key"), lambda: sol.count_work(model, inputs))
             peaks = sol.cached_peaks(self.device_name)
             reply["floor_ms"] = sol.floor_ms(work, peaks, msg.get("precision", "fp32"))
             reply["sol_ms"] = sol.sol_ms(work, peaks, msg.get("precision", "fp32"))
@@ -151,7 +152,7 @@ class Worker:
 
     def op_time_setup(self, msg: dict) -> dict:
         """Build the timing input pool and warm up (absorbs compilation and autotuning)."""
-        from kernelswarm.evaluate.tensors import clone_inputs, make_inputs, perturb
+        from kernelswarm.evaluate.tensors import make_inputs, perturb
 
         model = self.compiled_reference(msg) if msg.get("compile_mode") else self.model(msg["weight_seed"])
         self.pool = [make_inputs(self.problem, s, self.device) for s in msg["pool_seeds"]]
@@ -314,79 +315,12 @@ class Worker:
             return None, f" (no float64 reference: {e.__class__.__name__}; compared against float32 with a wider floor)"
 
 
-def _cached_work(key: str | None, count: Callable[[], Any]) -> Any:
-    """FLOPs and bytes of a problem on a device, counted once (the FLOP counter costs seconds to load)."""
-    import json
-    from pathlib import Path
-
-    from kernelswarm import sol
-
-    path = Path(os.environ.get("KERNELSWARM_CACHE") or Path.home() / ".cache" / "kernelswarm") / "work.json"
-    try:
-        table = json.loads(path.read_text())
-    except (OSError, ValueError):
-        table = {}
-    if key and key in table:
-        return sol.Work(**table[key])
-    work = count()
-    if key:
-        import dataclasses
-
-        table[key] = dataclasses.asdict(work)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(table))
-        tmp.replace(path)
-    return work
-
-
-def _warm_profiler(device: Any) -> None:
-    """Start the CUDA profiler once before any candidate code: its first start costs seconds, which
-    then overlap with the reference worker's start-up instead of landing in the timing phase."""
-    import torch
-    from torch.profiler import ProfilerActivity, profile
-
-    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]):
-        torch.ones(1, device=device).add_(1)
-        torch.cuda.synchronize(device)
-
-
 class _Unusable(Exception):
     """The candidate file is not a usable candidate (no ModelNew)."""
 
 
 def _as_list(result: Any) -> list[Any]:
     return list(result) if isinstance(result, (tuple, list)) else [result]
-
-
-def _load_matching_state(ref: Any, new: Any) -> None:
-    """Copy the reference's weights into ModelNew when the names match, perhaps under a prefix."""
-    if not hasattr(new, "state_dict"):
-        return
-    ref_sd, new_sd = ref.state_dict(), new.state_dict()
-    if not ref_sd or not new_sd:
-        return
-    if set(ref_sd) == set(new_sd):
-        mapping = {k: k for k in ref_sd}
-    else:
-        prefixes = {nk[: len(nk) - len(rk)] for nk in new_sd for rk in ref_sd if nk.endswith(rk) and nk[: len(nk) - len(rk)].endswith(".")}
-        mapping = {}
-        for prefix in prefixes:
-            if all(prefix + k in new_sd for k in ref_sd) and len(new_sd) == len(ref_sd):
-                mapping = {k: prefix + k for k in ref_sd}
-                break
-    if mapping and all(ref_sd[k].shape == new_sd[v].shape for k, v in mapping.items()):
-        new.load_state_dict({v: ref_sd[k] for k, v in mapping.items()})
-
-
-def _classify(exc: BaseException) -> str:
-    """compile_error for build and kernel-compilation failures, runtime_error otherwise."""
-    names = " ".join(f"{c.__module__}.{c.__qualname__}" for c in type(exc).__mro__)
-    text = str(exc)
-    if "CompilationError" in names or "triton.compiler" in names or "Error building extension" in text \
-            or "CalledProcessError" in names or "BackendCompilerFailed" in names or isinstance(exc, SyntaxError):
-        return "compile_error"
-    return "runtime_error"
 
 
 def main() -> None:
@@ -418,7 +352,7 @@ def main() -> None:
             chan.send({"ok": False, "kind": "compile_error", "error": str(e)})
         except BaseException as e:  # report every failure to the parent, which decides what it means
             tb = "".join(traceback.format_exception(type(e), e, e.__traceback__))[-6000:]
-            kind = "compile_error" if op == "import" else _classify(e)  # failing to load is failing to build
+            kind = "compile_error" if op == "import" else support.classify(e)  # failing to load is failing to build
             chan.send({"ok": False, "kind": kind, "error": f"{e.__class__.__name__}: {e}"[:2000], "traceback": tb})
 
 

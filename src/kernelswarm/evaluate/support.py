@@ -1,0 +1,76 @@
+"""Helpers of the worker process that are not operations: weights, failure kinds, caches, profiler start.
+
+Standard library and torch only, like the worker.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable
+
+
+def load_matching_state(ref: Any, new: Any) -> None:
+    """Copy the reference's weights into ModelNew when the names match, perhaps under a prefix."""
+    if not hasattr(new, "state_dict"):
+        return
+    ref_sd, new_sd = ref.state_dict(), new.state_dict()
+    if not ref_sd or not new_sd:
+        return
+    if set(ref_sd) == set(new_sd):
+        mapping = {k: k for k in ref_sd}
+    else:
+        prefixes = {nk[: len(nk) - len(rk)] for nk in new_sd for rk in ref_sd if nk.endswith(rk) and nk[: len(nk) - len(rk)].endswith(".")}
+        mapping = {}
+        for prefix in prefixes:
+            if all(prefix + k in new_sd for k in ref_sd) and len(new_sd) == len(ref_sd):
+                mapping = {k: prefix + k for k in ref_sd}
+                break
+    if mapping and all(ref_sd[k].shape == new_sd[v].shape for k, v in mapping.items()):
+        new.load_state_dict({v: ref_sd[k] for k, v in mapping.items()})
+
+
+def classify(exc: BaseException) -> str:
+    """compile_error for build and kernel-compilation failures, runtime_error otherwise."""
+    names = " ".join(f"{c.__module__}.{c.__qualname__}" for c in type(exc).__mro__)
+    text = str(exc)
+    if "CompilationError" in names or "triton.compiler" in names or "Error building extension" in text \
+            or "CalledProcessError" in names or "BackendCompilerFailed" in names or isinstance(exc, SyntaxError):
+        return "compile_error"
+    return "runtime_error"
+
+
+def cached_work(key: str | None, count: Callable[[], Any]) -> Any:
+    """FLOPs and bytes of a problem on a device, counted once (the FLOP counter costs seconds to load)."""
+    import json
+    from pathlib import Path
+
+    from kernelswarm import sol
+
+    path = Path(os.environ.get("KERNELSWARM_CACHE") or Path.home() / ".cache" / "kernelswarm") / "work.json"
+    try:
+        table = json.loads(path.read_text())
+    except (OSError, ValueError):
+        table = {}
+    if key and key in table:
+        return sol.Work(**table[key])
+    work = count()
+    if key:
+        import dataclasses
+
+        table[key] = dataclasses.asdict(work)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(table))
+        tmp.replace(path)
+    return work
+
+
+def warm_profiler(device: Any) -> None:
+    """Start the CUDA profiler once before any candidate code: its first start costs seconds, which
+    then overlap with the reference worker's start-up instead of landing in the timing phase."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]):
+        torch.ones(1, device=device).add_(1)
+        torch.cuda.synchronize(device)
