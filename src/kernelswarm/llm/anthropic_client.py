@@ -6,10 +6,10 @@ import time
 from typing import Any, Callable
 
 from kernelswarm.config import ModelConfig
-from kernelswarm.llm.base import Completion, Limiter, RetryPolicy, classify_status, retry_after_s, with_retries
+from kernelswarm.llm.base import Completion, SdkClient
 
 
-class AnthropicClient:
+class AnthropicClient(SdkClient):
     def __init__(
         self,
         config: ModelConfig,
@@ -19,27 +19,10 @@ class AnthropicClient:
     ) -> None:
         import anthropic  # lazy: `kernelswarm --help` must not import the SDKs
 
-        self.name = config.name
-        self.config = config
-        self._anthropic = anthropic
-        self._secret = api_key
-        # The SDK's own retries are off: ours log, honour Retry-After and count attempts.
-        self._client = anthropic.Anthropic(
-            api_key=api_key or "no-key",
-            base_url=config.base_url,
-            timeout=config.timeout_s,
-            max_retries=0,
-        )
-        self._limiter = Limiter(config.max_concurrency)
-        self._policy = RetryPolicy(max_retries=config.max_retries, base_s=backoff_s)
-        self._sleep = sleep
+        super().__init__(config, api_key, anthropic, anthropic.Anthropic, backoff_s, sleep)
 
     def complete(self, system: str, user: str) -> Completion:
-        with self._limiter:
-            completion, attempts = with_retries(
-                lambda: self._attempt(system, user), self._classify, self._policy, self._secret, self.name, self._sleep
-            )
-        return Completion(**{**completion, "attempts": attempts})
+        return self._complete(lambda: self._attempt(system, user))
 
     def _attempt(self, system: str, user: str) -> dict[str, Any]:
         c = self.config
@@ -69,19 +52,8 @@ class AnthropicClient:
             "truncated": message.stop_reason == "max_tokens",
         }
 
-    def _classify(self, e: Exception) -> tuple[str, bool, float | None]:
-        anthropic = self._anthropic
-        if isinstance(e, anthropic.APITimeoutError):
-            return "timeout", True, None
-        if isinstance(e, anthropic.APIConnectionError):
-            return "connection", True, None
-        if isinstance(e, anthropic.APIStatusError):
-            status = e.status_code
-            if status is not None and status < 400:
-                # An `error` event inside a 200 stream (e.g. overloaded): the server's problem.
-                return "server", True, None
-            kind, retryable = classify_status(status)
-            return kind, retryable, retry_after_s(e.response.headers)
-        if type(e).__module__.split(".")[0].startswith("httpx"):
-            return "connection", True, None  # a stream cut off mid-reply
-        return "other", False, None
+    def _status_error(self, e: Any) -> tuple[str, bool, float | None]:
+        if e.status_code is not None and e.status_code < 400:
+            # An `error` event inside a 200 stream (e.g. overloaded): the server's problem.
+            return "server", True, None
+        return super()._status_error(e)

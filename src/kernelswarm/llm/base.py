@@ -11,7 +11,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Protocol, TypeVar
+from typing import Any, Callable, Protocol, TypeVar
 
 log = logging.getLogger("kernelswarm.llm")
 
@@ -149,3 +149,42 @@ def retry_after_s(headers: object) -> float | None:
             except ValueError:
                 return None  # an HTTP date; the exponential wait is good enough
     return None
+
+
+class SdkClient:
+    """What both SDK clients share: one concurrency limiter per model, our own retries (the SDK's
+    are off, so ours log, honour Retry-After and count attempts), and the key kept out of errors."""
+
+    def __init__(self, config: Any, api_key: str | None, sdk: Any, sdk_client: Any, backoff_s: float,
+                 sleep: Callable[[float], None]) -> None:
+        self.name = config.name
+        self.config = config
+        self._sdk = sdk
+        self._secret = api_key
+        # Keyless local servers (vLLM, Ollama) still need some key for the SDK to build a request.
+        self._client = sdk_client(api_key=api_key or "no-key", base_url=config.base_url,
+                                  timeout=config.timeout_s, max_retries=0)
+        self._limiter = Limiter(config.max_concurrency)
+        self._policy = RetryPolicy(max_retries=config.max_retries, base_s=backoff_s)
+        self._sleep = sleep
+
+    def _complete(self, attempt: Callable[[], dict[str, Any]]) -> Completion:
+        with self._limiter:
+            completion, attempts = with_retries(attempt, self._classify, self._policy, self._secret, self.name, self._sleep)
+        return Completion(**{**completion, "attempts": attempts})
+
+    def _classify(self, e: Exception) -> tuple[str, bool, float | None]:
+        sdk = self._sdk
+        if isinstance(e, sdk.APITimeoutError):
+            return "timeout", True, None
+        if isinstance(e, sdk.APIConnectionError):
+            return "connection", True, None
+        if isinstance(e, sdk.APIStatusError):
+            return self._status_error(e)
+        if type(e).__module__.split(".")[0].startswith("httpx"):
+            return "connection", True, None  # a stream cut off mid-reply
+        return "other", False, None
+
+    def _status_error(self, e: Any) -> tuple[str, bool, float | None]:
+        kind, retryable = classify_status(e.status_code)
+        return kind, retryable, retry_after_s(e.response.headers)

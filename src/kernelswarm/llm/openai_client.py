@@ -10,21 +10,9 @@ import time
 from typing import Any, Callable
 
 from kernelswarm.config import ModelConfig
-from kernelswarm.llm.base import (
-    Completion,
-    Limiter,
-    RetryPolicy,
-    classify_status,
-    estimate_tokens,
-    retry_after_s,
-    with_retries,
-)
+from kernelswarm.llm.base import Completion, SdkClient, estimate_tokens
 
-# Keyless local servers (vLLM, Ollama) still need some key for the SDK to build a request.
-_NO_KEY = "no-key"
-
-
-class OpenAIClient:
+class OpenAIClient(SdkClient):
     def __init__(
         self,
         config: ModelConfig,
@@ -34,28 +22,11 @@ class OpenAIClient:
     ) -> None:
         import openai  # lazy: `kernelswarm --help` must not import the SDKs
 
-        self.name = config.name
-        self.config = config
-        self._openai = openai
-        self._secret = api_key
-        # The SDK's own retries are off: ours log, honour Retry-After and count attempts.
-        self._client = openai.OpenAI(
-            api_key=api_key or _NO_KEY,
-            base_url=config.base_url,
-            timeout=config.timeout_s,
-            max_retries=0,
-        )
-        self._limiter = Limiter(config.max_concurrency)
-        self._policy = RetryPolicy(max_retries=config.max_retries, base_s=backoff_s)
-        self._sleep = sleep
+        super().__init__(config, api_key, openai, openai.OpenAI, backoff_s, sleep)
 
     def complete(self, system: str, user: str) -> Completion:
         messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-        with self._limiter:
-            completion, attempts = with_retries(
-                lambda: self._attempt(messages), self._classify, self._policy, self._secret, self.name, self._sleep
-            )
-        return Completion(**{**completion, "attempts": attempts})
+        return self._complete(lambda: self._attempt(messages))
 
     def _request_args(self, messages: list[dict[str, str]]) -> dict[str, Any]:
         c = self.config
@@ -105,16 +76,3 @@ class OpenAIClient:
             "truncated": finish == "length",
             "usage_estimated": estimated,
         }
-
-    def _classify(self, e: Exception) -> tuple[str, bool, float | None]:
-        openai = self._openai
-        if isinstance(e, openai.APITimeoutError):
-            return "timeout", True, None
-        if isinstance(e, openai.APIConnectionError):
-            return "connection", True, None
-        if isinstance(e, openai.APIStatusError):
-            kind, retryable = classify_status(e.status_code)
-            return kind, retryable, retry_after_s(e.response.headers)
-        if type(e).__module__.split(".")[0].startswith("httpx"):
-            return "connection", True, None  # a stream cut off mid-reply
-        return "other", False, None
