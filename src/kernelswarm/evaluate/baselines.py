@@ -6,8 +6,6 @@ device, torch and triton versions and mode.
 
 from __future__ import annotations
 
-import json
-import os
 import secrets
 import shutil
 import tempfile
@@ -16,13 +14,10 @@ from pathlib import Path
 
 from kernelswarm.evaluate.options import EvalOptions
 from kernelswarm.evaluate.procs import WorkerFailed, WorkerProcess
+from kernelswarm.evaluate.support import read_cache, write_cache
 from kernelswarm.evaluate.timing import time_worker
 from kernelswarm.problems.load import Problem, ProblemError
 from kernelswarm.records import Timing
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("KERNELSWARM_CACHE") or Path.home() / ".cache" / "kernelswarm")
 
 
 def _cache_key(problem: Problem, device: str, versions: dict, mode: str) -> str:
@@ -30,35 +25,18 @@ def _cache_key(problem: Problem, device: str, versions: dict, mode: str) -> str:
     return "|".join(parts)
 
 
-def _load_cache() -> dict:
-    try:
-        return json.loads((cache_dir() / "baselines.json").read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def _store_cache(key: str, timing: Timing) -> None:
-    data = _load_cache()
-    data[key] = timing.__dict__
-    path = cache_dir() / "baselines.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    tmp.replace(path)  # atomic: concurrent evaluations never see half a file
-
-
 def cached_compile_timing(problem: Problem, o: EvalOptions, deadline: float, ref: WorkerProcess, spec: dict,
                           mode: str = "default") -> Timing | None:
     """torch.compile(mode) of the reference, from the cache or measured now; None if it fails."""
     key = _cache_key(problem, o.device, spec.get("versions", {}), mode)
-    hit = _load_cache().get(key)
+    hit = read_cache("baselines.json").get(key)
     if hit:
         return Timing.from_dict(hit)
     try:
         timing = time_worker(ref, o, deadline, spec["spec"], secrets.randbits(62), compile_mode=mode)
     except WorkerFailed:
         return None
-    _store_cache(key, timing)
+    write_cache("baselines.json", key, timing.__dict__)
     return timing
 
 

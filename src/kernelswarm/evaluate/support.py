@@ -5,7 +5,10 @@ Standard library and torch only, like the worker.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
+from pathlib import Path
 from typing import Any, Callable
 
 
@@ -39,29 +42,39 @@ def classify(exc: BaseException) -> str:
     return "runtime_error"
 
 
+def cache_dir() -> Path:
+    return Path(os.environ.get("KERNELSWARM_CACHE") or Path.home() / ".cache" / "kernelswarm")
+
+
+def read_cache(name: str) -> dict:
+    """A JSON table in the cache folder; empty when absent or unreadable."""
+    try:
+        return json.loads((cache_dir() / name).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def write_cache(name: str, key: str, value: Any) -> None:
+    """Set one entry; the file is replaced atomically, so concurrent evaluations never see half of it."""
+    table = read_cache(name)
+    table[key] = value
+    path = cache_dir() / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(table, indent=1))
+    tmp.replace(path)
+
+
 def cached_work(key: str | None, count: Callable[[], Any]) -> Any:
     """FLOPs and bytes of a problem on a device, counted once (the FLOP counter costs seconds to load)."""
-    import json
-    from pathlib import Path
-
     from kernelswarm import sol
 
-    path = Path(os.environ.get("KERNELSWARM_CACHE") or Path.home() / ".cache" / "kernelswarm") / "work.json"
-    try:
-        table = json.loads(path.read_text())
-    except (OSError, ValueError):
-        table = {}
-    if key and key in table:
-        return sol.Work(**table[key])
+    hit = read_cache("work.json").get(key) if key else None
+    if hit:
+        return sol.Work(**hit)
     work = count()
     if key:
-        import dataclasses
-
-        table[key] = dataclasses.asdict(work)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(table))
-        tmp.replace(path)
+        write_cache("work.json", key, dataclasses.asdict(work))
     return work
 
 

@@ -246,7 +246,7 @@ class Worker:
     def op_check(self, msg: dict, blob: bytes) -> dict:
         """Reference side: recompute the expected outputs for the candidate's inputs and compare."""
         from kernelswarm.evaluate.compare import compare
-        from kernelswarm.evaluate.tensors import clone_inputs, from_blob, make_inputs, perturb
+        from kernelswarm.evaluate.tensors import as_outputs, clone_inputs, from_blob, make_inputs, perturb
 
         if "pool_index" in msg:
             base = make_inputs(self.problem, msg["pool_seed"], self.device)
@@ -258,7 +258,7 @@ class Worker:
         except Exception as e:
             return {"match": False, "detail": f"unreadable outputs ({e.__class__.__name__})", "rel_error": None}
         model = self.model(msg["weight_seed"])
-        refs = _as_list(model(*clone_inputs(inputs)))
+        refs = as_outputs(model(*clone_inputs(inputs)))
         refs64, fp64_note = self._fp64_reference(model, clone_inputs(inputs))
         if len(cands) != len(refs):
             return {"match": False, "detail": f"{len(cands)} outputs, expected {len(refs)}", "rel_error": None}
@@ -282,14 +282,14 @@ class Worker:
 
         Catches a candidate that serves stale outputs on calls that were not sampled for a full check.
         """
-        from kernelswarm.evaluate.tensors import fingerprint, magnitudes, make_inputs, perturb, same_fingerprint
+        from kernelswarm.evaluate.tensors import as_outputs, fingerprint, magnitudes, make_inputs, perturb, same_fingerprint
 
         model = self.model(msg["weight_seed"])
         bases: dict[int, list[Any]] = {}
         for n, (j, key, got) in enumerate(msg["calls"]):
             if j not in bases:
                 bases[j] = make_inputs(self.problem, msg["pool_seeds"][j], self.device)
-            want = fingerprint(_as_list(model(*perturb(bases[j], key))))
+            want = fingerprint(as_outputs(model(*perturb(bases[j], key))))
             if not same_fingerprint(magnitudes(want), magnitudes(got), rel=msg["tolerance"]):
                 return {"match": False, "detail": f"timed call {n}: output magnitudes {magnitudes(got)} do not match the "
                                                   f"expected {magnitudes(want)} (a stale or skipped result)"}
@@ -298,6 +298,8 @@ class Worker:
     def _fp64_reference(self, model: Any, inputs: list[Any]) -> tuple[list[Any] | None, str]:
         import copy
 
+        from kernelswarm.evaluate.tensors import as_outputs
+
         torch = self.torch
         try:
             m64 = copy.deepcopy(model).double()
@@ -305,7 +307,7 @@ class Worker:
             previous = torch.get_default_dtype()
             torch.set_default_dtype(torch.float64)
             try:
-                outs = _as_list(m64(*x64))
+                outs = as_outputs(m64(*x64))
             finally:
                 torch.set_default_dtype(previous)
             if all(o.dtype == torch.float64 for o in outs if o.is_floating_point()):
@@ -317,10 +319,6 @@ class Worker:
 
 class _Unusable(Exception):
     """The candidate file is not a usable candidate (no ModelNew)."""
-
-
-def _as_list(result: Any) -> list[Any]:
-    return list(result) if isinstance(result, (tuple, list)) else [result]
 
 
 def main() -> None:
