@@ -28,8 +28,20 @@ from kernelswarm.problems.load import load_problem  # noqa: E402
 FIXTURES = ROOT / "tests" / "evaluate"
 CASES = {
     "cpu": [("relu_linear", "correct/same_ops.py"), ("matmul", "correct/reordered_sum.py")],
-    "cuda": [("matmul_big", "correct/reordered_sum_big.py"), ("relu_big", "cheat/decoy_triton.py")],
+    "cuda": [("matmul_big", "correct/reordered_sum_big.py"), ("relu_big", "cheat/decoy_triton.py"),
+             ("level1/argmax", "self"), ("level1/matmul_square", "self"), ("level1/softmax", "self"), ("level1/conv2d", "self")],
 }
+SUITE = ROOT / "src" / "kernelswarm" / "problems" / "suite"
+
+
+def _case(problem_name: str, cand: str):
+    """A fixture problem and candidate, or a bundled problem with itself as ModelNew (the control)."""
+    import re
+
+    if cand == "self":
+        problem = load_problem(SUITE / f"{problem_name}.py")
+        return problem, re.sub(r"\bclass Model\(", "class ModelNew(", problem.source)
+    return load_problem(FIXTURES / "problems" / f"{problem_name}.py"), (FIXTURES / "candidates" / cand).read_text()
 
 
 def main() -> None:
@@ -37,11 +49,12 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--only", default="", help="comma list of problem names to run (default: all of the device's cases)")
     args = ap.parse_args()
     rows = []
-    for problem_name, cand in CASES[args.device]:
-        problem = load_problem(FIXTURES / "problems" / f"{problem_name}.py")
-        source = (FIXTURES / "candidates" / cand).read_text()
+    cases = [c for c in CASES[args.device] if not args.only or c[0] in args.only.split(",")]
+    for problem_name, cand in cases:
+        problem, source = _case(problem_name, cand)
         for i in range(args.repeats):
             t = time.monotonic()
             ev = evaluate(problem, source, EvalOptions.for_device(args.device))
@@ -54,7 +67,7 @@ def main() -> None:
     phases = ["start", "import", "trials", "timing", "check", "baseline"]
     lines = ["| problem | verdict | wall s (median) | " + " | ".join(phases) + " | candidate ms | reference ms | timed calls |",
              "|---|---|---|" + "---|" * len(phases) + "---|---|---|"]
-    for problem_name, cand in CASES[args.device]:
+    for problem_name, cand in cases:
         rs = [r for r in rows if r["problem"] == problem_name]
         med = lambda k: statistics.median(r.get(k) or 0.0 for r in rs)  # noqa: E731
         lines.append(f"| {problem_name} ({cand}) | {rs[0]['verdict']} | {med('wall_s'):.2f} | "

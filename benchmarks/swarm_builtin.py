@@ -19,6 +19,7 @@ after --hard-limit seconds even mid-problem; the run stays resumable (--resume, 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -34,8 +35,9 @@ from kernelswarm.supervisor import Event, RunConfig, Supervisor
 
 
 def pick(levels: list[int], limit: int | None) -> list:
-    """The first `limit` problems of each level, spread evenly over its alphabetical list."""
-    chosen = []
+    """`limit` problems of each level, spread evenly over its alphabetical list, taken in turn from
+    each level, so that a run stopped early still covers every level."""
+    per_level = []
     for level in levels:
         problems, errors = resolve_problems([], level=level)
         for e in errors:
@@ -44,8 +46,8 @@ def pick(levels: list[int], limit: int | None) -> list:
         if limit and len(problems) > limit:
             step = len(problems) / limit
             problems = [problems[int(i * step)] for i in range(limit)]
-        chosen += problems
-    return chosen
+        per_level.append(problems)
+    return [p for turn in itertools.zip_longest(*per_level) for p in turn if p is not None]
 
 
 def _vs_compile(r: ProblemResult) -> float | None:
@@ -129,6 +131,16 @@ def aggregate(store: Store) -> dict:
     return analyse(store, run_ids, wall, evals)
 
 
+def _backup(src: Path, dest: Path) -> None:
+    """A consistent copy of the store (a plain copy of a WAL database can miss its recent writes)."""
+    import sqlite3
+
+    if src.resolve() == dest.resolve():
+        return
+    with sqlite3.connect(src) as a, sqlite3.connect(dest) as b:
+        a.backup(b)
+
+
 def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a and b else None
 
@@ -178,7 +190,7 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=None, help="problems per level")
     ap.add_argument("--agents", default=None, help="comma list of built-in agents (default: all)")
     ap.add_argument("--jobs", type=int, default=None,
-                    help="evaluations at once; default 4 on cuda when the evaluator serialises timing, else 1")
+                    help="evaluations at once (default 1, as kernelswarm run; on cuda, N > 1 overlaps all but timing)")
     ap.add_argument("--time-budget", type=float, default=420.0, help="stop starting problems after this many seconds")
     ap.add_argument("--hard-limit", type=float, default=520.0,
                     help="write what is finished and exit after this many seconds, even mid-problem")
@@ -188,7 +200,8 @@ def main() -> int:
     ap.add_argument("--aggregate", action="store_true", help="run nothing: tables over every run in --db")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    store = Store(args.db or args.out / "swarm_builtin.db")
+    store_path = args.db or args.out / "swarm_builtin.db"
+    store = Store(store_path)
     if args.aggregate:
         text = markdown(aggregate(store))
         (args.out / "swarm_builtin_all.md").write_text(text)
@@ -224,6 +237,10 @@ def main() -> int:
     def finish(partial: bool) -> None:
         data = analyse(store, [sup.run_id], time.monotonic() - start, list(evals))
         data["partial"] = partial  # stopped by --hard-limit in the middle of a problem
+        # Per evaluation, where its time went (device_wait: waiting for the device lock).
+        data["evaluation_phases"] = [{"problem": e.problem, "verdict": e.verdict.value, "wall_s": round(e.wall_s, 2),
+                                      **{k: v for k, v in e.phases_s.items() if "." not in k}} for e in list(evals)]
+        _backup(store_path, args.out / "swarm_builtin.db")
         (args.out / "swarm_builtin.json").write_text(json.dumps(data, indent=1, default=str))
         text = markdown(data) + ("\n(partial: stopped by --hard-limit; the run is resumable)\n" if partial else "")
         (args.out / "swarm_builtin.md").write_text(text)

@@ -22,7 +22,7 @@ def _t(ms: float) -> Timing:
 
 
 def fake_baselines(eager: float = 10.0, compiled: float | None = 8.0):
-    def timer(problem, device, compile_modes=("default",), timeout_s=600.0):
+    def timer(problem, device, compile_modes=("default",), timeout_s=600.0, lock=None):
         out = {"eager": _t(eager)}
         if compile_modes:
             if compiled is None:
@@ -221,3 +221,84 @@ def test_model_agents_are_asked_for_the_next_problem_while_this_one_is_evaluated
                                  + ["eval tiny_linear"] * 2 + ["eval tiny_conv"] * 2), log
     assert [e.problem for e in events if e.kind == "proposed"] == ["tiny_linear"] * 2 + ["tiny_conv"] * 2
     assert all(r.best.candidate_ms == 4.0 for r in sup.store.problem_results(run))
+
+
+def test_out_of_memory_beside_other_evaluations_is_retried_alone(tmp_path: Path) -> None:
+    class MemoryHungry(FakeEvaluator):
+        def __call__(self, problem, source, options):
+            first = source not in self.calls
+            ev = super().__call__(problem, source, options)
+            if "oom" in source and first:
+                return Evaluation(problem.name, options.device, Verdict.RUNTIME_ERROR, "CUDA out of memory. Tried to allocate 2.00 GiB")
+            return ev
+
+    ev = MemoryHungry()
+    a = ScriptedAgent("a", {0: ["ms=5.0 oom", "ms=6.0"]})
+    sup, _ = _sup(tmp_path, [a], evaluator=ev, jobs=2)
+    run = sup.run(_problems()[:1])
+    assert ev.calls.count("ms=5.0 oom") == 2 and ev.calls.count("ms=6.0") == 1
+    rows = {c.source: c for c in sup.store.candidates(run)}
+    assert rows["ms=5.0 oom"].verdict == "accepted"
+    assert sup.store.evaluation(rows["ms=5.0 oom"].id).checks[0].name == "retried alone"
+    sup1, _ = _sup(tmp_path / "1", [ScriptedAgent("a", {0: ["ms=5.0 oom"]})], evaluator=MemoryHungry(), jobs=1)
+    [c] = sup1.store.candidates(sup1.run(_problems()[:1]))
+    assert c.verdict == "runtime_error"  # alone already: the verdict stands
+
+
+def test_gpu_runs_time_the_next_problems_baselines_ahead(tmp_path: Path) -> None:
+    import time
+
+    base = fake_baselines()
+
+    def run_on(device: str, jobs: int = 1) -> list[bool]:
+        timed: list[str] = []
+        seen: list[bool] = []  # per evaluation: had the next problem's baselines started?
+
+        def timer(problem, dev, compile_modes=("default",), timeout_s=600.0, lock=None):
+            assert lock is not None  # baselines time under the run's device lock
+            timed.append(problem.name)
+            return base(problem, dev, compile_modes, timeout_s)
+
+        class Watching(FakeEvaluator):
+            def __call__(self, problem, source, options):
+                end = time.monotonic() + (2.0 if device != "cpu" and jobs > 1 else 0.2)
+                while len(timed) < 2 and time.monotonic() < end:
+                    time.sleep(0.01)
+                seen.append(len(timed) == 2)
+                return super().__call__(problem, source, options)
+
+        sup = Supervisor(Store(tmp_path / f"{device}{jobs}.db"), RunConfig(device=device, jobs=jobs),
+                         [ScriptedAgent("a", {0: ["ms=5.0"]})], Watching(), timer, None)
+        assert len(sup.store.problem_results(sup.run(_problems()))) == 2
+        assert sorted(timed) == sorted(p.name for p in _problems())
+        return seen
+
+    assert run_on("cuda", jobs=2)[0]  # the second problem's baselines ran during the first one's evaluation
+    assert run_on("cuda", jobs=1) == [False, True]  # one at a time: no candidate alive during a baseline
+    assert run_on("cpu", jobs=2) == [False, True]  # on a CPU nothing runs beside a timing
+
+
+def test_gpu_runs_with_jobs_overlap_two_problems_within_the_job_bound(tmp_path: Path) -> None:
+    import time
+
+    active: dict[str, int] = {}
+    peak = {"total": 0, "both": False}
+    guard = threading.Lock()
+
+    class Slow(FakeEvaluator):
+        def __call__(self, problem, source, options):
+            with guard:
+                active[problem.name] = active.get(problem.name, 0) + 1
+                peak["total"] = max(peak["total"], sum(active.values()))
+                peak["both"] |= len([n for n, k in active.items() if k]) == 2
+            time.sleep(0.3 if "slow" in source else 0.05)
+            with guard:
+                active[problem.name] -= 1
+            return super().__call__(problem, source, options)
+
+    agent = ScriptedAgent("a", {0: ["ms=5.0 slow", "ms=6.0", "ms=7.0"]})
+    sup = Supervisor(Store(tmp_path / "k.db"), RunConfig(device="cuda", jobs=2), [agent], Slow(), fake_baselines(), None)
+    run = sup.run(_problems())
+    assert sup.problems_in_flight == 2 and peak["both"]  # the second problem started beside the first's straggler
+    assert peak["total"] <= 2  # never more evaluations at once than --jobs
+    assert sup.store.run(run).status == "finished" and len(sup.store.problem_results(run)) == 2

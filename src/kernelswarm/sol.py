@@ -259,6 +259,14 @@ def save_peaks(peaks: Peaks, path: Path) -> None:
         pass  # a read-only home still gets correct (if uncached) peaks
 
 
+def peaks_if_cached(device: str) -> Peaks | None:
+    """The cached peaks of this device, or None where they were never measured."""
+    try:
+        return Peaks.from_dict(json.loads(peaks_path(device).read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
 def cached_peaks(device: str, cache_dir: Path | None = None, quick: bool = False) -> Peaks:
     """The device's peaks, measured once per device name and torch version and kept as JSON.
 

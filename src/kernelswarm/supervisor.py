@@ -7,89 +7,21 @@ stopped (`resume=True` skips baselines, proposals and evaluations already stored
 
 from __future__ import annotations
 
-import platform
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
 from typing import Any, Callable
 
 from kernelswarm.agents.base import Agent, Context, Feedback
+from kernelswarm.evaluate.devicelock import DeviceLock
 from kernelswarm.problems.load import Problem
-from kernelswarm.records import Candidate, Evaluation, Precision, Timing
+from kernelswarm.records import Candidate, Check, Evaluation, Precision, Timing, Verdict
+from kernelswarm.runconfig import CONTEXT_ARMS, Event, RunConfig, host_versions, problem_from_row
 from kernelswarm.store import CandidateRow, ProblemResult, Store, select
 
-CONTEXT_ARMS = ("feedback", "profile", "other-backend")
+__all__ = ["CONTEXT_ARMS", "Event", "RunConfig", "Supervisor", "host_versions", "problem_from_row"]
 
 Evaluator = Callable[..., Evaluation]  # (problem, candidate_source, options) -> Evaluation
 BaselineTimer = Callable[..., dict[str, Timing]]  # time_baselines' signature
-
-
-@dataclass
-class RunConfig:
-    """Everything that defines a run; stored with it so that --resume rebuilds the same run."""
-
-    device: str = "cpu"
-    problems: list[str] = field(default_factory=list)  # the PROBLEMS arguments as given
-    suite: str | None = None
-    level: int | None = None
-    agents: list[str] | None = None  # names as given; None means every configured agent
-    models: str | None = None  # models file
-    candidates: str | None = None  # folder of hand-written candidates
-    rounds: int = 1
-    budget_usd: float | None = None  # stop asking billable agents once the run's cost reaches it
-    jobs: int = 1  # evaluations at once; >1 lets timings overlap, so 1 keeps them exclusive
-    context: list[str] = field(default_factory=lambda: ["feedback"])  # context arms switched on
-    timeout_s: float = 300.0  # per candidate evaluation
-    baseline_timeout_s: float = 600.0
-    strict: bool = False
-    precision: str = "fp32"
-    compile_baseline: bool = True  # also time torch.compile of the reference
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @staticmethod
-    def from_dict(d: dict[str, Any]) -> "RunConfig":
-        names = {f.name for f in fields(RunConfig)}
-        return RunConfig(**{k: v for k, v in d.items() if k in names})
-
-
-@dataclass(frozen=True)
-class Event:
-    """Progress, for a front end to show. Emitted from the supervisor's own thread only."""
-
-    kind: str  # problem | baselines | proposed | evaluated | done | note
-    problem: str
-    agent: str = ""
-    round: int = 0
-    message: str = ""  # one line for the terminal
-    evaluation: Evaluation | None = None  # with kind == "evaluated"
-    result: ProblemResult | None = None  # with kind == "done"
-    eager: Timing | None = None  # with kind == "baselines"
-    compiled: Timing | None = None
-
-
-def host_versions(device: str) -> dict[str, str]:
-    """Library versions known without touching the device; the evaluator adds the device's own."""
-    import torch
-
-    out = {"torch": torch.__version__, "python": platform.python_version(), "platform": platform.platform()}
-    if device == "cuda":
-        out["cuda"] = str(torch.version.cuda)
-        try:
-            import triton
-
-            out["triton"] = triton.__version__
-        except ImportError:
-            pass
-    return out
-
-
-def problem_from_row(row: dict[str, Any]) -> Problem:
-    """A problem as stored with its run, so that a resumed run judges exactly the same code."""
-    return Problem(name=row["name"], path=Path(row["path"]), source=row["source"], hash=row["hash"],
-                   level=row["level"], sizes=row["sizes"])
 
 
 class Supervisor:
@@ -102,7 +34,11 @@ class Supervisor:
         self._evaluate = evaluator or _real_evaluator()
         self._baselines = baseline_timer or _real_baseline_timer()
         self._emit = on_event or (lambda e: None)
-        self._device_lock = threading.Lock()  # one timing at a time per device (see _options)
+        # Timings exclusive, other device work shared, across every evaluation and baseline of the run.
+        self._device_lock = DeviceLock()
+        self._baseline_futs: dict[int, Future | None] = {}  # problem id -> its baselines timed ahead (None: taken)
+        self._baseline_guard = threading.Lock()
+        self._eval_slots = threading.BoundedSemaphore(max(1, config.jobs))
         self._profiles: dict[str, str | None] = {}
         self._versions_learned = False
         self._budget_noted = False
@@ -124,21 +60,46 @@ class Supervisor:
             self.store.add_problem(run_id, position, problem.name, problem.level, problem.hash,
                                    str(problem.path), problem.source, problem.sizes)
         rows = self.store.problem_rows(run_id)
-        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="prefetch") as self._asking:
+        stopped = threading.Event()
+
+        def one(i: int, row: dict[str, Any]) -> None:
+            if stopped.is_set():
+                return
+            if should_stop is not None and not row["done"] and should_stop():
+                stopped.set()
+                self._emit(Event("note", row["name"], message="stopped before this problem; resume to continue"))
+                return
+            if i + 1 < len(rows) and not rows[i + 1]["done"]:
+                self._prefetch(rows[i + 1]["id"], problem_from_row(rows[i + 1]))
+                self._prefetch_baselines(rows[i + 1])
             try:
-                for i, row in enumerate(rows):
-                    if should_stop is not None and not row["done"] and should_stop():
-                        self._emit(Event("note", row["name"], message="stopped before this problem; resume to continue"))
-                        return run_id
-                    if i + 1 < len(rows) and not rows[i + 1]["done"]:
-                        self._prefetch(rows[i + 1]["id"], problem_from_row(rows[i + 1]))
-                    self.optimize(row["id"], problem_from_row(row))
+                self.optimize(row["id"], problem_from_row(row))
             except BaseException:
-                for fut in self._prefetched.values():
-                    fut.cancel()
+                stopped.set()  # before the pool's thread can take the next problem
                 raise
-        self.store.set_run_status(run_id, "finished")
+
+        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="prefetch") as self._asking, \
+                ThreadPoolExecutor(max_workers=self.problems_in_flight, thread_name_prefix="problem") as problems_pool:
+            # Problems start in order; with more than one in flight, the next one's evaluations
+            # fill the device while the slowest candidates of the last one (long compiles) finish.
+            futures = [problems_pool.submit(one, i, row) for i, row in enumerate(rows)]
+            try:
+                for fut in futures:
+                    fut.result()
+            except BaseException:
+                stopped.set()
+                for fut in [*futures, *self._prefetched.values(), *self._baseline_futs.values()]:
+                    if fut is not None:
+                        fut.cancel()
+                raise
+        if not stopped.is_set():
+            self.store.set_run_status(run_id, "finished")
         return run_id
+
+    @property
+    def problems_in_flight(self) -> int:
+        """Two problems at once where evaluations overlap (a GPU with --jobs > 1), else one."""
+        return 2 if self.config.device != "cpu" and self.config.jobs > 1 else 1
 
     def _prefetch(self, pid: int, problem: Problem) -> None:
         """Ask the model agents for the next problem's first round now, so that their latency
@@ -154,6 +115,17 @@ class Supervisor:
             if self._may_ask(agent, problem):
                 ctx = self._context(problem, agent.name, 0, [], None, None)
                 self._prefetched[key] = self._asking.submit(self._ask_and_store, pid, problem, agent, ctx)
+
+    def _prefetch_baselines(self, row: dict[str, Any]) -> None:
+        """With --jobs > 1 on a GPU, time the next problem's baselines while this one's candidates
+        are evaluated: its start and torch.compile overlap them, its timing holds the device
+        exclusively. Not with --jobs 1, where no candidate process is ever alive during a timing
+        other than its own, and never on a CPU, where any work beside a timing disturbs it."""
+        if self.config.device == "cpu" or self.config.jobs < 2 or row["baselines_done"]:
+            return
+        with self._baseline_guard:  # the next problem may already be starting in its own thread
+            if row["id"] not in self._baseline_futs:
+                self._baseline_futs[row["id"]] = self._asking.submit(self._time_baselines, problem_from_row(row))
 
     def _ask_and_store(self, pid: int, problem: Problem, agent: Agent, ctx: Context):
         answer = _ask(agent, problem, ctx)
@@ -171,7 +143,10 @@ class Supervisor:
             return self._finish(pid, problem, already=True)
         self._emit(Event("problem", problem.name, message=f"level {problem.level}" if problem.level else ""))
         if not row["baselines_done"]:
-            eager, compiled, error = self._time_baselines(problem)
+            with self._baseline_guard:
+                ahead = self._baseline_futs.get(pid)
+                self._baseline_futs[pid] = None  # taken: nobody times these baselines ahead any more
+            eager, compiled, error = ahead.result() if ahead is not None else self._time_baselines(problem)
             self.store.set_baselines(pid, eager, compiled, error)
             row = self._row(pid)
         eager, compiled = row["eager"], row["compiled"]
@@ -196,17 +171,15 @@ class Supervisor:
         """Eager and torch.compile of the reference. A compile failure leaves only eager."""
         modes = ("default",) if self.config.compile_baseline else ()
         try:
-            with self._device_lock:
-                t = self._baselines(problem, self.config.device, compile_modes=modes,
-                                    timeout_s=self.config.baseline_timeout_s)
+            t = self._baselines(problem, self.config.device, compile_modes=modes,
+                                timeout_s=self.config.baseline_timeout_s, lock=self._device_lock)
             return t.get("eager"), t.get("compile:default"), None
         except Exception as e:
             first = _one_line(e)
         if modes:
             try:
-                with self._device_lock:
-                    t = self._baselines(problem, self.config.device, compile_modes=(),
-                                        timeout_s=self.config.baseline_timeout_s)
+                t = self._baselines(problem, self.config.device, compile_modes=(),
+                                    timeout_s=self.config.baseline_timeout_s, lock=self._device_lock)
                 self._emit(Event("note", problem.name, message=f"torch.compile baseline failed: {first}"))
                 return t.get("eager"), None, None
             except Exception as e:
@@ -327,8 +300,18 @@ class Supervisor:
     def _judge(self, problem: Problem, row: CandidateRow, eager: Timing, compiled: Timing | None) -> Evaluation:
         """Evaluate and store at once, in the evaluating thread: a finished evaluation is durable
         before anything else happens (the store serialises writers)."""
-        ev = self._evaluate(problem, row.source, self._options(eager, compiled))
+        with self._eval_slots:  # --jobs bounds evaluations across every problem in flight
+            ev = self._judge_once(problem, row, eager, compiled)
         self.store.add_evaluation(row.id, ev)
+        return ev
+
+    def _judge_once(self, problem: Problem, row: CandidateRow, eager: Timing, compiled: Timing | None) -> Evaluation:
+        ev = self._evaluate(problem, row.source, self._options(eager, compiled))
+        if self.config.jobs > 1 and _out_of_memory(ev):
+            # Other evaluations held device memory too: judge this one again with the device to itself.
+            with self._device_lock.solo():
+                ev = self._evaluate(problem, row.source, self._options(eager, compiled))
+            ev.checks.insert(0, Check("retried alone", True, "ran out of device memory beside other evaluations; evaluated again alone"))
         return ev
 
     def _store_evaluation(self, problem: Problem, row: CandidateRow, fut: Future) -> None:
@@ -394,6 +377,10 @@ def _feedback(c: CandidateRow, eager: Timing | None, compiled: Timing | None) ->
 def _one_line(e: BaseException) -> str:
     text = str(e).strip().splitlines()
     return f"{e.__class__.__name__}: {text[0] if text else ''}"[:300]
+
+
+def _out_of_memory(ev: Evaluation) -> bool:
+    return ev.verdict is Verdict.RUNTIME_ERROR and "out of memory" in (ev.reason + ev.log_tail).lower()
 
 
 def _real_evaluator() -> Evaluator:

@@ -35,7 +35,7 @@ def fake_evaluate(problem, source, options) -> Evaluation:
                       versions={"device_name": "fake-cpu", "torch": "x"})
 
 
-def fake_baselines(problem, device, compile_modes=("default",), timeout_s=600.0):
+def fake_baselines(problem, device, compile_modes=("default",), timeout_s=600.0, lock=None):
     return {"eager": _t(10.0), **({"compile:default": _t(8.0)} if compile_modes else {})}
 
 

@@ -40,7 +40,7 @@ def test_all_reachable(tmp_path, monkeypatch):
     with FakeServer(default=Reply("ok")) as s:
         result = CliRunner().invoke(app, ["models", "check", "--models", str(_file(tmp_path, s))])
     assert result.exit_code == 0, result.output
-    lines = result.output.strip().splitlines()
+    lines = result.stdout.strip().splitlines()  # stdout only: library log lines may reach stderr
     assert len(lines) == 2 and all("reachable" in ln and "'ok'" in ln for ln in lines)
     assert all(r.body["max_tokens"] == 16 for r in s.requests)
 

@@ -37,7 +37,7 @@ def run(
     budget: Optional[float] = typer.Option(None, min=0, help="Stop asking model agents once the run has cost this many USD."),
     db: Path = typer.Option(DEFAULT_DB, help="The store (SQLite)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the latest unfinished run in --db."),
-    jobs: Optional[int] = typer.Option(None, min=1, help="Evaluations at once (default 1): more overlap start-up and compiles; timings stay exclusive."),
+    jobs: Optional[int] = typer.Option(None, min=1, help="Evaluations at once (default 1). On a GPU, N > 1 overlaps start-up, compiles and checks; timings stay exclusive."),
     context: str = typer.Option("feedback", help="Context arms shown to agents: feedback,profile,other-backend (or none)."),
     timeout: float = typer.Option(300.0, min=1, help="Seconds per candidate evaluation."),
     strict: bool = typer.Option(False, "--strict", help="Accept only custom kernels."),
@@ -68,7 +68,7 @@ def run(
                   highlight=False)
     if idle:
         console.print(f"[dim]not for {config.device}: {', '.join(idle)}[/]", highlight=False)
-    if config.jobs > 1 and _default_jobs(config.device) == 1:
+    if config.jobs > 1 and config.device == "cpu":
         err_console.print(f"note: {config.jobs} evaluations at once on {config.device}: their timings can disturb each other")
     view = _Progress(config)
     sup = Supervisor(store, config, agent_list, on_event=view.show)
@@ -125,16 +125,12 @@ def _config(problems: list[str], suite, level, device, agents, models, candidate
 
 
 def _default_jobs(device: str) -> int:
-    """Overlap evaluations only where timing stays exclusive: on cuda, when the evaluator holds the
-    supervisor's device lock around its timing phase. On a CPU, parallel compiles disturb timing."""
-    import os
-
-    from kernelswarm.evaluate.options import EvalOptions
-
-    # Measured on an H100 with the bundled suite: four evaluations at once of a GPU-sized problem
-    # (each with its reference and candidate processes and their input pools) ran out of device
-    # memory, so overlap stays opt-in (--jobs N) until evaluations reserve memory.
-    del os, EvalOptions
+    """One evaluation at a time by default, on every device: then no candidate process is alive
+    while anything else is timed. `--jobs N` on a GPU overlaps start-up, compiles and checks while
+    timings stay exclusive, at a cost stated in the README (a candidate's own native threads could
+    still load the GPU while another candidate or a baseline is timed). On a CPU, any work beside a
+    timing disturbs it, so --jobs > 1 there is noted as such."""
+    del device
     return 1
 
 
@@ -174,9 +170,15 @@ class _Progress:
     def __init__(self, config: "RunConfig") -> None:
         self.status = console.status("starting", spinner="dots")
         self.rounds = config.rounds
+        # Problems overlap on a GPU with --jobs > 1: then every line names its problem.
+        self.named = config.device != "cpu" and config.jobs > 1
 
     def show(self, e: "Event") -> None:
         line = self._line(e)
+        if line and self.named and e.kind != "problem":
+            from rich.markup import escape
+
+            line = f"[dim]{escape(e.problem)}[/]" + line
         if line:
             console.print(line, highlight=False)
         if e.kind in ("problem", "baselines", "proposed"):

@@ -11,6 +11,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from kernelswarm.evaluate.options import EvalOptions
 from kernelswarm.evaluate.procs import WorkerFailed, WorkerProcess
@@ -26,23 +27,38 @@ def _cache_key(problem: Problem, device: str, versions: dict, mode: str) -> str:
 
 
 def cached_compile_timing(problem: Problem, o: EvalOptions, deadline: float, ref: WorkerProcess, spec: dict,
-                          mode: str = "default") -> Timing | None:
+                          mode: str = "default", lock: Any = None) -> Timing | None:
     """torch.compile(mode) of the reference, from the cache or measured now; None if it fails."""
     key = _cache_key(problem, o.device, spec.get("versions", {}), mode)
     hit = read_cache("baselines.json").get(key)
     if hit:
         return Timing.from_dict(hit)
     try:
-        timing = time_worker(ref, o, deadline, spec["spec"], secrets.randbits(62), compile_mode=mode)
+        timing = time_worker(ref, o, deadline, spec["spec"], secrets.randbits(62), compile_mode=mode, lock=lock)
     except WorkerFailed:
         return None
     write_cache("baselines.json", key, timing.__dict__)
     return timing
 
 
+def reference_spec(ref: WorkerProcess, msg: dict[str, Any], lock: Any, deadline: float) -> dict[str, Any]:
+    """The reference's output spec and floor. Only a device's first spec measures its peak rates,
+    which is timing: that one holds the device exclusively, every other one shares it."""
+    if lock is None:
+        return ref.call(msg, deadline=deadline)[0]
+    waited = lock.waited_s()
+    with lock.shared():
+        spec = ref.call({**msg, "measure_peaks": False}, deadline=deadline + lock.waited_s() - waited)[0]
+    if spec.get("peaks_missing"):
+        with lock.exclusive():
+            spec = ref.call(msg, deadline=deadline + lock.waited_s() - waited)[0]
+    return spec
+
+
 def time_baselines(problem: Problem, device: str, compile_modes: tuple[str, ...] = ("default",),
-                   timeout_s: float = 600.0, options: EvalOptions | None = None) -> dict[str, Timing]:
-    """{'eager': ..., 'compile:<mode>': ...}; a compile mode that fails is left out."""
+                   timeout_s: float = 600.0, options: EvalOptions | None = None, lock: Any = None) -> dict[str, Timing]:
+    """{'eager': ..., 'compile:<mode>': ...}; a compile mode that fails is left out. `lock`: the
+    device's DeviceLock when evaluations run beside this (timings exclusive, compiling shared)."""
     o = options or EvalOptions.for_device(device, timeout_s=timeout_s)
     deadline = time.monotonic() + timeout_s
     workdir = Path(tempfile.mkdtemp(prefix="kernelswarm-baseline-"))
@@ -52,12 +68,12 @@ def time_baselines(problem: Problem, device: str, compile_modes: tuple[str, ...]
             from kernelswarm.evaluate.run import _init_msg
 
             ref.call(_init_msg(problem, o), deadline=deadline)
-            spec = ref.call({"op": "spec", "seed": secrets.randbits(62)}, deadline=deadline)[0]
-            result = {"eager": time_worker(ref, o, deadline, spec["spec"], secrets.randbits(62))}
+            spec = reference_spec(ref, {"op": "spec", "seed": secrets.randbits(62)}, lock, deadline)
+            result = {"eager": time_worker(ref, o, deadline, spec["spec"], secrets.randbits(62), lock=lock)}
         except WorkerFailed as e:
             raise ProblemError(f"{problem.path}: the reference fails to run: {e.message}") from None
         for mode in compile_modes:
-            timing = cached_compile_timing(problem, o, deadline, ref, spec, mode)
+            timing = cached_compile_timing(problem, o, deadline, ref, spec, mode, lock=lock)
             if timing is not None:
                 result[f"compile:{mode}"] = timing
         return result

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from kernelswarm.records import Precision, Timing
+
+if TYPE_CHECKING:
+    from kernelswarm.evaluate.devicelock import DeviceLock
 
 
 @dataclass
@@ -25,9 +28,9 @@ class EvalOptions:
     reverify_above: float = 10.0  # speedups over the faster baseline beyond this are evaluated twice
     # Tests switch the static screen off to prove that the runtime checks stand on their own.
     static_screen: bool = True
-    # Held around every timed phase: the supervisor passes one lock per device so that compiling
-    # and checking overlap while timings stay exclusive.
-    timing_lock: threading.Lock | None = None
+    # The supervisor's lock for this device (devicelock.DeviceLock): timing phases hold it
+    # exclusively, other device work shared, so compiling and checking overlap but never a timing.
+    timing_lock: "DeviceLock | None" = None
     cpu_threads: int | None = None  # intra-op threads for both CPU workers (default: all cores)
 
     @staticmethod

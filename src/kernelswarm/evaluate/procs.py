@@ -65,7 +65,7 @@ class WorkerProcess:
         )
         os.close(to_child_r)
         os.close(from_child_w)
-        self.chan = Channel(from_child_r, to_child_w)
+        self.chan = Channel(from_child_r, to_child_w, peer_pid=self.proc.pid)
         self.last_wall_s = 0.0  # wall time of the last call, measured here
         self.op_seconds: dict[str, float] = {}  # worker-reported compute time per op, for phase reports
 

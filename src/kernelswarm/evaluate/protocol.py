@@ -2,7 +2,8 @@
 
 Standard library only. The parent never unpickles what a worker sends: blobs are tensors
 serialized by `torch.save` and are only ever read with `torch.load(weights_only=True)` in the
-clean reference worker; headers are plain JSON.
+clean reference worker; headers are plain JSON. A large blob travels as a sealed memory file
+(`sealed.py`): the frame carries only where to open it, and the receiver verifies the seals.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ import select
 import struct
 import time
 from typing import Any
+
+from kernelswarm.evaluate import sealed
+from kernelswarm.evaluate.sealed import SealedBlob
 
 _LEN = struct.Struct("<QQ")
 MAX_HEADER = 16 * 1024 * 1024
@@ -34,17 +38,36 @@ class ProtocolError(ValueError):
 class Channel:
     """A pair of pipe file descriptors carrying (header, blob) frames."""
 
-    def __init__(self, read_fd: int, write_fd: int) -> None:
+    def __init__(self, read_fd: int, write_fd: int, peer_pid: int | None = None) -> None:
         self.read_fd = read_fd
         self.write_fd = write_fd
+        self.peer_pid = peer_pid  # sealed files are only ever opened from the process at the other end
+        self._handed: list[SealedBlob] = []  # sent sealed files, kept open until the other side answers
 
-    def send(self, header: dict[str, Any], blob: bytes = b"") -> None:
+    def send(self, header: dict[str, Any], blob: "bytes | SealedBlob" = b"") -> None:
+        if isinstance(blob, SealedBlob):
+            header = {**header, "_sealed": sealed.describe(blob)}
+            self._handed.append(blob)
+            blob = b""
         data = json.dumps(header).encode()
         _write_all(self.write_fd, _LEN.pack(len(data), len(blob)) + data)
         if blob:
             _write_all(self.write_fd, blob)
 
-    def recv(self, deadline: float | None = None) -> tuple[dict[str, Any], bytes]:
+    def recv(self, deadline: float | None = None) -> "tuple[dict[str, Any], bytes | SealedBlob]":
+        header, blob = self._recv(deadline)
+        self._handed.clear()  # the other side has answered, so it opened what it was handed
+        if "_sealed" in header:
+            desc = header.pop("_sealed")
+            if self.peer_pid is None or not isinstance(desc, dict) or desc.get("pid") != self.peer_pid:
+                raise ProtocolError("a sealed blob named a process other than the sender")
+            try:
+                blob = sealed.open_from(desc, MAX_BLOB)
+            except sealed.SealedError as e:
+                raise ProtocolError(str(e)) from None
+        return header, blob
+
+    def _recv(self, deadline: float | None) -> tuple[dict[str, Any], bytes]:
         hlen, blen = _LEN.unpack(self._read(_LEN.size, deadline))
         if hlen > MAX_HEADER or blen > MAX_BLOB:
             raise ProtocolError(f"frame too large ({hlen} header bytes, {blen} blob bytes)")

@@ -39,10 +39,24 @@ class _State:
     """What one evaluation accumulates before the verdict."""
 
     options: EvalOptions
-    deadline: float
+    lock: Any  # the device lock (or _NoLock)
+    base_deadline: float
     checks: list[Check] = field(default_factory=list)
     phases: dict[str, float] = field(default_factory=dict)
-    pending: list[tuple[str, dict[str, Any], bytes]] = field(default_factory=list)  # (label, check msg, outputs)
+    pending: list[tuple[str, dict[str, Any], Any]] = field(default_factory=list)  # (label, check msg, outputs blob)
+
+    def __post_init__(self) -> None:
+        self.waited_before = self.lock.waited_s()
+
+    @property
+    def waited_s(self) -> float:
+        """Time this evaluation spent waiting for the device lock."""
+        return self.lock.waited_s() - self.waited_before
+
+    @property
+    def deadline(self) -> float:
+        """--timeout bounds the candidate's own time: waiting for the device is added back."""
+        return self.base_deadline + self.waited_s
 
     def fail(self, verdict: Verdict, name: str, detail: str) -> "_Verdict":
         self.checks.append(Check(name, False, detail))
@@ -87,15 +101,15 @@ def evaluate(problem: Problem, candidate_source: str, options: EvalOptions | Non
 
 def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions) -> Evaluation:
     started = time.monotonic()
-    st = _State(options, deadline=started + options.timeout_s)
+    # Every phase that runs on the device holds the supervisor's device lock: timing exclusively,
+    # correctness work shared, so concurrent evaluations never run anything during a timing.
+    lock = options.timing_lock or _NoLock()
+    st = _State(options, lock, base_deadline=started + options.timeout_s)
     options.precision = Precision(options.precision)
     ev = Evaluation(problem=problem.name, device=options.device, verdict=Verdict.REJECTED, reason="",
                     precision=options.precision, problem_hash=problem.hash)
     workdir = Path(tempfile.mkdtemp(prefix="kernelswarm-eval-"))
     ref = cand = None
-    # Every phase that runs on the device holds the supervisor's device lock, so that concurrent
-    # evaluations overlap only in process start-up and compilation, never in timing.
-    device_lock = options.timing_lock or contextlib.nullcontext()
     try:
         findings = screen_source(candidate_source) if options.static_screen else []
         if findings:
@@ -110,27 +124,26 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
         cand.chan.send(init)  # the candidate worker starts torch and the device while the reference works
         try:
             ref.call(init, deadline=st.deadline)
-            with device_lock:
-                spec = ref.call({"op": "spec", "seed": _seed(), "precision": options.precision.value,
-                                 "work_key": f"{problem.hash}|{options.device}"}, deadline=st.deadline)[0]
+            spec = baselines.reference_spec(ref, {"op": "spec", "seed": _seed(), "precision": options.precision.value,
+                                                  "work_key": f"{problem.hash}|{options.device}"}, lock, st.deadline)
         except WorkerFailed as e:
             raise ProblemError(f"{problem.path}: the reference fails to run: {e.message}") from None
         ev.versions = {k: str(v) for k, v in spec.get("versions", {}).items()}
         ev.sol_ms = spec.get("sol_ms")
         st.phases["start"] = time.monotonic() - t
-        ct = _run_candidate(st, cand, problem, candidate_source, spec, workdir, device_lock)
+        ct = _run_candidate(st, cand, problem, candidate_source, spec, workdir, lock)
         ev.candidate = ct.timing
         cand.kill()
-        with device_lock:
+        with lock.shared():
             t = time.monotonic()
             ev.max_rel_error = _judge(st, ref)
             _judge_all_calls(st, ref, ct)
             st.phases["check"] = time.monotonic() - t
-            t = time.monotonic()
-            ev.reference = options.reference or timing.time_worker(ref, options, st.deadline, spec["spec"], _seed())
-            if options.baseline_compile or options.compiled:
-                ev.compiled = options.compiled or baselines.cached_compile_timing(problem, options, st.deadline, ref, spec)
-            st.phases["baseline"] = time.monotonic() - t
+        t = time.monotonic()
+        ev.reference = options.reference or timing.time_worker(ref, options, st.deadline, spec["spec"], _seed(), lock=lock)
+        if options.baseline_compile or options.compiled:
+            ev.compiled = options.compiled or baselines.cached_compile_timing(problem, options, st.deadline, ref, spec, lock=lock)
+        st.phases["baseline"] = time.monotonic() - t
         _plausible(st, ct, spec)
         ev.custom_share = ct.custom_share
         ev.kind = _label(st, ct)
@@ -152,29 +165,33 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
         if ev.verdict is not Verdict.ACCEPTED and cand is not None and not ev.log_tail:
             ev.log_tail = _trim(cand.log_tail())
         shutil.rmtree(workdir, ignore_errors=True)
+        for _, _, blob in st.pending:  # sealed output files are closed now, not at some collection
+            getattr(blob, "close", lambda: None)()
     ev.checks = st.checks
     for w in (ref, cand):  # worker-side time per operation, to see where a phase's time went
         if w is not None:
             st.phases.update({f"{w.role}.{op}": t for op, t in w.op_seconds.items()})
+    if options.timing_lock is not None:
+        st.phases["device_wait"] = st.waited_s
     ev.phases_s = {k: round(v, 3) for k, v in st.phases.items()}
     ev.wall_s = time.monotonic() - started
     return ev
 
 
 def _run_candidate(st: _State, cand: WorkerProcess, problem: Problem, source: str, spec: dict, workdir: Path,
-                   device_lock: Any) -> timing.CandidateTiming:
+                   lock: Any) -> timing.CandidateTiming:
     """Everything the candidate process does: import, trials, labelling, timing."""
     t = time.monotonic()
     cand.finish_call("init", st.deadline)
     path = str(workdir / "candidate" / "candidate.py")
     Path(path).write_text(source)
-    cand.call({"op": "import", "source": source, "path": path}, deadline=st.deadline)
+    with lock.shared():  # module-level code may already use the device (Triton, load_inline)
+        cand.call({"op": "import", "source": source, "path": path}, deadline=st.deadline)
     st.phases["import"] = time.monotonic() - t
-    with device_lock:
-        return _candidate_on_device(st, cand, spec)
+    return _candidate_on_device(st, cand, spec, lock)
 
 
-def _candidate_on_device(st: _State, cand: WorkerProcess, spec: dict) -> timing.CandidateTiming:
+def _candidate_on_device(st: _State, cand: WorkerProcess, spec: dict, lock: Any) -> timing.CandidateTiming:
     o = st.options
     t = time.monotonic()
     w_a, w_b = _seed(), _seed()
@@ -188,6 +205,25 @@ def _candidate_on_device(st: _State, cand: WorkerProcess, spec: dict) -> timing.
     if o.stress:
         scales = _STRESS_SCALES.get(Precision(o.precision).value, _DEFAULT_STRESS)
         plan += [(f"stress x{scale:g}", {"input_seed": _seed(), "weight_seed": w_b, "scale": scale}) for scale in scales]
+    with lock.shared():  # the first call compiles (torch.compile, Triton): others may do the same
+        _trials(st, cand, spec, plan)
+    st.ok("output", "plain tensors of their own storage, inputs unchanged")
+    st.phases["trials"] = time.monotonic() - t
+    with lock.exclusive():
+        t = time.monotonic()
+        ct = timing.time_candidate(cand, o, st.deadline, spec["spec"], w_b, output_bytes=_output_bytes(spec["spec"]))
+        st.phases["timing"] = time.monotonic() - t
+    st.pending.extend(ct.pending)
+    integrity = cand.call({"op": "integrity"}, deadline=st.deadline)[0]
+    if integrity["patched"]:
+        raise st.fail(Verdict.REJECTED, "timer-integrity", "timing functions were replaced: " + ", ".join(integrity["patched"]))
+    if integrity["python_threads"] > 0 or ct.threads_left:
+        raise st.fail(Verdict.REJECTED, "threads", "the candidate left Python threads running")
+    st.ok("timer-integrity", "timing functions unchanged, no threads left behind")
+    return ct
+
+
+def _trials(st: _State, cand: WorkerProcess, spec: dict, plan: list[tuple[str, dict[str, Any]]]) -> None:
     for label, trial in plan:
         reply, blob = cand.call({"op": "run", "spec": spec["spec"], **trial}, deadline=st.deadline)
         if "bad_output" in reply:
@@ -199,19 +235,18 @@ def _candidate_on_device(st: _State, cand: WorkerProcess, spec: dict) -> timing.
         msg = {"op": "check", "fingerprint_at_return": reply["fingerprint_at_return"], **trial}
         msg.pop("poison", None)
         st.pending.append((label, msg, blob))
-    st.ok("output", "plain tensors of their own storage, inputs unchanged")
-    st.phases["trials"] = time.monotonic() - t
-    t = time.monotonic()
-    ct = timing.time_candidate(cand, o, st.deadline, spec["spec"], w_b, output_bytes=_output_bytes(spec["spec"]))
-    st.pending.extend(ct.pending)
-    st.phases["timing"] = time.monotonic() - t
-    integrity = cand.call({"op": "integrity"}, deadline=st.deadline)[0]
-    if integrity["patched"]:
-        raise st.fail(Verdict.REJECTED, "timer-integrity", "timing functions were replaced: " + ", ".join(integrity["patched"]))
-    if integrity["python_threads"] > 0 or ct.threads_left:
-        raise st.fail(Verdict.REJECTED, "threads", "the candidate left Python threads running")
-    st.ok("timer-integrity", "timing functions unchanged, no threads left behind")
-    return ct
+
+
+class _NoLock:
+    """A single evaluation alone on its device."""
+
+    def shared(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+    exclusive = shared
+
+    def waited_s(self) -> float:
+        return 0.0
 
 
 def _output_bytes(specs: list[dict]) -> int:
@@ -312,8 +347,9 @@ def _trim(text: str, limit: int = 4000) -> str:
     return text[-limit:]
 
 
-def time_baselines(problem: Problem, device: str, compile_modes: tuple[str, ...] = ("default",), timeout_s: float = 600.0) -> dict[str, Timing]:
+def time_baselines(problem: Problem, device: str, compile_modes: tuple[str, ...] = ("default",), timeout_s: float = 600.0,
+                   lock: Any = None) -> dict[str, Timing]:
     """Time eager ('eager') and torch.compile of the reference ('compile:<mode>') in a clean process."""
-    return baselines.time_baselines(problem, device, compile_modes, timeout_s)
+    return baselines.time_baselines(problem, device, compile_modes, timeout_s, lock=lock)
 
 

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import io
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
+
+if TYPE_CHECKING:
+    from kernelswarm.evaluate.sealed import SealedBlob
 
 # Timed calls shrink floating inputs by a per-call factor s in [1 - 2**-6, 1] and, elementwise, by a
 # further random factor in [1 - 2**-9, 1]: every call sees different contents (defeating caches
@@ -143,15 +146,29 @@ def output_problems(outputs: list[Any], inputs: list[Any], device: torch.device)
     return ""
 
 
-def to_blob(outputs: list[Any]) -> bytes:
+def to_blob(outputs: list[Any]) -> "bytes | SealedBlob":
+    """Outputs serialized for the parent: large ones in a sealed memory file, small ones as bytes."""
+    from kernelswarm.evaluate import sealed
+
+    # A device tensor's copy to the host is already its own storage; a host tensor is cloned so
+    # that a view does not drag its whole base storage along.
+    host = [o.detach().to("cpu").contiguous() if o.device.type != "cpu" else o.detach().contiguous().clone() for o in outputs]
+    if sealed.AVAILABLE and sum(t.nbytes for t in host) >= sealed.min_sealed():
+        return sealed.write(lambda f: torch.save(host, f))
     buf = io.BytesIO()
-    torch.save([o.detach().to("cpu").contiguous().clone() for o in outputs], buf)
+    torch.save(host, buf)
     return buf.getvalue()
 
 
-def from_blob(blob: bytes) -> list[torch.Tensor]:
-    """Read tensors an untrusted process sent: the weights-only loader cannot run code."""
-    data = torch.load(io.BytesIO(blob), weights_only=True, map_location="cpu")
+def from_blob(blob: "bytes | SealedBlob") -> list[torch.Tensor]:
+    """Read tensors an untrusted process sent: the weights-only loader cannot run code. A sealed
+    file is mapped, not copied."""
+    from kernelswarm.evaluate.sealed import SealedBlob
+
+    if isinstance(blob, SealedBlob):
+        data = torch.load(blob.path, weights_only=True, map_location="cpu", mmap=True)
+    else:
+        data = torch.load(io.BytesIO(blob), weights_only=True, map_location="cpu")
     if not isinstance(data, list) or not all(type(t) is torch.Tensor for t in data):  # noqa: E721
         raise ValueError("the candidate's outputs are not a list of plain tensors")
     return data

@@ -116,11 +116,24 @@ def _wall_check(times: list[float], slack: list[float], null_slack: list[float])
 
 
 def time_worker(worker: WorkerProcess, o: EvalOptions, deadline: float, spec: list[dict], weight_seed: int,
-                compile_mode: str | None = None) -> Timing:
-    """Time the reference (eager or compiled) in the clean worker, under the same protocol."""
+                compile_mode: str | None = None, lock: Any = None) -> Timing:
+    """Time the reference (eager or compiled) in the clean worker, under the same protocol.
+    With the device lock, a compiled model is built under the shared hold (compiling overlaps other
+    evaluations' device work) and timed under the exclusive one."""
     pool_seeds = [_seed() for _ in range(POOL_SIZE)]
-    worker.call({"op": "time_setup", "pool_seeds": pool_seeds, "weight_seed": weight_seed, "spec": spec,
-                 "compile_mode": compile_mode}, deadline=deadline)
+    setup = {"op": "time_setup", "pool_seeds": pool_seeds, "weight_seed": weight_seed, "spec": spec, "compile_mode": compile_mode}
+    if lock is None:
+        return _time_reference(worker, o, deadline, setup)
+    waited = lock.waited_s()
+    if compile_mode:
+        with lock.shared():
+            worker.call({**setup, "warmup_ms": 0.0}, deadline=deadline + lock.waited_s() - waited)  # compiles on its first calls
+    with lock.exclusive():
+        return _time_reference(worker, o, deadline + lock.waited_s() - waited, setup)
+
+
+def _time_reference(worker: WorkerProcess, o: EvalOptions, deadline: float, setup: dict[str, Any]) -> Timing:
+    worker.call(setup, deadline=deadline)
     times: list[float] = []
     started = time.monotonic()
     while not _enough(len(times), sum(times), started, o, deadline):

@@ -43,6 +43,7 @@ class Worker:
         self.init_inputs = list(self.problem.get_init_inputs())
         self.models: dict[int, Any] = {}  # weight seed -> module under evaluation
         self.pool: list[list[Any]] = []  # timing input sets
+        self.compiled: dict[tuple[str, int], Any] = {}  # (mode, weight seed) -> compiled reference
         self.last_outputs: list[Any] = []
         self.primitives = self.backend.timing_primitives()
         self.threads_at_start = threading.active_count()
@@ -103,6 +104,9 @@ class Worker:
         try:
             from kernelswarm import sol
 
+            if not msg.get("measure_peaks", True) and sol.peaks_if_cached(self.device_name) is None:
+                # Measuring peaks is timing: the parent asks again holding the device exclusively.
+                return {"peaks_missing": True}
             work = support.cached_work(msg.get("work_key"), lambda: sol.count_work(model, inputs))
             peaks = sol.cached_peaks(self.device_name)
             reply["floor_ms"] = sol.floor_ms(work, peaks, msg.get("precision", "fp32"))
@@ -155,6 +159,7 @@ class Worker:
         from kernelswarm.evaluate.tensors import make_inputs, perturb
 
         model = self.compiled_reference(msg) if msg.get("compile_mode") else self.model(msg["weight_seed"])
+        self.pool = []  # free the previous pool first
         self.pool = [make_inputs(self.problem, s, self.device) for s in msg["pool_seeds"]]
         self.timed_model = model
         # Warm up for at least ~100 ms of calls (compilation, autotuning, caches), in growing batches.
@@ -181,8 +186,11 @@ class Worker:
         # Compile in this process: a pool of compile workers starting up in the background would
         # share the cores with the timed calls (the built-in compile candidates do the same).
         inductor_config.compile_threads = 1
-        model = self.model(msg["weight_seed"])
-        return self.torch.compile(model, mode=None if msg["compile_mode"] == "default" else msg["compile_mode"])
+        key = (msg["compile_mode"], msg["weight_seed"])
+        if key not in self.compiled:  # kept: a compile-only setup comes before the timed one
+            model = self.model(msg["weight_seed"])
+            self.compiled[key] = self.torch.compile(model, mode=None if msg["compile_mode"] == "default" else msg["compile_mode"])
+        return self.compiled[key]
 
     def op_time_call(self, msg: dict) -> dict:
         from kernelswarm.evaluate.tensors import fingerprint, perturb
@@ -323,7 +331,7 @@ class _Unusable(Exception):
 
 def main() -> None:
     role, read_fd, write_fd = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    chan = Channel(read_fd, write_fd)
+    chan = Channel(read_fd, write_fd, peer_pid=os.getppid())
     worker: Worker | None = None
     while True:
         try:

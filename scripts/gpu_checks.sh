@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The GPU half of the test suite and the evaluator-overhead benchmark, in one device command.
+#   bash scripts/gpu_checks.sh OUT [TEST_TIMEOUT_S] [BENCH_TIMEOUT_S]
+# Writes OUT/gpu.txt (device, driver), OUT/gpu_tests.log (pytest -m gpu) and OUT/overhead.md/.log.
+set -u
+out=${1:?usage: scripts/gpu_checks.sh OUT [TEST_TIMEOUT_S] [BENCH_TIMEOUT_S]}
+mkdir -p "$out"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$out/gpu.txt" 2>&1
+python3 -c "import torch, triton, sys; print('python', sys.version.split()[0], 'torch', torch.__version__, 'triton', triton.__version__)" >> "$out/gpu.txt" 2>&1
+timeout "${2:-420}" python3 -m pytest -m gpu -q -rA -p no:cacheprovider tests/evaluate tests/test_profile.py \
+  > "$out/gpu_tests.log" 2>&1
+echo "pytest exit $?" >> "$out/gpu_tests.log"
+timeout "${3:-150}" python3 benchmarks/evaluator_overhead.py --device cuda --repeats "${REPEATS:-2}" --only "${ONLY:-}" --out "$out/overhead" \
+  > "$out/overhead.log" 2>&1
+echo "benchmark exit $?" >> "$out/overhead.log"
