@@ -21,15 +21,25 @@ from kernelswarm.problems.load import Problem, ProblemError
 from kernelswarm.records import Timing
 
 
-def _cache_key(problem: Problem, device: str, versions: dict, mode: str) -> str:
-    parts = [problem.hash, device, versions.get("device_name", ""), versions.get("torch", ""), versions.get("triton", ""), mode]
+# Raised whenever the way a baseline is timed changes, so that timings cached by an older
+# protocol (or an older bug) are measured again rather than trusted.
+# 2: compile pool off while timing (a CPU compile baseline once read 49 ms for 1.3 ms of work).
+PROTOCOL = 2
+
+
+def _cache_key(problem: Problem, o: EvalOptions, versions: dict, mode: str) -> str:
+    from kernelswarm.evaluate.run import _init_msg
+
+    threads = _init_msg(problem, o).get("cpu_threads")  # a CPU timing holds for its thread count only
+    parts = [f"p{PROTOCOL}", problem.hash, o.device, versions.get("device_name", ""), versions.get("torch", ""),
+             versions.get("triton", ""), mode] + ([f"threads={threads}"] if threads else [])
     return "|".join(parts)
 
 
 def cached_compile_timing(problem: Problem, o: EvalOptions, deadline: float, ref: WorkerProcess, spec: dict,
                           mode: str = "default", lock: Any = None) -> Timing | None:
     """torch.compile(mode) of the reference, from the cache or measured now; None if it fails."""
-    key = _cache_key(problem, o.device, spec.get("versions", {}), mode)
+    key = _cache_key(problem, o, spec.get("versions", {}), mode)
     hit = read_cache("baselines.json").get(key)
     if hit:
         return Timing.from_dict(hit)
