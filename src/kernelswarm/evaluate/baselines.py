@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from kernelswarm.evaluate.devicelock import NO_LOCK, DeviceLock, NoLock
 from kernelswarm.evaluate.options import EvalOptions
 from kernelswarm.evaluate.procs import WorkerFailed, WorkerProcess
 from kernelswarm.evaluate.support import read_cache, write_cache
@@ -37,7 +38,7 @@ def _cache_key(problem: Problem, o: EvalOptions, versions: dict, mode: str) -> s
 
 
 def cached_compile_timing(problem: Problem, o: EvalOptions, deadline: float, ref: WorkerProcess, spec: dict,
-                          mode: str = "default", lock: Any = None) -> Timing | None:
+                          mode: str = "default", lock: DeviceLock | NoLock = NO_LOCK) -> Timing | None:
     """torch.compile(mode) of the reference, from the cache or measured now; None if it fails."""
     key = _cache_key(problem, o, spec.get("versions", {}), mode)
     hit = read_cache("baselines.json").get(key)
@@ -51,10 +52,10 @@ def cached_compile_timing(problem: Problem, o: EvalOptions, deadline: float, ref
     return timing
 
 
-def reference_spec(ref: WorkerProcess, msg: dict[str, Any], lock: Any, deadline: float) -> dict[str, Any]:
+def reference_spec(ref: WorkerProcess, msg: dict[str, Any], lock: DeviceLock | NoLock, deadline: float) -> dict[str, Any]:
     """The reference's output spec and floor. Only a device's first spec measures its peak rates,
     which is timing: that one holds the device exclusively, every other one shares it."""
-    if lock is None:
+    if lock is NO_LOCK:  # alone on the device: one spec, measuring peaks if it must
         return ref.call(msg, deadline=deadline)[0]
     waited = lock.waited_s()
     with lock.shared():
@@ -66,7 +67,7 @@ def reference_spec(ref: WorkerProcess, msg: dict[str, Any], lock: Any, deadline:
 
 
 def time_baselines(problem: Problem, device: str, compile_modes: tuple[str, ...] = ("default",),
-                   timeout_s: float = 600.0, options: EvalOptions | None = None, lock: Any = None) -> dict[str, Timing]:
+                   timeout_s: float = 600.0, options: EvalOptions | None = None, lock: DeviceLock | NoLock = NO_LOCK) -> dict[str, Timing]:
     """{'eager': ..., 'compile:<mode>': ...}; a compile mode that fails is left out. `lock`: the
     device's DeviceLock when evaluations run beside this (timings exclusive, compiling shared)."""
     o = options or EvalOptions.for_device(device, timeout_s=timeout_s)

@@ -88,3 +88,18 @@ class DeviceLock:
                     self._cond.notify_all()
 
     solo = exclusive  # the same hold, named for its use around a whole evaluation
+
+
+class NoLock:
+    """An evaluation alone on its device (a single `kernelswarm eval`): every hold is free."""
+
+    def shared(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+    exclusive = solo = shared
+
+    def waited_s(self) -> float:
+        return 0.0
+
+
+NO_LOCK = NoLock()

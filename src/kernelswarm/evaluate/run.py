@@ -8,7 +8,6 @@ expected output exists anywhere while candidate code is alive.
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 import shutil
 import tempfile
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from kernelswarm.evaluate import baselines, timing
+from kernelswarm.evaluate.devicelock import NO_LOCK, DeviceLock, NoLock
 from kernelswarm.evaluate.options import EvalOptions
 from kernelswarm.evaluate.procs import WorkerFailed, WorkerProcess
 from kernelswarm.evaluate.static import screen_source
@@ -39,7 +39,7 @@ class _State:
     """What one evaluation accumulates before the verdict."""
 
     options: EvalOptions
-    lock: Any  # the device lock (or _NoLock)
+    lock: DeviceLock | NoLock
     base_deadline: float
     checks: list[Check] = field(default_factory=list)
     phases: dict[str, float] = field(default_factory=dict)
@@ -103,7 +103,7 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
     started = time.monotonic()
     # Every phase that runs on the device holds the supervisor's device lock: timing exclusively,
     # correctness work shared, so concurrent evaluations never run anything during a timing.
-    lock = options.timing_lock or _NoLock()
+    lock = options.timing_lock or NO_LOCK
     st = _State(options, lock, base_deadline=started + options.timeout_s)
     options.precision = Precision(options.precision)
     ev = Evaluation(problem=problem.name, device=options.device, verdict=Verdict.REJECTED, reason="",
@@ -237,18 +237,6 @@ def _trials(st: _State, cand: WorkerProcess, spec: dict, plan: list[tuple[str, d
         st.pending.append((label, msg, blob))
 
 
-class _NoLock:
-    """A single evaluation alone on its device."""
-
-    def shared(self) -> contextlib.AbstractContextManager[None]:
-        return contextlib.nullcontext()
-
-    exclusive = shared
-
-    def waited_s(self) -> float:
-        return 0.0
-
-
 def _output_bytes(specs: list[dict]) -> int:
     sizes = {"float64": 8, "float32": 4, "int64": 8, "int32": 4, "float16": 2, "bfloat16": 2, "bool": 1, "uint8": 1, "int8": 1}
     total = 0
@@ -348,7 +336,7 @@ def _trim(text: str, limit: int = 4000) -> str:
 
 
 def time_baselines(problem: Problem, device: str, compile_modes: tuple[str, ...] = ("default",), timeout_s: float = 600.0,
-                   lock: Any = None) -> dict[str, Timing]:
+                   lock: DeviceLock | NoLock = NO_LOCK) -> dict[str, Timing]:
     """Time eager ('eager') and torch.compile of the reference ('compile:<mode>') in a clean process."""
     return baselines.time_baselines(problem, device, compile_modes, timeout_s, lock=lock)
 

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from kernelswarm.evaluate.devicelock import NO_LOCK, DeviceLock, NoLock
 from kernelswarm.evaluate.options import EvalOptions
 from kernelswarm.evaluate.procs import WorkerProcess
 from kernelswarm.records import Timing
@@ -116,16 +117,14 @@ def _wall_check(times: list[float], slack: list[float], null_slack: list[float])
 
 
 def time_worker(worker: WorkerProcess, o: EvalOptions, deadline: float, spec: list[dict], weight_seed: int,
-                compile_mode: str | None = None, lock: Any = None) -> Timing:
+                compile_mode: str | None = None, lock: DeviceLock | NoLock = NO_LOCK) -> Timing:
     """Time the reference (eager or compiled) in the clean worker, under the same protocol.
     With the device lock, a compiled model is built under the shared hold (compiling overlaps other
     evaluations' device work) and timed under the exclusive one."""
     pool_seeds = [_seed() for _ in range(POOL_SIZE)]
     setup = {"op": "time_setup", "pool_seeds": pool_seeds, "weight_seed": weight_seed, "spec": spec, "compile_mode": compile_mode}
-    if lock is None:
-        return _time_reference(worker, o, deadline, setup)
     waited = lock.waited_s()
-    if compile_mode:
+    if compile_mode and lock is not NO_LOCK:
         with lock.shared():
             worker.call({**setup, "warmup_ms": 0.0}, deadline=deadline + lock.waited_s() - waited)  # compiles on its first calls
     with lock.exclusive():
