@@ -121,14 +121,26 @@ def analyse(store: Store, run_ids: list[int], wall_s: float, evals: list) -> dic
     }
 
 
-def aggregate(store: Store) -> dict:
-    """Every run in the store together (separate invocations, e.g. one per level). Wall time per
-    run: from its start to its last stored evaluation."""
+def aggregate(store: Store, sessions: list[dict]) -> dict:
+    """Every run in the store together (separate invocations, e.g. one per level). Wall time: the
+    sum over the invocations that wrote it (`sessions`, kept beside the store; a run resumed in
+    several invocations has gaps between them), else per run from its start to its last evaluation."""
     run_ids = sorted(r.id for r in store.list_runs())
     evals = [e for rid in run_ids for c in store.candidates(rid) if c.verdict
              for e in [store.evaluation(c.id)] if e and not e.reason.startswith("same source as")]
-    wall = sum(store.run_span_s(rid) for rid in run_ids)
-    return analyse(store, run_ids, wall, evals)
+    wall = sum(s["wall_s"] for s in sessions) if sessions else sum(store.run_span_s(rid) for rid in run_ids)
+    data = analyse(store, run_ids, wall, evals)
+    data["invocations"] = len(sessions) or None
+    return data
+
+
+def _sessions_path(store_path: Path) -> Path:
+    return store_path.with_name(store_path.stem + ".sessions.json")
+
+
+def _sessions(store_path: Path) -> list[dict]:
+    path = _sessions_path(store_path)
+    return json.loads(path.read_text()) if path.exists() else []
 
 
 def _backup(src: Path, dest: Path) -> None:
@@ -203,7 +215,9 @@ def main() -> int:
     store_path = args.db or args.out / "swarm_builtin.db"
     store = Store(store_path)
     if args.aggregate:
-        text = markdown(aggregate(store))
+        data = aggregate(store, _sessions(store_path))
+        (args.out / "swarm_builtin_all.json").write_text(json.dumps(data, indent=1, default=str))
+        text = markdown(data)
         (args.out / "swarm_builtin_all.md").write_text(text)
         print(text)
         return 0
@@ -240,14 +254,21 @@ def main() -> int:
         # Per evaluation, where its time went (device_wait: waiting for the device lock).
         data["evaluation_phases"] = [{"problem": e.problem, "verdict": e.verdict.value, "wall_s": round(e.wall_s, 2),
                                       **{k: v for k, v in e.phases_s.items() if "." not in k}} for e in list(evals)]
+        sessions = _sessions(store_path) + [{"run": sup.run_id, "wall_s": data["wall_s"], "evaluations": len(evals),
+                                             "partial": partial, "jobs": config.jobs}]
+        _sessions_path(store_path).write_text(json.dumps(sessions, indent=1))
         _backup(store_path, args.out / "swarm_builtin.db")
+        if store_path.resolve() != (args.out / "swarm_builtin.db").resolve():
+            _sessions_path(args.out / "swarm_builtin.db").write_text(json.dumps(sessions, indent=1))
         (args.out / "swarm_builtin.json").write_text(json.dumps(data, indent=1, default=str))
         text = markdown(data) + ("\n(partial: stopped by --hard-limit; the run is resumable)\n" if partial else "")
         (args.out / "swarm_builtin.md").write_text(text)
         print(text, flush=True)
 
     def hard_stop() -> None:
-        # Every finished evaluation is already stored: write what exists and leave at once.
+        # Every finished evaluation is already stored: write what exists and leave at once, killing
+        # the workers still running (each in its own session, they would outlive this process).
+        sup.kill_workers()
         finish(partial=True)
         os._exit(0)
 

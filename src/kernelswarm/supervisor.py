@@ -34,7 +34,8 @@ class Supervisor:
         self._evaluate = evaluator or _real_evaluator()
         self._baselines = baseline_timer or _real_baseline_timer()
         self._emit = on_event or (lambda e: None)
-        # Timings exclusive, other device work shared, across every evaluation and baseline of the run.
+        # One timing at a time across every evaluation and baseline of the run; the others' workers
+        # are stopped while it lasts.
         self._device_lock = DeviceLock()
         self._baseline_futs: dict[int, Future | None] = {}  # problem id -> its baselines timed ahead (None: taken)
         self._baseline_guard = threading.Lock()
@@ -96,10 +97,17 @@ class Supervisor:
             self.store.set_run_status(run_id, "finished")
         return run_id
 
+    def kill_workers(self) -> None:
+        """Kill the worker processes of every evaluation in flight (the run is being abandoned)."""
+        self._device_lock.kill_workers()
+
     @property
     def problems_in_flight(self) -> int:
-        """Two problems at once where evaluations overlap (a GPU with --jobs > 1), else one."""
-        return 2 if self.config.device != "cpu" and self.config.jobs > 1 else 1
+        """Where evaluations overlap (a GPU with --jobs > 1), one problem per two jobs and at least
+        two, so that a problem's few candidates and its stragglers leave no job idle; else one."""
+        if self.config.device == "cpu" or self.config.jobs < 2:
+            return 1
+        return max(2, (self.config.jobs + 1) // 2)
 
     def _prefetch(self, pid: int, problem: Problem) -> None:
         """Ask the model agents for the next problem's first round now, so that their latency

@@ -1,91 +1,119 @@
-"""The device lock: timings exclusive, other device work shared, waiting timings first."""
+"""The device lock: one timing at a time, every other evaluation's workers stopped meanwhile."""
 
+import subprocess
+import sys
 import threading
 import time
 
 from kernelswarm.evaluate.devicelock import DeviceLock
 
 
-def _record(log, lock_cm, name, hold_s, lock=threading.Lock()):
-    with lock_cm:
-        with lock:
-            log.append(("in", name, time.monotonic()))
-        time.sleep(hold_s)
-        with lock:
-            log.append(("out", name, time.monotonic()))
+def _state(pid: int) -> str:
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0]  # R, S, T (stopped), ...
 
 
-def _intervals(log):
-    start = {n: t for kind, n, t in log if kind == "in"}
-    end = {n: t for kind, n, t in log if kind == "out"}
-    return {n: (start[n], end[n]) for n in start}
+def _busy_process() -> subprocess.Popen:
+    """A process in its own session that burns CPU, as a compiling worker would."""
+    return subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True)
 
 
-def test_shared_holders_overlap_but_never_with_an_exclusive_one():
-    lock, log = DeviceLock(patience_s=0.0), []  # a waiting timing stops new sharers at once
-    threads = [threading.Thread(target=_record, args=(log, lock.shared(), f"s{i}", 0.2)) for i in range(3)]
-    threads.append(threading.Thread(target=_record, args=(log, lock.exclusive(), "x", 0.1)))
-    threads += [threading.Thread(target=_record, args=(log, lock.shared(), f"t{i}", 0.1)) for i in range(2)]
-    for t in threads[:3]:
-        t.start()
-    time.sleep(0.05)
-    for t in threads[3:]:
-        t.start()
+def _wait_state(pid: int, want: set[str], timeout: float = 5.0) -> str:
+    end = time.monotonic() + timeout
+    while True:
+        s = _state(pid)
+        if s in want or time.monotonic() > end:
+            return s
         time.sleep(0.01)
-    for t in threads:
-        t.join(5)
-    iv = _intervals(log)
-    x0, x1 = iv["x"]
-    for name, (a, b) in iv.items():
-        if name != "x":
-            assert b <= x0 or a >= x1, f"{name} overlapped the exclusive hold"
-    # the three first sharers ran together
-    assert max(iv[f"s{i}"][0] for i in range(3)) < min(iv[f"s{i}"][1] for i in range(3))
-    # the waiting exclusive went before the sharers that came after it
-    assert all(iv[f"t{i}"][0] >= x1 for i in range(2))
 
 
-def test_sharers_keep_entering_until_a_timing_has_waited_its_patience():
-    lock, log = DeviceLock(patience_s=0.3), []
-    first = threading.Thread(target=_record, args=(log, lock.shared(), "long", 0.6))
-    first.start()
-    time.sleep(0.05)
-    waited: list[float] = []
+def _in_thread(fn):
+    box = {}
+    t = threading.Thread(target=lambda: box.setdefault("v", fn()))
+    t.start()
+    t.join(10)
+    return box.get("v")
+
+
+def test_a_timing_stops_other_threads_workers_and_resumes_them_after():
+    lock = DeviceLock()
+    other, mine = _busy_process(), _busy_process()
+    try:
+        _in_thread(lambda: lock.register(other.pid))  # owned by another evaluation's thread
+        lock.register(mine.pid)  # owned by this one
+        with lock.exclusive():
+            assert _wait_state(other.pid, {"T"}) == "T"  # stopped: it runs nothing during the timing
+            assert _state(mine.pid) in {"R", "S"}  # the timing's own workers keep running
+            time.sleep(0.3)
+        assert _wait_state(other.pid, {"R", "S"}) in {"R", "S"}
+    finally:
+        for p in (other, mine):
+            p.kill()
+            p.wait()
+
+
+def test_a_worker_started_during_a_timing_starts_stopped_and_its_thread_is_compensated():
+    lock = DeviceLock()
+    proc = _busy_process()
+    held, release = threading.Event(), threading.Event()
 
     def timing():
         with lock.exclusive():
-            waited.append(lock.waited_s())
-            log.append(("in", "x", time.monotonic()))
-            time.sleep(0.05)
-            log.append(("out", "x", time.monotonic()))
+            held.set()
+            release.wait(5)
 
-    x = threading.Thread(target=timing)
-    x.start()
-    time.sleep(0.05)
-    early = threading.Thread(target=_record, args=(log, lock.shared(), "early", 0.05))
-    early.start()  # the timing has waited less than its patience: this sharer goes in
-    early.join(5)
-    time.sleep(0.35)
-    late = threading.Thread(target=_record, args=(log, lock.shared(), "late", 0.05))
-    late.start()  # now the timing is overdue: this sharer waits for it
-    for t in (first, x, late):
+    t = threading.Thread(target=timing)
+    t.start()
+    held.wait(5)
+    try:
+        before = lock.waited_s()
+        lock.register(proc.pid)
+        assert _wait_state(proc.pid, {"T"}) == "T"
+        time.sleep(0.4)
+        assert lock.paused_s() >= 0.35  # counted while it lasts, for deadlines of calls in flight
+        release.set()
         t.join(5)
-    iv = _intervals(log)
-    assert iv["early"][1] <= iv["x"][0]  # entered (and left) while the timing waited
-    assert iv["late"][0] >= iv["x"][1]
-    assert iv["x"][0] >= iv["long"][1]  # the timing never overlapped the long sharer
-    assert 0.4 < waited[0] < 2.0  # the timing's thread knows how long it waited
-    assert lock.waited_s() == 0.0  # per thread: this one never waited
+        assert _wait_state(proc.pid, {"R", "S"}) in {"R", "S"}
+        stopped = lock.waited_s() - before
+        assert 0.35 <= stopped < 3.0  # this thread lost that time to someone else's timing
+        lock.unregister(proc.pid)
+        with lock.exclusive():  # no longer registered: not stopped any more
+            time.sleep(0.05)
+            assert _state(proc.pid) in {"R", "S"}
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_timings_go_one_at_a_time_in_arrival_order():
+    lock, log, guard = DeviceLock(), [], threading.Lock()
+
+    def timing(name, hold):
+        with lock.exclusive():
+            with guard:
+                log.append(("in", name, time.monotonic()))
+            time.sleep(hold)
+            with guard:
+                log.append(("out", name, time.monotonic()))
+
+    threads = [threading.Thread(target=timing, args=(f"t{i}", 0.1)) for i in range(4)]
+    for t in threads:
+        t.start()
+        time.sleep(0.02)  # arrive in order
+    for t in threads:
+        t.join(5)
+    assert [n for kind, n, _ in log if kind == "in"] == ["t0", "t1", "t2", "t3"]
+    spans = sorted((a, b) for (k1, n1, a) in log for (k2, n2, b) in log if k1 == "in" and k2 == "out" and n1 == n2)
+    assert all(spans[i][1] <= spans[i + 1][0] for i in range(len(spans) - 1))  # never two at once
 
 
 def test_the_holder_of_a_solo_hold_passes_its_own_nested_acquisitions():
     lock = DeviceLock()
     done = []
     with lock.solo():
-        with lock.shared():
-            with lock.exclusive():
-                done.append(1)
-        other = threading.Thread(target=lambda: lock.shared().__enter__() or done.append(2))
+        with lock.exclusive():
+            done.append(1)
+        other = threading.Thread(target=lambda: lock.exclusive().__enter__() or done.append(2))
         other.start()
         other.join(0.2)
         assert done == [1]  # another thread waits while the solo hold lasts
@@ -93,25 +121,53 @@ def test_the_holder_of_a_solo_hold_passes_its_own_nested_acquisitions():
     assert done == [1, 2]
 
 
+def test_a_call_in_flight_gets_the_time_its_worker_spent_stopped():
+    """A worker stopped by another evaluation's timing must not run out of time for it."""
+    from kernelswarm.evaluate.protocol import Channel, ChannelTimeout
+    import os
+
+    r, w = os.pipe()
+    chan = Channel(r, os.open(os.devnull, os.O_WRONLY))
+    moved = {"extra": 0.0}
+    start = time.monotonic()
+    try:
+        chan.recv(lambda: start + 0.3 + moved.setdefault("extra", 0.0))
+    except ChannelTimeout:
+        pass
+    assert 0.25 < time.monotonic() - start < 2.0  # a fixed function: times out as a float would
+
+    sender = Channel(os.open(os.devnull, os.O_RDONLY), w)
+    writer = threading.Thread(target=lambda: (time.sleep(1.0), sender.send({"ok": True})))
+    start = time.monotonic()
+    writer.start()
+    header, _ = chan.recv(lambda: start + 0.3 + max(0.0, time.monotonic() - start - 0.1))  # keeps moving
+    writer.join()
+    assert header == {"ok": True}
+    chan.close()
+    sender.close()
+
+
 def test_an_evaluation_under_the_lock_reports_its_wait_and_verdict():
     from kernelswarm.evaluate import EvalOptions, evaluate
     from kernelswarm.problems.load import load_problem
     from fixtures import CANDIDATES, PROBLEMS
 
-    lock = DeviceLock(patience_s=0.0)
+    lock = DeviceLock()
     problem = load_problem(PROBLEMS / "relu_linear.py")
     source = (CANDIDATES / "correct" / "same_ops.py").read_text()
     held = threading.Event()
 
-    def hog():  # a timing elsewhere holds the device for a while as the evaluation starts
+    def hog():  # a timing elsewhere holds the device as the evaluation starts: its workers start stopped
         with lock.exclusive():
             held.set()
-            time.sleep(8.0)  # longer than the workers take to start
+            time.sleep(9.0)
 
     t = threading.Thread(target=hog)
     t.start()
     held.wait(5)
-    ev = evaluate(problem, source, EvalOptions.for_device("cpu", timing_lock=lock, timeout_s=120))
+    # The limit (twice what the evaluation takes) is shorter than the hold: the time the workers
+    # spent stopped is not charged to them.
+    ev = evaluate(problem, source, EvalOptions.for_device("cpu", timing_lock=lock, timeout_s=8))
     t.join()
     assert ev.verdict.value == "accepted", ev.reason
-    assert ev.phases_s["device_wait"] > 1.0  # the wait is measured (and added to the deadline)
+    assert ev.phases_s["device_wait"] > 5.0  # the stop is measured (and added to the deadline)

@@ -22,6 +22,9 @@ class Backend(Protocol):
     def flush_cache(self) -> None:
         """Evict the caches between timed calls (twice the last-level cache size)."""
 
+    def settle(self) -> float:
+        """Before a timing: wait for work other processes queued on the device to drain (ms waited)."""
+
     def time_call(self, fn: Callable[[], Any]) -> tuple[float, Any]:
         """Run fn once under the timing protocol; return (milliseconds, result)."""
 

@@ -42,6 +42,10 @@ class CpuBackend:
     def flush_cache(self) -> None:
         self._flush_buf.add_(1.0)  # reads and writes every line
 
+    def settle(self) -> float:
+        """Nothing queued elsewhere can outlive a stopped process on a CPU: no wait."""
+        return 0.0
+
     def time_call(self, fn: Callable[[], Any]) -> tuple[float, Any]:
         clock = self._clock
         start = clock()

@@ -38,6 +38,24 @@ class CudaBackend:
             self.persisting_reset_ok = self._reset_persisting() == 0
         self._flush_buf.add_(1.0)
 
+    def settle(self, limit_s: float = 3.0, quiet_s: float = 2e-4, needed: int = 5) -> float:
+        """Wait until no other process's work is running on the device; returns the ms waited.
+
+        Other evaluations' workers are stopped during a timing, but kernels they queued before may
+        still be draining. While another context has work, the GPU time-slices, and a tiny kernel
+        here takes a slice (about a millisecond) to come back instead of microseconds: the device
+        is quiet after `needed` probes in a row return within `quiet_s`."""
+        import time
+
+        clock, start, streak = time.perf_counter, time.perf_counter(), 0
+        probe = self._flush_buf[:1]
+        while streak < needed and clock() - start < limit_s:
+            t = clock()
+            probe.add_(1.0)
+            self._sync(self.device)
+            streak = streak + 1 if clock() - t < quiet_s else 0
+        return 1000.0 * (clock() - start)
+
     def time_call(self, fn: Callable[[], Any]) -> tuple[float, Any]:
         start = self._event_cls(enable_timing=True)
         end = self._event_cls(enable_timing=True)

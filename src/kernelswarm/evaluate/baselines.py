@@ -54,12 +54,11 @@ def cached_compile_timing(problem: Problem, o: EvalOptions, deadline: float, ref
 
 def reference_spec(ref: WorkerProcess, msg: dict[str, Any], lock: DeviceLock | NoLock, deadline: float) -> dict[str, Any]:
     """The reference's output spec and floor. Only a device's first spec measures its peak rates,
-    which is timing: that one holds the device exclusively, every other one shares it."""
+    which is timing: that one holds the device exclusively."""
     if lock is NO_LOCK:  # alone on the device: one spec, measuring peaks if it must
         return ref.call(msg, deadline=deadline)[0]
     waited = lock.waited_s()
-    with lock.shared():
-        spec = ref.call({**msg, "measure_peaks": False}, deadline=deadline + lock.waited_s() - waited)[0]
+    spec = ref.call({**msg, "measure_peaks": False}, deadline=deadline)[0]
     if spec.get("peaks_missing"):
         with lock.exclusive():
             spec = ref.call(msg, deadline=deadline + lock.waited_s() - waited)[0]
@@ -69,11 +68,11 @@ def reference_spec(ref: WorkerProcess, msg: dict[str, Any], lock: DeviceLock | N
 def time_baselines(problem: Problem, device: str, compile_modes: tuple[str, ...] = ("default",),
                    timeout_s: float = 600.0, options: EvalOptions | None = None, lock: DeviceLock | NoLock = NO_LOCK) -> dict[str, Timing]:
     """{'eager': ..., 'compile:<mode>': ...}; a compile mode that fails is left out. `lock`: the
-    device's DeviceLock when evaluations run beside this (timings exclusive, compiling shared)."""
+    device's DeviceLock when evaluations run beside this (its timings hold it; it is stopped during others')."""
     o = options or EvalOptions.for_device(device, timeout_s=timeout_s)
     deadline = time.monotonic() + timeout_s
     workdir = Path(tempfile.mkdtemp(prefix="kernelswarm-baseline-"))
-    ref = WorkerProcess("reference", workdir, device)
+    ref = WorkerProcess("reference", workdir, device, lock=lock)
     try:
         try:
             from kernelswarm.evaluate.run import _init_msg

@@ -1,102 +1,154 @@
 """One lock per device, shared by every evaluation and baseline a supervisor runs at once.
 
-Timing needs the device to itself; correctness trials, compilation on first call and the float64
-recomputation do not. So the lock has two modes: `exclusive()` for anything that measures time
-(candidate timing, baselines, peak rates) and `shared()` for device work that only has to stay out
-of a timing's way. Compiles may hold the shared mode for minutes (max-autotune), so sharers keep
-entering while a timing waits, until that timing has waited `patience_s`; then new sharers wait
-and the timing goes next. The time a thread spends waiting is its own (`waited_s()`): the
-evaluator adds it to the candidate's deadline, since waiting for the device is not the candidate's
-doing. `solo()` holds the device exclusively for a whole evaluation (a retry after running out of
-device memory beside others); the holding thread's nested acquisitions pass straight through.
+A timing needs the device, and the machine, to itself. Holding the lock (`exclusive()`) stops
+every worker process of every other evaluation (SIGSTOP to its process group) for as long as the
+timing lasts and resumes them afterwards (SIGCONT). A stopped process runs nothing at all: no
+compile, no correctness trial, no native thread a hostile candidate left behind. What it had
+already queued on the GPU may still be draining; the timing worker waits for the device to be
+quiet before it measures (the backend's `settle`). Between timings everything else (starting
+workers, compiling, correctness trials, checks) runs freely and side by side, so a long compile
+never holds a timing up.
+
+Timings go in arrival order. The time a thread waits for the lock, and the time its own worker
+processes spend stopped by other threads' timings, are its own (`waited_s()`): the evaluator adds
+them to the candidate's deadline, since neither is the candidate's doing. `solo()` is the same
+hold around a whole evaluation (a retry after running out of device memory beside others); the
+holding thread's nested acquisitions pass straight through.
+
+Worker processes join with `register(pgid)` from the thread that owns them (their evaluation's)
+and leave with `unregister(pgid)` once killed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
 
 
 class DeviceLock:
-    def __init__(self, patience_s: float = 30.0) -> None:
-        self.patience_s = patience_s
+    def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._sharers = 0
-        self._exclusive_owner: int | None = None
-        self._exclusive_depth = 0
-        self._waiting_since: dict[int, float] = {}  # thread -> when it began waiting for exclusive
-        self._local = threading.local()
+        self._owner: int | None = None  # thread holding the device
+        self._depth = 0
+        self._queue: list[int] = []  # threads waiting for it, oldest first
+        self._groups: dict[int, int] = {}  # worker process group -> the thread that owns it
+        self._stopped: set[int] = set()  # groups stopped for the current hold
+        self._paused_since: dict[int, float] = {}  # owner thread -> start of its current stop
+        self._paused: dict[int, float] = {}  # owner thread -> seconds its workers spent stopped
+        self._waited: dict[int, float] = {}  # thread -> seconds spent waiting for the lock
+
+    # -- worker processes -----------------------------------------------------------------------
+    def register(self, pgid: int) -> None:
+        """A worker process group owned by the calling thread; stopped at once if a timing is on."""
+        me = threading.get_ident()
+        with self._cond:
+            self._groups[pgid] = me
+            if self._owner is not None and self._owner != me:
+                self._stop(pgid, me, time.monotonic())
+
+    def unregister(self, pgid: int) -> None:
+        with self._cond:
+            self._groups.pop(pgid, None)
+            if pgid in self._stopped:
+                self._stopped.discard(pgid)
+                _signal(pgid, signal.SIGCONT)
+
+    def _stop(self, pgid: int, owner: int, now: float) -> None:
+        _signal(pgid, signal.SIGSTOP)
+        self._stopped.add(pgid)
+        self._paused_since.setdefault(owner, now)
+
+    def _resume_all(self, now: float) -> None:
+        for pgid in self._stopped:
+            _signal(pgid, signal.SIGCONT)
+        self._stopped.clear()
+        for owner, since in self._paused_since.items():
+            self._paused[owner] = self._paused.get(owner, 0.0) + (now - since)
+        self._paused_since.clear()
+
+    def kill_workers(self) -> None:
+        """Kill every registered worker process group (a run abandoned in the middle)."""
+        with self._cond:
+            for pgid in list(self._groups):
+                _signal(pgid, signal.SIGKILL)
+
+    # -- time that is not the candidate's ---------------------------------------------------------
+    def paused_s(self, owner: int | None = None) -> float:
+        """Seconds the worker processes of `owner` (default: the calling thread) have spent stopped."""
+        owner = threading.get_ident() if owner is None else owner
+        with self._cond:
+            since = self._paused_since.get(owner)
+            return self._paused.get(owner, 0.0) + (time.monotonic() - since if since is not None else 0.0)
 
     def waited_s(self) -> float:
-        """Seconds the calling thread has spent waiting for this lock, in all."""
-        return getattr(self._local, "waited", 0.0)
-
-    def _add_wait(self, since: float) -> None:
-        self._local.waited = self.waited_s() + (time.monotonic() - since)
-
-    def _timing_overdue(self) -> bool:
-        now = time.monotonic()
-        return any(now - t >= self.patience_s for t in self._waiting_since.values())
-
-    @contextlib.contextmanager
-    def shared(self) -> Iterator[None]:
+        """Seconds the calling thread has lost to the device being someone else's: waiting for the
+        lock, and its worker processes stopped during other timings."""
         me = threading.get_ident()
-        nested = False
-        with self._cond:
-            if self._exclusive_owner == me:  # inside our own exclusive or solo hold
-                nested = True
-            else:
-                since = time.monotonic()
-                while self._exclusive_owner is not None or self._timing_overdue():
-                    self._cond.wait(timeout=1.0)  # wake to notice a timing becoming overdue
-                self._sharers += 1
-                self._add_wait(since)
-        try:
-            yield
-        finally:
-            if not nested:
-                with self._cond:
-                    self._sharers -= 1
-                    self._cond.notify_all()
+        return self._waited.get(me, 0.0) + self.paused_s(me)
 
+    # -- the hold -----------------------------------------------------------------------------------
     @contextlib.contextmanager
     def exclusive(self) -> Iterator[None]:
         me = threading.get_ident()
         with self._cond:
-            if self._exclusive_owner != me:
-                since = time.monotonic()
-                self._waiting_since[me] = since
+            if self._owner != me:
+                since, paused_before = time.monotonic(), self.paused_s(me)
+                self._queue.append(me)
                 try:
-                    # The longest-waiting timing goes first.
-                    while (self._exclusive_owner is not None or self._sharers
-                           or min(self._waiting_since, key=self._waiting_since.__getitem__) != me):
-                        self._cond.wait(timeout=1.0)
+                    while self._owner is not None or self._queue[0] != me:
+                        self._cond.wait()
                 finally:
-                    del self._waiting_since[me]
-                self._exclusive_owner = me
-                self._add_wait(since)
-            self._exclusive_depth += 1
+                    self._queue.remove(me)
+                    self._cond.notify_all()
+                now = time.monotonic()
+                # Time this thread's workers were stopped meanwhile is counted once, as pause.
+                lost = (now - since) - (self.paused_s(me) - paused_before)
+                self._waited[me] = self._waited.get(me, 0.0) + max(0.0, lost)
+                self._owner = me
+                for pgid, owner in self._groups.items():
+                    if owner != me:
+                        self._stop(pgid, owner, now)
+            self._depth += 1
         try:
             yield
         finally:
             with self._cond:
-                self._exclusive_depth -= 1
-                if self._exclusive_depth == 0:
-                    self._exclusive_owner = None
+                self._depth -= 1
+                if self._depth == 0:
+                    self._resume_all(time.monotonic())
+                    self._owner = None
                     self._cond.notify_all()
 
     solo = exclusive  # the same hold, named for its use around a whole evaluation
 
 
+def _signal(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 class NoLock:
     """An evaluation alone on its device (a single `kernelswarm eval`): every hold is free."""
 
-    def shared(self) -> contextlib.AbstractContextManager[None]:
+    def exclusive(self) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
 
-    exclusive = solo = shared
+    solo = exclusive
+
+    def register(self, pgid: int) -> None:
+        pass
+
+    def unregister(self, pgid: int) -> None:
+        pass
+
+    def paused_s(self, owner: int | None = None) -> float:
+        return 0.0
 
     def waited_s(self) -> float:
         return 0.0

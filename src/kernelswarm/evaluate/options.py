@@ -28,8 +28,8 @@ class EvalOptions:
     reverify_above: float = 10.0  # speedups over the faster baseline beyond this are evaluated twice
     # Tests switch the static screen off to prove that the runtime checks stand on their own.
     static_screen: bool = True
-    # The supervisor's lock for this device (devicelock.DeviceLock): timing phases hold it
-    # exclusively, other device work shared, so compiling and checking overlap but never a timing.
+    # The supervisor's lock for this device (devicelock.DeviceLock): a timing holds it and every
+    # other evaluation's workers are stopped meanwhile; compiling and checking overlap freely.
     timing_lock: "DeviceLock | None" = None
     cpu_threads: int | None = None  # intra-op threads for both CPU workers (default: all cores)
 

@@ -7,14 +7,18 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kernelswarm.evaluate.protocol import Channel, ChannelClosed, ChannelTimeout, ProtocolError
 
 # Environment variables that look like credentials never reach a worker.
 _SECRET = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL)", re.I)
+
+if TYPE_CHECKING:
+    from kernelswarm.evaluate.devicelock import DeviceLock, NoLock
 
 
 class WorkerFailed(Exception):
@@ -30,8 +34,14 @@ class WorkerFailed(Exception):
 class WorkerProcess:
     """One fresh worker in its own session (process group), temp dir and compile caches."""
 
-    def __init__(self, role: str, workdir: Path, device: str, memory_limit: int | None = None) -> None:
+    def __init__(self, role: str, workdir: Path, device: str, memory_limit: int | None = None,
+                 lock: "DeviceLock | NoLock | None" = None) -> None:
+        from kernelswarm.evaluate.devicelock import NO_LOCK
+
         self.role = role
+        # The device lock stops this worker while another evaluation times; time spent stopped is
+        # added to every deadline of a call in flight.
+        self.lock = lock or NO_LOCK
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.log_path = workdir / f"{role}.log"
@@ -65,6 +75,8 @@ class WorkerProcess:
         )
         os.close(to_child_r)
         os.close(from_child_w)
+        self.owner = threading.get_ident()  # the evaluation's thread: its lock accounts are kept per thread
+        self.lock.register(self.proc.pid)  # its own session: the group id is its pid
         self.chan = Channel(from_child_r, to_child_w, peer_pid=self.proc.pid)
         self.last_wall_s = 0.0  # wall time of the last call, measured here
         self.op_seconds: dict[str, float] = {}  # worker-reported compute time per op, for phase reports
@@ -82,8 +94,12 @@ class WorkerProcess:
     def finish_call(self, op: Any, deadline: float | None = None) -> tuple[dict[str, Any], bytes]:
         """Receive the reply to a request already sent (see `call`)."""
         msg = {"op": op}
+        limit: Any = deadline
+        if deadline is not None:
+            paused_before = self.lock.paused_s(self.owner)
+            limit = lambda: deadline + (self.lock.paused_s(self.owner) - paused_before)  # noqa: E731
         try:
-            reply, out = self.chan.recv(deadline)
+            reply, out = self.chan.recv(limit)
         except ChannelTimeout:
             self.kill()
             raise WorkerFailed("timeout", f"no answer to '{msg.get('op')}' before the time limit") from None
@@ -129,6 +145,7 @@ class WorkerProcess:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
+        self.lock.unregister(self.proc.pid)
         self.chan.close()
         if not self._log.closed:
             self._log.close()

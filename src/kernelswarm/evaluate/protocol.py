@@ -13,7 +13,7 @@ import os
 import select
 import struct
 import time
-from typing import Any
+from typing import Any, Callable, Union
 
 from kernelswarm.evaluate import sealed
 from kernelswarm.evaluate.sealed import SealedBlob
@@ -21,6 +21,9 @@ from kernelswarm.evaluate.sealed import SealedBlob
 _LEN = struct.Struct("<QQ")
 MAX_HEADER = 16 * 1024 * 1024
 MAX_BLOB = 16 * 1024**3  # a candidate cannot make the parent allocate more than this
+
+# A monotonic-clock deadline, or a function giving the current one (it may move while waiting).
+Deadline = Union[float, Callable[[], float], None]
 
 
 class ChannelClosed(EOFError):
@@ -54,7 +57,7 @@ class Channel:
         if blob:
             _write_all(self.write_fd, blob)
 
-    def recv(self, deadline: float | None = None) -> "tuple[dict[str, Any], bytes | SealedBlob]":
+    def recv(self, deadline: Deadline = None) -> "tuple[dict[str, Any], bytes | SealedBlob]":
         header, blob = self._recv(deadline)
         self._handed.clear()  # the other side has answered, so it opened what it was handed
         if "_sealed" in header:
@@ -67,7 +70,7 @@ class Channel:
                 raise ProtocolError(str(e)) from None
         return header, blob
 
-    def _recv(self, deadline: float | None) -> tuple[dict[str, Any], bytes]:
+    def _recv(self, deadline: Deadline) -> tuple[dict[str, Any], bytes]:
         hlen, blen = _LEN.unpack(self._read(_LEN.size, deadline))
         if hlen > MAX_HEADER or blen > MAX_BLOB:
             raise ProtocolError(f"frame too large ({hlen} header bytes, {blen} blob bytes)")
@@ -80,13 +83,16 @@ class Channel:
         blob = self._read(blen, deadline) if blen else b""
         return header, blob
 
-    def _read(self, n: int, deadline: float | None) -> bytes:
+    def _read(self, n: int, deadline: Deadline) -> bytes:
         chunks: list[bytes] = []
         while n > 0:
             if deadline is not None:
-                left = deadline - time.monotonic()
-                if left <= 0 or not select.select([self.read_fd], [], [], left)[0]:
+                # A callable deadline is asked again while waiting: it may move (a stopped worker).
+                left = (deadline() if callable(deadline) else deadline) - time.monotonic()
+                if left <= 0:
                     raise ChannelTimeout("no reply before the deadline")
+                if not select.select([self.read_fd], [], [], min(left, 0.5))[0]:
+                    continue
             chunk = os.read(self.read_fd, min(n, 1 << 24))
             if not chunk:
                 raise ChannelClosed("the worker closed its channel")

@@ -101,8 +101,8 @@ def evaluate(problem: Problem, candidate_source: str, options: EvalOptions | Non
 
 def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions) -> Evaluation:
     started = time.monotonic()
-    # Every phase that runs on the device holds the supervisor's device lock: timing exclusively,
-    # correctness work shared, so concurrent evaluations never run anything during a timing.
+    # Timing holds the supervisor's device lock, which stops every other evaluation's workers
+    # meanwhile; this evaluation's own workers are registered with it, to be stopped in turn.
     lock = options.timing_lock or NO_LOCK
     st = _State(options, lock, base_deadline=started + options.timeout_s)
     options.precision = Precision(options.precision)
@@ -118,8 +118,8 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
             raise st.fail(Verdict.REJECTED, "static", f"line {f.line}: {f.what}: {f.why}{more}")
         st.ok("static", "no banned constructs" if options.static_screen else "skipped")
         t = time.monotonic()
-        ref = WorkerProcess("reference", workdir / "reference", options.device)
-        cand = WorkerProcess("candidate", workdir / "candidate", options.device, _memory_limit(options.device))
+        ref = WorkerProcess("reference", workdir / "reference", options.device, lock=lock)
+        cand = WorkerProcess("candidate", workdir / "candidate", options.device, _memory_limit(options.device), lock=lock)
         init = _init_msg(problem, options)
         cand.chan.send(init)  # the candidate worker starts torch and the device while the reference works
         try:
@@ -134,11 +134,10 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
         ct = _run_candidate(st, cand, problem, candidate_source, spec, workdir, lock)
         ev.candidate = ct.timing
         cand.kill()
-        with lock.shared():
-            t = time.monotonic()
-            ev.max_rel_error = _judge(st, ref)
-            _judge_all_calls(st, ref, ct)
-            st.phases["check"] = time.monotonic() - t
+        t = time.monotonic()
+        ev.max_rel_error = _judge(st, ref)
+        _judge_all_calls(st, ref, ct)
+        st.phases["check"] = time.monotonic() - t
         t = time.monotonic()
         ev.reference = options.reference or timing.time_worker(ref, options, st.deadline, spec["spec"], _seed(), lock=lock)
         if options.baseline_compile or options.compiled:
@@ -185,8 +184,7 @@ def _run_candidate(st: _State, cand: WorkerProcess, problem: Problem, source: st
     cand.finish_call("init", st.deadline)
     path = str(workdir / "candidate" / "candidate.py")
     Path(path).write_text(source)
-    with lock.shared():  # module-level code may already use the device (Triton, load_inline)
-        cand.call({"op": "import", "source": source, "path": path}, deadline=st.deadline)
+    cand.call({"op": "import", "source": source, "path": path}, deadline=st.deadline)
     st.phases["import"] = time.monotonic() - t
     return _candidate_on_device(st, cand, spec, lock)
 
@@ -205,15 +203,20 @@ def _candidate_on_device(st: _State, cand: WorkerProcess, spec: dict, lock: Any)
     if o.stress:
         scales = _STRESS_SCALES.get(Precision(o.precision).value, _DEFAULT_STRESS)
         plan += [(f"stress x{scale:g}", {"input_seed": _seed(), "weight_seed": w_b, "scale": scale}) for scale in scales]
-    with lock.shared():  # the first call compiles (torch.compile, Triton): others may do the same
-        _trials(st, cand, spec, plan)
+    _trials(st, cand, spec, plan)
     st.ok("output", "plain tensors of their own storage, inputs unchanged")
     st.phases["trials"] = time.monotonic() - t
     with lock.exclusive():
         t = time.monotonic()
         ct = timing.time_candidate(cand, o, st.deadline, spec["spec"], w_b, output_bytes=_output_bytes(spec["spec"]))
         st.phases["timing"] = time.monotonic() - t
+        st.phases["settle"] = ct.settled_ms / 1000.0
+    t = time.monotonic()  # outputs kept during timing are copied out after it, the device free again
+    bad = timing.collect_kept(cand, ct, st.deadline)
+    st.phases["collect"] = time.monotonic() - t
     st.pending.extend(ct.pending)
+    if bad:
+        raise st.fail(Verdict.REJECTED, "output", bad)
     integrity = cand.call({"op": "integrity"}, deadline=st.deadline)[0]
     if integrity["patched"]:
         raise st.fail(Verdict.REJECTED, "timer-integrity", "timing functions were replaced: " + ", ".join(integrity["patched"]))

@@ -34,6 +34,7 @@ def _seed() -> int:
 class CandidateTiming:
     timing: Timing
     pending: list[tuple[str, dict[str, Any], bytes]] = field(default_factory=list)  # sampled outputs to check
+    kept: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # sampled, still in the worker
     custom_share: float = 0.0  # share of profiled work in the candidate's own kernels
     ran: list[str] = field(default_factory=list)  # what the profiler saw, most time first
     defined: list[str] = field(default_factory=list)  # kernels the source defines
@@ -43,6 +44,7 @@ class CandidateTiming:
     pool_seeds: list[int] = field(default_factory=list)
     weight_seed: int = 0
     calls: list[tuple[int, int, list[float]]] = field(default_factory=list)  # (pool index, key, fingerprint) per timed call
+    settled_ms: float = 0.0  # waited before timing for other processes' queued device work to drain
 
 
 def _enough(n: int, total_ms: float, started: float, o: EvalOptions, deadline: float) -> bool:
@@ -57,7 +59,7 @@ def _enough(n: int, total_ms: float, started: float, o: EvalOptions, deadline: f
 def time_candidate(worker: WorkerProcess, o: EvalOptions, deadline: float, spec: list[dict], weight_seed: int,
                    output_bytes: int = 0) -> CandidateTiming:
     pool_seeds = [_seed() for _ in range(POOL_SIZE)]
-    worker.call({"op": "time_setup", "pool_seeds": pool_seeds, "weight_seed": weight_seed, "spec": spec}, deadline=deadline)
+    setup = worker.call({"op": "time_setup", "pool_seeds": pool_seeds, "weight_seed": weight_seed, "spec": spec}, deadline=deadline)[0]
     label = worker.call({"op": "label", "weight_seed": weight_seed}, deadline=deadline)[0]
     null_slack: list[float] = []
 
@@ -72,7 +74,8 @@ def time_candidate(worker: WorkerProcess, o: EvalOptions, deadline: float, spec:
     n_sampled = max(MIN_SAMPLED, min(MAX_SAMPLED, int(SAMPLED_SHARE * o.timed_calls), by_bytes))
     sampled = set(rng.sample(range(max(o.timed_calls, n_sampled)), n_sampled))
     result = CandidateTiming(Timing.from_samples([1.0]), custom_share=float(label["custom_share"]),
-                             ran=list(label["ran"]), defined=list(label["defined"]), pool_seeds=pool_seeds, weight_seed=weight_seed)
+                             ran=list(label["ran"]), defined=list(label["defined"]), pool_seeds=pool_seeds, weight_seed=weight_seed,
+                             settled_ms=float(setup.get("settled_ms", 0.0)))
     times, slack = [], []
     started = time.monotonic()
     _timed_loop(worker, o, deadline, result, pool_seeds, weight_seed, sampled, null_call, times, slack, started)
@@ -95,13 +98,28 @@ def _timed_loop(worker, o, deadline, result, pool_seeds, weight_seed, sampled, n
         times.append(ms)
         slack.append(wall_ms - ms)
         result.calls.append((j, key, reply["fingerprint_at_return"]))
-        if i in sampled:
-            _, blob = worker.call({"op": "last_outputs"}, deadline=deadline)
-            result.pending.append((f"timed call {i}", {
+        if i in sampled:  # chosen only now that the call has returned; copied out after the timing
+            worker.call({"op": "keep"}, deadline=deadline)
+            result.kept.append((f"timed call {i}", {
                 "op": "check", "pool_index": j, "pool_seed": pool_seeds[j], "key": key, "weight_seed": weight_seed,
-                "fingerprint_at_return": reply["fingerprint_at_return"]}, blob))
+                "fingerprint_at_return": reply["fingerprint_at_return"]}))
         if i % NULL_EVERY == NULL_EVERY - 1:  # interleaved, so that load on the machine hits both alike
             null_call()
+
+
+def collect_kept(worker: WorkerProcess, result: CandidateTiming, deadline: float) -> str:
+    """Copy the sampled timed outputs out of the worker, once the device is free for others again;
+    returns why one is unacceptable as a plain result, or ''.
+
+    Each was taken into keeping right after its call returned, with its fingerprint at return;
+    the check compares that fingerprint with what arrives, so a change made since shows."""
+    kept, result.kept = result.kept, []
+    for n, (label, msg) in enumerate(kept):
+        reply, blob = worker.call({"op": "kept_outputs", "index": n}, deadline=deadline)
+        if "bad_output" in reply:
+            return f"{label}: {reply['bad_output']}"
+        result.pending.append((label, msg, blob))
+    return ""
 
 
 def _wall_check(times: list[float], slack: list[float], null_slack: list[float]) -> tuple[bool, str]:
@@ -119,14 +137,13 @@ def _wall_check(times: list[float], slack: list[float], null_slack: list[float])
 def time_worker(worker: WorkerProcess, o: EvalOptions, deadline: float, spec: list[dict], weight_seed: int,
                 compile_mode: str | None = None, lock: DeviceLock | NoLock = NO_LOCK) -> Timing:
     """Time the reference (eager or compiled) in the clean worker, under the same protocol.
-    With the device lock, a compiled model is built under the shared hold (compiling overlaps other
-    evaluations' device work) and timed under the exclusive one."""
+    With the device lock, a compiled model is built first without it (compiling overlaps other
+    evaluations' work) and timed holding it."""
     pool_seeds = [_seed() for _ in range(POOL_SIZE)]
     setup = {"op": "time_setup", "pool_seeds": pool_seeds, "weight_seed": weight_seed, "spec": spec, "compile_mode": compile_mode}
     waited = lock.waited_s()
     if compile_mode and lock is not NO_LOCK:
-        with lock.shared():
-            worker.call({**setup, "warmup_ms": 0.0}, deadline=deadline + lock.waited_s() - waited)  # compiles on its first calls
+        worker.call({**setup, "warmup_ms": 0.0}, deadline=deadline)  # compiles on its first calls
     with lock.exclusive():
         return _time_reference(worker, o, deadline + lock.waited_s() - waited, setup)
 

@@ -45,6 +45,7 @@ class Worker:
         self.pool: list[list[Any]] = []  # timing input sets
         self.compiled: dict[tuple[str, int], Any] = {}  # (mode, weight seed) -> compiled reference
         self.last_outputs: list[Any] = []
+        self.kept: list[list[Any] | None] = []  # timed outputs sampled for a full check, copied out later
         self.primitives = self.backend.timing_primitives()
         self.threads_at_start = threading.active_count()
         self.tracer = None
@@ -159,6 +160,7 @@ class Worker:
         from kernelswarm.evaluate.tensors import make_inputs, perturb
 
         model = self.compiled_reference(msg) if msg.get("compile_mode") else self.model(msg["weight_seed"])
+        settled_ms = self.backend.settle() if msg.get("warmup_ms", 100.0) > 0 else 0.0  # not before a compile-only setup
         self.pool = []  # free the previous pool first
         self.pool = [make_inputs(self.problem, s, self.device) for s in msg["pool_seeds"]]
         self.timed_model = model
@@ -178,7 +180,7 @@ class Worker:
             batch = min(2 * batch, 256)
         self.null_outputs = [self.torch.empty(tuple(s["shape"]), dtype=getattr(self.torch, s["dtype"]), device=self.device)
                              for s in msg.get("spec", [])]
-        return {"warmup_calls": calls, "warmup_ms": spent}
+        return {"warmup_calls": calls, "warmup_ms": spent, "settled_ms": settled_ms}
 
     def compiled_reference(self, msg: dict) -> Any:
         import torch._inductor.config as inductor_config
@@ -210,13 +212,22 @@ class Worker:
         self.last_outputs = as_outputs(result)
         return {"ms": ms, "fingerprint_at_return": fingerprint(self.last_outputs), "python_threads": threads}
 
-    def op_last_outputs(self, msg: dict) -> tuple[dict, bytes]:
+    def op_keep(self, msg: dict) -> dict:
+        """Keep the last timed call's outputs, as they are, to be copied out after the timing."""
+        self.kept.append(self.last_outputs)
+        return {}
+
+    def op_kept_outputs(self, msg: dict) -> tuple[dict, bytes]:
         from kernelswarm.evaluate.tensors import output_problems, to_blob
 
-        problem = output_problems(self.last_outputs, [], self.device)
+        index = int(msg["index"])
+        outputs, self.kept[index] = self.kept[index], None  # each is sent once, then freed
+        if outputs is None:
+            return {"bad_output": "these outputs were already sent"}, b""
+        problem = output_problems(outputs, [], self.device)
         if problem:
             return {"bad_output": problem}, b""
-        return {}, to_blob(self.last_outputs)
+        return {}, to_blob(outputs)
 
     def op_integrity(self, msg: dict) -> dict:
         """Timing primitives still the originals, and no Python threads left behind."""
