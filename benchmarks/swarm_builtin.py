@@ -186,6 +186,9 @@ def markdown(d: dict) -> str:
               f"{_f(d['per_gpu_minute'], '{:.1f}')} candidates per {unit}-minute; {unit} in candidates' timing phases "
               f"{_f(d['timing_share'], '{:.0%}')} of wall time ({_f(d['timing_trials_share'], '{:.0%}')} with correctness trials); "
               f"mean evaluation {_f(d['eval_wall_s_mean'], '{:.1f}')} s.", ""]
+    if d.get("device_holds"):
+        lines += ["Device held (others' workers stopped): " + "; ".join(
+            f"{w} {h['n']}x, {h['total_s']:.0f} s in all, longest {h['max_s']:.1f} s" for w, h in d["device_holds"].items()) + ".", ""]
     failures = [(a["agent"], f) for a in d["agents"] for f in a["failures"]]
     if failures:
         lines += ["Rejections and failures (first few per variant):", ""]
@@ -257,6 +260,10 @@ def main() -> int:
         sessions = _sessions(store_path) + [{"run": sup.run_id, "wall_s": data["wall_s"], "evaluations": len(evals),
                                              "partial": partial, "jobs": config.jobs}]
         _sessions_path(store_path).write_text(json.dumps(sessions, indent=1))
+        holds: dict[str, list[float]] = {}
+        for what, _, secs in sup.device_holds:
+            holds.setdefault(what, []).append(secs)
+        data["device_holds"] = {w: {"n": len(v), "total_s": round(sum(v), 1), "max_s": round(max(v), 1)} for w, v in holds.items()}
         _backup(store_path, args.out / "swarm_builtin.db")
         if store_path.resolve() != (args.out / "swarm_builtin.db").resolve():
             _sessions_path(args.out / "swarm_builtin.db").write_text(json.dumps(sessions, indent=1))

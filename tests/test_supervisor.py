@@ -224,9 +224,20 @@ def test_model_agents_are_asked_for_the_next_problem_while_this_one_is_evaluated
 
 
 def test_out_of_memory_beside_other_evaluations_is_retried_alone(tmp_path: Path) -> None:
+    import time
+
     class MemoryHungry(FakeEvaluator):
+        active, retry_beside = 0, []
+
         def __call__(self, problem, source, options):
             first = source not in self.calls
+            with self.lock:
+                if "oom" in source and not first:
+                    self.retry_beside.append(self.active)  # others still running at the retry
+                self.active += 1
+            time.sleep(0.05 if "oom" in source else 0.4)  # the other one outlasts the failure
+            with self.lock:
+                self.active -= 1
             ev = super().__call__(problem, source, options)
             if "oom" in source and first:
                 return Evaluation(problem.name, options.device, Verdict.RUNTIME_ERROR, "CUDA out of memory. Tried to allocate 2.00 GiB")
@@ -237,6 +248,7 @@ def test_out_of_memory_beside_other_evaluations_is_retried_alone(tmp_path: Path)
     sup, _ = _sup(tmp_path, [a], evaluator=ev, jobs=2)
     run = sup.run(_problems()[:1])
     assert ev.calls.count("ms=5.0 oom") == 2 and ev.calls.count("ms=6.0") == 1
+    assert ev.retry_beside == [0]  # retried once the other evaluation had finished, not beside it
     rows = {c.source: c for c in sup.store.candidates(run)}
     assert rows["ms=5.0 oom"].verdict == "accepted"
     assert sup.store.evaluation(rows["ms=5.0 oom"].id).checks[0].name == "retried alone"

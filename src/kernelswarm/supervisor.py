@@ -7,7 +7,9 @@ stopped (`resume=True` skips baselines, proposals and evaluations already stored
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, Callable
 
@@ -40,6 +42,9 @@ class Supervisor:
         self._baseline_futs: dict[int, Future | None] = {}  # problem id -> its baselines timed ahead (None: taken)
         self._baseline_guard = threading.Lock()
         self._eval_slots = threading.BoundedSemaphore(max(1, config.jobs))
+        # Device memory: evaluations and baselines enter side by side; one that ran out of memory
+        # beside them is retried alone, after the others have finished (a stopped process keeps its memory).
+        self._memory_gate = _Gate()
         self._profiles: dict[str, str | None] = {}
         self._versions_learned = False
         self._budget_noted = False
@@ -96,6 +101,11 @@ class Supervisor:
         if not stopped.is_set():
             self.store.set_run_status(run_id, "finished")
         return run_id
+
+    @property
+    def device_holds(self) -> list[tuple[str, float, float]]:
+        """(what, start, seconds) of every hold of the device lock so far: timings, solo retries."""
+        return list(self._device_lock.holds)
 
     def kill_workers(self) -> None:
         """Kill the worker processes of every evaluation in flight (the run is being abandoned)."""
@@ -179,8 +189,16 @@ class Supervisor:
         """Eager and torch.compile of the reference. A compile failure leaves only eager."""
         modes = ("default",) if self.config.compile_baseline else ()
         try:
-            t = self._baselines(problem, self.config.device, compile_modes=modes,
-                                timeout_s=self.config.baseline_timeout_s, lock=self._device_lock)
+            try:
+                with self._memory_gate.shared():
+                    t = self._baselines(problem, self.config.device, compile_modes=modes,
+                                        timeout_s=self.config.baseline_timeout_s, lock=self._device_lock)
+            except Exception as e:
+                if self.config.jobs < 2 or "out of memory" not in str(e).lower():
+                    raise
+                with self._memory_gate.alone():
+                    t = self._baselines(problem, self.config.device, compile_modes=modes,
+                                        timeout_s=self.config.baseline_timeout_s, lock=self._device_lock)
             return t.get("eager"), t.get("compile:default"), None
         except Exception as e:
             first = _one_line(e)
@@ -314,10 +332,12 @@ class Supervisor:
         return ev
 
     def _judge_once(self, problem: Problem, row: CandidateRow, eager: Timing, compiled: Timing | None) -> Evaluation:
-        ev = self._evaluate(problem, row.source, self._options(eager, compiled))
+        with self._memory_gate.shared():
+            ev = self._evaluate(problem, row.source, self._options(eager, compiled))
         if self.config.jobs > 1 and _out_of_memory(ev):
-            # Other evaluations held device memory too: judge this one again with the device to itself.
-            with self._device_lock.solo():
+            # Other evaluations held device memory too: judge this one again with the device to
+            # itself, once they have finished (none starts meanwhile).
+            with self._memory_gate.alone(), self._device_lock.solo():
                 ev = self._evaluate(problem, row.source, self._options(eager, compiled))
             ev.checks.insert(0, Check("retried alone", True, "ran out of device memory beside other evaluations; evaluated again alone"))
         return ev
@@ -385,6 +405,50 @@ def _feedback(c: CandidateRow, eager: Timing | None, compiled: Timing | None) ->
 def _one_line(e: BaseException) -> str:
     text = str(e).strip().splitlines()
     return f"{e.__class__.__name__}: {text[0] if text else ''}"[:300]
+
+
+class _Gate:
+    """Many inside at once (`shared`), or one alone (`alone`); while one waits to be alone, no new
+    one comes in. A thread inside alone passes its own `shared`."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._inside = 0
+        self._alone: int | None = None
+        self._waiting = 0
+
+    @contextlib.contextmanager
+    def shared(self) -> Iterator[None]:
+        nested = self._alone == threading.get_ident()
+        if not nested:
+            with self._cond:
+                while self._alone is not None or self._waiting:
+                    self._cond.wait()
+                self._inside += 1
+        try:
+            yield
+        finally:
+            if not nested:
+                with self._cond:
+                    self._inside -= 1
+                    self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def alone(self) -> Iterator[None]:
+        with self._cond:
+            self._waiting += 1
+            try:
+                while self._alone is not None or self._inside:
+                    self._cond.wait()
+            finally:
+                self._waiting -= 1
+            self._alone = threading.get_ident()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._alone = None
+                self._cond.notify_all()
 
 
 def _out_of_memory(ev: Evaluation) -> bool:

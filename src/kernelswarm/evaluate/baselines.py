@@ -60,7 +60,7 @@ def reference_spec(ref: WorkerProcess, msg: dict[str, Any], lock: DeviceLock | N
     waited = lock.waited_s()
     spec = ref.call({**msg, "measure_peaks": False}, deadline=deadline)[0]
     if spec.get("peaks_missing"):
-        with lock.exclusive():
+        with lock.exclusive("peak rates"):
             spec = ref.call(msg, deadline=deadline + lock.waited_s() - waited)[0]
     return spec
 

@@ -34,12 +34,14 @@ class DeviceLock:
         self._cond = threading.Condition()
         self._owner: int | None = None  # thread holding the device
         self._depth = 0
+        self._hold_start = 0.0
         self._queue: list[int] = []  # threads waiting for it, oldest first
         self._groups: dict[int, int] = {}  # worker process group -> the thread that owns it
         self._stopped: set[int] = set()  # groups stopped for the current hold
         self._paused_since: dict[int, float] = {}  # owner thread -> start of its current stop
         self._paused: dict[int, float] = {}  # owner thread -> seconds its workers spent stopped
         self._waited: dict[int, float] = {}  # thread -> seconds spent waiting for the lock
+        self.holds: list[tuple[str, float, float]] = []  # (what, start, seconds) per hold, for reports
 
     # -- worker processes -----------------------------------------------------------------------
     def register(self, pgid: int) -> None:
@@ -92,7 +94,7 @@ class DeviceLock:
 
     # -- the hold -----------------------------------------------------------------------------------
     @contextlib.contextmanager
-    def exclusive(self) -> Iterator[None]:
+    def exclusive(self, what: str = "timing") -> Iterator[None]:
         me = threading.get_ident()
         with self._cond:
             if self._owner != me:
@@ -109,6 +111,7 @@ class DeviceLock:
                 lost = (now - since) - (self.paused_s(me) - paused_before)
                 self._waited[me] = self._waited.get(me, 0.0) + max(0.0, lost)
                 self._owner = me
+                self._hold_start = now
                 for pgid, owner in self._groups.items():
                     if owner != me:
                         self._stop(pgid, owner, now)
@@ -119,11 +122,15 @@ class DeviceLock:
             with self._cond:
                 self._depth -= 1
                 if self._depth == 0:
-                    self._resume_all(time.monotonic())
+                    now = time.monotonic()
+                    self._resume_all(now)
+                    self.holds.append((what, self._hold_start, now - self._hold_start))
                     self._owner = None
                     self._cond.notify_all()
 
-    solo = exclusive  # the same hold, named for its use around a whole evaluation
+    def solo(self) -> contextlib.AbstractContextManager[None]:
+        """The same hold around a whole evaluation."""
+        return self.exclusive("solo")
 
 
 def _signal(pgid: int, sig: int) -> None:
@@ -136,10 +143,11 @@ def _signal(pgid: int, sig: int) -> None:
 class NoLock:
     """An evaluation alone on its device (a single `kernelswarm eval`): every hold is free."""
 
-    def exclusive(self) -> contextlib.AbstractContextManager[None]:
+    def exclusive(self, what: str = "timing") -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
 
-    solo = exclusive
+    def solo(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
 
     def register(self, pgid: int) -> None:
         pass

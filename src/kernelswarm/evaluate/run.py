@@ -206,7 +206,7 @@ def _candidate_on_device(st: _State, cand: WorkerProcess, spec: dict, lock: Any)
     _trials(st, cand, spec, plan)
     st.ok("output", "plain tensors of their own storage, inputs unchanged")
     st.phases["trials"] = time.monotonic() - t
-    with lock.exclusive():
+    with lock.exclusive("candidate timing"):
         t = time.monotonic()
         ct = timing.time_candidate(cand, o, st.deadline, spec["spec"], w_b, output_bytes=_output_bytes(spec["spec"]))
         st.phases["timing"] = time.monotonic() - t

@@ -144,7 +144,7 @@ def time_worker(worker: WorkerProcess, o: EvalOptions, deadline: float, spec: li
     waited = lock.waited_s()
     if compile_mode and lock is not NO_LOCK:
         worker.call({**setup, "warmup_ms": 0.0}, deadline=deadline)  # compiles on its first calls
-    with lock.exclusive():
+    with lock.exclusive(f"baseline {compile_mode or 'eager'}"):
         return _time_reference(worker, o, deadline + lock.waited_s() - waited, setup)
 
 
