@@ -113,11 +113,12 @@ class Supervisor:
 
     @property
     def problems_in_flight(self) -> int:
-        """Where evaluations overlap (a GPU with --jobs > 1), one problem per two jobs and at least
-        two, so that a problem's few candidates and its stragglers leave no job idle; else one."""
+        """Where evaluations overlap (a GPU with --jobs > 1), as many problems as jobs: a problem's
+        baselines and its few candidates come one after the other, and --jobs still bounds how many
+        evaluations (baselines included) run at once; else one."""
         if self.config.device == "cpu" or self.config.jobs < 2:
             return 1
-        return max(2, (self.config.jobs + 1) // 2)
+        return self.config.jobs
 
     def _prefetch(self, pid: int, problem: Problem) -> None:
         """Ask the model agents for the next problem's first round now, so that their latency
@@ -188,6 +189,10 @@ class Supervisor:
     def _time_baselines(self, problem: Problem) -> tuple[Timing | None, Timing | None, str | None]:
         """Eager and torch.compile of the reference. A compile failure leaves only eager."""
         modes = ("default",) if self.config.compile_baseline else ()
+        with self._eval_slots:  # a baseline is an evaluation of the reference: --jobs bounds it too
+            return self._time_baselines_in_slot(problem, modes)
+
+    def _time_baselines_in_slot(self, problem: Problem, modes: tuple[str, ...]) -> tuple[Timing | None, Timing | None, str | None]:
         try:
             try:
                 with self._memory_gate.shared():

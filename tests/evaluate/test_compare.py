@@ -61,3 +61,30 @@ def test_integer_outputs_compare_exactly():
     x = torch.tensor([1, 2, 3])
     assert compare(x.clone(), x, None, "fp32").ok
     assert not compare(torch.tensor([1, 2, 4]), x, None, "fp32").ok
+
+
+def test_chunked_comparison_agrees_with_one_pass():
+    """Small chunks (as a 1 GiB output is compared) give the same verdicts, errors and indices."""
+    torch.manual_seed(3)
+    a, b = torch.randn(64, 512), torch.randn(512, 48)
+    ref, ref64 = _refs(a, b)
+    ok = sum(a[:, i:i + 100] @ b[i:i + 100] for i in range(0, 512, 100))
+    bad = ok.clone()
+    bad[40, 5] += 1e-2
+    bad[7, 1] += 1e-3
+    holed = ok.clone()
+    holed[63, 47] = float("inf")
+    for cand in (ok, bad, holed, (a.bfloat16() @ b.bfloat16()).float()):
+        whole, parts = compare(cand, ref, ref64, "fp32"), compare(cand, ref, ref64, "fp32", chunk=97)
+        assert (whole.ok, whole.detail.split(";")[0]) == (parts.ok, parts.detail.split(";")[0])
+        assert whole.rel_error == parts.rel_error or abs(whole.rel_error - parts.rel_error) <= 1e-9 * max(1.0, whole.rel_error)
+    assert "(40, 5)" in compare(bad, ref, ref64, "fp32", chunk=97).detail  # the worst, found across chunks
+    assert "(63, 47)" in compare(holed, ref, ref64, "fp32", chunk=97).detail
+    ref_nan = ref.clone()
+    ref_nan[10, 10] = float("nan")
+    cand_nan = ok.clone()
+    cand_nan[10, 10] = float("nan")
+    ref64_nan = ref64.clone()
+    ref64_nan[10, 10] = float("nan")
+    assert compare(cand_nan, ref_nan, ref64_nan, "fp32", chunk=97).ok
+    assert not compare(ok, ref_nan, ref64_nan, "fp32", chunk=97).ok
