@@ -64,7 +64,9 @@ def analyse(store: Store, run_ids: list[int], wall_s: float, evals: list) -> dic
     for run_id in run_ids:
         for p in store.problem_rows(run_id):
             rows[(run_id, p["name"])] = p
-        results += [(run_id, r) for r in store.problem_results(run_id) if r.eager_ms is not None]
+        # Finished problems only: one cut off mid-way may not have all its candidates judged yet.
+        done = {p["name"] for p in store.problem_rows(run_id) if p["done"]}
+        results += [(run_id, r) for r in store.problem_results(run_id) if r.eager_ms is not None and r.name in done]
         for c in store.candidates(run_id):
             by_problem.setdefault((run_id, c.problem), []).append(c)
     levels = sorted({r.level for _, r in results}, key=lambda x: x or 0)
@@ -228,6 +230,8 @@ def main() -> int:
     run_id = store.latest_run_id(unfinished_only=True) if args.resume else None
     if run_id is not None:
         config = RunConfig.from_dict(store.run(run_id).config)
+        if args.jobs:  # the stored run's job count, unless this invocation asks for another
+            config.jobs = args.jobs
         problems = []
     else:
         from kernelswarm.cli.run_cmd import _default_jobs
