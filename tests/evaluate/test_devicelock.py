@@ -171,3 +171,31 @@ def test_an_evaluation_under_the_lock_reports_its_wait_and_verdict():
     t.join()
     assert ev.verdict.value == "accepted", ev.reason
     assert ev.phases_s["device_wait"] > 5.0  # the stop is measured (and added to the deadline)
+
+
+def test_kill_workers_ends_every_registered_group_stopped_or_not():
+    lock = DeviceLock()
+    procs = [_busy_process(), _busy_process()]
+    try:
+        lock.register(procs[0].pid)
+        _in_thread(lambda: lock.register(procs[1].pid))
+        held, done = threading.Event(), threading.Event()
+
+        def timing():
+            with lock.exclusive():
+                held.set()
+                done.wait(5)
+
+        t = threading.Thread(target=timing)
+        t.start()
+        held.wait(5)  # another thread holds the device: the first worker is stopped now
+        assert _wait_state(procs[0].pid, {"T"}) == "T"
+        lock.kill_workers()  # an abandoned run: SIGKILL ends stopped processes too
+        for p in procs:
+            assert p.wait(5) == -9
+        done.set()
+        t.join(5)
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()

@@ -38,7 +38,7 @@ class CudaBackend:
             self.persisting_reset_ok = self._reset_persisting() == 0
         self._flush_buf.add_(1.0)
 
-    def settle(self, limit_s: float = 3.0, quiet_s: float = 2e-4, needed: int = 5) -> float:
+    def settle(self, limit_s: float = 30.0, quiet_s: float = 2e-4, needed: int = 5) -> float:
         """Wait until no other process's work is running on the device; returns the ms waited.
 
         Other evaluations' workers are stopped during a timing, but kernels they queued before may
