@@ -314,3 +314,19 @@ def test_gpu_runs_with_jobs_overlap_two_problems_within_the_job_bound(tmp_path: 
     assert sup.problems_in_flight == 2 and peak["both"]  # the second problem started beside the first's straggler
     assert peak["total"] <= 2  # never more evaluations at once than --jobs
     assert sup.store.run(run).status == "finished" and len(sup.store.problem_results(run)) == 2
+
+
+def test_a_baseline_out_of_memory_beside_others_is_timed_again_alone(tmp_path: Path) -> None:
+    calls: list[tuple[str, ...]] = []
+    inner = fake_baselines()
+
+    def timer(problem, device, compile_modes=("default",), timeout_s=600.0, lock=None):
+        calls.append(tuple(compile_modes))
+        if len(calls) == 1:
+            raise RuntimeError("torch.compile baseline ran out of device memory: CUDA out of memory")
+        return inner(problem, device, compile_modes, timeout_s, lock)
+
+    sup, events = _sup(tmp_path, [ScriptedAgent("a", {0: ["ms=5.0"]})], baselines=timer, jobs=2)
+    [result] = sup.store.problem_results(sup.run(_problems()[:1]))
+    assert calls == [("default",), ("default",)]  # the same baselines again, not eager alone
+    assert result.compile_ms == 8.0 and not [e for e in events if "baseline failed" in e.message]

@@ -194,28 +194,33 @@ class Supervisor:
 
     def _time_baselines_in_slot(self, problem: Problem, modes: tuple[str, ...]) -> tuple[Timing | None, Timing | None, str | None]:
         try:
-            try:
-                with self._memory_gate.shared():
-                    t = self._baselines(problem, self.config.device, compile_modes=modes,
-                                        timeout_s=self.config.baseline_timeout_s, lock=self._device_lock)
-            except Exception as e:
-                if self.config.jobs < 2 or "out of memory" not in str(e).lower():
-                    raise
-                with self._memory_gate.alone():
-                    t = self._baselines(problem, self.config.device, compile_modes=modes,
-                                        timeout_s=self.config.baseline_timeout_s, lock=self._device_lock)
+            t = self._baselines_gated(problem, modes)
             return t.get("eager"), t.get("compile:default"), None
         except Exception as e:
             first = _one_line(e)
         if modes:
             try:
-                t = self._baselines(problem, self.config.device, compile_modes=(),
-                                    timeout_s=self.config.baseline_timeout_s, lock=self._device_lock)
+                t = self._baselines_gated(problem, ())
                 self._emit(Event("note", problem.name, message=f"torch.compile baseline failed: {first}"))
                 return t.get("eager"), None, None
             except Exception as e:
                 first = _one_line(e)
         return None, None, f"baselines failed: {first}"
+
+    def _baselines_gated(self, problem: Problem, modes: tuple[str, ...]) -> dict[str, Timing]:
+        """The baseline timer beside other evaluations; out of device memory there, again alone."""
+        def timed() -> dict[str, Timing]:
+            return self._baselines(problem, self.config.device, compile_modes=modes,
+                                   timeout_s=self.config.baseline_timeout_s, lock=self._device_lock)
+
+        try:
+            with self._memory_gate.shared():
+                return timed()
+        except Exception as e:
+            if self.config.jobs < 2 or "out of memory" not in str(e).lower():
+                raise
+        with self._memory_gate.alone():
+            return timed()
 
     # ---- one round: ask every agent at once, evaluate each answer as soon as it arrives ----
 

@@ -46,7 +46,9 @@ def cached_compile_timing(problem: Problem, o: EvalOptions, deadline: float, ref
         return Timing.from_dict(hit)
     try:
         timing = time_worker(ref, o, deadline, spec["spec"], secrets.randbits(62), compile_mode=mode, lock=lock)
-    except WorkerFailed:
+    except WorkerFailed as e:
+        if "out of memory" in f"{e.message} {e.detail}".lower():  # not the compiler's failure: say so, to retry
+            raise ProblemError(f"{problem.path}: torch.compile baseline ran out of device memory: {e.message}") from None
         return None
     write_cache("baselines.json", key, timing.__dict__)
     return timing
