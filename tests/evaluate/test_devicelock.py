@@ -27,6 +27,25 @@ def _wait_state(pid: int, want: set[str], timeout: float = 5.0) -> str:
         time.sleep(0.01)
 
 
+class _HeldElsewhere:
+    """Another thread takes the device and holds it until `release()`."""
+
+    def __init__(self, lock: DeviceLock) -> None:
+        self._held, self._release = threading.Event(), threading.Event()
+        self._thread = threading.Thread(target=self._hold, args=(lock,))
+        self._thread.start()
+        self._held.wait(5)
+
+    def _hold(self, lock: DeviceLock) -> None:
+        with lock.exclusive():
+            self._held.set()
+            self._release.wait(5)
+
+    def release(self) -> None:
+        self._release.set()
+        self._thread.join(5)
+
+
 def _in_thread(fn):
     box = {}
     t = threading.Thread(target=lambda: box.setdefault("v", fn()))
@@ -55,24 +74,14 @@ def test_a_timing_stops_other_threads_workers_and_resumes_them_after():
 def test_a_worker_started_during_a_timing_starts_stopped_and_its_thread_is_compensated():
     lock = DeviceLock()
     proc = _busy_process()
-    held, release = threading.Event(), threading.Event()
-
-    def timing():
-        with lock.exclusive():
-            held.set()
-            release.wait(5)
-
-    t = threading.Thread(target=timing)
-    t.start()
-    held.wait(5)
+    elsewhere = _HeldElsewhere(lock)
     try:
         before = lock.waited_s()
         lock.register(proc.pid)
         assert _wait_state(proc.pid, {"T"}) == "T"
         time.sleep(0.4)
         assert lock.paused_s() >= 0.35  # counted while it lasts, for deadlines of calls in flight
-        release.set()
-        t.join(5)
+        elsewhere.release()
         assert _wait_state(proc.pid, {"R", "S"}) in {"R", "S"}
         stopped = lock.waited_s() - before
         assert 0.35 <= stopped < 3.0  # this thread lost that time to someone else's timing
@@ -179,22 +188,12 @@ def test_kill_workers_ends_every_registered_group_stopped_or_not():
     try:
         lock.register(procs[0].pid)
         _in_thread(lambda: lock.register(procs[1].pid))
-        held, done = threading.Event(), threading.Event()
-
-        def timing():
-            with lock.exclusive():
-                held.set()
-                done.wait(5)
-
-        t = threading.Thread(target=timing)
-        t.start()
-        held.wait(5)  # another thread holds the device: the first worker is stopped now
+        elsewhere = _HeldElsewhere(lock)  # another thread holds the device: the first worker is stopped now
         assert _wait_state(procs[0].pid, {"T"}) == "T"
         lock.kill_workers()  # an abandoned run: SIGKILL ends stopped processes too
         for p in procs:
             assert p.wait(5) == -9
-        done.set()
-        t.join(5)
+        elsewhere.release()
     finally:
         for p in procs:
             p.kill()

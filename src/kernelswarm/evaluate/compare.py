@@ -60,26 +60,26 @@ def compare(cand: torch.Tensor, ref: torch.Tensor, ref64: torch.Tensor | None, p
     flat = (cand.reshape(-1), ref.reshape(-1), (ref64 if ref64 is not None else ref).reshape(-1))
 
     def steps():
-        """(offset, positions of the finite reference elements, candidate, fp32 ref, fp64 ref) there."""
+        """Per chunk: (offset, positions of the finite reference elements or None when all are,
+        candidate, fp32 ref, fp64 ref there, whether the non-finite reference values are matched)."""
         for lo in range(0, flat[0].numel(), chunk):
             c, q, r = (t[lo:lo + chunk].to(torch.float64) for t in flat)
             finite = torch.isfinite(r)
             if bool(finite.all()):
-                yield lo, None, c, q, r
+                yield lo, None, c, q, r, True
             else:
-                yield lo, torch.nonzero(finite).reshape(-1), c[finite], q[finite], r[finite]
+                # Non-finite reference values must be matched by non-finite candidate values (same kind).
+                nf = ~finite
+                matched = bool(((torch.isnan(c[nf]) & torch.isnan(r[nf])) | (c[nf] == r[nf])).all())
+                yield lo, torch.nonzero(finite).reshape(-1), c[finite], q[finite], r[finite], matched
 
     # Pass 1: non-finite values, norms, the fp32 reference's own error.
     n_finite = n_bad = 0
     first_bad = None
     ref_sq = err_sq = ref_err_sq = ref_err_max = 0.0
-    for lo in range(0, flat[0].numel(), chunk):
-        c, r = (t[lo:lo + chunk].to(torch.float64) for t in (flat[0], flat[2]))
-        nf = ~torch.isfinite(r)
-        # Non-finite reference values must be matched by non-finite candidate values (same kind).
-        if bool(nf.any()) and not bool(((torch.isnan(c[nf]) & torch.isnan(r[nf])) | (c[nf] == r[nf])).all()):
+    for lo, where, c, q, r, matched in steps():
+        if not matched:
             return Comparison(False, "non-finite reference values (NaN/inf) not reproduced", float("inf"))
-    for lo, where, c, q, r in steps():
         n_finite += r.numel()
         bad = ~torch.isfinite(c)
         if bool(bad.any()):
@@ -107,7 +107,7 @@ def compare(cand: torch.Tensor, ref: torch.Tensor, ref64: torch.Tensor | None, p
     base = tol.factor * ref_err_max + tol.atol * scale + (_NO_FP64_FLOOR * scale if ref64 is None and precision == "fp32" else 0.0)
     # Pass 2: every element within its bound; the worst one is reported.
     n_over, worst = 0, None
-    for lo, where, c, _, r in steps():
+    for lo, where, c, _, r, _ in steps():
         err = (c - r).abs()
         bound = base + tol.rtol * r.abs()
         over = err > bound
