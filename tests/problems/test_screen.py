@@ -20,12 +20,18 @@ def _screen(fixtures, name):
     ("tiny_output", "output is tiny"),
     ("ignores_input", "does not depend on input #1"),
     ("saturated", "does not depend on input #0"),
-    ("random_forward", "two identical calls differ"),
+    ("random_forward", "identical calls differ"),
+    ("stateful_forward", "identical calls differ"),
     ("ill_conditioned", "ill-conditioned in float32"),
     ("identity_batchnorm", "input #0 returned unchanged"),
 ])
 def test_degenerate_problem_is_flagged(fixtures, name, expected):
     assert expected in _screen(fixtures, name)
+
+
+def test_one_disturbed_call_is_not_randomness(fixtures):
+    result = screen(load_problem(fixtures / "fair" / "one_call_disturbed.py"), "cpu", time_it=False)
+    assert result.ok, result.reasons
 
 
 def test_problem_that_raises_is_flagged_not_raised(fixtures):

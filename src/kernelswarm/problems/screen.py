@@ -129,10 +129,12 @@ def _screen(problem: Problem, device: str, time_it: bool, numerics: bool, result
 
     _check_trivial(runs[0][1], outs, reasons)
     _check_sensitivity(runs, ref, reasons)
-    again = as_tensors(run_forward(*runs[0]))
-    repeat = rel_error(again, ref)
+    # Randomness or state in forward makes every call differ; one call disturbed by something else
+    # in the process (seen once in CI: 4e-5 on an elementwise forward) leaves two of three alike.
+    calls = [ref] + [as_tensors(run_forward(*runs[0])) for _ in range(2)]
+    repeat = min(rel_error(calls[i], calls[j]) for i, j in ((0, 1), (0, 2), (1, 2)))
     if repeat > REPEAT_REL:
-        reasons.append(f"two identical calls differ (relative {repeat:.2g}): randomness or state in forward")
+        reasons.append(f"identical calls differ (relative {repeat:.2g}): randomness or state in forward")
     if numerics and repeat <= REPEAT_REL:  # a random forward has no float64 counterpart to compare with
         _check_numerics(module, device, runs[0], ref, reasons)
     if time_it:
