@@ -198,3 +198,21 @@ def test_kill_workers_ends_every_registered_group_stopped_or_not():
         for p in procs:
             p.kill()
             p.wait()
+
+
+def test_a_stopped_worker_answers_only_once_resumed(tmp_path):
+    """What the timing does around each calibration call in the clean worker."""
+    from kernelswarm.evaluate.procs import WorkerProcess
+
+    w = WorkerProcess("reference", tmp_path, "cpu")
+    try:
+        with w.stopped():
+            assert _wait_state(w.proc.pid, {"T"}) == "T"
+            w.chan.send({"op": "no_such_op"})
+            import select
+
+            assert not select.select([w.chan.read_fd], [], [], 0.3)[0]  # stopped: no answer
+        assert _wait_state(w.proc.pid, {"R", "S"}) in {"R", "S"}
+        assert select.select([w.chan.read_fd], [], [], 10)[0]
+    finally:
+        w.kill()

@@ -15,7 +15,7 @@ from typing import Any
 
 from kernelswarm.evaluate.devicelock import NO_LOCK, DeviceLock, NoLock
 from kernelswarm.evaluate.options import EvalOptions
-from kernelswarm.evaluate.procs import WorkerFailed, WorkerProcess
+from kernelswarm.evaluate.procs import WorkerFailed, WorkerProcess, init_message
 from kernelswarm.evaluate.support import read_cache, write_cache
 from kernelswarm.evaluate.timing import time_worker
 from kernelswarm.problems.load import Problem, ProblemError
@@ -29,9 +29,7 @@ PROTOCOL = 2
 
 
 def _cache_key(problem: Problem, o: EvalOptions, versions: dict, mode: str) -> str:
-    from kernelswarm.evaluate.run import _init_msg
-
-    threads = _init_msg(problem, o).get("cpu_threads")  # a CPU timing holds for its thread count only
+    threads = o.threads()  # a CPU timing holds for its thread count only
     parts = [f"p{PROTOCOL}", problem.hash, o.device, versions.get("device_name", ""), versions.get("torch", ""),
              versions.get("triton", ""), mode] + ([f"threads={threads}"] if threads else [])
     return "|".join(parts)
@@ -77,9 +75,7 @@ def time_baselines(problem: Problem, device: str, compile_modes: tuple[str, ...]
     ref = WorkerProcess("reference", workdir, device, lock=lock)
     try:
         try:
-            from kernelswarm.evaluate.run import _init_msg
-
-            ref.call(_init_msg(problem, o), deadline=deadline)
+            ref.call(init_message(problem, o), deadline=deadline)
             spec = reference_spec(ref, {"op": "spec", "seed": secrets.randbits(62)}, lock, deadline)
             result = {"eager": time_worker(ref, o, deadline, spec["spec"], secrets.randbits(62), lock=lock)}
         except WorkerFailed as e:

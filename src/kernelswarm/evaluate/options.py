@@ -33,6 +33,15 @@ class EvalOptions:
     timing_lock: "DeviceLock | None" = None
     cpu_threads: int | None = None  # intra-op threads for both CPU workers (default: all cores)
 
+    def threads(self) -> int | None:
+        """Intra-op threads of both workers on a CPU (None elsewhere): the option, else
+        $KERNELSWARM_CPU_THREADS, else every core. A CPU timing holds for its thread count only."""
+        if self.device != "cpu":
+            return None
+        import os
+
+        return self.cpu_threads or int(os.environ.get("KERNELSWARM_CPU_THREADS", "0")) or (os.cpu_count() or 1)
+
     @staticmethod
     def for_device(device: str, **overrides: object) -> "EvalOptions":
         """Defaults that suit the device: CPU calls carry a cache sweep each, so fewer of them."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +21,8 @@ _SECRET = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL)", re.I)
 
 if TYPE_CHECKING:
     from kernelswarm.evaluate.devicelock import DeviceLock, NoLock
+    from kernelswarm.evaluate.options import EvalOptions
+    from kernelswarm.problems.load import Problem
 
 
 class WorkerFailed(Exception):
@@ -55,6 +59,11 @@ class WorkerProcess:
             TMPDIR=str(workdir / "tmp"),
             PYTHONHASHSEED=str(int.from_bytes(os.urandom(4), "little")),
             PYTHONUNBUFFERED="1",
+            # Fixed allocator thresholds: glibc otherwise adapts them to each process's history, so
+            # that one worker's fresh tensors page-fault on every call and another's do not, and
+            # per-call overheads of the candidate and the clean worker would differ by milliseconds.
+            MALLOC_MMAP_THRESHOLD_=str(32 << 20),
+            MALLOC_TRIM_THRESHOLD_=str(1 << 30),
             PYTHONPATH=os.pathsep.join(p for p in [_package_root(), env.get("PYTHONPATH", "")] if p),
         )
         (workdir / "tmp").mkdir(exist_ok=True)
@@ -127,6 +136,15 @@ class WorkerProcess:
             return f"the candidate process died with {name} during '{op}'"
         return f"the candidate process exited early with code {code} during '{op}'"
 
+    @contextlib.contextmanager
+    def stopped(self) -> Iterator[None]:
+        """The worker's whole process group stopped (SIGSTOP) meanwhile: not one of its threads runs."""
+        _killpg(self.proc.pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            _killpg(self.proc.pid, signal.SIGCONT)
+
     def log_tail(self, lines: int = 40) -> str:
         try:
             text = self.log_path.read_bytes()[-20000:].decode(errors="replace")
@@ -137,10 +155,7 @@ class WorkerProcess:
 
     def kill(self) -> None:
         """Kill the worker and everything it started in its process group."""
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        _killpg(self.proc.pid, signal.SIGKILL)
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -149,6 +164,19 @@ class WorkerProcess:
         self.chan.close()
         if not self._log.closed:
             self._log.close()
+
+
+def init_message(problem: "Problem", options: "EvalOptions") -> dict[str, Any]:
+    """A worker's first request: the device, the problem's source, and on a CPU the thread count."""
+    return {"op": "init", "device": options.device, "problem_source": problem.source, "problem_path": str(problem.path),
+            "cpu_threads": options.threads()}
+
+
+def _killpg(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def _package_root() -> str:

@@ -19,7 +19,7 @@ from typing import Any
 from kernelswarm.evaluate import baselines, timing
 from kernelswarm.evaluate.devicelock import NO_LOCK, DeviceLock, NoLock
 from kernelswarm.evaluate.options import EvalOptions
-from kernelswarm.evaluate.procs import WorkerFailed, WorkerProcess
+from kernelswarm.evaluate.procs import WorkerFailed, WorkerProcess, init_message
 from kernelswarm.evaluate.static import screen_source
 from kernelswarm.problems.load import Problem, ProblemError
 from kernelswarm.records import Check, Evaluation, Kind, Precision, Timing, Verdict
@@ -120,7 +120,7 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
         t = time.monotonic()
         ref = WorkerProcess("reference", workdir / "reference", options.device, lock=lock)
         cand = WorkerProcess("candidate", workdir / "candidate", options.device, _memory_limit(options.device), lock=lock)
-        init = _init_msg(problem, options)
+        init = init_message(problem, options)
         cand.chan.send(init)  # the candidate worker starts torch and the device while the reference works
         try:
             ref.call(init, deadline=st.deadline)
@@ -131,7 +131,7 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
         ev.versions = {k: str(v) for k, v in spec.get("versions", {}).items()}
         ev.sol_ms = spec.get("sol_ms")
         st.phases["start"] = time.monotonic() - t
-        ct = _run_candidate(st, cand, problem, candidate_source, spec, workdir, lock)
+        ct = _run_candidate(st, cand, ref, problem, candidate_source, spec, workdir, lock)
         ev.candidate = ct.timing
         cand.kill()
         t = time.monotonic()
@@ -177,19 +177,20 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
     return ev
 
 
-def _run_candidate(st: _State, cand: WorkerProcess, problem: Problem, source: str, spec: dict, workdir: Path,
-                   lock: Any) -> timing.CandidateTiming:
-    """Everything the candidate process does: import, trials, labelling, timing."""
+def _run_candidate(st: _State, cand: WorkerProcess, ref: WorkerProcess, problem: Problem, source: str, spec: dict,
+                   workdir: Path, lock: Any) -> timing.CandidateTiming:
+    """Everything the candidate process does: import, trials, labelling, timing (`ref` times the
+    calibration calls beside it)."""
     t = time.monotonic()
     cand.finish_call("init", st.deadline)
     path = str(workdir / "candidate" / "candidate.py")
     Path(path).write_text(source)
     cand.call({"op": "import", "source": source, "path": path}, deadline=st.deadline)
     st.phases["import"] = time.monotonic() - t
-    return _candidate_on_device(st, cand, spec, lock)
+    return _candidate_on_device(st, cand, ref, spec, lock)
 
 
-def _candidate_on_device(st: _State, cand: WorkerProcess, spec: dict, lock: Any) -> timing.CandidateTiming:
+def _candidate_on_device(st: _State, cand: WorkerProcess, ref: WorkerProcess, spec: dict, lock: Any) -> timing.CandidateTiming:
     o = st.options
     t = time.monotonic()
     w_a, w_b = _seed(), _seed()
@@ -208,7 +209,7 @@ def _candidate_on_device(st: _State, cand: WorkerProcess, spec: dict, lock: Any)
     st.phases["trials"] = time.monotonic() - t
     with lock.exclusive("candidate timing"):
         t = time.monotonic()
-        ct = timing.time_candidate(cand, o, st.deadline, spec["spec"], w_b, output_bytes=_output_bytes(spec["spec"]))
+        ct = timing.time_candidate(cand, ref, o, st.deadline, spec["spec"], w_b, output_bytes=_output_bytes(spec["spec"]))
         st.phases["timing"] = time.monotonic() - t
         st.phases["settle"] = ct.settled_ms / 1000.0
     t = time.monotonic()  # outputs kept during timing are copied out after it, the device free again
@@ -249,14 +250,6 @@ def _output_bytes(specs: list[dict]) -> int:
             n *= d
         total += n * sizes.get(s["dtype"], 4)
     return total
-
-
-def _init_msg(problem: Problem, o: EvalOptions) -> dict[str, Any]:
-    import os
-
-    threads = o.cpu_threads or int(os.environ.get("KERNELSWARM_CPU_THREADS", "0")) or (os.cpu_count() or 1)
-    return {"op": "init", "device": o.device, "problem_source": problem.source, "problem_path": str(problem.path),
-            "cpu_threads": threads if o.device == "cpu" else None}
 
 
 def _judge(st: _State, ref: WorkerProcess) -> float:

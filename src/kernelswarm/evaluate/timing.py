@@ -2,8 +2,12 @@
 
 Each timed call is one request: the worker perturbs a pooled input set with a key it learns
 only now, flushes caches, times the call, and answers. The parent measures its own wall clock
-around every request, decides only afterwards whether to collect that call's output for checking,
-and compares the claimed times with calls of an empty function timed the same way.
+around every request and decides only afterwards whether to collect that call's output for
+checking.
+
+What the candidate's process reports about time is only a claim: between its calls, the clean
+reference worker times calls of an empty function, and `wallclock` judges the claims against the
+parent's own clock.
 """
 
 from __future__ import annotations
@@ -14,13 +18,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from kernelswarm.evaluate import wallclock
 from kernelswarm.evaluate.devicelock import NO_LOCK, DeviceLock, NoLock
 from kernelswarm.evaluate.options import EvalOptions
 from kernelswarm.evaluate.procs import WorkerProcess
 from kernelswarm.records import Timing
 
 POOL_SIZE = 3  # distinct base input sets; every call still gets its own perturbed contents
-NULL_EVERY = 5  # one calibration call of an empty function after every NULL_EVERY timed calls
+NULL_EVERY = 2  # one calibration call in the clean worker after every NULL_EVERY timed calls
 SAMPLED_SHARE = 0.25  # share of timed calls whose outputs are collected and fully checked...
 MIN_SAMPLED, MAX_SAMPLED = 4, 24  # ...within these bounds; every other call is checked by fingerprint
 SAMPLED_BYTES = 512 * 1024 * 1024  # and, beyond the minimum, at most this many output bytes copied back
@@ -40,6 +45,7 @@ class CandidateTiming:
     defined: list[str] = field(default_factory=list)  # kernels the source defines
     wall_ok: bool = True  # claimed times agree with the parent's wall clock
     wall_detail: str = ""
+    charged: float = 1.0  # factor applied to the claimed times where the wall clock showed more
     threads_left: bool = False  # a timed call returned with Python threads still running
     pool_seeds: list[int] = field(default_factory=list)
     weight_seed: int = 0
@@ -47,46 +53,57 @@ class CandidateTiming:
     settled_ms: float = 0.0  # waited before timing for other processes' queued device work to drain
 
 
-def _enough(n: int, total_ms: float, started: float, o: EvalOptions, deadline: float) -> bool:
+def _enough(n: int, total_ms: float, o: EvalOptions, deadline: float, precise: bool = True) -> bool:
     if n >= o.max_timed_calls:
         return True
     left = deadline - time.monotonic()
     if n >= 5 and left < 0.25 * o.timeout_s:  # leave time for checking and the baselines
         return True
-    return n >= o.timed_calls and total_ms >= 1000.0 * o.min_timing_s
+    return n >= o.timed_calls and total_ms >= 1000.0 * o.min_timing_s and precise
 
 
-def time_candidate(worker: WorkerProcess, o: EvalOptions, deadline: float, spec: list[dict], weight_seed: int,
-                   output_bytes: int = 0) -> CandidateTiming:
+def time_candidate(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, deadline: float, spec: list[dict],
+                   weight_seed: int, output_bytes: int = 0) -> CandidateTiming:
+    """Time the candidate in `worker`; `clean` (the reference worker) times the calibration calls."""
     pool_seeds = [_seed() for _ in range(POOL_SIZE)]
+    clean.call({"op": "time_setup", "calibrate": True, "pool_seeds": [_seed()], "spec": spec}, deadline=deadline)
     setup = worker.call({"op": "time_setup", "pool_seeds": pool_seeds, "weight_seed": weight_seed, "spec": spec}, deadline=deadline)[0]
     label = worker.call({"op": "label", "weight_seed": weight_seed}, deadline=deadline)[0]
-    null_slack: list[float] = []
-
-    def null_call() -> None:
-        reply = worker.call({"op": "time_call", "pool_index": len(null_slack) % POOL_SIZE, "key": _seed(), "null": True}, deadline=deadline)[0]
-        null_slack.append(1000.0 * worker.last_wall_s - float(reply["ms"]))
-
-    for _ in range(3):
-        null_call()
+    result = CandidateTiming(Timing.from_samples([1.0]), custom_share=float(label["custom_share"]),
+                             ran=list(label["ran"]), defined=list(label["defined"]), pool_seeds=pool_seeds, weight_seed=weight_seed,
+                             settled_ms=float(setup.get("settled_ms", 0.0)))
     rng = random.SystemRandom()
     by_bytes = SAMPLED_BYTES // output_bytes if output_bytes else MAX_SAMPLED  # large outputs: fewer full copies
     n_sampled = max(MIN_SAMPLED, min(MAX_SAMPLED, int(SAMPLED_SHARE * o.timed_calls), by_bytes))
     sampled = set(rng.sample(range(max(o.timed_calls, n_sampled)), n_sampled))
-    result = CandidateTiming(Timing.from_samples([1.0]), custom_share=float(label["custom_share"]),
-                             ran=list(label["ran"]), defined=list(label["defined"]), pool_seeds=pool_seeds, weight_seed=weight_seed,
-                             settled_ms=float(setup.get("settled_ms", 0.0)))
-    times, slack = [], []
-    started = time.monotonic()
-    _timed_loop(worker, o, deadline, result, pool_seeds, weight_seed, sampled, null_call, times, slack, started)
-    result.timing = Timing.from_samples(times)
+    times, slack, null_slack = _timed_loop(worker, clean, o, deadline, result, sampled)
+    clean.call({"op": "drop_pool"}, deadline=deadline)
+    claims = wallclock.judge_claims(times, slack, null_slack)
     if result.wall_ok:
-        result.wall_ok, result.wall_detail = _wall_check(times, slack, null_slack)
+        result.wall_ok, result.wall_detail, result.charged = claims.believed, claims.detail, claims.charge
+    result.timing = Timing.from_samples([t * result.charged for t in times])
     return result
 
 
-def _timed_loop(worker, o, deadline, result, pool_seeds, weight_seed, sampled, null_call, times, slack, started) -> None:
-    while not _enough(len(times), sum(times), started, o, deadline):
+def _timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, deadline: float, result: CandidateTiming,
+                sampled: set[int]) -> tuple[list[float], list[float], list[float]]:
+    """The candidate's timed calls, interleaved with empty calls in the clean worker; returns the
+    claimed ms, and the unclaimed wall ms of each candidate call and of each empty call."""
+    times: list[float] = []
+    slack: list[float] = []
+    null_slack: list[float] = []
+
+    def null_call() -> None:
+        # The candidate's process is stopped meanwhile, and what it queued on the device drains
+        # first: nothing of it may slow the calibration down and so widen what it is allowed.
+        with worker.stopped():
+            clean.call({"op": "settle"}, deadline=deadline)
+            reply = clean.call({"op": "time_call", "pool_index": 0, "key": _seed(), "null": True}, deadline=deadline)[0]
+        null_slack.append(1000.0 * clean.last_wall_s - float(reply["ms"]))
+
+    for _ in range(3):
+        null_call()
+    while not _enough(len(times), sum(times), o, deadline, wallclock.precise_enough(times, slack, null_slack)):
         i, j, key = len(times), len(times) % POOL_SIZE, _seed()
         reply = worker.call({"op": "time_call", "pool_index": j, "key": key}, deadline=deadline)[0]
         ms, wall_ms = float(reply["ms"]), 1000.0 * worker.last_wall_s
@@ -101,10 +118,11 @@ def _timed_loop(worker, o, deadline, result, pool_seeds, weight_seed, sampled, n
         if i in sampled:  # chosen only now that the call has returned; copied out after the timing
             worker.call({"op": "keep"}, deadline=deadline)
             result.kept.append((f"timed call {i}", {
-                "op": "check", "pool_index": j, "pool_seed": pool_seeds[j], "key": key, "weight_seed": weight_seed,
-                "fingerprint_at_return": reply["fingerprint_at_return"]}))
+                "op": "check", "pool_index": j, "pool_seed": result.pool_seeds[j], "key": key,
+                "weight_seed": result.weight_seed, "fingerprint_at_return": reply["fingerprint_at_return"]}))
         if i % NULL_EVERY == NULL_EVERY - 1:  # interleaved, so that load on the machine hits both alike
             null_call()
+    return times, slack, null_slack
 
 
 def collect_kept(worker: WorkerProcess, result: CandidateTiming, deadline: float) -> str:
@@ -120,18 +138,6 @@ def collect_kept(worker: WorkerProcess, result: CandidateTiming, deadline: float
             return f"{label}: {reply['bad_output']}"
         result.pending.append((label, msg, blob))
     return ""
-
-
-def _wall_check(times: list[float], slack: list[float], null_slack: list[float]) -> tuple[bool, str]:
-    """Time the parent saw but the candidate did not claim, beyond what an empty call costs."""
-    med = sorted(times)[len(times) // 2]
-    base = sorted(null_slack)[len(null_slack) // 2]
-    excess = sorted(slack)[len(slack) // 2] - base
-    # A backstop for gross lies (claimed times several times too small), robust to a noisy machine;
-    # subtler timer attacks are stopped by the timer-integrity check and the speed-of-light floor.
-    allowed = max(2.0, 3.0 * med) + 0.5 * base
-    detail = f"{excess:.3g} ms per call unexplained by the claimed time (allowed {allowed:.3g} ms)"
-    return excess <= allowed, detail
 
 
 def time_worker(worker: WorkerProcess, o: EvalOptions, deadline: float, spec: list[dict], weight_seed: int,
@@ -151,8 +157,7 @@ def time_worker(worker: WorkerProcess, o: EvalOptions, deadline: float, spec: li
 def _time_reference(worker: WorkerProcess, o: EvalOptions, deadline: float, setup: dict[str, Any]) -> Timing:
     worker.call(setup, deadline=deadline)
     times: list[float] = []
-    started = time.monotonic()
-    while not _enough(len(times), sum(times), started, o, deadline):
+    while not _enough(len(times), sum(times), o, deadline):
         reply = worker.call({"op": "time_call", "pool_index": len(times) % POOL_SIZE, "key": _seed()}, deadline=deadline)[0]
         times.append(float(reply["ms"]))
     return Timing.from_samples(times)

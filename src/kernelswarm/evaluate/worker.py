@@ -31,14 +31,14 @@ class Worker:
         self.role = role
         self.chan = chan
         self.device_name = init["device"]
+        if init.get("cpu_threads"):
+            torch.set_num_threads(int(init["cpu_threads"]))  # equal for reference and candidate
         self.backend = get_backend(self.device_name)
         self.device = self.backend.device
         # The reference runs with TF32 off: the fp32 answer, not a faster approximation of it.
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
         torch.set_grad_enabled(False)
-        if init.get("cpu_threads"):
-            torch.set_num_threads(int(init["cpu_threads"]))  # equal for reference and candidate
         self.problem = exec_problem(init["problem_source"], init["problem_path"], self.device_name)
         self.init_inputs = list(self.problem.get_init_inputs())
         self.models: dict[int, Any] = {}  # weight seed -> module under evaluation
@@ -156,9 +156,19 @@ class Worker:
         return {"custom_share": share, "ran": ran, "defined": sorted(self.kernel_names)}
 
     def op_time_setup(self, msg: dict) -> dict:
-        """Build the timing input pool and warm up (absorbs compilation and autotuning)."""
+        """Build the timing input pool and warm up (absorbs compilation and autotuning).
+
+        With `calibrate` (the clean worker only), just the pool and the empty outputs: the parent
+        times empty calls here, beside a candidate's timed calls in the other worker."""
         from kernelswarm.evaluate.tensors import make_inputs, perturb
 
+        if msg.get("calibrate"):
+            if self.role != "reference":
+                raise PermissionError("calibration calls are timed in the clean worker only")
+            self.pool = []
+            self.pool = [make_inputs(self.problem, s, self.device) for s in msg["pool_seeds"]]
+            self._null_outputs(msg.get("spec", []))
+            return {}
         model = self.compiled_reference(msg) if msg.get("compile_mode") else self.model(msg["weight_seed"])
         settled_ms = self.backend.settle() if msg.get("warmup_ms", 100.0) > 0 else 0.0  # not before a compile-only setup
         self.pool = []  # free the previous pool first
@@ -178,9 +188,22 @@ class Worker:
             spent += 1000.0 * (clock() - start)
             calls += batch
             batch = min(2 * batch, 256)
-        self.null_outputs = [self.torch.empty(tuple(s["shape"]), dtype=getattr(self.torch, s["dtype"]), device=self.device)
-                             for s in msg.get("spec", [])]
+        self._null_outputs(msg.get("spec", []))
         return {"warmup_calls": calls, "warmup_ms": spent, "settled_ms": settled_ms}
+
+    def _null_outputs(self, spec: list[dict]) -> None:
+        """Outputs of the problem's shapes for an empty call to copy (calibration of the overhead)."""
+        torch = self.torch
+        self.null_outputs = [torch.empty(tuple(s["shape"]), dtype=getattr(torch, s["dtype"]), device=self.device) for s in spec]
+
+    def op_settle(self, msg: dict) -> dict:
+        """Wait until work other processes queued on the device has drained."""
+        return {"settled_ms": self.backend.settle()}
+
+    def op_drop_pool(self, msg: dict) -> dict:
+        """Free the timing pool (after calibration, before the checks need the memory)."""
+        self.pool, self.null_outputs = [], []
+        return {}
 
     def compiled_reference(self, msg: dict) -> Any:
         import torch._inductor.config as inductor_config

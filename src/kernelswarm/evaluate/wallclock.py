@@ -1,0 +1,86 @@
+"""The trusted clock's view of a candidate's claimed times.
+
+Everything the candidate's process reports is a claim: its code can rewrite anything in that
+process, the timer and the reply included. The parent's wall clock around each request is the
+measure no candidate controls. A timed call's wall time is its claimed time plus overhead (the
+input perturbation, the cache flush, the fingerprint, the pipe); the overhead is measured on calls
+of an empty function in the clean reference worker, interleaved with the candidate's calls while
+the candidate's process is stopped. Unclaimed time beyond that overhead and its noise was the
+candidate's: it is charged for it, and a candidate that left most of its time unclaimed is lying.
+
+What this cannot see: time a hostile worker saves by skipping work of the overhead itself (the
+cache flush) and then leaves unclaimed. That is bounded by the flush's own cost (on an H100 about
+0.1 ms per call; on a CPU several milliseconds), and is listed in the README.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+# Noise allowance for the unclaimed time per call: a statistical term (below), a share of the
+# claimed median, and for what differs between two processes' calls of the same work (their own
+# flush buffers and allocator histories: up to about a fifth of the empty call on a CPU here), a
+# share of the empty call's cost and a floor.
+WALL_Z, WALL_REL, WALL_OF_BASE, WALL_FLOOR_MS = 3.0, 0.05, 0.1, 0.1
+# Timing goes on (up to the evaluation's call limit) until the statistical term is at most this
+# share of the claimed median: on a noisy machine short calls need many samples before a lie shows.
+WALL_PRECISION = 0.1
+
+
+@dataclass(frozen=True)
+class ClaimVerdict:
+    """What the wall clock says of a candidate's claimed per-call times."""
+
+    believed: bool  # False: most of the time went unclaimed, beyond any noise (reject)
+    charge: float  # factor on the claimed times; above 1 where the wall clock showed more
+    detail: str  # one line for the check's report
+
+
+def median(xs: list[float]) -> float:
+    s = sorted(xs)
+    n = len(s)
+    return s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
+
+
+def _median_error(xs: list[float]) -> float:
+    """Standard error of the median of `xs`, from their median absolute deviation."""
+    m = median(xs)
+    sigma = 1.4826 * median([abs(x - m) for x in xs])
+    return 1.2533 * sigma / math.sqrt(len(xs))
+
+
+def _statistical(slack: list[float], null_slack: list[float]) -> float:
+    """WALL_Z standard errors of the difference of the two medians; the spread is the clean
+    worker's, which the candidate cannot widen."""
+    return WALL_Z * _median_error(null_slack) * math.sqrt(1.0 + len(null_slack) / max(1, len(slack)))
+
+
+def allowance(times: list[float], slack: list[float], null_slack: list[float]) -> float:
+    """Unclaimed ms per call that noise explains, given the samples so far."""
+    base = max(0.0, median(null_slack))
+    return _statistical(slack, null_slack) + WALL_REL * median(times) + WALL_OF_BASE * base + WALL_FLOOR_MS
+
+
+def precise_enough(times: list[float], slack: list[float], null_slack: list[float]) -> bool:
+    """Whether more samples would still narrow the allowance by much (its floor does not narrow)."""
+    if len(null_slack) < 3 or not times:
+        return False
+    return _statistical(slack, null_slack) <= max(WALL_PRECISION * median(times), WALL_FLOOR_MS)
+
+
+def judge_claims(times: list[float], slack: list[float], null_slack: list[float]) -> ClaimVerdict:
+    """`times`: the claimed ms per call; `slack`: wall minus claimed per call; `null_slack`: the same
+    for empty calls in the clean worker."""
+    med = median(times)
+    base = median(null_slack)
+    excess = median(slack) - base
+    noise = allowance(times, slack, null_slack)
+    seen = (f"{excess:.3g} ms per call unexplained by the claimed {med:.3g} ms (an empty call costs {base:.3g} ms; "
+            f"noise allows {noise:.3g} ms)")
+    if excess > max(2.0 * noise, med):
+        return ClaimVerdict(False, 1.0, f"the parent's wall clock disagrees with the claimed times: {seen}")
+    if excess > noise:
+        charge = (med + excess - noise) / med
+        return ClaimVerdict(True, charge, f"{seen}: charged {med * charge:.4g} ms instead of the claimed {med:.4g} ms")
+    return ClaimVerdict(True, 1.0, seen)

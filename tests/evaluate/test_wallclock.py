@@ -1,0 +1,47 @@
+"""The wall clock's verdict on claimed times: noise stands, unclaimed time is charged, lies are rejected."""
+
+import random
+
+import pytest
+
+from kernelswarm.evaluate import wallclock
+
+
+def _samples(claimed_ms: float, real_ms: float, base_ms: float, n: int = 60, jitter: float = 0.2, seed: int = 0):
+    """(claimed times, their unclaimed wall time, empty calls' unclaimed wall time)."""
+    rng = random.Random(seed)
+    times = [claimed_ms * (1 + rng.uniform(-0.02, 0.02)) for _ in range(n)]
+    slack = [base_ms + (real_ms - claimed_ms) + rng.gauss(0, jitter) for _ in range(n)]
+    null = [base_ms + rng.gauss(0, jitter) for _ in range(n // 2)]
+    return times, slack, null
+
+
+def test_honest_claims_stand():
+    v = wallclock.judge_claims(*_samples(claimed_ms=5.0, real_ms=5.0, base_ms=3.0))
+    assert v.believed and v.charge == 1.0 and "unexplained" in v.detail
+
+
+def test_a_modest_lie_is_charged_what_the_wall_clock_saw():
+    times, slack, null = _samples(claimed_ms=3.0, real_ms=5.0, base_ms=3.0)
+    v = wallclock.judge_claims(times, slack, null)
+    assert v.believed and v.charge > 1.0 and "charged" in v.detail
+    charged = wallclock.median(times) * v.charge
+    assert 5.0 - wallclock.allowance(times, slack, null) - 0.2 <= charged <= 5.0
+
+
+def test_a_gross_lie_is_rejected():
+    v = wallclock.judge_claims(*_samples(claimed_ms=1.0, real_ms=5.0, base_ms=3.0))
+    assert not v.believed and "disagrees" in v.detail
+
+
+def test_noisy_calibration_widens_the_allowance_and_asks_for_more_samples():
+    quiet = _samples(5.0, 5.0, 3.0, n=20, jitter=0.05)
+    noisy = _samples(5.0, 5.0, 3.0, n=20, jitter=3.0)
+    assert wallclock.allowance(*noisy) > wallclock.allowance(*quiet) + 1.0
+    assert wallclock.precise_enough(*quiet) and not wallclock.precise_enough(*noisy)
+    assert wallclock.precise_enough(*_samples(5.0, 5.0, 3.0, n=4000, jitter=3.0))
+
+
+@pytest.mark.parametrize("xs, m", [([3.0, 1.0, 2.0], 2.0), ([4.0, 1.0, 2.0, 3.0], 2.5)])
+def test_median(xs, m):
+    assert wallclock.median(xs) == m
