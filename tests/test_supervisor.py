@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from kernelswarm import machine
 from kernelswarm.agents.base import Context
 from kernelswarm.problems.load import Problem, load_problem
 from kernelswarm.records import Candidate, Evaluation, Kind, ModelCall, Timing, Verdict
 from kernelswarm.store import Store
-from kernelswarm.supervisor import Event, RunConfig, Supervisor
+from kernelswarm.supervisor import Event, OtherMachine, RunConfig, Supervisor
 
 FIXTURES = Path(__file__).parent / "fixtures" / "swarm" / "problems"
 
@@ -49,7 +50,7 @@ class FakeEvaluator:
         ms = float(re.search(r"ms=([\d.]+)", source).group(1))
         return Evaluation(problem.name, options.device, Verdict.ACCEPTED, "ok", kind=Kind.CUSTOM_KERNEL,
                           reference=options.reference, compiled=options.compiled, candidate=_t(ms),
-                          versions={"device_name": "fake"})
+                          versions={**machine.identity(options.device), "driver": "fake"})
 
 
 class ScriptedAgent:
@@ -87,7 +88,7 @@ def test_selects_fastest_accepted_and_never_worse_than_baseline(tmp_path: Path) 
     sup2, _ = _sup(tmp_path / "2", [a])
     [r2] = sup2.store.problem_results(sup2.run(_problems()[:1]))
     assert r2.best is None and r2.result_ms == 8.0 and r2.speedup_vs_best_baseline == 1.0
-    assert sup.store.run(run).status == "finished" and sup.store.run(run).versions["device_name"] == "fake"
+    assert sup.store.run(run).status == "finished" and sup.store.run(run).versions["driver"] == "fake"
     assert [e.kind for e in events].count("done") == 1
 
 
@@ -164,6 +165,33 @@ def test_resume_redoes_nothing_finished(tmp_path: Path) -> None:
     assert [r.name for r in results] == ["tiny_linear", "tiny_conv"]
     assert all(r.done and r.best.candidate_ms == 5.0 for r in results)
     assert sup2.store.run(run).status == "finished"
+
+
+def test_resume_on_another_machine_is_refused_before_any_work(tmp_path: Path) -> None:
+    a = ScriptedAgent("a", {0: ["ms=9.0"]})
+    ev = FakeEvaluator()
+
+    def dying(problem, source, options):
+        raise Killed()
+
+    sup, _ = _sup(tmp_path, [a], evaluator=dying)
+    with pytest.raises(Killed):
+        sup.run(_problems())
+    run = sup.store.latest_run_id(unfinished_only=True)
+    # As if the run had started on another GPU model with another PyTorch.
+    sup.store.update_versions(run, {"device_name": "NVIDIA H100 80GB HBM3", "torch": "2.11.0+cu130"})
+    sup2, _ = _sup(tmp_path, [a], evaluator=ev)
+    with pytest.raises(OtherMachine, match=r"device_name NVIDIA H100 80GB HBM3 there, .* here; torch 2\.11\.0\+cu130 there"):
+        sup2.resume(run)
+    assert ev.calls == [] and len(a.contexts) == 1
+
+
+def test_machine_identity_matches_what_the_evaluator_records() -> None:
+    here = machine.identity("cpu")
+    assert here["torch"] and here["device_name"] and int(here["threads"]) >= 1
+    assert machine.mismatch(dict(here), "cpu") == ""
+    assert machine.mismatch({"driver": "other", "platform": "other"}, "cpu") == ""  # not part of the identity
+    assert "threads 999 there" in machine.mismatch({**here, "threads": "999"}, "cpu")
 
 
 def test_context_arms_profile_and_other_backend(tmp_path: Path, monkeypatch) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, Callable
 
+from kernelswarm import machine
 from kernelswarm.agents.base import Agent, Context, Feedback
 from kernelswarm.evaluate.devicelock import DeviceLock
 from kernelswarm.problems.load import Problem
@@ -20,7 +21,11 @@ from kernelswarm.records import Candidate, Check, Evaluation, Precision, Timing,
 from kernelswarm.runconfig import CONTEXT_ARMS, Event, RunConfig, host_versions, problem_from_row
 from kernelswarm.store import CandidateRow, ProblemResult, Store, select
 
-__all__ = ["CONTEXT_ARMS", "Event", "RunConfig", "Supervisor", "host_versions", "problem_from_row"]
+__all__ = ["CONTEXT_ARMS", "Event", "OtherMachine", "RunConfig", "Supervisor", "host_versions", "problem_from_row"]
+
+
+class OtherMachine(RuntimeError):
+    """A stored run cannot be resumed here: it was timed on another device or library versions."""
 
 Evaluator = Callable[..., Evaluation]  # (problem, candidate_source, options) -> Evaluation
 BaselineTimer = Callable[..., dict[str, Timing]]  # time_baselines' signature
@@ -60,6 +65,11 @@ class Supervisor:
         `should_stop` is asked before each problem; when it says yes the run stays resumable."""
         if run_id is None:
             run_id = self.store.create_run(self.config.device, self.config.to_dict(), host_versions(self.config.device))
+        else:
+            differs = machine.mismatch(self.store.run(run_id).versions, self.config.device)
+            if differs:
+                raise OtherMachine(f"run {run_id} was timed on another machine ({differs}): its timings and this "
+                                   f"machine's cannot be compared; start a new run instead of resuming this one")
         self.run_id = run_id
         # Register every problem before working on any, so a resumed run knows the whole list.
         for position, problem in enumerate(problems):

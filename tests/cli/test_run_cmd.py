@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 import kernelswarm.supervisor as supervisor_module
+from kernelswarm import machine
 from kernelswarm.cli import app
 from kernelswarm.records import Evaluation, Kind, Timing, Verdict
 from kernelswarm.store import Store
@@ -32,7 +33,7 @@ def fake_evaluate(problem, source, options) -> Evaluation:
     ms = 2.0 if "Hand-written" in source else 6.0 if "compile-freezing" in source else 9.5
     return Evaluation(problem.name, options.device, Verdict.ACCEPTED, "ok", kind=Kind.PYTORCH_REWRITE,
                       reference=options.reference, compiled=options.compiled, candidate=_t(ms),
-                      versions={"device_name": "fake-cpu", "torch": "x"})
+                      versions={**machine.identity(options.device), "driver": "fake"})
 
 
 def fake_baselines(problem, device, compile_modes=("default",), timeout_s=600.0, lock=None):
@@ -86,14 +87,14 @@ def test_run_summary_and_export(tmp_path: Path, monkeypatch, fake) -> None:
     assert re.search(r"best agent, no level: (compile-freezing|folder) 50%, (compile-freezing|folder) 50%", out)
     db = Store("kernelswarm.db")
     [run] = db.list_runs()
-    assert run.status == "finished" and run.versions["device_name"] == "fake-cpu"
+    assert run.status == "finished" and run.versions["driver"] == "fake"
     agents = {c.agent for c in db.candidates(run.id)}
     assert agents == {"compile", "compile-freezing", "channels-last", "folder"}
 
     res = runner.invoke(app, ["export", "--out", "best"])
     assert res.exit_code == 0, res.output
     linear = (tmp_path / "best" / "tiny_linear.py").read_text()
-    assert "# agent: folder" in linear and "5.000x vs eager" in linear and "fake-cpu" in linear
+    assert "# agent: folder" in linear and "5.000x vs eager" in linear and machine.identity("cpu")["device_name"] in linear
     assert linear.endswith((SWARM / "candidates" / "tiny_linear.py").read_text())
     assert "class ModelNew" in (tmp_path / "best" / "tiny_conv.py").read_text()
 
@@ -134,6 +135,23 @@ def test_resume_continues_a_killed_run(tmp_path: Path, monkeypatch, fake) -> Non
     assert len(calls) == 5  # 2 + 3 candidates, each evaluated exactly once
     n = sqlite3.connect("kernelswarm.db").execute("SELECT COUNT(*) FROM evaluations").fetchone()[0]
     assert n == 5
+
+
+def test_resume_on_another_machine_says_why_in_one_line(tmp_path: Path, monkeypatch, fake) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(supervisor_module, "_real_evaluator", lambda: _interrupt)
+    res = runner.invoke(app, ["run", LINEAR, "--device", "cpu", "--agents", "compile"])
+    assert res.exit_code == 130
+    store = Store(Path("kernelswarm.db"))
+    store.update_versions(store.latest_run_id(), {"device_name": "NVIDIA H200"})
+    res = runner.invoke(app, ["run", "--resume"])
+    assert res.exit_code == 2
+    line = [ln for ln in res.output.splitlines() if ln.startswith("kernelswarm:")]
+    assert len(line) == 1 and "timed on another machine (device_name NVIDIA H200 there" in line[0]
+
+
+def _interrupt(problem, source, options):
+    raise KeyboardInterrupt
 
 
 @pytest.mark.slow

@@ -44,7 +44,7 @@ def run(
     precision: str = typer.Option("fp32", help="fp32 | tf32 | bf16 | fp16."),
 ) -> None:
     """Optimize problems with every configured agent; store, select and summarize."""
-    from kernelswarm.supervisor import RunConfig, Supervisor
+    from kernelswarm.supervisor import OtherMachine, RunConfig, Supervisor
 
     store = _open_store(db)
     if resume:
@@ -52,6 +52,10 @@ def run(
         if run_id is None:
             die(f"{db}: no unfinished run to resume")
         config = RunConfig.from_dict(store.run(run_id).config)
+        from kernelswarm.backends import available
+
+        if not available(config.device):
+            die(f"run {run_id} ran on {config.device}, which this machine does not have")
         console.print(f"resuming run {run_id} with its stored settings (device {config.device})")
     else:
         run_id = None
@@ -78,6 +82,8 @@ def run(
     except KeyboardInterrupt:
         err_console.print(f"interrupted: finished work is stored; continue with `kernelswarm run --resume --db {db}`")
         raise typer.Exit(130)
+    except OtherMachine as e:
+        die(str(e))
     _summary(store, run_id)
     _report(db, run_id)
 
