@@ -25,7 +25,8 @@ from kernelswarm.records import Timing
 # Raised whenever the way a baseline is timed changes, so that timings cached by an older
 # protocol (or an older bug) are measured again rather than trusted.
 # 2: compile pool off while timing (a CPU compile baseline once read 49 ms for 1.3 ms of work).
-PROTOCOL = 2
+# 3: workers' OpenMP threads sleep between parallel regions (OMP_WAIT_POLICY=PASSIVE).
+PROTOCOL = 3
 
 
 def _cache_key(problem: Problem, o: EvalOptions, versions: dict, mode: str) -> str:

@@ -43,6 +43,7 @@ class Worker:
         self.init_inputs = list(self.problem.get_init_inputs())
         self.models: dict[int, Any] = {}  # weight seed -> module under evaluation
         self.pool: list[list[Any]] = []  # timing input sets
+        self.null_outputs: list[Any] = []  # for calibration calls of an empty function (clean worker)
         self.compiled: dict[tuple[str, int], Any] = {}  # (mode, weight seed) -> compiled reference
         self.last_outputs: list[Any] = []
         self.kept: list[list[Any] | None] = []  # timed outputs sampled for a full check, copied out later
@@ -165,9 +166,12 @@ class Worker:
         if msg.get("calibrate"):
             if self.role != "reference":
                 raise PermissionError("calibration calls are timed in the clean worker only")
+            torch = self.torch
             self.pool = []
             self.pool = [make_inputs(self.problem, s, self.device) for s in msg["pool_seeds"]]
-            self._null_outputs(msg.get("spec", []))
+            # Outputs of the problem's shapes, for the empty function to copy.
+            self.null_outputs = [torch.empty(tuple(s["shape"]), dtype=getattr(torch, s["dtype"]), device=self.device)
+                                 for s in msg.get("spec", [])]
             return {}
         model = self.compiled_reference(msg) if msg.get("compile_mode") else self.model(msg["weight_seed"])
         settled_ms = self.backend.settle() if msg.get("warmup_ms", 100.0) > 0 else 0.0  # not before a compile-only setup
@@ -188,13 +192,7 @@ class Worker:
             spent += 1000.0 * (clock() - start)
             calls += batch
             batch = min(2 * batch, 256)
-        self._null_outputs(msg.get("spec", []))
         return {"warmup_calls": calls, "warmup_ms": spent, "settled_ms": settled_ms}
-
-    def _null_outputs(self, spec: list[dict]) -> None:
-        """Outputs of the problem's shapes for an empty call to copy (calibration of the overhead)."""
-        torch = self.torch
-        self.null_outputs = [torch.empty(tuple(s["shape"]), dtype=getattr(torch, s["dtype"]), device=self.device) for s in spec]
 
     def op_settle(self, msg: dict) -> dict:
         """Wait until work other processes queued on the device has drained."""
