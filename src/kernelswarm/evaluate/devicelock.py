@@ -57,16 +57,16 @@ class DeviceLock:
             self._groups.pop(pgid, None)
             if pgid in self._stopped:
                 self._stopped.discard(pgid)
-                _signal(pgid, signal.SIGCONT)
+                signal_group(pgid, signal.SIGCONT)
 
     def _stop(self, pgid: int, owner: int, now: float) -> None:
-        _signal(pgid, signal.SIGSTOP)
+        signal_group(pgid, signal.SIGSTOP)
         self._stopped.add(pgid)
         self._paused_since.setdefault(owner, now)
 
     def _resume_all(self, now: float) -> None:
         for pgid in self._stopped:
-            _signal(pgid, signal.SIGCONT)
+            signal_group(pgid, signal.SIGCONT)
         self._stopped.clear()
         for owner, since in self._paused_since.items():
             self._paused[owner] = self._paused.get(owner, 0.0) + (now - since)
@@ -76,7 +76,7 @@ class DeviceLock:
         """Kill every registered worker process group (a run abandoned in the middle)."""
         with self._cond:
             for pgid in list(self._groups):
-                _signal(pgid, signal.SIGKILL)
+                signal_group(pgid, signal.SIGKILL)
 
     # -- time that is not the candidate's ---------------------------------------------------------
     def paused_s(self, owner: int | None = None) -> float:
@@ -133,7 +133,8 @@ class DeviceLock:
         return self.exclusive("solo")
 
 
-def _signal(pgid: int, sig: int) -> None:
+def signal_group(pgid: int, sig: int) -> None:
+    """Send `sig` to a process group that may already be gone."""
     try:
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kernelswarm.evaluate.devicelock import signal_group
 from kernelswarm.evaluate.protocol import Channel, ChannelClosed, ChannelTimeout, ProtocolError
 
 # Environment variables that look like credentials never reach a worker.
@@ -65,7 +66,7 @@ class WorkerProcess:
             MALLOC_MMAP_THRESHOLD_=str(32 << 20),
             MALLOC_TRIM_THRESHOLD_=str(1 << 30),
             # OpenMP threads sleep as soon as a parallel region ends instead of spinning on the
-            # cores, where they slowed the other worker's calls (2-3 ms per call on 2 cores here).
+            # cores, where they slowed the other worker's calls (3 to 5 ms per call on 2 cores here).
             OMP_WAIT_POLICY="PASSIVE",
             PYTHONPATH=os.pathsep.join(p for p in [_package_root(), env.get("PYTHONPATH", "")] if p),
         )
@@ -142,11 +143,11 @@ class WorkerProcess:
     @contextlib.contextmanager
     def stopped(self) -> Iterator[None]:
         """The worker's whole process group stopped (SIGSTOP) meanwhile: not one of its threads runs."""
-        _killpg(self.proc.pid, signal.SIGSTOP)
+        signal_group(self.proc.pid, signal.SIGSTOP)
         try:
             yield
         finally:
-            _killpg(self.proc.pid, signal.SIGCONT)
+            signal_group(self.proc.pid, signal.SIGCONT)
 
     def log_tail(self, lines: int = 40) -> str:
         try:
@@ -158,7 +159,7 @@ class WorkerProcess:
 
     def kill(self) -> None:
         """Kill the worker and everything it started in its process group."""
-        _killpg(self.proc.pid, signal.SIGKILL)
+        signal_group(self.proc.pid, signal.SIGKILL)
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -173,13 +174,6 @@ def init_message(problem: "Problem", options: "EvalOptions") -> dict[str, Any]:
     """A worker's first request: the device, the problem's source, and on a CPU the thread count."""
     return {"op": "init", "device": options.device, "problem_source": problem.source, "problem_path": str(problem.path),
             "cpu_threads": options.threads()}
-
-
-def _killpg(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _package_root() -> str:
