@@ -3,7 +3,8 @@ the harness turns candidates around.
 
     python benchmarks/swarm_builtin.py --out OUT [--device cuda] [--level 1 --level 2] [--limit 6]
         [--time-budget 420] [--hard-limit 520] [--jobs N] [--db OUT/swarm_builtin.db] [--resume]
-    python benchmarks/swarm_builtin.py --out OUT --db DB --aggregate   # tables over every run in DB
+    python benchmarks/swarm_builtin.py --out OUT --db DB [--db DB2 ...] --aggregate   # tables over every run
+    CUDA_VISIBLE_DEVICES=K python benchmarks/swarm_builtin.py ... --shard K/N   # one of N GPUs' share
 
 Writes OUT/swarm_builtin.md (tables for docs/benchmarks.md) and OUT/swarm_builtin.json:
 - per level: geometric-mean speedup of the result against eager, against torch.compile and
@@ -34,9 +35,10 @@ from kernelswarm.store import CandidateRow, ProblemResult, Store, select
 from kernelswarm.supervisor import Event, RunConfig, Supervisor
 
 
-def pick(levels: list[int], limit: int | None) -> list:
+def pick(levels: list[int], limit: int | None, shard: tuple[int, int] = (0, 1)) -> list:
     """`limit` problems of each level, spread evenly over its alphabetical list, taken in turn from
-    each level, so that a run stopped early still covers every level."""
+    each level, so that a run stopped early still covers every level. `shard` (k, n): every n-th
+    of those from the k-th on, so that n invocations (one per GPU) share the suite."""
     per_level = []
     for level in levels:
         problems, errors = resolve_problems([], level=level)
@@ -47,7 +49,9 @@ def pick(levels: list[int], limit: int | None) -> list:
             step = len(problems) / limit
             problems = [problems[int(i * step)] for i in range(limit)]
         per_level.append(problems)
-    return [p for turn in itertools.zip_longest(*per_level) for p in turn if p is not None]
+    ordered = [p for turn in itertools.zip_longest(*per_level) for p in turn if p is not None]
+    k, n = shard
+    return ordered[k::n]
 
 
 def _vs_compile(r: ProblemResult) -> float | None:
@@ -55,20 +59,20 @@ def _vs_compile(r: ProblemResult) -> float | None:
     return base / r.result_ms if base and r.result_ms else None
 
 
-def analyse(store: Store, run_ids: list[int], wall_s: float, evals: list) -> dict:
-    """Figures over one or more runs of the store. `evals`: the evaluations behind `wall_s` (a
-    resumed run's earlier evaluations took other wall time)."""
+def analyse(runs: list[tuple[Store, int]], wall_s: float, evals: list) -> dict:
+    """Figures over one or more runs, of one store or several (one per GPU shard). `evals`: the
+    evaluations behind `wall_s` (a resumed run's earlier evaluations took other wall time)."""
     rows: dict[tuple[int, str], dict] = {}
     results: list[tuple[int, ProblemResult]] = []
     by_problem: dict[tuple[int, str], list[CandidateRow]] = {}
-    for run_id in run_ids:
+    for key, (store, run_id) in enumerate(runs):
         for p in store.problem_rows(run_id):
-            rows[(run_id, p["name"])] = p
+            rows[(key, p["name"])] = p
         # Finished problems only: one cut off mid-way may not have all its candidates judged yet.
         done = {p["name"] for p in store.problem_rows(run_id) if p["done"]}
-        results += [(run_id, r) for r in store.problem_results(run_id) if r.eager_ms is not None and r.name in done]
+        results += [(key, r) for r in store.problem_results(run_id) if r.eager_ms is not None and r.name in done]
         for c in store.candidates(run_id):
-            by_problem.setdefault((run_id, c.problem), []).append(c)
+            by_problem.setdefault((key, c.problem), []).append(c)
     levels = sorted({r.level for _, r in results}, key=lambda x: x or 0)
     agents = sorted({c.agent for cs in by_problem.values() for c in cs})
 
@@ -95,8 +99,8 @@ def analyse(store: Store, run_ids: list[int], wall_s: float, evals: list) -> dic
     per_agent = []
     for a in agents:
         mine, own, won = [], [], 0
-        for run_id, r in results:
-            cs = [c for c in by_problem.get((run_id, r.name), []) if c.agent == a and c.verdict is not None]
+        for key, r in results:
+            cs = [c for c in by_problem.get((key, r.name), []) if c.agent == a and c.verdict is not None]
             mine += cs
             own += [r.best_baseline_ms / c.candidate_ms for c in cs if c.verdict == "accepted" and r.best_baseline_ms]
             won += r.best is not None and r.best.agent == a
@@ -107,32 +111,43 @@ def analyse(store: Store, run_ids: list[int], wall_s: float, evals: list) -> dic
         })
     timing_s = sum(e.phases_s.get("timing", 0.0) for e in evals)
     trials_s = sum(e.phases_s.get("trials", 0.0) for e in evals)
-    info = store.run(run_ids[-1])
+    info = runs[-1][0].run(runs[-1][1])
     return {
-        "run": ", ".join(map(str, run_ids)), "device": info.device, "jobs": info.config.get("jobs"),
+        "run": ", ".join(str(run_id) for _, run_id in runs), "device": info.device, "jobs": info.config.get("jobs"),
         "versions": info.versions, "problems": len(results), "wall_s": wall_s, "evaluations": len(evals),
         "per_gpu_minute": len(evals) / (wall_s / 60) if wall_s else None,
         "timing_share": timing_s / wall_s if wall_s else None,
         "timing_trials_share": (timing_s + trials_s) / wall_s if wall_s else None,
         "eval_wall_s_mean": sum(e.wall_s for e in evals) / len(evals) if evals else None,
         "levels": per_level, "agents": per_agent,
-        "results": [{"run": run_id, "problem": r.name, "level": r.level, "eager_ms": r.eager_ms,
+        "results": [{"run": runs[key][1], "problem": r.name, "level": r.level, "eager_ms": r.eager_ms,
                      "compile_ms": r.compile_ms, "result": r.best.agent if r.best else f"baseline:{r.best_baseline}",
                      "result_ms": r.result_ms, "vs_eager": r.speedup_vs_eager, "vs_best": r.speedup_vs_best_baseline}
-                    for run_id, r in results],
+                    for key, r in results],
     }
 
 
-def aggregate(store: Store, sessions: list[dict]) -> dict:
-    """Every run in the store together (separate invocations, e.g. one per level). Wall time: the
-    sum over the invocations that wrote it (`sessions`, kept beside the store; a run resumed in
-    several invocations has gaps between them), else per run from its start to its last evaluation."""
-    run_ids = sorted(r.id for r in store.list_runs())
-    evals = [e for rid in run_ids for c in store.candidates(rid) if c.verdict
-             for e in [store.evaluation(c.id)] if e and not e.reason.startswith("same source as")]
-    wall = sum(s["wall_s"] for s in sessions) if sessions else sum(store.run_span_s(rid) for rid in run_ids)
-    data = analyse(store, run_ids, wall, evals)
-    data["invocations"] = len(sessions) or None
+def aggregate(store_paths: list[Path]) -> dict:
+    """Every run in the stores together (separate invocations, one per level or per GPU shard).
+    Wall time: the sum over the invocations that wrote them (kept beside each store; a run resumed
+    in several invocations has gaps between them; shards on separate GPUs add up to GPU time),
+    else per run from its start to its last evaluation."""
+    runs: list[tuple[Store, int]] = []
+    labels: list[str] = []
+    evals, wall, invocations = [], 0.0, 0
+    for path in store_paths:
+        store, sessions = Store(path), _sessions(path)
+        ids = sorted(r.id for r in store.list_runs())
+        runs += [(store, rid) for rid in ids]
+        labels += [f"{path.stem} run {rid}" if len(store_paths) > 1 else str(rid) for rid in ids]
+        evals += [e for rid in ids for c in store.candidates(rid) if c.verdict
+                  for e in [store.evaluation(c.id)] if e and not e.reason.startswith("same source as")]
+        wall += sum(s["wall_s"] for s in sessions) if sessions else sum(store.run_span_s(rid) for rid in ids)
+        invocations += len(sessions)
+    data = analyse(runs, wall, evals)
+    data["run"] = ", ".join(labels)
+    data["invocations"] = invocations or None
+    data["stores"] = [str(p) for p in store_paths]
     return data
 
 
@@ -212,20 +227,30 @@ def main() -> int:
     ap.add_argument("--hard-limit", type=float, default=520.0,
                     help="write what is finished and exit after this many seconds, even mid-problem")
     ap.add_argument("--timeout", type=float, default=240.0, help="seconds per evaluation")
-    ap.add_argument("--db", type=Path, default=None, help="default OUT/swarm_builtin.db")
+    ap.add_argument("--db", type=Path, action="append", default=None,
+                    help="default OUT/swarm_builtin.db; with --aggregate, repeat it to add up several stores")
     ap.add_argument("--resume", action="store_true", help="continue the latest unfinished run in --db")
-    ap.add_argument("--aggregate", action="store_true", help="run nothing: tables over every run in --db")
+    ap.add_argument("--shard", default="0/1", help="K/N: only every N-th problem from the K-th on (one invocation per GPU)")
+    ap.add_argument("--aggregate", action="store_true", help="run nothing: tables over every run in every --db")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    store_path = args.db or args.out / "swarm_builtin.db"
-    store = Store(store_path)
+    try:
+        k, n = (int(x) for x in args.shard.split("/"))
+        if not 0 <= k < n:
+            raise ValueError
+    except ValueError:
+        ap.error(f"--shard {args.shard}: expected K/N with 0 <= K < N")
     if args.aggregate:
-        data = aggregate(store, _sessions(store_path))
+        data = aggregate(args.db or [args.out / "swarm_builtin.db"])
         (args.out / "swarm_builtin_all.json").write_text(json.dumps(data, indent=1, default=str))
         text = markdown(data)
         (args.out / "swarm_builtin_all.md").write_text(text)
         print(text)
         return 0
+    if args.db and len(args.db) > 1:
+        ap.error("one --db per run (several only with --aggregate)")
+    store_path = args.db[0] if args.db else args.out / "swarm_builtin.db"
+    store = Store(store_path)
     names = [n.strip() for n in args.agents.split(",")] if args.agents else None
     run_id = store.latest_run_id(unfinished_only=True) if args.resume else None
     if run_id is not None:
@@ -238,7 +263,7 @@ def main() -> int:
 
         config = RunConfig(device=args.device, problems=["bundled"], agents=names, jobs=args.jobs or _default_jobs(args.device),
                            timeout_s=args.timeout, level=None)
-        problems = pick(args.level or [1, 2, 3], args.limit)
+        problems = pick(args.level or [1, 2, 3], args.limit, (k, n))
     start = time.monotonic()
 
     evals = []
@@ -256,7 +281,7 @@ def main() -> int:
     sup = Supervisor(store, config, builtin_agents(config.agents), on_event=show)
 
     def finish(partial: bool) -> None:
-        data = analyse(store, [sup.run_id], time.monotonic() - start, list(evals))
+        data = analyse([(store, sup.run_id)], time.monotonic() - start, list(evals))
         data["partial"] = partial  # stopped by --hard-limit in the middle of a problem
         # Per evaluation, where its time went (device_wait: waiting for the device lock).
         data["evaluation_phases"] = [{"problem": e.problem, "verdict": e.verdict.value, "wall_s": round(e.wall_s, 2),
