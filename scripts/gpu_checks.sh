@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The GPU half of the test suite and the evaluator-overhead benchmark, in one device command.
-#   bash scripts/gpu_checks.sh OUT [TEST_TIMEOUT_S] [BENCH_TIMEOUT_S]
-# Writes OUT/gpu.txt (device, driver), OUT/gpu_tests.log (pytest -m gpu) and OUT/overhead.md/.log.
+# The GPU half of the test suite and the evaluator's benchmarks, in one device command.
+#   bash scripts/gpu_checks.sh OUT [TEST_TIMEOUT_S] [BENCH_TIMEOUT_S] [CLAIMS_TIMEOUT_S]
+# Writes OUT/gpu.txt (device, driver), OUT/gpu_tests.log (pytest -m gpu), OUT/overhead.md/.log
+# (where an evaluation's time goes) and OUT/claims.md/.log (the wall clock's verdicts on honest and
+# lying candidates: benchmarks/wallclock_claims.py).
 set -u
 out=${1:?usage: scripts/gpu_checks.sh OUT [TEST_TIMEOUT_S] [BENCH_TIMEOUT_S]}
 mkdir -p "$out"
@@ -13,3 +15,6 @@ echo "pytest exit $?" >> "$out/gpu_tests.log"
 timeout "${3:-150}" python3 benchmarks/evaluator_overhead.py --device cuda --repeats "${REPEATS:-2}" --only "${ONLY:-}" --out "$out/overhead" \
   > "$out/overhead.log" 2>&1
 echo "benchmark exit $?" >> "$out/overhead.log"
+timeout "${4:-240}" python3 benchmarks/wallclock_claims.py --device cuda --repeats "${CLAIMS_REPEATS:-2}" --out "$out/claims" \
+  > "$out/claims.log" 2>&1
+echo "claims exit $?" >> "$out/claims.log"
