@@ -11,14 +11,23 @@
 # limit. OUT gets each store and its per-invocation wall times, the tables over all of them
 # (OUT/all.md), the GPU (OUT/gpu.txt) and one log (OUT/sweep.log): at most 8 files for 3 shards.
 # Environment: JOBS (default 8 per GPU), AGENTS (default: the variants that can add over eager and
-# compile), SHARDS, EXTRA (more arguments for benchmarks/swarm_builtin.py).
+# compile), SHARDS, GPUS (which GPUs, e.g. "0"; default all), ONLY (which shards this time, e.g.
+# "0 2"; default all), EXTRA (more arguments for benchmarks/swarm_builtin.py).
 set -u
 out=${1:?usage: scripts/gpu_sweep.sh OUT [HARD_LIMIT_S]}
 hard=${2:-520}
 mkdir -p "$out" .bench
-gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
-[ "$gpus" -ge 1 ] 2>/dev/null || gpus=1
+all=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
+[ "$all" -ge 1 ] 2>/dev/null || all=1
+list=${GPUS:-$(seq -s ' ' 0 $((all - 1)))}
+read -r -a ids <<< "${list//,/ }"
+gpus=${#ids[@]}
 shards=${SHARDS:-$gpus}
+list=${ONLY:-$(seq -s ' ' 0 $((shards - 1)))}
+read -r -a todo <<< "${list//,/ }"
+for k in "${todo[@]}"; do
+  [[ "$k" =~ ^[0-9]+$ ]] && [ "$k" -lt "$shards" ] || { echo "ONLY: shard '$k' is not one of 0..$((shards - 1))" >&2; exit 2; }
+done
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1)
 slug=$(printf '%s' "$gpu" | grep -oiE '[abhlg][0-9]{2,3}s?' | head -n 1 | tr 'A-Z' 'a-z')
 slug=${slug:-$(printf '%s' "$gpu" | tr -c 'A-Za-z0-9' '_' | tr 'A-Z' 'a-z')}
@@ -48,18 +57,20 @@ run_shard() {  # GPU $1 runs shard $2 within $3 seconds
   cp "${db%.db}.sessions.json" "$out/$name.sessions.json" 2>/dev/null
 }
 
-for ((g = 0; g < gpus && g < shards; g++)); do
+for ((g = 0; g < gpus && g < ${#todo[@]}; g++)); do
   (
-    mine=$(( (shards - g + gpus - 1) / gpus ))  # shards this GPU takes, one after another
-    for ((k = g; k < shards; k += gpus)); do
-      run_shard "$g" "$k" $((hard / mine))
+    mine=$(( (${#todo[@]} - g + gpus - 1) / gpus ))  # shards this GPU takes, one after another
+    for ((i = g; i < ${#todo[@]}; i += gpus)); do
+      run_shard "${ids[$g]}" "${todo[$i]}" $((hard / mine))
     done
   ) &
 done
 wait
 dbs=()
-for ((k = 0; k < shards; k++)); do dbs+=(--db ".bench/$(name_of "$k").db"); done
+for ((k = 0; k < shards; k++)); do
+  [ -f ".bench/$(name_of "$k").db" ] && dbs+=(--db ".bench/$(name_of "$k").db")
+done
 python3 benchmarks/swarm_builtin.py --out .bench/out_all "${dbs[@]}" --aggregate > .bench/aggregate.log 2>&1
 cp .bench/out_all/swarm_builtin_all.md "$out/all.md" 2>/dev/null
-for ((k = 0; k < shards; k++)); do cat ".bench/$(name_of "$k").log"; done > "$out/sweep.log" 2>&1
+for k in "${todo[@]}"; do cat ".bench/$(name_of "$k").log"; done > "$out/sweep.log" 2>&1
 cat .bench/aggregate.log >> "$out/sweep.log"
