@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 from kernelswarm.agents.builtin import builtin_agents
+from kernelswarm.machine import SAME_MACHINE_KEYS
 from kernelswarm.metrics import geomean
 from kernelswarm.problems.suite import resolve_problems
 from kernelswarm.store import CandidateRow, ProblemResult, Store, select
@@ -135,15 +136,38 @@ def aggregate(store_paths: list[Path]) -> dict:
     runs: list[tuple[Store, int]] = []
     labels: list[str] = []
     evals, wall, invocations = [], 0.0, 0
+    machines: dict[tuple, str] = {}
+    seen: dict[str, str] = {}
+    twice: list[str] = []
     for path in store_paths:
-        store, sessions = Store(path), _sessions(path)
+        store, sessions = Store(path, read_only=True), _sessions(path)
         ids = sorted(r.id for r in store.list_runs())
+        for rid in ids:
+            info, label = store.run(rid), f"{path.name} run {rid}"
+            machines.setdefault((info.device,) + tuple(info.versions.get(k) for k in SAME_MACHINE_KEYS), label)
+            for row in store.problem_rows(rid):
+                if row["name"] in seen:  # one problem counted twice would weigh twice in every mean
+                    twice.append(f"{row['name']} is in {seen[row['name']]} and {label}")
+                seen[row["name"]] = label
+        # Invocations whose store copy never came back are marked "lost" in the sessions file.
+        sessions = [s for s in sessions if s.get("run") in ids and not s.get("lost")]
+        for rid in ids:
+            held = sum(1 for c in store.candidates(rid) if c.verdict and not c.reason.startswith("same source as"))
+            told = sum(s.get("evaluations", 0) for s in sessions if s["run"] == rid)
+            if told > held:
+                raise SystemExit(f"{path}: run {rid}'s invocations reported {told} evaluations but the store holds "
+                                 f"{held}: a stale copy? (mark the invocation whose work is missing \"lost\")")
         runs += [(store, rid) for rid in ids]
         labels += [f"{path.stem} run {rid}" if len(store_paths) > 1 else str(rid) for rid in ids]
         evals += [e for rid in ids for c in store.candidates(rid) if c.verdict
                   for e in [store.evaluation(c.id)] if e and not e.reason.startswith("same source as")]
         wall += sum(s["wall_s"] for s in sessions) if sessions else sum(store.run_span_s(rid) for rid in ids)
         invocations += len(sessions)
+    if len(machines) > 1:  # speedups from different machines do not average into one figure
+        raise SystemExit("the stores' runs were timed on different machines: " + "; ".join(
+            f"{label}: {key[0]} {', '.join(str(v) for v in key[1:] if v)}" for key, label in machines.items()))
+    if twice:
+        raise SystemExit("; ".join(twice) + ": aggregate one run per problem")
     data = analyse(runs, wall, evals)
     data["run"] = ", ".join(labels)
     data["invocations"] = invocations or None
@@ -158,16 +182,6 @@ def _sessions_path(store_path: Path) -> Path:
 def _sessions(store_path: Path) -> list[dict]:
     path = _sessions_path(store_path)
     return json.loads(path.read_text()) if path.exists() else []
-
-
-def _backup(src: Path, dest: Path) -> None:
-    """A consistent copy of the store (a plain copy of a WAL database can miss its recent writes)."""
-    import sqlite3
-
-    if src.resolve() == dest.resolve():
-        return
-    with sqlite3.connect(src) as a, sqlite3.connect(dest) as b:
-        a.backup(b)
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -229,7 +243,7 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=240.0, help="seconds per evaluation")
     ap.add_argument("--db", type=Path, action="append", default=None,
                     help="default OUT/swarm_builtin.db; with --aggregate, repeat it to add up several stores")
-    ap.add_argument("--resume", action="store_true", help="continue the latest unfinished run in --db")
+    ap.add_argument("--resume", action="store_true", help="continue the latest unfinished run in --db; if the latest run is finished, do nothing")
     ap.add_argument("--shard", default="0/1", help="K/N: only every N-th problem from the K-th on (one invocation per GPU)")
     ap.add_argument("--aggregate", action="store_true", help="run nothing: tables over every run in every --db")
     args = ap.parse_args()
@@ -253,6 +267,13 @@ def main() -> int:
     store = Store(store_path)
     names = [n.strip() for n in args.agents.split(",")] if args.agents else None
     run_id = store.latest_run_id(unfinished_only=True) if args.resume else None
+    if args.resume and run_id is None and store.latest_run_id() is not None:
+        # A shard finished by an earlier invocation: nothing to do, and no second run of it.
+        if store_path.resolve() != (args.out / "swarm_builtin.db").resolve():
+            store.copy_to(args.out / "swarm_builtin.db")
+            _sessions_path(args.out / "swarm_builtin.db").write_text(json.dumps(_sessions(store_path), indent=1))
+        print(f"{store_path}: run {store.latest_run_id()} is finished; nothing to resume", flush=True)
+        return 0
     if run_id is not None:
         config = RunConfig.from_dict(store.run(run_id).config)
         if args.jobs:  # the stored run's job count, unless this invocation asks for another
@@ -293,8 +314,8 @@ def main() -> int:
         for what, _, secs in sup.device_holds:
             holds.setdefault(what, []).append(secs)
         data["device_holds"] = {w: {"n": len(v), "total_s": round(sum(v), 1), "max_s": round(max(v), 1)} for w, v in holds.items()}
-        _backup(store_path, args.out / "swarm_builtin.db")
         if store_path.resolve() != (args.out / "swarm_builtin.db").resolve():
+            store.copy_to(args.out / "swarm_builtin.db")
             _sessions_path(args.out / "swarm_builtin.db").write_text(json.dumps(sessions, indent=1))
         (args.out / "swarm_builtin.json").write_text(json.dumps(data, indent=1, default=str))
         text = markdown(data) + ("\n(partial: stopped by --hard-limit; the run is resumable)\n" if partial else "")

@@ -7,8 +7,8 @@
 # Stores are per GPU model (a run resumed on another model would mix timings, and is refused):
 # .bench/swarm_builtin_<gpu>[_<k>of<n>].db, kept between commands while the machine stays warm;
 # when one is missing, the copy brought back last (benchmarks/results/, same name) is its start.
-# Each shard resumes its unfinished run and stops starting problems 90 s before its share of the
-# limit. OUT gets each store and its per-invocation wall times, the tables over all of them
+# Each shard resumes its unfinished run (a finished one is left as it is) and stops starting
+# problems 90 s before its share of the limit. OUT gets each store and its per-invocation wall times, the tables over all of them
 # (OUT/all.md), the GPU (OUT/gpu.txt) and one log (OUT/sweep.log): at most 8 files for 3 shards.
 # Environment: JOBS (default 8 per GPU), AGENTS (default: the variants that can add over eager and
 # compile), SHARDS, GPUS (which GPUs, e.g. "0"; default all), ONLY (which shards this time, e.g.
@@ -44,7 +44,8 @@ run_shard() {  # GPU $1 runs shard $2 within $3 seconds
   db=.bench/$name.db
   seed=benchmarks/results/$name.db
   if [ ! -f "$db" ] && [ -f "$seed" ]; then
-    python3 -c "import sqlite3,sys; a=sqlite3.connect(sys.argv[1]); b=sqlite3.connect(sys.argv[2]); a.backup(b)" "$seed" "$db"
+    PYTHONPATH=src${PYTHONPATH:+:$PYTHONPATH} python3 -c \
+      "import sys; from kernelswarm.store import Store; Store(sys.argv[1], read_only=True).copy_to(sys.argv[2])" "$seed" "$db"
     [ -f "${seed%.db}.sessions.json" ] && cp "${seed%.db}.sessions.json" "${db%.db}.sessions.json"
   fi
   # shellcheck disable=SC2086  # EXTRA is a list of arguments

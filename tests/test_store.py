@@ -113,3 +113,38 @@ def test_sigkill_loses_no_finished_evaluation(tmp_path: Path) -> None:
     assert set(seen) <= stored
     assert reader is not None
 
+
+
+_COPIER = textwrap.dedent("""
+    import os, sys
+    from kernelswarm.store import Store
+    s = Store(sys.argv[1])
+    run = s.create_run("cpu", {"n": int(sys.argv[3])}, {})
+    s.copy_to(sys.argv[2])
+    os._exit(0)  # as the benchmark's hard stop leaves: nothing closed, no checkpoint
+""")
+
+
+def test_copy_is_whole_without_a_clean_exit(tmp_path: Path) -> None:
+    """A copy made while the store is open, by a process that then exits without closing anything,
+    is one self-contained file holding every committed row, also over an earlier copy (the stale
+    copy a sweep once brought back: the second backup had gone into the old copy's WAL file)."""
+    src, dest = tmp_path / "live.db", tmp_path / "out" / "copy.db"
+    for n in (1, 2):
+        subprocess.run([sys.executable, "-c", _COPIER, str(src), str(dest), str(n)], check=True,
+                       env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")})
+        shipped = tmp_path / f"shipped{n}.db"
+        shipped.write_bytes(dest.read_bytes())  # what a plain `cp` of the file alone brings back
+        assert not Path(f"{dest}-wal").exists()
+        runs = Store(shipped, read_only=True).list_runs()
+        assert sorted(r.config["n"] for r in runs) == list(range(1, n + 1))
+
+
+def test_copy_refuses_itself(tmp_path: Path) -> None:
+    s = Store(tmp_path / "k.db")
+    try:
+        s.copy_to(tmp_path / "k.db")
+    except ValueError as e:
+        assert "onto itself" in str(e)
+    else:
+        raise AssertionError("a store was copied onto itself")

@@ -17,6 +17,9 @@ Query functions (all return typed records, never loose rows):
   Store.run_cost(run_id) -> float                          total model cost so far, in USD
   Store.run_span_s(run_id) -> float                        seconds from start to finish (or last evaluation)
   Store.best_on_other_device(problem_hash, device) -> CandidateRow | None
+
+Copies: Store.copy_to(dest) writes a consistent, self-contained copy (one file, no WAL) while a run
+writes, replacing dest only once the copy is whole.
 """
 
 from __future__ import annotations
@@ -225,6 +228,33 @@ class Store:
 
     def close(self) -> None:
         self._db.close()
+
+    def copy_to(self, dest: str | Path) -> Path:
+        """A consistent copy of everything committed so far, as one self-contained file at `dest`.
+
+        A plain file copy of a WAL database misses what is still in its -wal file; so would a backup
+        into an existing WAL-mode file, if the process then exits without closing it. The copy is
+        made beside `dest`, switched to a rollback journal, closed, and only then renamed over it."""
+        import os
+
+        dest = Path(dest)
+        if dest.resolve() == self.path.resolve():
+            raise ValueError(f"{dest}: a store cannot be copied onto itself")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(dest.name + ".part")
+        for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm"), Path(f"{tmp}-journal")):
+            leftover.unlink(missing_ok=True)
+        out = sqlite3.connect(str(tmp))
+        try:
+            with self._lock:
+                self._db.backup(out)
+            out.execute("PRAGMA journal_mode=DELETE")
+        finally:
+            out.close()
+        for stale in (Path(f"{dest}-wal"), Path(f"{dest}-shm")):
+            stale.unlink(missing_ok=True)
+        os.replace(tmp, dest)
+        return dest
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
