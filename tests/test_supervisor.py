@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from kernelswarm import machine
+from kernelswarm import supervisor as supervisor_mod
 from kernelswarm.agents.base import Context
 from kernelswarm.problems.load import Problem, load_problem
 from kernelswarm.records import Candidate, Evaluation, Kind, ModelCall, Timing, Verdict
@@ -23,7 +24,7 @@ def _t(ms: float) -> Timing:
 
 
 def fake_baselines(eager: float = 10.0, compiled: float | None = 8.0):
-    def timer(problem, device, compile_modes=("default",), timeout_s=600.0, lock=None):
+    def timer(problem, device, compile_modes=("default",), timeout_s=600.0, lock=None, **_):
         out = {"eager": _t(eager)}
         if compile_modes:
             if compiled is None:
@@ -294,7 +295,7 @@ def test_gpu_runs_time_the_next_problems_baselines_ahead(tmp_path: Path) -> None
         timed: list[str] = []
         seen: list[bool] = []  # per evaluation: had the next problem's baselines started?
 
-        def timer(problem, dev, compile_modes=("default",), timeout_s=600.0, lock=None):
+        def timer(problem, dev, compile_modes=("default",), timeout_s=600.0, lock=None, **_):
             assert lock is not None  # baselines time under the run's device lock
             timed.append(problem.name)
             return base(problem, dev, compile_modes, timeout_s)
@@ -348,7 +349,7 @@ def test_a_baseline_out_of_memory_beside_others_is_timed_again_alone(tmp_path: P
     calls: list[tuple[str, ...]] = []
     inner = fake_baselines()
 
-    def timer(problem, device, compile_modes=("default",), timeout_s=600.0, lock=None):
+    def timer(problem, device, compile_modes=("default",), timeout_s=600.0, lock=None, **_):
         calls.append(tuple(compile_modes))
         if len(calls) == 1:
             raise RuntimeError("torch.compile baseline ran out of device memory: CUDA out of memory")
@@ -358,3 +359,38 @@ def test_a_baseline_out_of_memory_beside_others_is_timed_again_alone(tmp_path: P
     [result] = sup.store.problem_results(sup.run(_problems()[:1]))
     assert calls == [("default",), ("default",)]  # the same baselines again, not eager alone
     assert result.compile_ms == 8.0 and not [e for e in events if "baseline failed" in e.message]
+
+
+def test_a_baseline_timed_short_of_device_memory_is_timed_again_alone(tmp_path: Path) -> None:
+    """Beside other evaluations on a GPU, a baseline that saw too little device memory free (a
+    library may then have kept a slower algorithm) is not stored: it is timed again alone."""
+    from kernelswarm.evaluate.baselines import MemoryPressure
+
+    asked: list[float | None] = []
+
+    def timer(problem, device, compile_modes=("default",), timeout_s=600.0, lock=None, min_free_share=None):
+        asked.append(min_free_share)
+        if min_free_share:  # beside the others: what a squeezed reference would report
+            raise MemoryPressure("eager baseline: only 9% of device memory was free while the reference ran")
+        return {"eager": _t(4.0), "compile:default": _t(5.0)}
+
+    events: list[Event] = []
+    sup = Supervisor(Store(tmp_path / "k.db"), RunConfig(device="cuda", jobs=2), [ScriptedAgent("a", {0: ["ms=3.0"]})],
+                     FakeEvaluator(), timer, events.append)
+    [result] = sup.store.problem_results(sup.run(_problems()[:1]))
+    assert asked == [supervisor_mod.MIN_FREE_SHARE, None]  # beside others with the check, then alone
+    assert result.eager_ms == 4.0 and result.compile_ms == 5.0
+    assert any("9% of device memory" in e.message and "again alone" in e.message for e in events)
+
+
+def test_one_evaluation_at_a_time_asks_no_memory_check(tmp_path: Path) -> None:
+    asked: list[dict] = []
+
+    def timer(problem, device, compile_modes=("default",), timeout_s=600.0, lock=None, **kw):
+        asked.append(kw)
+        return {"eager": _t(4.0)}
+
+    sup = Supervisor(Store(tmp_path / "k.db"), RunConfig(device="cuda", jobs=1), [ScriptedAgent("a", {0: ["ms=3.0"]})],
+                     FakeEvaluator(), timer, None)
+    sup.run(_problems()[:1])
+    assert asked == [{}]  # alone on the device already: nothing else holds its memory

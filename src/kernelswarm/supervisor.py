@@ -24,6 +24,11 @@ from kernelswarm.store import CandidateRow, ProblemResult, Store, select
 __all__ = ["CONTEXT_ARMS", "Event", "OtherMachine", "RunConfig", "Supervisor", "host_versions", "problem_from_row"]
 
 
+# Baselines timed beside other evaluations must have seen at least this share of device memory
+# free, else they are timed again alone (see evaluate.baselines.MemoryPressure).
+MIN_FREE_SHARE = 0.25
+
+
 class OtherMachine(RuntimeError):
     """A stored run cannot be resumed here: it was timed on another device or library versions."""
 
@@ -218,17 +223,22 @@ class Supervisor:
         return None, None, f"baselines failed: {first}"
 
     def _baselines_gated(self, problem: Problem, modes: tuple[str, ...]) -> dict[str, Timing]:
-        """The baseline timer beside other evaluations; out of device memory there, again alone."""
-        def timed() -> dict[str, Timing]:
+        """The baseline timer beside other evaluations; out of device memory there, or timed with
+        less than MIN_FREE_SHARE of it free (see baselines.MemoryPressure), again alone."""
+        def timed(**kw: Any) -> dict[str, Timing]:
             return self._baselines(problem, self.config.device, compile_modes=modes,
-                                   timeout_s=self.config.baseline_timeout_s, lock=self._device_lock)
+                                   timeout_s=self.config.baseline_timeout_s, lock=self._device_lock, **kw)
 
+        beside = self.config.jobs > 1
         try:
             with self._memory_gate.shared():
-                return timed()
+                return timed(min_free_share=MIN_FREE_SHARE) if beside and self.config.device != "cpu" else timed()
         except Exception as e:
-            if self.config.jobs < 2 or "out of memory" not in str(e).lower():
+            pressed = type(e).__name__ == "MemoryPressure"
+            if not beside or not (pressed or "out of memory" in str(e).lower()):
                 raise
+            if pressed:
+                self._emit(Event("note", problem.name, message=f"{_one_line(e)}; timing the baselines again alone"))
         with self._memory_gate.alone():
             return timed()
 

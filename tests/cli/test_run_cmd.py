@@ -36,7 +36,7 @@ def fake_evaluate(problem, source, options) -> Evaluation:
                       versions={**machine.identity(options.device), "driver": "fake"})
 
 
-def fake_baselines(problem, device, compile_modes=("default",), timeout_s=600.0, lock=None):
+def fake_baselines(problem, device, compile_modes=("default",), timeout_s=600.0, lock=None, **_):
     return {"eager": _t(10.0), **({"compile:default": _t(8.0)} if compile_modes else {})}
 
 

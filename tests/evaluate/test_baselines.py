@@ -1,4 +1,5 @@
-"""The compile-baseline cache: a timing is reused only under the protocol and threads it was taken with."""
+"""Baselines: the compile-baseline cache (reused only under the protocol and threads it was taken with), and
+baselines refused when timed short of device memory."""
 
 from fixtures import PROBLEMS
 
@@ -19,3 +20,35 @@ def test_cache_key_changes_with_the_protocol_and_the_cpu_threads(monkeypatch):
     assert baselines._cache_key(problem, two, VERSIONS, "default") != key  # older timings are measured again
     cuda = baselines._cache_key(problem, EvalOptions.for_device("cuda"), {"device_name": "H100"}, "default")
     assert "threads" not in cuda  # a GPU timing does not depend on the host's thread count
+
+
+class _Ref:
+    """A clean worker that saw `share` of device memory free."""
+
+    def __init__(self, share: float) -> None:
+        self.share, self.asked = share, 0
+
+    def call(self, msg, deadline=None):
+        assert msg == {"op": "memory"}
+        self.asked += 1
+        return {"min_free_share": self.share}, b""
+
+
+def test_a_baseline_timed_short_of_memory_is_refused():
+    import pytest
+
+    with pytest.raises(baselines.MemoryPressure, match="only 9% of device memory was free"):
+        baselines.check_memory(_Ref(0.09), 0.25, "eager baseline", deadline=0.0)
+    baselines.check_memory(_Ref(0.5), 0.25, "eager baseline", deadline=0.0)  # enough free: stands
+    alone = _Ref(0.01)
+    baselines.check_memory(alone, 0.0, "eager baseline", deadline=0.0)  # alone on the device: not asked
+    assert alone.asked == 0
+
+
+def test_the_clean_worker_reports_the_memory_it_saw(tmp_path, monkeypatch):
+    """On a real worker: baselines asked to check free memory still come back (a CPU has no device
+    memory to run short of), so the `memory` op and its bookkeeping work end to end."""
+    monkeypatch.setenv("KERNELSWARM_CACHE", str(tmp_path))
+    problem = load_problem(PROBLEMS / "relu_linear.py")
+    got = baselines.time_baselines(problem, "cpu", compile_modes=(), timeout_s=120, min_free_share=0.25)
+    assert got["eager"].median_ms > 0

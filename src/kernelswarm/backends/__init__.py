@@ -28,6 +28,9 @@ class Backend(Protocol):
     def time_call(self, fn: Callable[[], Any]) -> tuple[float, Any]:
         """Run fn once under the timing protocol; return (milliseconds, result)."""
 
+    def free_share(self) -> float:
+        """The share of the device's memory free now, every process counted (1.0 where not known)."""
+
     def info(self) -> dict[str, str]:
         """Device name, driver and library versions, for every reported figure."""
 

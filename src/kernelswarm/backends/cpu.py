@@ -53,6 +53,10 @@ class CpuBackend:
         end = clock()
         return (end - start) / 1e6, result
 
+    def free_share(self) -> float:
+        """Host memory is not what libraries choose algorithms by here."""
+        return 1.0
+
     def timing_primitives(self) -> dict[str, Any]:
         """The objects whose identity the worker re-checks after the candidate ran."""
         return {"time.perf_counter_ns": (time, "perf_counter_ns", self._clock)}

@@ -68,6 +68,10 @@ class CudaBackend:
         self._sync(self.device)
         return self._elapsed(start, end), result
 
+    def free_share(self) -> float:
+        free, total = torch.cuda.mem_get_info(self.device)
+        return free / total if total else 1.0
+
     def timing_primitives(self) -> dict[str, Any]:
         return {
             "torch.cuda.Event.elapsed_time": (torch.cuda.Event, "elapsed_time", self._elapsed),

@@ -26,7 +26,17 @@ from kernelswarm.records import Timing
 # protocol (or an older bug) are measured again rather than trusted.
 # 2: compile pool off while timing (a CPU compile baseline once read 49 ms for 1.3 ms of work).
 # 3: workers' OpenMP threads sleep between parallel regions (OMP_WAIT_POLICY=PASSIVE).
-PROTOCOL = 3
+# 4: a compile baseline timed short of device memory is not cached (MemoryPressure).
+PROTOCOL = 4
+
+
+class MemoryPressure(RuntimeError):
+    """A baseline was timed while too little device memory was free: others' processes held it.
+
+    Convolutions and matrix products pick their algorithm on a first call, and PyTorch's cuDNN
+    path takes the next algorithm when a workspace cannot be allocated, then keeps that choice. A
+    baseline timed that way can be several times slower than the device allows, and every speedup
+    over it inflated by as much; it is timed again once the device's memory is free."""
 
 
 def _cache_key(problem: Problem, o: EvalOptions, versions: dict, mode: str) -> str:
@@ -37,8 +47,10 @@ def _cache_key(problem: Problem, o: EvalOptions, versions: dict, mode: str) -> s
 
 
 def cached_compile_timing(problem: Problem, o: EvalOptions, deadline: float, ref: WorkerProcess, spec: dict,
-                          mode: str = "default", lock: DeviceLock | NoLock = NO_LOCK) -> Timing | None:
-    """torch.compile(mode) of the reference, from the cache or measured now; None if it fails."""
+                          mode: str = "default", lock: DeviceLock | NoLock = NO_LOCK,
+                          min_free_share: float = 0.0) -> Timing | None:
+    """torch.compile(mode) of the reference, from the cache or measured now; None if it fails.
+    Raises MemoryPressure, and caches nothing, if less than `min_free_share` of device memory was free."""
     key = _cache_key(problem, o, spec.get("versions", {}), mode)
     hit = read_cache("baselines.json").get(key)
     if hit:
@@ -49,6 +61,7 @@ def cached_compile_timing(problem: Problem, o: EvalOptions, deadline: float, ref
         if "out of memory" in f"{e.message} {e.detail}".lower():  # not the compiler's failure: say so, to retry
             raise ProblemError(f"{problem.path}: torch.compile baseline ran out of device memory: {e.message}") from None
         return None
+    check_memory(ref, min_free_share, f"torch.compile ({mode}) baseline", deadline)
     write_cache("baselines.json", key, timing.__dict__)
     return timing
 
@@ -66,10 +79,23 @@ def reference_spec(ref: WorkerProcess, msg: dict[str, Any], lock: DeviceLock | N
     return spec
 
 
+def check_memory(ref: WorkerProcess, min_free_share: float, what: str, deadline: float) -> None:
+    """Raise MemoryPressure if the clean worker saw less than `min_free_share` of device memory free."""
+    if min_free_share <= 0.0:
+        return
+    seen = float(ref.call({"op": "memory"}, deadline=deadline)[0]["min_free_share"])
+    if seen < min_free_share:
+        raise MemoryPressure(f"{what}: only {seen:.0%} of device memory was free while the reference ran "
+                             f"(others held the rest; below {min_free_share:.0%}, algorithms can fall back)")
+
+
 def time_baselines(problem: Problem, device: str, compile_modes: tuple[str, ...] = ("default",),
-                   timeout_s: float = 600.0, options: EvalOptions | None = None, lock: DeviceLock | NoLock = NO_LOCK) -> dict[str, Timing]:
+                   timeout_s: float = 600.0, options: EvalOptions | None = None, lock: DeviceLock | NoLock = NO_LOCK,
+                   min_free_share: float = 0.0) -> dict[str, Timing]:
     """{'eager': ..., 'compile:<mode>': ...}; a compile mode that fails is left out. `lock`: the
-    device's DeviceLock when evaluations run beside this (its timings hold it; it is stopped during others')."""
+    device's DeviceLock when evaluations run beside this (its timings hold it; it is stopped during others').
+    `min_free_share`: raise MemoryPressure if less of the device's memory was free around the
+    reference's runs (beside other evaluations; their caller times it again alone)."""
     o = options or EvalOptions.for_device(device, timeout_s=timeout_s)
     deadline = time.monotonic() + timeout_s
     workdir = Path(tempfile.mkdtemp(prefix="kernelswarm-baseline-"))
@@ -79,10 +105,11 @@ def time_baselines(problem: Problem, device: str, compile_modes: tuple[str, ...]
             ref.call(init_message(problem, o), deadline=deadline)
             spec = reference_spec(ref, {"op": "spec", "seed": secrets.randbits(62)}, lock, deadline)
             result = {"eager": time_worker(ref, o, deadline, spec["spec"], secrets.randbits(62), lock=lock)}
+            check_memory(ref, min_free_share, "eager baseline", deadline)
         except WorkerFailed as e:
             raise ProblemError(f"{problem.path}: the reference fails to run: {e.message}") from None
         for mode in compile_modes:
-            timing = cached_compile_timing(problem, o, deadline, ref, spec, mode, lock=lock)
+            timing = cached_compile_timing(problem, o, deadline, ref, spec, mode, lock=lock, min_free_share=min_free_share)
             if timing is not None:
                 result[f"compile:{mode}"] = timing
         return result

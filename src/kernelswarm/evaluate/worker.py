@@ -52,6 +52,10 @@ class Worker:
         self.tracer = None
         self.kernel_names: set[str] = set()
         self.candidate: types.ModuleType | None = None
+        # The least device memory seen free around the model's runs: libraries pick algorithms on
+        # a first call (cuDNN falls back to one with a smaller workspace when memory is short, and
+        # keeps that choice), so a timing made while others held the memory may be unfairly slow.
+        self.min_free_share = 1.0
         if role == "candidate" and self.device.type == "cuda":
             support.warm_profiler(self.device)
 
@@ -197,6 +201,13 @@ class Worker:
     def op_settle(self, msg: dict) -> dict:
         """Wait until work other processes queued on the device has drained."""
         return {"settled_ms": self.backend.settle()}
+
+    def note_memory(self) -> None:
+        self.min_free_share = min(self.min_free_share, self.backend.free_share())
+
+    def op_memory(self, msg: dict) -> dict:
+        """The least share of device memory seen free before or after an op that ran the model."""
+        return {"min_free_share": self.min_free_share}
 
     def op_drop_pool(self, msg: dict) -> dict:
         """Free the timing pool (after calibration, before the checks need the memory)."""
@@ -357,6 +368,10 @@ class Worker:
             return None, f" (no float64 reference: {e.__class__.__name__}; compared against float32 with a wider floor)"
 
 
+# Ops that run the model (and so may make a library's first, lasting choice of algorithm).
+_MODEL_OPS = frozenset({"spec", "run", "label", "time_setup", "check", "fingerprints"})
+
+
 class _Unusable(Exception):
     """The candidate file is not a usable candidate (no ModelNew)."""
 
@@ -383,7 +398,11 @@ def main() -> None:
                 if op == "import" and role != "candidate":
                     raise PermissionError("the reference worker never imports candidate code")
                 handler = getattr(worker, f"op_{op}")
+                if op in _MODEL_OPS:
+                    worker.note_memory()
                 result = handler(msg, blob) if op == "check" else handler(msg)
+                if op in _MODEL_OPS:
+                    worker.note_memory()
                 reply, out_blob = result if isinstance(result, tuple) else (result, b"")
             chan.send({"ok": True, **reply, "op_s": time.perf_counter() - started}, out_blob)
         except _Unusable as e:
