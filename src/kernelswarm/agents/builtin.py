@@ -13,6 +13,7 @@ import ast
 import re
 from dataclasses import dataclass
 
+from kernelswarm import pyast
 from kernelswarm.agents.base import Context
 from kernelswarm.problems.load import Problem
 from kernelswarm.records import Candidate
@@ -157,7 +158,7 @@ def embed_problem(problem: Problem, device: str) -> str:
     source = problem.source
     lines = source.splitlines()
     drop: set[int] = set()
-    for node in ast.parse(source).body:
+    for node in pyast.parse(source).body:
         named = isinstance(node, ast.FunctionDef) and node.name in ("get_inputs", "get_init_inputs")
         main = isinstance(node, ast.If) and "__main__" in ast.unparse(node.test)
         if named or main:

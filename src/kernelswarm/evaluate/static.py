@@ -12,6 +12,8 @@ import ast
 import re
 from dataclasses import dataclass
 
+from kernelswarm import pyast
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -124,7 +126,7 @@ _BANNED_TEXT = [
 def screen_source(source: str) -> list[Finding]:
     """Return every banned construct found; an empty list means the screen passed."""
     try:
-        tree = ast.parse(source)
+        tree = pyast.parse(source)
     except SyntaxError as e:
         return [Finding(e.lineno or 0, "syntax error", e.msg)]
     findings: list[Finding] = []

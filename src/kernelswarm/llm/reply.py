@@ -11,6 +11,8 @@ import ast
 import re
 from dataclasses import dataclass
 
+from kernelswarm import pyast
+
 # An opening fence at the start of a line, with an optional info string (```python, ~~~py).
 _FENCE = re.compile(r"^[ \t]*(```+|~~~+)[ \t]*([\w+.-]*)[^\n]*$", re.MULTILINE)
 _PYTHON = {"python", "py", "python3", ""}
@@ -83,7 +85,7 @@ def parse_reply(text: str, truncated: bool = False) -> ParsedReply:
     if not block.closed:
         return ParsedReply("", f"truncated code: the reply ended inside the code block{cut}", prose)
     try:
-        tree = ast.parse(block.code)
+        tree = pyast.parse(block.code)
     except SyntaxError as e:
         return ParsedReply("", f"the code block does not parse: line {e.lineno}: {e.msg}{cut}", prose)
     if not _defines_model_new(tree):

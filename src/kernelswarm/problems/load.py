@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kernelswarm import pyast
+
 # Optional module-level dict in a problem file: per-device overrides of its size constants,
 # e.g. KERNELSWARM_SIZES = {"cpu": {"batch_size": 8}}. Plain KernelBench files have none.
 SIZES_NAME = "KERNELSWARM_SIZES"
@@ -33,7 +35,7 @@ class Problem:
 
 def problem_hash(source: str) -> str:
     """A stable hash of the code: comments, docstrings, blank lines and formatting ignored."""
-    tree = ast.parse(source)
+    tree = pyast.parse(source)
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
         if isinstance(body, list) and body and _is_docstring(body[0]):
@@ -60,7 +62,7 @@ def load_problem(path: str | Path, level: int | None = None) -> Problem:
     except (OSError, UnicodeDecodeError) as e:
         raise ProblemError(f"{path}: cannot read ({e.__class__.__name__}: {e})") from None
     try:
-        tree = ast.parse(source, filename=str(path))
+        tree = pyast.parse(source, filename=str(path))
     except SyntaxError as e:
         raise ProblemError(f"{path}: syntax error at line {e.lineno}: {e.msg}") from None
     names = _top_level_names(tree)
