@@ -51,6 +51,10 @@ class CandidateTiming:
     weight_seed: int = 0
     calls: list[tuple[int, int, list[float]]] = field(default_factory=list)  # (pool index, key, fingerprint) per timed call
     settled_ms: float = 0.0  # waited before timing for other processes' queued device work to drain
+    # Unclaimed ms inside the worker per call (its reported op time less the claimed time), for
+    # the report only: the candidate's figure is its own claim, the clean worker's is trusted.
+    inside: list[float] = field(default_factory=list)
+    null_inside: list[float] = field(default_factory=list)
 
 
 def _enough(n: int, total_ms: float, o: EvalOptions, deadline: float, precise: bool = True) -> bool:
@@ -80,7 +84,8 @@ def time_candidate(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, 
     clean.call({"op": "drop_pool"}, deadline=deadline)
     claims = wallclock.judge_claims(times, slack, null_slack)
     if result.wall_ok:
-        result.wall_ok, result.wall_detail, result.charged = claims.believed, claims.detail, claims.charge
+        result.wall_ok, result.charged = claims.believed, claims.charge
+        result.wall_detail = claims.detail + wallclock.split_note(result.inside, result.null_inside)
     result.timing = Timing.from_samples([t * result.charged for t in times])
     return result
 
@@ -93,18 +98,28 @@ def _timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
     slack: list[float] = []
     null_slack: list[float] = []
 
+    after_null = False
+
     def null_call() -> None:
+        nonlocal after_null
         # The candidate's process is stopped meanwhile, and what it queued on the device drains
         # first: nothing of it may slow the calibration down and so widen what it is allowed.
         with worker.stopped():
             clean.call({"op": "settle"}, deadline=deadline)
             reply = clean.call({"op": "time_call", "pool_index": 0, "key": _seed(), "null": True}, deadline=deadline)[0]
         null_slack.append(1000.0 * clean.last_wall_s - float(reply["ms"]))
+        result.null_inside.append(1000.0 * float(reply.get("op_s", 0.0)) - float(reply["ms"]))
+        after_null = True
 
     for _ in range(3):
         null_call()
     while not _enough(len(times), sum(times), o, deadline, wallclock.precise_enough(times, slack, null_slack)):
         i, j, key = len(times), len(times) % POOL_SIZE, _seed()
+        if after_null:
+            # As the empty call does after the candidate's: whatever switching the device from the
+            # other process costs (its context, its caches) is paid here, outside both measures.
+            worker.call({"op": "settle"}, deadline=deadline)
+            after_null = False
         reply = worker.call({"op": "time_call", "pool_index": j, "key": key}, deadline=deadline)[0]
         ms, wall_ms = float(reply["ms"]), 1000.0 * worker.last_wall_s
         if not (0.0 < ms <= wall_ms):
@@ -114,6 +129,9 @@ def _timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
             result.threads_left = True
         times.append(ms)
         slack.append(wall_ms - ms)
+        op_s = reply.get("op_s")
+        if isinstance(op_s, (int, float)):
+            result.inside.append(1000.0 * float(op_s) - ms)
         result.calls.append((j, key, reply["fingerprint_at_return"]))
         if i in sampled:  # chosen only now that the call has returned; copied out after the timing
             worker.call({"op": "keep"}, deadline=deadline)

@@ -69,6 +69,15 @@ def precise_enough(times: list[float], slack: list[float], null_slack: list[floa
     return _statistical(slack, null_slack) <= max(WALL_PRECISION * median(times), WALL_FLOOR_MS)
 
 
+def split_note(inside: list[float], null_inside: list[float]) -> str:
+    """Where the unclaimed time per call went, as the workers report their own op times: a
+    diagnosis for the report (a hostile candidate can misreport its share), never a verdict."""
+    if not inside or not null_inside:
+        return ""
+    return (f"; in the workers, as they report: {median(inside):.3g} ms unclaimed per timed call, "
+            f"{median(null_inside):.3g} ms per empty call; the rest between the processes")
+
+
 def judge_claims(times: list[float], slack: list[float], null_slack: list[float]) -> ClaimVerdict:
     """`times`: the claimed ms per call; `slack`: wall minus claimed per call; `null_slack`: the same
     for empty calls in the clean worker."""
