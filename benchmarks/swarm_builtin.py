@@ -33,7 +33,7 @@ from kernelswarm.machine import SAME_MACHINE_KEYS
 from kernelswarm.metrics import geomean
 from kernelswarm.problems.suite import resolve_problems
 from kernelswarm.store import CandidateRow, ProblemResult, Store, select
-from kernelswarm.supervisor import Event, RunConfig, Supervisor
+from kernelswarm.supervisor import Event, OtherMachine, RunConfig, Supervisor
 
 
 def pick(levels: list[int], limit: int | None, shard: tuple[int, int] = (0, 1)) -> list:
@@ -332,7 +332,12 @@ def main() -> int:
     watchdog = threading.Timer(args.hard_limit, hard_stop)
     watchdog.daemon = True
     watchdog.start()
-    sup.run(problems, run_id, should_stop=lambda: time.monotonic() - start > args.time_budget)
+    try:
+        sup.run(problems, run_id, should_stop=lambda: time.monotonic() - start > args.time_budget)
+    except OtherMachine as e:  # a store begun on another GPU model (or library versions)
+        watchdog.cancel()
+        print(f"{store_path}: {e}", file=sys.stderr)
+        return 2
     watchdog.cancel()
     finish(partial=False)
     return 0

@@ -6,6 +6,7 @@
 # lying candidates: benchmarks/wallclock_claims.py) and OUT/memory.md/.log (conv baselines with the
 # device's memory held by another process: benchmarks/memory_pressure.py).
 set -u
+export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"  # run from the repo root, installed or not
 out=${1:?usage: scripts/gpu_checks.sh OUT [TEST_TIMEOUT_S] [BENCH_TIMEOUT_S] [CLAIMS_TIMEOUT_S] [MEMORY_TIMEOUT_S]}
 mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$out/gpu.txt" 2>&1

@@ -14,6 +14,7 @@
 # compile), SHARDS, GPUS (which GPUs, e.g. "0"; default all), ONLY (which shards this time, e.g.
 # "0 2"; default all), EXTRA (more arguments for benchmarks/swarm_builtin.py).
 set -u
+export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"  # run from the repo root, installed or not
 out=${1:?usage: scripts/gpu_sweep.sh OUT [HARD_LIMIT_S]}
 hard=${2:-520}
 mkdir -p "$out" .bench
@@ -44,7 +45,7 @@ run_shard() {  # GPU $1 runs shard $2 within $3 seconds
   db=.bench/$name.db
   seed=benchmarks/results/$name.db
   if [ ! -f "$db" ] && [ -f "$seed" ]; then
-    PYTHONPATH=src${PYTHONPATH:+:$PYTHONPATH} python3 -c \
+    python3 -c \
       "import sys; from kernelswarm.store import Store; Store(sys.argv[1], read_only=True).copy_to(sys.argv[2])" "$seed" "$db"
     [ -f "${seed%.db}.sessions.json" ] && cp "${seed%.db}.sessions.json" "${db%.db}.sessions.json"
   fi
