@@ -1,12 +1,15 @@
 """Baselines: the compile-baseline cache (reused only under the protocol and threads it was taken with), and
 baselines refused when timed short of device memory."""
 
+from pathlib import Path
+
 from fixtures import PROBLEMS
 
 from kernelswarm.evaluate import baselines
 from kernelswarm.evaluate.options import EvalOptions
 from kernelswarm.problems.load import load_problem
 
+CONV = Path(__file__).parents[1] / "fixtures" / "swarm" / "problems" / "tiny_conv.py"
 VERSIONS = {"device_name": "x86_64", "torch": "2.13.0+cpu"}
 
 
@@ -45,10 +48,17 @@ def test_a_baseline_timed_short_of_memory_is_refused():
     assert alone.asked == 0
 
 
+def test_only_workspace_picking_references_are_checked():
+    assert baselines.picks_by_workspace(load_problem(CONV))  # nn.Conv2d: cuDNN picks by workspace
+    assert not baselines.picks_by_workspace(load_problem(PROBLEMS / "relu_linear.py"))  # same kernels whatever is free
+
+
 def test_the_clean_worker_reports_the_memory_it_saw(tmp_path, monkeypatch):
     """On a real worker: baselines asked to check free memory still come back (a CPU has no device
     memory to run short of), so the `memory` op and its bookkeeping work end to end."""
     monkeypatch.setenv("KERNELSWARM_CACHE", str(tmp_path))
-    problem = load_problem(PROBLEMS / "relu_linear.py")
-    got = baselines.time_baselines(problem, "cpu", compile_modes=(), timeout_s=120, min_free_share=0.25)
-    assert got["eager"].median_ms > 0
+    asked = []
+    real = baselines.check_memory
+    monkeypatch.setattr(baselines, "check_memory", lambda *a, **k: asked.append(a[1]) or real(*a, **k))
+    got = baselines.time_baselines(load_problem(CONV), "cpu", compile_modes=(), timeout_s=120, min_free_share=0.25)
+    assert got["eager"].median_ms > 0 and asked == [0.25]

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-from fixtures import PROBLEMS
 
 torch = pytest.importorskip("torch")
 
@@ -26,7 +26,7 @@ def test_a_baseline_short_of_device_memory_is_refused_then_stands() -> None:
     from kernelswarm.evaluate.baselines import MemoryPressure, time_baselines
     from kernelswarm.problems.load import load_problem
 
-    problem = load_problem(PROBLEMS / "relu_linear.py")
+    problem = load_problem(Path(__file__).parents[1] / "fixtures" / "swarm" / "problems" / "tiny_conv.py")
     hog = subprocess.Popen([sys.executable, "-c", _HOG], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert hog.stdout.readline().strip() == "ready"

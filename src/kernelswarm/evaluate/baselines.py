@@ -6,6 +6,7 @@ device, torch and triton versions and mode.
 
 from __future__ import annotations
 
+import re
 import secrets
 import shutil
 import tempfile
@@ -37,6 +38,18 @@ class MemoryPressure(RuntimeError):
     path takes the next algorithm when a workspace cannot be allocated, then keeps that choice. A
     baseline timed that way can be several times slower than the device allows, and every speedup
     over it inflated by as much; it is timed again once the device's memory is free."""
+
+
+# References whose library picks an algorithm by the workspace it can get (cuDNN convolutions and
+# recurrent layers). Elementwise work, reductions and matrix products (cuBLAS's workspace is small
+# and fixed) run the same kernels whatever memory is free, so their baselines need no check.
+_PICKS_BY_WORKSPACE = re.compile(
+    r"\bConv(?:Transpose)?[123]d\b|\bconv(?:_transpose)?[123]d\s*\(|\b(?:LSTM|GRU|RNN)\b|\b(?:lstm|gru|rnn_tanh|rnn_relu)\s*\(")
+
+
+def picks_by_workspace(problem: Problem) -> bool:
+    """Whether the reference runs layers whose algorithm depends on the device memory free."""
+    return bool(_PICKS_BY_WORKSPACE.search(problem.source))
 
 
 def _cache_key(problem: Problem, o: EvalOptions, versions: dict, mode: str) -> str:
@@ -95,8 +108,11 @@ def time_baselines(problem: Problem, device: str, compile_modes: tuple[str, ...]
     """{'eager': ..., 'compile:<mode>': ...}; a compile mode that fails is left out. `lock`: the
     device's DeviceLock when evaluations run beside this (its timings hold it; it is stopped during others').
     `min_free_share`: raise MemoryPressure if less of the device's memory was free around the
-    reference's runs (beside other evaluations; their caller times it again alone)."""
+    reference's runs (beside other evaluations; their caller times it again alone), where the
+    reference's library picks algorithms by the workspace it can get (`picks_by_workspace`)."""
     o = options or EvalOptions.for_device(device, timeout_s=timeout_s)
+    if not picks_by_workspace(problem):
+        min_free_share = 0.0  # its kernels do not depend on the memory free
     deadline = time.monotonic() + timeout_s
     workdir = Path(tempfile.mkdtemp(prefix="kernelswarm-baseline-"))
     ref = WorkerProcess("reference", workdir, device, lock=lock)
