@@ -7,8 +7,9 @@ the supervisor times it (`time_baselines`, a fresh clean worker each): with the 
 and while a stand-in for other evaluations (a process of its own) holds all but `--leave` GiB of
 device memory (default 2). Printed per problem and state: the medians, the share of device memory
 free as the timing starts, and whether the supervisor would now time that baseline again alone.
-The question it answers: the H100 sweep's conv baselines read 2.5-3x slower than the H200's while its candidates did not (docs/benchmarks.md);
-PyTorch's cuDNN path falls back to a smaller-workspace algorithm when memory is short, and keeps it.
+The question it answers: the H100 sweep's conv baselines read 2.5-3x slower than the H200's
+while its candidates did not (docs/benchmarks.md); PyTorch's cuDNN path falls back to a
+smaller-workspace algorithm when memory is short, and keeps it.
 """
 
 from __future__ import annotations
