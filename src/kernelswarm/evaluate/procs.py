@@ -58,6 +58,10 @@ class WorkerProcess:
             TRITON_CACHE_DIR=str(workdir / "triton_cache"),
             TORCHINDUCTOR_CACHE_DIR=str(workdir / "inductor_cache"),
             TMPDIR=str(workdir / "tmp"),
+            # Caches that default to the home folder, kept in the worker's own folder: the candidate's
+            # worker may write nowhere else (sandbox.py), and no candidate sees another's.
+            CUDA_CACHE_PATH=str(workdir / "nv_cache"),
+            PYTORCH_KERNEL_CACHE_PATH=str(workdir / "torch_kernels"),
             PYTHONHASHSEED=str(int.from_bytes(os.urandom(4), "little")),
             PYTHONUNBUFFERED="1",
             # Fixed allocator thresholds: glibc otherwise adapts them to each process's history, so

@@ -8,6 +8,7 @@ expected output exists anywhere while candidate code is alive.
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import tempfile
@@ -185,6 +186,13 @@ def _run_candidate(st: _State, cand: WorkerProcess, ref: WorkerProcess, problem:
     cand.finish_call("init", st.deadline)
     path = str(workdir / "candidate" / "candidate.py")
     Path(path).write_text(source)
+    if os.environ.get("KERNELSWARM_NO_SANDBOX"):
+        st.ok("sandbox", "off (KERNELSWARM_NO_SANDBOX is set): the candidate could write anywhere its user may")
+    else:
+        try:
+            st.ok("sandbox", str(cand.call({"op": "sandbox"}, deadline=st.deadline)[0]["sandbox"]))
+        except WorkerFailed as e:  # the kernel offered Landlock and then refused it: run nothing
+            raise st.fail(Verdict.RUNTIME_ERROR, "sandbox", f"the evaluator could not sandbox the candidate: {e.message}") from None
     cand.call({"op": "import", "source": source, "path": path}, deadline=st.deadline)
     st.phases["import"] = time.monotonic() - t
     return _candidate_on_device(st, cand, ref, spec, lock)

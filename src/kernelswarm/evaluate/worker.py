@@ -122,6 +122,15 @@ class Worker:
             reply["floor_error"] = f"{e.__class__.__name__}: {e}"
         return reply
 
+    def op_sandbox(self, msg: dict) -> dict:
+        """Before the candidate's code is imported: from now on this process and its children may
+        write only inside this worker's folder (see sandbox.py)."""
+        if self.role != "candidate":
+            raise PermissionError("only the candidate's worker is sandboxed (the clean one writes the caches)")
+        from kernelswarm.evaluate import sandbox
+
+        return {"sandbox": sandbox.restrict_writes(os.getcwd())}
+
     def op_import(self, msg: dict) -> dict:
         from kernelswarm.evaluate.tensors import poison_free_memory
 
