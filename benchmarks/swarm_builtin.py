@@ -152,15 +152,14 @@ def aggregate(store_paths: list[Path]) -> dict:
         # Invocations whose store copy never came back are marked "lost" in the sessions file.
         sessions = [s for s in sessions if s.get("run") in ids and not s.get("lost")]
         for rid in ids:
-            held = sum(1 for c in store.candidates(rid) if c.verdict and not c.reason.startswith("same source as"))
+            judged = [c for c in store.candidates(rid) if c.verdict and not c.reason.startswith("same source as")]
             told = sum(s.get("evaluations", 0) for s in sessions if s["run"] == rid)
-            if told > held:
+            if told > len(judged):
                 raise SystemExit(f"{path}: run {rid}'s invocations reported {told} evaluations but the store holds "
-                                 f"{held}: a stale copy? (mark the invocation whose work is missing \"lost\")")
+                                 f"{len(judged)}: a stale copy? (mark the invocation whose work is missing \"lost\")")
+            evals += [e for c in judged for e in [store.evaluation(c.id)] if e]
         runs += [(store, rid) for rid in ids]
         labels += [f"{path.stem} run {rid}" if len(store_paths) > 1 else str(rid) for rid in ids]
-        evals += [e for rid in ids for c in store.candidates(rid) if c.verdict
-                  for e in [store.evaluation(c.id)] if e and not e.reason.startswith("same source as")]
         wall += sum(s["wall_s"] for s in sessions) if sessions else sum(store.run_span_s(rid) for rid in ids)
         invocations += len(sessions)
     if len(machines) > 1:  # speedups from different machines do not average into one figure
