@@ -242,7 +242,7 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=240.0, help="seconds per evaluation")
     ap.add_argument("--db", type=Path, action="append", default=None,
                     help="default OUT/swarm_builtin.db; with --aggregate, repeat it to add up several stores")
-    ap.add_argument("--resume", action="store_true", help="continue the latest unfinished run in --db; if the latest run is finished, do nothing")
+    ap.add_argument("--resume", action="store_true", help="continue the latest unfinished run in --db (problems whose baselines failed are tried again); if the latest run is finished with all its baselines, do nothing")
     ap.add_argument("--shard", default="0/1", help="K/N: only every N-th problem from the K-th on (one invocation per GPU)")
     ap.add_argument("--aggregate", action="store_true", help="run nothing: tables over every run in every --db")
     args = ap.parse_args()
@@ -265,7 +265,7 @@ def main() -> int:
     store_path = args.db[0] if args.db else args.out / "swarm_builtin.db"
     store = Store(store_path)
     names = [n.strip() for n in args.agents.split(",")] if args.agents else None
-    run_id = store.latest_run_id(unfinished_only=True) if args.resume else None
+    run_id = store.resumable_run_id() if args.resume else None
     if args.resume and run_id is None and store.latest_run_id() is not None:
         # A shard finished by an earlier invocation: nothing to do, and no second run of it.
         if store_path.resolve() != (args.out / "swarm_builtin.db").resolve():

@@ -168,6 +168,36 @@ def test_resume_redoes_nothing_finished(tmp_path: Path) -> None:
     assert sup2.store.run(run).status == "finished"
 
 
+def test_resume_tries_again_the_problems_whose_baselines_failed(tmp_path: Path) -> None:
+    """A finished run whose baselines failed on a problem (a timeout, a harness fault) measured
+    nothing there: --resume finds it, times it again and evaluates it; measured problems stay."""
+    a = ScriptedAgent("a", {0: ["ms=5.0"]})
+    ev = FakeEvaluator()
+    good = fake_baselines()
+
+    def flaky(problem, device, **kw):
+        if problem.name == "tiny_conv":
+            raise TypeError("time_baselines() got an unexpected keyword argument 'min_free_share'")
+        return good(problem, device, **kw)
+
+    sup, _ = _sup(tmp_path, [a], evaluator=ev, baselines=flaky)
+    sup.run(_problems())
+    store = sup.store
+    run = store.latest_run_id()
+    assert store.run(run).status == "finished" and store.latest_run_id(unfinished_only=True) is None
+    assert [r.best_baseline is None for r in store.problem_results(run)] == [False, True]
+    assert store.resumable_run_id() == run and len(ev.calls) == 1
+
+    sup2, events = _sup(tmp_path, [a], evaluator=ev)
+    sup2.resume(run)
+    assert ev.calls == ["ms=5.0", "ms=5.0"]  # tiny_linear is not evaluated again
+    assert any(e.kind == "note" and e.problem == "tiny_conv" and "trying again" in e.message
+               for e in events)
+    results = store.problem_results(run)
+    assert all(r.done and r.best.candidate_ms == 5.0 for r in results)
+    assert store.run(run).status == "finished" and store.resumable_run_id() is None
+
+
 def test_resume_on_another_machine_is_refused_before_any_work(tmp_path: Path) -> None:
     a = ScriptedAgent("a", {0: ["ms=9.0"]})
     ev = FakeEvaluator()

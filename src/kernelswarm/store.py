@@ -314,6 +314,35 @@ class Store:
                 (_timing_json(eager), _timing_json(compiled), error, problem_id),
             )
 
+    def reopen_unmeasured(self, run_id: int) -> list[str]:
+        """Open again the problems of a run whose baselines failed and that have no candidate (a
+        timeout, an out-of-memory, a harness fault: nothing was measured, so nothing is redone);
+        a finished run that had any runs again. Returns their names."""
+        with self._tx() as db:
+            rows = db.execute(
+                "SELECT id, name FROM problems WHERE run_id = ? AND baseline_error IS NOT NULL"
+                " AND NOT EXISTS (SELECT 1 FROM candidates c WHERE c.problem_id = problems.id) ORDER BY position",
+                (run_id,)).fetchall()
+            for r in rows:
+                db.execute("UPDATE problems SET eager = NULL, compiled = NULL, baseline_error = NULL,"
+                           " baselines_done = 0, done = 0 WHERE id = ?", (r["id"],))
+            if rows:
+                db.execute("UPDATE runs SET status = 'running', finished_at = NULL WHERE id = ?", (run_id,))
+            return [str(r["name"]) for r in rows]
+
+    def resumable_run_id(self) -> int | None:
+        """The run `--resume` continues: the latest unfinished one, else the latest run if some of
+        its problems' baselines failed (see reopen_unmeasured)."""
+        run_id = self.latest_run_id(unfinished_only=True)
+        if run_id is not None:
+            return run_id
+        last = self.latest_run_id()
+        if last is not None and self._rows(
+                "SELECT 1 FROM problems p WHERE p.run_id = ? AND p.baseline_error IS NOT NULL"
+                " AND NOT EXISTS (SELECT 1 FROM candidates c WHERE c.problem_id = p.id) LIMIT 1", (last,)):
+            return last
+        return None
+
     def mark_problem_done(self, problem_id: int) -> None:
         with self._tx() as db:
             db.execute("UPDATE problems SET done = 1 WHERE id = ?", (problem_id,))

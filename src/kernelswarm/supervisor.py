@@ -166,8 +166,11 @@ class Supervisor:
         return agent, ctx, answer, self._store_proposals(pid, problem, 0, agent, ctx, answer, emit=False)
 
     def resume(self, run_id: int) -> int:
-        """Continue a stored run (killed, or stopped) without redoing anything it finished."""
+        """Continue a stored run (killed, or stopped) without redoing anything it finished. Problems
+        whose baselines failed, with nothing measured, are tried again (Store.reopen_unmeasured)."""
         self.store.set_run_status(run_id, "running")
+        for name in self.store.reopen_unmeasured(run_id):
+            self._emit(Event("note", name, message="its baselines failed before: trying again"))
         return self.run([], run_id)
 
     def optimize(self, pid: int, problem: Problem) -> ProblemResult:

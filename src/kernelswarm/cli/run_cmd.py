@@ -36,7 +36,7 @@ def run(
     rounds: int = typer.Option(1, min=1, help="Rounds of propose, evaluate, feed back."),
     budget: Optional[float] = typer.Option(None, min=0, help="Stop asking model agents once the run has cost this many USD."),
     db: Path = typer.Option(DEFAULT_DB, help="The store (SQLite)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue the latest unfinished run in --db."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the latest unfinished run in --db; problems whose baselines failed are tried again."),
     jobs: Optional[int] = typer.Option(None, min=1, help="Evaluations at once (default 1). On a GPU, N > 1 overlaps start-up, compiles and checks; timings stay exclusive."),
     context: str = typer.Option("feedback", help="Context arms shown to agents: feedback,profile,other-backend (or none)."),
     timeout: float = typer.Option(300.0, min=1, help="Seconds per candidate evaluation."),
@@ -48,9 +48,9 @@ def run(
 
     store = _open_store(db)
     if resume:
-        run_id = store.latest_run_id(unfinished_only=True)
+        run_id = store.resumable_run_id()
         if run_id is None:
-            die(f"{db}: no unfinished run to resume")
+            die(f"{db}: no unfinished run to resume (and no problem whose baselines failed)")
         config = RunConfig.from_dict(store.run(run_id).config)
         from kernelswarm.backends import available
 

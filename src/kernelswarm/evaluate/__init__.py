@@ -5,6 +5,7 @@ reference runs in another clean one (see TRUST.md).
 """
 
 from kernelswarm.evaluate.options import EvalOptions
-from kernelswarm.evaluate.run import evaluate, time_baselines
+from kernelswarm.evaluate.baselines import time_baselines  # the one definition: no wrapper to drift from it
+from kernelswarm.evaluate.run import evaluate
 
 __all__ = ["EvalOptions", "evaluate", "time_baselines"]

@@ -339,9 +339,3 @@ def _trim(text: str, limit: int = 4000) -> str:
     return text[-limit:]
 
 
-def time_baselines(problem: Problem, device: str, compile_modes: tuple[str, ...] = ("default",), timeout_s: float = 600.0,
-                   lock: DeviceLock | NoLock = NO_LOCK) -> dict[str, Timing]:
-    """Time eager ('eager') and torch.compile of the reference ('compile:<mode>') in a clean process."""
-    return baselines.time_baselines(problem, device, compile_modes, timeout_s, lock=lock)
-
-
