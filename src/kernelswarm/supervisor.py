@@ -66,7 +66,8 @@ class Supervisor:
     def run(self, problems: list[Problem], run_id: int | None = None,
             should_stop: Callable[[], bool] | None = None) -> int:
         """Optimize every problem; returns the run id. With run_id, continue that stored run:
-        problems it registered keep their stored source, so a resumed run judges the same code.
+        problems it registered keep their stored source, so a resumed run judges the same code, and
+        those whose baselines failed with nothing measured are tried again (Store.reopen_unmeasured).
         `should_stop` is asked before each problem; when it says yes the run stays resumable."""
         if run_id is None:
             run_id = self.store.create_run(self.config.device, self.config.to_dict(), host_versions(self.config.device))
@@ -75,6 +76,8 @@ class Supervisor:
             if differs:
                 raise OtherMachine(f"run {run_id} was timed on another machine ({differs}): its timings and this "
                                    f"machine's cannot be compared; start a new run instead of resuming this one")
+            for name in self.store.reopen_unmeasured(run_id):
+                self._emit(Event("note", name, message="its baselines failed before: trying again"))
         self.run_id = run_id
         # Register every problem before working on any, so a resumed run knows the whole list.
         for position, problem in enumerate(problems):
@@ -166,11 +169,8 @@ class Supervisor:
         return agent, ctx, answer, self._store_proposals(pid, problem, 0, agent, ctx, answer, emit=False)
 
     def resume(self, run_id: int) -> int:
-        """Continue a stored run (killed, or stopped) without redoing anything it finished. Problems
-        whose baselines failed, with nothing measured, are tried again (Store.reopen_unmeasured)."""
+        """Continue a stored run (killed, or stopped) without redoing anything it finished."""
         self.store.set_run_status(run_id, "running")
-        for name in self.store.reopen_unmeasured(run_id):
-            self._emit(Event("note", name, message="its baselines failed before: trying again"))
         return self.run([], run_id)
 
     def optimize(self, pid: int, problem: Problem) -> ProblemResult:
