@@ -45,3 +45,21 @@ def test_noisy_calibration_widens_the_allowance_and_asks_for_more_samples():
 @pytest.mark.parametrize("xs, m", [([3.0, 1.0, 2.0], 2.0), ([4.0, 1.0, 2.0, 3.0], 2.5)])
 def test_median(xs, m):
     assert wallclock.median(xs) == m
+
+
+def test_bursts_honest_claims_stand():
+    """Alone, with caches flushed, a call takes at least what it takes in a burst (caches warm)."""
+    v = wallclock.judge_burst([0.15] * 50, per_call_ms=0.13, calls=200)
+    assert v.believed and v.charge == 1.0 and "in bursts" in v.detail
+
+
+def test_bursts_a_small_lie_on_a_short_call_is_charged_to_the_bound():
+    """A lie far inside the per-call allowance (0.06 ms of a 0.15 ms call) still shows here."""
+    v = wallclock.judge_burst([0.09] * 50, per_call_ms=0.15, calls=200)
+    bound = 0.15 * (1 - wallclock.BURST_REL) - wallclock.BURST_ABS_MS
+    assert v.believed and v.charge == pytest.approx(bound / 0.09) and "charged" in v.detail
+
+
+def test_bursts_a_gross_lie_is_rejected():
+    v = wallclock.judge_burst([0.04] * 50, per_call_ms=0.15, calls=200)
+    assert not v.believed and "disagrees" in v.detail

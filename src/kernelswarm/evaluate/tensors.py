@@ -71,7 +71,13 @@ def fingerprint(tensors: list[Any]) -> list[float]:
     Sums taken on different devices differ in the last bits (summation order), so fingerprints are
     compared with a relative tolerance far below any real change of content.
     """
-    fps: list[float] = []
+    return [float(x) for x in fingerprint_parts(tensors)]
+
+
+def fingerprint_parts(tensors: list[Any]) -> list[torch.Tensor]:
+    """`fingerprint`'s sums as 0-d tensors on the outputs' device, not yet waited for: calls
+    fingerprinted back to back queue their sums behind them and are read once at the end."""
+    parts: list[torch.Tensor] = []
     for t in tensors:
         if not isinstance(t, torch.Tensor) or t.numel() == 0:
             continue
@@ -81,9 +87,8 @@ def fingerprint(tensors: list[Any]) -> list[float]:
         # Every 7th element in logical order, without copying a non-contiguous output (a
         # channels-last one, say) whole: the fingerprint is part of every timed call's overhead.
         sample = d.reshape(-1)[::7] if d.is_contiguous() else torch.take(d, torch.arange(0, d.numel(), 7, device=d.device))
-        fps.extend([float(d.sum(dtype=torch.float64)), float(d.abs().sum(dtype=torch.float64)),
-                    float(sample.abs().sum(dtype=torch.float64))])
-    return fps
+        parts.extend([d.sum(dtype=torch.float64), d.abs().sum(dtype=torch.float64), sample.abs().sum(dtype=torch.float64)])
+    return parts
 
 
 def magnitudes(fp: list[float]) -> list[float]:

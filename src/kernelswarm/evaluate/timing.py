@@ -29,6 +29,10 @@ NULL_EVERY = 2  # one calibration call in the clean worker after every NULL_EVER
 SAMPLED_SHARE = 0.25  # share of timed calls whose outputs are collected and fully checked...
 MIN_SAMPLED, MAX_SAMPLED = 4, 24  # ...within these bounds; every other call is checked by fingerprint
 SAMPLED_BYTES = 512 * 1024 * 1024  # and, beyond the minimum, at most this many output bytes copied back
+# Bursts (see burst_check): where the claimed median is below BURST_UNTIL_MS, BURSTS bursts of
+# calls (each waited for), each burst about BURST_MS of claimed work, within BURST_CALLS calls; of all their
+# calls, BURST_CHECKED chosen after they returned have their fingerprints checked.
+BURST_UNTIL_MS, BURST_MS, BURSTS, BURST_CALLS, BURST_CHECKED = 20.0, 25.0, 3, (8, 2000), 48
 
 
 def _seed() -> int:
@@ -49,7 +53,7 @@ class CandidateTiming:
     threads_left: bool = False  # a timed call returned with Python threads still running
     pool_seeds: list[int] = field(default_factory=list)
     weight_seed: int = 0
-    calls: list[tuple[int, int, list[float]]] = field(default_factory=list)  # (pool index, key, fingerprint) per timed call
+    calls: list[tuple[Any, ...]] = field(default_factory=list)  # (pool index, key, fingerprint[, label]) per checked call
     settled_ms: float = 0.0  # waited before timing for other processes' queued device work to drain
     # Unclaimed ms inside the worker per call (its reported op time less the claimed time), for
     # the report only: the candidate's figure is its own claim, the clean worker's is trusted.
@@ -81,11 +85,15 @@ def time_candidate(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, 
     n_sampled = max(MIN_SAMPLED, min(MAX_SAMPLED, int(SAMPLED_SHARE * o.timed_calls), by_bytes))
     sampled = set(rng.sample(range(max(o.timed_calls, n_sampled)), n_sampled))
     times, slack, null_slack = _timed_loop(worker, clean, o, deadline, result, sampled)
+    burst = burst_check(worker, clean, o, deadline, result, times)
     clean.call({"op": "drop_pool"}, deadline=deadline)
     claims = wallclock.judge_claims(times, slack, null_slack)
     if result.wall_ok:
         result.wall_ok, result.charged = claims.believed, claims.charge
         result.wall_detail = claims.detail + wallclock.split_note(result.inside, result.null_inside)
+    if burst is not None and result.wall_ok:
+        result.wall_ok, result.charged = burst.believed, max(result.charged, burst.charge)
+        result.wall_detail = burst.detail if not burst.believed else f"{result.wall_detail}; {burst.detail}"
     result.timing = Timing.from_samples([t * result.charged for t in times])
     return result
 
@@ -141,6 +149,45 @@ def _timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
         if i % NULL_EVERY == NULL_EVERY - 1:  # interleaved, so that load on the machine hits both alike
             null_call()
     return times, slack, null_slack
+
+
+def burst_check(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, deadline: float, result: CandidateTiming,
+                times: list[float]) -> wallclock.ClaimVerdict | None:
+    """Time bursts of the candidate's calls (each waited for) against bursts of empty calls in the
+    clean worker, by the parent's wall clock alone (wallclock.judge_burst); None where the claimed calls
+    are long enough for the per-call check, or no time is left. Each burst call gets its own keyed
+    inputs and returns a fingerprint; a random sample of them, chosen after the bursts returned,
+    joins the timed calls' fingerprint check, so a burst that skipped work fails it."""
+    med = wallclock.median(times) if times else 0.0
+    if not times or med >= BURST_UNTIL_MS or deadline - time.monotonic() < 0.25 * o.timeout_s:
+        return None
+    lo, hi = BURST_CALLS
+    n = max(lo, min(hi, int(BURST_MS / max(med, 1e-3)) + 1))
+    rng = random.SystemRandom()
+    walls: list[float] = []
+    null_walls: list[float] = []
+    done: list[tuple[int, int, list[float]]] = []
+    for b in range(BURSTS):
+        with worker.stopped():  # as for the empty calls: nothing of the candidate's runs meanwhile
+            clean.call({"op": "settle"}, deadline=deadline)
+            clean.call({"op": "time_burst", "null": True, "calls": [[0, _seed()] for _ in range(n)]}, deadline=deadline)
+        null_walls.append(1000.0 * clean.last_wall_s)
+        worker.call({"op": "settle"}, deadline=deadline)
+        calls = [[i % POOL_SIZE, _seed()] for i in range(n)]
+        reply = worker.call({"op": "time_burst", "calls": calls}, deadline=deadline)[0]
+        walls.append(1000.0 * worker.last_wall_s)
+        fps = reply.get("fingerprints")
+        if not isinstance(fps, list) or len(fps) != n:
+            return wallclock.ClaimVerdict(False, 1.0, f"burst {b}: {n} calls asked, fingerprints for "
+                                                      f"{len(fps) if isinstance(fps, list) else 'none'} returned")
+        if reply.get("python_threads", 0) > 0:
+            result.threads_left = True
+        done.extend((j, key, fp) for (j, key), fp in zip(calls, fps))
+    for k in sorted(rng.sample(range(len(done)), min(BURST_CHECKED, len(done)))):
+        j, key, fp = done[k]
+        result.calls.append((j, key, fp, f"burst call {k}"))
+    # The least of each: noise on a machine only ever adds time.
+    return wallclock.judge_burst(times, (min(walls) - min(null_walls)) / n, n)
 
 
 def collect_kept(worker: WorkerProcess, result: CandidateTiming, deadline: float) -> str:

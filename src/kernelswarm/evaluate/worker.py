@@ -253,6 +253,41 @@ class Worker:
         self.last_outputs = as_outputs(result)
         return {"ms": ms, "fingerprint_at_return": fingerprint(self.last_outputs), "python_threads": threads}
 
+    def op_time_burst(self, msg: dict) -> dict:
+        """Calls one after another, timed only by the parent's wall clock around this request: each
+        on its own keyed inputs, started on an idle device and waited for, as a timed call is (so
+        the burst measures the same latency the claims do, launches included), and fingerprinted
+        on the device as it returns. No cache flush: there is none for a hostile worker to skip.
+        With `null`, the empty function (in the clean worker). See timing.burst_check."""
+        from kernelswarm.evaluate.tensors import as_outputs, fingerprint_parts, perturb
+
+        torch = self.torch
+        if msg.get("null") and self.role != "reference":
+            raise PermissionError("calibration calls are timed in the clean worker only")
+        null = bool(msg.get("null"))
+        empty = self.null_outputs if null else []
+        model = None if null else self.timed_model
+        self.backend.flush_cache()
+        self.backend.synchronize()
+        parts: list[Any] = []
+        counts: list[int] = []
+        sync = self.backend.synchronize
+        for j, key in msg["calls"]:
+            args = perturb(self.pool[j], key)
+            sync()
+            out = as_outputs([o.clone() for o in empty] if null else model(*args))
+            sync()
+            p = fingerprint_parts(out)
+            parts.extend(p)
+            counts.append(len(p))
+            del out, args
+        flat = torch.stack(parts).tolist() if parts else []  # the fingerprints, read once
+        fps, at = [], 0
+        for n in counts:
+            fps.append(flat[at:at + n])
+            at += n
+        return {"fingerprints": fps, "python_threads": self.candidate_threads()}
+
     def op_keep(self, msg: dict) -> dict:
         """Keep the last timed call's outputs, as they are, to be copied out after the timing."""
         self.kept.append(self.last_outputs)
@@ -346,12 +381,14 @@ class Worker:
 
         model = self.model(msg["weight_seed"])
         bases: dict[int, list[Any]] = {}
-        for n, (j, key, got) in enumerate(msg["calls"]):
+        for n, call in enumerate(msg["calls"]):  # (pool index, key, fingerprint[, label])
+            j, key, got = call[:3]
+            label = call[3] if len(call) > 3 else f"timed call {n}"
             if j not in bases:
                 bases[j] = make_inputs(self.problem, msg["pool_seeds"][j], self.device)
             want = fingerprint(as_outputs(model(*perturb(bases[j], key))))
             if not same_fingerprint(magnitudes(want), magnitudes(got), rel=msg["tolerance"]):
-                return {"match": False, "detail": f"timed call {n}: output magnitudes {magnitudes(got)} do not match the "
+                return {"match": False, "detail": f"{label}: output magnitudes {magnitudes(got)} do not match the "
                                                   f"expected {magnitudes(want)} (a stale or skipped result)"}
         return {"match": True, "detail": f"{len(msg['calls'])} timed outputs"}
 

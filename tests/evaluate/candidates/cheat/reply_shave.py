@@ -1,9 +1,11 @@
 # kernelswarm-test: problem=matmul_tanh verdict=accepted static=off max_speedup=1.4 calls=200
 # Computes honestly and claims 60% of each call's real time, a lie small enough to pass for noise
 # if the harness only rejected gross ones. The parent's wall clock charges it the time it used,
-# less the noise allowance (on a CPU's noisy per-call overhead, up to about a fifth of the call),
-# so the lie earns it far less than the 1.67x it claims over the reference, which it computes
-# with the same operations.
+# less the noise allowance (on a CPU's noisy per-call overhead, up to about a fifth of the call;
+# on a GPU about 0.2 ms, which alone would let this lie stand on a 0.15 ms call), and bursts of
+# calls, timed by the parent alone, bound each call at 85% of what it took there:
+# the lie earns it far less than the 1.67x it claims over the reference, which it computes with
+# the same operations.
 import torch
 import torch.nn as nn
 

@@ -1,0 +1,68 @@
+"""The burst check, driven with stand-in workers: what the parent's clock sees decides."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+import pytest
+
+from kernelswarm.evaluate import timing, wallclock
+from kernelswarm.evaluate.options import EvalOptions
+from kernelswarm.records import Timing
+
+
+class FakeWorker:
+    """Answers `time_burst` as a worker would, taking `per_call_ms` of (pretended) wall time a call."""
+
+    def __init__(self, per_call_ms: float, fingerprints_short_by: int = 0) -> None:
+        self.per_call_ms, self.short = per_call_ms, fingerprints_short_by
+        self.last_wall_s = 0.0
+        self.bursts: list[int] = []
+
+    def call(self, msg, blob=b"", deadline=None):
+        if msg["op"] == "time_burst":
+            n = len(msg["calls"])
+            self.bursts.append(n)
+            self.last_wall_s = (1.0 + n * self.per_call_ms) / 1000.0  # the pipe's 1 ms, then the calls
+            return {"fingerprints": [[float(k)] for k in range(n - self.short)]}, b""
+        return {}, b""
+
+    @contextlib.contextmanager
+    def stopped(self):
+        yield
+
+
+def _check(cand: FakeWorker, claimed_ms: float, empty_ms: float = 0.05):
+    o = EvalOptions.for_device("cpu")
+    result = timing.CandidateTiming(Timing.from_samples([claimed_ms]))
+    verdict = timing.burst_check(cand, FakeWorker(empty_ms), o, time.monotonic() + o.timeout_s, result, [claimed_ms] * 40)
+    return verdict, result
+
+
+def test_an_honest_short_call_stands_and_its_burst_calls_join_the_fingerprint_check():
+    cand = FakeWorker(0.05 + 0.15)  # the empty call's 0.05 ms, and 0.15 ms of its own
+    verdict, result = _check(cand, claimed_ms=0.16)
+    assert verdict is not None and verdict.believed and verdict.charge == 1.0
+    n = int(timing.BURST_MS / 0.16) + 1
+    assert cand.bursts == [n] * timing.BURSTS
+    labels = [c[3] for c in result.calls]
+    assert len(labels) == timing.BURST_CHECKED and all(label.startswith("burst call ") for label in labels)
+
+
+def test_a_lie_inside_the_per_call_allowance_is_charged():
+    """0.06 ms shaved off a 0.15 ms call: below a GPU's per-call noise allowance (about 0.2 ms)."""
+    verdict, _ = _check(FakeWorker(0.05 + 0.15), claimed_ms=0.09)
+    assert verdict.believed and verdict.charge > 1.0
+    assert 0.09 * verdict.charge == pytest.approx(0.15 * (1 - wallclock.BURST_REL) - wallclock.BURST_ABS_MS)
+
+
+def test_a_burst_missing_fingerprints_is_a_lie():
+    verdict, _ = _check(FakeWorker(0.2, fingerprints_short_by=1), claimed_ms=0.15)
+    assert not verdict.believed and "fingerprints" in verdict.detail
+
+
+def test_long_calls_need_no_burst():
+    cand = FakeWorker(30.0)
+    verdict, _ = _check(cand, claimed_ms=timing.BURST_UNTIL_MS + 1)
+    assert verdict is None and cand.bursts == []
