@@ -33,10 +33,11 @@ class FakeWorker:
         yield
 
 
-def _check(cand: FakeWorker, claimed_ms: float, empty_ms: float = 0.05):
+def _check(cand: FakeWorker, claimed_ms: float, empty_ms: float = 0.05, seen_ms: float | None = None):
     o = EvalOptions.for_device("cpu")
     result = timing.CandidateTiming(Timing.from_samples([claimed_ms]))
-    verdict = timing.burst_check(cand, FakeWorker(empty_ms), o, time.monotonic() + o.timeout_s, result, [claimed_ms] * 40)
+    verdict = timing.burst_check(cand, FakeWorker(empty_ms), o, time.monotonic() + o.timeout_s, result, [claimed_ms] * 40,
+                                 seen_ms)
     return verdict, result
 
 
@@ -66,3 +67,11 @@ def test_long_calls_need_no_burst():
     cand = FakeWorker(30.0)
     verdict, _ = _check(cand, claimed_ms=timing.BURST_UNTIL_MS + 1)
     assert verdict is None and cand.bursts == []
+
+
+def test_bursts_are_sized_by_what_the_parent_saw_not_by_the_claim():
+    """A liar claiming 0.01 ms of a 1 ms call would otherwise be asked for 2000 calls a burst."""
+    cand = FakeWorker(1.0)
+    verdict, _ = _check(cand, claimed_ms=0.01, seen_ms=1.0)
+    assert cand.bursts == [int(timing.BURST_MS / 1.0) + 1] * timing.BURSTS
+    assert not verdict.believed

@@ -85,12 +85,17 @@ def time_candidate(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, 
     n_sampled = max(MIN_SAMPLED, min(MAX_SAMPLED, int(SAMPLED_SHARE * o.timed_calls), by_bytes))
     sampled = set(rng.sample(range(max(o.timed_calls, n_sampled)), n_sampled))
     times, slack, null_slack = _timed_loop(worker, clean, o, deadline, result, sampled)
-    burst = burst_check(worker, clean, o, deadline, result, times)
-    clean.call({"op": "drop_pool"}, deadline=deadline)
     claims = wallclock.judge_claims(times, slack, null_slack)
     if result.wall_ok:
         result.wall_ok, result.charged = claims.believed, claims.charge
         result.wall_detail = claims.detail + wallclock.split_note(result.inside, result.null_inside)
+    burst = None
+    if result.wall_ok:  # a lie the per-call check already rejected needs no burst
+        # Sized by what a call took by the parent's clock, not by the claim: a liar's burst of
+        # calls sized by its tiny claims would run for minutes.
+        seen_ms = wallclock.median(times) + max(0.0, wallclock.median(slack) - wallclock.median(null_slack))
+        burst = burst_check(worker, clean, o, deadline, result, times, seen_ms)
+    clean.call({"op": "drop_pool"}, deadline=deadline)
     if burst is not None and result.wall_ok:
         result.wall_ok, result.charged = burst.believed, max(result.charged, burst.charge)
         result.wall_detail = burst.detail if not burst.believed else f"{result.wall_detail}; {burst.detail}"
@@ -152,17 +157,18 @@ def _timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
 
 
 def burst_check(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, deadline: float, result: CandidateTiming,
-                times: list[float]) -> wallclock.ClaimVerdict | None:
+                times: list[float], seen_ms: float | None = None) -> wallclock.ClaimVerdict | None:
     """Time bursts of the candidate's calls (each waited for) against bursts of empty calls in the
     clean worker, by the parent's wall clock alone (wallclock.judge_burst); None where the claimed calls
     are long enough for the per-call check, or no time is left. Each burst call gets its own keyed
     inputs and returns a fingerprint; a random sample of them, chosen after the bursts returned,
-    joins the timed calls' fingerprint check, so a burst that skipped work fails it."""
+    joins the timed calls' fingerprint check, so a burst that skipped work fails it. `seen_ms`:
+    what a call took by the parent's clock (default: the claimed median), which sizes the bursts."""
     med = wallclock.median(times) if times else 0.0
     if not times or med >= BURST_UNTIL_MS or deadline - time.monotonic() < 0.25 * o.timeout_s:
         return None
     lo, hi = BURST_CALLS
-    n = max(lo, min(hi, int(BURST_MS / max(med, 1e-3)) + 1))
+    n = max(lo, min(hi, int(BURST_MS / max(seen_ms or med, med, 1e-3)) + 1))
     rng = random.SystemRandom()
     walls: list[float] = []
     null_walls: list[float] = []
