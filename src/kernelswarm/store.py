@@ -77,6 +77,11 @@ CREATE INDEX IF NOT EXISTS calls_run ON model_calls (run_id);
 """
 
 
+# A problem of run ? whose baselines failed before any candidate was stored: nothing measured.
+_UNMEASURED = ("p.run_id = ? AND p.baseline_error IS NOT NULL"
+               " AND NOT EXISTS (SELECT 1 FROM candidates c WHERE c.problem_id = p.id)")
+
+
 @dataclass(frozen=True)
 class RunInfo:
     id: int
@@ -319,10 +324,7 @@ class Store:
         timeout, an out-of-memory, a harness fault: nothing was measured, so nothing is redone);
         a finished run that had any runs again. Returns their names."""
         with self._tx() as db:
-            rows = db.execute(
-                "SELECT id, name FROM problems WHERE run_id = ? AND baseline_error IS NOT NULL"
-                " AND NOT EXISTS (SELECT 1 FROM candidates c WHERE c.problem_id = problems.id) ORDER BY position",
-                (run_id,)).fetchall()
+            rows = db.execute(f"SELECT id, name FROM problems p WHERE {_UNMEASURED} ORDER BY position", (run_id,)).fetchall()
             for r in rows:
                 db.execute("UPDATE problems SET eager = NULL, compiled = NULL, baseline_error = NULL,"
                            " baselines_done = 0, done = 0 WHERE id = ?", (r["id"],))
@@ -337,9 +339,7 @@ class Store:
         if run_id is not None:
             return run_id
         last = self.latest_run_id()
-        if last is not None and self._rows(
-                "SELECT 1 FROM problems p WHERE p.run_id = ? AND p.baseline_error IS NOT NULL"
-                " AND NOT EXISTS (SELECT 1 FROM candidates c WHERE c.problem_id = p.id) LIMIT 1", (last,)):
+        if last is not None and self._rows(f"SELECT 1 FROM problems p WHERE {_UNMEASURED} LIMIT 1", (last,)):
             return last
         return None
 

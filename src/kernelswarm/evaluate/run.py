@@ -23,7 +23,7 @@ from kernelswarm.evaluate.options import EvalOptions
 from kernelswarm.evaluate.procs import WorkerFailed, WorkerProcess, init_message
 from kernelswarm.evaluate.static import screen_source
 from kernelswarm.problems.load import Problem, ProblemError
-from kernelswarm.records import Check, Evaluation, Kind, Precision, Timing, Verdict
+from kernelswarm.records import Check, Evaluation, Kind, Precision, Verdict
 
 # Stress trials scale floating inputs small and large; fp16's range (max 65504) gets milder scales.
 _STRESS_SCALES = {"fp16": (1e-1, 1e1)}

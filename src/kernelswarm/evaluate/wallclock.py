@@ -39,7 +39,7 @@ WALL_Z, WALL_REL, WALL_OF_BASE, WALL_FLOOR_MS = 3.0, 0.05, 0.1, 0.1
 # Timing goes on (up to the evaluation's call limit) until the statistical term is at most this
 # share of the claimed median: on a noisy machine short calls need many samples before a lie shows.
 WALL_PRECISION = 0.1
-# The burst bound: the back-to-back time per call, less this share and this many ms for what two
+# The burst bound: a burst's time per call, less this share and this many ms for what two
 # processes' bursts differ by (clocks, the allocator) and the pipe's noise spread over the burst.
 BURST_REL, BURST_ABS_MS = 0.15, 0.003
 
@@ -113,7 +113,7 @@ def judge_claims(times: list[float], slack: list[float], null_slack: list[float]
 
 def judge_burst(times: list[float], per_call_ms: float, calls: int) -> ClaimVerdict:
     """`times`: the claimed ms per call (timed one by one, caches flushed); `per_call_ms`: wall
-    ms per call of the candidate's back-to-back bursts beyond the clean worker's empty ones."""
+    ms per call of the candidate's bursts beyond the clean worker's empty ones."""
     med = median(times)
     floor = per_call_ms * (1.0 - BURST_REL) - BURST_ABS_MS
     seen = (f"in bursts, {calls} calls took {per_call_ms:.3g} ms each beyond the empty function's "

@@ -267,11 +267,11 @@ class Worker:
         null = bool(msg.get("null"))
         empty = self.null_outputs if null else []
         model = None if null else self.timed_model
+        sync = self.backend.synchronize
         self.backend.flush_cache()
-        self.backend.synchronize()
+        sync()
         parts: list[Any] = []
         counts: list[int] = []
-        sync = self.backend.synchronize
         for j, key in msg["calls"]:
             args = perturb(self.pool[j], key)
             sync()
