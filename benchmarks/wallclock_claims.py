@@ -6,10 +6,11 @@
 Each case evaluates a fixture candidate (the static screen off, so that the lies reach the
 runtime checks) under the device's default options and records the wall-clock check: the
 unclaimed time per call over an empty call's in the clean worker (`excess`), the noise allowance,
-the burst bound (calls in one request, each waited for, timed by the parent, less an empty burst's: see
-`wallclock.judge_burst`), whether the candidate was charged or rejected, and the speedup it ended with. The honest controls
-show what the allowance must absorb; `reply_shave` (claims 60% of its time) and `reply_rewrite`
-(claims 25%) show what a lie still earns. Writes OUT/wallclock_claims.json and prints a table.
+the burst bound (calls in one request, each waited for, timed by the parent, less an empty
+burst's: see `wallclock.judge_burst`), whether the candidate was charged or rejected, and the
+speedup it ended with. The honest controls show what the allowance must absorb; `reply_shave`
+(claims 60% of its time) and `reply_rewrite` (claims 25%) show what a lie still earns. Prints
+each row as it is measured, then a table; writes OUT/wallclock_claims.json.
 """
 
 from __future__ import annotations
