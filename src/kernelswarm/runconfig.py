@@ -35,6 +35,7 @@ class RunConfig:
     strict: bool = False
     precision: str = "fp32"
     compile_baseline: bool = True  # also time torch.compile of the reference
+    shard: str | None = None  # "K/N": this run's part of the problem list (scale.shard.Shard)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -15,28 +15,41 @@ DEFAULT_OUT = Path("kernelswarm-report")
 
 
 def report(
-    db: Path = typer.Option(DEFAULT_DB, "--db", help="Store to read."),
-    run: Optional[int] = typer.Option(None, "--run", help="Run id (default: the latest run)."),
+    db: list[Path] = typer.Option([DEFAULT_DB], "--db", help="Store to read; give several (shards of one sweep) to report them as one run."),
+    run: Optional[int] = typer.Option(None, "--run", help="Run id (default: the latest run; one store only)."),
     out: Path = typer.Option(DEFAULT_OUT, "--out", help="Folder to write index.html into."),
     as_json: bool = typer.Option(False, "--json", help="Also write the figures and tables as DIR/report.json."),
 ) -> None:
     """Write DIR/index.html: one self-contained page with the run's figures and tables."""
-    from kernelswarm.report import report_data_from_store, to_json, write_report
+    from kernelswarm.report import MergeError, merge_reports, to_json, write_report
 
-    if not db.exists():
-        die(f"{db}: no such database (run `kernelswarm run` first, or pass --db)")
+    if run is not None and len(db) > 1:
+        die("--run names a run of one store; with several --db, each store's latest run is reported")
+    parts = [_report_data(path, run) for path in db]
     try:
-        data = report_data_from_store(db, run)
-    except KeyError as e:
-        die(str(e.args[0]) if e.args else f"unknown run {run}")
-    except Exception as e:  # sqlite3.DatabaseError and friends: not a kernelswarm store
-        die(f"{db}: cannot read the store ({e.__class__.__name__}: {str(e).splitlines()[0] if str(e) else ''})")
+        data = merge_reports(parts, [f"{path} run {d.run_id}" for path, d in zip(db, parts)])
+    except MergeError as e:
+        die(str(e))
     path = write_report(data, out)
-    console.print(f"report of run {data.run_id} ({len(data.problems)} problems): {path}")
+    what = f"run {data.run_id}" if data.run_id is not None else f"{len(db)} stores"
+    console.print(f"report of {what} ({len(data.problems)} problems): {path}")
     if as_json:
         json_path = out / "report.json"
         json_path.write_text(to_json(data))
         console.print(f"figures as JSON: {json_path}")
+
+
+def _report_data(db: Path, run: Optional[int]):
+    from kernelswarm.report import report_data_from_store
+
+    if not db.exists():
+        die(f"{db}: no such database (run `kernelswarm run` first, or pass --db)")
+    try:
+        return report_data_from_store(db, run)
+    except KeyError as e:
+        die(str(e.args[0]) if e.args else f"unknown run {run}")
+    except Exception as e:  # sqlite3.DatabaseError and friends: not a kernelswarm store
+        die(f"{db}: cannot read the store ({e.__class__.__name__}: {str(e).splitlines()[0] if str(e) else ''})")
 
 
 def profile(

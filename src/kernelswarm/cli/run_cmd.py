@@ -42,6 +42,7 @@ def run(
     timeout: float = typer.Option(300.0, min=1, help="Seconds per candidate evaluation."),
     strict: bool = typer.Option(False, "--strict", help="Accept only custom kernels."),
     precision: str = typer.Option("fp32", help="fp32 | tf32 | bf16 | fp16."),
+    shard: Optional[str] = typer.Option(None, "--shard", help="K/N: only the K-th of N disjoint parts of the problems (a Slurm array task); report the shards' stores together with `report --db A --db B ...`."),
 ) -> None:
     """Optimize problems with every configured agent; store, select and summarize."""
     from kernelswarm.supervisor import OtherMachine, RunConfig, Supervisor
@@ -60,15 +61,19 @@ def run(
     else:
         run_id = None
         config = _config(problems or [], suite, level, device, agents, models, candidates, rounds, budget,
-                         jobs, context, timeout, strict, precision)
+                         jobs, context, timeout, strict, precision, shard=shard)
     agent_list = _agents(config)
     todo = _problems(config, strict_input=not resume)
+    if not todo and run_id is None and config.shard:
+        console.print(f"shard {config.shard}: no problems fall in this shard; nothing to do")
+        raise typer.Exit(0)
     if not todo and run_id is None:
         die("no problems to run")
     # Built-in variants for other devices stay in the list (they propose nothing); say so once.
     idle = [a.name for a in agent_list if config.device not in getattr(getattr(a, "variant", None), "devices", (config.device,))]
     names = ", ".join(a.name for a in agent_list if a.name not in idle) or "none"
-    console.print(f"[bold]kernelswarm run[/]: {len(todo)} problem(s) on {config.device}; agents: {names}; db: {db}",
+    part = f" (shard {config.shard})" if config.shard else ""
+    console.print(f"[bold]kernelswarm run[/]: {len(todo)} problem(s){part} on {config.device}; agents: {names}; db: {db}",
                   highlight=False)
     if idle:
         console.print(f"[dim]not for {config.device}: {', '.join(idle)}[/]", highlight=False)
@@ -98,7 +103,7 @@ def _open_store(db: Path) -> "Store":
 
 
 def _config(problems: list[str], suite, level, device, agents, models, candidates, rounds, budget, jobs,
-            context, timeout, strict, precision) -> "RunConfig":
+            context, timeout, strict, precision, shard: str | None = None) -> "RunConfig":
     from kernelswarm.backends import DEVICES, available, best_device
     from kernelswarm.records import Precision
     from kernelswarm.supervisor import CONTEXT_ARMS, RunConfig
@@ -110,6 +115,13 @@ def _config(problems: list[str], suite, level, device, agents, models, candidate
         die(f"device {device!r} is not available on this machine")
     if precision not in {p.value for p in Precision}:
         die(f"unknown precision {precision!r}: choose fp32, tf32, bf16 or fp16")
+    if shard is not None:
+        from kernelswarm.scale.shard import Shard
+
+        try:
+            shard = str(Shard.parse(shard))
+        except ValueError as e:
+            die(str(e))
     arms = [] if context.strip() == "none" else [a.strip() for a in context.split(",") if a.strip()]
     bad = [a for a in arms if a not in CONTEXT_ARMS]
     if bad:
@@ -126,7 +138,7 @@ def _config(problems: list[str], suite, level, device, agents, models, candidate
         device=device, problems=list(problems), suite=suite, level=level, agents=parse_names(agents),
         models=str(models.resolve()) if models else None,
         candidates=str(candidates.resolve()) if candidates else None, rounds=rounds, budget_usd=budget,
-        jobs=jobs, context=arms, timeout_s=timeout, strict=strict, precision=precision,
+        jobs=jobs, context=arms, timeout_s=timeout, strict=strict, precision=precision, shard=shard,
     )
 
 
@@ -156,6 +168,15 @@ def _agents(config: "RunConfig") -> list:
 def _problems(config: "RunConfig", strict_input: bool) -> list:
     """The run's problems. A named input that is missing or unusable is an error (exit 2); a bad
     file found inside a folder or glob is skipped with a warning."""
+    found = _all_problems(config, strict_input)
+    if config.shard:
+        from kernelswarm.scale.shard import Shard
+
+        found = Shard.parse(config.shard).take(found)
+    return found
+
+
+def _all_problems(config: "RunConfig", strict_input: bool) -> list:
     from kernelswarm.problems.suite import NoMatch, error_parts, quick_subset, resolve_problems
 
     if not config.problems and config.suite is None and config.level is None:
@@ -306,11 +327,36 @@ def _report(db: Path, run_id: int) -> None:
 
 
 def export(
-    db: Path = typer.Option(DEFAULT_DB, help="The store (SQLite)."),
-    run_id: Optional[int] = typer.Option(None, "--run", help="Run id; default: the latest run."),
+    db: list[Path] = typer.Option([DEFAULT_DB], "--db", help="The store (SQLite); give several (shards of one sweep) to export them as one run."),
+    run_id: Optional[int] = typer.Option(None, "--run", help="Run id; default: the latest run (one store only)."),
     out: Path = typer.Option(..., "--out", help="Folder for DIR/<problem name>.py."),
 ) -> None:
     """Write the best ModelNew of each problem as OUT/<problem name>.py."""
+    if run_id is not None and len(db) > 1:
+        die("--run names a run of one store; with several --db, each store's latest run is exported")
+    loaded = [_stored_results(path, run_id) for path in db]
+    owner: dict[str, Path] = {}
+    for path, (_, results) in zip(db, loaded):
+        for r in results:
+            if r.name in owner:
+                die(f"problem {r.name} is in both {owner[r.name]} and {path}: not the shards of one run")
+            owner[r.name] = path
+    out.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for info, results in loaded:
+        for r in results:
+            text = export_text(r, info)
+            if text is None:
+                err_console.print(f"skipping {r.name}: {r.baseline_error or 'no baseline was measured'}", markup=False)
+                continue
+            (out / f"{r.name}.py").write_text(text)
+            written += 1
+    runs = ", ".join(f"run {info.id}" + (f" of {path}" if len(db) > 1 else "") for path, (info, _) in zip(db, loaded))
+    console.print(f"wrote {written} file(s) to {out} from {runs}", markup=False)
+
+
+def _stored_results(db: Path, run_id: Optional[int]) -> "tuple[RunInfo, list[ProblemResult]]":
+    """A run's info and per-problem results, read-only; unusable input exits 2."""
     from kernelswarm.store import Store
 
     if not db.is_file():
@@ -320,24 +366,13 @@ def export(
         run_id = run_id if run_id is not None else store.latest_run_id()
         if run_id is None:
             die(f"{db}: no runs")
-        info = store.run(run_id)
-        results = store.problem_results(run_id)
+        return store.run(run_id), store.problem_results(run_id)
     except typer.Exit:
         raise
     except KeyError as e:
         die(str(e).strip("'\""))
     except Exception as e:  # sqlite3.DatabaseError: not a kernelswarm store
         die(f"{db}: cannot read store ({e.__class__.__name__}: {e})")
-    out.mkdir(parents=True, exist_ok=True)
-    written = 0
-    for r in results:
-        text = export_text(r, info)
-        if text is None:
-            err_console.print(f"skipping {r.name}: {r.baseline_error or 'no baseline was measured'}", markup=False)
-            continue
-        (out / f"{r.name}.py").write_text(text)
-        written += 1
-    console.print(f"wrote {written} file(s) to {out} from run {run_id}", markup=False)
 
 
 def export_text(r: "ProblemResult", info: "RunInfo") -> str | None:

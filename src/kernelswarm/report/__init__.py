@@ -11,6 +11,7 @@ from kernelswarm.report.data import (
     to_json,
 )
 from kernelswarm.report.html import render_html, write_report
+from kernelswarm.report.merge import MergeError, merge_reports
 
-__all__ = ["AgentRow", "ArmRow", "Attempt", "ProblemReport", "ReportData", "render_html", "report_data_from_store",
-           "to_dict", "to_json", "write_report"]
+__all__ = ["AgentRow", "ArmRow", "Attempt", "MergeError", "ProblemReport", "ReportData", "merge_reports", "render_html",
+           "report_data_from_store", "to_dict", "to_json", "write_report"]

@@ -1,0 +1,19 @@
+"""Fixtures of the scale-out tests."""
+
+from __future__ import annotations
+
+import pytest
+from scale_fakes import fake_baselines, fake_evaluate
+
+import kernelswarm.supervisor as supervisor_module
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    monkeypatch.setattr(supervisor_module, "_real_evaluator", lambda: fake_evaluate)
+    monkeypatch.setattr(supervisor_module, "_real_baseline_timer", lambda: fake_baselines)
+
+
+@pytest.fixture(autouse=True)
+def wide(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
