@@ -18,7 +18,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_COMMAND_MODULES = ("eval_cmd", "run_cmd", "problems_cmd", "models_cmd", "report_cmd")
+_COMMAND_MODULES = ("eval_cmd", "run_cmd", "optimize_cmd", "problems_cmd", "models_cmd", "report_cmd")
 for _name in _COMMAND_MODULES:
     importlib.import_module(f"kernelswarm.cli.{_name}").register(app)
 

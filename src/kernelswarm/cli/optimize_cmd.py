@@ -1,0 +1,176 @@
+"""`kernelswarm optimize MODEL.py`: a whole model in KernelBench format, cut into tasks, the swarm
+on each, a verified assembled model, a folder that `kernelswarm.load` reads."""
+
+from __future__ import annotations
+
+import json
+import sys
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional
+
+import typer
+
+from kernelswarm.cli.common import console, die, err_console
+
+if TYPE_CHECKING:
+    from kernelswarm.optimize.api import OptimizedModel
+
+
+def register(app: typer.Typer) -> None:
+    app.command("optimize")(optimize)
+
+
+def optimize(
+    model_file: Path = typer.Argument(..., metavar="MODEL.py", help="A whole model in KernelBench format (Model, get_inputs, get_init_inputs)."),
+    device: Optional[str] = typer.Option(None, help="cpu | cuda; default: the best device present."),
+    agents: Optional[str] = typer.Option(None, help="Comma list of agent names (built-in names, 'builtin', model names)."),
+    models: Optional[Path] = typer.Option(None, help="Models file (TOML) for LLM agents."),
+    candidates: Optional[Path] = typer.Option(None, help="Folder of candidates: DIR/<task name>.py."),
+    rounds: int = typer.Option(1, min=1, help="Rounds for the hottest task; others get rounds by their share."),
+    budget: Optional[float] = typer.Option(None, min=0, help="USD for model agents, shared by the tasks by their share."),
+    db: Path = typer.Option(Path("kernelswarm.db"), help="The store (SQLite)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue this model's unfinished search in --db."),
+    jobs: int = typer.Option(1, min=1, help="Evaluations at once."),
+    timeout: Optional[float] = typer.Option(None, min=1, help="Seconds per candidate evaluation."),
+    precision: str = typer.Option("fp32", help="fp32 | tf32 | bf16 | fp16."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Folder for the optimized model (what kernelswarm.load reads)."),
+    tasks_out: Optional[Path] = typer.Option(None, "--tasks-out", help="Write every task as DIR/<task name>.py."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Optimize a whole model: tasks, the swarm on each, a verified drop-in model."""
+    from kernelswarm.optimize.api import OptimizeError, Settings, run
+    from kernelswarm.records import Precision
+
+    if precision not in {p.value for p in Precision}:
+        die(f"unknown precision {precision!r}: choose fp32, tf32, bf16 or fp16")
+    if models is not None and not models.is_file():
+        die(f"{models}: no such models file")
+    if candidates is not None and not candidates.is_dir():
+        die(f"{candidates}: no such candidates folder")
+    problem, model, inputs, device = _load_model(model_file, device)
+    from kernelswarm.agents.registry import default_models_path, parse_names
+
+    models = models or default_models_path()
+    s = Settings(device, parse_names(agents), str(models.resolve()) if models else None,
+                 str(candidates.resolve()) if candidates else None, rounds, budget, str(db), jobs, timeout, precision,
+                 resume, str(tasks_out) if tasks_out else None)
+    _check_agents(s)
+    view = None if as_json else _show
+    try:
+        opt = run(model, inputs, s, whole=problem, on_event=view)
+    except OptimizeError as e:
+        die(f"{model_file}: {e}")
+    except KeyboardInterrupt:
+        err_console.print(f"interrupted: finished work is stored; continue with `kernelswarm optimize {model_file} --resume --db {db}`")
+        raise typer.Exit(130)
+    if out is not None:
+        opt.save(out)
+    if as_json:
+        print(json.dumps(result_json(opt, problem.name, out), default=_num))
+    else:
+        summary(opt, out)
+    raise typer.Exit(0 if opt.correct else 1)
+
+
+def _load_model(path: Path, device: str | None):
+    """(problem, model instance, example inputs, device) from MODEL.py, or exit 2 with one line."""
+    from kernelswarm.backends import DEVICES, available, best_device
+    from kernelswarm.problems.load import ProblemError, exec_problem, load_problem
+
+    device = device or best_device()
+    if device not in DEVICES or device == "mps":
+        die(f"unknown device {device!r}: choose cpu or cuda")
+    if not available(device):
+        die(f"device {device!r} is not available on this machine")
+    try:
+        problem = load_problem(path)
+    except ProblemError as e:
+        die(str(e))
+    import torch
+
+    try:
+        module = exec_problem(problem.source, str(problem.path), device)
+        sys.modules[module.__name__] = module  # its classes are the model's: task files embed their source
+        torch.manual_seed(0)
+        model = module.Model(*module.get_init_inputs()).to(device)
+        with torch.device(device):
+            inputs = tuple(module.get_inputs())
+    except Exception as e:
+        text = str(e).strip().splitlines()
+        die(f"{path}: cannot build the model: {type(e).__name__}: {text[0] if text else ''}")
+    return problem, model, inputs, device
+
+
+def _check_agents(s) -> None:
+    from kernelswarm.agents.registry import build_agents
+
+    try:
+        build_agents(s.agents, Path(s.models) if s.models else None, Path(s.candidates) if s.candidates else None)
+    except ValueError as e:
+        die(str(e).splitlines()[0])
+
+
+def _show(e) -> None:
+    from kernelswarm.cli.run_cmd import _Progress
+    from kernelswarm.supervisor import RunConfig
+
+    line = _Progress(RunConfig())._line(e)
+    if line:
+        console.print(line, highlight=False)
+
+
+def _num(v):
+    return None if isinstance(v, float) and not math.isfinite(v) else str(v)
+
+
+def result_json(opt: "OptimizedModel", name: str, out: Path | None) -> dict:
+    return {
+        "model": name, "device": opt.device, "correct": opt.correct,
+        "speedup_vs_eager": opt.speedup_vs_eager, "speedup_vs_compile": opt.speedup_vs_compile,
+        "out": str(out) if out is not None else None,
+        "tasks": [{"name": t.name, "count": t.count, "share": t.share, "baseline_ms": t.baseline_ms,
+                   "best_ms": t.best_ms, "speedup": t.speedup, "agent": t.agent} for t in opt.tasks],
+    }
+
+
+def _x(v: float | None) -> str:
+    return f"{v:.2f}x" if v is not None else "-"
+
+
+def _ms(v: float | None) -> str:
+    return f"{v:.3f}" if v is not None else "-"
+
+
+def summary(opt: "OptimizedModel", out: Path | None) -> None:
+    from rich.table import Table
+
+    t = Table(title=f"{opt.model_class} on {opt.device}: {len(opt.tasks)} task(s), "
+                    f"{sum(len(x.paths) for x in opt.tasks)} region(s)", title_justify="left")
+    for col in ("task", "class", "count", "share", "eager ms", "best ms", "speedup", "winner", "share after"):
+        t.add_column(col, justify="left" if col in ("task", "class", "winner") else "right")
+    for x in opt.tasks:
+        t.add_row(x.name, x.class_name, str(x.count), f"{100 * x.share:.1f}%", _ms(x.baseline_ms), _ms(x.best_ms),
+                  _x(x.speedup), x.agent or ("baseline" if x.llm else "baseline (no LLM: under 1%)"),
+                  f"{100 * x.share_after:.1f}%")
+    console.print(t)
+    ceiling = f"{opt.ceiling:.2f}x" if opt.ceiling else "unbounded"
+    console.print(f"tasks cover {100 * opt.covered_share:.0f}% of the model's time; Amdahl ceiling {ceiling}",
+                  highlight=False)
+    for path, why in opt.refused:
+        console.print(f"[yellow]not a task[/]: {path}: {why}", highlight=False)
+    e = opt.end_to_end
+    console.print(f"end to end: eager {_ms(e.eager_ms)} ms, torch.compile {_ms(e.compile_ms)} ms, "
+                  f"assembled {_ms(e.assembled_ms)} ms, torch.compile(assembled) {_ms(e.compiled_assembled_ms)} ms",
+                  highlight=False, markup=False)
+    for label, ev in e.evaluations:
+        console.print(f"  {label}: {ev.verdict.value} ({ev.reason[:160]})", highlight=False, markup=False)
+    for note in e.notes:
+        console.print(f"[yellow]note[/]: {note}", highlight=False)
+    verdict = "[green]correct[/]" if opt.correct else "[red]NOT correct[/]"
+    console.print(f"result: {opt.choice}, {verdict}, {_x(opt.speedup_vs_eager)} vs eager, "
+                  f"{_x(opt.speedup_vs_compile)} vs torch.compile", highlight=False)
+    secs = ", ".join(f"{k} {v:.1f}s" for k, v in opt.seconds.items())
+    console.print(f"time: {secs}", highlight=False)
+    if out is not None:
+        console.print(f"saved: {out} (kernelswarm.load(model, {str(out)!r}))", highlight=False, markup=False)

@@ -1,0 +1,248 @@
+"""`kernelswarm.optimize(model, example_inputs, ...)`: capture, cut into tasks, the swarm on each
+task, assemble the winners, judge the whole model, return the fastest correct implementation."""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from kernelswarm.optimize.assemble import Winner, apply_to, assembled_source
+from kernelswarm.optimize.capture import CaptureError, capture
+from kernelswarm.optimize.search import MIN_SHARE, run_tasks, write_tasks
+from kernelswarm.optimize.tasks import Cut, Task, cut
+from kernelswarm.optimize.verify import EndToEnd, end_to_end, whole_problems
+from kernelswarm.problems.load import Problem
+
+
+class OptimizeError(ValueError):
+    """Unusable input for optimize (the model fails on its inputs, an unknown device, ...); one line."""
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """One task after the search: its share, count, baselines and result."""
+
+    name: str
+    count: int  # calls per model forward, every instance together
+    share: float  # of the model's eager time, before
+    baseline_ms: float | None  # eager time of the task alone
+    compile_ms: float | None
+    best_ms: float | None  # the winner's time, else the faster baseline's
+    agent: str | None  # the winner's agent; None when no candidate beat the baselines
+    class_name: str = ""
+    paths: tuple[str, ...] = ()
+    llm: bool = True  # whether model agents were asked (share above the threshold)
+
+    @property
+    def speedup(self) -> float | None:
+        return self.baseline_ms / self.best_ms if self.baseline_ms and self.best_ms else None
+
+    @property
+    def share_after(self) -> float:
+        """This task's time with its winner, as a share of the model's eager time."""
+        return self.share / self.speedup if self.agent and self.speedup else self.share
+
+
+@dataclass
+class OptimizedModel:
+    """The result of `optimize`: `model` is the fastest correct of eager, torch.compile(model), the
+    assembled model and torch.compile(assembled). Inference only: a swapped region runs its winner
+    only for calls like the verified one that need no gradients; others run the original region."""
+
+    model: Any
+    correct: bool
+    speedup_vs_eager: float | None
+    speedup_vs_compile: float | None
+    tasks: list[TaskResult]
+    choice: str
+    model_class: str
+    device: str
+    end_to_end: EndToEnd
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (module path, why it is no task)
+    covered_share: float = 0.0
+    seconds: dict[str, float] = field(default_factory=dict)  # capture, cut, search, assemble, verify
+    assembled: str | None = None  # the assembled candidate's source (None: nothing to assemble)
+    winners: list[Winner] = field(default_factory=list)
+    task_list: list[Task] = field(default_factory=list)
+    run_id: int | None = None
+    versions: dict[str, str] = field(default_factory=dict)
+    model_module: str = ""
+
+    @property
+    def ceiling(self) -> float | None:
+        """Amdahl: the model's speedup if every task took no time (None: no bound)."""
+        return 1.0 / (1.0 - self.covered_share) if self.covered_share < 0.999 else None
+
+    def save(self, folder: str | Path) -> Path:
+        from kernelswarm.optimize.manifest import save
+
+        return save(self, Path(folder))
+
+
+@dataclass
+class Settings:
+    """Run options, as `kernelswarm run` takes them."""
+
+    device: str
+    agents: list[str] | None = None
+    models: str | None = None
+    candidates: str | None = None
+    rounds: int = 1
+    budget: float | None = None
+    db: str = "kernelswarm.db"
+    jobs: int = 1
+    timeout: float | None = None
+    precision: str = "fp32"
+    resume: bool = False
+    tasks_out: str | None = None
+    min_share: float = MIN_SHARE
+    compile_assembled: bool = True
+
+
+def optimize(model: nn.Module, example_inputs: Any, device: str | None = None, agents: Any = None, models: Any = None,
+             candidates: Any = None, rounds: int = 1, budget: float | None = None, db: str = "kernelswarm.db",
+             jobs: int = 1, timeout: float | None = None, precision: str = "fp32", *, resume: bool = False,
+             tasks_out: str | None = None, min_share: float = MIN_SHARE, compile_assembled: bool = True,
+             on_event: Callable | None = None) -> OptimizedModel:
+    """Optimize a whole model; see OptimizedModel. `agents` is a list of names (or a comma list),
+    `models` a models file, `candidates` a folder of hand-written candidates (DIR/<task name>.py)."""
+    from kernelswarm.agents.registry import parse_names
+    from kernelswarm.backends import available, best_device
+
+    device = device or best_device()
+    if not available(device):
+        raise OptimizeError(f"device {device!r} is not available on this machine")
+    names = parse_names(agents) if isinstance(agents, str) else (list(agents) if agents else None)
+    s = Settings(device, names, str(models) if models else None, str(candidates) if candidates else None, rounds,
+                 budget, str(db), jobs, timeout, precision, resume, tasks_out, min_share, compile_assembled)
+    return run(model, example_inputs, s, whole=None, on_event=on_event)
+
+
+def _inputs(example_inputs: Any, device: str) -> tuple:
+    if isinstance(example_inputs, torch.Tensor):
+        example_inputs = (example_inputs,)
+    if not isinstance(example_inputs, (tuple, list)):
+        raise OptimizeError("example_inputs must be a tuple of tensors, as torch.export takes")
+    return tuple(x.to(device) if isinstance(x, torch.Tensor) else x for x in example_inputs)
+
+
+def run(model: nn.Module, example_inputs: Any, s: Settings, whole: Problem | None,
+        on_event: Callable | None = None) -> OptimizedModel:
+    """The whole pipeline. `whole`: the user's own whole-model problem file (the command line's
+    MODEL.py), else whole-model problems are written from the model itself."""
+    secs: dict[str, float] = {}
+    t = time.monotonic()
+    inputs = _inputs(example_inputs, s.device)
+    work = copy.deepcopy(model).to(s.device)
+    try:
+        cap = capture(work, inputs, s.device)
+    except CaptureError as e:
+        raise OptimizeError(str(e)) from None
+    secs["capture"] = time.monotonic() - t
+    t = time.monotonic()
+    c = cut(cap)
+    secs["cut"] = time.monotonic() - t
+    folder = Path(s.tasks_out) if s.tasks_out else Path(s.db).resolve().parent / ".kernelswarm" / f"{cap.model_class}-tasks"
+    problems = write_tasks(c.tasks, folder)
+    t = time.monotonic()
+    run_id, results = _search(problems, c, s, on_event) if c.tasks else (None, {})
+    secs["search"] = time.monotonic() - t
+    t = time.monotonic()
+    tasks, winners = _results(c, results)
+    if whole is None:
+        try:
+            redrawn, user = whole_problems(work, inputs, folder.parent / f"{cap.model_class}-whole", _whole_name(cap.model_class))
+        except Exception as e:  # a model whose code cannot be written out: verify nothing, assemble nothing
+            c.refused.append(("(whole model)", f"cannot be written as a problem: {type(e).__name__}: {e}"[:300]))
+            redrawn = user = None
+            winners = []
+    else:
+        redrawn, user = None, whole
+    source = compiled = None
+    if winners and user is not None:
+        from kernelswarm.agents.builtin import embed_problem
+
+        base = embed_problem(redrawn or user, s.device)
+        root = "region" if whole is None else ""
+        plans = [t_.plan | {"paths": list(t_.paths)} for t_ in c.tasks if t_.name in {w.task for w in winners}]
+        source = assembled_source(base, root, plans, winners)
+        compiled = assembled_source(base, root, plans, winners, compiled=True) if s.compile_assembled else None
+    secs["assemble"] = time.monotonic() - t
+    t = time.monotonic()
+    if user is not None:
+        e2e = end_to_end(user, redrawn, source, compiled, s.device, s.timeout or 600.0, s.precision)
+    else:
+        e2e = EndToEnd("eager", None, None, notes=["the whole model could not be judged"])
+    secs["verify"] = time.monotonic() - t
+    result_model = _result_model(model, e2e.choice, source, c.tasks, winners, s.device)
+    return OptimizedModel(
+        model=result_model, correct=e2e.correct, speedup_vs_eager=e2e.speedup_vs_eager,
+        speedup_vs_compile=e2e.speedup_vs_compile, tasks=tasks, choice=e2e.choice, model_class=cap.model_class,
+        device=s.device, end_to_end=e2e, refused=c.refused, covered_share=c.covered_share, seconds=secs,
+        assembled=source if e2e.assembled_ms is not None else None, winners=winners, task_list=c.tasks,
+        run_id=run_id, versions=_versions(s.device, e2e), model_module=type(model).__module__)
+
+
+def _whole_name(model_class: str) -> str:
+    from kernelswarm.optimize.tasks import _ident
+
+    return _ident(model_class.lower()) + "_whole"
+
+
+def _versions(device: str, e2e: EndToEnd) -> dict[str, str]:
+    from kernelswarm.runconfig import host_versions
+
+    out = dict(host_versions(device))
+    for _, ev in e2e.evaluations:
+        out.update({k: str(v) for k, v in (ev.versions or {}).items()})
+    return out
+
+
+def _search(problems: list[Problem], c: Cut, s: Settings, on_event: Callable | None) -> tuple[int, dict]:
+    from kernelswarm.agents.registry import build_agents
+    from kernelswarm.store import Store
+    from kernelswarm.supervisor import RunConfig
+
+    config = RunConfig(device=s.device, problems=[str(p.path) for p in problems], agents=s.agents, models=s.models,
+                       candidates=s.candidates, rounds=s.rounds, budget_usd=s.budget, jobs=s.jobs,
+                       timeout_s=s.timeout or 300.0, precision=s.precision)
+    agents = build_agents(s.agents, Path(s.models) if s.models else None, Path(s.candidates) if s.candidates else None)
+    store = Store(s.db)
+    run_id = run_tasks(problems, c.tasks, store, config, agents, on_event=on_event, resume=s.resume, min_share=s.min_share)
+    return run_id, {r.name: r for r in store.problem_results(run_id)}
+
+
+def _results(c: Cut, results: dict) -> tuple[list[TaskResult], list[Winner]]:
+    from kernelswarm.optimize.search import allowances
+
+    allow = allowances(c.tasks, 1, None)
+    out, winners = [], []
+    for t in c.tasks:
+        r = results.get(t.name)
+        best = r.best if r is not None else None
+        if best is not None:
+            winners.append(Winner(t.name, best.source, best.agent, best.candidate_ms, r.best_baseline_ms))
+        out.append(TaskResult(t.name, t.count, t.share, r.eager_ms if r else None, r.compile_ms if r else None,
+                              r.result_ms if r else None, best.agent if best else None, t.class_name,
+                              tuple(t.paths), allow[t.name].llm))
+    return out, winners
+
+
+def _result_model(model: nn.Module, choice: str, source: str | None, tasks: list[Task], winners: list[Winner],
+                  device: str) -> Any:
+    """The chosen implementation, as a module the user calls: their model (untouched), compiled,
+    or a copy of it with the winners swapped in (compiled or not)."""
+    if choice == "eager":
+        return model
+    if choice == "compile":
+        return torch.compile(model)
+    assembled = copy.deepcopy(model).to(device)
+    apply_to(assembled, source)
+    return torch.compile(assembled) if choice == "compile(assembled)" else assembled
+

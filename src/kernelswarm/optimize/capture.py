@@ -1,0 +1,223 @@
+"""Capture: run the user's model once at the example inputs and record, for each region, how it
+was called (structure, tensors, outputs) and whether it changed its buffers; then time each
+region's share of the model's time.
+
+Regions are cut at nn.Module boundaries: the largest sub-modules whose children are leaves (a
+repeated block's attention, MLP and norms; a convolution block with its epilogues). Containers
+(ModuleList, Sequential, ModuleDict) do not count as a level, so a stage of blocks is cut into its
+blocks' sub-layers. See docs in optimize/__init__.py.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from kernelswarm.optimize.runtime import KsUnsupported, ks_structure
+
+# Modules that compute nothing worth a task (at inference).
+_TRIVIAL = (nn.Identity, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout)
+_CONTAINERS = (nn.ModuleList, nn.ModuleDict, nn.Sequential)
+
+
+class CaptureError(ValueError):
+    """The model cannot be captured at these inputs at all; one line."""
+
+
+@dataclass
+class RegionCall:
+    """One region's first call, as captured: structures and the tensors in them (on the device)."""
+
+    inputs: tuple  # runtime structure of ([args], {kwargs})
+    tensors: list[torch.Tensor]
+    outputs: tuple  # runtime structure of the output
+    out_tensors: list[torch.Tensor]
+    training: bool
+
+
+@dataclass
+class Region:
+    """A sub-module of the model that may become (part of) a task."""
+
+    path: str  # dotted path in the model ("" is the model itself)
+    module: nn.Module
+    calls: int = 0
+    call: RegionCall | None = None
+    refused: str = ""  # why it cannot be a task ("" when it can)
+    ms: float = 0.0  # measured time per model forward
+    share: float = 0.0  # of the model's time
+
+    @property
+    def class_name(self) -> str:
+        return type(self.module).__qualname__
+
+
+@dataclass
+class Capture:
+    """The model at its example inputs: regions, the model's time, and what could not be cut."""
+
+    model_class: str
+    regions: list[Region]
+    model_ms: float
+    device: str
+    capture_s: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+def height(m: nn.Module) -> int:
+    """Levels of modules below m; containers are transparent."""
+    kids = list(m.children())
+    if not kids:
+        return 0
+    h = max(height(c) for c in kids)
+    return h if isinstance(m, _CONTAINERS) else h + 1
+
+
+def find_regions(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The largest sub-modules of height at most one (leaves, or modules made of leaves)."""
+    out: list[tuple[str, nn.Module]] = []
+
+    def walk(m: nn.Module, path: str) -> None:
+        if height(m) <= 1 and not isinstance(m, (nn.ModuleList, nn.ModuleDict)):
+            if not isinstance(m, _TRIVIAL):
+                out.append((path, m))
+            return
+        for name, c in m.named_children():
+            walk(c, f"{path}.{name}" if path else name)
+
+    walk(model, "")
+    return out
+
+
+def _detach(ts: list[torch.Tensor]) -> list[torch.Tensor]:
+    return [t.detach().clone() for t in ts]
+
+
+def record(model: nn.Module, example_inputs: tuple, regions: list[Region]) -> Any:
+    """Run the model once with hooks on every region; returns the model's output."""
+    handles = []
+    before: dict[int, list[torch.Tensor]] = {}
+
+    def pre(region: Region):
+        def hook(module, args, kwargs):
+            region.calls += 1
+            if region.calls > 1 or region.refused:
+                return None
+            before[id(region)] = [b.detach().clone() for b in module.buffers()]
+            tensors: list[torch.Tensor] = []
+            try:
+                structure = ks_structure((list(args), dict(kwargs)), tensors)
+            except KsUnsupported as e:
+                region.refused = f"takes {e} as input"
+                return None
+            region.call = RegionCall(structure, _detach(tensors), ("C", None), [], module.training)
+            return None
+        return hook
+
+    def post(region: Region):
+        def hook(module, args, kwargs, output):
+            if region.calls > 1 or region.refused or region.call is None:
+                return None
+            after = [b.detach() for b in module.buffers()]
+            if any(a.shape != b.shape or not torch.equal(a, b) for a, b in zip(before.pop(id(region), []), after)):
+                region.refused = "its forward updates its buffers (batch-norm statistics in training mode, a cache)"
+                return None
+            tensors: list[torch.Tensor] = []
+            try:
+                region.call.outputs = ks_structure(output, tensors)
+            except KsUnsupported as e:
+                region.refused = f"returns {e}"
+                return None
+            if not tensors:
+                region.refused = "returns no tensor"
+            region.call.out_tensors = _detach(tensors)
+            return None
+        return hook
+
+    for r in regions:
+        handles.append(r.module.register_forward_pre_hook(pre(r), with_kwargs=True))
+        handles.append(r.module.register_forward_hook(post(r), with_kwargs=True))
+    try:
+        with torch.no_grad():
+            return model(*example_inputs)
+    except Exception as e:
+        text = str(e).strip().splitlines()
+        raise CaptureError(f"the model fails on the example inputs: {type(e).__name__}: "
+                           f"{text[0] if text else ''}"[:300]) from None
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def _sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def time_model(model: nn.Module, example_inputs: tuple, device: str, min_s: float = 0.3, reps: int = 3) -> float:
+    """Median milliseconds of one forward (after one warm-up call)."""
+    samples: list[float] = []
+    with torch.no_grad():
+        model(*example_inputs)
+        start = time.perf_counter()
+        while len(samples) < reps or (time.perf_counter() - start < min_s and len(samples) < 50):
+            _sync(device)
+            t = time.perf_counter()
+            model(*example_inputs)
+            _sync(device)
+            samples.append((time.perf_counter() - t) * 1e3)
+    return statistics.median(samples)
+
+
+def time_regions(model: nn.Module, example_inputs: tuple, regions: list[Region], device: str, reps: int = 3) -> None:
+    """Each region's milliseconds per model forward (its calls summed), median over `reps`
+    forwards, measured with hooks that synchronize the device around each call."""
+    per_rep: dict[int, list[float]] = {id(r): [] for r in regions}
+    current: dict[int, float] = {}
+    started: dict[int, float] = {}
+    handles = []
+    for r in regions:
+        def pre(module, args, rid=id(r)):
+            _sync(device)
+            started[rid] = time.perf_counter()
+
+        def post(module, args, output, rid=id(r)):
+            _sync(device)
+            current[rid] = current.get(rid, 0.0) + (time.perf_counter() - started.pop(rid, time.perf_counter())) * 1e3
+
+        handles += [r.module.register_forward_pre_hook(pre), r.module.register_forward_hook(post)]
+    try:
+        with torch.no_grad():
+            model(*example_inputs)  # warm-up
+            for _ in range(reps):
+                current.clear()
+                model(*example_inputs)
+                for r in regions:
+                    per_rep[id(r)].append(current.get(id(r), 0.0))
+    finally:
+        for h in handles:
+            h.remove()
+    for r in regions:
+        r.ms = statistics.median(per_rep[id(r)])
+
+
+def capture(model: nn.Module, example_inputs: tuple, device: str) -> Capture:
+    """Regions of `model` (already on `device`) with their calls and time shares."""
+    t0 = time.monotonic()
+    if not isinstance(example_inputs, tuple):
+        example_inputs = tuple(example_inputs) if isinstance(example_inputs, list) else (example_inputs,)
+    regions = [Region(p, m) for p, m in find_regions(model)]
+    record(model, example_inputs, regions)
+    model_ms = time_model(model, example_inputs, device)
+    called = [r for r in regions if r.calls]
+    time_regions(model, example_inputs, called, device)
+    for r in called:
+        r.share = r.ms / model_ms if model_ms > 0 else 0.0
+    cap = Capture(type(model).__qualname__, called, model_ms, device)
+    cap.capture_s = time.monotonic() - t0
+    return cap
