@@ -54,27 +54,33 @@ class Variant:
     setup: str = ""  # module-level statements before ModelNew
     conv_only: bool = False  # applies only to problems with convolutions
     language: str = "compile"
+    training: bool = True  # also right under autograd (False: inference only, e.g. no_grad, captured graphs)
 
 
 def _compile_variant(name: str, devices: tuple[str, ...], note: str, args: str, setup: str = "",
-                     no_grad: bool = False, mark_step: bool = False) -> Variant:
+                     no_grad: bool = False, mark_step: bool = False, inductor: str = "",
+                     dynamo: str = "") -> Variant:
     # Compile the bound Model.forward rather than the module: the module keeps its own parameter
     # names (torch.compile(module) would nest them under `_orig_mod`).
     call = "self._ks_fn(*args, **kwargs)"
-    body = []
-    if mark_step:
-        body.append("torch.compiler.cudagraph_mark_step_begin()")
+    # Compiler settings hold for this module's calls only (compilation happens inside the first
+    # call), never for the process that imports the candidate. In-process compilation: inductor's
+    # parallel compile pool leaves an idle thread behind, which the evaluator (rightly) cannot
+    # tell from a candidate finishing work after returning.
+    scope = f"torch._inductor.config.patch(compile_threads=1{inductor})"
+    if dynamo:
+        scope += f", torch._dynamo.config.patch({dynamo})"
     if no_grad:
-        body += ["with torch.no_grad():", f"    return {call}"]
-    elif mark_step:
-        body.append(f"return _ks_clone({call})")
+        scope += ", torch.no_grad()"
+    body = [f"with {scope}:"]
+    if mark_step:
+        body.append("    torch.compiler.cudagraph_mark_step_begin()")
+        body.append(f"    return _ks_clone({call})")
     else:
-        body.append(f"return {call}")
-    # In-process compilation: inductor's parallel compile pool leaves an idle thread behind, which
-    # the evaluator (rightly) cannot tell from a candidate finishing work after returning.
-    setup = "import torch._inductor.config\ntorch._inductor.config.compile_threads = 1\n" + setup
+        body.append(f"    return {call}")
+    setup = "import torch._inductor.config\nimport torch._dynamo.config\n" + setup
     return Variant(name, devices, note, f"self._ks_fn = torch.compile(super().forward{args})",
-                   "\n".join(body), setup + (_CLONE if mark_step else ""))
+                   "\n".join(body), setup + (_CLONE if mark_step else ""), training=not no_grad and not mark_step)
 
 
 VARIANTS: tuple[Variant, ...] = (
@@ -87,12 +93,10 @@ VARIANTS: tuple[Variant, ...] = (
                      "torch.compile, reduce-overhead mode (CUDA graphs; outputs copied out)",
                      ', mode="reduce-overhead"', mark_step=True),
     _compile_variant("compile-freezing", ("cpu", "cuda"),
-                     "torch.compile with inductor freezing under no_grad (weights as constants: folding, conv-bn fusion)",
-                     "", setup=("torch._inductor.config.freezing = True\n"
-                                "# Frozen weights are constants: each new instance (the evaluator re-draws weights)\n"
-                                "# compiles anew, so allow more than dynamo's default of 8 before it falls back to eager.\n"
-                                "import torch._dynamo.config\ntorch._dynamo.config.recompile_limit = 64\n"),
-                     no_grad=True),
+                     "torch.compile with inductor freezing under no_grad (weights as constants: folding, conv-bn fusion; inference only)",
+                     # Frozen weights are constants: each new instance (the evaluator re-draws weights)
+                     # compiles anew, so allow more than dynamo's default of 8 before it falls back to eager.
+                     "", inductor=", freezing=True", dynamo="recompile_limit=64", no_grad=True),
     Variant(
         "cudagraph", ("cuda",),
         "eager PyTorch captured whole into one CUDA graph per input signature, replayed (inputs copied in, outputs out)",
@@ -113,10 +117,19 @@ VARIANTS: tuple[Variant, ...] = (
         ),
         setup=_CLONE,
         language="pytorch",
+        training=False,
     ),
     Variant(
         "cudnn-benchmark", ("cuda",), "eager PyTorch with cuDNN autotuning (torch.backends.cudnn.benchmark)",
-        init="", setup="torch.backends.cudnn.benchmark = True\n", conv_only=True, language="pytorch",
+        init="",
+        # The setting holds during this module's calls only, not for the process that imports it.
+        forward=("previous = torch.backends.cudnn.benchmark\n"
+                 "torch.backends.cudnn.benchmark = True\n"
+                 "try:\n"
+                 "    return super().forward(*args, **kwargs)\n"
+                 "finally:\n"
+                 "    torch.backends.cudnn.benchmark = previous"),
+        conv_only=True, language="pytorch",
     ),
     Variant(
         "channels-last", ("cpu", "cuda"), "eager PyTorch with channels-last layouts for weights and inputs",

@@ -37,6 +37,7 @@ def optimize(
     out: Optional[Path] = typer.Option(None, "--out", help="Folder for the optimized model (what kernelswarm.load reads)."),
     tasks_out: Optional[Path] = typer.Option(None, "--tasks-out", help="Write every task as DIR/<task name>.py."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    no_compile: bool = typer.Option(False, "--no-compile", help="No torch.compile baselines or torch.compile(assembled): faster; speedup_vs_compile is null."),
 ) -> None:
     """Optimize a whole model: tasks, the swarm on each, a verified drop-in model."""
     from kernelswarm.optimize.api import OptimizeError, Settings, run
@@ -54,7 +55,8 @@ def optimize(
     models = models or default_models_path()
     s = Settings(device, parse_names(agents), str(models.resolve()) if models else None,
                  str(candidates.resolve()) if candidates else None, rounds, budget, str(db), jobs, timeout, precision,
-                 resume, str(tasks_out) if tasks_out else None)
+                 resume, str(tasks_out) if tasks_out else None, compile_assembled=not no_compile,
+                 compile_baselines=not no_compile)
     _check_agents(s)
     view = None if as_json else _show
     try:

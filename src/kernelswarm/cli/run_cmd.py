@@ -375,6 +375,19 @@ def _stored_results(db: Path, run_id: Optional[int]) -> "tuple[RunInfo, list[Pro
         die(f"{db}: cannot read store ({e.__class__.__name__}: {e})")
 
 
+def _supports(r: "ProblemResult", which_variant: str | None) -> str:
+    """What the exported module is right for: the built-in variants know; anything else was judged
+    on forward calls only."""
+    from kernelswarm.agents.builtin import VARIANTS
+
+    if r.best is None:
+        return "inference and training (a baseline: the reference itself, or torch.compile of it)"
+    variant = next((v for v in VARIANTS if v.name == which_variant), None)
+    if variant is not None:
+        return "inference and training" if variant.training else "inference only (no_grad or captured graphs)"
+    return "inference only: the evaluator judged forward calls, not gradients"
+
+
 def export_text(r: "ProblemResult", info: "RunInfo") -> str | None:
     """A drop-in ModelNew file for one problem, with a header saying where it came from."""
     from kernelswarm.agents.builtin import VARIANTS, Variant, render
@@ -397,6 +410,8 @@ def export_text(r: "ProblemResult", info: "RunInfo") -> str | None:
         variant = next(x for x in VARIANTS if x.name == "compile") if which == "compile" else \
             Variant("eager", (info.device,), "eager PyTorch: the reference Model itself", init="", language="pytorch")
         body = render(variant, problem, info.device)
+    head.append("# supports: " + _supports(r, which_variant=r.best.agent if r.best else r.best_baseline))
+    head.append("# global settings: none changed on import (compiler settings hold inside this module's calls)")
     base = f"{r.best_baseline} {r.best_baseline_ms:.4f} ms"
     head.append(f"# measured: {r.result_ms:.4f} ms; {r.speedup_vs_eager:.3f}x vs eager ({r.eager_ms:.4f} ms), "
                 f"{r.speedup_vs_best_baseline:.3f}x vs the faster baseline ({base})")

@@ -103,12 +103,13 @@ class Settings:
     tasks_out: str | None = None
     min_share: float = MIN_SHARE
     compile_assembled: bool = True
+    compile_baselines: bool = True  # False: no torch.compile anywhere (faster; speedup_vs_compile is None)
 
 
 def optimize(model: nn.Module, example_inputs: Any, device: str | None = None, agents: Any = None, models: Any = None,
              candidates: Any = None, rounds: int = 1, budget: float | None = None, db: str = "kernelswarm.db",
              jobs: int = 1, timeout: float | None = None, precision: str = "fp32", *, resume: bool = False,
-             tasks_out: str | None = None, min_share: float = MIN_SHARE, compile_assembled: bool = True,
+             tasks_out: str | None = None, min_share: float = MIN_SHARE, compile: bool = True,
              on_event: Callable | None = None) -> OptimizedModel:
     """Optimize a whole model; see OptimizedModel. `agents` is a list of names (or a comma list),
     `models` a models file, `candidates` a folder of hand-written candidates (DIR/<task name>.py)."""
@@ -120,7 +121,7 @@ def optimize(model: nn.Module, example_inputs: Any, device: str | None = None, a
         raise OptimizeError(f"device {device!r} is not available on this machine")
     names = parse_names(agents) if isinstance(agents, str) else (list(agents) if agents else None)
     s = Settings(device, names, str(models) if models else None, str(candidates) if candidates else None, rounds,
-                 budget, str(db), jobs, timeout, precision, resume, tasks_out, min_share, compile_assembled)
+                 budget, str(db), jobs, timeout, precision, resume, tasks_out, min_share, compile, compile)
     return run(model, example_inputs, s, whole=None, on_event=on_event)
 
 
@@ -176,7 +177,8 @@ def run(model: nn.Module, example_inputs: Any, s: Settings, whole: Problem | Non
     secs["assemble"] = time.monotonic() - t
     t = time.monotonic()
     if user is not None:
-        e2e = end_to_end(user, redrawn, source, compiled, s.device, s.timeout or 600.0, s.precision)
+        e2e = end_to_end(user, redrawn, source, compiled, s.device, s.timeout or 600.0, s.precision,
+                         compile_baseline=s.compile_baselines)
     else:
         e2e = EndToEnd("eager", None, None, notes=["the whole model could not be judged"])
     secs["verify"] = time.monotonic() - t
@@ -211,7 +213,7 @@ def _search(problems: list[Problem], c: Cut, s: Settings, on_event: Callable | N
 
     config = RunConfig(device=s.device, problems=[str(p.path) for p in problems], agents=s.agents, models=s.models,
                        candidates=s.candidates, rounds=s.rounds, budget_usd=s.budget, jobs=s.jobs,
-                       timeout_s=s.timeout or 300.0, precision=s.precision)
+                       timeout_s=s.timeout or 300.0, precision=s.precision, compile_baseline=s.compile_baselines)
     agents = build_agents(s.agents, Path(s.models) if s.models else None, Path(s.candidates) if s.candidates else None)
     store = Store(s.db)
     run_id = run_tasks(problems, c.tasks, store, config, agents, on_event=on_event, resume=s.resume, min_share=s.min_share)

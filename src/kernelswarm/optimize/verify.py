@@ -96,22 +96,24 @@ def whole_problems(model: nn.Module, example_inputs: tuple, folder: Path, name: 
 
 
 def end_to_end(user: Problem, redrawn: Problem | None, assembled: str | None, compiled_assembled: str | None,
-               device: str, timeout_s: float, precision: str) -> EndToEnd:
+               device: str, timeout_s: float, precision: str, compile_baseline: bool = True) -> EndToEnd:
     """Judge the assembled model (user's weights, then redrawn ones) and its compiled form; time
     the baselines; choose. With nothing assembled, only the baselines are timed."""
     from kernelswarm.evaluate import EvalOptions, evaluate, time_baselines
     from kernelswarm.records import Precision
 
-    opts = EvalOptions.for_device(device, timeout_s=timeout_s, precision=Precision(precision), baseline_compile=True)
+    opts = EvalOptions.for_device(device, timeout_s=timeout_s, precision=Precision(precision),
+                                  baseline_compile=compile_baseline)
+    modes = ("default",) if compile_baseline else ()
     if assembled is None:
-        t = time_baselines(user, device, timeout_s=timeout_s, options=opts)
+        t = time_baselines(user, device, compile_modes=modes, timeout_s=timeout_s, options=opts)
         e2e = EndToEnd("eager", t["eager"].median_ms, t["compile:default"].median_ms if "compile:default" in t else None)
         return _choose(e2e)
     ev = evaluate(user, assembled, opts)
     e2e = EndToEnd("eager", ev.reference.median_ms if ev.reference else None,
                    ev.compiled.median_ms if ev.compiled else None, evaluations=[("assembled, user's weights", ev)])
     if e2e.eager_ms is None:  # the candidate failed before the baselines were timed
-        t = time_baselines(user, device, timeout_s=timeout_s, options=opts)
+        t = time_baselines(user, device, compile_modes=modes, timeout_s=timeout_s, options=opts)
         e2e.eager_ms = t["eager"].median_ms
         e2e.compile_ms = t["compile:default"].median_ms if "compile:default" in t else None
     timed = replace(opts, reference=ev.reference, compiled=ev.compiled) if ev.reference else opts

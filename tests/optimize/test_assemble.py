@@ -1,0 +1,113 @@
+"""The assembled model without the search: a winner swapped in as a custom operator, the original
+region outside what was verified, torch.compile around it, the user's weights, no global change."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+
+from kernelswarm.optimize.assemble import Winner, apply_to, assembled_source, runtime_source
+from kernelswarm.optimize.capture import capture
+from kernelswarm.optimize.tasks import cut
+
+MLP_WINNER = '''
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class _MLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.up = nn.Linear(32, 128)
+        self.down = nn.Linear(128, 32)
+
+
+class ModelNew(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.region = _MLP()
+
+    def forward(self, x0):
+        r = self.region
+        h = torch.addmm(r.up.bias, x0.reshape(-1, 32), r.up.weight.t())
+        return torch.addmm(r.down.bias, F.gelu(h), r.down.weight.t()).reshape(x0.shape)
+'''
+
+
+def _assembled():
+    import tinynet
+
+    torch.manual_seed(0)
+    model = tinynet.Model()
+    c = cut(capture(copy.deepcopy(model), tuple(tinynet.get_inputs()), "cpu"))
+    task = next(t for t in c.tasks if t.name == "blocks_mlp")
+    plans = [task.plan | {"paths": task.paths}]
+    source = assembled_source("import torch.nn as nn\nclass Model(nn.Module):\n    pass\n", "", plans,
+                              [Winner("blocks_mlp", MLP_WINNER, "test", 1.0, 2.0)])
+    return model, source
+
+
+def test_runtime_passes_the_static_screen():
+    from kernelswarm.evaluate.static import screen_source
+
+    assert screen_source(runtime_source()) == []
+    _, source = _assembled()
+    assert screen_source(source) == []
+
+
+def test_winner_runs_verified_calls_only_and_stays_correct():
+    import tinynet
+
+    model, source = _assembled()
+    fast = copy.deepcopy(model)
+    regions = apply_to(fast, source)
+    assert [r.module is fast.get_submodule(p) for r, p in zip(regions, ["blocks.0.mlp", "blocks.1.mlp"])] == [True, True]
+    x = tinynet.get_inputs()[0]
+    with torch.no_grad():
+        want, got = model(x), fast(x)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    assert sum(r.fast_calls for r in regions) == 2
+    # another shape: the original region, still correct
+    y = torch.randint(0, 64, (3, 5))
+    with torch.no_grad():
+        torch.testing.assert_close(fast(y), model(y), rtol=1e-5, atol=1e-5)
+    assert sum(r.fast_calls for r in regions) == 2
+    # the user's weights: changing them before the first call on a device is honoured
+    assert set(fast.state_dict()) == set(model.state_dict())
+
+
+def test_profiler_sees_the_operator_and_compile_works_around_it():
+    import tinynet
+
+    model, source = _assembled()
+    fast = copy.deepcopy(model)
+    apply_to(fast, source)
+    x = tinynet.get_inputs()[0]
+    with torch.no_grad(), torch.profiler.profile() as prof:
+        fast(x)
+    names = {e.name for e in prof.events()}
+    assert any(n.startswith("kernelswarm::region_") for n in names)
+    compiled = torch.compile(fast)
+    with torch.no_grad(), torch._inductor.config.patch(compile_threads=1):
+        torch.testing.assert_close(compiled(x), model(x), rtol=1e-5, atol=1e-5)
+
+
+def test_builtin_compile_candidates_leave_global_settings_alone():
+    import torch._dynamo.config
+    import torch._inductor.config
+
+    from kernelswarm.agents.builtin import VARIANTS, render
+    from kernelswarm.problems.load import Problem
+
+    problem = Problem(name="p", path=__import__("pathlib").Path("p.py"), hash="x",
+                      source="import torch\nimport torch.nn as nn\nclass Model(nn.Module):\n    def forward(self, x):\n        return x * 2\n")
+    before = (torch._inductor.config.freezing, torch._inductor.config.compile_threads, torch._dynamo.config.recompile_limit)
+    for v in VARIANTS:
+        if v.name.startswith("compile"):
+            ns: dict = {}
+            exec(compile(render(v, problem, "cpu"), "<candidate>", "exec"), ns)
+            ns["ModelNew"]()
+    assert (torch._inductor.config.freezing, torch._inductor.config.compile_threads,
+            torch._dynamo.config.recompile_limit) == before

@@ -1,0 +1,150 @@
+"""Capture and cut real architectures (transformers configs, random weights, CPU sizes) and the
+project's own model into tasks: every task an ordinary problem that rebuilds its region."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from kernelswarm.optimize.capture import capture
+from kernelswarm.optimize.tasks import cut
+from kernelswarm.problems.load import exec_problem, load_problem
+
+
+def _cut(model, inputs):
+    torch.manual_seed(0)
+    return cut(capture(model.eval(), inputs, "cpu"))
+
+
+def _check_files(c, tmp_path):
+    """Each task is a problem file that loads, builds and runs at its captured shapes."""
+    for t in c.tasks:
+        path = tmp_path / f"{t.name}.py"
+        path.write_text(t.source)
+        p = load_problem(path)
+        assert p.hash == t.hash
+        mod = exec_problem(p.source, str(path), "cpu")
+        model = mod.Model(*mod.get_init_inputs())
+        out = model(*mod.get_inputs())
+        outs = out if isinstance(out, tuple) else (out,)
+        assert [list(o.shape) for o in outs] == [s for s, _ in t.plan["out_specs"]]
+
+
+def test_own_model_tasks(tmp_path):
+    import tinynet
+
+    c = _cut(tinynet.Model(), tuple(tinynet.get_inputs()))
+    by = {t.name: t for t in c.tasks}
+    assert set(by) == {"blocks_norm1", "blocks_attn", "blocks_mlp", "head", "embed"}
+    assert by["blocks_norm1"].count == 5  # four block norms and the final norm: one problem
+    assert by["blocks_attn"].count == 2 and by["blocks_mlp"].count == 2
+    assert all(0 <= t.share <= 1.5 for t in c.tasks)
+    assert not c.refused
+    # token ids stay integer ids in range
+    assert "torch.randint(" in by["embed"].source and "dtype=torch.int64" in by["embed"].source
+    # agents see the original module's source beside the task
+    assert "return self.down(F.gelu(self.up(x)))" in by["blocks_mlp"].source
+    _check_files(c, tmp_path)
+
+
+def test_gpt2(tmp_path):
+    tr = pytest.importorskip("transformers")
+    cfg = tr.GPT2Config(n_layer=2, n_embd=64, n_head=4, vocab_size=128, n_positions=64, use_cache=False,
+                        bos_token_id=0, eos_token_id=0)
+    c = _cut(tr.GPT2Model(cfg), (torch.randint(0, 128, (2, 16)),))
+    names = {t.name: t for t in c.tasks}
+    assert {"h_attn", "h_mlp"} <= set(names)
+    assert names["h_attn"].count == 2 and names["h_mlp"].count == 2  # identical layers, one task each
+    assert not c.refused
+    _check_files(c, tmp_path)
+
+
+def test_bert(tmp_path):
+    tr = pytest.importorskip("transformers")
+    cfg = tr.BertConfig(num_hidden_layers=2, hidden_size=64, num_attention_heads=4, intermediate_size=128,
+                        vocab_size=128, max_position_embeddings=64)
+    ids = torch.randint(0, 128, (2, 16))
+    mask = torch.ones(2, 16, dtype=torch.int64)
+    mask[1, 12:] = 0  # padding: the mask stays a mask
+    c = _cut(tr.BertModel(cfg), (ids, mask))
+    assert any(t.count == 2 for t in c.tasks)
+    assert len(c.tasks) >= 4
+    _check_files(c, tmp_path)
+
+
+def test_llama(tmp_path):
+    tr = pytest.importorskip("transformers")
+    cfg = tr.LlamaConfig(num_hidden_layers=2, hidden_size=64, intermediate_size=128, num_attention_heads=4,
+                         num_key_value_heads=2, vocab_size=128, use_cache=False, max_position_embeddings=64)
+    c = _cut(tr.LlamaModel(cfg), (torch.randint(0, 128, (2, 16)),))
+    names = {t.name: t for t in c.tasks}
+    assert {"layers_self_attn", "layers_mlp"} <= set(names)
+    assert names["layers_self_attn"].count == 2
+    _check_files(c, tmp_path)
+
+
+def test_resnet_and_vit_from_transformers(tmp_path):
+    tr = pytest.importorskip("transformers")
+    resnet = tr.ResNetModel(tr.ResNetConfig(embedding_size=16, hidden_sizes=[16, 32], depths=[2, 1], layer_type="bottleneck"))
+    c = _cut(resnet, (torch.randn(2, 3, 32, 32),))
+    assert c.tasks and not [r for r in c.refused if "buffers" in r[1]]
+    assert any("Conv" in t.class_name or "Conv2d" in t.source for t in c.tasks)
+    _check_files(c, tmp_path)
+    vit = tr.ViTModel(tr.ViTConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
+                                   image_size=32, patch_size=8))
+    c = _cut(vit, (torch.randn(2, 3, 32, 32),))
+    assert any(t.count == 2 for t in c.tasks)
+    _check_files(c, tmp_path)
+
+
+def test_timm_models(tmp_path):
+    timm = pytest.importorskip("timm")  # not importable with this CPU torch: runs where timm works
+    for name, x in (("resnet18", torch.randn(1, 3, 64, 64)), ("vit_tiny_patch16_224", torch.randn(1, 3, 224, 224))):
+        c = _cut(timm.create_model(name, pretrained=False), (x,))
+        assert c.tasks
+        _check_files(c, tmp_path)
+
+
+def test_batchnorm_in_training_mode_is_refused():
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.ReLU())
+    cap = capture(net.train(), (torch.randn(2, 3, 8, 8),), "cpu")
+    c = cut(cap)
+    assert not c.tasks
+    assert any("updates its buffers" in why for _, why in c.refused)
+
+
+class _Cache:
+    pass
+
+
+class _TakesCache(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(8, 8)
+
+    def forward(self, x, cache):
+        return self.lin(x)
+
+
+class _Outer(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = _TakesCache()
+        self.b = torch.nn.Linear(8, 8)
+
+    def forward(self, x):
+        return self.b(self.a(x, _Cache()))
+
+
+def test_uncapturable_region_is_cut_around_and_named():
+    c = cut(capture(_Outer(), (torch.randn(2, 8),), "cpu"))
+    assert [t.paths for t in c.tasks] == [["b"]]
+    assert c.refused and c.refused[0][0] == "a" and "_Cache" in c.refused[0][1]
+
+
+def test_failing_inputs_one_line():
+    from kernelswarm.optimize.capture import CaptureError
+
+    with pytest.raises(CaptureError) as e:
+        capture(torch.nn.Linear(4, 4), (torch.randn(2, 5),), "cpu")
+    assert "fails on the example inputs" in str(e.value) and "\n" not in str(e.value)
