@@ -105,6 +105,13 @@ class Evaluation:
     wall_s: float = 0.0  # wall time of the whole evaluation
     phases_s: dict[str, float] = field(default_factory=dict)  # where the wall time went
     log_tail: str = ""  # last lines the candidate printed, for feedback
+    host: str = ""  # the machine that timed it, when a run spreads over GPUs or a Ray cluster
+    device_index: int | None = None  # the GPU of that machine (its CUDA index), when placed on one
+
+    @property
+    def timed_on(self) -> str:
+        """Where it was timed, e.g. 'node3 cuda:1' ('' when the run did not place evaluations)."""
+        return timed_on(self.host, self.device_index)
 
     @property
     def correct(self) -> bool:
@@ -169,7 +176,15 @@ class Evaluation:
             wall_s=d.get("wall_s", 0.0),
             phases_s=dict(d.get("phases_s", {})),
             log_tail=d.get("log_tail", ""),
+            host=d.get("host", ""),
+            device_index=d.get("device_index"),
         )
+
+
+def timed_on(host: str | None, device_index: int | None) -> str:
+    """'host cuda:N', 'host', 'cuda:N' or '': where an evaluation was timed."""
+    gpu = f"cuda:{device_index}" if device_index is not None else ""
+    return " ".join(x for x in (host or "", gpu) if x)
 
 
 @dataclass

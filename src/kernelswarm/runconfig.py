@@ -36,6 +36,8 @@ class RunConfig:
     precision: str = "fp32"
     compile_baseline: bool = True  # also time torch.compile of the reference
     shard: str | None = None  # "K/N": this run's part of the problem list (scale.shard.Shard)
+    devices: list[str] | None = None  # GPUs of this host the run spreads over ("cuda:0", ...); None: one
+    ray: str | None = None  # Ray address ("local" or a cluster's) whose actors evaluate; None: this process
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

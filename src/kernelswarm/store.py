@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from kernelswarm.metrics import ProblemScore
-from kernelswarm.records import Candidate, Evaluation, Timing, Verdict
+from kernelswarm.records import Candidate, Evaluation, Timing, Verdict, timed_on
 
 SCHEMA_VERSION = 1
 
@@ -113,6 +113,7 @@ class CandidateRow:
     reference_ms: float | None = None  # eager time the evaluation compared against
     compiled_ms: float | None = None
     device: str = ""
+    timed_on: str = ""  # the machine and GPU that timed it, when the run placed evaluations (else "")
 
 
 @dataclass(frozen=True)
@@ -417,7 +418,8 @@ class Store:
 
     _CANDIDATE_SQL = (
         "SELECT c.*, p.name AS problem, r.device AS device, e.verdict, e.reason, e.kind, e.candidate_ms,"
-        " e.reference_ms, e.compiled_ms FROM candidates c JOIN problems p ON p.id = c.problem_id"
+        " e.reference_ms, e.compiled_ms, json_extract(e.data, '$.host') AS host,"
+        " json_extract(e.data, '$.device_index') AS device_index FROM candidates c JOIN problems p ON p.id = c.problem_id"
         " JOIN runs r ON r.id = p.run_id LEFT JOIN evaluations e ON e.candidate_id = c.id"
     )
 
@@ -428,6 +430,7 @@ class Store:
             context=json.loads(r["context"]), language=r["language"], note=r["note"], source=r["source"],
             verdict=r["verdict"], reason=r["reason"] or "", kind=r["kind"], candidate_ms=r["candidate_ms"],
             reference_ms=r["reference_ms"], compiled_ms=r["compiled_ms"], device=r["device"],
+            timed_on=timed_on(r["host"], r["device_index"]),
         )
 
     def candidates(self, run_id: int, problem: str | None = None) -> list[CandidateRow]:

@@ -11,7 +11,7 @@ import contextlib
 import threading
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from kernelswarm import machine
 from kernelswarm.agents.base import Agent, Context, Feedback
@@ -31,6 +31,18 @@ MIN_FREE_SHARE = 0.25
 
 class OtherMachine(RuntimeError):
     """A stored run cannot be resumed here: it was timed on another device or library versions."""
+
+class ProblemClaims(Protocol):
+    """Which supervisor works on which problem, when several share a run (kernelswarm.scale)."""
+
+    def take(self, problem_id: int) -> bool:
+        """Whether the caller takes this problem (False: another supervisor has it)."""
+        ...
+
+    def release(self, problem_id: int) -> None:
+        """The caller has finished with a problem it took."""
+        ...
+
 
 Evaluator = Callable[..., Evaluation]  # (problem, candidate_source, options) -> Evaluation
 BaselineTimer = Callable[..., dict[str, Timing]]  # time_baselines' signature
@@ -69,6 +81,13 @@ class Supervisor:
         problems it registered keep their stored source, so a resumed run judges the same code, and
         those whose baselines failed with nothing measured are tried again (Store.reopen_unmeasured).
         `should_stop` is asked before each problem; when it says yes the run stays resumable."""
+        self.start(problems, run_id)
+        if self.work(should_stop):
+            self.store.set_run_status(self.run_id, "finished")
+        return self.run_id
+
+    def start(self, problems: list[Problem], run_id: int | None = None) -> int:
+        """Create the run (or check that a stored one can continue here) and register its problems."""
         if run_id is None:
             run_id = self.store.create_run(self.config.device, self.config.to_dict(), host_versions(self.config.device))
         else:
@@ -83,17 +102,31 @@ class Supervisor:
         for position, problem in enumerate(problems):
             self.store.add_problem(run_id, position, problem.name, problem.level, problem.hash,
                                    str(problem.path), problem.source, problem.sizes)
-        rows = self.store.problem_rows(run_id)
+        return run_id
+
+    def work(self, should_stop: Callable[[], bool] | None = None, claims: ProblemClaims | None = None) -> bool:
+        """Work on the started run's problems in order; True when none was left undone by a stop.
+        `claims`, when given, says which problems this supervisor takes: several supervisors (one
+        per GPU or Ray actor, kernelswarm.scale) share one run's problems that way."""
+        rows = self.store.problem_rows(self.run_id)
         stopped = threading.Event()
 
         def one(i: int, row: dict[str, Any]) -> None:
-            if stopped.is_set():
+            if stopped.is_set() or (claims is not None and not claims.take(row["id"])):
                 return
+            try:
+                claimed(i, row)
+            finally:
+                if claims is not None:
+                    claims.release(row["id"])
+
+        def claimed(i: int, row: dict[str, Any]) -> None:
             if should_stop is not None and not row["done"] and should_stop():
                 stopped.set()
                 self._emit(Event("note", row["name"], message="stopped before this problem; resume to continue"))
                 return
-            if i + 1 < len(rows) and not rows[i + 1]["done"]:
+            # Work ahead on the next problem only when it is surely this supervisor's.
+            if claims is None and i + 1 < len(rows) and not rows[i + 1]["done"]:
                 self._prefetch(rows[i + 1]["id"], problem_from_row(rows[i + 1]))
                 self._prefetch_baselines(rows[i + 1])
             try:
@@ -116,9 +149,7 @@ class Supervisor:
                     if fut is not None:
                         fut.cancel()
                 raise
-        if not stopped.is_set():
-            self.store.set_run_status(run_id, "finished")
-        return run_id
+        return not stopped.is_set()
 
     @property
     def device_holds(self) -> list[tuple[str, float, float]]:

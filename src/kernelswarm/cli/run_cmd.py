@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
+from kernelswarm.cli import scale_opts
 from kernelswarm.cli.common import console, die, err_console
 
 if TYPE_CHECKING:
@@ -42,10 +43,12 @@ def run(
     timeout: float = typer.Option(300.0, min=1, help="Seconds per candidate evaluation."),
     strict: bool = typer.Option(False, "--strict", help="Accept only custom kernels."),
     precision: str = typer.Option("fp32", help="fp32 | tf32 | bf16 | fp16."),
+    devices: Optional[str] = typer.Option(None, "--devices", help="GPUs of this host to spread the problems over: cuda:0,cuda:1,... or all (one GPU model). --jobs is then per GPU."),
+    ray: Optional[str] = typer.Option(None, "--ray", help="Evaluate in Ray actors, one per GPU (or CPU slot with --device cpu): 'local' starts Ray here, else a cluster address. Needs pip install 'kernelswarm[ray]'."),
     shard: Optional[str] = typer.Option(None, "--shard", help="K/N: only the K-th of N disjoint parts of the problems (a Slurm array task); report the shards' stores together with `report --db A --db B ...`."),
 ) -> None:
     """Optimize problems with every configured agent; store, select and summarize."""
-    from kernelswarm.supervisor import OtherMachine, RunConfig, Supervisor
+    from kernelswarm.supervisor import Event, OtherMachine, RunConfig, Supervisor
 
     store = _open_store(db)
     if resume:
@@ -55,13 +58,15 @@ def run(
         config = RunConfig.from_dict(store.run(run_id).config)
         from kernelswarm.backends import available
 
-        if not available(config.device):
+        if config.ray:
+            scale_opts.check_ray()
+        elif not available(config.device):
             die(f"run {run_id} ran on {config.device}, which this machine does not have")
         console.print(f"resuming run {run_id} with its stored settings (device {config.device})")
     else:
         run_id = None
         config = _config(problems or [], suite, level, device, agents, models, candidates, rounds, budget,
-                         jobs, context, timeout, strict, precision, shard=shard)
+                         jobs, context, timeout, strict, precision, shard=shard, devices=devices, ray=ray)
     agent_list = _agents(config)
     todo = _problems(config, strict_input=not resume)
     if not todo and run_id is None and config.shard:
@@ -80,15 +85,22 @@ def run(
     if config.jobs > 1 and config.device == "cpu":
         err_console.print(f"note: {config.jobs} evaluations at once on {config.device}: their timings can disturb each other")
     view = _Progress(config)
-    sup = Supervisor(store, config, agent_list, on_event=view.show)
     try:
-        with view.status:
-            run_id = sup.run(todo, run_id)
+        with scale_opts.placement(config, lambda m: view.show(Event("note", "", message=m))) as slots, view.status:
+            if slots is None:
+                run_id = Supervisor(store, config, agent_list, on_event=view.show).run(todo, run_id)
+            else:
+                from kernelswarm.scale.placement import run_placed
+
+                run_id = run_placed(store, config, agent_list, slots, todo, run_id, on_event=view.show)
     except KeyboardInterrupt:
         err_console.print(f"interrupted: finished work is stored; continue with `kernelswarm run --resume --db {db}`")
         raise typer.Exit(130)
     except OtherMachine as e:
         die(str(e))
+    except scale_opts.NowhereToTime as e:
+        err_console.print(f"{e}: finished work is stored; continue with `kernelswarm run --resume --db {db}`")
+        raise typer.Exit(1)
     _summary(store, run_id)
     _report(db, run_id)
 
@@ -103,18 +115,28 @@ def _open_store(db: Path) -> "Store":
 
 
 def _config(problems: list[str], suite, level, device, agents, models, candidates, rounds, budget, jobs,
-            context, timeout, strict, precision, shard: str | None = None) -> "RunConfig":
+            context, timeout, strict, precision, shard: str | None = None,
+            devices: str | None = None, ray: str | None = None) -> "RunConfig":
     from kernelswarm.backends import DEVICES, available, best_device
     from kernelswarm.records import Precision
     from kernelswarm.supervisor import CONTEXT_ARMS, RunConfig
 
+    if ray is not None:
+        if devices is not None:
+            die("--ray and --devices are two ways to spread a run: choose one (Ray places actors on every GPU)")
+        scale_opts.check_ray()
+    if devices is not None:
+        if device not in (None, "cuda"):
+            die(f"--devices names GPUs; it cannot be used with --device {device}")
+        device = "cuda"
     device = device or best_device()
     if device not in DEVICES or device == "mps":
         die(f"unknown device {device!r}: choose cpu or cuda")
-    if not available(device):
+    if not available(device) and ray is None:  # with Ray, the cluster's nodes need it, not this one
         die(f"device {device!r} is not available on this machine")
     if precision not in {p.value for p in Precision}:
         die(f"unknown precision {precision!r}: choose fp32, tf32, bf16 or fp16")
+    gpus = [g.label for g in scale_opts.gpus(devices)] if devices is not None else None
     if shard is not None:
         from kernelswarm.scale.shard import Shard
 
@@ -139,7 +161,9 @@ def _config(problems: list[str], suite, level, device, agents, models, candidate
         models=str(models.resolve()) if models else None,
         candidates=str(candidates.resolve()) if candidates else None, rounds=rounds, budget_usd=budget,
         jobs=jobs, context=arms, timeout_s=timeout, strict=strict, precision=precision, shard=shard,
+        devices=gpus, ray=ray.strip() if ray else None,
     )
+
 
 
 def _default_jobs(device: str) -> int:
@@ -198,7 +222,7 @@ class _Progress:
         self.status = console.status("starting", spinner="dots")
         self.rounds = config.rounds
         # Problems overlap on a GPU with --jobs > 1: then every line names its problem.
-        self.named = config.device != "cpu" and config.jobs > 1
+        self.named = (config.device != "cpu" and config.jobs > 1) or bool(config.devices) or bool(config.ray)
 
     def show(self, e: "Event") -> None:
         line = self._line(e)
@@ -226,11 +250,12 @@ class _Progress:
             return f"  {escape(who)}: {escape(e.message)}"
         if e.kind == "evaluated" and e.evaluation is not None:
             ev = e.evaluation
+            where = f" [dim]\\[{escape(ev.timed_on)}][/]" if ev.timed_on else ""
             if ev.correct and ev.candidate:
                 x = f"{ev.speedup:.2f}x eager" if ev.speedup else ""
                 kind = f", {ev.kind.value}" if ev.kind else ""
-                return f"  {escape(who)}: [green]accepted[/] {ev.candidate.median_ms:.3f} ms ({x}{kind})"
-            return f"  {escape(who)}: [yellow]{ev.verdict.value}[/] {escape(ev.reason[:160])}"
+                return f"  {escape(who)}: [green]accepted[/] {ev.candidate.median_ms:.3f} ms ({x}{kind}){where}"
+            return f"  {escape(who)}: [yellow]{ev.verdict.value}[/] {escape(ev.reason[:160])}{where}"
         if e.kind == "done" and e.result is not None:
             r = e.result
             if r.eager_ms is None:

@@ -115,7 +115,7 @@ def time_baselines(problem: Problem, device: str, compile_modes: tuple[str, ...]
         min_free_share = 0.0  # its kernels do not depend on the memory free
     deadline = time.monotonic() + timeout_s
     workdir = Path(tempfile.mkdtemp(prefix="kernelswarm-baseline-"))
-    ref = WorkerProcess("reference", workdir, device, lock=lock)
+    ref = WorkerProcess("reference", workdir, device, lock=lock, gpu=o.gpu)
     try:
         try:
             ref.call(init_message(problem, o), deadline=deadline)

@@ -32,6 +32,9 @@ class EvalOptions:
     # other evaluation's workers are stopped meanwhile; compiling and checking overlap freely.
     timing_lock: "DeviceLock | None" = None
     cpu_threads: int | None = None  # intra-op threads for both CPU workers (default: all cores)
+    # The GPU the workers see, as a CUDA_VISIBLE_DEVICES entry (index or UUID) of this host; None:
+    # whatever this process sees. Set by a run placed over several GPUs (kernelswarm.scale).
+    gpu: str | None = None
 
     def threads(self) -> int | None:
         """Intra-op threads of both workers on a CPU (None elsewhere): the option, else

@@ -40,7 +40,7 @@ class WorkerProcess:
     """One fresh worker in its own session (process group), temp dir and compile caches."""
 
     def __init__(self, role: str, workdir: Path, device: str, memory_limit: int | None = None,
-                 lock: "DeviceLock | NoLock | None" = None) -> None:
+                 lock: "DeviceLock | NoLock | None" = None, gpu: str | None = None) -> None:
         from kernelswarm.evaluate.devicelock import NO_LOCK
 
         self.role = role
@@ -74,6 +74,8 @@ class WorkerProcess:
             OMP_WAIT_POLICY="PASSIVE",
             PYTHONPATH=os.pathsep.join(p for p in [_package_root(), env.get("PYTHONPATH", "")] if p),
         )
+        if gpu is not None:  # this evaluation's GPU (EvalOptions.gpu): the worker sees it alone, as cuda:0
+            env["CUDA_VISIBLE_DEVICES"] = gpu
         (workdir / "tmp").mkdir(exist_ok=True)
         self._log = open(self.log_path, "wb")
 

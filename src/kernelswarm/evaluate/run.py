@@ -119,8 +119,9 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
             raise st.fail(Verdict.REJECTED, "static", f"line {f.line}: {f.what}: {f.why}{more}")
         st.ok("static", "no banned constructs" if options.static_screen else "skipped")
         t = time.monotonic()
-        ref = WorkerProcess("reference", workdir / "reference", options.device, lock=lock)
-        cand = WorkerProcess("candidate", workdir / "candidate", options.device, _memory_limit(options.device), lock=lock)
+        ref = WorkerProcess("reference", workdir / "reference", options.device, lock=lock, gpu=options.gpu)
+        cand = WorkerProcess("candidate", workdir / "candidate", options.device, _memory_limit(options.device), lock=lock,
+                             gpu=options.gpu)
         init = init_message(problem, options)
         cand.chan.send(init)  # the candidate worker starts torch and the device while the reference works
         try:

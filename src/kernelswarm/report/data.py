@@ -33,6 +33,7 @@ class Attempt:
     kind: str | None = None  # custom-kernel | pytorch-rewrite, when accepted
     candidate_ms: float | None = None
     speedup_vs_eager: float | None = None  # eager time / this candidate's time, when accepted
+    timed_on: str = ""  # machine and GPU that timed it, in a run spread over several ("" otherwise)
 
 
 @dataclass(frozen=True)
@@ -202,7 +203,7 @@ def report_data_from_store(db_path: str | Path, run_id: int | None = None) -> Re
                 Attempt(
                     id=c.id, agent=c.agent, round=c.round, language=c.language, arm=arm_label(c.context),
                     verdict=c.verdict, reason=c.reason if c.verdict is not None else c.note, kind=c.kind,
-                    candidate_ms=c.candidate_ms,
+                    candidate_ms=c.candidate_ms, timed_on=c.timed_on,
                     speedup_vs_eager=(r.eager_ms / c.candidate_ms if c.verdict == "accepted" and r.eager_ms
                                       and c.candidate_ms else None),
                 )

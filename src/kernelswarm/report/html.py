@@ -193,15 +193,18 @@ def _problem_details(p: ProblemReport) -> str:
         parts.append(f'<details class="src"><summary>winning source ({escape(p.best_agent or "")})</summary>'
                      f"<pre><code>{escape(p.best_source)}</code></pre></details>")
     if p.attempts:
+        placed = any(a.timed_on for a in p.attempts)  # a run spread over GPUs or nodes says where
         rows = "".join(
             f"<tr><td>{a.round}</td><td class='l'>{escape(a.agent)}</td><td class='l'>{escape(a.language)}</td>"
             f"<td class='l'>{escape(a.arm)}</td><td class='l'>{_chip(a.verdict)}</td>"
             f"<td{_num(a.candidate_ms)}>{_ms(a.candidate_ms)}</td><td{_num(a.speedup_vs_eager)}>"
-            f"{_x(a.speedup_vs_eager)}</td><td class='reason'>{escape(a.reason)}</td></tr>"
+            f"{_x(a.speedup_vs_eager)}</td>" + (f"<td class='l'>{escape(a.timed_on)}</td>" if placed else "")
+            + f"<td class='reason'>{escape(a.reason)}</td></tr>"
             for a in p.attempts)
         parts.append('<h3>attempts</h3><table class="sort"><thead><tr><th>round</th><th class="l">agent</th>'
                      '<th class="l">language</th><th class="l">context</th><th class="l">verdict</th><th>time</th>'
-                     f'<th>vs eager</th><th class="l">reason</th></tr></thead><tbody>{rows}</tbody></table>')
+                     '<th>vs eager</th>' + ('<th class="l">timed on</th>' if placed else "")
+                     + f'<th class="l">reason</th></tr></thead><tbody>{rows}</tbody></table>')
     parts.append("<p></p></details>")
     return "".join(parts)
 

@@ -1,0 +1,253 @@
+"""`--ray ADDRESS`: the evaluator, unchanged, in Ray actors: one per GPU of the cluster (or, with
+`--device cpu`, one per CPU slot). The supervisor stays in this process, the only writer of the
+store and the only holder of model keys: an actor is sent a problem, a candidate's source and the
+evaluation's settings, and returns the Evaluation; its environment is an allow-list
+(scale.environment). An actor lost in the middle of an evaluation (killed, or its node gone) has
+that evaluation sent to another live actor, and the lost actor's later work goes there too; its
+own answer never arrives, so nothing is stored twice.
+
+Ray is an optional extra; `import ray` happens only in the functions here that need it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import threading
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+INSTALL_HINT = "--ray needs Ray, an optional extra: pip install 'kernelswarm[ray]'"
+LOCAL_START_ATTEMPTS = 3
+
+
+class RayError(RuntimeError):
+    """Ray is missing, cannot start or connect, or has no place for an actor; one line."""
+
+
+def import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise RayError(INSTALL_HINT) from None
+    return ray
+
+
+@contextmanager
+def _environment_only(env: dict[str, str]) -> Iterator[None]:
+    """This process's environment is `env` meanwhile (what a local Ray's processes inherit)."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def connect(address: str, num_cpus: int | None = None, temp_dir: str | None = None) -> None:
+    """Start Ray here (`local`) or join a cluster. A local Ray starts from the allow-listed
+    environment, so that its processes never hold this shell's keys."""
+    from kernelswarm.scale.environment import actor_environment
+
+    ray = import_ray()
+    if ray.is_initialized():
+        return
+    try:
+        if address == "local":
+            with _environment_only(actor_environment(os.environ)):
+                for attempt in range(LOCAL_START_ATTEMPTS):
+                    try:
+                        ray.init(num_cpus=num_cpus, include_dashboard=False, _temp_dir=temp_dir,
+                                 log_to_driver=False, configure_logging=False)
+                        break
+                    except Exception as e:
+                        # Ray gives a starting node a fixed 30 s; a busy machine can need more.
+                        if "timed out during startup" not in str(e) or attempt + 1 == LOCAL_START_ATTEMPTS:
+                            raise
+                        ray.shutdown()
+        else:
+            # Nodes get this package as it is here; they need its evaluator's libraries (torch).
+            package = str(Path(__file__).resolve().parents[1])
+            ray.init(address=address, runtime_env={"py_modules": [package]}, log_to_driver=False,
+                     configure_logging=False)
+    except Exception as e:  # ConnectionError, a missing cluster, a bad address: all one line
+        raise RayError(f"--ray {address}: cannot start or reach Ray ({e.__class__.__name__}: "
+                       f"{str(e).strip().splitlines()[0] if str(e).strip() else ''})") from None
+
+
+class EvaluatorActor:
+    """One place that times, in its own process on some node: `evaluate` and `time_baselines` as
+    the local ones, with this actor's own device lock. At most `jobs` of its calls run at once (a
+    lost neighbour's work may be sent here besides its own), so --jobs 1 keeps timings exclusive."""
+
+    def __init__(self, device: str, jobs: int, cpu_threads: int | None) -> None:
+        from kernelswarm.evaluate.devicelock import DeviceLock
+        from kernelswarm.scale.environment import actor_environment
+
+        self.environment_at_start = sorted(os.environ)
+        kept = actor_environment(os.environ)
+        os.environ.clear()
+        os.environ.update(kept)
+        self.device, self.jobs, self.cpu_threads = device, jobs, cpu_threads
+        self.lock = DeviceLock()
+        self.slots = threading.BoundedSemaphore(max(1, jobs))
+        self.busy: dict[str, int] = {}  # method -> calls under way
+        self.host = socket.gethostname()
+        self.gpu_index: int | None = None
+        if device == "cuda":
+            import ray
+
+            ids = ray.get_gpu_ids()
+            self.gpu_index = int(ids[0]) if ids and str(ids[0]).isdigit() else None
+
+    def describe(self) -> dict[str, Any]:
+        """Where this actor is: host, GPU index, GPU model, pid, and the names of its environment."""
+        from kernelswarm.scale.devices import host_gpus
+
+        gpus = host_gpus() if self.device == "cuda" else []
+        return {"host": self.host, "device_index": self.gpu_index, "pid": os.getpid(),
+                "gpu_name": gpus[0].name if gpus else "", "environment": sorted(os.environ),
+                "environment_at_start": self.environment_at_start}
+
+    def in_flight(self, method: str = "evaluate") -> int:
+        return self.busy.get(method, 0)
+
+    def evaluate(self, problem: Any, source: str, options: Any) -> Any:
+        from kernelswarm.evaluate import evaluate
+
+        options = dataclasses.replace(options, timing_lock=self.lock,
+                                      cpu_threads=self.cpu_threads or options.cpu_threads)
+        with self._slot("evaluate"):
+            ev = evaluate(problem, source, options)
+        ev.host, ev.device_index = self.host, self.gpu_index
+        return ev
+
+    def time_baselines(self, problem: Any, device: str, **kw: Any) -> Any:
+        from kernelswarm.evaluate import time_baselines
+        from kernelswarm.evaluate.options import EvalOptions
+
+        kw["lock"] = self.lock
+        if self.cpu_threads and "options" not in kw:
+            kw["options"] = EvalOptions.for_device(device, timeout_s=kw.get("timeout_s", 600.0),
+                                                   cpu_threads=self.cpu_threads)
+        with self._slot("time_baselines"):
+            return time_baselines(problem, device, **kw)
+
+    @contextmanager
+    def _slot(self, method: str) -> Iterator[None]:
+        with self.slots:
+            self.busy[method] = self.busy.get(method, 0) + 1
+            try:
+                yield
+            finally:
+                self.busy[method] -= 1
+
+
+class ActorPool:
+    """The actors of a run, and the rule for a lost one: its work goes to the next live actor."""
+
+    def __init__(self, device: str, jobs: int, cpu_threads: int | None = None,
+                 on_note: Callable[[str], None] | None = None, count: int | None = None) -> None:
+        ray = import_ray()
+        self._ray = ray
+        self.device = device
+        self._note = on_note or (lambda message: None)
+        resources = ray.cluster_resources()
+        if device == "cuda":
+            n = int(resources.get("GPU", 0))
+            if n < 1:
+                raise RayError("the Ray cluster has no GPU; run with --device cpu, or add GPU nodes")
+            shape: dict[str, Any] = {"num_gpus": 1, "num_cpus": 0}
+        else:
+            cpu_threads = cpu_threads or 1
+            n = int(resources.get("CPU", 0)) // cpu_threads
+            if n < 1:
+                raise RayError(f"the Ray cluster has fewer than {cpu_threads} CPU(s) for one evaluation")
+            shape = {"num_cpus": cpu_threads}
+        n = min(n, count) if count else n
+        remote = ray.remote(max_restarts=0, max_concurrency=4 * max(1, jobs) + 4, **shape)(EvaluatorActor)
+        self.actors = [remote.remote(device, jobs, cpu_threads) for _ in range(n)]
+        self.lost: list[int] = []  # indices of actors lost so far, in order
+        self._guard = threading.Lock()
+        self.places = [self._describe(i) for i in range(n)]
+        models = sorted({p["gpu_name"] for p in self.places if p and p["gpu_name"]})
+        if len(models) > 1:
+            raise RayError(f"the Ray cluster's GPUs are of several models ({', '.join(models)}): one run times on "
+                           "one GPU model; give each model its own cluster or --db")
+
+    def _describe(self, i: int) -> dict[str, Any]:
+        try:
+            return self._ray.get(self.actors[i].describe.remote(), timeout=600)
+        except Exception as e:
+            raise RayError(f"Ray actor {i} did not start ({e.__class__.__name__}: "
+                           f"{str(e).strip().splitlines()[0] if str(e).strip() else ''})") from None
+
+    def label(self, i: int) -> str:
+        p = self.places[i]
+        gpu = f" cuda:{p['device_index']}" if p.get("device_index") is not None else ""
+        return f"ray actor {i} ({p['host']}{gpu})"
+
+    def call(self, i: int, method: str, *args: Any, **kw: Any) -> Any:
+        """Actor i's `method`, or, once actor i is lost, the next live one's. An exception raised
+        by the evaluator itself is raised here as it was raised there."""
+        ray = self._ray
+        while True:
+            target = self._live(i)
+            try:
+                return ray.get(getattr(self.actors[target], method).remote(*args, **kw))
+            except ray.exceptions.RayTaskError as e:
+                raise e.cause if isinstance(e.cause, BaseException) else e from None
+            except ray.exceptions.RayActorError as e:
+                self._lose(target, e)
+
+    def _live(self, i: int) -> int:
+        with self._guard:
+            live = [j for j in range(len(self.actors)) if j not in self.lost]
+            if not live:
+                from kernelswarm.scale.placement import NowhereToTime
+
+                raise NowhereToTime("every Ray actor was lost")
+            return i if i in live else min(live, key=lambda j: (j - i) % len(self.actors))
+
+    def _lose(self, i: int, e: BaseException) -> None:
+        with self._guard:
+            if i in self.lost:
+                return
+            self.lost.append(i)
+        try:
+            self._ray.kill(self.actors[i], no_restart=True)  # unreachable, maybe still running: stop it
+        except Exception:
+            pass
+        self._note(f"{self.label(i)} was lost ({e.__class__.__name__}); its evaluations go to another actor")
+
+    def shutdown(self) -> None:
+        for actor in self.actors:
+            try:
+                self._ray.kill(actor, no_restart=True)
+            except Exception:
+                pass
+
+
+def ray_slots(pool: ActorPool) -> list:
+    """A placement.Slot per actor of the pool. What is sent holds no lock (the actor has its own)."""
+    from kernelswarm.scale.placement import Slot
+
+    def evaluator(i: int) -> Callable[..., Any]:
+        def evaluate(problem: Any, source: str, options: Any) -> Any:
+            return pool.call(i, "evaluate", problem, source, dataclasses.replace(options, timing_lock=None))
+
+        return evaluate
+
+    def baseline_timer(i: int) -> Callable[..., Any]:
+        def time_baselines(problem: Any, device: str, **kw: Any) -> Any:
+            kw.pop("lock", None)
+            return pool.call(i, "time_baselines", problem, device, **kw)
+
+        return time_baselines
+
+    return [Slot(pool.label(i), evaluator(i), baseline_timer(i)) for i in range(len(pool.actors))]
