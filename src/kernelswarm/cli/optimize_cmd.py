@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
+from kernelswarm.cli import scale_opts
 from kernelswarm.cli.common import console, die, err_console
 
 if TYPE_CHECKING:
@@ -38,6 +39,8 @@ def optimize(
     tasks_out: Optional[Path] = typer.Option(None, "--tasks-out", help="Write every task as DIR/<task name>.py."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     no_compile: bool = typer.Option(False, "--no-compile", help="No torch.compile baselines or torch.compile(assembled): faster; speedup_vs_compile is null."),
+    devices: Optional[str] = typer.Option(None, "--devices", help="Spread the tasks over GPUs of this host: cuda:0,cuda:1,... or all (as `run --devices`)."),
+    ray: Optional[str] = typer.Option(None, "--ray", help="Search the tasks in Ray actors: local or a cluster address (as `run --ray`); the whole model is judged here."),
 ) -> None:
     """Optimize a whole model: tasks, the swarm on each, a verified drop-in model."""
     from kernelswarm.optimize.api import OptimizeError, Settings, run
@@ -49,6 +52,7 @@ def optimize(
         die(f"{models}: no such models file")
     if candidates is not None and not candidates.is_dir():
         die(f"{candidates}: no such candidates folder")
+    gpus, ray = _spread(devices, ray, device)
     problem, model, inputs, device = _load_model(model_file, device)
     from kernelswarm.agents.registry import default_models_path, parse_names
 
@@ -56,13 +60,18 @@ def optimize(
     s = Settings(device, parse_names(agents), str(models.resolve()) if models else None,
                  str(candidates.resolve()) if candidates else None, rounds, budget, str(db), jobs, timeout, precision,
                  resume, str(tasks_out) if tasks_out else None, compile_assembled=not no_compile,
-                 compile_baselines=not no_compile)
+                 compile_baselines=not no_compile, devices=gpus, ray=ray)
     _check_agents(s)
     view = None if as_json else _show
     try:
         opt = run(model, inputs, s, whole=problem, on_event=view)
     except OptimizeError as e:
         die(f"{model_file}: {e}")
+    except (scale_opts.DeviceError, scale_opts.RayError) as e:
+        die(str(e))
+    except scale_opts.NowhereToTime as e:
+        err_console.print(f"{e}: finished work is stored; continue with `kernelswarm optimize {model_file} --resume --db {db}`")
+        raise typer.Exit(1)
     except KeyboardInterrupt:
         err_console.print(f"interrupted: finished work is stored; continue with `kernelswarm optimize {model_file} --resume --db {db}`")
         raise typer.Exit(130)
@@ -73,6 +82,20 @@ def optimize(
     else:
         summary(opt, out)
     raise typer.Exit(0 if opt.correct else 1)
+
+
+def _spread(devices: str | None, ray: str | None, device: str | None) -> tuple[list[str] | None, str | None]:
+    """--devices and --ray checked as `run` checks them (exit 2 with one line)."""
+    if devices is not None and ray is not None:
+        die("--ray and --devices are two ways to spread a run: choose one")
+    if ray is not None:
+        scale_opts.check_ray()
+        return None, ray.strip()
+    if devices is None:
+        return None, None
+    if device not in (None, "cuda"):
+        die(f"--devices names GPUs; it cannot be used with --device {device}")
+    return [g.label for g in scale_opts.gpus(devices)], None
 
 
 def _load_model(path: Path, device: str | None):

@@ -3,15 +3,16 @@ the places a run times on, with unusable values as one line and exit 2."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from kernelswarm.cli.common import die
+from kernelswarm.scale.devices import DeviceError
 from kernelswarm.scale.placement import NowhereToTime
+from kernelswarm.scale.ray_pool import RayError
 
-__all__ = ["NowhereToTime", "check_ray", "gpus", "placement"]
+__all__ = ["DeviceError", "NowhereToTime", "RayError", "check_ray", "gpus", "placement"]
 
 if TYPE_CHECKING:
     from kernelswarm.runconfig import RunConfig
@@ -41,28 +42,15 @@ def check_ray() -> None:
 
 @contextmanager
 def placement(config: "RunConfig", note: Callable[[str], None]) -> "Iterator[list[Slot] | None]":
-    """The slots of a run spread over GPUs or Ray actors (None for a run on one device); Ray's
-    actors are stopped when the run ends."""
-    if config.devices:
-        from kernelswarm.scale.placement import gpu_slots
+    """scale.placement.place, with what cannot be had as one line and exit 2."""
+    from kernelswarm.scale.placement import place
 
-        yield gpu_slots(gpus(",".join(config.devices)))
-        return
-    if not config.ray:
-        yield None
-        return
-    from kernelswarm.scale.ray_pool import ActorPool, RayError, connect, ray_slots
-
-    threads = int(os.environ.get("KERNELSWARM_CPU_THREADS", "0")) or 1
+    entered = False
     try:
-        connect(config.ray)
-        pool = ActorPool(config.device, config.jobs, cpu_threads=threads if config.device == "cpu" else None,
-                         on_note=note)
-    except RayError as e:
+        with place(config, note) as slots:
+            entered = True
+            yield slots
+    except (DeviceError, RayError) as e:
+        if entered:  # raised by the run itself, not by setting up its places
+            raise
         die(str(e))
-    for i in range(len(pool.actors)):
-        note(f"{pool.label(i)} ready")
-    try:
-        yield ray_slots(pool)
-    finally:
-        pool.shutdown()

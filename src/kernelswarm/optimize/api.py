@@ -104,15 +104,20 @@ class Settings:
     min_share: float = MIN_SHARE
     compile_assembled: bool = True
     compile_baselines: bool = True  # False: no torch.compile anywhere (faster; speedup_vs_compile is None)
+    devices: list[str] | None = None  # the tasks spread over these GPUs of this host (kernelswarm.scale)
+    ray: str | None = None  # ... or over Ray actors at this address ("local" starts Ray here)
 
 
 def optimize(model: nn.Module, example_inputs: Any, device: str | None = None, agents: Any = None, models: Any = None,
              candidates: Any = None, rounds: int = 1, budget: float | None = None, db: str = "kernelswarm.db",
              jobs: int = 1, timeout: float | None = None, precision: str = "fp32", *, resume: bool = False,
              tasks_out: str | None = None, min_share: float = MIN_SHARE, compile: bool = True,
-             on_event: Callable | None = None) -> OptimizedModel:
+             on_event: Callable | None = None, devices: list[str] | None = None,
+             ray: str | None = None) -> OptimizedModel:
     """Optimize a whole model; see OptimizedModel. `agents` is a list of names (or a comma list),
-    `models` a models file, `candidates` a folder of hand-written candidates (DIR/<task name>.py)."""
+    `models` a models file, `candidates` a folder of hand-written candidates (DIR/<task name>.py).
+    `devices` (["cuda:0", "cuda:1"]) or `ray` (an address, or "local") spread the tasks' search
+    (kernelswarm.scale); the whole model is judged here."""
     from kernelswarm.agents.registry import parse_names
     from kernelswarm.backends import available, best_device
 
@@ -121,7 +126,8 @@ def optimize(model: nn.Module, example_inputs: Any, device: str | None = None, a
         raise OptimizeError(f"device {device!r} is not available on this machine")
     names = parse_names(agents) if isinstance(agents, str) else (list(agents) if agents else None)
     s = Settings(device, names, str(models) if models else None, str(candidates) if candidates else None, rounds,
-                 budget, str(db), jobs, timeout, precision, resume, tasks_out, min_share, compile, compile)
+                 budget, str(db), jobs, timeout, precision, resume, tasks_out, min_share, compile, compile,
+                 devices=list(devices) if devices else None, ray=ray)
     return run(model, example_inputs, s, whole=None, on_event=on_event)
 
 
@@ -213,7 +219,8 @@ def _search(problems: list[Problem], c: Cut, s: Settings, on_event: Callable | N
 
     config = RunConfig(device=s.device, problems=[str(p.path) for p in problems], agents=s.agents, models=s.models,
                        candidates=s.candidates, rounds=s.rounds, budget_usd=s.budget, jobs=s.jobs,
-                       timeout_s=s.timeout or 300.0, precision=s.precision, compile_baseline=s.compile_baselines)
+                       timeout_s=s.timeout or 300.0, precision=s.precision, compile_baseline=s.compile_baselines,
+                       devices=s.devices, ray=s.ray)
     agents = build_agents(s.agents, Path(s.models) if s.models else None, Path(s.candidates) if s.candidates else None)
     store = Store(s.db)
     run_id = run_tasks(problems, c.tasks, store, config, agents, on_event=on_event, resume=s.resume, min_share=s.min_share)

@@ -92,4 +92,11 @@ def run_tasks(problems: list[Problem], tasks: list[Task], store, config, agents:
         known = {r["hash"] for r in store.problem_rows(run_id)}
         if known != {p.hash for p in problems}:
             run_id = None  # the stored run is of another model or other tasks: start anew
-    return sup.run(problems, run_id)
+    if not (config.devices or config.ray):
+        return sup.run(problems, run_id)
+    from kernelswarm.runconfig import Event
+    from kernelswarm.scale.placement import place, run_placed
+
+    note = (lambda m: on_event(Event("note", "", message=m))) if on_event else None
+    with place(config, note) as slots:
+        return run_placed(store, config, gated, slots, problems, run_id, on_event=on_event)

@@ -11,10 +11,12 @@ written only from this process; Supervisor's own rules (resume, budget, selectio
 from __future__ import annotations
 
 import dataclasses
+import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -124,6 +126,33 @@ class _SlotClaims:
 
     def release(self, problem_id: int) -> None:
         self.claims.release(self.slot, problem_id)
+
+
+@contextmanager
+def place(config: "RunConfig", note: Callable[[str], None] | None = None) -> Iterator[list[Slot] | None]:
+    """The slots of a run spread over this host's GPUs (config.devices) or Ray actors (config.ray);
+    None for a run on one device. Ray's actors are stopped when the run ends. Raises
+    scale.devices.DeviceError or scale.ray_pool.RayError, one line each, when that cannot be had."""
+    if config.devices:
+        from kernelswarm.scale.devices import resolve_devices
+
+        yield gpu_slots(resolve_devices(",".join(config.devices)))
+        return
+    if not config.ray:
+        yield None
+        return
+    from kernelswarm.scale.ray_pool import ActorPool, connect, ray_slots
+
+    say = note or (lambda message: None)
+    threads = int(os.environ.get("KERNELSWARM_CPU_THREADS", "0")) or 1
+    connect(config.ray)
+    pool = ActorPool(config.device, config.jobs, cpu_threads=threads if config.device == "cpu" else None, on_note=say)
+    for i in range(len(pool.actors)):
+        say(f"{pool.label(i)} ready")
+    try:
+        yield ray_slots(pool)
+    finally:
+        pool.shutdown()
 
 
 def run_placed(store: "Store", config: "RunConfig", agents: list["Agent"], slots: list[Slot],
