@@ -36,6 +36,19 @@ class Precision(str, enum.Enum):
     FP16 = "fp16"
 
 
+class Mode(str, enum.Enum):
+    """What one call of a problem is: its forward alone, or forward plus backward (issue 17)."""
+
+    INFERENCE = "inference"  # the forward's outputs are timed and compared
+    TRAIN = "train"  # forward plus backward with a seeded upstream gradient; outputs and gradients compared
+
+    @staticmethod
+    def resolve(flag: "Mode | str | None", declared: "Mode | str | None") -> "Mode":
+        """The mode an evaluation runs in: the command-line flag wins over the problem's
+        `KERNELSWARM_MODE`; neither means inference."""
+        return Mode(flag or declared or Mode.INFERENCE)
+
+
 @dataclass(frozen=True)
 class Check:
     """One named check of an evaluation."""
@@ -93,6 +106,7 @@ class Evaluation:
     reason: str  # one line: why not accepted, or a summary when accepted
     kind: Kind | None = None  # set only when accepted
     precision: Precision = Precision.FP32  # the policy the candidate was judged under
+    mode: Mode = Mode.INFERENCE  # train: one call was forward plus backward, gradients compared too
     checks: list[Check] = field(default_factory=list)
     reference: Timing | None = None  # eager reference, timed in a clean process
     compiled: Timing | None = None  # torch.compile of the reference, when measured
@@ -143,6 +157,7 @@ class Evaluation:
         d["verdict"] = self.verdict.value
         d["kind"] = self.kind.value if self.kind else None
         d["precision"] = self.precision.value
+        d["mode"] = self.mode.value
         d["correct"] = self.correct
         d["reference_ms"] = self.reference.median_ms if self.reference else None
         d["candidate_ms"] = self.candidate.median_ms if self.candidate else None
@@ -164,6 +179,7 @@ class Evaluation:
             reason=d["reason"],
             kind=Kind(d["kind"]) if d.get("kind") else None,
             precision=Precision(d.get("precision", "fp32")),
+            mode=Mode(d.get("mode", "inference")),
             checks=[Check(**c) for c in d.get("checks", [])],
             reference=Timing.from_dict(d.get("reference")),
             compiled=Timing.from_dict(d.get("compiled")),

@@ -38,6 +38,7 @@ class RunConfig:
     shard: str | None = None  # "K/N": this run's part of the problem list (scale.shard.Shard)
     devices: list[str] | None = None  # GPUs of this host the run spreads over ("cuda:0", ...); None: one
     ray: str | None = None  # Ray address ("local" or a cluster's) whose actors evaluate; None: this process
+    mode: str | None = None  # --mode: "train" (forward plus backward) or "inference"; None: each problem's own
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -17,7 +17,7 @@ from kernelswarm import machine
 from kernelswarm.agents.base import Agent, Context, Feedback
 from kernelswarm.evaluate.devicelock import DeviceLock
 from kernelswarm.problems.load import Problem
-from kernelswarm.records import Candidate, Check, Evaluation, Precision, Timing, Verdict
+from kernelswarm.records import Candidate, Check, Evaluation, Mode, Precision, Timing, Verdict
 from kernelswarm.runconfig import CONTEXT_ARMS, Event, RunConfig, host_versions, problem_from_row
 from kernelswarm.store import CandidateRow, ProblemResult, Store, select
 
@@ -261,7 +261,8 @@ class Supervisor:
         less than MIN_FREE_SHARE of it free (see baselines.MemoryPressure), again alone."""
         def timed(**kw: Any) -> dict[str, Timing]:
             return self._baselines(problem, self.config.device, compile_modes=modes,
-                                   timeout_s=self.config.baseline_timeout_s, lock=self._device_lock, **kw)
+                                   timeout_s=self.config.baseline_timeout_s, lock=self._device_lock,
+                                   mode=self.config.mode, **kw)
 
         beside = self.config.jobs > 1
         try:
@@ -376,7 +377,8 @@ class Supervisor:
         from kernelswarm.evaluate.options import EvalOptions
 
         settings = dict(timeout_s=self.config.timeout_s, strict=self.config.strict,
-                        precision=Precision(self.config.precision), reference=eager, compiled=compiled)
+                        precision=Precision(self.config.precision), reference=eager, compiled=compiled,
+                        mode=Mode(self.config.mode) if self.config.mode else None)
         if hasattr(EvalOptions, "for_device"):  # the device's own defaults (fewer timed calls on CPU)
             opts = EvalOptions.for_device(self.config.device, **settings)
         else:
@@ -424,7 +426,8 @@ class Supervisor:
     def _context(self, problem: Problem, agent: str, rnd: int, history: list[CandidateRow],
                  eager: Timing | None, compiled: Timing | None) -> Context:
         arms = set(self.config.context)
-        ctx = Context(device=self.config.device, round=rnd, device_facts=self._device_facts())
+        mode = Mode.resolve(self.config.mode, problem.mode)
+        ctx = Context(device=self.config.device, round=rnd, device_facts=self._device_facts(), mode=mode.value)
         if "feedback" in arms:
             ctx.feedback = [_feedback(c, eager, compiled) for c in history if c.agent == agent and c.round < rnd]
         if "profile" in arms:

@@ -74,3 +74,31 @@ def test_cpu_candidates_match_the_reference(name: str) -> None:
     x = ref_mod.get_inputs()
     with torch.no_grad():
         torch.testing.assert_close(new(*x), ref(*x), rtol=1e-4, atol=1e-4)
+
+
+def test_training_mode_leaves_out_what_skips_or_breaks_a_backward() -> None:
+    """Training (issue 17): torch.compile and its AOTAutograd variants, layouts and cuDNN tuning;
+    never CUDA graphs replayed under no_grad, cudagraph trees or freezing."""
+    def names(problem, device):
+        return {a.name for a in builtin_agents() if a.propose(problem, Context(device=device, mode="train"))}
+
+    assert names(LINEAR, "cpu") == {"compile"}
+    assert names(CONV, "cpu") == {"compile", "channels-last"}
+    assert names(CONV, "cuda") == {"compile", "compile-max-autotune", "cudnn-benchmark", "channels-last"}
+
+
+def test_compile_candidate_trains_like_the_reference() -> None:
+    """The compile variant's backward (AOTAutograd) gives the reference's gradients."""
+    ref_mod = exec_problem(LINEAR.source, str(LINEAR.path), "cpu")
+    (cand_src,) = [c.source for a in builtin_agents(["compile"]) for c in a.propose(LINEAR, Context(device="cpu", mode="train"))]
+    cand = _load(cand_src)
+    torch.manual_seed(0)
+    ref = ref_mod.Model(*ref_mod.get_init_inputs())
+    torch.manual_seed(0)
+    new = cand.ModelNew(*ref_mod.get_init_inputs())
+    x = ref_mod.get_inputs()[0]
+    g = torch.randn_like(ref(x))
+    ref(x).backward(g)
+    new(x).backward(g)
+    for (name, p), q in zip(ref.named_parameters(), new.parameters()):
+        torch.testing.assert_close(q.grad, p.grad, rtol=1e-4, atol=1e-5, msg=name)

@@ -68,6 +68,18 @@ def test_prompt_carries_problem_device_rules_and_format(device, round_, marker):
     assert "exactly one fenced Python block" in system and "class ModelNew" in system
 
 
+@pytest.mark.parametrize("device, language, heading", [("cuda", "triton", "Triton"), ("cuda", "cuda", "CUDA C++"),
+                                                       ("cpu", "cpp", "CPU C++"), ("mps", "metal", "Metal")])
+def test_training_prompt_states_the_gradient_contract(device, language, heading):
+    """Issue 17: in training mode every language's prompt says how to write the backward."""
+    _, user = build_prompt(RELU, Context(device=device, mode="train"), language)
+    assert "torch.autograd.Function" in user and "register_autograd" in user
+    assert "gradient contract" in user and "never all" in user and ".grad" in user
+    assert f"{heading} in training mode" in user
+    _, plain = build_prompt(RELU, Context(device=device), language)
+    assert "register_autograd" not in plain
+
+
 def test_context_arms_are_rendered_and_recorded():
     agent = _agent([f"Plain clamp.\n```python\n{GOOD}```"])
     ctx = Context(device="cpu", round=1, profile="aten::relu 97% of time; 16 MiB moved; speed of light 0.8 ms",

@@ -34,6 +34,7 @@ class Context:
     profile: str | None = None  # arm (b): a profile summary of the reference
     other_backend_kernel: str | None = None  # arm (c): best accepted candidate for another device
     other_backend: str | None = None  # which device that kernel was written for
+    mode: str = "inference"  # train: the candidate's forward and backward are judged (gradient contract)
 
     def arms(self) -> dict[str, bool]:
         """Which context arms were shown; recorded with every candidate."""

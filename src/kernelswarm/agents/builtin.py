@@ -142,7 +142,7 @@ VARIANTS: tuple[Variant, ...] = (
 )
 
 # The capture method of the cudagraph variant: warm-up on a side stream (as PyTorch documents),
-# then one capture under no_grad, since this tool optimizes inference.
+# then one capture under no_grad (inference only: the variant is not proposed in training mode).
 _CAPTURE = '''
     def _ks_capture(self, args, kwargs):
         try:
@@ -216,8 +216,8 @@ def render(variant: Variant, problem: Problem, device: str) -> str:
     return "\n".join(p for p in parts if p is not None).rstrip() + "\n"
 
 
-def applies(variant: Variant, problem: Problem, device: str) -> bool:
-    if device not in variant.devices:
+def applies(variant: Variant, problem: Problem, device: str, mode: str = "inference") -> bool:
+    if device not in variant.devices or (mode == "train" and not variant.training):
         return False
     return not variant.conv_only or bool(_CONV.search(problem.source))
 
@@ -232,7 +232,7 @@ class BuiltinAgent:
         self.name = variant.name
 
     def propose(self, problem: Problem, context: Context) -> list[Candidate]:
-        if context.round > 0 or not applies(self.variant, problem, context.device):
+        if context.round > 0 or not applies(self.variant, problem, context.device, context.mode):
             return []
         return [Candidate(
             source=render(self.variant, problem, context.device), agent=self.name, problem=problem.name,

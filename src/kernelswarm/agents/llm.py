@@ -136,8 +136,11 @@ def render_context(context: Context, language: str) -> str:
 def build_prompt(problem: Problem, context: Context, language: str) -> tuple[str, str]:
     """(system, user) for one request."""
     system = prompt_file("system.md").strip()
+    guide = prompt_file(f"{language}.md").strip()
+    if context.mode == "train":  # the gradient contract, and how this language meets it
+        guide += "\n\n" + prompt_file("train.md").strip() + "\n\n" + prompt_file(f"train_{language}.md").strip()
     user = Template(prompt_file("user.md")).substitute(
-        language_guide=prompt_file(f"{language}.md").strip(),
+        language_guide=guide,
         problem_name=problem.name,
         problem_source=problem.source.rstrip(),
         device=context.device,

@@ -25,15 +25,18 @@ def eval_command(
     strict: bool = typer.Option(False, "--strict", help="Accept only candidates whose own kernels did the work."),
     precision: str = typer.Option("fp32", "--precision", help="fp32 (default), tf32, bf16 or fp16."),
     baseline_compile: bool = typer.Option(False, "--baseline-compile", help="Also time torch.compile of the reference (cached)."),
+    mode: Optional[str] = typer.Option(None, "--mode", help="train: forward plus backward, gradients checked (default: the problem's KERNELSWARM_MODE, else inference)."),
 ) -> None:
     """Evaluate one candidate: correctness against float64, timing, trust checks."""
     from kernelswarm.problems.load import ProblemError, load_problem
-    from kernelswarm.records import Precision
+    from kernelswarm.records import Mode, Precision
 
     if precision not in {p.value for p in Precision}:
         die(f"unknown precision {precision!r}: choose fp32, tf32, bf16 or fp16")
     if timeout <= 0:
         die("--timeout must be positive")
+    if mode is not None and mode not in ("train", "inference"):
+        die(f"unknown mode {mode!r}: choose train or inference")
     try:
         prob = load_problem(problem)
     except ProblemError as e:
@@ -53,7 +56,7 @@ def eval_command(
     if not available(dev):
         die(f"device {dev!r} is not available on this machine")
     options = EvalOptions.for_device(dev, timeout_s=timeout, strict=strict, precision=Precision(precision),
-                                     baseline_compile=baseline_compile)
+                                     baseline_compile=baseline_compile, mode=Mode(mode) if mode else None)
     try:
         ev = evaluate(prob, source, options)
     except ProblemError as e:
@@ -69,7 +72,8 @@ def _print_summary(ev) -> None:
     from rich.table import Table
 
     color = "green" if ev.correct else "red"
-    console.print(f"[bold]{ev.problem}[/] on {ev.device}: [{color}]{ev.verdict.value}[/] — {ev.reason}")
+    what = " (training: forward + backward)" if ev.mode.value == "train" else ""
+    console.print(f"[bold]{ev.problem}[/] on {ev.device}{what}: [{color}]{ev.verdict.value}[/] — {ev.reason}")
     table = Table(show_header=True, header_style="bold")
     table.add_column("check")
     table.add_column("")

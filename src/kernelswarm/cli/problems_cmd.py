@@ -65,7 +65,7 @@ def _shapes(shapes: list[list[int]]) -> str:
 @problems_app.command("list")
 def list_command(
     problems: Optional[list[str]] = typer.Argument(None, help=_ARGS_HELP),
-    suite: Optional[str] = typer.Option(None, "--suite", help="A named suite (bundled); the default with no arguments."),
+    suite: Optional[str] = typer.Option(None, "--suite", help="A named suite: bundled (inference; the default with no arguments) or train."),
     level: Optional[int] = typer.Option(None, "--level", help="Only problems of this level."),
     device: Optional[str] = typer.Option(None, "--device", help="Run at this device's sizes and time eager (cpu, cuda)."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array of objects."),
@@ -102,7 +102,7 @@ def list_command(
 @problems_app.command("check")
 def check_command(
     problems: Optional[list[str]] = typer.Argument(None, help=_ARGS_HELP),
-    suite: Optional[str] = typer.Option(None, "--suite", help="A named suite (bundled); the default with no arguments."),
+    suite: Optional[str] = typer.Option(None, "--suite", help="A named suite: bundled (inference; the default with no arguments) or train."),
     level: Optional[int] = typer.Option(None, "--level", help="Only problems of this level."),
     device: str = typer.Option("cpu", "--device", help="Screen at this device's sizes (cpu, cuda)."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array of objects."),

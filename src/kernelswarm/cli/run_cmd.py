@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
 
 def run(
     problems: Optional[list[str]] = typer.Argument(None, help="Problem files, folders or bundled name globs; none: a quick subset."),
-    suite: Optional[str] = typer.Option(None, help="A named suite (bundled)."),
+    suite: Optional[str] = typer.Option(None, help="A named suite: bundled (inference), train (training problems)."),
     level: Optional[int] = typer.Option(None, help="Only problems of this level."),
     device: Optional[str] = typer.Option(None, help="cpu | cuda; default: the best device present."),
     agents: Optional[str] = typer.Option(None, help="Comma list of agent names (built-in names, 'builtin', model names)."),
@@ -46,6 +46,7 @@ def run(
     devices: Optional[str] = typer.Option(None, "--devices", help="GPUs of this host to spread the problems over: cuda:0,cuda:1,... or all (one GPU model). --jobs is then per GPU."),
     ray: Optional[str] = typer.Option(None, "--ray", help="Evaluate in Ray actors, one per GPU (or CPU slot with --device cpu): 'local' starts Ray here, else a cluster address. Needs pip install 'kernelswarm[ray]'."),
     shard: Optional[str] = typer.Option(None, "--shard", help="K/N: only the K-th of N disjoint parts of the problems (a Slurm array task); report the shards' stores together with `report --db A --db B ...`."),
+    mode: Optional[str] = typer.Option(None, help="train: judge forward plus backward (gradients checked); default: each problem's KERNELSWARM_MODE, else inference."),
 ) -> None:
     """Optimize problems with every configured agent; store, select and summarize."""
     from kernelswarm.supervisor import Event, OtherMachine, RunConfig, Supervisor
@@ -66,7 +67,7 @@ def run(
     else:
         run_id = None
         config = _config(problems or [], suite, level, device, agents, models, candidates, rounds, budget,
-                         jobs, context, timeout, strict, precision, shard=shard, devices=devices, ray=ray)
+                         jobs, context, timeout, strict, precision, shard=shard, devices=devices, ray=ray, mode=mode)
     agent_list = _agents(config)
     todo = _problems(config, strict_input=not resume)
     if not todo and run_id is None and config.shard:
@@ -116,7 +117,7 @@ def _open_store(db: Path) -> "Store":
 
 def _config(problems: list[str], suite, level, device, agents, models, candidates, rounds, budget, jobs,
             context, timeout, strict, precision, shard: str | None = None,
-            devices: str | None = None, ray: str | None = None) -> "RunConfig":
+            devices: str | None = None, ray: str | None = None, mode: str | None = None) -> "RunConfig":
     from kernelswarm.backends import DEVICES, available, best_device
     from kernelswarm.records import Precision
     from kernelswarm.supervisor import CONTEXT_ARMS, RunConfig
@@ -144,6 +145,8 @@ def _config(problems: list[str], suite, level, device, agents, models, candidate
             shard = str(Shard.parse(shard))
         except ValueError as e:
             die(str(e))
+    if mode is not None and mode not in ("train", "inference"):
+        die(f"unknown mode {mode!r}: choose train or inference")
     arms = [] if context.strip() == "none" else [a.strip() for a in context.split(",") if a.strip()]
     bad = [a for a in arms if a not in CONTEXT_ARMS]
     if bad:
@@ -161,7 +164,7 @@ def _config(problems: list[str], suite, level, device, agents, models, candidate
         models=str(models.resolve()) if models else None,
         candidates=str(candidates.resolve()) if candidates else None, rounds=rounds, budget_usd=budget,
         jobs=jobs, context=arms, timeout_s=timeout, strict=strict, precision=precision, shard=shard,
-        devices=gpus, ray=ray.strip() if ray else None,
+        devices=gpus, ray=ray.strip() if ray else None, mode=mode,
     )
 
 

@@ -6,6 +6,7 @@ device, torch and triton versions and mode.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import secrets
 import shutil
@@ -20,7 +21,7 @@ from kernelswarm.evaluate.procs import WorkerFailed, WorkerProcess, init_message
 from kernelswarm.evaluate.support import read_cache, write_cache
 from kernelswarm.evaluate.timing import time_worker
 from kernelswarm.problems.load import Problem, ProblemError
-from kernelswarm.records import Timing
+from kernelswarm.records import Mode, Timing
 
 
 # Raised whenever the way a baseline is timed changes, so that timings cached by an older
@@ -54,8 +55,9 @@ def picks_by_workspace(problem: Problem) -> bool:
 
 def _cache_key(problem: Problem, o: EvalOptions, versions: dict, mode: str) -> str:
     threads = o.threads()  # a CPU timing holds for its thread count only
+    train = o.mode_for(problem).value == "train"  # a training call is forward plus backward
     parts = [f"p{PROTOCOL}", problem.hash, o.device, versions.get("device_name", ""), versions.get("torch", ""),
-             versions.get("triton", ""), mode] + ([f"threads={threads}"] if threads else [])
+             versions.get("triton", ""), mode] + ([f"threads={threads}"] if threads else []) + (["train"] if train else [])
     return "|".join(parts)
 
 
@@ -104,13 +106,16 @@ def check_memory(ref: WorkerProcess, min_free_share: float, what: str, deadline:
 
 def time_baselines(problem: Problem, device: str, compile_modes: tuple[str, ...] = ("default",),
                    timeout_s: float = 600.0, options: EvalOptions | None = None, lock: DeviceLock | NoLock = NO_LOCK,
-                   min_free_share: float = 0.0) -> dict[str, Timing]:
+                   min_free_share: float = 0.0, mode: str | None = None) -> dict[str, Timing]:
     """{'eager': ..., 'compile:<mode>': ...}; a compile mode that fails is left out. `lock`: the
     device's DeviceLock when evaluations run beside this (its timings hold it; it is stopped during others').
     `min_free_share`: raise MemoryPressure if less of the device's memory was free around the
     reference's runs (beside other evaluations; their caller times it again alone), where the
-    reference's library picks algorithms by the workspace it can get (`picks_by_workspace`)."""
+    reference's library picks algorithms by the workspace it can get (`picks_by_workspace`).
+    `mode`: --mode (train times forward plus backward); None takes the problem's own."""
     o = options or EvalOptions.for_device(device, timeout_s=timeout_s)
+    if mode is not None:
+        o = dataclasses.replace(o, mode=Mode(mode))
     if not picks_by_workspace(problem):
         min_free_share = 0.0  # its kernels do not depend on the memory free
     deadline = time.monotonic() + timeout_s
@@ -120,6 +125,8 @@ def time_baselines(problem: Problem, device: str, compile_modes: tuple[str, ...]
         try:
             ref.call(init_message(problem, o), deadline=deadline)
             spec = reference_spec(ref, {"op": "spec", "seed": secrets.randbits(62)}, lock, deadline)
+            if "train_error" in spec:
+                raise ProblemError(f"{problem.path}: training mode: {spec['train_error']}")
             result = {"eager": time_worker(ref, o, deadline, spec["spec"], secrets.randbits(62), lock=lock)}
             check_memory(ref, min_free_share, "eager baseline", deadline)
         except WorkerFailed as e:

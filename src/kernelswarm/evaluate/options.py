@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from kernelswarm.records import Precision, Timing
+from kernelswarm.records import Mode, Precision, Timing
 
 if TYPE_CHECKING:
     from kernelswarm.evaluate.devicelock import DeviceLock
+    from kernelswarm.problems.load import Problem
 
 
 @dataclass
@@ -35,6 +36,13 @@ class EvalOptions:
     # The GPU the workers see, as a CUDA_VISIBLE_DEVICES entry (index or UUID) of this host; None:
     # whatever this process sees. Set by a run placed over several GPUs (kernelswarm.scale).
     gpu: str | None = None
+    # --mode: train times and compares forward plus backward; None takes the problem's own
+    # KERNELSWARM_MODE (inference when it declares none).
+    mode: Mode | None = None
+
+    def mode_for(self, problem: "Problem") -> Mode:
+        """The mode this evaluation of `problem` runs in (the flag wins over the problem file)."""
+        return Mode.resolve(self.mode, problem.mode)
 
     def threads(self) -> int | None:
         """Intra-op threads of both workers on a CPU (None elsewhere): the option, else

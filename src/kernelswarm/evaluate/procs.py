@@ -177,9 +177,10 @@ class WorkerProcess:
 
 
 def init_message(problem: "Problem", options: "EvalOptions") -> dict[str, Any]:
-    """A worker's first request: the device, the problem's source, and on a CPU the thread count."""
+    """A worker's first request: the device, the problem's source, on a CPU the thread count, and
+    the mode (train: every model call is forward plus backward, see evaluate/train.py)."""
     return {"op": "init", "device": options.device, "problem_source": problem.source, "problem_path": str(problem.path),
-            "cpu_threads": options.threads()}
+            "cpu_threads": options.threads(), "mode": options.mode_for(problem).value}
 
 
 def _package_root() -> str:

@@ -23,7 +23,7 @@ from kernelswarm.evaluate.options import EvalOptions
 from kernelswarm.evaluate.procs import WorkerFailed, WorkerProcess, init_message
 from kernelswarm.evaluate.static import screen_source
 from kernelswarm.problems.load import Problem, ProblemError
-from kernelswarm.records import Check, Evaluation, Kind, Precision, Verdict
+from kernelswarm.records import Check, Evaluation, Kind, Mode, Precision, Verdict
 
 # Stress trials scale floating inputs small and large; fp16's range (max 65504) gets milder scales.
 _STRESS_SCALES = {"fp16": (1e-1, 1e1)}
@@ -45,6 +45,7 @@ class _State:
     checks: list[Check] = field(default_factory=list)
     phases: dict[str, float] = field(default_factory=dict)
     pending: list[tuple[str, dict[str, Any], Any]] = field(default_factory=list)  # (label, check msg, outputs blob)
+    mode: Mode = Mode.INFERENCE  # train: outputs are a call's outputs followed by its gradients
 
     def __post_init__(self) -> None:
         self.waited_before = self.lock.waited_s()
@@ -105,10 +106,10 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
     # Timing holds the supervisor's device lock, which stops every other evaluation's workers
     # meanwhile; this evaluation's own workers are registered with it, to be stopped in turn.
     lock = options.timing_lock or NO_LOCK
-    st = _State(options, lock, base_deadline=started + options.timeout_s)
+    st = _State(options, lock, base_deadline=started + options.timeout_s, mode=options.mode_for(problem))
     options.precision = Precision(options.precision)
     ev = Evaluation(problem=problem.name, device=options.device, verdict=Verdict.REJECTED, reason="",
-                    precision=options.precision, problem_hash=problem.hash)
+                    precision=options.precision, problem_hash=problem.hash, mode=st.mode)
     workdir = Path(tempfile.mkdtemp(prefix="kernelswarm-eval-"))
     ref = cand = None
     try:
@@ -130,6 +131,8 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
                                                   "work_key": f"{problem.hash}|{options.device}"}, lock, st.deadline)
         except WorkerFailed as e:
             raise ProblemError(f"{problem.path}: the reference fails to run: {e.message}") from None
+        if "train_error" in spec:  # KS-TRAIN: nothing for a backward to reach
+            raise ProblemError(f"{problem.path}: training mode: {spec['train_error']}")
         ev.versions = {k: str(v) for k, v in spec.get("versions", {}).items()}
         ev.sol_ms = spec.get("sol_ms")
         st.phases["start"] = time.monotonic() - t
@@ -241,11 +244,15 @@ def _trials(st: _State, cand: WorkerProcess, spec: dict, plan: list[tuple[str, d
         reply, blob = cand.call({"op": "run", "spec": spec["spec"], **trial}, deadline=st.deadline)
         if "bad_output" in reply:
             raise st.fail(Verdict.REJECTED, "output", reply["bad_output"])
+        if "bad_train" in reply:  # KS-TRAIN: a detached output, unmatched parameters
+            raise st.fail(Verdict.INCORRECT, "gradients", f"{label}: {reply['bad_train']}")
         if reply.get("inputs_mutated"):
             raise st.fail(Verdict.REJECTED, "inputs-unchanged", f"the candidate modified its inputs in place ({label})")
         if reply.get("python_threads", 0) > 0:
             raise st.fail(Verdict.REJECTED, "threads", "the candidate left Python threads running after returning")
         msg = {"op": "check", "fingerprint_at_return": reply["fingerprint_at_return"], **trial}
+        if reply.get("missing_grads"):
+            msg["missing_grads"] = [str(n) for n in reply["missing_grads"]]
         msg.pop("poison", None)
         st.pending.append((label, msg, blob))
 
@@ -272,7 +279,9 @@ def _judge(st: _State, ref: WorkerProcess) -> float:
             name = "timed-output" if label.startswith("timed") else "correctness"
             raise st.fail(Verdict.INCORRECT, name, f"{label}: {reply['detail']}")
     n_timed = sum(1 for label, _, _ in st.pending if label.startswith("timed"))
-    st.ok("correctness", f"{len(st.pending) - n_timed} trials match the float64 reference under the {Precision(st.options.precision).value} policy")
+    what = "outputs and gradients" if st.mode is Mode.TRAIN else "outputs"  # KS-TRAIN
+    st.ok("correctness", f"{len(st.pending) - n_timed} trials' {what} match the float64 reference under the "
+          f"{Precision(st.options.precision).value} policy")
     st.ok("timed-output", f"{n_timed} outputs sampled at random during timing match")
     return worst
 

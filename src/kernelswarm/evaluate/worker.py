@@ -58,6 +58,20 @@ class Worker:
         self.min_free_share = 1.0
         if role == "candidate" and self.device.type == "cuda":
             support.warm_profiler(self.device)
+        # KS-TRAIN: in training mode every model call is forward plus backward (evaluate/train.py).
+        self.trainer = None
+        self.timed_seed = 0  # weight seed of the timed model
+        if init.get("mode") == "train":
+            from kernelswarm.evaluate.train import Trainer
+
+            self.trainer = Trainer(self.problem, self.device)
+
+    def bind(self, model: Any, seed: int, args: list[Any], key: int) -> Callable[[], Any]:
+        """One call of the model built under `seed` on `args`, ready to run: the forward, or in
+        training mode forward plus backward from an upstream gradient drawn from `key`."""
+        if self.trainer is None:
+            return lambda: model(*args)
+        return self.trainer.bind(model, seed, args, key)
 
     # -- building modules -------------------------------------------------------------------
     def reference_model(self, seed: int) -> Any:
@@ -71,6 +85,8 @@ class Worker:
         if seed not in self.models:
             self.models.clear()  # one instance at a time keeps memory bounded
             self.models[seed] = self.reference_model(seed) if self.role == "reference" else self._candidate_model(seed)
+            if self.trainer is not None and self.role == "reference":  # KS-TRAIN
+                self.trainer.adopt(seed, self.models[seed], self.models[seed])
         return self.models[seed]
 
     def _candidate_model(self, seed: int) -> Any:
@@ -82,6 +98,8 @@ class Worker:
         if hasattr(new, "to"):
             new = new.to(self.device)
         support.load_matching_state(ref, new)
+        if self.trainer is not None:  # KS-TRAIN: ModelNew's parameter for each of the reference's
+            self.trainer.adopt(seed, ref, new)
         return new
 
     def import_candidate(self, source: str, path: str) -> None:
@@ -105,8 +123,18 @@ class Worker:
 
         model = self.reference_model(msg["seed"])
         inputs = make_inputs(self.problem, msg["seed"], self.device)
-        outputs = as_outputs(model(*inputs))
+        if self.trainer is not None:  # KS-TRAIN
+            from kernelswarm.evaluate.train import NothingToTrain
+
+            try:
+                self.trainer.adopt(msg["seed"], model, model)
+            except NothingToTrain as e:
+                return {"train_error": str(e)}
+            self.trainer.spec = None
+        outputs = as_outputs(self.bind(model, msg["seed"], inputs, msg["seed"])())
         reply: dict[str, Any] = {"spec": spec_of(outputs), "versions": self.backend.info()}
+        if self.trainer is not None:  # names and roles of outputs and gradients; upstream shapes
+            reply["spec"] = self.trainer.spec = self.trainer.describe(reply["spec"], self.trainer.last_diff)
         try:
             from kernelswarm import sol
 
@@ -143,16 +171,26 @@ class Worker:
         from kernelswarm.evaluate.tensors import (
             as_outputs, clone_inputs, fingerprint, make_inputs, output_problems, poison, same_fingerprint, to_blob)
 
-        model = self.model(msg["weight_seed"])
-        inputs = make_inputs(self.problem, msg["input_seed"], self.device, msg.get("scale", 1.0))
-        before = fingerprint(inputs)
-        given = clone_inputs(inputs)
-        poison(msg.get("spec", []), self.device, msg.get("poison", float("nan")))
-        self.backend.synchronize()
-        outputs = as_outputs(model(*given))
+        from kernelswarm.evaluate.train import TrainContract
+
+        try:
+            model = self.model(msg["weight_seed"])
+            inputs = make_inputs(self.problem, msg["input_seed"], self.device, msg.get("scale", 1.0))
+            before = fingerprint(inputs)
+            given = clone_inputs(inputs)
+            if self.trainer is not None:  # KS-TRAIN
+                self.trainer.spec = msg.get("spec")
+            call = self.bind(model, msg["weight_seed"], given, msg["input_seed"])
+            poison(msg.get("spec", []), self.device, msg.get("poison", float("nan")))
+            self.backend.synchronize()
+            outputs = as_outputs(call())
+        except TrainContract as e:  # the parent judges it incorrect, with this reason
+            return {"bad_train": str(e)}, b""
         threads = self.candidate_threads()  # right on return, before anything else
         self.backend.synchronize()
         reply: dict[str, Any] = {"fingerprint_at_return": fingerprint(outputs), "python_threads": threads}
+        if self.trainer is not None and self.trainer.missing:
+            reply["missing_grads"] = self.trainer.missing
         problem = output_problems(outputs, given, self.device)
         if problem:
             return {"bad_output": problem}, b""
@@ -166,7 +204,7 @@ class Worker:
 
         model = self.model(msg["weight_seed"])
         inputs = clone_inputs(self.pool[0] if self.pool else [])
-        share, ran = profile_call(lambda: model(*inputs), self.device, self.kernel_names, self.tracer)
+        share, ran = profile_call(self.bind(model, msg["weight_seed"], inputs, 0), self.device, self.kernel_names, self.tracer)
         return {"custom_share": share, "ran": ran, "defined": sorted(self.kernel_names)}
 
     def op_time_setup(self, msg: dict) -> dict:
@@ -187,6 +225,9 @@ class Worker:
                                  for s in msg.get("spec", [])]
             return {}
         model = self.compiled_reference(msg) if msg.get("compile_mode") else self.model(msg["weight_seed"])
+        self.timed_seed = msg["weight_seed"]
+        if self.trainer is not None:  # KS-TRAIN
+            self.trainer.spec = msg.get("spec")
         settled_ms = self.backend.settle() if msg.get("warmup_ms", 100.0) > 0 else 0.0  # not before a compile-only setup
         self.pool = []  # free the previous pool first
         self.pool = [make_inputs(self.problem, s, self.device) for s in msg["pool_seeds"]]
@@ -200,7 +241,7 @@ class Worker:
             args = [perturb(self.pool[(calls + i) % len(self.pool)], 10**9 + calls + i) for i in range(min(batch, 3))]
             start = clock()
             for i in range(batch):
-                model(*args[i % len(args)])
+                self.bind(model, self.timed_seed, args[i % len(args)], i)()
             self.backend.synchronize()
             spent += 1000.0 * (clock() - start)
             calls += batch
@@ -243,8 +284,7 @@ class Worker:
             empty = self.null_outputs
             fn: Callable[[], Any] = lambda: [o.clone() for o in empty]  # noqa: E731
         else:
-            model = self.timed_model
-            fn = lambda: model(*args)  # noqa: E731
+            fn = self.bind(self.timed_model, self.timed_seed, args, msg["key"])
         self.backend.flush_cache()
         ms, result = self.backend.time_call(fn)
         threads = self.candidate_threads()
@@ -275,7 +315,7 @@ class Worker:
         for j, key in msg["calls"]:
             args = perturb(self.pool[j], key)
             sync()
-            out = as_outputs([o.clone() for o in empty] if null else model(*args))
+            out = as_outputs([o.clone() for o in empty] if null else self.bind(model, self.timed_seed, args, key)())
             sync()
             p = fingerprint_parts(out)
             parts.extend(p)
@@ -353,17 +393,22 @@ class Worker:
         except Exception as e:
             return {"match": False, "detail": f"unreadable outputs ({e.__class__.__name__})", "rel_error": None}
         model = self.model(msg["weight_seed"])
-        refs = as_outputs(model(*clone_inputs(inputs)))
-        refs64, fp64_note = self._fp64_reference(model, clone_inputs(inputs))
+        key = msg["key"] if "pool_index" in msg else msg["input_seed"]
+        refs = as_outputs(self.bind(model, msg["weight_seed"], clone_inputs(inputs), key)())
+        refs64, fp64_note = self._fp64_reference(model, clone_inputs(inputs), msg["weight_seed"], key)
         if len(cands) != len(refs):
             return {"match": False, "detail": f"{len(cands)} outputs, expected {len(refs)}", "rel_error": None}
         worst, details = 0.0, []
+        names = [s.get("name", f"output {i}") for i, s in enumerate(self.trainer.spec)] if self.trainer else []
         for i, (c, r) in enumerate(zip(cands, refs)):
             r64 = refs64[i] if refs64 is not None else None
             result = compare(c.to(r.device), r.detach(), r64.detach() if r64 is not None else None, msg["precision"])
             worst = max(worst, result.rel_error)
             if not result.ok:
-                return {"match": False, "detail": (f"output {i}: " if len(refs) > 1 else "") + result.detail, "rel_error": result.rel_error}
+                name = names[i] if i < len(names) else f"output {i}"
+                unset = " (never set: its .grad stayed None)" if name in msg.get("missing_grads", []) else ""
+                where = f"{name}{unset}: " if len(refs) > 1 else ""
+                return {"match": False, "detail": where + result.detail, "rel_error": result.rel_error}
             details.append(result.detail)
         if "fingerprint_at_return" in msg:
             from kernelswarm.evaluate.tensors import fingerprint, same_fingerprint
@@ -386,19 +431,24 @@ class Worker:
             label = call[3] if len(call) > 3 else f"timed call {n}"
             if j not in bases:
                 bases[j] = make_inputs(self.problem, msg["pool_seeds"][j], self.device)
-            want = fingerprint(as_outputs(model(*perturb(bases[j], key))))
+            want = fingerprint(as_outputs(self.bind(model, msg["weight_seed"], perturb(bases[j], key), key)()))
             if not same_fingerprint(magnitudes(want), magnitudes(got), rel=msg["tolerance"]):
                 return {"match": False, "detail": f"{label}: output magnitudes {magnitudes(got)} do not match the "
                                                   f"expected {magnitudes(want)} (a stale or skipped result)"}
         return {"match": True, "detail": f"{len(msg['calls'])} timed outputs"}
 
-    def _fp64_reference(self, model: Any, inputs: list[Any]) -> tuple[list[Any] | None, str]:
+    def _fp64_reference(self, model: Any, inputs: list[Any], seed: int = 0, key: int = 0) -> tuple[list[Any] | None, str]:
         import copy
 
         from kernelswarm.evaluate.tensors import as_outputs
 
         torch = self.torch
         try:
+            if self.trainer is not None:  # KS-TRAIN: forward and backward in float64
+                outs = self.trainer.fp64(model, seed, inputs, key)
+                if all(o.dtype == torch.float64 for o in outs if o.is_floating_point()):
+                    return outs, ""
+                return None, " (no float64 reference: compared against float32 with a wider floor)"
             m64 = copy.deepcopy(model).double()
             x64 = [x.double() if isinstance(x, torch.Tensor) and x.is_floating_point() else x for x in inputs]
             previous = torch.get_default_dtype()

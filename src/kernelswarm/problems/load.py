@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import re
 import types
@@ -15,6 +16,9 @@ from kernelswarm import pyast
 # Optional module-level dict in a problem file: per-device overrides of its size constants,
 # e.g. KERNELSWARM_SIZES = {"cpu": {"batch_size": 8}}. Plain KernelBench files have none.
 SIZES_NAME = "KERNELSWARM_SIZES"
+# Optional module-level string: KERNELSWARM_MODE = "train" makes the problem a training problem
+# (one call is forward plus backward); `--mode` on the command line wins over it.
+MODE_NAME = "KERNELSWARM_MODE"
 
 
 class ProblemError(ValueError):
@@ -31,6 +35,11 @@ class Problem:
     hash: str  # content hash ignoring comments and whitespace
     level: int | None = None  # suite level, when known
     sizes: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-device size overrides
+
+    @property
+    def mode(self) -> str | None:
+        """The problem's own KERNELSWARM_MODE ("train", "inference"), or None when it declares none."""
+        return declared_mode(self.source)
 
 
 def problem_hash(source: str) -> str:
@@ -69,6 +78,9 @@ def load_problem(path: str | Path, level: int | None = None) -> Problem:
     for required in ("Model", "get_inputs"):
         if required not in names:
             raise ProblemError(f"{path}: no `{required}` defined at module level")
+    mode = _literal(tree, MODE_NAME)
+    if mode is not None and mode not in ("train", "inference"):
+        raise ProblemError(f"{path}: {MODE_NAME} = {mode!r}: choose 'train' or 'inference'")
     return Problem(
         name=path.stem,
         path=path.resolve(),
@@ -91,15 +103,30 @@ def _top_level_names(tree: ast.Module) -> set[str]:
     return names
 
 
-def _literal_sizes(tree: ast.Module) -> dict[str, dict[str, Any]]:
+def _literal(tree: ast.Module, name: str) -> Any:
+    """The literal value assigned to module-level `name`, or None (absent or not a literal)."""
     for node in tree.body:
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == SIZES_NAME for t in node.targets):
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
             try:
-                value = ast.literal_eval(node.value)
+                return ast.literal_eval(node.value)
             except ValueError:
-                return {}
-            return value if isinstance(value, dict) else {}
-    return {}
+                return None
+    return None
+
+
+def _literal_sizes(tree: ast.Module) -> dict[str, dict[str, Any]]:
+    value = _literal(tree, SIZES_NAME)
+    return value if isinstance(value, dict) else {}
+
+
+@functools.lru_cache(maxsize=256)
+def declared_mode(source: str) -> str | None:
+    """KERNELSWARM_MODE of a problem's source, when it is a string literal."""
+    try:
+        value = _literal(pyast.parse(source), MODE_NAME)
+    except SyntaxError:
+        return None
+    return value if isinstance(value, str) else None
 
 
 def exec_problem(source: str, path: str, device: str) -> types.ModuleType:

@@ -17,6 +17,7 @@ import torch
 
 from kernelswarm.problems.load import Problem, exec_problem
 from kernelswarm.problems.measure import as_tensors, instantiate, min_bytes, run_forward, strict_fp32, time_eager
+from kernelswarm.records import Mode
 
 SEEDS = (0, 1, 2)
 # A trivial candidate within this relative normwise error of the reference would likely pass the
@@ -58,6 +59,7 @@ def rel_error(candidate: list[torch.Tensor], reference: list[torch.Tensor]) -> f
     """Normwise ||candidate - reference|| / ||reference|| over all outputs, computed in float64."""
     num = den = 0.0
     for c, r in zip(candidate, reference):
+        c, r = c.detach(), r.detach()  # a training problem's inputs require gradients
         r64 = r.to(torch.float64)
         num += float(torch.linalg.vector_norm(c.to(torch.float64) - r64)) ** 2
         den += float(torch.linalg.vector_norm(r64)) ** 2
@@ -88,12 +90,19 @@ def _footprint(module: types.ModuleType) -> int | None:
         return None
 
 
-def screen(problem: Problem, device: str = "cpu", time_it: bool = True, numerics: bool = True) -> Screening:
-    """Screen one problem at its size preset for `device`. Never raises for a problem that fails."""
+def screen(problem: Problem, device: str = "cpu", time_it: bool = True, numerics: bool = True,
+           mode: str | None = None) -> Screening:
+    """Screen one problem at its size preset for `device`. Never raises for a problem that fails.
+    In training mode (`mode`, else the problem's KERNELSWARM_MODE) its gradients are screened too."""
     result = Screening(problem.name, str(problem.path), device, ok=False)
     try:
         with strict_fp32():  # TF32 would pass for ill-conditioning, and the evaluator runs without it
             _screen(problem, device, time_it, numerics, result)
+            if not result.reasons and Mode.resolve(mode, problem.mode) is Mode.TRAIN:  # KS-TRAIN
+                from kernelswarm.problems.screen_train import check_gradients
+
+                module = exec_problem(problem.source, str(problem.path), device)
+                check_gradients(module, device, STRESS_SCALES, TINY_ABS, NUMERIC_REL, result.reasons)
     except Exception as e:  # the problem itself failed: that is a finding, not a crash
         first = str(e).splitlines()[0] if str(e) else ""
         result.reasons.append(f"fails to run: {e.__class__.__name__}: {first}"[:300])

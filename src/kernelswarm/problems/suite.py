@@ -13,7 +13,11 @@ from pathlib import Path
 
 from kernelswarm.problems.load import Problem, ProblemError, load_problem
 
-SUITES = ("bundled",)
+# "bundled": the inference suite (suite/level1..3). "train": training problems (suite/train/levelN,
+# KERNELSWARM_MODE = "train"), kept apart so that the default run is unchanged; name globs reach
+# them with a "train/" prefix ("train/level1/*", "train/*_norm_train").
+SUITES = ("bundled", "train")
+TRAIN_PREFIX = "train/"
 
 # Folder names that carry a level: level1, level_2 (KernelBench uses level1..level4).
 _LEVEL_DIR = re.compile(r"level_?(\d+)")
@@ -100,8 +104,8 @@ def load_folder(path: str | Path, level: int | None = None) -> tuple[list[Proble
     return problems, errors
 
 
-def _bundled() -> tuple[list[Problem], list[ProblemError]]:
-    return load_folder(bundled_dir())
+def _bundled(suite: str = "bundled") -> tuple[list[Problem], list[ProblemError]]:
+    return load_folder(bundled_dir() / "train" if suite == "train" else bundled_dir())
 
 
 def _matches(problem: Problem, pattern: str) -> bool:
@@ -125,10 +129,10 @@ def resolve_problems(
     problems: list[Problem] = []
     errors: list[ProblemError] = []
     if not args:
-        found, bad = _bundled()
+        found, bad = _bundled(suite or "bundled")
         problems += [p for p in found if level is None or p.level == level]
         errors += bad
-    bundled: tuple[list[Problem], list[ProblemError]] | None = None
+    loaded: dict[str, tuple[list[Problem], list[ProblemError]]] = {}
     for arg in args:
         path = Path(arg)
         if path.is_file():
@@ -145,10 +149,12 @@ def resolve_problems(
                 loaded = _load(Path(file))
                 (errors if isinstance(loaded, ProblemError) else problems).append(loaded)
         else:
-            if bundled is None:
-                bundled = _bundled()
-                errors += bundled[1]
-            hits = [p for p in bundled[0] if _matches(p, arg) and (level is None or p.level == level)]
+            which = "train" if arg.startswith(TRAIN_PREFIX) or suite == "train" else "bundled"
+            if which not in loaded:
+                loaded[which] = _bundled(which)
+                errors += loaded[which][1]
+            pattern = arg.removeprefix(TRAIN_PREFIX)
+            hits = [p for p in loaded[which][0] if _matches(p, pattern) and (level is None or p.level == level)]
             if not hits:
                 looks_like_path = arg.endswith(".py") and not _has_glob(arg)
                 reason = "no such file, and no bundled problem of that name" if looks_like_path else f"no problem matches {arg!r}"

@@ -1,0 +1,31 @@
+# kernelswarm-test: problem=train_rmsnorm_linear verdict=accepted
+# Honest: a torch.autograd.Function with its own RMSNorm backward (the chain rule written out).
+import torch
+import torch.nn as nn
+
+
+class _RMSNorm(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, w, eps):
+        r = torch.rsqrt(x.pow(2).mean(dim=-1, keepdim=True) + eps)
+        ctx.save_for_backward(x, w, r)
+        return x * r * w
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w, r = ctx.saved_tensors
+        gw = g * w
+        dx = r * gw - x * r.pow(3) * (gw * x).mean(dim=-1, keepdim=True)
+        dw = (g * x * r).sum(dim=0)
+        return dx, dw, None
+
+
+class ModelNew(nn.Module):
+    def __init__(self, hidden, eps=1e-6):
+        super().__init__()
+        self.weight = nn.Parameter(1.0 + 0.2 * torch.randn(hidden))
+        self.proj = nn.Linear(hidden, hidden)
+        self.eps = eps
+
+    def forward(self, x):
+        return self.proj(_RMSNorm.apply(x, self.weight, self.eps))

@@ -1,0 +1,16 @@
+# kernelswarm-test: problem=train_rmsnorm_linear verdict=accepted kind=pytorch-rewrite
+# The reference's own ops in training mode: autograd makes the backward.
+import torch
+import torch.nn as nn
+
+
+class ModelNew(nn.Module):
+    def __init__(self, hidden, eps=1e-6):
+        super().__init__()
+        self.weight = nn.Parameter(1.0 + 0.2 * torch.randn(hidden))
+        self.proj = nn.Linear(hidden, hidden)
+        self.eps = eps
+
+    def forward(self, x):
+        y = x * torch.rsqrt(x.pow(2).mean(dim=-1, keepdim=True) + self.eps) * self.weight
+        return self.proj(y)
