@@ -11,9 +11,10 @@ pytestmark = [pytest.mark.gpu, pytest.mark.slow,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
 
 BUNDLED, _ = resolve_problems([])
+TRAIN, _ = resolve_problems([], suite="train")  # their gradients are screened too (issue 17)
 
 
-@pytest.mark.parametrize("problem", BUNDLED, ids=[f"level{p.level}/{p.name}" for p in BUNDLED])
+@pytest.mark.parametrize("problem", BUNDLED + TRAIN, ids=[f"level{p.level}/{p.name}" for p in BUNDLED + TRAIN])
 def test_bundled_problem_screens_clean_at_gpu_sizes(problem):
     result = screen(problem, "cuda")
     torch.cuda.empty_cache()

@@ -117,13 +117,17 @@ class Trainer:
         return [{**s, "name": labels[i] if i < len(labels) else f"result {i}", "role": "output" if i < n_out else "grad",
                  "diff": diff[i] if i < n_out else False} for i, s in enumerate(spec)]
 
+    def upstream(self, key: int) -> list[torch.Tensor | None] | None:
+        """This call's upstream gradients (None before the reference's spec call has set the spec)."""
+        return upstream(self.spec, key, self.device) if self.spec is not None else None
+
     def bind(self, model: Any, seed: int, args: list[Any], key: int) -> Callable[[], list[Any]]:
         """One training call, ready to run: leaf inputs, cleared `.grad` and the upstream are made
         here, outside any timed region; the returned function runs forward and backward."""
         params = self.params[seed]
         leaves = [a.detach().requires_grad_(True) if m and isinstance(a, torch.Tensor) else a
                   for a, m in zip(args, self.mask + [False] * (len(args) - len(self.mask)))]
-        ups = upstream(self.spec, key, self.device) if self.spec is not None else None
+        ups = self.upstream(key)
         return lambda: self.run(model, params, leaves, ups, key)
 
     def run(self, model: Any, params: list[torch.Tensor], args: list[Any], ups: list[Any] | None,

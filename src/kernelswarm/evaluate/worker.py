@@ -283,6 +283,8 @@ class Worker:
         if msg.get("null"):
             empty = self.null_outputs
             fn: Callable[[], Any] = lambda: [o.clone() for o in empty]  # noqa: E731
+            if self.trainer is not None:  # KS-TRAIN: the upstream a real call draws, outside its timing
+                self.trainer.upstream(msg["key"])
         else:
             fn = self.bind(self.timed_model, self.timed_seed, args, msg["key"])
         self.backend.flush_cache()
@@ -314,8 +316,11 @@ class Worker:
         counts: list[int] = []
         for j, key in msg["calls"]:
             args = perturb(self.pool[j], key)
+            call = None if null else self.bind(model, self.timed_seed, args, key)
+            if null and self.trainer is not None:  # KS-TRAIN: an empty call draws its upstream too
+                self.trainer.upstream(key)
             sync()
-            out = as_outputs([o.clone() for o in empty] if null else self.bind(model, self.timed_seed, args, key)())
+            out = as_outputs([o.clone() for o in empty] if null else call())
             sync()
             p = fingerprint_parts(out)
             parts.extend(p)

@@ -1,4 +1,5 @@
 # kernelswarm-test: problem=train_rmsnorm_linear verdict=incorrect check=correctness
+# kernelswarm-test: problem=train_rmsnorm_linear verdict=incorrect check=correctness device=cuda
 # The fused-backward bug from the public account: the weight gradient's reduction over tokens
 # accumulates in bf16 (partial sums rounded to bf16), under the fp32 policy.
 import torch

@@ -1,4 +1,5 @@
 # kernelswarm-test: problem=train_rmsnorm_linear verdict=incorrect check=gradients
+# kernelswarm-test: problem=train_rmsnorm_linear verdict=incorrect check=gradients device=cuda
 # A fast forward under no_grad: the output is exact but detached from the graph, so no gradient
 # can flow back (an inference kernel passed off as a training one).
 import torch

@@ -1,4 +1,5 @@
 # kernelswarm-test: problem=train_rmsnorm_linear verdict=incorrect check=correctness
+# kernelswarm-test: problem=train_rmsnorm_linear verdict=incorrect check=correctness device=cuda
 # A backward that is right only when the upstream gradient is all ones (as from loss = out.sum()):
 # it never reads the gradient it is given. A harness that backpropagates ones cannot tell.
 import torch

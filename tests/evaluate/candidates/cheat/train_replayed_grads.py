@@ -1,4 +1,5 @@
 # kernelswarm-test: problem=train_rmsnorm_linear verdict=incorrect check=timed-output
+# kernelswarm-test: problem=train_rmsnorm_linear verdict=incorrect check=timed-output device=cuda
 # Gradients computed honestly for the first calls (every correctness trial), then replayed: each
 # later backward returns the gradients it cached, skipping the work while being timed.
 import torch

@@ -1,4 +1,5 @@
 # kernelswarm-test: problem=train_rmsnorm_linear verdict=incorrect check=correctness
+# kernelswarm-test: problem=train_rmsnorm_linear verdict=incorrect check=correctness device=cuda
 # Fused weight-gradient accumulation into a buffer that is never zeroed (as Megatron's main_grad
 # does, minus the zeroing): the backward adds into the stale buffer and hands it over as .grad.
 # The first call is exact; every later one carries the sum of all earlier gradients.

@@ -1,4 +1,5 @@
 # kernelswarm-test: problem=train_rmsnorm_linear verdict=accepted
+# kernelswarm-test: problem=train_rmsnorm_linear verdict=accepted device=cuda
 # Honest: RMSNorm as a torch.library custom operator with its backward registered through
 # register_autograd (the way a Triton or C++ kernel is made trainable and torch.compile-able).
 import torch
