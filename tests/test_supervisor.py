@@ -424,3 +424,33 @@ def test_one_evaluation_at_a_time_asks_no_memory_check(tmp_path: Path) -> None:
                      FakeEvaluator(), timer, None)
     sup.run(_problems()[:1])
     assert asked == [{}]  # alone on the device already: nothing else holds its memory
+
+
+def test_training_mode_reaches_baselines_evaluations_and_agents(tmp_path: Path) -> None:
+    """--mode train (issue 17): the baselines and every evaluation are timed and judged forward plus
+    backward, and agents are told to write the backward too; a plain run passes no mode at all."""
+    from kernelswarm.records import Mode
+
+    modes: dict[str, list] = {"baselines": [], "evaluations": []}
+    inner = fake_baselines()
+
+    def timer(problem, device, **kw):
+        modes["baselines"].append(kw.pop("mode", None))
+        return inner(problem, device, **kw)
+
+    fake = FakeEvaluator()
+
+    def evaluator(problem, source, options):
+        modes["evaluations"].append(options.mode)
+        return fake(problem, source, options)
+
+    a = ScriptedAgent("a", {0: ["ms=4.0"]})
+    sup, _ = _sup(tmp_path, [a], evaluator=evaluator, baselines=timer, mode="train")
+    sup.run(_problems()[:1])
+    assert modes == {"baselines": ["train"], "evaluations": [Mode.TRAIN]}
+    assert [c.mode for c in a.contexts] == ["train"]
+    modes["baselines"].clear()
+    plain = ScriptedAgent("p", {0: ["ms=4.0"]})
+    sup2, _ = _sup(tmp_path / "2", [plain], baselines=timer)
+    sup2.run(_problems()[:1])
+    assert modes["baselines"] == [None] and [c.mode for c in plain.contexts] == ["inference"]

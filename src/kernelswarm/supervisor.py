@@ -262,7 +262,7 @@ class Supervisor:
         def timed(**kw: Any) -> dict[str, Timing]:
             return self._baselines(problem, self.config.device, compile_modes=modes,
                                    timeout_s=self.config.baseline_timeout_s, lock=self._device_lock,
-                                   mode=self.config.mode, **kw)
+                                   **({"mode": self.config.mode} if self.config.mode else {}), **kw)
 
         beside = self.config.jobs > 1
         try:
