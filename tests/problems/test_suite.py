@@ -28,8 +28,21 @@ def test_bundled_names_are_snake_case_and_have_a_cpu_preset():
 
 
 def test_suites_and_bundled_dir():
-    assert SUITES == ("bundled",)
+    assert SUITES == ("bundled", "train")
     assert (bundled_dir() / "level1").is_dir()
+    assert (bundled_dir() / "train" / "level1").is_dir()
+
+
+def test_training_suite_is_apart_from_the_default_one():
+    """Issue 17: suite/train/levelN is not part of the bundled suite; --suite train or a 'train/'
+    prefix names it, and a name glob without the prefix never reaches it."""
+    default, _ = resolve_problems([])
+    train, errors = resolve_problems([], suite="train")
+    assert errors == [] and train and not ({p.path for p in default} & {p.path for p in train})
+    assert [p.name for p in resolve_problems(["train/rms_norm_train"])[0]] == ["rms_norm_train"]
+    assert {p.name for p in resolve_problems(["*_train"], suite="train")[0]} == {p.name for p in train}
+    assert resolve_problems(["rms_norm_train"])[0] == []  # not in the bundled suite
+    assert {p.level for p in resolve_problems([], suite="train", level=3)[0]} == {3}
 
 
 def test_level_filter_and_globs():
