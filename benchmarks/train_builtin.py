@@ -88,7 +88,8 @@ def markdown(d: dict) -> str:
     v = d["versions"]
     lines = [f"Training mode (forward + backward), {v.get('device_name', '?')}, torch {v.get('torch', '?')}, "
              f"triton {v.get('triton', '-')}; run {d['run']}, {d['wall_s']:.0f} s", "",
-             "| level | problems | result vs eager | result vs torch.compile | result vs faster baseline | torch.compile vs eager |",
+             "| level | problems | result vs eager | result vs torch.compile | result vs faster baseline "
+             "| torch.compile vs eager |",
              "| --- | --- | --- | --- | --- | --- |"]
     for lv, g in d["levels"].items():
         lines.append(f"| {lv} | {g['n']} | {_f(g['vs_eager'])} | {_f(g['vs_compile'])} | {_f(g['vs_best_baseline'])} "
@@ -123,7 +124,8 @@ def main() -> int:
     names = [n.strip() for n in args.agents.split(",") if n.strip() and n.strip() != "none"]
     agents = (builtin_agents(names) if names else []) + ([FolderAgent(folder)] if folder else [])
     first = {p.stem for p in folder.glob("*.py")} if folder else set()
-    config = RunConfig(device=args.device, problems=["train"], suite="train", mode="train", agents=names + (["folder"] if folder else []),
+    config = RunConfig(device=args.device, problems=["train"], suite="train", mode="train",
+                       agents=names + (["folder"] if folder else []),
                        candidates=str(folder) if folder else None, jobs=args.jobs, timeout_s=args.timeout)
     problems = pick(args.level or [1, 2, 3], first)
     start = time.monotonic()

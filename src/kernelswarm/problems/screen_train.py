@@ -18,7 +18,8 @@ from kernelswarm.problems.measure import as_tensors, instantiate
 NOTHING_TO_TRAIN = "training mode: no trainable parameters and no input that requires a gradient"
 
 
-def gradients(model: torch.nn.Module, inputs: list[Any], mask: list[bool], seed: int) -> tuple[list[str], list[torch.Tensor | None]]:
+def gradients(model: torch.nn.Module, inputs: list[Any], mask: list[bool],
+              seed: int) -> tuple[list[str], list[torch.Tensor | None]]:
     """(names, gradients) of one forward and backward from a seeded random upstream gradient:
     inputs that require a gradient, then trainable parameters (None where none arrives)."""
     leaves = [x.detach().requires_grad_(True) if m else x for x, m in zip(inputs, mask)]
