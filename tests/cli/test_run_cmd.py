@@ -58,6 +58,7 @@ def fake(monkeypatch):
     (["run", LINEAR, "--context", "gossip"], "unknown context arm"),
     (["run", LINEAR, "--device", "tpu"], "unknown device"),
     (["run", LINEAR, "--candidates", "/nonexistent/dir"], "no such candidates folder"),
+    (["run", LINEAR, "--mode", "backward"], "unknown mode 'backward'"),
     (["run", "--resume"], "no unfinished run"),
     (["export", "--out", "x"], "no such store"),
 ])
