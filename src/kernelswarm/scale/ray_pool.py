@@ -194,7 +194,9 @@ class ActorPool:
 
     def call(self, i: int, method: str, *args: Any, **kw: Any) -> Any:
         """Actor i's `method`, or, once actor i is lost, the next live one's. An exception raised
-        by the evaluator itself is raised here as it was raised there."""
+        by the evaluator itself is raised here as it was raised there; any failure of Ray's own
+        (the actor died or is unreachable, its result object lost) counts the actor as lost, since
+        the supervisor would record it as a failed evaluation that --resume does not redo."""
         ray = self._ray
         while True:
             target = self._live(i)
@@ -202,7 +204,7 @@ class ActorPool:
                 return ray.get(getattr(self.actors[target], method).remote(*args, **kw))
             except ray.exceptions.RayTaskError as e:
                 raise e.cause if isinstance(e.cause, BaseException) else e from None
-            except ray.exceptions.RayActorError as e:
+            except ray.exceptions.RayError as e:
                 self._lose(target, e)
 
     def _live(self, i: int) -> int:
