@@ -102,3 +102,34 @@ def test_a_candidate_cannot_touch_the_evaluators_files_or_signal_it(tmp_path: Pa
     assert baselines.read_text() == "{}" and not store.exists()
     if sandbox.abi() >= 6:
         assert received == [], "the candidate signalled the evaluator"
+
+
+_TCP_TEST = textwrap.dedent("""
+    import socket, sys
+    from kernelswarm.evaluate import sandbox
+    print(sandbox.restrict_writes(sys.argv[1]))
+    try:
+        socket.create_connection(("127.0.0.1", int(sys.argv[2])), timeout=10).close()
+        print("CONNECTED")
+    except PermissionError:
+        print("connect refused")
+""")
+
+
+@pytest.mark.skipif(sandbox.abi() < 4, reason="Landlock before ABI 4 does not govern TCP")
+def test_tcp_connections_are_refused(tmp_path: Path) -> None:
+    """A service on a TCP port (a Ray cluster's GCS, say) could act outside the sandbox for the
+    candidate: it can reach none."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    try:
+        out = subprocess.run([sys.executable, "-c", _TCP_TEST, str(tmp_path), str(listener.getsockname()[1])],
+                             capture_output=True, text=True, timeout=60,
+                             env={"PYTHONPATH": str(Path(sandbox.__file__).parents[2])})
+    finally:
+        listener.close()
+    assert out.returncode == 0, out.stderr
+    assert "TCP refused" in out.stdout and "connect refused" in out.stdout and "CONNECTED" not in out.stdout

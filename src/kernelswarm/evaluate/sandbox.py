@@ -33,6 +33,10 @@ _DIR_WRITES_ABI1 = (1 << 4 | 1 << 5 | 1 << 6 | 1 << 7 | 1 << 8 | 1 << 9 | 1 << 1
 _REFER = 1 << 13  # ABI 2: link or rename a file into another folder
 _TRUNCATE = 1 << 14  # ABI 3
 _SCOPE_ABSTRACT_UNIX_SOCKET, _SCOPE_SIGNAL = 1 << 0, 1 << 1  # ABI 6
+# ABI 4: TCP bind and connect, refused to the candidate altogether (no rule allows a port). A kernel
+# needs no network, while a service reachable over TCP can act outside this sandbox on its behalf:
+# a Ray cluster's GCS, for one, runs whatever work a process with its token (a readable file) sends.
+_BIND_TCP, _CONNECT_TCP = 1 << 0, 1 << 1
 
 # Device files a worker writes or opens for writing: the null device, shared memory, the GPU.
 _DEVICE_FILES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools",
@@ -77,7 +81,8 @@ def restrict_writes(folder: str) -> str:
     dir_rights = _FILE_WRITES_ABI1 | _DIR_WRITES_ABI1 | (_REFER if version >= 2 else 0) | (_TRUNCATE if version >= 3 else 0)
     file_rights = _WRITE_FILE | (_TRUNCATE if version >= 3 else 0)
     scoped = _SCOPE_SIGNAL | _SCOPE_ABSTRACT_UNIX_SOCKET if version >= 6 else 0
-    attr = _RulesetAttr(dir_rights, 0, scoped)
+    net = _BIND_TCP | _CONNECT_TCP if version >= 4 else 0
+    attr = _RulesetAttr(dir_rights, net, scoped)
     size = ctypes.sizeof(_RulesetAttr) if version >= 6 else (16 if version >= 4 else 8)
     ruleset = libc.syscall(_CREATE, ctypes.byref(attr), ctypes.c_size_t(size), ctypes.c_uint32(0))
     if ruleset < 0:
@@ -97,7 +102,7 @@ def restrict_writes(folder: str) -> str:
             raise OSError(ctypes.get_errno(), f"landlock_restrict_self: {os.strerror(ctypes.get_errno())}")
     finally:
         os.close(ruleset)
-    signals = "; signals to processes outside it refused" if scoped else ""
+    signals = ("; signals to processes outside it refused" if scoped else "") + ("; TCP refused" if net else "")
     return f"writes only inside the worker's folder and to device files (Landlock ABI {version}){signals}"
 
 
