@@ -41,7 +41,7 @@ MODES = ("jobs1", "one", "devices", "ray")
 
 
 def run_mode(mode: str, problems: list, out: Path, jobs: int, budget_s: float, timeout_s: float,
-             device: str = "cuda", agent_names: list[str] | None = None) -> dict:
+             device: str = "cuda", agent_names: list[str] | None = None, compile_baseline: bool = True) -> dict:
     from kernelswarm.scale.devices import resolve_devices
     from kernelswarm.scale.placement import gpu_slots, run_placed
 
@@ -50,11 +50,19 @@ def run_mode(mode: str, problems: list, out: Path, jobs: int, budget_s: float, t
         stale.unlink(missing_ok=True)
     store = Store(db)
     config = RunConfig(device=device, jobs=1 if mode == "jobs1" else jobs, timeout_s=timeout_s,
-                       agents=agent_names, problems=[p.name for p in problems])
+                       agents=agent_names, problems=[p.name for p in problems], compile_baseline=compile_baseline)
     agents = builtin_agents(agent_names)
+    pool, startup_s = None, 0.0
+    if mode == "ray":  # the cluster's start is counted apart: a sweep pays it once
+        from kernelswarm.scale.ray_pool import ActorPool, connect, ray_slots
+
+        t0 = time.monotonic()
+        connect("local")
+        pool = ActorPool(device, jobs, cpu_threads=None if device == "cuda" else os.cpu_count(),
+                         on_note=lambda m: print(f"[{mode}] {m}", flush=True))
+        startup_s = time.monotonic() - t0
     start = time.monotonic()
     stop = lambda: time.monotonic() - start > budget_s  # noqa: E731
-    pool = None
     if mode in ("jobs1", "one"):
         gpus = 1
         run_id = Supervisor(store, config, agents, on_event=_log(mode)).run(problems, should_stop=stop)
@@ -63,10 +71,6 @@ def run_mode(mode: str, problems: list, out: Path, jobs: int, budget_s: float, t
         gpus = len(chosen)
         run_id = run_placed(store, config, agents, gpu_slots(chosen), problems, on_event=_log(mode), should_stop=stop)
     else:
-        from kernelswarm.scale.ray_pool import ActorPool, connect, ray_slots
-
-        connect("local")
-        pool = ActorPool(device, jobs, cpu_threads=None if device == "cuda" else os.cpu_count(), on_note=lambda m: print(f"[{mode}] {m}", flush=True))
         gpus = len(pool.actors)
         try:
             run_id = run_placed(store, config, agents, ray_slots(pool), problems, on_event=_log(mode), should_stop=stop)
@@ -76,6 +80,7 @@ def run_mode(mode: str, problems: list, out: Path, jobs: int, budget_s: float, t
     judged = [c for c in store.candidates(run_id) if c.verdict and not c.reason.startswith("same source as")]
     done = {p["name"] for p in store.problem_rows(run_id) if p["done"]}
     return {"mode": mode, "db": str(db), "run": run_id, "gpus": gpus, "jobs": config.jobs, "wall_s": wall,
+            "startup_s": startup_s,
             "problems": len(done), "evaluations": len(judged),
             "per_gpu_minute": len(judged) / (wall / 60) / gpus if wall else None,
             "timed_on": sorted({c.timed_on for c in judged if c.timed_on}),
@@ -133,7 +138,7 @@ def markdown(rows: list[dict]) -> str:
     v = base["versions"]
     lines = [f"### Spreading a sweep ({v.get('device_name', '?')}; torch {v.get('torch', '?')}, "
              f"triton {v.get('triton', '-')}, driver {v.get('driver', '-')})", "",
-             "| mode | GPUs | jobs | problems | evaluations | wall s | eval / GPU-min | throughput vs "
+             "| mode | GPUs | jobs | problems | evaluations | wall s (+ start) | eval / GPU-min | throughput vs "
              f"{base['mode']} | verdicts equal to {base['mode']} | results agree |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in rows:
@@ -142,7 +147,8 @@ def markdown(rows: list[dict]) -> str:
         eq = f"{a['verdicts_equal']}/{a['verdicts_compared']}" if a else "-"
         ra = f"{a['results_agree']}/{a['results_compared']}" if a else "-"
         lines.append(f"| {r['mode']} | {r['gpus']} | {r['jobs']} | {r['problems']} | {r['evaluations']} | "
-                     f"{r['wall_s']:.0f} | {r['per_gpu_minute'] or 0:.2f} | "
+                     f"{r['wall_s']:.0f}" + (f" (+{r['startup_s']:.0f})" if r.get("startup_s") else "")
+                     + f" | {r['per_gpu_minute'] or 0:.2f} | "
                      f"{f'{thr:.2f}x' if thr else '-'} | {eq} | {ra} |")
     return "\n".join(lines) + "\n"
 
@@ -157,6 +163,7 @@ def main() -> None:
     ap.add_argument("--time-budget", type=float, default=150.0, help="seconds per mode before no new problem starts")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per evaluation")
     ap.add_argument("--agents", help="comma list of built-in agents (default: all)")
+    ap.add_argument("--no-compile-baseline", action="store_true", help="skip the torch.compile baseline (quicker)")
     ap.add_argument("--device", default="cuda", help="cuda; cpu only to try the script (modes jobs1, one, ray)")
     args = ap.parse_args()
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
@@ -173,7 +180,7 @@ def main() -> None:
         print(f"== {mode}: {len(problems)} problems", flush=True)
         try:
             rows.append(run_mode(mode, problems, args.out, args.jobs, args.time_budget, args.timeout, args.device,
-                                 args.agents.split(",") if args.agents else None))
+                                 args.agents.split(",") if args.agents else None, not args.no_compile_baseline))
         except (RayError, DeviceError) as e:  # Ray not installed, no GPU: the other modes still run
             print(f"[{mode}] skipped: {e}", flush=True)
             skipped = (args.out / "skipped.txt")
