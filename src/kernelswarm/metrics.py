@@ -26,6 +26,7 @@ class ProblemScore:
     speedup_vs_eager: float | None  # eager time / result time; None when nothing could be timed
     speedup_vs_best: float | None  # faster baseline's time / result time
     best_agent: str | None  # agent whose candidate is the result; None when a baseline stands
+    flagged: bool = False  # screening found the problem unfair (a no-op could pass): kept out of the headline
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class Summary:
 
     label: str  # "level 1", "no level", or "all"
     level: int | None  # None for all levels together, or for problems without a level
-    n: int  # problems counted
+    n: int  # problems counted in the figures below (flagged problems are not)
     geomean_vs_eager: float | None
     median_vs_eager: float | None
     mean_vs_eager: float | None
@@ -45,6 +46,9 @@ class Summary:
     fast_p_vs_best: dict[float, float] = field(default_factory=dict)
     correct_share: float = 0.0  # share of problems with an accepted candidate
     best_agent_share: dict[str, float] = field(default_factory=dict)  # agent (or "baseline") -> share
+    n_flagged: int = 0  # problems the screen flagged, counted apart from every figure above
+    flagged_geomean_vs_eager: float | None = None  # their own geometric means, shown apart
+    flagged_geomean_vs_best: float | None = None
 
 
 def geomean(xs: Iterable[float]) -> float | None:
@@ -92,6 +96,10 @@ def best_agent_share(scores: Sequence[ProblemScore]) -> dict[str, float]:
 
 
 def summarize(scores: Sequence[ProblemScore], level: int | None = None, label: str = "all") -> Summary:
+    """Figures over the problems the screen found fair; flagged ones are counted apart, since a
+    speedup on a problem a no-op passes does not show a faster kernel."""
+    flagged = [s for s in scores if s.flagged]
+    scores = [s for s in scores if not s.flagged]
     eager = [s.speedup_vs_eager for s in scores if s.speedup_vs_eager is not None]
     best = [s.speedup_vs_best for s in scores if s.speedup_vs_best is not None]
     return Summary(
@@ -102,6 +110,9 @@ def summarize(scores: Sequence[ProblemScore], level: int | None = None, label: s
         fast_p_vs_best={p: fast_p(scores, p, vs_best=True) for p in FAST_P},
         correct_share=correct_share(scores),
         best_agent_share=best_agent_share(scores),
+        n_flagged=len(flagged),
+        flagged_geomean_vs_eager=geomean(s.speedup_vs_eager for s in flagged if s.speedup_vs_eager is not None),
+        flagged_geomean_vs_best=geomean(s.speedup_vs_best for s in flagged if s.speedup_vs_best is not None),
     )
 
 

@@ -121,6 +121,7 @@ class Evaluation:
     log_tail: str = ""  # last lines the candidate printed, for feedback
     host: str = ""  # the machine that timed it, when a run spreads over GPUs or a Ray cluster
     device_index: int | None = None  # the GPU of that machine (its CUDA index), when placed on one
+    problem_flags: list[str] = field(default_factory=list)  # the problem's screening findings; empty when clean
 
     @property
     def timed_on(self) -> str:
@@ -194,6 +195,7 @@ class Evaluation:
             log_tail=d.get("log_tail", ""),
             host=d.get("host", ""),
             device_index=d.get("device_index"),
+            problem_flags=list(d.get("problem_flags", [])),
         )
 
 

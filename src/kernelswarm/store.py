@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS problems (
   eager TEXT, compiled TEXT,         -- Timing JSON of the baselines; NULL until measured
   baseline_error TEXT,               -- why the baselines could not be measured
   baselines_done INTEGER NOT NULL DEFAULT 0, done INTEGER NOT NULL DEFAULT 0,
+  flags TEXT,                        -- JSON list of the screen's findings; NULL until screened
   UNIQUE (run_id, name));
 CREATE TABLE IF NOT EXISTS proposals (  -- one agent asked once for one problem and round
   problem_id INTEGER NOT NULL REFERENCES problems(id), agent TEXT NOT NULL, round INTEGER NOT NULL,
@@ -133,6 +134,7 @@ class ProblemResult:
     n_accepted: int
     best: CandidateRow | None  # the fastest accepted candidate that beats the faster baseline
     fastest_accepted: CandidateRow | None = None  # the fastest accepted candidate, even if slower
+    flags: tuple[str, ...] = ()  # the screen's findings (a no-op could pass...); empty when fair or not screened
 
     @property
     def best_baseline_ms(self) -> float | None:
@@ -169,7 +171,7 @@ class ProblemResult:
     def score(self) -> ProblemScore:
         """This result reduced to what kernelswarm.metrics needs."""
         return ProblemScore(self.name, self.level, self.n_accepted > 0, self.speedup_vs_eager,
-                            self.speedup_vs_best_baseline, self.result_agent)
+                            self.speedup_vs_best_baseline, self.result_agent, flagged=bool(self.flags))
 
 
 @dataclass(frozen=True)
@@ -197,6 +199,13 @@ class CallRow:
     latency_s: float
     cost_usd: float
     error: str
+
+
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    """Columns added since a store was created (stores written by earlier versions)."""
+    have = {r[1] for r in db.execute("PRAGMA table_info(problems)")}
+    if "flags" not in have:
+        db.execute("ALTER TABLE problems ADD COLUMN flags TEXT")
 
 
 def _now() -> str:
@@ -228,6 +237,7 @@ class Store:
             # FULL: a committed evaluation survives power loss too, not just SIGKILL; writes are rare.
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
+            _add_missing_columns(self._db)
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         self._db.row_factory = sqlite3.Row
         self._lock = threading.Lock()
@@ -343,6 +353,11 @@ class Store:
         if last is not None and self._rows(f"SELECT 1 FROM problems p WHERE {_UNMEASURED} LIMIT 1", (last,)):
             return last
         return None
+
+    def set_problem_flags(self, problem_id: int, flags: list[str]) -> None:
+        """The screen's findings for a problem of a run (an empty list: screened and fair)."""
+        with self._tx() as db:
+            db.execute("UPDATE problems SET flags = ? WHERE id = ?", (json.dumps(list(flags)), problem_id))
 
     def mark_problem_done(self, problem_id: int) -> None:
         with self._tx() as db:
@@ -462,6 +477,7 @@ class Store:
             d = dict(r)
             d["sizes"] = json.loads(d["sizes"])
             d["eager"], d["compiled"] = _timing(d["eager"]), _timing(d["compiled"])
+            d["flags"] = json.loads(d["flags"]) if d.get("flags") else None  # None: not screened (older stores)
             out.append(d)
         return out
 
@@ -532,5 +548,5 @@ def select(problem: dict[str, Any], cands: list[CandidateRow]) -> ProblemResult:
         source=problem["source"], eager_ms=eager.median_ms if eager else None,
         compile_ms=compiled.median_ms if compiled else None, baseline_error=problem["baseline_error"],
         done=bool(problem["done"]), n_candidates=len(cands), n_accepted=len(accepted), best=best,
-        fastest_accepted=fastest,
+        fastest_accepted=fastest, flags=tuple(problem.get("flags") or ()),
     )

@@ -45,18 +45,22 @@ class ProblemClaims(Protocol):
 
 
 Evaluator = Callable[..., Evaluation]  # (problem, candidate_source, options) -> Evaluation
+Screener = Callable[[Problem, str], list[str]]  # (problem, device) -> the screen's findings
 BaselineTimer = Callable[..., dict[str, Timing]]  # time_baselines' signature
 
 
 class Supervisor:
     def __init__(self, store: Store, config: RunConfig, agents: list[Agent],
                  evaluator: Evaluator | None = None, baseline_timer: BaselineTimer | None = None,
-                 on_event: Callable[[Event], None] | None = None) -> None:
+                 on_event: Callable[[Event], None] | None = None, screener: Screener | None = None) -> None:
         self.store = store
         self.config = config
         self.agents = agents
         self._evaluate = evaluator or _real_evaluator()
         self._baselines = baseline_timer or _real_baseline_timer()
+        # Problems are screened as `problems check` does; a fake evaluator judges fake problems,
+        # which have nothing to screen unless a test passes its own screener.
+        self._screen = screener or (self._real_screen if evaluator is None else (lambda problem, device: []))
         self._emit = on_event or (lambda e: None)
         # One timing at a time across every evaluation and baseline of the run; the others' workers
         # are stopped while it lasts.
@@ -220,10 +224,37 @@ class Supervisor:
         eager, compiled = row["eager"], row["compiled"]
         self._emit(Event("baselines", problem.name, eager=eager, compiled=compiled,
                          message=row["baseline_error"] or ""))
+        if row.get("flags") is None:
+            self._flag(pid, problem, eager)
         if eager is not None:
             for r in range(self.config.rounds):
                 self._round(pid, problem, r, eager, compiled)
         return self._finish(pid, problem)
+
+    def _flag(self, pid: int, problem: Problem, eager: Timing | None) -> None:
+        """Screen the problem (cached by its hash) and store what was found; the screen's timing
+        part is applied to the eager baseline this run measured."""
+        from kernelswarm.problems.screened import launch_bound
+
+        flags = list(self._screen(problem, self.config.device))
+        slow = launch_bound(self.config.device, eager.median_ms if eager else None)
+        flags += [slow] if slow else []
+        self.store.set_problem_flags(pid, flags)
+        if flags:
+            more = f" (and {len(flags) - 1} more)" if len(flags) > 1 else ""
+            self._emit(Event("note", problem.name, message=f"flagged by the screen: {flags[0]}{more}; "
+                                                           "kept out of the headline figures"))
+
+    def _real_screen(self, problem: Problem, device: str) -> list[str]:
+        """The screen runs the reference about 15 times in a child process: uncached, it holds the
+        device as a timing does, so that it never runs beside another evaluation's timing."""
+        from kernelswarm.problems import screened
+
+        found = screened.cached_flags(problem, device)
+        if found is None:
+            with self._device_lock.exclusive("screen"):
+                found = screened.problem_flags(problem, device)
+        return list(found.flags)
 
     def _finish(self, pid: int, problem: Problem, already: bool = False) -> ProblemResult:
         if not already:

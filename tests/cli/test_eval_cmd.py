@@ -28,6 +28,23 @@ def test_accepted_candidate_json(tmp_path):
     assert d["verdict"] == "accepted" and d["correct"] is True and d["kind"] == "pytorch-rewrite"
     assert d["speedup"] == pytest.approx(d["reference_ms"] / d["candidate_ms"])
     assert all({"name", "passed", "detail"} <= set(c) for c in d["checks"])
+    assert d["problem_flags"] == []
+
+
+def test_flagged_problem_is_marked_in_json_and_summary(tmp_path):
+    """Issue 13.5: an always-zero problem gave an accepted 25.5x with no warning."""
+    problem = Path(__file__).parents[1] / "problems" / "fixtures" / "degenerate" / "always_zero.py"
+    cand = tmp_path / "zeros.py"
+    cand.write_text("import torch\nimport torch.nn as nn\n\n\nclass ModelNew(nn.Module):\n"
+                    "    def forward(self, x):\n        return torch.zeros_like(x)\n")
+    r = _ks("eval", str(problem), str(cand), "--device", "cpu", "--json", tmp_path=tmp_path)
+    d = json.loads(r.stdout)
+    assert d["verdict"] == "accepted", d["reason"]
+    assert any("zeros would pass" in f for f in d["problem_flags"]), d["problem_flags"]
+    cached = json.loads((tmp_path / "cache" / "screenings.json").read_text())
+    assert list(cached.values()) == [d["problem_flags"]]  # screened once, kept by the problem's hash
+    r = _ks("eval", str(problem), str(cand), "--device", "cpu", tmp_path=tmp_path)
+    assert "problem flagged" in r.stdout and "zeros would pass" in r.stdout
 
 
 def test_incorrect_candidate_exits_1_with_readable_summary(tmp_path):

@@ -1,9 +1,10 @@
 """Reading the adversarial fixtures: each candidate file states the verdicts it must get.
 
 A line `# kernelswarm-test: problem=NAME verdict=V [check=C] [kind=K] [precision=P] [timeout=S]
-[static=off] [strict] [slow] [forks] [device=cuda]
+[static=off] [strict] [slow] [forks] [sandbox] [device=cuda]
 [max_speedup=X] [calls=N]` is one scenario; a file may have several. `calls` raises the cap on
 timed calls (the evaluator times short calls on a noisy machine until a timing lie would stand out).
+`sandbox`: the verdict relies on the write sandbox (skipped where the kernel has no Landlock).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Scenario:
     device: str = "cpu"
     max_speedup: float | None = None  # an upper bound on an honest-but-tricky candidate's speedup
     calls: int | None = None  # cap on timed calls, when the test default is too low for the scenario
+    sandbox: bool = False  # the verdict relies on the write sandbox (Landlock)
 
     @property
     def id(self) -> str:
@@ -54,6 +56,6 @@ def scenarios(folder: str, device: str = "cpu") -> list[Scenario]:
                 kind=kv.get("kind"), precision=kv.get("precision", "fp32"), timeout=float(kv.get("timeout", 240)),
                 static=kv.get("static", "on") != "off", strict="strict" in flags, slow="slow" in flags, forks="forks" in flags,
                 device=kv.get("device", "cpu"), max_speedup=float(kv["max_speedup"]) if "max_speedup" in kv else None,
-                calls=int(kv["calls"]) if "calls" in kv else None,
+                calls=int(kv["calls"]) if "calls" in kv else None, sandbox="sandbox" in flags,
             ))
     return [s for s in found if s.device == device]

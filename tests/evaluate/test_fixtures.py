@@ -8,7 +8,7 @@ import time
 import pytest
 
 from fixtures import PROBLEMS, Scenario, scenarios
-from kernelswarm.evaluate import EvalOptions, evaluate
+from kernelswarm.evaluate import EvalOptions, evaluate, sandbox
 from kernelswarm.problems import load_problem
 from kernelswarm.records import Precision
 
@@ -23,7 +23,9 @@ def _options(s: Scenario) -> EvalOptions:
 
 
 def _params(folder: str, device: str = "cpu") -> list:
-    return [pytest.param(s, id=s.id, marks=[pytest.mark.slow] if s.slow else []) for s in scenarios(folder, device)]
+    no_sandbox = pytest.mark.skipif(sandbox.abi() < 1, reason="this kernel has no Landlock")
+    return [pytest.param(s, id=s.id, marks=([pytest.mark.slow] if s.slow else []) + ([no_sandbox] if s.sandbox else []))
+            for s in scenarios(folder, device)]
 
 
 def _candidate_workers() -> list[int]:

@@ -57,10 +57,16 @@ def eval_command(
         die(f"device {dev!r} is not available on this machine")
     options = EvalOptions.for_device(dev, timeout_s=timeout, strict=strict, precision=Precision(precision),
                                      baseline_compile=baseline_compile, mode=Mode(mode) if mode else None)
+    from kernelswarm.problems.screened import problem_flags
+
+    # Screened as `problems check` does (cached by the problem's hash), before the evaluation so
+    # that screening never runs beside its timing: a speedup on a degenerate problem is noise.
+    flags = problem_flags(prob, dev).flags
     try:
         ev = evaluate(prob, source, options)
     except ProblemError as e:
         die(str(e))
+    ev.problem_flags = flags
     if as_json:
         sys.stdout.write(json.dumps(ev.to_dict()) + "\n")
     else:
@@ -90,6 +96,13 @@ def _print_summary(ev) -> None:
     if ev.speedup:
         extra = f", {ev.speedup_vs_compile:.2f}x vs torch.compile" if ev.speedup_vs_compile else ""
         console.print(f"[bold]speedup {ev.speedup:.2f}x vs eager{extra}[/] ({ev.kind.value})")
+    from rich.markup import escape
+
+    for flag in ev.problem_flags:
+        console.print(f"[yellow]problem flagged:[/] {escape(flag)}", highlight=False)
+    if ev.problem_flags:
+        console.print("[yellow]a speedup on a flagged problem does not show a faster kernel "
+                      "(`kernelswarm problems check` explains)[/]")
     if ev.log_tail and not ev.correct:
         console.print("[dim]candidate output (tail):[/]")
         console.print(ev.log_tail, markup=False, highlight=False)

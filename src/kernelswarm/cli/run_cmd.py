@@ -261,12 +261,14 @@ class _Progress:
             return f"  {escape(who)}: [yellow]{ev.verdict.value}[/] {escape(ev.reason[:160])}{where}"
         if e.kind == "done" and e.result is not None:
             r = e.result
+            mark = " [yellow](flagged by the screen: kept out of the headline)[/]" if r.flags else ""
             if r.eager_ms is None:
                 return f"  -> no result ({escape(r.baseline_error or 'baselines failed')})"
             if r.best is not None:
                 return (f"  -> best: [bold]{escape(r.best.agent)}[/] {r.best.candidate_ms:.3f} ms, "
-                        f"{r.speedup_vs_eager:.2f}x eager, {r.speedup_vs_best_baseline:.2f}x best baseline {escape(e.message)}")
-            return f"  -> nothing beat the baseline: {r.best_baseline} stands ({r.speedup_vs_eager:.2f}x eager) {escape(e.message)}"
+                        f"{r.speedup_vs_eager:.2f}x eager, {r.speedup_vs_best_baseline:.2f}x best baseline {escape(e.message)}{mark}")
+            return (f"  -> nothing beat the baseline: {r.best_baseline} stands ({r.speedup_vs_eager:.2f}x eager) "
+                    f"{escape(e.message)}{mark}")
         if e.kind == "note":
             return f"  [dim]note: {escape(e.message)}[/]"
         return None
@@ -283,6 +285,7 @@ def _pct(v: float | None) -> str:
 def _summary(store: "Store", run_id: int) -> None:
     """Per problem, then per level: the figures DESIGN.md's Metrics section names."""
     from rich.table import Table
+    from rich.text import Text
 
     from kernelswarm.metrics import FAST_P, summarize_by_level
 
@@ -293,9 +296,14 @@ def _summary(store: "Store", run_id: int) -> None:
         t.add_column(col, justify="right" if "ms" in col or col.startswith("vs") else "left")
     for r in results:
         who = r.best.agent if r.best else (f"baseline ({r.best_baseline})" if r.best_baseline else "failed")
-        t.add_row(r.name, str(r.level or ""), _ms(r.eager_ms), _ms(r.compile_ms), who, _ms(r.result_ms),
-                  _x(r.speedup_vs_eager), _x(r.speedup_vs_best_baseline))
+        name = f"{r.name} [flagged]" if r.flags else r.name
+        t.add_row(Text(name, style="yellow" if r.flags else ""), str(r.level or ""), _ms(r.eager_ms), _ms(r.compile_ms),
+                  who, _ms(r.result_ms), _x(r.speedup_vs_eager), _x(r.speedup_vs_best_baseline))
     console.print(t)
+    flagged = [r for r in results if r.flags]
+    for r in flagged:
+        more = f" (and {len(r.flags) - 1} more)" if len(r.flags) > 1 else ""
+        console.print(Text(f"[flagged] {r.name}: {r.flags[0]}{more}", style="yellow"))
     s = Table(title="summary (result = best accepted candidate, else the faster baseline)", title_justify="left")
     for col in ("level", "n", "against", "geomean", "median", "mean", *[f"fast_{p}" for p in FAST_P], "correct"):
         s.add_column(col)
@@ -309,6 +317,11 @@ def _summary(store: "Store", run_id: int) -> None:
             s.add_row(lv.label if first else "", str(lv.n) if first else "", against, _x(g), _x(md), _x(mn),
                       *[_pct(fp[p]) for p in FAST_P], _pct(lv.correct_share) if first else "")
     console.print(s)
+    for lv in levels:
+        if lv.n_flagged:
+            console.print(f"{lv.label}: {lv.n_flagged} flagged problem(s) kept out of the figures above; on them, "
+                          f"geomean {_x(lv.flagged_geomean_vs_eager)} vs eager, {_x(lv.flagged_geomean_vs_best)} "
+                          "vs best baseline (`kernelswarm problems check` says why)", highlight=False, markup=False)
     for lv in levels:
         shares = ", ".join(f"{a} {_pct(v)}" for a, v in lv.best_agent_share.items())
         console.print(f"best agent, {lv.label}: {shares}", highlight=False, markup=False)

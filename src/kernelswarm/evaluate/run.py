@@ -113,7 +113,7 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
     workdir = Path(tempfile.mkdtemp(prefix="kernelswarm-eval-"))
     ref = cand = None
     try:
-        findings = screen_source(candidate_source) if options.static_screen else []
+        findings = screen_source(candidate_source, allow_tf32=options.precision != Precision.FP32) if options.static_screen else []
         if findings:
             f = findings[0]
             more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""

@@ -2,8 +2,17 @@
 
 This is defense in depth, not the main line: the verdict is computed outside the candidate's
 process from data the trusted side checks itself. The screen exists so that the obvious
-attacks (introspecting the evaluator, patching timers, forking, precision flags) get a clear
-reason instead of depending on a later check to notice their effect.
+attacks (introspecting the evaluator, forking, precision flags) get a clear reason instead of
+depending on a later check to notice their effect. It reads code, not comments: names are
+resolved through imports and aliases (`torch.multiprocessing`, `getattr(torch, "s" + "ys")`),
+and only string constants that are code (native sources) are searched as text.
+
+What honest published kernels do is allowed, each covered at run time instead (fixtures in
+tests/evaluate/candidates): cuDNN flags in the candidate's own process (the reference runs in a
+clean one), files written and built inside the worker's own folder (the sandbox confines
+writes there; TMPDIR points into it), clocks read to pick the faster of two implementations
+(timing objects are the evaluator's and patching them is still banned; timed outputs are
+checked, so a clock-driven phase switch is caught).
 """
 
 from __future__ import annotations
@@ -24,201 +33,350 @@ class Finding:
     why: str  # the reason an honest candidate does not need it
 
 
-# Modules a candidate may not import, with the reason.
-_BANNED_MODULES = {
+_THREADS = "background threads can finish work after the timer stopped"
+_PROCS = "child processes escape the evaluation"
+_SERIAL = "loading serialized results is not computing them"
+_NET = "no network access is needed to compute a kernel"
+_FRAMES = "frame introspection reaches the evaluator"
+_SEED = "re-seeding or reading the generator can replay the evaluator's inputs"
+_TF32 = ("switches fp32 math to TF32, which the fp32 precision policy does not allow "
+         "(judge the candidate with --precision tf32 to allow it)")
+_HALF = ("changes reduced-precision reduction flags, which the fp32 precision policy does not allow "
+         "(judge with --precision bf16 or fp16)")
+
+# Modules that are banned wherever they are reached: imported, or as an attribute of another
+# module (`torch.multiprocessing`, `torch.sys`, `np.ctypeslib`'s `ctypes`).
+_BANNED_ANYWHERE = {
     "gc": "walking the garbage collector can find the evaluator's objects",
     "inspect": "stack and frame introspection can reach the evaluator",
     "ctypes": "raw memory and C calls bypass every check",
     "cffi": "raw memory and C calls bypass every check",
-    "threading": "background threads can finish work after the timer stopped",
-    "_thread": "background threads can finish work after the timer stopped",
-    "concurrent": "background threads can finish work after the timer stopped",
-    "multiprocessing": "child processes escape the evaluation",
-    "subprocess": "child processes escape the evaluation",
-    "signal": "signal handlers can interfere with the evaluator",
-    "socket": "no network access is needed to compute a kernel",
-    "urllib": "no network access is needed to compute a kernel",
-    "http": "no network access is needed to compute a kernel",
-    "requests": "no network access is needed to compute a kernel",
-    "pickle": "loading serialized results is not computing them",
-    "marshal": "loading serialized results is not computing them",
-    "shelve": "loading serialized results is not computing them",
+    "threading": _THREADS,
+    "_thread": _THREADS,
+    "concurrent": _THREADS,
+    "multiprocessing": _PROCS,
+    "subprocess": _PROCS,
     "importlib": "dynamic imports hide what the candidate loads",
     "builtins": "patching builtins alters the evaluator",
     "kernelswarm": "the candidate may not touch the evaluator",
-    "time": "a kernel does not need clocks; timers are the evaluator's",
-    "timeit": "a kernel does not need clocks; timers are the evaluator's",
     "atexit": "exit hooks can forge results",
     "faulthandler": "not needed by a kernel",
     "resource": "resource limits are the evaluator's",
     "mmap": "raw memory mappings bypass every check",
     "sys": "interpreter internals (frames, modules, exit) reach the evaluator",
-    "random": "a kernel is deterministic",
-    "tempfile": "files are not needed to compute a kernel",
-    "shutil": "files are not needed to compute a kernel",
+    "pickle": _SERIAL,
+    "marshal": _SERIAL,
+    "shelve": _SERIAL,
+    "socket": _NET,
 }
 
-# Attribute names whose use is a red flag wherever they appear.
+# Modules banned as imports only (their names are ordinary attributes elsewhere: `torch.random`).
+_BANNED_IMPORTS = {
+    **_BANNED_ANYWHERE,
+    "signal": "signal handlers can interfere with the evaluator",
+    "urllib": _NET,
+    "http": _NET,
+    "requests": _NET,
+    "random": "a kernel is deterministic",
+}
+
+# Attribute names that are a red flag whoever owns them.
 _BANNED_ATTRS = {
-    "_getframe": "frame introspection reaches the evaluator",
-    "f_back": "frame introspection reaches the evaluator",
-    "f_locals": "frame introspection reaches the evaluator",
-    "f_globals": "frame introspection reaches the evaluator",
-    "gi_frame": "frame introspection reaches the evaluator",
-    "tb_frame": "frame introspection reaches the evaluator",
+    "_getframe": _FRAMES, "f_back": _FRAMES, "f_locals": _FRAMES, "f_globals": _FRAMES,
+    "gi_frame": _FRAMES, "tb_frame": _FRAMES, "cr_frame": _FRAMES, "f_code": _FRAMES,
     "__subclasses__": "walking the class tree reaches the evaluator",
     "__globals__": "reaching into other functions' globals",
     "__builtins__": "patching builtins alters the evaluator",
+    "__import__": "dynamic imports hide what the candidate loads",
     "__code__": "rewriting code objects",
+    "__closure__": "reaching into other functions' state",
     "__dict__": "reaching into module and object namespaces",
-    "sys": "interpreter internals (frames, modules, exit) reach the evaluator",
-    "fork": "child processes escape the evaluation",
-    "forkpty": "child processes escape the evaluation",
+    "__getattribute__": "looking up attributes by name hides what is reached",
+    "__getattr__": "looking up attributes by name hides what is reached",
+    "attrgetter": "looking up attributes by name hides what is reached",
+    "methodcaller": "looking up attributes by name hides what is reached",
+    "fork": _PROCS, "forkpty": _PROCS, "vfork": _PROCS, "posix_spawn": _PROCS, "posix_spawnp": _PROCS,
+    "setsid": _PROCS,
     "_exit": "exiting early can forge a result",
-    "kill": "signalling other processes",
-    "system": "shell commands escape the evaluation",
-    "popen": "shell commands escape the evaluation",
-    "execv": "replacing the process",
-    "execve": "replacing the process",
-    "spawnv": "child processes escape the evaluation",
-    "manual_seed": "re-seeding the generator can replay the evaluator's inputs",
-    "seed": "re-seeding the generator can replay the evaluator's inputs",
-    "set_rng_state": "re-seeding the generator can replay the evaluator's inputs",
-    "allow_tf32": "changing global precision flags alters other code (use --precision tf32)",
-    "allow_fp16_reduced_precision_reduction": "changing global precision flags alters other code",
-    "allow_bf16_reduced_precision_reduction": "changing global precision flags alters other code",
-    "set_float32_matmul_precision": "changing global precision flags alters other code (use --precision tf32)",
-    "elapsed_time": "the candidate may not touch timers",
-    "perf_counter": "the candidate may not touch timers",
-    "perf_counter_ns": "the candidate may not touch timers",
+    "execv": "replacing the process", "execve": "replacing the process",
+    "spawnv": _PROCS, "spawnl": _PROCS,
+    "manual_seed": _SEED, "manual_seed_all": _SEED, "set_rng_state": _SEED, "get_rng_state": _SEED,
+    "initial_seed": _SEED,
+    "sys": _BANNED_ANYWHERE["sys"],
     "_set_allocator_settings": "allocator settings are the evaluator's",
     "cudaCtxResetPersistingL2Cache": "L2 persistence settings are the evaluator's",
     "persisting_l2_cache_size": "L2 persistence settings are the evaluator's",
-    "load": None,  # checked below: torch.load / pickle-like loads of stored results
 }
 
-# Modules whose attributes a candidate may not look up by computed name.
-_SYSTEM_MODULES = {"os", "sys", "builtins", "posix", "io", "shutil", "signal"}
+# Attribute names banned only under the fp32 policy (the worker starts with TF32 off).
+_PRECISION_ATTRS = {
+    "allow_tf32": _TF32,
+    "set_float32_matmul_precision": _TF32,
+    "fp32_precision": _TF32,
+    "_set_cublas_allow_tf32": _TF32,
+    "allow_fp16_reduced_precision_reduction": _HALF,
+    "allow_bf16_reduced_precision_reduction": _HALF,
+}
 
-# Builtins a candidate may not call.
-_BANNED_CALLS = {
+# Functions of `os` (also reached as `torch.os.x`) that start, signal or replace processes.
+_OS_CALLS = {"system", "popen", "kill", "killpg", "abort", "setpgid", "setpgrp", "startfile"}
+
+# Module functions that load stored results (`cpp_extension.load` builds code and is fine).
+_LOADERS = {"torch.load", "numpy.load", "json.load", "pickle.load", "marshal.load"}
+_SEEDERS = {"seed", "seed_all"}  # as module functions: torch.seed, random.seed, numpy.random.seed
+
+# Builtins that may not be used at all, called or passed around.
+_BANNED_BUILTINS = {
     "eval": "dynamic code hides what runs",
     "exec": "dynamic code hides what runs",
     "compile": "dynamic code hides what runs",
     "__import__": "dynamic imports hide what the candidate loads",
-    "open": "files are not needed to compute a kernel",
     "globals": "reaching into module globals",
     "vars": "reaching into other objects' namespaces",
     "breakpoint": "debugger hooks",
+    "setattr": "patching objects by name can alter the evaluator",
+    "delattr": "patching objects by name can alter the evaluator",
+    "__builtins__": "reaching into the interpreter",
+    "__loader__": "reaching into the interpreter",
+    "__spec__": "reaching into the interpreter",
 }
 
-# Source text that is suspicious even inside strings (e.g. C++ passed to load_inline).
+# Torch modules that are evaluator internals, not a kernel's business.
+_TORCH_INTERNALS = ("torch._dynamo.eval_frame", "torch.profiler", "torch.autograd.profiler", "torch.testing")
+
+# Native code or paths inside string constants (C++ passed to load_inline), comments removed.
 _BANNED_TEXT = [
     (re.compile(r"/proc/"), "reading other processes' memory or state"),
     (re.compile(r"\bcudaStreamPersistingL2|\bcudaLimitPersistingL2CacheSize|accessPolicyWindow"),
      "L2 persistence settings are the evaluator's"),
-    (re.compile(r"\b(?:fork|vfork|execve?|execvp|system|popen|ptrace|dlopen)\s*\("), "process or loader calls from native code"),
-    (re.compile(r"\bpthread_create\b|std::thread\b|std::async\b"), "background threads can finish work after the timer stopped"),
+    (re.compile(r"\b(?:fork|vfork|execve?|execvp|system|popen|ptrace|dlopen|posix_spawnp?|setsid)\s*\("),
+     "process or loader calls from native code"),
+    (re.compile(r"\bpthread_create\b|std::thread\b|std::async\b"), _THREADS),
     (re.compile(r"\bsetenv\s*\(|\bputenv\s*\("), "changing the environment from native code"),
 ]
+_NATIVE_COMMENT = re.compile(r"//[^\n]*|/\*.*?\*/", re.DOTALL)
+
+# Settings an honest candidate may change in its own process: they only affect its own code
+# (the reference runs in another, clean process) and are what compiler-made candidates tune.
+_ALLOWED_SETTINGS = (
+    "os.environ",
+    "torch.backends.cudnn.benchmark",
+    "torch.backends.cudnn.deterministic",
+    "torch._inductor.config.",
+    "torch._dynamo.config.",
+)
+_TF32_SETTINGS = ("torch.backends.cuda.matmul.", "torch.backends.cudnn.", "torch.backends.mkldnn.")
 
 
-def screen_source(source: str) -> list[Finding]:
-    """Return every banned construct found; an empty list means the screen passed."""
+def screen_source(source: str, allow_tf32: bool = False) -> list[Finding]:
+    """Return every banned construct found; an empty list means the screen passed.
+    `allow_tf32`: the precision policy allows TF32 or lower (`--precision tf32|bf16|fp16`), so
+    precision switches in the candidate's own process are its own business."""
     try:
         tree = pyast.parse(source)
     except SyntaxError as e:
         return [Finding(e.lineno or 0, "syntax error", e.msg)]
-    findings: list[Finding] = []
+    screen = _Screen(_aliases(tree), allow_tf32)
+    screen.visit(tree)
+    screen.native_text(tree)
+    return sorted(set(screen.findings), key=lambda f: (f.line, f.what))
+
+
+def _aliases(tree: ast.Module) -> dict[str, str]:
+    """Local name -> the dotted module path it stands for, from imports and plain assignments
+    (`import torch.multiprocessing as mp`, `from torch import sys as s`, `t = torch`)."""
+    names: dict[str, str] = {}
     for node in ast.walk(tree):
-        line = getattr(node, "lineno", 0)
         if isinstance(node, ast.Import):
-            for alias in node.names:
-                _check_module(alias.name, line, findings)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                findings.append(Finding(line, "relative import", "a candidate is a single self-contained file"))
-            _check_module(node.module or "", line, findings)
-            for alias in node.names:
-                _check_name(alias.name, line, findings)
-        elif isinstance(node, ast.Attribute):
-            _check_name(node.attr, line, findings, owner=node.value)
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _BANNED_CALLS:
-            findings.append(Finding(line, f"{node.func.id}()", _BANNED_CALLS[node.func.id]))
-        elif isinstance(node, ast.Name) and node.id in ("__builtins__", "__loader__", "__spec__"):
-            findings.append(Finding(line, node.id, "reaching into the interpreter"))
-        elif isinstance(node, (ast.Assign, ast.AugAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for target in targets:
-                _check_patch(target, line, findings)
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("setattr", "delattr"):
-            findings.append(Finding(line, f"{node.func.id}()", "patching objects by name can alter the evaluator"))
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr" and node.args \
-                and isinstance(node.args[0], ast.Name) and node.args[0].id in _SYSTEM_MODULES:
-            findings.append(Finding(line, f"getattr({node.args[0].id}, ...)", "looking up system functions by name hides what is called"))
-    for pattern, why in _BANNED_TEXT:
-        for m in pattern.finditer(source):
-            findings.append(Finding(source.count("\n", 0, m.start()) + 1, m.group(0).strip(), why))
-    return sorted(set(findings), key=lambda f: (f.line, f.what))
+            for a in node.names:
+                names[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for a in node.names:
+                names[a.asname or a.name] = f"{node.module}.{a.name}"
+    for _ in range(3):  # assignments of aliases to aliases, a few levels deep
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                dotted = _resolve(node.value, names)
+                if dotted and node.targets[0].id not in names:
+                    names[node.targets[0].id] = dotted
+    return names
 
 
-def _check_module(name: str, line: int, findings: list[Finding]) -> None:
-    top = name.split(".")[0]
-    if top in _BANNED_MODULES:
-        findings.append(Finding(line, f"import {name}", _BANNED_MODULES[top]))
-    if name.startswith("os.") or name == "os.path":
-        return
-    if name.startswith("torch.") and any(p in name for p in ("_dynamo.eval_frame", "profiler", "testing")):
-        findings.append(Finding(line, f"import {name}", "evaluator internals are not a kernel's business"))
-
-
-def _check_name(attr: str, line: int, findings: list[Finding], owner: ast.AST | None = None) -> None:
-    if attr not in _BANNED_ATTRS:
-        return
-    why = _BANNED_ATTRS[attr]
-    if attr == "load":
-        # torch.load / np.load of precomputed results; `cpp_extension.load` builds code and is fine.
-        owner_name = owner.id if isinstance(owner, ast.Name) else getattr(owner, "attr", "")
-        if owner_name in ("torch", "np", "numpy", "json", "pickle"):
-            findings.append(Finding(line, f"{owner_name}.load", "loading stored results is not computing them"))
-        return
-    if attr == "seed" and not (isinstance(owner, ast.Name) and owner.id in ("torch", "random", "np", "numpy")):
-        return  # e.g. a `.seed` field of the candidate's own object
-    if attr == "kill" and not (isinstance(owner, ast.Name) and owner.id == "os"):
-        return
-    if attr in ("system", "popen") and not (isinstance(owner, ast.Name) and owner.id == "os"):
-        return
-    findings.append(Finding(line, attr, why))
-
-
-def _check_patch(target: ast.AST, line: int, findings: list[Finding]) -> None:
-    """Assigning to an attribute of an imported module (torch.x = ..., F.relu = ...) is patching."""
-    if not isinstance(target, ast.Attribute):
-        return
-    root = target
-    while isinstance(root, ast.Attribute):
-        root = root.value
-    if isinstance(root, ast.Name) and root.id in ("torch", "F", "nn", "triton", "tl", "os", "math", "np", "numpy"):
-        if _dotted(target).startswith(_ALLOWED_SETTINGS):
-            return
-        findings.append(Finding(line, f"assignment to {_dotted(target)}", "patching a library alters the reference and the evaluator"))
-
-
-# Settings an honest candidate may change in its own process: they only affect its own code
-# (the reference runs in another process) and are what compiler-made candidates tune.
-_ALLOWED_SETTINGS = (
-    "os.environ",
-    "torch.backends.cudnn.benchmark",
-    "torch._inductor.config.",
-    "torch._dynamo.config.",
-)
-
-
-def _dotted(node: ast.AST) -> str:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
+def _resolve(node: ast.AST, names: dict[str, str]) -> str | None:
+    """The dotted module path an expression reaches (`torch.os.system`), or None when it is not
+    rooted at an imported module."""
     if isinstance(node, ast.Name):
-        parts.append(node.id)
-    return ".".join(reversed(parts))
+        return names.get(node.id)
+    if isinstance(node, ast.Attribute):
+        owner = _resolve(node.value, names)
+        return f"{owner}.{node.attr}" if owner else None
+    if isinstance(node, ast.Call) and _is_getattr(node):
+        owner, name = _resolve(node.args[0], names), _constant_str(node.args[1])
+        return f"{owner}.{name}" if owner and name else None
+    return None
+
+
+def _is_getattr(node: ast.Call) -> bool:
+    return isinstance(node.func, ast.Name) and node.func.id == "getattr" and len(node.args) >= 2
+
+
+def _constant_str(node: ast.AST) -> str | None:
+    """A string the code spells out, concatenations and f-strings of constants included."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = _constant_str(node.left), _constant_str(node.right)
+        return left + right if left is not None and right is not None else None
+    if isinstance(node, ast.JoinedStr):
+        parts = [_constant_str(v.value if isinstance(v, ast.FormattedValue) else v) for v in node.values]
+        return "".join(parts) if all(p is not None for p in parts) else None  # type: ignore[arg-type]
+    return None
+
+
+class _Screen(ast.NodeVisitor):
+    def __init__(self, names: dict[str, str], allow_tf32: bool) -> None:
+        self.names = names
+        self.allow_tf32 = allow_tf32
+        self.findings: list[Finding] = []
+        self.called: set[int] = set()  # ids of Name nodes that are the function of a call
+
+    def flag(self, node: ast.AST, what: str, why: str) -> None:
+        self.findings.append(Finding(getattr(node, "lineno", 0), what, why))
+
+    # -- imports --------------------------------------------------------------------------
+    def visit_Import(self, node: ast.Import) -> None:
+        for a in node.names:
+            self.check_dotted(node, a.name, imported=True)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        if node.level:
+            self.flag(node, "relative import", "a candidate is a single self-contained file")
+        module = node.module or ""
+        self.check_dotted(node, module, imported=True)
+        for a in node.names:
+            self.check_dotted(node, f"{module}.{a.name}", imported=True)
+            self.check_attr(node, a.name, f"{module}.{a.name}")
+
+    # -- names and attributes -------------------------------------------------------------
+    def visit_Call(self, node: ast.Call) -> None:
+        if isinstance(node.func, ast.Name):
+            self.called.add(id(node.func))
+        if _is_getattr(node):
+            self.check_getattr(node)
+        self.generic_visit(node)
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if node.id in _BANNED_BUILTINS and node.id not in self.names:
+            self.flag(node, f"{node.id}()" if id(node) in self.called else node.id, _BANNED_BUILTINS[node.id])
+        elif node.id == "getattr" and id(node) not in self.called:
+            self.flag(node, "getattr", "passing getattr around hides what is looked up")
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        dotted = _resolve(node, self.names)
+        if not (dotted and self.check_dotted(node, dotted)):
+            self.check_attr(node, node.attr, dotted)
+        self.generic_visit(node)
+
+    def check_getattr(self, node: ast.Call) -> None:
+        owner, name = node.args[0], _constant_str(node.args[1])
+        owner_text = ast.unparse(owner)
+        if name is None:
+            # `getattr(self, f"conv{i}")` is how modules reach numbered layers; anything else
+            # looked up by a computed name could be any attribute of any module.
+            if not (isinstance(owner, ast.Name) and owner.id == "self"):
+                self.flag(node, f"getattr({owner_text}, ...)", "looking up attributes by a computed name hides what is reached")
+            return
+        dotted, what = _resolve(node, self.names), f"getattr({owner_text}, {name!r})"
+        if not (dotted and self.check_dotted(node, dotted, what=what)):
+            self.check_attr(node, name, dotted, what=what)
+
+    def check_dotted(self, node: ast.AST, dotted: str, imported: bool = False, what: str | None = None) -> bool:
+        """A module path reached by an import or an attribute chain rooted at a module; True when
+        it is banned."""
+        parts = dotted.split(".")
+        banned = _BANNED_IMPORTS if imported else _BANNED_ANYWHERE
+        label = what or (f"import {dotted}" if imported else dotted)
+        for i, part in enumerate(parts):
+            if part in _BANNED_ANYWHERE or (i == 0 and part in banned):
+                # An attribute chain is named up to the banned module, so that the chain's inner
+                # attributes give the same finding instead of one each.
+                inner = ".".join(parts[: i + 1])
+                self.flag(node, what or (f"import {dotted}" if imported else inner), banned.get(part) or _BANNED_ANYWHERE[part])
+                return True
+        if "os" in parts[:-1] and parts[-1] in _OS_CALLS:
+            why = "processes, signals and shells escape the evaluation"
+        elif dotted in _LOADERS:
+            why = "loading stored results is not computing them"
+        elif parts[-1] in _SEEDERS and len(parts) > 1 and parts[0] in ("torch", "random", "numpy"):
+            why = _SEED
+        elif imported and dotted.startswith(_TORCH_INTERNALS):
+            why = "evaluator internals are not a kernel's business"
+        else:
+            return False
+        self.flag(node, label, why)
+        return True
+
+    def check_attr(self, node: ast.AST, attr: str, dotted: str | None, what: str | None = None) -> None:
+        """An attribute name that is banned whoever owns it, or a precision switch."""
+        if attr in _BANNED_ATTRS:
+            self.flag(node, what or attr, _BANNED_ATTRS[attr])
+        elif attr in _PRECISION_ATTRS and not self.allow_tf32:
+            self.flag(node, what or (dotted or attr), _PRECISION_ATTRS[attr])
+
+    # -- patching -------------------------------------------------------------------------
+    def visit_Assign(self, node: ast.Assign) -> None:
+        for target in node.targets:
+            self.check_patch(target)
+        self.generic_visit(node)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        self.check_patch(node.target)
+        self.generic_visit(node)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        self.check_patch(node.target)
+        self.generic_visit(node)
+
+    def visit_Delete(self, node: ast.Delete) -> None:
+        for target in node.targets:
+            self.check_patch(target)
+        self.generic_visit(node)
+
+    def check_patch(self, target: ast.AST) -> None:
+        """Assigning to an attribute of a module (torch.x = ..., time.perf_counter = ...) is patching."""
+        if isinstance(target, (ast.Tuple, ast.List)):
+            for t in target.elts:
+                self.check_patch(t)
+            return
+        if not isinstance(target, ast.Attribute):
+            return
+        dotted = _resolve(target, self.names)
+        if dotted is None or dotted.startswith(_ALLOWED_SETTINGS):
+            return
+        if self.allow_tf32 and dotted.startswith(_TF32_SETTINGS) and target.attr in _PRECISION_ATTRS:
+            return
+        if target.attr in _PRECISION_ATTRS:
+            return  # flagged with the precision reason by check_attr
+        self.flag(target, f"assignment to {ast.unparse(target)}", f"patching a library ({dotted}) alters the reference and the evaluator")
+
+    # -- native code ----------------------------------------------------------------------
+    def native_text(self, tree: ast.Module) -> None:
+        """Search string constants that are code (native sources), not docstrings, not comments.
+        Concatenations of constants are searched whole, so a split name is still seen."""
+        docstrings = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)}
+        for node in ast.walk(tree):
+            if id(node) in docstrings:
+                continue
+            if isinstance(node, ast.Constant) and isinstance(node.value, bytes):
+                text: str | None = node.value.decode("latin-1")
+            elif isinstance(node, (ast.Constant, ast.BinOp, ast.JoinedStr)):
+                text = _constant_str(node)
+            else:
+                continue
+            if not text:
+                continue
+            if "\n" in text:  # a native source: its comments are not code (a one-line path is kept whole)
+                text = _NATIVE_COMMENT.sub(lambda m: "\n" * m.group(0).count("\n"), text)
+            for pattern, why in _BANNED_TEXT:
+                for m in pattern.finditer(text):
+                    self.findings.append(Finding(node.lineno + text.count("\n", 0, m.start()), m.group(0).strip(), why))

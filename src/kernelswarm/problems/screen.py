@@ -17,6 +17,7 @@ import torch
 
 from kernelswarm.problems.load import Problem, exec_problem
 from kernelswarm.problems.measure import as_tensors, instantiate, min_bytes, run_forward, strict_fp32, time_eager
+from kernelswarm.problems.screened import LAUNCH_BOUND_MS
 from kernelswarm.records import Mode
 
 SEEDS = (0, 1, 2)
@@ -32,8 +33,6 @@ REPEAT_REL = 1e-5
 # float32 against float64 on the same inputs, at unit scale and at the evaluator's stress scales.
 NUMERIC_REL = 1e-3
 STRESS_SCALES = (1.0, 1e-2, 1e2)
-# Eager time under which a device mostly waits on kernel launches, so speedups measure overhead.
-LAUNCH_BOUND_MS = {"cuda": 0.05, "mps": 0.05, "cpu": 0.01}
 CPU_MAX_BYTES = 4 << 30
 DEVICE_MEMORY_SHARE = 0.5
 

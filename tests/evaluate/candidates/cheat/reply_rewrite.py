@@ -1,10 +1,11 @@
-# kernelswarm-test: problem=matmul_tanh verdict=rejected check=wall-clock calls=200
+# kernelswarm-test: problem=matmul_tanh verdict=rejected check=static
 # kernelswarm-test: problem=matmul_tanh verdict=rejected check=wall-clock static=off calls=200
 # kernelswarm-test: device=cuda problem=matmul_tanh verdict=rejected check=wall-clock static=off
 # Computes honestly, then rewrites what its worker process reports: each timed call claims a quarter
 # of its real time (a speedup the speed-of-light floor would still allow). Calls of an empty
 # function (the harness's calibration of its own overhead) are made slower by the difference, so
-# that the time the parent saw but the candidate did not claim looks like overhead. It reaches the worker without importing `sys` or naming `.sys`.
+# that the time the parent saw but the candidate did not claim looks like overhead. It reaches the worker
+# without importing `sys` or naming `.sys` (the screen resolves `getattr(torch, "sy" + "s")` since issue 14.6).
 import select
 
 import torch
