@@ -148,3 +148,29 @@ def test_copy_refuses_itself(tmp_path: Path) -> None:
         assert "onto itself" in str(e)
     else:
         raise AssertionError("a store was copied onto itself")
+
+
+def test_store_from_before_flags_gains_the_column_and_reads_as_unscreened(tmp_path) -> None:
+    import sqlite3
+
+    from kernelswarm.store import Store
+
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.executescript("""
+        CREATE TABLE runs (id INTEGER PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT, status TEXT NOT NULL,
+          device TEXT NOT NULL, config TEXT NOT NULL, versions TEXT NOT NULL);
+        CREATE TABLE problems (id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, position INTEGER NOT NULL,
+          name TEXT NOT NULL, level INTEGER, hash TEXT NOT NULL, path TEXT NOT NULL, source TEXT NOT NULL,
+          sizes TEXT NOT NULL DEFAULT '{}', eager TEXT, compiled TEXT, baseline_error TEXT,
+          baselines_done INTEGER NOT NULL DEFAULT 0, done INTEGER NOT NULL DEFAULT 0, UNIQUE (run_id, name));
+        INSERT INTO runs VALUES (1, '2026-01-01', NULL, 'finished', 'cpu', '{}', '{}');
+        INSERT INTO problems (run_id, position, name, hash, path, source) VALUES (1, 0, 'p', 'h', 'p.py', '');
+    """)
+    db.commit()
+    db.close()
+    [row] = Store(path, read_only=True).problem_rows(1)  # read-only: no column added, none needed
+    assert row["flags"] is None
+    store = Store(path)
+    store.set_problem_flags(row["id"], ["output is tiny"])
+    assert store.problem_rows(1)[0]["flags"] == ["output is tiny"]

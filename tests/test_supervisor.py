@@ -454,3 +454,35 @@ def test_training_mode_reaches_baselines_evaluations_and_agents(tmp_path: Path) 
     sup2, _ = _sup(tmp_path / "2", [plain], baselines=timer)
     sup2.run(_problems()[:1])
     assert modes["baselines"] == [None] and [c.mode for c in plain.contexts] == ["inference"]
+
+
+def test_flagged_problem_is_stored_marked_and_kept_out_of_the_headline(tmp_path: Path) -> None:
+    """Issue 13.5: `run` screens each problem as `problems check` does and marks flagged ones."""
+    from kernelswarm.metrics import summarize
+
+    screened: list[str] = []
+
+    def screener(problem: Problem, device: str) -> list[str]:
+        screened.append(problem.name)
+        return ["output is tiny: zeros would pass"] if problem.name == "tiny_conv" else []
+
+    events: list[Event] = []
+    sup = Supervisor(Store(tmp_path / "k.db"), RunConfig(device="cpu"), [ScriptedAgent("a", {0: ["ms=2.0"]})],
+                     FakeEvaluator(), fake_baselines(), events.append, screener=screener)
+    run = sup.run(_problems())
+    results = {r.name: r for r in sup.store.problem_results(run)}
+    assert results["tiny_conv"].flags == ("output is tiny: zeros would pass",) and results["tiny_linear"].flags == ()
+    assert any(e.kind == "note" and "flagged by the screen" in e.message for e in events)
+    s = summarize([r.score() for r in results.values()])
+    assert s.n == 1 and s.n_flagged == 1 and s.flagged_geomean_vs_best == pytest.approx(4.0)
+    # A resumed run does not screen again: the finding is stored with the run.
+    Supervisor(sup.store, RunConfig(device="cpu"), [ScriptedAgent("a", {})], FakeEvaluator(), fake_baselines(),
+               screener=screener).run(_problems(), run)
+    assert sorted(screened) == ["tiny_conv", "tiny_linear"]
+
+
+def test_launch_bound_flag_comes_from_the_measured_eager_time(tmp_path: Path) -> None:
+    sup = Supervisor(Store(tmp_path / "k.db"), RunConfig(device="cpu"), [ScriptedAgent("a", {0: ["ms=0.001"]})],
+                     FakeEvaluator(), fake_baselines(eager=0.005, compiled=0.004), screener=lambda p, d: [])
+    [r] = sup.store.problem_results(sup.run(_problems()[:1]))
+    assert r.flags and r.flags[0].startswith("launch-bound on cpu: eager 0.005 ms")

@@ -58,13 +58,13 @@ class Supervisor:
         self.agents = agents
         self._evaluate = evaluator or _real_evaluator()
         self._baselines = baseline_timer or _real_baseline_timer()
-        # Problems are screened as `problems check` does; a fake evaluator judges fake problems,
-        # which have nothing to screen unless a test passes its own screener.
-        self._screen = screener or (self._real_screen if evaluator is None else (lambda problem, device: []))
         self._emit = on_event or (lambda e: None)
         # One timing at a time across every evaluation and baseline of the run; the others' workers
         # are stopped while it lasts.
         self._device_lock = DeviceLock()
+        # Problems are screened as `problems check` does; a fake evaluator judges fake problems,
+        # which have nothing to screen unless a test passes its own screener.
+        self._screen = screener or (_real_screener(self._device_lock) if evaluator is None else _no_screen)
         self._baseline_futs: dict[int, Future | None] = {}  # problem id -> its baselines timed ahead (None: taken)
         self._baseline_guard = threading.Lock()
         self._eval_slots = threading.BoundedSemaphore(max(1, config.jobs))
@@ -244,17 +244,6 @@ class Supervisor:
             more = f" (and {len(flags) - 1} more)" if len(flags) > 1 else ""
             self._emit(Event("note", problem.name, message=f"flagged by the screen: {flags[0]}{more}; "
                                                            "kept out of the headline figures"))
-
-    def _real_screen(self, problem: Problem, device: str) -> list[str]:
-        """The screen runs the reference about 15 times in a child process: uncached, it holds the
-        device as a timing does, so that it never runs beside another evaluation's timing."""
-        from kernelswarm.problems import screened
-
-        found = screened.cached_flags(problem, device)
-        if found is None:
-            with self._device_lock.exclusive("screen"):
-                found = screened.problem_flags(problem, device)
-        return list(found.flags)
 
     def _finish(self, pid: int, problem: Problem, already: bool = False) -> ProblemResult:
         if not already:
@@ -551,6 +540,26 @@ class _Gate:
 
 def _out_of_memory(ev: Evaluation) -> bool:
     return ev.verdict is Verdict.RUNTIME_ERROR and "out of memory" in (ev.reason + ev.log_tail).lower()
+
+
+def _no_screen(problem: Problem, device: str) -> list[str]:
+    return []
+
+
+def _real_screener(lock: DeviceLock) -> Screener:
+    """The screen runs the reference about 15 times in a child process: uncached, it holds the
+    device as a timing does, so that it never runs beside another evaluation's timing."""
+
+    def screen(problem: Problem, device: str) -> list[str]:
+        from kernelswarm.problems import screened
+
+        found = screened.cached_flags(problem, device)
+        if found is None:
+            with lock.exclusive("screen"):
+                found = screened.problem_flags(problem, device)
+        return list(found.flags)
+
+    return screen
 
 
 def _real_evaluator() -> Evaluator:

@@ -49,6 +49,7 @@ def wide(monkeypatch):
 def fake(monkeypatch):
     monkeypatch.setattr(supervisor_module, "_real_evaluator", lambda: fake_evaluate)
     monkeypatch.setattr(supervisor_module, "_real_baseline_timer", lambda: fake_baselines)
+    monkeypatch.setattr(supervisor_module, "_real_screener", lambda lock: lambda problem, device: [])
 
 
 @pytest.mark.parametrize("args, message", [
@@ -100,12 +101,34 @@ def test_run_summary_and_export(tmp_path: Path, monkeypatch, fake) -> None:
     assert "class ModelNew" in (tmp_path / "best" / "tiny_conv.py").read_text()
 
 
+def test_flagged_problem_is_marked_and_kept_out_of_the_summary(tmp_path: Path, monkeypatch, fake) -> None:
+    """Issue 13.5: `run` screens each problem; a flagged one is marked wherever its speedup is shown."""
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    flags = {"tiny_conv": ["output is tiny: max |output| = 0 < 1e-06, so zeros would pass"]}
+    monkeypatch.setattr(supervisor_module, "_real_screener", lambda lock: lambda p, d: flags.get(p.name, []))
+    res = runner.invoke(app, ["run", LINEAR, CONV, "--device", "cpu", "--candidates", str(SWARM / "candidates")])
+    assert res.exit_code == 0, res.output
+    out = res.output
+    assert "note: flagged by the screen: output is tiny" in out
+    assert "tiny_conv [flagged]" in out and "tiny_linear [flagged]" not in out
+    assert "[flagged] tiny_conv: output is tiny" in out
+    assert "1 flagged problem(s) kept out of the figures above" in out
+    res = runner.invoke(app, ["report", "--out", "rep", "--json"])
+    assert res.exit_code == 0, res.output
+    problems = {p["name"]: p for p in json.loads((tmp_path / "rep" / "report.json").read_text())["problems"]}
+    assert problems["tiny_conv"]["flags"] == flags["tiny_conv"] and problems["tiny_linear"]["flags"] == []
+    assert 'class="chip flag"' in (tmp_path / "rep" / "index.html").read_text()
+
+
 def test_baseline_stands_and_exports_as_a_wrapper(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(supervisor_module, "_real_baseline_timer", lambda: fake_baselines)
     slow = lambda p, s, o: Evaluation(p.name, o.device, Verdict.ACCEPTED, "ok", reference=o.reference,  # noqa: E731
                                       candidate=_t(9.0), kind=Kind.PYTORCH_REWRITE)
     monkeypatch.setattr(supervisor_module, "_real_evaluator", lambda: slow)
+    monkeypatch.setattr(supervisor_module, "_real_screener", lambda lock: lambda problem, device: [])
     res = runner.invoke(app, ["run", LINEAR, "--device", "cpu", "--agents", "compile"])
     assert res.exit_code == 0 and "nothing beat the baseline: compile stands (1.25x eager)" in res.output
     assert runner.invoke(app, ["export", "--out", "best"]).exit_code == 0

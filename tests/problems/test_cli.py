@@ -85,3 +85,18 @@ def test_registered_in_the_real_cli():
     result = runner.invoke(app, ["problems", "list", "--json", "matmul_square"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)[0]["name"] == "matmul_square"
+
+
+def test_tables_are_not_cut_when_output_is_not_a_terminal(tmp_path):
+    """Issue 13.6: rich cut table cells at 80 columns in pipes and CI logs."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    problem = Path(__file__).parent / "fixtures" / "degenerate" / "always_zero.py"
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    r = subprocess.run([sys.executable, "-m", "kernelswarm", "problems", "check", str(problem), "--no-time"],
+                       capture_output=True, text=True, env=env, timeout=600, check=False)
+    assert r.returncode == 1, r.stderr
+    assert "output is tiny: max |output| = 0 < 1e-06, so zeros would pass" in r.stdout and "…" not in r.stdout

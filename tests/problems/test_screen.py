@@ -24,6 +24,7 @@ def _screen(fixtures, name):
     ("stateful_forward", "identical calls differ"),
     ("ill_conditioned", "ill-conditioned in float32"),
     ("identity_batchnorm", "input #0 returned unchanged"),
+    ("always_zero", "output is tiny"),
 ])
 def test_degenerate_problem_is_flagged(fixtures, name, expected):
     assert expected in _screen(fixtures, name)

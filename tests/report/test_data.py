@@ -84,3 +84,21 @@ def test_synthetic_data_needs_no_store():
     data = ReportData(title="t", device="cpu", versions={}, problems=[
         ProblemReport("p", 1, 2.0, None, 1.0, 2.0, 2.0, True, "gpt", attempts=[attempt])])
     assert data.overall().geomean_vs_eager == 2.0 and data.agents()[0].best_share == 1.0
+
+
+def test_flagged_problem_carries_flags_and_stays_out_of_the_headline(store_path):
+    """Issue 13.5: `flags` per problem in report --json; flagged problems apart from the means."""
+    before = report_data_from_store(store_path)
+    s = Store(store_path)
+    [row] = [r for r in s.problem_rows(1) if r["name"] == before.problems[0].name]
+    s.set_problem_flags(row["id"], ["output is tiny: max |output| = 0 < 1e-06, so zeros would pass"])
+    s.close()
+    data = report_data_from_store(store_path)
+    d = json.loads(to_json(data))
+    assert d["problems"][0]["flags"] == ["output is tiny: max |output| = 0 < 1e-06, so zeros would pass"]
+    assert all(p["flags"] == [] for p in d["problems"][1:])
+    assert d["overall"]["n"] == len(data.problems) - 1 and d["overall"]["n_flagged"] == 1
+    fair = [p.speedup_vs_best for p in before.problems[1:] if p.speedup_vs_best]
+    import math
+    assert d["overall"]["geomean_vs_best"] == pytest.approx(math.exp(sum(map(math.log, fair)) / len(fair)))
+    assert d["overall"]["flagged_geomean_vs_best"] == pytest.approx(before.problems[0].speedup_vs_best)

@@ -60,3 +60,14 @@ def test_single_arm_run_has_no_arm_section_and_missing_versions_say_so():
 def test_empty_run_renders():
     page = render_html(ReportData(title="empty", device="cpu", versions={}, problems=[]))
     assert "<h1>empty</h1>" in page and "0 problems" in page
+
+
+def test_flagged_problem_is_marked_and_counted_apart():
+    flagged = ProblemReport("zeros", 1, 1.0, 1.0, 0.04, 25.5, 25.5, True, best_agent="a",
+                            flags=["output is tiny: <zeros> would pass"])
+    fair = ProblemReport("relu", 1, 1.0, 1.0, 0.5, 2.0, 2.0, True, best_agent="a")
+    page = render_html(ReportData("t", "cpu", {}, [flagged, fair]))
+    assert page.count('class="chip flag"') == 2  # the problems table and the details
+    assert "output is tiny: &lt;zeros&gt; would pass" in page and "<zeros>" not in page
+    assert "1 flagged problem(s) kept out of the figures above" in page
+    assert "25.5×" in page and "<b>2×</b><span>geomean vs eager" in page  # the headline is the fair problem's

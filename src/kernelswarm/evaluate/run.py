@@ -101,6 +101,13 @@ def evaluate(problem: Problem, candidate_source: str, options: EvalOptions | Non
     return first
 
 
+def _screen(source: str, options: EvalOptions) -> list:
+    # Once the policy allows TF32 (or lower), switching it on is the candidate's own business.
+    if options.precision is Precision.FP32:
+        return screen_source(source)
+    return screen_source(source, allow_tf32=True)
+
+
 def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions) -> Evaluation:
     started = time.monotonic()
     # Timing holds the supervisor's device lock, which stops every other evaluation's workers
@@ -113,7 +120,7 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
     workdir = Path(tempfile.mkdtemp(prefix="kernelswarm-eval-"))
     ref = cand = None
     try:
-        findings = screen_source(candidate_source, allow_tf32=options.precision != Precision.FP32) if options.static_screen else []
+        findings = _screen(candidate_source, options) if options.static_screen else []
         if findings:
             f = findings[0]
             more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""

@@ -55,6 +55,7 @@ class ProblemReport:
     sol_ms: float | None = None  # speed-of-light time, when the evaluator recorded it
     baseline_error: str | None = None
     attempts: list[Attempt] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)  # the screen's findings; flagged problems stay out of the headline
 
     @property
     def fraction_of_sol(self) -> float | None:
@@ -62,7 +63,7 @@ class ProblemReport:
 
     def score(self) -> ProblemScore:
         return ProblemScore(self.name, self.level, self.correct, self.speedup_vs_eager, self.speedup_vs_best,
-                            self.best_agent)
+                            self.best_agent, flagged=bool(self.flags))
 
 
 @dataclass(frozen=True)
@@ -215,7 +216,7 @@ def report_data_from_store(db_path: str | Path, run_id: int | None = None) -> Re
                 correct=r.n_accepted > 0, best_agent=r.result_agent,
                 best_kind=r.best.kind if r.best else None, best_language=r.best.language if r.best else None,
                 best_source=r.best.source if r.best else None, sol_ms=sol, baseline_error=r.baseline_error,
-                attempts=attempts,
+                attempts=attempts, flags=list(r.flags),
             ))
         costs = {c.agent: (c.tokens_in, c.tokens_out, c.cost_usd) for c in store.agent_costs(run_id)}
     finally:

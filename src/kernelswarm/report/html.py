@@ -42,7 +42,7 @@ details.problem>summary span{font-weight:400;color:var(--muted);margin-left:10px
 details.src summary{cursor:pointer;color:var(--eager);margin:8px 0}
 pre{background:#0f172a;color:#e2e8f0;padding:14px;border-radius:8px;overflow:auto;font-size:12px;line-height:1.45;max-height:560px}
 .facts{display:flex;flex-wrap:wrap;gap:6px 22px;margin:4px 0 10px;font-size:13px}.facts b{font-weight:600}
-.good{color:#15803d}.bad{color:#b91c1c}
+.good{color:#15803d}.bad{color:#b91c1c}.flag{background:#ca8a04}
 button{font:inherit;font-size:12px;border:1px solid var(--line);background:var(--card);border-radius:6px;padding:3px 10px;cursor:pointer}
 """
 
@@ -155,9 +155,9 @@ def _arms_table(data: ReportData) -> str:
 def _problems_table(data: ReportData) -> str:
     rows = []
     for p in data.problems:
-        cls = "good" if (p.speedup_vs_best or 0) > 1.0 else ""
+        cls = "good" if (p.speedup_vs_best or 0) > 1.0 and not p.flags else ""
         rows.append(
-            f'<tr><td class="l"><a href="#{_anchor(p.name)}">{escape(p.name)}</a></td>'
+            f'<tr><td class="l"><a href="#{_anchor(p.name)}">{escape(p.name)}</a>{_flag_chip(p)}</td>'
             f"<td{_num(p.level)}>{p.level if p.level is not None else '—'}</td>"
             f"<td{_num(p.eager_ms)}>{_ms(p.eager_ms)}</td><td{_num(p.compile_ms)}>{_ms(p.compile_ms)}</td>"
             f"<td{_num(p.result_ms)}>{_ms(p.result_ms)}</td><td{_num(p.speedup_vs_eager)}>{_x(p.speedup_vs_eager)}</td>"
@@ -167,6 +167,21 @@ def _problems_table(data: ReportData) -> str:
     return ('<table class="sort"><thead><tr><th class="l">problem</th><th>level</th><th>eager</th>'
             "<th>torch.compile</th><th>result</th><th>vs eager</th><th>vs best baseline</th><th>of speed of light</th>"
             f'<th class="l">from</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+
+
+def _flag_chip(p: ProblemReport) -> str:
+    """A mark on a problem the screen flagged (its speedup stays out of the headline figures)."""
+    if not p.flags:
+        return ""
+    return f' <span class="chip flag" title="{escape("; ".join(p.flags))}">flagged</span>'
+
+
+def _flagged_note(levels: list[Summary]) -> str:
+    """Flagged problems, counted apart from the level figures, with their own geometric means."""
+    lines = [f"{escape(s.label)}: {s.n_flagged} flagged problem(s) kept out of the figures above; on them, geomean "
+             f"{_x(s.flagged_geomean_vs_eager)} vs eager, {_x(s.flagged_geomean_vs_best)} vs best baseline"
+             for s in levels if s.n_flagged]
+    return f'<p class="sub">{"<br>".join(lines)}</p>' if lines else ""
 
 
 def _chip(verdict: str | None) -> str:
@@ -184,11 +199,15 @@ def _problem_details(p: ProblemReport) -> str:
              f"<span>speed of light <b>{_ms(p.sol_ms)}</b> ({_pct(p.fraction_of_sol)} reached)</span>",
              f"<span>result from <b>{escape(p.best_agent or 'baseline')}</b>"
              f"{' (' + escape(p.best_kind) + ', ' + escape(p.best_language or '') + ')' if p.best_kind else ''}</span>"]
-    parts = [f'<details class="problem" id="{_anchor(p.name)}"><summary>{escape(p.name)}'
+    parts = [f'<details class="problem" id="{_anchor(p.name)}"><summary>{escape(p.name)}{_flag_chip(p)}'
              f"<span>{_x(p.speedup_vs_best)} vs best baseline · {len(p.attempts)} attempts</span></summary>",
              f'<div class="facts">{"".join(facts)}</div>', bars]
     if p.baseline_error:
         parts.append(f'<p class="bad">baselines could not be measured: {escape(p.baseline_error)}</p>')
+    if p.flags:
+        items = "".join(f"<li>{escape(f)}</li>" for f in p.flags)
+        parts.append('<p class="bad">flagged by the screen (as `kernelswarm problems check` does): a speedup here '
+                     f"does not show a faster kernel, and it is kept out of the headline figures.</p><ul>{items}</ul>")
     if p.best_source:
         parts.append(f'<details class="src"><summary>winning source ({escape(p.best_agent or "")})</summary>'
                      f"<pre><code>{escape(p.best_source)}</code></pre></details>")
@@ -213,22 +232,24 @@ def render_html(data: ReportData) -> str:
     """The whole page as one string."""
     overall = data.overall()
     total_cost = sum(c for _, _, c in data.costs.values())
+    fair = [p for p in data.problems if not p.flags]
     tiles = [
         (str(len(data.problems)), "problems"),
+        *([(str(overall.n_flagged), "flagged by the screen (kept out of the means)")] if overall.n_flagged else []),
         (_pct(overall.correct_share), "with a correct candidate"),
         (_x(overall.geomean_vs_eager), "geomean vs eager"),
         (_x(overall.geomean_vs_best), "geomean vs best baseline"),
         (_pct(overall.fast_p_vs_best.get(1.0)), "fast₁ vs best baseline"),
         (f"${total_cost:.2f}", "model cost"),
     ]
-    eager_pts = [(p.name, p.speedup_vs_eager) for p in data.problems if p.speedup_vs_eager]
-    best_pts = [(p.name, p.speedup_vs_best) for p in data.problems if p.speedup_vs_best]
+    eager_pts = [(p.name, p.speedup_vs_eager) for p in fair if p.speedup_vs_eager]
+    best_pts = [(p.name, p.speedup_vs_best) for p in fair if p.speedup_vs_best]
     dist = svg.speedup_distribution([("against eager PyTorch", svg.EAGER, eager_pts),
                                      ("against the faster of eager and torch.compile", svg.BEST, best_pts)])
     # Unsolved problems count in fast_p's denominator but never above a threshold.
-    curve = svg.fast_p_curve([("vs eager", svg.EAGER, [p.speedup_vs_eager if p.correct else None for p in data.problems]),
-                              ("vs best baseline", svg.BEST, [p.speedup_vs_best if p.correct else None for p in data.problems])],
-                             n=len(data.problems))
+    curve = svg.fast_p_curve([("vs eager", svg.EAGER, [p.speedup_vs_eager if p.correct else None for p in fair]),
+                              ("vs best baseline", svg.BEST, [p.speedup_vs_best if p.correct else None for p in fair])],
+                             n=len(fair))
     arms = data.arms()
     when = escape(data.started_at) + (f" – {escape(data.finished_at)}" if data.finished_at else "")
     body = [
@@ -238,10 +259,11 @@ def render_html(data: ReportData) -> str:
         '<div class="tiles">' + "".join(f'<div class="tile"><b>{v}</b><span>{escape(k)}</span></div>' for v, k in tiles) + "</div>",
         "<h2>Speedup over problems</h2>",
         _figure(dist, "Speedup of each problem's result (log scale): its best correct candidate, or the faster "
-                      "baseline when none beat it. Solid line: median; dashed: mean; dotted: 1×.", data),
+                      "baseline when none beat it. Solid line: median; dashed: mean; dotted: 1×. Problems flagged by the screen are left out.", data),
         _figure(curve, "fast<sub>p</sub>: share of all problems whose result is correct and more than p times faster.", data),
         "<h2>Per level</h2><h3>against eager PyTorch</h3>", _level_table(data.levels(), vs_best=False),
         "<h3>against the faster of eager and torch.compile</h3>", _level_table(data.levels(), vs_best=True),
+        _flagged_note(data.levels()),
         "<h2>Per agent</h2>", _agents_table(data),
     ]
     if len(arms) > 1:
