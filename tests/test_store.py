@@ -174,3 +174,23 @@ def test_store_from_before_flags_gains_the_column_and_reads_as_unscreened(tmp_pa
     store = Store(path)
     store.set_problem_flags(row["id"], ["output is tiny"])
     assert store.problem_rows(1)[0]["flags"] == ["output is tiny"]
+
+
+def test_a_run_whose_process_is_gone_is_shown_stopped(tmp_path) -> None:
+    """Issue 13.6: a killed run stays 'running' in the store; it is shown as stopped."""
+    import subprocess
+    import sys
+
+    from kernelswarm.store import Store
+
+    path = tmp_path / "k.db"
+    code = f"from kernelswarm.store import Store; print(Store({str(path)!r}).create_run('cpu', {{}}, {{}}))"
+    dead = int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    store = Store(path)
+    alive = store.create_run("cpu", {}, {})
+    assert store.run(dead).status == "running" and store.run(dead).shown_status.startswith("stopped")
+    assert store.run(alive).shown_status == "running"
+    store.claim_run(dead)  # --resume: this process continues it
+    assert store.run(dead).shown_status == "running"
+    store.set_run_status(alive, "finished")
+    assert store.run(alive).shown_status == "finished"

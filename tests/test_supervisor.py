@@ -486,3 +486,13 @@ def test_launch_bound_flag_comes_from_the_measured_eager_time(tmp_path: Path) ->
                      FakeEvaluator(), fake_baselines(eager=0.005, compiled=0.004), screener=lambda p, d: [])
     [r] = sup.store.problem_results(sup.run(_problems()[:1]))
     assert r.flags and r.flags[0].startswith("launch-bound on cpu: eager 0.005 ms")
+
+
+def test_builtin_agents_say_they_have_nothing_after_round_0(tmp_path: Path) -> None:
+    from kernelswarm.agents.builtin import builtin_agents
+
+    sup, events = _sup(tmp_path, builtin_agents(["compile"]), rounds=3)
+    sup.run(_problems())
+    notes = [e.message for e in events if e.kind == "note" and "propose once" in e.message]
+    assert notes == ["compile: built-in, they propose once (round 0) and have nothing more for rounds 1-2; "
+                     "no other agent is left to propose"]

@@ -15,6 +15,31 @@ from typing import Iterable, Sequence
 FAST_P = (1.0, 1.2, 1.5, 2.0)
 BASELINE = "baseline"  # the agent name credited when no candidate beat the faster baseline
 
+# What became of a problem in a run: won by a candidate, its faster baseline stands, its
+# baselines failed (nothing could be timed), or never measured (the run stopped before it).
+WIN, BASELINE_STANDS, BASELINES_FAILED, NOT_MEASURED = "win", "baseline stands", "baselines failed", "not measured"
+OUTCOMES = (WIN, BASELINE_STANDS, BASELINES_FAILED, NOT_MEASURED)
+
+
+def outcome(eager_ms: float | None, baseline_error: str | None, won: bool) -> str:
+    if won:
+        return WIN
+    if eager_ms is not None:
+        return BASELINE_STANDS
+    return BASELINES_FAILED if baseline_error else NOT_MEASURED
+
+
+def outcome_line(outcomes: Sequence[tuple[str, str | None]]) -> str:
+    """One line counting (outcome, standing baseline) pairs, e.g. '2 won by a candidate, 3 baseline
+    stands (eager 1, torch.compile 2), 0 baselines failed, 1 not measured'."""
+    counts = {o: sum(1 for x, _ in outcomes if x == o) for o in OUTCOMES}
+    stands = [b for o, b in outcomes if o == BASELINE_STANDS]
+    which = ", ".join(f"{label} {n}" for label, n in (("eager", stands.count("eager")),
+                                                      ("torch.compile", stands.count("compile"))) if n)
+    return (f"{counts[WIN]} won by a candidate, {counts[BASELINE_STANDS]} baseline stands"
+            + (f" ({which})" if which else "")
+            + f", {counts[BASELINES_FAILED]} baselines failed, {counts[NOT_MEASURED]} not measured")
+
 
 @dataclass(frozen=True)
 class ProblemScore:

@@ -43,7 +43,8 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
   id INTEGER PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT,
   status TEXT NOT NULL,              -- running | finished (a killed run stays 'running')
-  device TEXT NOT NULL, config TEXT NOT NULL, versions TEXT NOT NULL);
+  device TEXT NOT NULL, config TEXT NOT NULL, versions TEXT NOT NULL,
+  owner TEXT);                       -- 'host:pid:start' of the process writing it (liveness.py)
 CREATE TABLE IF NOT EXISTS problems (
   id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id),
   position INTEGER NOT NULL,         -- order within the run
@@ -88,10 +89,18 @@ class RunInfo:
     id: int
     started_at: str  # UTC, ISO 8601
     finished_at: str | None
-    status: str  # running | finished; a killed run stays running until resumed
+    status: str  # running | finished; a killed run stays running until resumed (see shown_status)
     device: str
     config: dict[str, Any]  # the supervisor's RunConfig as JSON
     versions: dict[str, str]  # torch, triton, cuda, driver, device name, python
+    owner: str | None = None  # 'host:pid:start' of the process that wrote it last; None in older stores
+
+    @property
+    def shown_status(self) -> str:
+        """`status`, except that a 'running' run whose process is gone is shown as stopped."""
+        from kernelswarm.liveness import shown_status
+
+        return shown_status(self.status, self.owner)
 
 
 @dataclass(frozen=True)
@@ -147,6 +156,13 @@ class ProblemResult:
         if self.eager_ms is None:
             return None
         return "compile" if self.compile_ms is not None and self.compile_ms < self.eager_ms else "eager"
+
+    @property
+    def outcome(self) -> str:
+        """metrics.WIN, BASELINE_STANDS, BASELINES_FAILED or NOT_MEASURED (never reached)."""
+        from kernelswarm.metrics import outcome
+
+        return outcome(self.eager_ms, self.baseline_error, self.best is not None)
 
     @property
     def result_ms(self) -> float | None:
@@ -206,6 +222,8 @@ def _add_missing_columns(db: sqlite3.Connection) -> None:
     have = {r[1] for r in db.execute("PRAGMA table_info(problems)")}
     if "flags" not in have:
         db.execute("ALTER TABLE problems ADD COLUMN flags TEXT")
+    if "owner" not in {r[1] for r in db.execute("PRAGMA table_info(runs)")}:
+        db.execute("ALTER TABLE runs ADD COLUMN owner TEXT")
 
 
 def _now() -> str:
@@ -291,12 +309,21 @@ class Store:
     # ---- writes (the supervisor's) ----
 
     def create_run(self, device: str, config: dict[str, Any], versions: dict[str, str]) -> int:
+        from kernelswarm.liveness import current_owner
+
         with self._tx() as db:
             cur = db.execute(
-                "INSERT INTO runs (started_at, status, device, config, versions) VALUES (?, 'running', ?, ?, ?)",
-                (_now(), device, json.dumps(config), json.dumps(versions)),
+                "INSERT INTO runs (started_at, status, device, config, versions, owner) VALUES (?, 'running', ?, ?, ?, ?)",
+                (_now(), device, json.dumps(config), json.dumps(versions), current_owner()),
             )
             return int(cur.lastrowid)
+
+    def claim_run(self, run_id: int) -> None:
+        """This process continues the run (--resume): it becomes the owner whose liveness is checked."""
+        from kernelswarm.liveness import current_owner
+
+        with self._tx() as db:
+            db.execute("UPDATE runs SET owner = ? WHERE id = ?", (current_owner(), run_id))
 
     def update_versions(self, run_id: int, versions: dict[str, str]) -> None:
         """Merge facts learned later (device name and driver come with the first evaluation)."""
@@ -429,7 +456,7 @@ class Store:
     @staticmethod
     def _run(r: sqlite3.Row) -> RunInfo:
         return RunInfo(r["id"], r["started_at"], r["finished_at"], r["status"], r["device"],
-                       json.loads(r["config"]), json.loads(r["versions"]))
+                       json.loads(r["config"]), json.loads(r["versions"]), r["owner"] if "owner" in r.keys() else None)
 
     _CANDIDATE_SQL = (
         "SELECT c.*, p.name AS problem, r.device AS device, e.verdict, e.reason, e.kind, e.candidate_ms,"

@@ -74,6 +74,7 @@ class Supervisor:
         self._profiles: dict[str, str | None] = {}
         self._versions_learned = False
         self._budget_noted = False
+        self._once_noted = False  # said once per run that built-in agents have nothing after round 0
         self._prefetched: dict[tuple[int, str], Future] = {}  # (problem id, agent) -> round-0 answer
         self.run_id: int | None = None
 
@@ -99,6 +100,7 @@ class Supervisor:
             if differs:
                 raise OtherMachine(f"run {run_id} was timed on another machine ({differs}): its timings and this "
                                    f"machine's cannot be compared; start a new run instead of resuming this one")
+            self.store.claim_run(run_id)
             for name in self.store.reopen_unmeasured(run_id):
                 self._emit(Event("note", name, message="its baselines failed before: trying again"))
         self.run_id = run_id
@@ -300,6 +302,14 @@ class Supervisor:
     # ---- one round: ask every agent at once, evaluate each answer as soon as it arrives ----
 
     def _round(self, pid: int, problem: Problem, rnd: int, eager: Timing, compiled: Timing | None) -> None:
+        if rnd == 1 and not self._once_noted:
+            once = [a.name for a in self.agents if getattr(a, "proposes_once", False)]
+            self._once_noted = bool(once)
+            if once:
+                others = len(once) == len(self.agents)
+                self._emit(Event("note", problem.name, message=(
+                    f"{', '.join(once)}: built-in, they propose once (round 0) and have nothing more for rounds "
+                    f"1-{self.config.rounds - 1}" + ("; no other agent is left to propose" if others else ""))))
         prefetched = {a.name: self._prefetched.pop((pid, a.name)) for a in self.agents
                       if rnd == 0 and (pid, a.name) in self._prefetched}
         asked = self.store.proposed(pid)

@@ -122,6 +122,25 @@ def test_flagged_problem_is_marked_and_kept_out_of_the_summary(tmp_path: Path, m
     assert 'class="chip flag"' in (tmp_path / "rep" / "index.html").read_text()
 
 
+def test_no_usable_result_exits_1_and_says_why(tmp_path: Path, monkeypatch, fake) -> None:
+    """Issue 13.6: a run where no agent proposed anything judged, or no baseline could be timed,
+    must not exit 0."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty").mkdir()
+    res = runner.invoke(app, ["run", LINEAR, "--device", "cpu", "--agents", "folder", "--candidates", "empty"])
+    assert res.exit_code == 1, res.output
+    assert "no problem got a usable result: no candidate was judged" in res.output
+    assert "outcomes: 0 won by a candidate, 1 baseline stands (torch.compile 1)" in res.output
+
+    def failing(problem, device, compile_modes=("default",), timeout_s=600.0, lock=None, **_):
+        raise RuntimeError("the reference fails to run")
+
+    monkeypatch.setattr(supervisor_module, "_real_baseline_timer", lambda: failing)
+    res = runner.invoke(app, ["run", LINEAR, "--device", "cpu", "--agents", "compile", "--db", "other.db"])
+    assert res.exit_code == 1 and "no problem got a usable result: no baseline could be measured" in res.output
+    assert "1 baselines failed, 0 not measured" in res.output
+
+
 def test_baseline_stands_and_exports_as_a_wrapper(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(supervisor_module, "_real_baseline_timer", lambda: fake_baselines)
@@ -131,6 +150,7 @@ def test_baseline_stands_and_exports_as_a_wrapper(tmp_path: Path, monkeypatch) -
     monkeypatch.setattr(supervisor_module, "_real_screener", lambda lock: lambda problem, device: [])
     res = runner.invoke(app, ["run", LINEAR, "--device", "cpu", "--agents", "compile"])
     assert res.exit_code == 0 and "nothing beat the baseline: compile stands (1.25x eager)" in res.output
+    assert "baseline stands (torch.compile)" in res.output and "outcomes: 0 won by a candidate, 1 baseline stands" in res.output
     assert runner.invoke(app, ["export", "--out", "best"]).exit_code == 0
     text = (tmp_path / "best" / "tiny_linear.py").read_text()
     assert "this file IS that baseline: torch.compile of Model" in text and "torch.compile(super().forward)" in text

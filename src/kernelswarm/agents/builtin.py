@@ -226,6 +226,7 @@ class BuiltinAgent:
     """Proposes its variant once, in round 0: the transformation does not learn from feedback."""
 
     billable = False  # never counts against --budget
+    proposes_once = True  # nothing more after round 0: the supervisor says so instead of staying silent
 
     def __init__(self, variant: Variant) -> None:
         self.variant = variant

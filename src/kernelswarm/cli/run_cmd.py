@@ -104,6 +104,22 @@ def run(
         raise typer.Exit(1)
     _summary(store, run_id)
     _report(db, run_id)
+    unusable = _no_usable_result(store, run_id)
+    if unusable:
+        err_console.print(f"kernelswarm: no problem got a usable result: {unusable}", markup=False, soft_wrap=True)
+        raise typer.Exit(1)
+
+
+def _no_usable_result(store: "Store", run_id: int) -> str | None:
+    """Why no problem of the run has a usable result (a measured baseline and at least one judged
+    candidate), or None when one has."""
+    results = store.problem_results(run_id)
+    judged = {c.problem for c in store.candidates(run_id) if c.verdict is not None}
+    if any(r.eager_ms is not None and r.name in judged for r in results):
+        return None
+    if not any(r.eager_ms is not None for r in results):
+        return "no baseline could be measured"
+    return "no candidate was judged (every agent failed, was unreachable, or had nothing for this device)"
 
 
 def _open_store(db: Path) -> "Store":
@@ -274,6 +290,9 @@ class _Progress:
         return None
 
 
+_BASELINE_NAMES = {"eager": "eager", "compile": "torch.compile"}
+
+
 def _x(v: float | None) -> str:
     return f"{v:.2f}x" if v is not None else "-"
 
@@ -287,19 +306,22 @@ def _summary(store: "Store", run_id: int) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from kernelswarm.metrics import FAST_P, summarize_by_level
+    from kernelswarm.metrics import FAST_P, outcome_line, summarize_by_level
 
     results = store.problem_results(run_id)
     info = store.run(run_id)
-    t = Table(title=f"run {run_id} on {info.device} ({info.versions.get('device_name', '')})", title_justify="left")
+    state = "" if info.status == "finished" else f", {info.shown_status}"
+    t = Table(title=f"run {run_id} on {info.device} ({info.versions.get('device_name', '')}){state}", title_justify="left")
     for col in ("problem", "level", "eager ms", "compile ms", "result", "ms", "vs eager", "vs best baseline"):
         t.add_column(col, justify="right" if "ms" in col or col.startswith("vs") else "left")
     for r in results:
-        who = r.best.agent if r.best else (f"baseline ({r.best_baseline})" if r.best_baseline else "failed")
+        who = r.best.agent if r.best else (f"baseline stands ({_BASELINE_NAMES[r.best_baseline]})"
+                                           if r.best_baseline else r.outcome)
         name = f"{r.name} [flagged]" if r.flags else r.name
         t.add_row(Text(name, style="yellow" if r.flags else ""), str(r.level or ""), _ms(r.eager_ms), _ms(r.compile_ms),
                   who, _ms(r.result_ms), _x(r.speedup_vs_eager), _x(r.speedup_vs_best_baseline))
     console.print(t)
+    console.print(f"outcomes: {outcome_line([(r.outcome, r.best_baseline) for r in results])}", markup=False)
     flagged = [r for r in results if r.flags]
     for r in flagged:
         more = f" (and {len(r.flags) - 1} more)" if len(r.flags) > 1 else ""
@@ -329,24 +351,34 @@ def _summary(store: "Store", run_id: int) -> None:
 
 
 def _agent_summary(store: "Store", run_id: int) -> None:
-    """Per agent (each model is one): correct and best shares, mean speedup, tokens, cost; per arm."""
+    """Per agent and per context arm: the figures the HTML report shows, from the same records
+    (report.data), so that the two never disagree."""
     from rich.table import Table
 
-    from kernelswarm.llm.stats import run_model_summary
+    from kernelswarm.report.data import report_data_from_store
 
-    stats = run_model_summary(store, run_id)
-    if not stats:
+    data = report_data_from_store(store.path, run_id)
+    agents = data.agents()
+    if not agents:
         return
-    t = Table(title="agents", title_justify="left")
-    for col in ("agent", "candidates", "correct", "best", "mean speedup", "tokens in", "tokens out", "cost USD"):
+    t = Table(title="agents (geomean: geometric mean over the problems each agent solved)", title_justify="left")
+    for col in ("agent", "candidates", "accepted (of evaluated)", "result on (share of problems)",
+                "geomean speedup vs eager", "tokens in", "tokens out", "cost USD"):
         t.add_column(col, justify="left" if col == "agent" else "right")
-    for m in stats:
-        t.add_row(m.agent, str(m.candidates), _pct(m.correct_share), _pct(m.best_share), _x(m.mean_speedup),
-                  str(m.tokens_in), str(m.tokens_out), f"{m.cost_usd:.4f}")
-        for arm in m.by_arms:
-            t.add_row(f"  context: {arm.arms}", str(arm.candidates), _pct(arm.correct_share), "", _x(arm.mean_speedup),
-                      "", "", "")
+    for a in agents:
+        t.add_row(a.agent, str(a.attempts), _pct(a.correct_share), _pct(a.best_share), _x(a.geomean_speedup),
+                  str(a.tokens_in), str(a.tokens_out), f"{a.cost_usd:.4f}")
     console.print(t)
+    arms = data.arms()
+    if len(arms) > 1:
+        t = Table(title="context arms", title_justify="left")
+        for col in ("context arm", "candidates", "accepted", "problems tried", "problems solved",
+                    "geomean best speedup (solved)"):
+            t.add_column(col, justify="left" if col == "context arm" else "right")
+        for arm in arms:
+            t.add_row(arm.arm, str(arm.attempts), _pct(arm.correct_share), str(arm.problems), str(arm.solved),
+                      _x(arm.geomean_speedup))
+        console.print(t)
 
 
 def _ms(v: float | None) -> str:

@@ -58,6 +58,17 @@ class ProblemReport:
     flags: list[str] = field(default_factory=list)  # the screen's findings; flagged problems stay out of the headline
 
     @property
+    def best_baseline(self) -> str | None:
+        """'eager' or 'compile': the faster baseline, which stands when no candidate beat it."""
+        if self.eager_ms is None:
+            return None
+        return "compile" if self.compile_ms is not None and self.compile_ms < self.eager_ms else "eager"
+
+    @property
+    def outcome(self) -> str:
+        return metrics.outcome(self.eager_ms, self.baseline_error, self.best_agent is not None)
+
+    @property
     def fraction_of_sol(self) -> float | None:
         return self.sol_ms / self.result_ms if self.sol_ms and self.result_ms else None
 
@@ -74,8 +85,8 @@ class AgentRow:
     attempts: int  # candidates proposed
     evaluated: int  # candidates that reached a verdict
     accepted: int
-    best_share: float  # share of problems on which its candidate is the result
-    mean_speedup: float | None  # mean over problems it solved of its best speedup against eager
+    best_share: float  # share of all problems on which its candidate is the result (it beat the baseline)
+    geomean_speedup: float | None  # geometric mean, over problems it solved, of its best speedup against eager
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: float = 0.0
@@ -110,7 +121,7 @@ class ReportData:
     versions: dict[str, str]  # device_name, driver, torch, triton, cuda, python: captions every figure
     problems: list[ProblemReport]
     run_id: int | None = None
-    status: str = ""  # running | finished
+    status: str = ""  # finished | running | stopped (...): RunInfo.shown_status
     started_at: str = ""
     finished_at: str | None = None
     costs: dict[str, tuple[int, int, float]] = field(default_factory=dict)  # agent -> tokens in, out, USD
@@ -121,6 +132,9 @@ class ReportData:
 
     def overall(self) -> Summary:
         return metrics.summarize([p.score() for p in self.problems])
+
+    def outcome_line(self) -> str:
+        return metrics.outcome_line([(p.outcome, p.best_baseline) for p in self.problems])
 
     def agents(self) -> list[AgentRow]:
         names = sorted({a.agent for p in self.problems for a in p.attempts} | set(self.costs))
@@ -135,7 +149,7 @@ class ReportData:
                 agent=name, attempts=len(mine), evaluated=sum(a.verdict is not None for a in mine),
                 accepted=sum(a.verdict == "accepted" for a in mine),
                 best_share=sum(p.best_agent == name for p in self.problems) / n,
-                mean_speedup=metrics.mean(x for x in best_per_problem if x is not None),
+                geomean_speedup=metrics.geomean(x for x in best_per_problem if x is not None),
                 tokens_in=tin, tokens_out=tout, cost_usd=cost,
             ))
         return rows
@@ -223,7 +237,7 @@ def report_data_from_store(db_path: str | Path, run_id: int | None = None) -> Re
         store.close()
     return ReportData(
         title=f"kernelswarm run {run_id}", device=run.device, versions=dict(run.versions), problems=problems,
-        run_id=run_id, status=run.status, started_at=run.started_at, finished_at=run.finished_at, costs=costs,
+        run_id=run_id, status=run.shown_status, started_at=run.started_at, finished_at=run.finished_at, costs=costs,
     )
 
 
@@ -232,6 +246,7 @@ def to_dict(data: ReportData) -> dict[str, Any]:
     d = dataclasses.asdict(data)
     for p, raw in zip(data.problems, d["problems"]):
         raw["fraction_of_sol"] = p.fraction_of_sol
+        raw["outcome"], raw["best_baseline"] = p.outcome, p.best_baseline
     d["levels"] = [dataclasses.asdict(s) for s in data.levels()]
     d["overall"] = dataclasses.asdict(data.overall())
     d["agents"] = [{**dataclasses.asdict(a), "correct_share": a.correct_share} for a in data.agents()]

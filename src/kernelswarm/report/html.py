@@ -133,10 +133,11 @@ def _agents_table(data: ReportData) -> str:
         rows.append(
             f'<tr><td class="l">{escape(a.agent)}</td><td>{a.attempts}</td><td{_num(a.correct_share)}>'
             f"{_pct(a.correct_share)}</td><td{_num(a.best_share)}>{_pct(a.best_share)}</td>"
-            f"<td{_num(a.mean_speedup)}>{_x(a.mean_speedup)}</td><td{_num(a.tokens_in)}>{a.tokens_in:,}</td>"
+            f"<td{_num(a.geomean_speedup)}>{_x(a.geomean_speedup)}</td><td{_num(a.tokens_in)}>{a.tokens_in:,}</td>"
             f"<td{_num(a.tokens_out)}>{a.tokens_out:,}</td><td{_num(a.cost_usd)}>${a.cost_usd:.2f}</td></tr>")
-    return ('<table class="sort"><thead><tr><th class="l">agent</th><th>candidates</th><th>correct</th>'
-            "<th>best on problem</th><th>mean speedup</th><th>tokens in</th><th>tokens out</th><th>cost</th>"
+    return ('<table class="sort"><thead><tr><th class="l">agent</th><th>candidates</th><th>accepted (of evaluated)</th>'
+            "<th>result on (share of problems)</th><th>geomean speedup vs eager (problems it solved)</th>"
+            "<th>tokens in</th><th>tokens out</th><th>cost</th>"
             f"</tr></thead><tbody>{''.join(rows)}</tbody></table>")
 
 
@@ -163,10 +164,19 @@ def _problems_table(data: ReportData) -> str:
             f"<td{_num(p.result_ms)}>{_ms(p.result_ms)}</td><td{_num(p.speedup_vs_eager)}>{_x(p.speedup_vs_eager)}</td>"
             f'<td{_num(p.speedup_vs_best)} class="{cls}">{_x(p.speedup_vs_best)}</td>'
             f"<td{_num(p.fraction_of_sol)}>{_pct(p.fraction_of_sol)}</td>"
-            f'<td class="l">{escape(p.best_agent or "baseline")}</td></tr>')
+            f'<td class="l">{escape(_source_of_result(p))}</td></tr>')
     return ('<table class="sort"><thead><tr><th class="l">problem</th><th>level</th><th>eager</th>'
             "<th>torch.compile</th><th>result</th><th>vs eager</th><th>vs best baseline</th><th>of speed of light</th>"
             f'<th class="l">from</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+
+
+def _source_of_result(p: ProblemReport) -> str:
+    """Who the result comes from: the winning agent, or which baseline stands, or why there is none."""
+    if p.best_agent:
+        return p.best_agent
+    if p.best_baseline:
+        return f"baseline stands ({'torch.compile' if p.best_baseline == 'compile' else 'eager'})"
+    return p.outcome
 
 
 def _flag_chip(p: ProblemReport) -> str:
@@ -197,7 +207,7 @@ def _problem_details(p: ProblemReport) -> str:
              f"<span>vs eager <b>{_x(p.speedup_vs_eager)}</b></span>",
              f"<span>vs best baseline <b>{_x(p.speedup_vs_best)}</b></span>",
              f"<span>speed of light <b>{_ms(p.sol_ms)}</b> ({_pct(p.fraction_of_sol)} reached)</span>",
-             f"<span>result from <b>{escape(p.best_agent or 'baseline')}</b>"
+             f"<span>result from <b>{escape(_source_of_result(p))}</b>"
              f"{' (' + escape(p.best_kind) + ', ' + escape(p.best_language or '') + ')' if p.best_kind else ''}</span>"]
     parts = [f'<details class="problem" id="{_anchor(p.name)}"><summary>{escape(p.name)}{_flag_chip(p)}'
              f"<span>{_x(p.speedup_vs_best)} vs best baseline · {len(p.attempts)} attempts</span></summary>",
@@ -256,6 +266,7 @@ def render_html(data: ReportData) -> str:
         f"<h1>{escape(data.title)}</h1>",
         f'<div class="sub">{escape(data.status or "")} · {when} · report generated {escape(data.generated_at)}</div>',
         f'<div class="sub">{versions_line(data)}</div>',
+        f'<div class="sub">outcomes: {escape(data.outcome_line())}</div>',
         '<div class="tiles">' + "".join(f'<div class="tile"><b>{v}</b><span>{escape(k)}</span></div>' for v, k in tiles) + "</div>",
         "<h2>Speedup over problems</h2>",
         _figure(dist, "Speedup of each problem's result (log scale): its best correct candidate, or the faster "

@@ -48,7 +48,7 @@ def merge_reports(parts: list[ReportData], labels: list[str]) -> ReportData:
         problems=sorted((p for part in parts for p in part.problems),
                         key=lambda p: (p.level if p.level is not None else 0, p.name)),
         run_id=None,
-        status="finished" if finished else "running",
+        status="finished" if finished else next(p.status for p in parts if p.status != "finished"),
         started_at=min(p.started_at for p in parts),
         finished_at=max(p.finished_at or "" for p in parts) if finished else None,
         costs=costs,
