@@ -111,3 +111,75 @@ def test_builtin_compile_candidates_leave_global_settings_alone():
             ns["ModelNew"]()
     assert (torch._inductor.config.freezing, torch._inductor.config.compile_threads,
             torch._dynamo.config.recompile_limit) == before
+
+
+def _saved(tmp_path, torch_version=None):
+    """A saved folder (as OptimizedModel.save writes it) holding the MLP winner."""
+    import json
+
+    import tinynet
+
+    from kernelswarm.optimize.tasks import fingerprint
+
+    model, source = _assembled()
+    (tmp_path / "assembled.py").write_text(source)
+    task = {"name": "blocks_mlp", "hash": "h", "class": "MLP", "paths": ["blocks.0.mlp", "blocks.1.mlp"], "count": 2,
+            "share": 0.3, "fingerprint": fingerprint(tinynet.Model().blocks[0].mlp), "inputs": [], "outputs": [],
+            "winner": {"task": "blocks_mlp", "agent": "test", "candidate_ms": 1.0, "baseline_ms": 2.0}}
+    (tmp_path / "manifest.json").write_text(json.dumps({
+        "format": 1, "model_class": "Model", "device": "cpu", "versions": {"torch": torch_version or torch.__version__},
+        "choice": "assembled", "correct": True, "figures": {}, "tasks": [task], "refused": []}))
+    return model
+
+
+def test_load_applies_warns_and_refuses(tmp_path):
+    import warnings
+
+    import pytest
+    import tinynet
+
+    import kernelswarm
+
+    _saved(tmp_path)
+    fresh = tinynet.Model()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fast = kernelswarm.load(fresh, tmp_path)  # same machine, same code: no warning
+    x = tinynet.get_inputs()[0]
+    with torch.no_grad(), torch.profiler.profile() as prof:
+        fast(x)
+    assert any(e.name.startswith("kernelswarm::region_") for e in prof.events())
+    # changed code: the task is skipped with one warning naming it, the rest still loads
+    changed = tinynet.Model()
+    changed.blocks[1].mlp.down = torch.nn.Linear(128, 32, bias=False)
+    with pytest.warns(UserWarning, match="task blocks_mlp skipped"):
+        kernelswarm.load(changed, tmp_path)
+    with torch.no_grad(), torch.profiler.profile() as prof:
+        changed(x)
+    assert not any(e.name.startswith("kernelswarm::region_") for e in prof.events())
+    # another PyTorch: a warning that the speedups were measured elsewhere
+    other = tmp_path / "other"
+    other.mkdir()
+    _saved(other, torch_version="0.0.1")
+    with pytest.warns(UserWarning, match="measured elsewhere"):
+        kernelswarm.load(tinynet.Model(), other)
+    with pytest.raises(ValueError, match="optimized for Model, not Linear"):
+        kernelswarm.load(torch.nn.Linear(2, 2), tmp_path)
+
+
+def test_allowances_follow_the_share():
+    from kernelswarm.optimize.search import allowances
+    from kernelswarm.optimize.tasks import Task
+
+    tasks = [Task("a", "1", "", ["a"], 1, 6.0, 0.6, "A", ""), Task("b", "2", "", ["b"], 1, 3.0, 0.3, "B", ""),
+             Task("c", "3", "", ["c"], 1, 0.05, 0.005, "C", "")]
+    allow = allowances(tasks, rounds=4, budget=9.0)
+    assert allow["a"].rounds == 4 and allow["b"].rounds == 2
+    assert allow["a"].budget_usd == pytest_approx(6.0) and allow["b"].budget_usd == pytest_approx(3.0)
+    assert not allow["c"].llm and allow["c"].budget_usd == 0.0  # under 1%: no LLM call
+
+
+def pytest_approx(v):
+    import pytest
+
+    return pytest.approx(v)

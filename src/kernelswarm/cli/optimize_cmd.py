@@ -77,10 +77,12 @@ def optimize(
         raise typer.Exit(130)
     if out is not None:
         opt.save(out)
+    report = _report(opt, db)
     if as_json:
         print(json.dumps(result_json(opt, problem.name, out), default=_num))
     else:
         summary(opt, out)
+        console.print(f"report: {report}", highlight=False, markup=False)
     raise typer.Exit(0 if opt.correct else 1)
 
 
@@ -96,6 +98,27 @@ def _spread(devices: str | None, ray: str | None, device: str | None) -> tuple[l
     if device not in (None, "cuda"):
         die(f"--devices names GPUs; it cannot be used with --device {device}")
     return [g.label for g in scale_opts.gpus(devices)], None
+
+
+def _report(opt: "OptimizedModel", db: Path) -> str:
+    """The run's report with the model section on top, next to the store."""
+    from kernelswarm.optimize.manifest import manifest
+    from kernelswarm.report.model import write_model_report
+
+    out = db.resolve().parent / "kernelswarm-report"
+    page = None
+    try:
+        if opt.run_id is not None:
+            from kernelswarm.report.data import report_data_from_store
+            from kernelswarm.report.html import render_html
+
+            page = render_html(report_data_from_store(db, opt.run_id))
+    except Exception as e:  # the run's part is optional; the model section is written anyway
+        err_console.print(f"report: run section not written ({e.__class__.__name__}: {e})", markup=False)
+    try:
+        return str(write_model_report(manifest(opt), out, page))
+    except Exception as e:
+        return f"not written ({e.__class__.__name__}: {e})"
 
 
 def _load_model(path: Path, device: str | None):
