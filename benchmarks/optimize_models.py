@@ -5,6 +5,9 @@ torch.compile, and the time spent capturing, cutting and assembling.
 Run from the repository root on the GPU machine (float32, TF32 off):
     PYTHONPATH=src python benchmarks/optimize_models.py --models gpt2,resnet50 --agents cudagraph,compile \
         --out benchmarks/results/optimize_models.json
+and GPT-2 again with the hand-written Triton kernel for its MLP task (benchmarks/candidates/gpt2/h_mlp.py):
+    PYTHONPATH=src python benchmarks/optimize_models.py --models gpt2 --agents cudagraph \
+        --candidates benchmarks/candidates/gpt2 --out benchmarks/results/optimize_gpt2_triton.json
 Models: gpt2 (small, batch 8, seq 1024), bert (base, batch 8, seq 512), resnet50 (batch 32, 224),
 vit (B/16, batch 32), llama (4 layers, hidden 2048, batch 4, seq 1024). Random weights from
 configs; transformers is needed (timm is used for resnet50 when importable).
@@ -45,8 +48,8 @@ def build(name: str):
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--models", default="gpt2,resnet50")
-    ap.add_argument("--agents", default="cudagraph,compile")
+    ap.add_argument("--models", default="gpt2")
+    ap.add_argument("--agents", default="cudagraph")
     ap.add_argument("--candidates", default=None, help="hand-written kernels: DIR/<task name>.py")
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--db", default="/tmp/kernelswarm-optimize-bench.db")
