@@ -43,7 +43,7 @@ def test_own_model_tasks(tmp_path):
     # token ids stay integer ids in range
     assert "torch.randint(" in by["embed"].source and "dtype=torch.int64" in by["embed"].source
     # agents see the original module's source beside the task
-    assert "return self.down(F.gelu(self.up(x)))" in by["blocks_mlp"].source
+    assert "return self.down(h)" in by["blocks_mlp"].source
     _check_files(c, tmp_path)
 
 
@@ -148,3 +148,23 @@ def test_failing_inputs_one_line():
     with pytest.raises(CaptureError) as e:
         capture(torch.nn.Linear(4, 4), (torch.randn(2, 5),), "cpu")
     assert "fails on the example inputs" in str(e.value) and "\n" not in str(e.value)
+
+
+class _Res(torch.nn.Module):
+    """A residual block of the test's own (its module is embedded into its task's file)."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = torch.nn.Sequential(torch.nn.Conv2d(4, 4, 3, padding=1), torch.nn.BatchNorm2d(4), torch.nn.ReLU())
+
+    def forward(self, x):
+        return x + self.body(x)
+
+
+def test_a_stage_of_blocks_is_cut_into_its_blocks():
+    from kernelswarm.optimize.capture import find_regions
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 1), torch.nn.Sequential(_Res(), _Res(), _Res()))
+    assert [p for p, _ in find_regions(net)] == ["0", "1.0", "1.1", "1.2"]
+    c = cut(capture(net.eval(), (torch.randn(2, 3, 8, 8),), "cpu"))
+    assert sorted(t.count for t in c.tasks) == [1, 3], c.refused  # three identical residual blocks: one task

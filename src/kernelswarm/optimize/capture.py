@@ -83,7 +83,10 @@ def find_regions(model: nn.Module) -> list[tuple[str, nn.Module]]:
     out: list[tuple[str, nn.Module]] = []
 
     def walk(m: nn.Module, path: str) -> None:
-        if height(m) <= 1 and not isinstance(m, (nn.ModuleList, nn.ModuleDict)):
+        # A Sequential of blocks (a ResNet stage) is cut into its blocks, so identical ones
+        # become one task; a Sequential of leaves (conv, norm, activation) stays whole.
+        blocks = _has_blocks(m)
+        if height(m) <= 1 and not isinstance(m, (nn.ModuleList, nn.ModuleDict)) and not blocks:
             if not isinstance(m, _TRIVIAL):
                 out.append((path, m))
             return
@@ -92,6 +95,14 @@ def find_regions(model: nn.Module) -> list[tuple[str, nn.Module]]:
 
     walk(model, "")
     return out
+
+
+def _has_blocks(m: nn.Module) -> bool:
+    """A container holding several blocks (modules with children), itself or in a container."""
+    if not isinstance(m, _CONTAINERS):
+        return False
+    kids = list(m.children())
+    return sum(height(c) >= 1 for c in kids) >= 2 or any(_has_blocks(c) for c in kids)
 
 
 def _detach(ts: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -174,10 +185,13 @@ def time_model(model: nn.Module, example_inputs: tuple, device: str, min_s: floa
     return statistics.median(samples)
 
 
-def time_regions(model: nn.Module, example_inputs: tuple, regions: list[Region], device: str, reps: int = 3) -> None:
-    """Each region's milliseconds per model forward (its calls summed), median over `reps`
-    forwards, measured with hooks that synchronize the device around each call."""
+def time_regions(model: nn.Module, example_inputs: tuple, regions: list[Region], device: str, reps: int = 5) -> None:
+    """Each region's milliseconds per model forward (its calls summed) and its share of that
+    forward, medians over `reps` forwards timed with hooks that synchronize the device around each
+    call. Shares come from the same forwards as the regions' times, so a machine whose speed
+    changes between measurements (a busy CPU) does not skew them."""
     per_rep: dict[int, list[float]] = {id(r): [] for r in regions}
+    shares: dict[int, list[float]] = {id(r): [] for r in regions}
     current: dict[int, float] = {}
     started: dict[int, float] = {}
     handles = []
@@ -188,7 +202,9 @@ def time_regions(model: nn.Module, example_inputs: tuple, regions: list[Region],
 
         def post(module, args, output, rid=id(r)):
             _sync(device)
-            current[rid] = current.get(rid, 0.0) + (time.perf_counter() - started.pop(rid, time.perf_counter())) * 1e3
+            t0 = started.pop(rid, None)
+            if t0 is not None:
+                current[rid] = current.get(rid, 0.0) + (time.perf_counter() - t0) * 1e3
 
         handles += [r.module.register_forward_pre_hook(pre), r.module.register_forward_hook(post)]
     try:
@@ -196,14 +212,20 @@ def time_regions(model: nn.Module, example_inputs: tuple, regions: list[Region],
             model(*example_inputs)  # warm-up
             for _ in range(reps):
                 current.clear()
+                _sync(device)
+                t = time.perf_counter()
                 model(*example_inputs)
+                _sync(device)
+                total = (time.perf_counter() - t) * 1e3
                 for r in regions:
                     per_rep[id(r)].append(current.get(id(r), 0.0))
+                    shares[id(r)].append(current.get(id(r), 0.0) / total if total > 0 else 0.0)
     finally:
         for h in handles:
             h.remove()
     for r in regions:
         r.ms = statistics.median(per_rep[id(r)])
+        r.share = statistics.median(shares[id(r)])
 
 
 def capture(model: nn.Module, example_inputs: tuple, device: str) -> Capture:
@@ -216,8 +238,6 @@ def capture(model: nn.Module, example_inputs: tuple, device: str) -> Capture:
     model_ms = time_model(model, example_inputs, device)
     called = [r for r in regions if r.calls]
     time_regions(model, example_inputs, called, device)
-    for r in called:
-        r.share = r.ms / model_ms if model_ms > 0 else 0.0
     cap = Capture(type(model).__qualname__, called, model_ms, device)
     cap.capture_s = time.monotonic() - t0
     return cap

@@ -1,5 +1,6 @@
 # A hand-written C++ kernel for the tinynet task `blocks_mlp` (Linear -> GELU -> Linear): one
-# registered operator does the whole MLP, its GELU a hand-written loop over the hidden layer.
+# registered operator does the whole MLP, its GELU (tanh approximation)
+# a hand-written loop over the hidden layer, one pass where the reference makes eight.
 import torch
 import torch.nn as nn
 from torch.utils.cpp_extension import load_inline
@@ -16,7 +17,7 @@ at::Tensor mlp(const at::Tensor& x, const at::Tensor& w1, const at::Tensor& b1,
     const int64_t n = h.numel();
     for (int64_t i = 0; i < n; ++i) {
         const float v = p[i];
-        p[i] = 0.5f * v * (1.0f + std::erf(v * 0.70710678118654752f));
+        p[i] = 0.5f * v * (1.0f + std::tanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));
     }
     auto y = at::addmm(b2, h, w2.t());
     auto sizes = x.sizes().vec();
