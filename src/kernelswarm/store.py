@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from kernelswarm import redact
 from kernelswarm.metrics import ProblemScore
 from kernelswarm.records import Candidate, Evaluation, Timing, Verdict, timed_on
 
@@ -354,7 +355,7 @@ class Store:
         with self._tx() as db:
             db.execute(
                 "UPDATE problems SET eager = ?, compiled = ?, baseline_error = ?, baselines_done = 1 WHERE id = ?",
-                (_timing_json(eager), _timing_json(compiled), error, problem_id),
+                (_timing_json(eager), _timing_json(compiled), redact.scrub(error) if error else error, problem_id),
             )
 
     def reopen_unmeasured(self, run_id: int) -> list[str]:
@@ -393,8 +394,11 @@ class Store:
     def add_proposals(self, run_id: int, problem_id: int, agent: str, round: int,
                       candidates: list[Candidate], note: str = "") -> list[int]:
         """Store one agent's answer for one round, its model calls, and the fact that it answered,
-        in one transaction: a resumed run never asks (and pays) twice for the same round."""
+        in one transaction: a resumed run never asks (and pays) twice for the same round.
+        What a model wrote (notes, replies, sources) is stored scrubbed of secrets (redact.py)."""
         ids: list[int] = []
+        candidates = [redact.scrub_record(c) for c in candidates]
+        note = redact.scrub(note)
         with self._tx() as db:
             for c in candidates:
                 cur = db.execute(
@@ -414,7 +418,7 @@ class Store:
         """Model calls that produced no candidate (failed requests still cost and are reported)."""
         with self._tx() as db:
             for m in calls:
-                self._insert_call(db, run_id, problem_id, None, agent, m)
+                self._insert_call(db, run_id, problem_id, None, agent, redact.scrub_record(m))
 
     @staticmethod
     def _insert_call(db: sqlite3.Connection, run_id: int, problem_id: int, candidate_id: int | None, agent: str, m) -> None:
@@ -427,6 +431,7 @@ class Store:
 
     def add_evaluation(self, candidate_id: int, ev: Evaluation) -> None:
         """One finished evaluation, one transaction: once this returns it survives a SIGKILL."""
+        ev = redact.scrub_record(ev)
         with self._tx() as db:
             db.execute(
                 "INSERT OR REPLACE INTO evaluations VALUES (?,?,?,?,?,?,?,?,?,?)",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 
 import pytest
 
@@ -28,23 +29,30 @@ def _params(folder: str, device: str = "cpu") -> list:
             for s in scenarios(folder, device)]
 
 
-def _candidate_workers() -> list[int]:
+def _own_processes(tag: str) -> list[int]:
+    """Live processes that carry this test's tag in their environment: only what this test
+    started (the workers pass KERNELSWARM_* on), never another kernelswarm on the machine."""
+    needle = f"KERNELSWARM_TEST_TAG={tag}".encode()
     pids = []
     for pid in os.listdir("/proc"):
-        if pid.isdigit():
+        if pid.isdigit() and int(pid) != os.getpid():
             try:
-                cmd = open(f"/proc/{pid}/cmdline", "rb").read()
+                if needle in open(f"/proc/{pid}/environ", "rb").read().split(b"\0"):
+                    state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+                    if state not in ("Z", "X"):
+                        pids.append(int(pid))
             except OSError:
                 continue
-            if b"kernelswarm.evaluate.worker\x00candidate" in cmd:
-                pids.append(int(pid))
     return pids
 
 
 def run_scenario(s: Scenario):
     problem = load_problem(PROBLEMS / f"{s.problem}.py")
+    tag = uuid.uuid4().hex
     started = time.monotonic()
-    ev = evaluate(problem, s.path.read_text(), _options(s))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("KERNELSWARM_TEST_TAG", tag)
+        ev = evaluate(problem, s.path.read_text(), _options(s))
     elapsed = time.monotonic() - started
     assert ev.verdict.value in s.verdicts, f"{s.id}: got {ev.verdict.value}: {ev.reason}\n{ev.log_tail}"
     if s.check:
@@ -59,9 +67,8 @@ def run_scenario(s: Scenario):
     else:
         assert ev.kind is None and ev.speedup is None
     assert elapsed < s.timeout + 30, "the time limit bounds the whole evaluation"
-    if s.forks:
-        time.sleep(0.5)
-        assert _candidate_workers() == [], "a candidate's child process outlived its evaluation"
+    if s.forks:  # the evaluation returns only once they are gone: no waiting here
+        assert _own_processes(tag) == [], "a candidate's child process outlived its evaluation"
     return ev
 
 

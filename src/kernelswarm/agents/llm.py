@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
+from kernelswarm import redact
 from kernelswarm.agents.base import Agent, Context, Feedback
 from kernelswarm.config import ModelConfig, load_models
 from kernelswarm.llm import LLMError, ModelClient, cost_usd, make_client
@@ -186,6 +187,8 @@ class LLMAgent:
             log.info("%s: no allowed kernel language for device %s; not proposing", self.name, context.device)
             return []
         system, user = build_prompt(problem, context, language)
+        # Feedback and context carry what candidates printed and raised: no secret goes back out.
+        system, user = redact.scrub(system), redact.scrub(user)
         base = _revision_base(context.feedback)
         candidate = Candidate(
             source="",

@@ -245,6 +245,10 @@ class _Progress:
 
     def show(self, e: "Event") -> None:
         line = self._line(e)
+        if line:
+            from kernelswarm import redact
+
+            line = redact.scrub(line)  # events carry candidates' reasons and models' notes
         if line and self.named and e.kind != "problem":
             from rich.markup import escape
 

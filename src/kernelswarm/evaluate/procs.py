@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -14,11 +13,31 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kernelswarm import redact
+from kernelswarm.evaluate import contain, replies, shield
 from kernelswarm.evaluate.devicelock import signal_group
 from kernelswarm.evaluate.protocol import Channel, ChannelClosed, ChannelTimeout, ProtocolError
 
-# Environment variables that look like credentials never reach a worker.
-_SECRET = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL)", re.I)
+# What a worker's environment may hold: what Python, torch, compilers, CUDA, ROCm, Triton, CuPy,
+# OpenMP and BLAS libraries read, and kernelswarm's own settings. Nothing else is passed on (an
+# API key under any name never is), and a secret by redact.py's rule is dropped even from these.
+_ENV_NAMES = frozenset({
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TERM", "PWD", "HOSTNAME",
+    "LD_LIBRARY_PATH", "LIBRARY_PATH", "CPATH", "C_INCLUDE_PATH", "CPLUS_INCLUDE_PATH", "PKG_CONFIG_PATH",
+    "CC", "CXX", "CFLAGS", "CXXFLAGS", "LDFLAGS", "NVCC_PREPEND_FLAGS", "NVCC_APPEND_FLAGS", "MAX_JOBS",
+    "VIRTUAL_ENV", "CONDA_PREFIX", "CONDA_DEFAULT_ENV", "PYTHONPATH", "PYTHONHOME", "PYTHONNOUSERSITE",
+    "PYTHONDONTWRITEBYTECODE", "PYTHONWARNINGS", "PYTHONFAULTHANDLER", "XDG_CACHE_HOME", "DISPLAY",
+})
+_ENV_PREFIXES = ("LC_", "CUDA", "CUDNN", "CUBLAS", "NVIDIA_", "NCCL_", "NV_", "TORCH", "PYTORCH_", "TRITON_",
+                 "CUPY_", "HIP_", "ROCM_", "HSA_", "OMP_", "KMP_", "GOMP_", "MKL_", "OPENBLAS_", "DNNL_",
+                 "ONEDNN_", "KERNELSWARM_", "MALLOC_")
+
+
+def worker_environment(environ: "dict[str, str] | os._Environ[str]") -> dict[str, str]:
+    """The allow-listed part of `environ`, without any secret (see _ENV_NAMES)."""
+    secrets = set(redact.secret_values(environ))
+    return {k: v for k, v in environ.items()
+            if (k in _ENV_NAMES or k.startswith(_ENV_PREFIXES)) and not redact.is_secret_name(k) and v not in secrets}
 
 if TYPE_CHECKING:
     from kernelswarm.evaluate.devicelock import DeviceLock, NoLock
@@ -31,7 +50,7 @@ class WorkerFailed(Exception):
 
     def __init__(self, kind: str, message: str, detail: str = "") -> None:
         super().__init__(message)
-        self.kind = kind  # compile_error | runtime_error | timeout | protocol
+        self.kind = kind  # compile_error | runtime_error | timeout | protocol (a malformed reply)
         self.message = message
         self.detail = detail  # traceback or log tail
 
@@ -52,7 +71,8 @@ class WorkerProcess:
         self.log_path = workdir / f"{role}.log"
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
-        env = {k: v for k, v in os.environ.items() if not _SECRET.search(k)}
+        shield.protect_self()  # before any worker exists: see shield.py
+        env = worker_environment(os.environ)
         env.update(
             TORCH_EXTENSIONS_DIR=str(workdir / "torch_extensions"),
             TRITON_CACHE_DIR=str(workdir / "triton_cache"),
@@ -82,13 +102,17 @@ class WorkerProcess:
         def limits() -> None:
             import resource
 
+            contain.set_parent_death_signal()  # a SIGKILLed evaluator takes its workers with it
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
             if memory_limit:
                 resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
 
+        argv = [sys.executable, "-m", "kernelswarm.evaluate.worker", role, str(to_child_r), str(from_child_w)]
+        contained = role == "candidate" and contain.available()
+        if contained:  # the candidate's worker in its own PID namespace (contain.py)
+            argv = contain.launch_argv(argv, from_child_w, [str(workdir)])
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "kernelswarm.evaluate.worker", role, str(to_child_r), str(from_child_w)],
-            stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+            argv, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
             cwd=workdir, env=env, pass_fds=(to_child_r, from_child_w),
             start_new_session=True, preexec_fn=limits,
         )
@@ -97,15 +121,44 @@ class WorkerProcess:
         self.owner = threading.get_ident()  # the evaluation's thread: its lock accounts are kept per thread
         self.lock.register(self.proc.pid)  # its own session: the group id is its pid
         self.chan = Channel(from_child_r, to_child_w, peer_pid=self.proc.pid)
+        self.containment = "session"  # how what the candidate starts is kept (contain.py)
+        self._pidfd = -1  # the contained worker (its namespace's first process), to kill it
+        self.survivors: list[int] = []  # processes of its session still alive after kill() gave up
+        if contained:
+            self._await_launcher()
+        self._request_id: int | None = None  # the request awaiting its reply
         self.last_wall_s = 0.0  # wall time of the last call, measured here
         self.op_seconds: dict[str, float] = {}  # worker-reported compute time per op, for phase reports
 
-    def call(self, msg: dict[str, Any], blob: bytes = b"", deadline: float | None = None) -> tuple[dict[str, Any], bytes]:
-        start = time.perf_counter()
+    def _await_launcher(self) -> None:
+        """The launcher's first frame: how the worker is contained and its process id."""
         try:
-            self.chan.send(msg, blob)
+            header, _ = self.chan.recv(time.monotonic() + 120.0)
+            pid = header.get("pid")
+            if header.get("op") != "contain" or not isinstance(pid, int) or isinstance(pid, bool):
+                raise ProtocolError("the launcher's first frame is not a containment report")
+        except (ChannelTimeout, ChannelClosed, ProtocolError) as e:
+            self.kill()
+            raise WorkerFailed("runtime_error", f"the candidate's worker could not be contained ({e})", self.log_tail()) from None
+        self.containment = str(header.get("contain")) + (f": {header['why']}" if header.get("why") else "")
+        self.chan.peer_pid = pid  # sealed output files are opened from the worker itself
+        if pid != self.proc.pid:
+            try:
+                self._pidfd = os.pidfd_open(pid)
+            except (OSError, AttributeError):
+                self._pidfd = -1
+
+    def send(self, msg: dict[str, Any], blob: Any = b"") -> None:
+        """Send a request under a fresh id, which the reply must echo (replies.py)."""
+        self._request_id = int.from_bytes(os.urandom(6), "little")
+        try:
+            self.chan.send({**msg, "id": self._request_id}, blob)
         except BrokenPipeError:
             raise WorkerFailed("runtime_error", self._death_message(msg.get("op")), self.log_tail()) from None
+
+    def call(self, msg: dict[str, Any], blob: Any = b"", deadline: float | None = None) -> tuple[dict[str, Any], bytes]:
+        start = time.perf_counter()
+        self.send(msg, blob)
         reply, out = self.finish_call(msg.get("op"), deadline)
         self.last_wall_s = time.perf_counter() - start
         return reply, out
@@ -126,8 +179,13 @@ class WorkerProcess:
             raise WorkerFailed("runtime_error", self._death_message(msg.get("op")), self.log_tail()) from None
         except ProtocolError as e:
             self.kill()
-            raise WorkerFailed("runtime_error", f"the worker's channel was corrupted ({e})", self.log_tail()) from None
-        if isinstance(reply.get("op_s"), (int, float)):
+            raise WorkerFailed("protocol", f"the worker's channel was corrupted ({e})", self.log_tail()) from None
+        try:
+            replies.check_reply(op, self._request_id, reply, bool(out))
+        except replies.MalformedReply as e:
+            self.kill()
+            raise WorkerFailed("protocol", f"malformed reply from the worker: {e}", self.log_tail()) from None
+        if "op_s" in reply:
             self.op_seconds[str(op)] = self.op_seconds.get(str(op), 0.0) + float(reply["op_s"])
         if not reply.get("ok"):
             kind = reply.get("kind", "runtime_error")
@@ -164,12 +222,25 @@ class WorkerProcess:
         return "\n".join(text.splitlines()[-lines:])
 
     def kill(self) -> None:
-        """Kill the worker and everything it started in its process group."""
+        """Kill the worker and everything it started: its PID namespace when it has one (the
+        kernel kills every process in it once its first process dies), its session in any case
+        (no candidate process can leave it: confine.py). Returns once none of them is alive."""
+        if self._pidfd >= 0:
+            with contextlib.suppress(OSError):
+                signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
+            import select
+
+            # Readable once it has exited, which its namespace's first process does only after
+            # every other process in the namespace is gone.
+            select.select([self._pidfd], [], [], 10.0)
+            os.close(self._pidfd)
+            self._pidfd = -1
         signal_group(self.proc.pid, signal.SIGKILL)
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
+        self.survivors = contain.kill_session(self.proc.pid)
         self.lock.unregister(self.proc.pid)
         self.chan.close()
         if not self._log.closed:

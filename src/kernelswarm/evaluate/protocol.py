@@ -46,6 +46,7 @@ class Channel:
         self.write_fd = write_fd
         self.peer_pid = peer_pid  # sealed files are only ever opened from the process at the other end
         self._handed: list[SealedBlob] = []  # sent sealed files, kept open until the other side answers
+        self.max_blob = MAX_BLOB  # the most a frame may carry: the parent lowers it for a candidate
 
     def send(self, header: dict[str, Any], blob: "bytes | SealedBlob" = b"") -> None:
         if isinstance(blob, SealedBlob):
@@ -62,17 +63,20 @@ class Channel:
         self._handed.clear()  # the other side has answered, so it opened what it was handed
         if "_sealed" in header:
             desc = header.pop("_sealed")
-            if self.peer_pid is None or not isinstance(desc, dict) or desc.get("pid") != self.peer_pid:
-                raise ProtocolError("a sealed blob named a process other than the sender")
+            if self.peer_pid is None or not isinstance(desc, dict):
+                raise ProtocolError("a sealed blob with no sender to open it from")
+            # Opened from the process at the other end, whatever pid the sender named (a worker in
+            # its own PID namespace knows itself by another number).
+            desc = {**desc, "pid": self.peer_pid}
             try:
-                blob = sealed.open_from(desc, MAX_BLOB)
+                blob = sealed.open_from(desc, self.max_blob)
             except sealed.SealedError as e:
                 raise ProtocolError(str(e)) from None
         return header, blob
 
     def _recv(self, deadline: Deadline) -> tuple[dict[str, Any], bytes]:
         hlen, blen = _LEN.unpack(self._read(_LEN.size, deadline))
-        if hlen > MAX_HEADER or blen > MAX_BLOB:
+        if hlen > MAX_HEADER or blen > self.max_blob:
             raise ProtocolError(f"frame too large ({hlen} header bytes, {blen} blob bytes)")
         try:
             header = json.loads(self._read(hlen, deadline))

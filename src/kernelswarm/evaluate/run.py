@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kernelswarm.evaluate import baselines, timing
+from kernelswarm import redact
+from kernelswarm.evaluate import baselines, contain, timing
 from kernelswarm.evaluate.devicelock import NO_LOCK, DeviceLock, NoLock
 from kernelswarm.evaluate.options import EvalOptions
 from kernelswarm.evaluate.procs import WorkerFailed, WorkerProcess, init_message
@@ -33,6 +34,17 @@ _SECOND_POISON = 1234.5  # the determinism re-run poisons with a finite value in
 
 def _seed() -> int:
     return secrets.randbits(62)
+
+
+_stale_cleaned = False
+
+
+def _clean_stale_once() -> None:
+    """Once per process: what an earlier, SIGKILLed evaluator left (contain.clean_stale)."""
+    global _stale_cleaned
+    if not _stale_cleaned:
+        _stale_cleaned = True
+        contain.clean_stale()
 
 
 @dataclass
@@ -117,7 +129,9 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
     options.precision = Precision(options.precision)
     ev = Evaluation(problem=problem.name, device=options.device, verdict=Verdict.REJECTED, reason="",
                     precision=options.precision, problem_hash=problem.hash, mode=st.mode)
-    workdir = Path(tempfile.mkdtemp(prefix="kernelswarm-eval-"))
+    _clean_stale_once()
+    workdir = Path(tempfile.mkdtemp(prefix=contain.PREFIX))
+    contain.claim_folder(workdir)
     ref = cand = None
     try:
         findings = _screen(candidate_source, options) if options.static_screen else []
@@ -128,10 +142,12 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
         st.ok("static", "no banned constructs" if options.static_screen else "skipped")
         t = time.monotonic()
         ref = WorkerProcess("reference", workdir / "reference", options.device, lock=lock, gpu=options.gpu)
+        contain.note_session(workdir, ref.proc.pid)
         cand = WorkerProcess("candidate", workdir / "candidate", options.device, _memory_limit(options.device), lock=lock,
                              gpu=options.gpu)
+        contain.note_session(workdir, cand.proc.pid)
         init = init_message(problem, options)
-        cand.chan.send(init)  # the candidate worker starts torch and the device while the reference works
+        cand.send(init)  # the candidate worker starts torch and the device while the reference works
         try:
             ref.call(init, deadline=st.deadline)
             spec = baselines.reference_spec(ref, {"op": "spec", "seed": _seed(), "precision": options.precision.value,
@@ -140,12 +156,19 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
             raise ProblemError(f"{problem.path}: the reference fails to run: {e.message}") from None
         if "train_error" in spec:  # KS-TRAIN: nothing for a backward to reach
             raise ProblemError(f"{problem.path}: training mode: {spec['train_error']}")
+        if st.mode is not Mode.TRAIN:  # (a training candidate's frames carry gradients as well)
+            # A candidate's frames carry its outputs and no more: a huge one is a protocol
+            # violation, not something for the evaluator to allocate.
+            cand.chan.max_blob = 2 * _output_bytes(spec["spec"]) + (16 << 20)
         ev.versions = {k: str(v) for k, v in spec.get("versions", {}).items()}
         ev.sol_ms = spec.get("sol_ms")
         st.phases["start"] = time.monotonic() - t
         ct = _run_candidate(st, cand, ref, problem, candidate_source, spec, workdir, lock)
         ev.candidate = ct.timing
         cand.kill()
+        if cand.survivors:  # nothing of the candidate may run while the reference is timed
+            raise st.fail(Verdict.REJECTED, "contained", f"{len(cand.survivors)} of its processes could not be killed")
+        st.ok("contained", f"every process it started is gone ({cand.containment})")
         t = time.monotonic()
         ev.max_rel_error = _judge(st, ref)
         _judge_all_calls(st, ref, ct)
@@ -165,9 +188,12 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
     except _Verdict as v:
         ev.verdict, ev.reason, ev.kind = v.verdict, v.reason, None
     except WorkerFailed as e:
-        verdict = {"compile_error": Verdict.COMPILE_ERROR, "timeout": Verdict.TIMEOUT}.get(e.kind, Verdict.RUNTIME_ERROR)
+        verdict = {"compile_error": Verdict.COMPILE_ERROR, "timeout": Verdict.TIMEOUT,
+                   "protocol": Verdict.REJECTED}.get(e.kind, Verdict.RUNTIME_ERROR)
         ev.verdict, ev.reason, ev.kind = verdict, _one_line(e.message), None
-        st.checks.append(Check(verdict.value, False, e.message))
+        st.checks.append(Check("protocol" if e.kind == "protocol" else verdict.value, False, e.message))
+        if e.kind == "protocol":
+            ev.reason = f"protocol: {ev.reason}"
         ev.log_tail = _trim(e.detail or (cand.log_tail() if cand else ""))
     finally:
         for w in (cand, ref):
@@ -186,7 +212,8 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
         st.phases["device_wait"] = st.waited_s
     ev.phases_s = {k: round(v, 3) for k, v in st.phases.items()}
     ev.wall_s = time.monotonic() - started
-    return ev
+    # Everything here that a candidate could influence, scrubbed of secrets before anyone sees it.
+    return redact.scrub_record(ev)
 
 
 def _run_candidate(st: _State, cand: WorkerProcess, ref: WorkerProcess, problem: Problem, source: str, spec: dict,

@@ -61,7 +61,7 @@ def _libc() -> ctypes.CDLL:
 
 def abi() -> int:
     """The kernel's Landlock ABI version; 0 where there is none."""
-    if platform.system() != "Linux":
+    if platform.system() != "Linux" or os.environ.get("KERNELSWARM_NO_LANDLOCK"):  # the latter: as if absent (tests)
         return 0
     try:
         version = _libc().syscall(_CREATE, None, ctypes.c_size_t(0), ctypes.c_uint32(_CREATE_RULESET_VERSION))
@@ -70,10 +70,11 @@ def abi() -> int:
     return max(0, int(version))
 
 
-def restrict_writes(folder: str) -> str:
+def restrict_writes(folder: str, shm: bool = True) -> str:
     """Deny this process (and every process it starts) filesystem writes outside `folder`.
     Returns one line saying what was applied, or why nothing was; raises OSError if the kernel
-    refused a step of a restriction it offers (the caller must not run the candidate then)."""
+    refused a step of a restriction it offers (the caller must not run the candidate then).
+    `shm`: whether /dev/shm may be written (a private one, or a GPU library's need)."""
     version = abi()
     if version < 1:
         return "not applied: this kernel has no Landlock (the candidate could write anywhere its user may)"
@@ -89,7 +90,7 @@ def restrict_writes(folder: str) -> str:
         raise OSError(ctypes.get_errno(), f"landlock_create_ruleset: {os.strerror(ctypes.get_errno())}")
     try:
         _allow(libc, ruleset, folder, dir_rights)
-        for path in _DEVICE_DIRS:
+        for path in _DEVICE_DIRS if shm else ():
             if os.path.isdir(path):
                 _allow(libc, ruleset, path, dir_rights)
         devices = [p for p in _DEVICE_FILES if os.path.exists(p)] + [p for g in _DEVICE_GLOBS for p in glob.glob(g)]
@@ -103,7 +104,9 @@ def restrict_writes(folder: str) -> str:
     finally:
         os.close(ruleset)
     signals = ("; signals to processes outside it refused" if scoped else "") + ("; TCP refused" if net else "")
-    return f"writes only inside the worker's folder and to device files (Landlock ABI {version}){signals}"
+    shm_note = "" if shm else " (not /dev/shm)"
+    return (f"writes only inside the worker's folder and to device files{shm_note} (Landlock ABI {version}); "
+            f"other processes' memory and environment closed to it{signals}")
 
 
 def _allow(libc: ctypes.CDLL, ruleset: int, path: str, rights: int) -> None:

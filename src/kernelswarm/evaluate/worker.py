@@ -155,9 +155,15 @@ class Worker:
         write only inside this worker's folder (see sandbox.py)."""
         if self.role != "candidate":
             raise PermissionError("only the candidate's worker is sandboxed (the clean one writes the caches)")
-        from kernelswarm.evaluate import sandbox
+        from kernelswarm.evaluate import confine, sandbox
+        from kernelswarm.evaluate.contain import ENV_MODE
 
-        return {"sandbox": sandbox.restrict_writes(os.getcwd())}
+        contained = os.environ.get(ENV_MODE, "not contained")
+        # /dev/shm stays writable where it is this worker's own (a private mount) or a GPU library
+        # may need it; a CPU worker on the machine's shared one may not leave files there.
+        shm = "private" in contained or self.device_name != "cpu"
+        steps = [f"contained: {contained}", confine.confine(), sandbox.restrict_writes(os.getcwd(), shm=shm)]
+        return {"sandbox": "; ".join(steps)}
 
     def op_import(self, msg: dict) -> dict:
         from kernelswarm.evaluate.tensors import poison_free_memory
@@ -487,13 +493,14 @@ def main() -> None:
         except ChannelClosed:
             return
         op = msg.get("op")
+        re = {"re": msg.get("id")}  # every reply names the request it answers (replies.py)
         started = time.perf_counter()
         try:
             if op == "init":
                 worker = Worker(role, chan, msg)
                 reply, out_blob = {}, b""
             elif op == "quit":
-                chan.send({"ok": True})
+                chan.send({"ok": True, **re})
                 os._exit(0)
             else:
                 if op == "import" and role != "candidate":
@@ -505,13 +512,13 @@ def main() -> None:
                 if op in _MODEL_OPS:
                     worker.note_memory()
                 reply, out_blob = result if isinstance(result, tuple) else (result, b"")
-            chan.send({"ok": True, **reply, "op_s": time.perf_counter() - started}, out_blob)
+            chan.send({"ok": True, **reply, **re, "op_s": time.perf_counter() - started}, out_blob)
         except _Unusable as e:
-            chan.send({"ok": False, "kind": "compile_error", "error": str(e)})
+            chan.send({"ok": False, "kind": "compile_error", "error": str(e), **re})
         except BaseException as e:  # report every failure to the parent, which decides what it means
             tb = "".join(traceback.format_exception(type(e), e, e.__traceback__))[-6000:]
             kind = "compile_error" if op == "import" else support.classify(e)  # failing to load is failing to build
-            chan.send({"ok": False, "kind": kind, "error": f"{e.__class__.__name__}: {e}"[:2000], "traceback": tb})
+            chan.send({"ok": False, "kind": kind, "error": f"{e.__class__.__name__}: {e}"[:2000], "traceback": tb, **re})
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 
+from kernelswarm import redact
 from kernelswarm.config import ModelConfig
 from kernelswarm.llm.base import Completion, LLMError, ModelClient
 from kernelswarm.llm.pricing import cost_usd
@@ -19,6 +20,7 @@ def read_api_key(config: ModelConfig) -> str | None:
     """
     if config.api_key_env is None:
         return None
+    redact.register_names([config.api_key_env])  # its value is a secret whatever the name (redact.py)
     key = os.environ.get(config.api_key_env, "").strip()
     if not key:
         raise LLMError(f"{config.name}: environment variable {config.api_key_env} is not set", "config")

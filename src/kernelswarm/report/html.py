@@ -10,6 +10,7 @@ import re
 from html import escape
 from pathlib import Path
 
+from kernelswarm import redact
 from kernelswarm.metrics import FAST_P, Summary
 from kernelswarm.report import svg
 from kernelswarm.report.data import ProblemReport, ReportData
@@ -294,5 +295,5 @@ def write_report(data: ReportData, out_dir: str | Path) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "index.html"
-    path.write_text(render_html(data), encoding="utf-8")
+    path.write_text(redact.scrub(render_html(data)), encoding="utf-8")  # the store's text is scrubbed; so is the page
     return path

@@ -1,4 +1,4 @@
-# kernelswarm-test: problem=relu_linear verdict=accepted static=off forks
+# kernelswarm-test: problem=relu_linear verdict=accepted|rejected static=off forks
 # kernelswarm-test: problem=relu_linear verdict=rejected check=static forks
 # Leaves a child process spinning; the whole process group dies with the evaluation.
 import os

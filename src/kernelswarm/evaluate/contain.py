@@ -1,0 +1,232 @@
+"""Containment: every process a candidate starts dies with its evaluation, and nothing outlives it.
+
+A candidate's worker is started through this file, run as a script (`launch_argv`): the launcher
+moves into new PID and mount namespaces (as root; otherwise inside a new user namespace, where
+the kernel allows one) and forks the worker as the namespace's first process. Then:
+- a process the candidate starts can never leave the namespace (a new session, `setsid`,
+  `posix_spawn(..., setsid=True)` or a double fork do not leave it), and when the worker dies
+  the kernel kills every process left in it: killing the worker kills them all;
+- the worker sees its own `/proc` (no process of the evaluator, nor of anyone else, is visible
+  in it, so no other process's environment can be read) and its own empty `/dev/shm` and `/tmp`
+  (its folder bound back in), which disappear with it;
+- the launcher dies with the evaluator's thread that started it (PR_SET_PDEATHSIG), and the
+  worker with the launcher: a SIGKILL of the evaluator takes the whole namespace down.
+
+Where no namespace can be made, the worker runs in its own session, `confine.py` forbids the
+candidate's processes `setsid` (seccomp), so all of them stay in the session, and `kill_session`
+kills every member; the evaluation folder names its owner, so the next evaluation of a later run
+kills what a SIGKILLed evaluator left and removes the folder (`clean_stale`).
+
+Standard library only: the launcher runs as `python -I -S contain.py` before anything else.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import shutil
+import signal
+import struct
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+_CLONE_NEWNS, _CLONE_NEWUSER, _CLONE_NEWPID = 0x00020000, 0x10000000, 0x20000000
+_MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_BIND, _MS_REC, _MS_PRIVATE = 2, 4, 8, 4096, 16384, 1 << 18
+PR_SET_PDEATHSIG = 1
+ENV_MODE = "KERNELSWARM_CONTAINED"  # how the worker is contained, for its sandbox step
+OWNER_FILE = "owner.json"
+PREFIX = "kernelswarm-eval-"
+_SHM_SIZE = "size=50%"
+
+
+def available() -> bool:
+    """Whether to start candidates' workers through the launcher (Linux; KERNELSWARM_NO_NAMESPACE
+    unset). The launcher itself falls back to a plain session where no namespace can be made."""
+    return sys.platform.startswith("linux") and not os.environ.get("KERNELSWARM_NO_NAMESPACE")
+
+
+def launch_argv(worker_argv: list[str], write_fd: int, private: list[str]) -> list[str]:
+    """The command that starts `worker_argv` contained; the launcher reports on `write_fd` first.
+    `private`: folders (the worker's own) that stay visible under the private /tmp."""
+    return [sys.executable, "-I", "-S", __file__, str(write_fd), os.pathsep.join(private), "--", *worker_argv]
+
+
+def set_parent_death_signal() -> None:
+    """In a child between fork and exec: die with SIGKILL when the parent (thread) dies."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+# -- the launcher (runs as a script) -------------------------------------------------------------
+def _launch(write_fd: int, private: list[str], argv: list[str]) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    uid, gid = os.getuid(), os.getgid()
+    flags = _CLONE_NEWPID | _CLONE_NEWNS | (0 if os.geteuid() == 0 else _CLONE_NEWUSER)
+    if libc.unshare(flags) != 0:
+        why = os.strerror(ctypes.get_errno())
+        _report(write_fd, {"contain": "session", "why": f"no PID namespace ({why})", "pid": os.getpid()})
+        os.environ[ENV_MODE] = "session"
+        os.execv(argv[0], argv)  # the worker is this process: its session holds everything it starts
+    if flags & _CLONE_NEWUSER:
+        _write("/proc/self/setgroups", "deny")
+        _write("/proc/self/uid_map", f"{uid} {uid} 1")
+        _write("/proc/self/gid_map", f"{gid} {gid} 1")
+    go_r, go_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(go_w)
+        _as_init(libc, go_r, private, argv)
+    os.close(go_r)
+    _report(write_fd, {"contain": "pid-namespace", "pid": pid})
+    os.write(go_w, b"g")
+    os.close(go_w)
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            break
+        except InterruptedError:
+            continue
+    if os.WIFSIGNALED(status):  # the evaluator reads how the worker died from the launcher's status
+        sig = os.WTERMSIG(status)
+        signal.signal(sig, signal.SIG_DFL)
+        os.kill(os.getpid(), sig)
+    os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+
+
+def _as_init(libc: ctypes.CDLL, go_r: int, private: list[str], argv: list[str]) -> None:
+    """The namespace's first process: private mounts, then wait for the launcher's word, then exec."""
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    mode = "pid-namespace"
+    cwd = os.getcwd()
+    try:
+        _private_mounts(libc, private)
+        mode += "+private-proc-tmp"
+    except OSError as e:
+        mode += f" (shared /proc and /tmp: {e})"
+    os.chdir(cwd)  # through the bound folder, not the hidden one
+    os.environ[ENV_MODE] = mode
+    if os.read(go_r, 1) != b"g":  # the launcher died before it could report: so must this
+        os._exit(1)
+    os.close(go_r)
+    try:
+        os.execv(argv[0], argv)
+    finally:
+        os._exit(127)
+
+
+def _private_mounts(libc: ctypes.CDLL, private: list[str]) -> None:
+    keep = [(p, os.open(p, os.O_PATH | os.O_DIRECTORY)) for p in private]
+    _mount(libc, None, "/", None, _MS_REC | _MS_PRIVATE)
+    _mount(libc, "proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
+    for tmp in ("/dev/shm", "/tmp"):
+        if os.path.isdir(tmp):
+            _mount(libc, "tmpfs", tmp, "tmpfs", _MS_NOSUID | _MS_NODEV, f"mode=1777,{_SHM_SIZE}")
+    for path, fd in keep:  # the worker's own folder, bound back where it was if a tmpfs now hides it
+        if not os.path.isdir(path):
+            os.makedirs(path, exist_ok=True)
+            _mount(libc, f"/proc/self/fd/{fd}", path, None, _MS_BIND)
+        os.close(fd)
+
+
+def _mount(libc: ctypes.CDLL, source: str | None, target: str, fstype: str | None, flags: int, data: str = "") -> None:
+    enc = (lambda s: s.encode() if s is not None else None)  # noqa: E731
+    if libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data) if data else None) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"mount {target}: {os.strerror(err)}")
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def _report(fd: int, header: dict) -> None:
+    """One frame in the protocol's format (protocol.py), before the worker says anything."""
+    data = json.dumps({"op": "contain", "ok": True, **header}).encode()
+    os.write(fd, struct.pack("<QQ", len(data), 0) + data)
+
+
+# -- the evaluator's side -----------------------------------------------------------------------
+def _stat(pid: int) -> list[str] | None:
+    """Fields of /proc/PID/stat from the state on (index 0 = field 3), or None if it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2:].split()
+
+
+def session_members(sid: int) -> list[int]:
+    """Live processes (zombies left out) whose session is `sid`."""
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            fields = _stat(int(name))
+            if fields and int(fields[3]) == sid and fields[0] not in ("Z", "X"):
+                found.append(int(name))
+    return found
+
+
+def kill_session(sid: int, limit_s: float = 10.0) -> list[int]:
+    """Stop, then kill, every process of session `sid`, until none is left or `limit_s` passed.
+    Stopping first keeps one from starting others while the rest are killed. Returns survivors."""
+    end = time.monotonic() + limit_s
+    while True:
+        members = session_members(sid)
+        if not members or time.monotonic() > end:
+            return members
+        for sig in (signal.SIGSTOP, signal.SIGKILL):
+            for pid in members:
+                try:
+                    os.kill(pid, sig)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        time.sleep(0.01)
+
+
+def start_time(pid: int) -> int | None:
+    fields = _stat(pid)
+    return int(fields[19]) if fields else None
+
+
+def claim_folder(folder: Path) -> None:
+    """Name this process as the owner of an evaluation folder (for `clean_stale`)."""
+    me = os.getpid()
+    (folder / OWNER_FILE).write_text(json.dumps({"pid": me, "start": start_time(me), "sessions": []}))
+
+
+def note_session(folder: Path, sid: int) -> None:
+    path = folder / OWNER_FILE
+    try:
+        owner = json.loads(path.read_text())
+        owner["sessions"].append(sid)
+        path.write_text(json.dumps(owner))
+    except (OSError, ValueError, KeyError, AttributeError):
+        pass
+
+
+def clean_stale(root: str | None = None) -> list[str]:
+    """Remove evaluation folders whose owner process is dead, after killing the sessions it
+    recorded there (a worker left behind by a SIGKILLed evaluator). Returns what was removed."""
+    removed = []
+    for folder in Path(root or tempfile.gettempdir()).glob(PREFIX + "*"):
+        try:
+            owner = json.loads((folder / OWNER_FILE).read_text())
+            pid, started, sessions = int(owner["pid"]), owner.get("start"), list(owner.get("sessions", []))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # not ours to judge (an older version's, or still being created)
+        if start_time(pid) is not None and start_time(pid) == started:
+            continue  # its owner is alive
+        for sid in sessions:
+            kill_session(int(sid), limit_s=5.0)
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(str(folder))
+    return removed
+
+
+if __name__ == "__main__":
+    _fd = int(sys.argv[1])
+    _private = [p for p in sys.argv[2].split(os.pathsep) if p]
+    _launch(_fd, _private, sys.argv[sys.argv.index("--") + 1:])

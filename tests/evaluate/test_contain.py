@@ -1,0 +1,144 @@
+"""Issue 14.3 and 14.4: nothing a candidate starts or writes outlives its evaluation, and no
+secret of the evaluator's is readable from a candidate's process (contain.py, confine.py, shield.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+import hostile
+from fixtures import PROBLEMS
+from kernelswarm.evaluate import EvalOptions, contain, evaluate
+from kernelswarm.problems import load_problem
+
+SRC = str(Path(__file__).parents[2] / "src")
+MODES = [pytest.param({}, id="namespace"), pytest.param({"KERNELSWARM_NO_NAMESPACE": "1"}, id="session")]
+
+
+def _options(timeout: float = 240.0) -> EvalOptions:
+    return EvalOptions.for_device("cpu", timeout_s=timeout, static_screen=False, timed_calls=10, min_timing_s=0.0,
+                                  max_timed_calls=20, cpu_threads=1)
+
+
+def tagged(tag: str) -> list[int]:
+    """Live processes carrying this test's tag in their environment (only what the test started)."""
+    needle = f"KERNELSWARM_TEST_TAG={tag}".encode()
+    found = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit() and int(pid) != os.getpid():
+            try:
+                if needle in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                    if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
+                        found.append(int(pid))
+            except OSError:
+                continue
+    return found
+
+
+def _leftover_files(tag: str) -> list[str]:
+    return [p for p in (f"/dev/shm/ks-escape-{tag}", f"/tmp/ks-escape-{tag}", f"/var/tmp/ks-escape-{tag}") if os.path.exists(p)]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_escaped_processes_die_and_written_files_go(mode: dict, monkeypatch) -> None:
+    tag = uuid.uuid4().hex
+    monkeypatch.setenv("KERNELSWARM_TEST_TAG", tag)
+    for k, v in mode.items():
+        monkeypatch.setenv(k, v)
+    ev = evaluate(load_problem(PROBLEMS / "relu_linear.py"), hostile.escaper(), _options())
+    try:
+        assert tagged(tag) == [], f"processes outlived the evaluation ({ev.verdict.value}: {ev.reason})"
+        assert _leftover_files(tag) == [], "files the candidate wrote outlived the evaluation"
+        if ev.verdict.value in ("accepted", "incorrect") or any(c.name == "contained" for c in ev.checks):
+            assert any(c.name == "contained" and c.passed for c in ev.checks), ev.checks
+    finally:
+        for pid in tagged(tag):
+            os.kill(pid, signal.SIGKILL)
+        for path in _leftover_files(tag):
+            os.unlink(path)
+
+
+_EVAL_DRIVER = """
+import sys
+import kernelswarm.evaluate.run as run
+run.screen_source = lambda source: []  # the hostile code must reach the worker, not the screen
+from kernelswarm.cli import app
+app(sys.argv[1:])
+"""
+
+
+def _eval_proc(tmp_path: Path, candidate: str, env: dict[str, str], timeout: float = 240.0) -> subprocess.Popen:
+    path = tmp_path / "candidate.py"
+    path.write_text(candidate)
+    (tmp_path / "tmp").mkdir(exist_ok=True)
+    env = {**os.environ, "PYTHONPATH": SRC, "TMPDIR": str(tmp_path / "tmp"), **env}
+    args = ["eval", str(PROBLEMS / "relu_linear.py"), str(path), "--device", "cpu", "--json", "--timeout", str(timeout)]
+    return subprocess.Popen([sys.executable, "-c", _EVAL_DRIVER, *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=tmp_path)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_sigkill_of_the_evaluator_leaves_nothing(mode: dict, tmp_path: Path) -> None:
+    """A candidate's processes die with a SIGKILLed evaluator (with a namespace: at once; in a
+    session: by the next evaluation's clean-up), and the next one removes the temp folder."""
+    tag = uuid.uuid4().hex
+    proc = _eval_proc(tmp_path, hostile.escaper(hang=True), {"KERNELSWARM_TEST_TAG": tag, **mode})
+    try:
+        deadline = time.monotonic() + 180
+        while len(tagged(tag)) < 4 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)  # the evaluator, its two workers and the candidate's first child
+        assert proc.poll() is None and len(tagged(tag)) >= 4, proc.communicate()[1].decode()[-2000:]
+        time.sleep(1.0)  # its other escapes under way
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        if not mode:  # the namespace dies with its first process, which dies with the evaluator
+            end = time.monotonic() + 30
+            while tagged(tag) and time.monotonic() < end:
+                time.sleep(0.1)
+            assert tagged(tag) == [], "the candidate's processes outlived a SIGKILLed evaluator"
+        folders = list((tmp_path / "tmp").glob(contain.PREFIX + "*"))
+        assert folders, "the killed evaluator's folder should still be there for the next one to remove"
+        alive = tmp_path / "tmp" / (contain.PREFIX + "alive")  # one whose owner lives is left alone
+        alive.mkdir()
+        contain.claim_folder(alive)
+        removed = contain.clean_stale(str(tmp_path / "tmp"))
+        assert sorted(removed) == sorted(str(f) for f in folders) and alive.exists()
+        end = time.monotonic() + 10
+        while tagged(tag) and time.monotonic() < end:
+            time.sleep(0.1)
+        assert tagged(tag) == [], "the next evaluation's clean-up left the candidate's processes alive"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for pid in tagged(tag):
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("mode, raise_", [
+    pytest.param({}, False, id="namespace"),
+    pytest.param({}, True, id="namespace-raises"),
+    pytest.param({"KERNELSWARM_NO_NAMESPACE": "1"}, False, id="session"),
+    # A kernel without Landlock and without namespaces: the shield and the dropped capabilities hold.
+    pytest.param({"KERNELSWARM_NO_NAMESPACE": "1", "KERNELSWARM_NO_LANDLOCK": "1"}, True, id="session-no-landlock"),
+])
+def test_no_secret_reaches_a_candidate_or_comes_back(mode: dict, raise_: bool, tmp_path: Path) -> None:
+    """The candidate reads every environment it can reach; the key must be unreadable from it
+    (its hash never comes back) and appear nowhere in what the evaluator prints."""
+    key = "sk-kstest-" + uuid.uuid4().hex + uuid.uuid4().hex[:8]
+    proc = _eval_proc(tmp_path, hostile.smuggler(raise_=raise_), {"OPENAI_API_KEY": key, **mode})
+    out, err = proc.communicate(timeout=400)
+    text = out.decode() + err.decode()
+    result = json.loads(out)
+    assert result["verdict"] in ("accepted", "runtime_error", "rejected"), text[-3000:]
+    assert not result["reason"].startswith("static"), result["reason"]
+    assert key not in text, "the key came back"
+    assert hashlib.sha256(key.encode()).hexdigest() not in text, "the candidate could read the key"
