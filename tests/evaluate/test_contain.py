@@ -13,10 +13,10 @@ import time
 import uuid
 from pathlib import Path
 
-import pytest
-
 import hostile
+import pytest
 from fixtures import PROBLEMS
+
 from kernelswarm.evaluate import EvalOptions, contain, evaluate
 from kernelswarm.problems import load_problem
 

@@ -51,7 +51,8 @@ def drop_capabilities() -> str:
     """Drop every capability (effective, permitted, inheritable, ambient, bounding)."""
     libc = _libc()
     try:
-        last = int(open("/proc/sys/kernel/cap_last_cap").read())
+        with open("/proc/sys/kernel/cap_last_cap") as f:
+            last = int(f.read())
     except (OSError, ValueError):
         last = 40
     for cap in range(last + 1):  # the bounding set first: it needs CAP_SETPCAP, dropped below
@@ -68,42 +69,30 @@ def drop_capabilities() -> str:
 
 def _program(tables: list[tuple[int, dict[str, int], bool]]) -> list[tuple[int, int, int, int]]:
     """BPF: for each (audit arch, numbers, x32) the listed calls fail with EPERM (with x32, every
-    call of the x32 ABI too); a call under any other arch is killed (no honest use here)."""
-    ld_arch, ld_nr = (0x20, 0, 0, 4), (0x20, 0, 0, 0)
-    jeq, jge, ret = 0x15, 0x35, 0x06
-    # Instructions with symbolic jump targets ("deny", "kill", "next" = the next arch's block).
-    code: list[tuple[int, object, object, int]] = [(*ld_arch[:1], 0, 0, 4)]
+    call of the x32 ABI too); a call under any other arch is killed (no honest use here).
+
+    Layout: `ld arch`, then per table `jeq arch ? fall through : next table`, `ld nr`, the
+    number tests (each jumping to the EPERM return), `ret ALLOW`; after the last table
+    `ret KILL`, `ret EPERM`. The accumulator still holds the arch when a table is skipped."""
+    ld_w_abs, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
+    blocks = []
     for arch, numbers, x32 in tables:
-        code.append((jeq, 0, "next", arch))
-        code.append((*ld_nr[:1], 0, 0, 0))
-        if x32:
-            code.append((jge, "deny", 0, _X32_BIT))
-        code += [(jeq, "deny", 0, n) for n in sorted(set(numbers.values()))]
-        code.append((ret, 0, 0, _RET_ALLOW))
-        code.append(("next", 0, 0, 0))  # a label, removed below; the accumulator still holds the arch
-    code = [c for c in code[:-1]] + [(ret, 0, 0, _RET_KILL), (ret, 0, 0, _RET_ERRNO_EPERM)]
-    labels, prog, pending = {"kill": len(code) - 2, "deny": len(code) - 1}, [], []
-    for c in code:
-        if c[0] == "next":
-            pending.append(len(prog))
-            continue
-        prog.append(c)
-    # Resolve: "next" in instruction i means the first instruction after the next label past i.
-    resolved = []
-    kill_at, deny_at = len(prog) - 2, len(prog) - 1
-    for i, (op, jt, jf, k) in enumerate(prog):
-        def target(t: object) -> int:
-            if t == "deny":
-                return deny_at - i - 1
-            if t == "kill":
-                return kill_at - i - 1
-            if t == "next":
-                after = [at for at in pending if at > i]
-                return (after[0] if after else kill_at) - i - 1
-            return int(t)  # type: ignore[arg-type]
-        resolved.append((int(op), target(jt), target(jf), k))  # type: ignore[arg-type]
-    del labels
-    return resolved
+        tests = [(jge, _X32_BIT)] if x32 else []
+        tests += [(jeq, n) for n in sorted(set(numbers.values()))]
+        blocks.append((arch, tests))
+    total = 1 + sum(3 + len(tests) for _, tests in blocks) + 2
+    deny_at, kill_at = total - 1, total - 2
+    prog: list[tuple[int, int, int, int]] = [(ld_w_abs, 0, 0, 4)]
+    for arch, tests in blocks:
+        size = 3 + len(tests)  # jeq arch, ld nr, the tests, ret allow
+        prog.append((jeq, 0, size - 1, arch))  # not this arch: past this block
+        prog.append((ld_w_abs, 0, 0, 0))
+        for op, k in tests:
+            prog.append((op, deny_at - len(prog) - 1, 0, k))
+        prog.append((ret, 0, 0, _RET_ALLOW))
+    prog += [(ret, 0, 0, _RET_KILL), (ret, 0, 0, _RET_ERRNO_EPERM)]
+    assert len(prog) == total and kill_at == total - 2
+    return prog
 
 
 def _install(prog: list[tuple[int, int, int, int]]) -> None:
@@ -145,9 +134,10 @@ def confine() -> str:
 
 def _has_caps() -> bool:
     try:
-        for line in open("/proc/self/status"):
-            if line.startswith("CapEff:"):
-                return int(line.split()[1], 16) != 0
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapEff:"):
+                    return int(line.split()[1], 16) != 0
     except (OSError, ValueError):
         pass
     return False

@@ -39,7 +39,8 @@ def protect_self() -> str:
 
 def _scrub_environ_block() -> str:
     try:
-        text = open("/proc/self/stat").read()
+        with open("/proc/self/stat") as f:
+            text = f.read()
         fields = text[text.rindex(")") + 2:].split()
         start, end = int(fields[47]), int(fields[48])  # env_start, env_end (fields 50 and 51)
     except (OSError, ValueError, IndexError):

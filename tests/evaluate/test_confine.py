@@ -1,0 +1,44 @@
+"""confine.py: a confined process keeps no capability and cannot leave its session."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SRC = str(Path(__file__).parents[2] / "src")
+
+_PROBE = """
+import os, subprocess, sys
+from kernelswarm.evaluate import confine
+print("confined:", confine.confine())
+def attempt(name, fn):
+    try:
+        fn()
+        print(name, "ok", flush=True)
+    except OSError as e:
+        print(name, "refused", e.errno, flush=True)
+attempt("setsid", os.setsid)
+attempt("setsid-popen", lambda: subprocess.run(["true"], start_new_session=True))
+pid = os.fork()
+if pid == 0:
+    attempt("child-setsid", os.setsid)
+    os._exit(0)
+os.waitpid(pid, 0)
+print("child ran")
+attempt("setpgid", lambda: os.setpgid(0, 0))
+print([l.split()[1] for l in open("/proc/self/status") if l.startswith("CapEff")][0])
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only")
+def test_confined_process_keeps_its_session_and_no_capabilities() -> None:
+    out = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True, timeout=120,
+                         env={"PYTHONPATH": SRC, "PATH": "/usr/bin:/bin"})
+    lines = out.stdout.splitlines()
+    assert out.returncode == 0, out.stderr
+    assert "setsid refused 1" in lines and "setsid-popen refused 1" in lines and "child-setsid refused 1" in lines
+    assert "setpgid ok" in lines and "child ran" in lines  # build tools (ninja) still work
+    assert lines[-1] == "0000000000000000"
