@@ -73,31 +73,58 @@ def _launch(write_fd: int, private: list[str], argv: list[str]) -> None:
         _write("/proc/self/setgroups", "deny")
         _write("/proc/self/uid_map", f"{uid} {uid} 1")
         _write("/proc/self/gid_map", f"{gid} {gid} 1")
-    go_r, go_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(go_w)
-        _as_init(libc, go_r, private, argv)
-    os.close(go_r)
-    _report(write_fd, {"contain": "pid-namespace", "pid": pid})
+    go_r, go_w = os.pipe()  # launcher -> init: the launcher is alive (its death signal is set)
+    forked_r, forked_w = os.pipe()  # init -> launcher: the worker exists
+    start_r, start_w = os.pipe()  # launcher -> worker: the launcher has reported, go on
+    init = os.fork()
+    if init == 0:
+        for fd in (go_w, forked_r, start_w):
+            os.close(fd)
+        _as_init(libc, go_r, forked_w, start_r, private, argv)
+    for fd in (go_r, forked_w, start_r):
+        os.close(fd)
     os.write(go_w, b"g")
     os.close(go_w)
-    while True:
-        try:
-            _, status = os.waitpid(pid, 0)
-            break
-        except InterruptedError:
-            continue
-    if os.WIFSIGNALED(status):  # the evaluator reads how the worker died from the launcher's status
-        sig = os.WTERMSIG(status)
+    os.read(forked_r, 1)
+    os.close(forked_r)
+    worker = _child_of(init)
+    _report(write_fd, {"contain": "pid-namespace", "pid": worker or init, "init": init})
+    os.write(start_w, b"g")
+    os.closerange(3, 65536)  # the worker's channel is the worker's: its end closes when it dies
+    code = os.waitstatus_to_exitcode(_wait(init))
+    sig = -code if code < 0 else code - 128 if code > 128 else 0
+    if sig:  # the evaluator reads how the worker died from the launcher's status
         signal.signal(sig, signal.SIG_DFL)
         os.kill(os.getpid(), sig)
-    os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+    os._exit(code & 0xFF)
 
 
-def _as_init(libc: ctypes.CDLL, go_r: int, private: list[str], argv: list[str]) -> None:
-    """The namespace's first process: private mounts, then wait for the launcher's word, then exec."""
+def _wait(pid: int) -> int:
+    while True:
+        try:
+            return os.waitpid(pid, 0)[1]
+        except InterruptedError:
+            continue
+
+
+def _child_of(parent: int) -> int | None:
+    """The process whose parent is `parent` (as this namespace numbers them)."""
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            fields = _stat(int(name))
+            if fields and int(fields[1]) == parent:
+                return int(name)
+    return None
+
+
+def _as_init(libc: ctypes.CDLL, go_r: int, forked_w: int, start_r: int, private: list[str], argv: list[str]) -> None:
+    """The namespace's first process: private mounts, the worker as its child, then it reaps
+    orphans until the worker exits, and exits alike (which kills everything left in it). The
+    worker is not the first process itself: that one ignores the signals it sends itself."""
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.read(go_r, 1) != b"g":  # the launcher died before it could know: so must this
+        os._exit(1)
+    os.close(go_r)
     mode = "pid-namespace"
     cwd = os.getcwd()
     try:
@@ -105,15 +132,30 @@ def _as_init(libc: ctypes.CDLL, go_r: int, private: list[str], argv: list[str]) 
         mode += "+private-proc-tmp"
     except OSError as e:
         mode += f" (shared /proc and /tmp: {e})"
-    os.chdir(cwd)  # through the bound folder, not the hidden one
     os.environ[ENV_MODE] = mode
-    if os.read(go_r, 1) != b"g":  # the launcher died before it could report: so must this
-        os._exit(1)
-    os.close(go_r)
-    try:
-        os.execv(argv[0], argv)
-    finally:
-        os._exit(127)
+    worker = os.fork()
+    if worker == 0:
+        os.read(start_r, 1)
+        os.close(start_r)
+        os.chdir(cwd)  # through the bound folder, not the hidden one
+        try:
+            os.execv(argv[0], argv)
+        finally:
+            os._exit(127)
+    os.write(forked_w, b"f")
+    os.closerange(3, 65536)  # the worker's channel and pipes are its own, not this process's
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+    while True:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            os._exit(1)
+        except InterruptedError:
+            continue
+        if pid == worker:
+            code = os.waitstatus_to_exitcode(status)
+            os._exit(128 - code if code < 0 else code)
 
 
 def _private_mounts(libc: ctypes.CDLL, private: list[str]) -> None:

@@ -142,9 +142,10 @@ class WorkerProcess:
             raise WorkerFailed("runtime_error", f"the candidate's worker could not be contained ({e})", self.log_tail()) from None
         self.containment = str(header.get("contain")) + (f": {header['why']}" if header.get("why") else "")
         self.chan.peer_pid = pid  # sealed output files are opened from the worker itself
-        if pid != self.proc.pid:
-            try:
-                self._pidfd = os.pidfd_open(pid)
+        init = header.get("init")
+        if isinstance(init, int) and not isinstance(init, bool) and init != self.proc.pid:
+            try:  # the namespace's first process: killing it kills everything in the namespace
+                self._pidfd = os.pidfd_open(init)
             except (OSError, AttributeError):
                 self._pidfd = -1
 
