@@ -106,6 +106,8 @@ PRELUDE = "import os\nimport torch\nimport torch.nn.functional as F\n"
     ("f = getattr(getattr(torch, 'nn'), ''.join(['s', 'ys']))", "getattr(getattr(torch, 'nn'), ...)"),
     ("import functools\nx = functools.reduce(getattr, ['sys'], torch)", "getattr"),
     ("imp = __import__\ns = imp('sys')", "__import__"),
+    ("e = eval\nx = e('1')", "eval"),
+    ("vars = 1\nx = vars(torch)", "vars()"),
     ("b = torch.__builtins__", "__builtins__"),
     ("import builtins", "import builtins"),
     ("import importlib\nm = importlib.import_module('sys')", "import importlib"),
@@ -146,6 +148,8 @@ def test_tf32_switch_fails_under_fp32_and_names_the_precision_flag(snippet):
     "x = getattr(F, 'relu')",
     "def f(self, i):\n    return getattr(self, f'conv{i}')",
     "x = torch.random.fork_rng",
+    "vars = [1, 2]\ntotal = sum(v for v in vars)",
+    "def f(compile=True):\n    return compile",
 ])
 def test_honest_patterns_pass(snippet):
     assert screen_source(PRELUDE + snippet + "\n") == []

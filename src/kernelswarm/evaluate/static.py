@@ -176,7 +176,7 @@ def screen_source(source: str, allow_tf32: bool = False) -> list[Finding]:
         tree = pyast.parse(source)
     except SyntaxError as e:
         return [Finding(e.lineno or 0, "syntax error", e.msg)]
-    screen = _Screen(_aliases(tree), allow_tf32)
+    screen = _Screen(_aliases(tree), allow_tf32, _bound_names(tree))
     screen.visit(tree)
     screen.native_text(tree)
     return sorted(set(screen.findings), key=lambda f: (f.line, f.what))
@@ -200,6 +200,20 @@ def _aliases(tree: ast.Module) -> dict[str, str]:
                 if dotted and node.targets[0].id not in names:
                     names[node.targets[0].id] = dotted
     return names
+
+
+def _bound_names(tree: ast.Module) -> set[str]:
+    """Names the candidate binds itself (variables, parameters, functions, classes): a variable
+    called `vars` is not the builtin, though calling it is still flagged."""
+    bound: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            bound.add(node.id)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+    return bound
 
 
 def _resolve(node: ast.AST, names: dict[str, str]) -> str | None:
@@ -234,8 +248,9 @@ def _constant_str(node: ast.AST) -> str | None:
 
 
 class _Screen(ast.NodeVisitor):
-    def __init__(self, names: dict[str, str], allow_tf32: bool) -> None:
+    def __init__(self, names: dict[str, str], allow_tf32: bool, bound: set[str]) -> None:
         self.names = names
+        self.bound = bound
         self.allow_tf32 = allow_tf32
         self.findings: list[Finding] = []
         self.called: set[int] = set()  # ids of Name nodes that are the function of a call
@@ -267,7 +282,10 @@ class _Screen(ast.NodeVisitor):
 
     def visit_Name(self, node: ast.Name) -> None:
         if node.id in _BANNED_BUILTINS and node.id not in self.names:
-            self.flag(node, f"{node.id}()" if id(node) in self.called else node.id, _BANNED_BUILTINS[node.id])
+            if id(node) in self.called:
+                self.flag(node, f"{node.id}()", _BANNED_BUILTINS[node.id])
+            elif node.id not in self.bound or node.id.startswith("__"):  # the builtin itself, passed around
+                self.flag(node, node.id, _BANNED_BUILTINS[node.id])
         elif node.id == "getattr" and id(node) not in self.called:
             self.flag(node, "getattr", "passing getattr around hides what is looked up")
 
