@@ -183,3 +183,15 @@ def pytest_approx(v):
     import pytest
 
     return pytest.approx(v)
+
+
+def test_optimize_stays_callable_once_its_package_is_imported():
+    import pytest
+
+    import kernelswarm
+    import kernelswarm.optimize.api  # noqa: F401  (sets kernelswarm.optimize to the package)
+
+    assert callable(kernelswarm.optimize)
+    with pytest.raises(Exception) as e:  # reaches the real function, which refuses a non-module
+        kernelswarm.optimize("not a model", ())
+    assert "not callable" not in str(e.value)

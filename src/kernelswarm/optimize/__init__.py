@@ -6,6 +6,8 @@ Heavy imports (torch) happen only when `optimize` or `load` is called.
 
 from __future__ import annotations
 
+import sys
+import types
 from typing import Any
 
 
@@ -21,3 +23,17 @@ def load(model: Any, folder: Any) -> Any:
     from kernelswarm.optimize.manifest import load as run
 
     return run(model, folder)
+
+
+class _Package(types.ModuleType):
+    """Importing this package sets `kernelswarm.optimize` to the package, over the function of that
+    name: so the package, called, is the function (a second `kernelswarm.optimize(...)` in one
+    process failed with "'module' object is not callable")."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from kernelswarm.optimize.api import optimize as run
+
+        return run(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _Package
