@@ -12,6 +12,7 @@ Query functions (all return typed records, never loose rows):
   Store.problem_results(run_id) -> list[ProblemResult]     per problem: baselines and the selected best
   Store.candidates(run_id, problem=None) -> list[CandidateRow]  every candidate with its evaluation, ordered
   Store.evaluation(candidate_id) -> Evaluation | None      the full stored Evaluation record
+  Store.log_tails(run_id) -> dict[int, str]                the candidate output kept per evaluation
   Store.agent_costs(run_id) -> list[AgentCost]             model calls per agent: tokens, cost, errors
   Store.model_calls(run_id, agent=None) -> list[CallRow]   every model call
   Store.run_cost(run_id) -> float                          total model cost so far, in USD
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from kernelswarm import redact
+from kernelswarm.locks import Busy, ProcessLock, store_lock
 from kernelswarm.metrics import ProblemScore
 from kernelswarm.records import Candidate, Evaluation, Timing, Verdict, timed_on
 
@@ -83,6 +85,39 @@ CREATE INDEX IF NOT EXISTS calls_run ON model_calls (run_id);
 # A problem of run ? whose baselines failed before any candidate was stored: nothing measured.
 _UNMEASURED = ("p.run_id = ? AND p.baseline_error IS NOT NULL"
                " AND NOT EXISTS (SELECT 1 FROM candidates c WHERE c.problem_id = p.id)")
+
+
+class StoreError(Exception):
+    """The store cannot be used as asked; the message is one line and names the file."""
+
+
+class StoreBusy(StoreError):
+    """Another process is writing the store."""
+
+
+class StoreFull(StoreError):
+    """A write failed for lack of space (or a file size limit). It was rolled back; everything
+    committed before it is stored."""
+
+
+# SQLite's primary result codes for a write the filesystem refused: SQLITE_IOERR (a short write
+# that set EFBIG, EIO) and SQLITE_FULL (ENOSPC).
+_SQLITE_IOERR, _SQLITE_FULL = 10, 13
+
+
+@contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """A refused write to the store becomes one StoreFull line instead of a traceback."""
+    try:
+        yield
+    except sqlite3.OperationalError as e:
+        code = getattr(e, "sqlite_errorcode", None)  # Python 3.11+
+        full = (code & 0xFF) in (_SQLITE_IOERR, _SQLITE_FULL) if code is not None else \
+            any(s in str(e) for s in ("disk is full", "disk I/O error"))
+        if not full:
+            raise
+        raise StoreFull(f"{path}: the store could not be written ({e}): no space left, or a file size limit;"
+                        " everything finished before this is stored") from None
 
 
 @dataclass(frozen=True)
@@ -227,6 +262,42 @@ def _add_missing_columns(db: sqlite3.Connection) -> None:
         db.execute("ALTER TABLE runs ADD COLUMN owner TEXT")
 
 
+def _open_read_only(path: Path) -> tuple[sqlite3.Connection, Path | None]:
+    """A read-only connection that writes nothing beside the store, also on read-only media.
+
+    `mode=ro` reads a store while a run writes it (WAL), but needs to make the -shm side file
+    where none is. Where it cannot (a read-only folder), a store with no -wal content is read as
+    `immutable` (nothing can change it there); one whose -wal still holds commits (the writer was
+    killed) is copied with it to a private folder and read there, so no commit is missed.
+    Returns the connection and that folder (None when reading in place)."""
+    def connect(target: Path, query: str) -> sqlite3.Connection:
+        db = sqlite3.connect(f"{target.resolve().as_uri()}?{query}", uri=True, check_same_thread=False, timeout=30)
+        try:
+            db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # opening is lazy: open now
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    try:
+        return connect(path, "mode=ro"), None
+    except sqlite3.OperationalError:
+        wal = Path(f"{path}-wal")
+        if not (wal.exists() and wal.stat().st_size > 0):
+            return connect(path, "immutable=1"), None
+    import shutil
+    import tempfile
+
+    scratch = Path(tempfile.mkdtemp(prefix="kernelswarm-store-"))
+    try:
+        shutil.copyfile(path, scratch / path.name)
+        shutil.copyfile(wal, scratch / wal.name)
+        return connect(scratch / path.name, "mode=ro"), scratch
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+
+
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -244,25 +315,51 @@ class Store:
 
     def __init__(self, path: str | Path, read_only: bool = False) -> None:
         self.path = Path(path)
+        self._writer: ProcessLock | None = None
+        self._scratch: Path | None = None  # a private copy read instead of read-only media (see _open_read_only)
         if read_only:
             if not self.path.exists():
                 raise FileNotFoundError(f"{self.path}: no such store")
-            uri = f"file:{self.path.resolve()}?mode=ro"
-            self._db = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=30)
+            self._db, self._scratch = _open_read_only(self.path)
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            # FULL: a committed evaluation survives power loss too, not just SIGKILL; writes are rare.
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
-            _add_missing_columns(self._db)
-            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            # One writer per store: a second process is refused at once, naming the first.
+            self._writer = store_lock(self.path)
+            try:
+                self._writer.acquire(wait=False)
+            except Busy as e:
+                raise StoreBusy(f"{self.path}: another kernelswarm process is writing this store ({e.holder});"
+                                " wait for it to finish or use another --db") from None
+            try:
+                self._db = self._open_writer()
+            except BaseException:
+                self.close()
+                raise
         self._db.row_factory = sqlite3.Row
         self._lock = threading.Lock()
 
+    def _open_writer(self) -> sqlite3.Connection:
+        db = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30, isolation_level=None)
+        with _writing(self.path):
+            db.execute("PRAGMA journal_mode=WAL")
+            # FULL: a committed evaluation survives power loss too, not just SIGKILL; writes are rare.
+            db.execute("PRAGMA synchronous=FULL")
+            db.executescript(_SCHEMA)
+            _add_missing_columns(db)
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        return db
+
     def close(self) -> None:
-        self._db.close()
+        if getattr(self, "_db", None) is not None:
+            self._db.close()
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
+        if self._scratch is not None:
+            import shutil
+
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
 
     def copy_to(self, dest: str | Path) -> Path:
         """A consistent copy of everything committed so far, as one self-contained file at `dest`.
@@ -294,14 +391,15 @@ class Store:
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         """One short write transaction; committed before return, or rolled back on error."""
-        with self._lock:
+        with self._lock, _writing(self.path):
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
+                self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:  # a failed COMMIT (disk full) leaves it open
+                    self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
 
     def _rows(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
         with self._lock:
@@ -497,6 +595,14 @@ class Store:
     def evaluation(self, candidate_id: int) -> Evaluation | None:
         rows = self._rows("SELECT data FROM evaluations WHERE candidate_id = ?", (candidate_id,))
         return Evaluation.from_dict(json.loads(rows[0]["data"])) if rows else None
+
+    def log_tails(self, run_id: int) -> dict[int, str]:
+        """Candidate id -> the tail of its process's output, for evaluations that kept one."""
+        rows = self._rows(
+            "SELECT e.candidate_id AS id, json_extract(e.data, '$.log_tail') AS log FROM evaluations e"
+            " JOIN candidates c ON c.id = e.candidate_id JOIN problems p ON p.id = c.problem_id WHERE p.run_id = ?",
+            (run_id,))
+        return {int(r["id"]): str(r["log"]) for r in rows if r["log"]}
 
     def proposed(self, problem_id: int) -> set[tuple[str, int]]:
         """(agent, round) pairs already asked for this problem."""

@@ -8,6 +8,7 @@ stopped (`resume=True` skips baselines, proposals and evaluations already stored
 from __future__ import annotations
 
 import contextlib
+import errno
 import threading
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -16,12 +17,13 @@ from typing import Any, Callable, Protocol
 from kernelswarm import machine
 from kernelswarm.agents.base import Agent, Context, Feedback
 from kernelswarm.evaluate.devicelock import DeviceLock
+from kernelswarm.locks import device_lock
 from kernelswarm.problems.load import Problem
 from kernelswarm.records import Candidate, Check, Evaluation, Mode, Precision, Timing, Verdict
 from kernelswarm.runconfig import CONTEXT_ARMS, Event, RunConfig, host_versions, problem_from_row
-from kernelswarm.store import CandidateRow, ProblemResult, Store, select
+from kernelswarm.store import CandidateRow, ProblemResult, Store, StoreError, select
 
-__all__ = ["CONTEXT_ARMS", "Event", "OtherMachine", "RunConfig", "Supervisor", "host_versions", "problem_from_row"]
+__all__ = ["CONTEXT_ARMS", "OUT_OF_SPACE", "Event", "OtherMachine", "RunConfig", "Supervisor", "host_versions", "problem_from_row"]
 
 
 # Baselines timed beside other evaluations must have seen at least this share of device memory
@@ -268,6 +270,7 @@ class Supervisor:
             t = self._baselines_gated(problem, modes)
             return t.get("eager"), t.get("compile:default"), None
         except Exception as e:
+            _stop_if_out_of_space(e)
             first = _one_line(e)
         if modes:
             try:
@@ -275,6 +278,7 @@ class Supervisor:
                 self._emit(Event("note", problem.name, message=f"torch.compile baseline failed: {first}"))
                 return t.get("eager"), None, None
             except Exception as e:
+                _stop_if_out_of_space(e)
                 first = _one_line(e)
         return None, None, f"baselines failed: {first}"
 
@@ -282,9 +286,10 @@ class Supervisor:
         """The baseline timer beside other evaluations; out of device memory there, or timed with
         less than MIN_FREE_SHARE of it free (see baselines.MemoryPressure), again alone."""
         def timed(**kw: Any) -> dict[str, Timing]:
-            return self._baselines(problem, self.config.device, compile_modes=modes,
-                                   timeout_s=self.config.baseline_timeout_s, lock=self._device_lock,
-                                   **({"mode": self.config.mode} if self.config.mode else {}), **kw)
+            with self._device_claim(problem):
+                return self._baselines(problem, self.config.device, compile_modes=modes,
+                                       timeout_s=self.config.baseline_timeout_s, lock=self._device_lock,
+                                       **({"mode": self.config.mode} if self.config.mode else {}), **kw)
 
         beside = self.config.jobs > 1
         try:
@@ -427,13 +432,25 @@ class Supervisor:
         self.store.add_evaluation(row.id, ev)
         return ev
 
+    def _device_claim(self, problem: Problem) -> contextlib.AbstractContextManager[None]:
+        """The machine-wide hold on the device (locks.device_lock) for one evaluation or baseline:
+        no other kernelswarm process judges on it meanwhile; waiting for one is a note. A run
+        spread over GPUs or Ray actors leaves it to the evaluator, which knows its GPU."""
+        if getattr(self.config, "devices", None) or getattr(self.config, "ray", None):
+            return contextlib.nullcontext()
+
+        def waiting(holder: str) -> None:
+            self._emit(Event("note", problem.name, message=f"waiting for {self.config.device}: {holder} is using it"))
+
+        return device_lock(self.config.device).hold(on_wait=waiting)
+
     def _judge_once(self, problem: Problem, row: CandidateRow, eager: Timing, compiled: Timing | None) -> Evaluation:
-        with self._memory_gate.shared():
+        with self._memory_gate.shared(), self._device_claim(problem):
             ev = self._evaluate(problem, row.source, self._options(eager, compiled))
         if self.config.jobs > 1 and _out_of_memory(ev):
             # Other evaluations held device memory too: judge this one again with the device to
             # itself, once they have finished (none starts meanwhile).
-            with self._memory_gate.alone(), self._device_lock.solo():
+            with self._memory_gate.alone(), self._device_lock.solo(), self._device_claim(problem):
                 ev = self._evaluate(problem, row.source, self._options(eager, compiled))
             ev.checks.insert(0, Check("retried alone", True, "ran out of device memory beside other evaluations; evaluated again alone"))
         return ev
@@ -442,6 +459,7 @@ class Supervisor:
         try:
             ev: Evaluation = fut.result()
         except Exception as e:
+            _stop_if_out_of_space(e)
             # The evaluator itself failed: not the candidate's fault, so nothing is stored and a
             # resumed run tries again.
             self._emit(Event("note", problem.name, row.agent, row.round, f"evaluator error: {_one_line(e)}"))
@@ -497,6 +515,15 @@ def _feedback(c: CandidateRow, eager: Timing | None, compiled: Timing | None) ->
                     candidate_ms=c.candidate_ms, reference_ms=eager.median_ms if eager else None,
                     compiled_ms=compiled.median_ms if compiled else None,
                     source=c.source)
+
+
+# A full disk (or quota, or file size limit) stops the run: every later step would fail the same way.
+OUT_OF_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def _stop_if_out_of_space(e: Exception) -> None:
+    if isinstance(e, StoreError) or (isinstance(e, OSError) and e.errno in OUT_OF_SPACE):
+        raise e
 
 
 def _one_line(e: BaseException) -> str:

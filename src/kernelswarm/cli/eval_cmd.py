@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from kernelswarm.cli.common import console, die
+from kernelswarm.cli.common import console, die, err_console
 
 
 def register(app: typer.Typer) -> None:
@@ -57,14 +57,21 @@ def eval_command(
         die(f"device {dev!r} is not available on this machine")
     options = EvalOptions.for_device(dev, timeout_s=timeout, strict=strict, precision=Precision(precision),
                                      baseline_compile=baseline_compile, mode=Mode(mode) if mode else None)
+    from kernelswarm.locks import device_lock
     from kernelswarm.problems.screened import problem_flags
 
-    # Screened as `problems check` does (cached by the problem's hash), before the evaluation so
-    # that screening never runs beside its timing: a speedup on a degenerate problem is noise.
-    flags = problem_flags(prob, dev).flags
+    def waiting(holder: str) -> None:
+        err_console.print(f"kernelswarm: waiting for {dev}: {holder} is using it", markup=False, soft_wrap=True)
+
     try:
-        ev = evaluate(prob, source, options)
+        with device_lock(dev).hold(on_wait=waiting):  # one kernelswarm judging on a device at a time
+            # Screened as `problems check` does (cached by the problem's hash), before the evaluation so
+            # that screening never runs beside its timing: a speedup on a degenerate problem is noise.
+            flags = problem_flags(prob, dev).flags
+            ev = evaluate(prob, source, options)
     except ProblemError as e:
+        die(str(e))
+    except OSError as e:  # the device lock's folder cannot be made
         die(str(e))
     ev.problem_flags = flags
     if as_json:

@@ -7,7 +7,7 @@ and the final summary. Heavy imports happen inside the commands.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 import typer
 
@@ -49,9 +49,19 @@ def run(
     mode: Optional[str] = typer.Option(None, help="train: judge forward plus backward (gradients checked); default: each problem's KERNELSWARM_MODE, else inference."),
 ) -> None:
     """Optimize problems with every configured agent; store, select and summarize."""
-    from kernelswarm.supervisor import Event, OtherMachine, RunConfig, Supervisor
-
     store = _open_store(db)
+    try:
+        _run(store, db, resume, lambda: _config(problems or [], suite, level, device, agents, models, candidates,
+                                                rounds, budget, jobs, context, timeout, strict, precision, shard=shard,
+                                                devices=devices, ray=ray, mode=mode))
+    finally:
+        store.close()  # lets go of the writer's lock
+
+
+def _run(store: "Store", db: Path, resume: bool, make_config: "Callable[[], RunConfig]") -> None:
+    from kernelswarm.store import StoreFull
+    from kernelswarm.supervisor import OUT_OF_SPACE, Event, OtherMachine, RunConfig, Supervisor
+
     if resume:
         run_id = store.resumable_run_id()
         if run_id is None:
@@ -66,8 +76,7 @@ def run(
         console.print(f"resuming run {run_id} with its stored settings (device {config.device})")
     else:
         run_id = None
-        config = _config(problems or [], suite, level, device, agents, models, candidates, rounds, budget,
-                         jobs, context, timeout, strict, precision, shard=shard, devices=devices, ray=ray, mode=mode)
+        config = make_config()
     agent_list = _agents(config)
     todo = _problems(config, strict_input=not resume)
     if not todo and run_id is None and config.shard:
@@ -102,6 +111,13 @@ def run(
     except scale_opts.NowhereToTime as e:
         err_console.print(f"{e}: finished work is stored; continue with `kernelswarm run --resume --db {db}`")
         raise typer.Exit(1)
+    except StoreFull as e:
+        die(f"{e}; free space, then continue with `kernelswarm run --resume --db {db}`")
+    except OSError as e:
+        if e.errno not in OUT_OF_SPACE:
+            raise
+        die(f"{e.filename or db}: {e.strerror}: stopped; everything finished before is stored; free space,"
+            f" then continue with `kernelswarm run --resume --db {db}`")
     _summary(store, run_id)
     _report(db, run_id)
     unusable = _no_usable_result(store, run_id)
@@ -123,10 +139,12 @@ def _no_usable_result(store: "Store", run_id: int) -> str | None:
 
 
 def _open_store(db: Path) -> "Store":
-    from kernelswarm.store import Store
+    from kernelswarm.store import Store, StoreError
 
     try:
         return Store(db)
+    except StoreError as e:  # another run writes it; the disk is full
+        die(str(e))
     except Exception as e:  # not a database, no permission, a directory
         die(f"{db}: cannot open store ({e.__class__.__name__}: {e})")
 

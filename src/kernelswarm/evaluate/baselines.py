@@ -20,6 +20,7 @@ from kernelswarm.evaluate.options import EvalOptions
 from kernelswarm.evaluate.procs import WorkerFailed, WorkerProcess, init_message
 from kernelswarm.evaluate.support import read_cache, write_cache
 from kernelswarm.evaluate.timing import time_worker
+from kernelswarm.locks import device_lock
 from kernelswarm.problems.load import Problem, ProblemError
 from kernelswarm.records import Mode, Timing
 
@@ -113,6 +114,13 @@ def time_baselines(problem: Problem, device: str, compile_modes: tuple[str, ...]
     reference's runs (beside other evaluations; their caller times it again alone), where the
     reference's library picks algorithms by the workspace it can get (`picks_by_workspace`).
     `mode`: --mode (train times forward plus backward); None takes the problem's own."""
+    with device_lock(device, options.gpu if options else None).hold():  # as evaluate(): one kernelswarm per device
+        return _time_baselines_held(problem, device, compile_modes, timeout_s, options, lock, min_free_share, mode)
+
+
+def _time_baselines_held(problem: Problem, device: str, compile_modes: tuple[str, ...], timeout_s: float,
+                         options: EvalOptions | None, lock: DeviceLock | NoLock, min_free_share: float,
+                         mode: str | None) -> dict[str, Timing]:
     o = options or EvalOptions.for_device(device, timeout_s=timeout_s)
     if mode is not None:
         o = dataclasses.replace(o, mode=Mode(mode))

@@ -8,6 +8,7 @@ never launched leaves the label at `pytorch-rewrite`).
 from __future__ import annotations
 
 import re
+import sys
 import types
 from typing import Any
 
@@ -42,13 +43,19 @@ class ExtensionTracer:
         self._ce = ce
         for name in ("load_inline", "load"):
             original = getattr(ce, name)
-            setattr(ce, name, self._wrap_loader(original))
+            setattr(ce, name, self._wrap_loader(original, name))
 
-    def _wrap_loader(self, loader: Any) -> Any:
+    def _wrap_loader(self, loader: Any, name: str) -> Any:
         tracer = self
 
         def load(*args: Any, **kwargs: Any) -> Any:
-            module = loader(*args, **kwargs)
+            try:
+                module = loader(*args, **kwargs)
+            except BaseException as e:
+                # A candidate that catches this and falls back to PyTorch would leave no trace of
+                # why its extension never ran: the worker's log (kept with the evaluation) says it.
+                sys.stderr.write(f"[kernelswarm] cpp_extension.{name} failed: {type(e).__name__}: {str(e)[-3000:]}\n")
+                raise
             return _TracedModule(module, tracer) if isinstance(module, types.ModuleType) else module
 
         load.__wrapped__ = loader

@@ -82,6 +82,7 @@ class WorkerProcess:
             # worker may write nowhere else (sandbox.py), and no candidate sees another's.
             CUDA_CACHE_PATH=str(workdir / "nv_cache"),
             PYTORCH_KERNEL_CACHE_PATH=str(workdir / "torch_kernels"),
+            CUPY_CACHE_DIR=str(workdir / "cupy_cache"),  # CuPy's default, ~/.cupy/kernel_cache, is outside
             PYTHONHASHSEED=str(int.from_bytes(os.urandom(4), "little")),
             PYTHONUNBUFFERED="1",
             # Fixed allocator thresholds: glibc otherwise adapts them to each process's history, so

@@ -23,6 +23,7 @@ from kernelswarm.evaluate.devicelock import NO_LOCK, DeviceLock, NoLock
 from kernelswarm.evaluate.options import EvalOptions
 from kernelswarm.evaluate.procs import WorkerFailed, WorkerProcess, init_message
 from kernelswarm.evaluate.static import screen_source
+from kernelswarm.locks import device_lock
 from kernelswarm.problems.load import Problem, ProblemError
 from kernelswarm.records import Check, Evaluation, Kind, Mode, Precision, Verdict
 
@@ -93,9 +94,17 @@ def evaluate(problem: Problem, candidate_source: str, options: EvalOptions | Non
     A very large speedup over the faster baseline is only believed after a second, independent
     evaluation with fresh seeds agrees; the slower of the two candidate timings is kept.
     """
+    options = options or EvalOptions()
+    # No other kernelswarm process judges on this device meanwhile (locks.device_lock); a caller
+    # that holds it already (the supervisor, `kernelswarm eval`) passes straight through, and
+    # time spent waiting for it is before any deadline starts.
+    with device_lock(options.device, options.gpu).hold():
+        return _evaluate_held(problem, candidate_source, options)
+
+
+def _evaluate_held(problem: Problem, candidate_source: str, options: EvalOptions) -> Evaluation:
     import dataclasses
 
-    options = options or EvalOptions()
     first = _evaluate_once(problem, candidate_source, options)
     base = min((t.median_ms for t in (first.reference, first.compiled) if t), default=None)
     if not first.correct or base is None or base / first.candidate.median_ms <= options.reverify_above:
@@ -199,7 +208,9 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
         for w in (cand, ref):
             if w is not None:
                 w.kill()
-        if ev.verdict is not Verdict.ACCEPTED and cand is not None and not ev.log_tail:
+        if cand is not None and not ev.log_tail:
+            # Kept for accepted candidates too: why their own extension never ran (a build error
+            # they caught, a sandbox denial) is often only there.
             ev.log_tail = _trim(cand.log_tail())
         shutil.rmtree(workdir, ignore_errors=True)
         for _, _, blob in st.pending:  # sealed output files are closed now, not at some collection

@@ -34,6 +34,7 @@ class Attempt:
     candidate_ms: float | None = None
     speedup_vs_eager: float | None = None  # eager time / this candidate's time, when accepted
     timed_on: str = ""  # machine and GPU that timed it, in a run spread over several ("" otherwise)
+    log: str = ""  # the tail of what the candidate's process printed (why its own extension never ran)
 
 
 @dataclass(frozen=True)
@@ -208,6 +209,7 @@ def report_data_from_store(db_path: str | Path, run_id: int | None = None) -> Re
             if run_id is None:
                 raise KeyError(f"{db_path} holds no runs")
         run = store.run(run_id)
+        logs = store.log_tails(run_id)
         by_problem: dict[str, list] = {}
         for c in store.candidates(run_id):
             by_problem.setdefault(c.problem, []).append(c)
@@ -221,6 +223,7 @@ def report_data_from_store(db_path: str | Path, run_id: int | None = None) -> Re
                     candidate_ms=c.candidate_ms, timed_on=c.timed_on,
                     speedup_vs_eager=(r.eager_ms / c.candidate_ms if c.verdict == "accepted" and r.eager_ms
                                       and c.candidate_ms else None),
+                    log=logs.get(c.id, ""),
                 )
                 for c in by_problem.get(r.name, [])
             ]

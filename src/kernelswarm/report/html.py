@@ -235,6 +235,11 @@ def _problem_details(p: ProblemReport) -> str:
                      '<th class="l">language</th><th class="l">context</th><th class="l">verdict</th><th>time</th>'
                      '<th>vs eager</th>' + ('<th class="l">timed on</th>' if placed else "")
                      + f'<th class="l">reason</th></tr></thead><tbody>{rows}</tbody></table>')
+        logs = "".join(f'<details class="src"><summary>candidate output: round {a.round}, {escape(a.agent)}'
+                       f' ({escape(a.verdict or "not evaluated")})</summary><pre><code>{escape(a.log)}</code></pre></details>'
+                       for a in p.attempts if a.log)
+        if logs:  # what the candidate printed: a build error it caught, a sandbox denial
+            parts.append(f"<h3>candidate output</h3>{logs}")
     parts.append("<p></p></details>")
     return "".join(parts)
 

@@ -1,0 +1,146 @@
+"""Locks between kernelswarm processes: one writer per store, one judge per device."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from loadslack import allow
+from typer.testing import CliRunner
+
+from kernelswarm import locks
+from kernelswarm.cli import app
+from kernelswarm.store import Store, StoreBusy
+
+SRC = str(Path(__file__).parents[1] / "src")
+LINEAR = str(Path(__file__).parent / "fixtures" / "swarm" / "problems" / "tiny_linear.py")
+
+_HOLD_STORE = "import sys, time; from kernelswarm.store import Store; s = Store(sys.argv[1]); print('held', flush=True); time.sleep(600)"
+_HOLD_DEVICE = ("import sys, time; from kernelswarm.locks import device_lock; l = device_lock(sys.argv[1]);"
+                " l.acquire(); print('held', flush=True); time.sleep(float(sys.argv[2]))")
+
+
+def _holder(code: str, *args: str) -> subprocess.Popen:
+    """Another process that takes a lock and says so."""
+    env = {**os.environ, "PYTHONPATH": SRC}
+    p = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, text=True, env=env)
+    assert p.stdout.readline().strip() == "held"
+    return p
+
+
+def _end(p: subprocess.Popen) -> None:
+    p.send_signal(signal.SIGKILL)
+    p.wait(allow(10))
+
+
+def test_a_second_writer_is_refused_at_once_naming_the_first(tmp_path: Path, monkeypatch) -> None:
+    db = tmp_path / "k.db"
+    Store(db).close()
+    other = _holder(_HOLD_STORE, str(db))
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreBusy, match=f"pid {other.pid}"):
+            Store(db)
+        assert time.monotonic() - started < allow(2.0)  # detected at once, not after SQLite's busy wait
+        monkeypatch.chdir(tmp_path)
+        res = CliRunner().invoke(app, ["run", LINEAR, "--db", "k.db", "--agents", "eager"])
+        assert res.exit_code == 2 and f"pid {other.pid}" in res.output and "Traceback" not in res.output
+        assert len(res.output.strip().splitlines()) == 1, res.output
+        assert Store(db, read_only=True).list_runs() == []  # readers are never refused; nothing was written
+    finally:
+        _end(other)
+    Store(db).close()  # the holder died by SIGKILL: its lock died with it
+
+
+def test_threads_of_one_process_share_its_hold(tmp_path: Path) -> None:
+    lock = locks.lock_at(tmp_path / "x.lock")
+    lock.acquire()
+    t = threading.Thread(target=lambda: (lock.acquire(wait=False), lock.release()))
+    t.start()
+    t.join(allow(5))
+    assert lock.held
+    lock.release()
+    assert not lock.held
+
+
+def test_the_device_lock_is_machine_wide_and_names_its_holder(tmp_path: Path) -> None:
+    other = _holder(_HOLD_DEVICE, "cpu", "1.0")
+    try:
+        mine = locks.device_lock("cpu")
+        with pytest.raises(locks.Busy, match=f"pid {other.pid}"):
+            mine.acquire(wait=False)
+        told: list[str] = []
+        started = time.monotonic()
+        with mine.hold(on_wait=told.append):  # waits until the other process lets go
+            assert time.monotonic() - started > 0.3
+        assert told and f"pid {other.pid}" in told[0]
+        assert not mine.held
+        with locks.device_lock("cuda:0").hold():  # another device is another lock
+            pass
+    finally:
+        _end(other)
+
+
+def test_device_keys_name_the_physical_device(monkeypatch) -> None:
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert [locks.device_key(d) for d in ("cpu", "cuda", "cuda:1")] == ["cpu", "cuda:0", "cuda:1"]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,GPU-8c1e")
+    assert [locks.device_key(d) for d in ("cuda", "cuda:1")] == ["cuda:2", "cuda:GPU-8c1e"]
+    # An evaluation placed on one GPU (EvalOptions.gpu: its CUDA_VISIBLE_DEVICES entry) locks that GPU.
+    assert locks.device_lock("cuda", "GPU-8c1e").path.name == "device-cuda_GPU-8c1e.lock"
+    assert locks.device_lock("cpu", "3").path.name == "device-cpu.lock"
+
+
+def test_a_run_waits_for_another_process_judging_on_its_device(tmp_path: Path) -> None:
+    """The supervisor holds the device lock around each evaluation and baseline: while another
+    kernelswarm process holds it, nothing is timed, and the wait is a note naming the holder."""
+    from test_supervisor import FakeEvaluator, ScriptedAgent, _problems, fake_baselines
+
+    from kernelswarm.supervisor import RunConfig, Supervisor
+
+    other = _holder(_HOLD_DEVICE, "cpu", "600")
+    timed_at: list[float] = []
+    ended: list[float] = []
+
+    def baselines(*args, **kw):
+        timed_at.append(time.monotonic())
+        return fake_baselines()(*args, **kw)
+
+    def on_event(e) -> None:
+        notes.append(e.message)
+        if e.kind == "note" and "waiting for cpu" in e.message:  # the run is blocked now: end the other process
+            threading.Timer(0.5, lambda: (ended.append(time.monotonic()), _end(other))).start()
+
+    notes: list[str] = []
+    sup = Supervisor(Store(tmp_path / "k.db"), RunConfig(device="cpu"), [ScriptedAgent("a", {0: ["ms=5.0"]})],
+                     FakeEvaluator(), baselines, on_event)
+    try:
+        sup.run(_problems()[:1])
+    finally:
+        _end(other)
+    assert any(f"waiting for cpu: pid {other.pid}" in n for n in notes), notes
+    assert ended and timed_at and timed_at[0] >= ended[0]  # nothing was timed while the other held the device
+
+
+def test_eval_waits_for_the_device_and_says_so(tmp_path: Path) -> None:
+    evaluate_dir = Path(__file__).parent / "evaluate"
+    other = _holder(_HOLD_DEVICE, "cpu", "600")
+    env = {**os.environ, "PYTHONPATH": SRC, "KERNELSWARM_CACHE": str(tmp_path / "cache"), "KERNELSWARM_CPU_THREADS": "1"}
+    ev = subprocess.Popen([sys.executable, "-m", "kernelswarm", "eval", str(evaluate_dir / "problems" / "relu_linear.py"),
+                           str(evaluate_dir / "candidates" / "correct" / "same_ops.py"), "--device", "cpu", "--json"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        first = ev.stderr.readline()  # said before it blocks: nothing is judged while the other holds the device
+        assert f"waiting for cpu: pid {other.pid}" in first
+        assert ev.poll() is None
+    finally:
+        _end(other)
+    out, err = ev.communicate(timeout=allow(600))
+    assert ev.returncode in (0, 1), err  # judged once the device was free (the verdict is not this test's)
+    assert '"verdict": ' in out
