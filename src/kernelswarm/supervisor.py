@@ -16,6 +16,7 @@ from typing import Any, Callable, Protocol
 
 from kernelswarm import machine
 from kernelswarm.agents.base import Agent, Context, Feedback
+from kernelswarm.budget import Budget
 from kernelswarm.evaluate.devicelock import DeviceLock
 from kernelswarm.locks import device_lock
 from kernelswarm.problems.load import Problem
@@ -75,6 +76,7 @@ class Supervisor:
         self._memory_gate = _Gate()
         self._profiles: dict[str, str | None] = {}
         self._versions_learned = False
+        self._budget = Budget(config.budget_usd, lambda: self.store.run_cost(self.run_id))
         self._budget_noted = False
         self._once_noted = False  # said once per run that built-in agents have nothing after round 0
         self._prefetched: dict[tuple[int, str], Future] = {}  # (problem id, agent) -> round-0 answer
@@ -188,8 +190,8 @@ class Supervisor:
             key = (pid, agent.name)
             if not getattr(agent, "billable", True) or (agent.name, 0) in asked or key in self._prefetched:
                 continue
-            if self._may_ask(agent, problem):
-                ctx = self._context(problem, agent.name, 0, [], None, None)
+            ctx = self._context(problem, agent.name, 0, [], None, None)
+            if self._may_ask(agent, problem, ctx, pid):
                 self._prefetched[key] = self._asking.submit(self._ask_and_store, pid, problem, agent, ctx)
 
     def _prefetch_baselines(self, row: dict[str, Any]) -> None:
@@ -318,15 +320,15 @@ class Supervisor:
         prefetched = {a.name: self._prefetched.pop((pid, a.name)) for a in self.agents
                       if rnd == 0 and (pid, a.name) in self._prefetched}
         asked = self.store.proposed(pid)
-        to_ask = [a for a in self.agents if (a.name, rnd) not in asked and a.name not in prefetched
-                  and self._may_ask(a, problem)]
+        to_ask = [a for a in self.agents if (a.name, rnd) not in asked and a.name not in prefetched]
         history = self.store.candidates_of_problem(pid)
         with ThreadPoolExecutor(max_workers=max(1, len(to_ask)), thread_name_prefix="agent") as asking, \
                 ThreadPoolExecutor(max_workers=max(1, self.config.jobs), thread_name_prefix="eval") as judging:
             pending: dict[Future, tuple[str, Any]] = {fut: ("prefetched", None) for fut in prefetched.values()}
             for agent in to_ask:
                 ctx = self._context(problem, agent.name, rnd, history, eager, compiled)
-                pending[asking.submit(_ask, agent, problem, ctx)] = ("ask", (agent, ctx))
+                if self._may_ask(agent, problem, ctx, pid):
+                    pending[asking.submit(_ask, agent, problem, ctx)] = ("ask", (agent, ctx))
             # Candidates stored earlier but never judged (the run was killed mid-round).
             submitted: set[int] = set()  # a prefetched answer is both stored and returned: judge it once
 
@@ -358,15 +360,17 @@ class Supervisor:
                     fut.cancel()
                 raise
 
-    def _may_ask(self, agent: Agent, problem: Problem) -> bool:
-        budget = self.config.budget_usd
-        if budget is None or not getattr(agent, "billable", True):
+    def _may_ask(self, agent: Agent, problem: Problem, ctx: Context, pid: int) -> bool:
+        """Whether the budget allows asking this agent now; a billable agent's worst cost is
+        reserved until its answer is stored (see budget.Budget)."""
+        if not getattr(agent, "billable", True):
             return True
-        if self.store.run_cost(self.run_id) < budget:
+        worst = getattr(agent, "worst_cost_usd", None)
+        if self._budget.reserve((pid, agent.name, ctx.round), worst(problem, ctx) if worst else None):
             return True
         if not self._budget_noted:
             self._budget_noted = True
-            self._emit(Event("note", problem.name, message=f"budget ${budget:.2f} reached: model agents stop"))
+            self._emit(Event("note", problem.name, message=f"budget ${self._budget.limit_usd:.2f} reached: model agents stop"))
         return False
 
     def _store_proposals(self, pid: int, problem: Problem, rnd: int, agent: Agent, ctx: Context,
@@ -376,6 +380,7 @@ class Supervisor:
             c.agent, c.problem, c.round = agent.name, problem.name, rnd
             c.context = c.context or ctx.arms()  # which arms were shown, recorded per candidate
         self.store.add_proposals(self.run_id, pid, agent.name, rnd, candidates, note=error)
+        self._budget.settle((pid, agent.name, rnd))  # its real cost is stored now
         if emit:
             self._announce(problem, rnd, agent, answer)
         ids = {c.id for c in candidates if c.source.strip()}

@@ -27,6 +27,7 @@ log = logging.getLogger("kernelswarm.agents.llm")
 LANGUAGES: dict[str, tuple[str, ...]] = {"cuda": ("triton", "cuda"), "cpu": ("cpp",), "mps": ("metal",)}
 LANGUAGE_NAMES = {"triton": "Triton", "cuda": "CUDA C++", "cpp": "C++ (OpenMP/SIMD)", "metal": "Metal"}
 
+PROMPT_OVERHEAD_TOKENS = 64  # role markers and the like that a server counts beyond the text
 MAX_FEEDBACK = 4  # most recent attempts shown; older ones are summarised in one line
 MAX_SOURCE_CHARS = 12_000  # an earlier or ported kernel longer than this is cut
 ERROR_HEAD_LINES = 12  # lines that look like errors, kept from the start of a long log
@@ -180,6 +181,17 @@ class LLMAgent:
             if lang in langs:
                 return lang
         return langs[context.round % len(langs)]
+
+    def worst_cost_usd(self, problem: Problem, context: Context) -> float:
+        """The most one `propose` can cost: the prompt at the input price (a token is at least one
+        byte of it, plus a few per message) and `max_tokens` at the output price. The supervisor
+        reserves it against --budget before asking."""
+        language = self.choose_language(context)
+        if language is None:
+            return 0.0
+        system, user = build_prompt(problem, context, language)
+        prompt_tokens = len(system.encode()) + len(user.encode()) + PROMPT_OVERHEAD_TOKENS
+        return cost_usd(self.config, prompt_tokens, self.config.max_tokens)
 
     def propose(self, problem: Problem, context: Context) -> list[Candidate]:
         language = self.choose_language(context)

@@ -63,6 +63,8 @@ def optimize(
                  compile_baselines=not no_compile, devices=gpus, ray=ray)
     _check_agents(s)
     view = None if as_json else _show
+    from kernelswarm.store import StoreError
+
     try:
         opt = run(model, inputs, s, whole=problem, on_event=view)
     except OptimizeError as e:
@@ -72,6 +74,8 @@ def optimize(
     except scale_opts.NowhereToTime as e:
         err_console.print(f"{e}: finished work is stored; continue with `kernelswarm optimize {model_file} --resume --db {db}`")
         raise typer.Exit(1)
+    except StoreError as e:  # another process writes --db; the disk filled up
+        die(str(e))
     except KeyboardInterrupt:
         err_console.print(f"interrupted: finished work is stored; continue with `kernelswarm optimize {model_file} --resume --db {db}`")
         raise typer.Exit(130)

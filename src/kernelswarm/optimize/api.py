@@ -223,8 +223,11 @@ def _search(problems: list[Problem], c: Cut, s: Settings, on_event: Callable | N
                        devices=s.devices, ray=s.ray)
     agents = build_agents(s.agents, Path(s.models) if s.models else None, Path(s.candidates) if s.candidates else None)
     store = Store(s.db)
-    run_id = run_tasks(problems, c.tasks, store, config, agents, on_event=on_event, resume=s.resume, min_share=s.min_share)
-    return run_id, {r.name: r for r in store.problem_results(run_id)}
+    try:
+        run_id = run_tasks(problems, c.tasks, store, config, agents, on_event=on_event, resume=s.resume, min_share=s.min_share)
+        return run_id, {r.name: r for r in store.problem_results(run_id)}
+    finally:
+        store.close()  # lets go of the writer's lock
 
 
 def _results(c: Cut, results: dict) -> tuple[list[TaskResult], list[Winner]]:
