@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Hashable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kernelswarm.store import Store
 
 
 class Budget:
@@ -37,3 +41,17 @@ class Budget:
         """The call's real cost is stored now: drop its reservation."""
         with self._lock:
             self._open.pop(call, None)
+
+
+_SHARED: dict[tuple[str, int], Budget] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def run_budget(store: "Store", run_id: int, limit_usd: float | None) -> Budget:
+    """The one Budget of a stored run in this process: the supervisors of a run spread over
+    several GPUs (scale.placement) reserve against the same one."""
+    key = (str(store.path.resolve()), run_id)
+    with _SHARED_LOCK:
+        if key not in _SHARED:
+            _SHARED[key] = Budget(limit_usd, lambda: store.run_cost(run_id))
+        return _SHARED[key]

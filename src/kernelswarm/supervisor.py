@@ -16,7 +16,7 @@ from typing import Any, Callable, Protocol
 
 from kernelswarm import machine
 from kernelswarm.agents.base import Agent, Context, Feedback
-from kernelswarm.budget import Budget
+from kernelswarm.budget import Budget, run_budget
 from kernelswarm.evaluate.devicelock import DeviceLock
 from kernelswarm.locks import device_lock
 from kernelswarm.problems.load import Problem
@@ -76,7 +76,6 @@ class Supervisor:
         self._memory_gate = _Gate()
         self._profiles: dict[str, str | None] = {}
         self._versions_learned = False
-        self._budget = Budget(config.budget_usd, lambda: self.store.run_cost(self.run_id))
         self._budget_noted = False
         self._once_noted = False  # said once per run that built-in agents have nothing after round 0
         self._prefetched: dict[tuple[int, str], Future] = {}  # (problem id, agent) -> round-0 answer
@@ -359,6 +358,11 @@ class Supervisor:
                 for fut in pending:
                     fut.cancel()
                 raise
+
+    @property
+    def _budget(self) -> Budget:
+        """The run's budget, shared with every supervisor of this run in this process."""
+        return run_budget(self.store, self.run_id, self.config.budget_usd)
 
     def _may_ask(self, agent: Agent, problem: Problem, ctx: Context, pid: int) -> bool:
         """Whether the budget allows asking this agent now; a billable agent's worst cost is

@@ -17,6 +17,7 @@ from kernelswarm import redact
 from kernelswarm.agents.base import Agent, Context, Feedback
 from kernelswarm.config import ModelConfig, load_models
 from kernelswarm.llm import LLMError, ModelClient, cost_usd, make_client
+from kernelswarm.llm.limits import cut_note, text_limit
 from kernelswarm.llm.reply import parse_reply
 from kernelswarm.problems.load import Problem
 from kernelswarm.records import Candidate, ModelCall
@@ -223,16 +224,19 @@ class LLMAgent:
             call.error = f"{self.name}: {type(e).__name__}: {' '.join(str(e).split())[:300]}"
             candidate.note = f"model request failed: {call.error}"
             return [candidate]
-        call.reply = completion.text
+        # Whatever the client read, no more than max_tokens allows is kept, and a cut says so.
+        limit = text_limit(self.config.max_tokens)
+        text, cut = completion.text[:limit], completion.cut or len(completion.text) > limit
+        call.reply = text + ("\n" + cut_note(self.config.max_tokens) if cut else "")
         call.tokens_in, call.tokens_out = completion.tokens_in, completion.tokens_out
         call.latency_s = completion.latency_s
         call.cost_usd = cost_usd(self.config, completion.tokens_in, completion.tokens_out)
-        parsed = parse_reply(completion.text, truncated=completion.truncated)
+        parsed = parse_reply(text, truncated=completion.truncated or cut)
         if parsed.reason:
-            candidate.note = parsed.reason
+            candidate.note = parsed.reason + (f"; {cut_note(self.config.max_tokens)}" if cut else "")
             return [candidate]
         candidate.source = parsed.source
-        candidate.note = " ".join(parsed.prose.split())[:200]
+        candidate.note = " ".join(parsed.prose.split())[:200] + (f" {cut_note(self.config.max_tokens)}" if cut else "")
         return [candidate]
 
 

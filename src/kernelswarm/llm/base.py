@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol, TypeVar
 
+from kernelswarm.llm.limits import capped_http_client, too_large, wire_limit
+
 log = logging.getLogger("kernelswarm.llm")
 
 T = TypeVar("T")
@@ -29,6 +31,7 @@ class Completion:
     truncated: bool = False  # the reply stopped at max_tokens
     attempts: int = 1  # 1 + retries it took
     usage_estimated: bool = False  # the server sent no usage; tokens estimated from characters
+    cut: bool = False  # longer than max_tokens allows: only the first limits.text_limit characters were kept
 
 
 class LLMError(Exception):
@@ -113,7 +116,8 @@ def with_retries(
             return attempt(), n
         except Exception as e:  # noqa: BLE001 - every SDK failure becomes an LLMError
             kind, retryable, after = classify(e)
-            message = redact(one_line(f"{label}: {type(e).__name__}: {e}"), secret)
+            cause = too_large(e) or e  # the SDK says "connection error" for a reply cut off at its bound
+            message = redact(one_line(f"{label}: {type(cause).__name__}: {cause}"), secret)
             if not retryable or n > policy.max_retries:
                 raise LLMError(message, kind, n) from None
             wait = min(policy.cap_s, policy.base_s * 2 ** (n - 1)) * (0.5 + random.random() / 2)
@@ -162,8 +166,10 @@ class SdkClient:
         self._sdk = sdk
         self._secret = api_key
         # Keyless local servers (vLLM, Ollama) still need some key for the SDK to build a request.
+        # Responses are read up to a bound from max_tokens, not whatever size the server sends.
+        http = capped_http_client(sdk, wire_limit(config.max_tokens), timeout=config.timeout_s)
         self._client = sdk_client(api_key=api_key or "no-key", base_url=config.base_url,
-                                  timeout=config.timeout_s, max_retries=0)
+                                  timeout=config.timeout_s, max_retries=0, http_client=http)
         self._limiter = Limiter(config.max_concurrency)
         self._policy = RetryPolicy(max_retries=config.max_retries, base_s=backoff_s)
         self._sleep = sleep
@@ -175,6 +181,8 @@ class SdkClient:
 
     def _classify(self, e: Exception) -> tuple[str, bool, float | None]:
         sdk = self._sdk
+        if too_large(e) is not None:  # asking again would read as much again
+            return "too_large", False, None
         if isinstance(e, sdk.APITimeoutError):
             return "timeout", True, None
         if isinstance(e, sdk.APIConnectionError):

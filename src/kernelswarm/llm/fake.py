@@ -191,8 +191,8 @@ def _make_handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def _pieces(text: str, n: int = 3) -> list[str]:
-    step = max(1, -(-len(text) // n))
+def _pieces(text: str, n: int = 3, most: int = 4096) -> list[str]:
+    step = min(most, max(1, -(-len(text) // n)))  # a long text streams in many events, as servers send it
     return [text[i : i + step] for i in range(0, len(text), step)] or [""]
 
 

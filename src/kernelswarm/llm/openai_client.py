@@ -11,6 +11,8 @@ from typing import Any, Callable
 
 from kernelswarm.config import ModelConfig
 from kernelswarm.llm.base import Completion, SdkClient, estimate_tokens
+from kernelswarm.llm.limits import text_limit
+
 
 class OpenAIClient(SdkClient):
     def __init__(
@@ -43,36 +45,50 @@ class OpenAIClient(SdkClient):
 
     def _attempt(self, messages: list[dict[str, str]]) -> dict[str, Any]:
         start = time.monotonic()
+        limit = text_limit(self.config.max_tokens)
         response = self._client.chat.completions.create(**self._request_args(messages))
         if self.config.stream:
-            parts: list[str] = []
-            finish = None
-            usage = None
-            for chunk in response:
-                if chunk.usage is not None:
-                    usage = chunk.usage
-                for choice in chunk.choices or ():
-                    if choice.delta is not None and choice.delta.content:
-                        parts.append(choice.delta.content)
-                    if choice.finish_reason:
-                        finish = choice.finish_reason
-            text = "".join(parts)
+            text, finish, usage = self._read_stream(response, limit)
         else:
             choice = response.choices[0] if response.choices else None
             text = (choice.message.content or "") if choice is not None else ""
             finish = choice.finish_reason if choice is not None else None
             usage = response.usage
         latency = time.monotonic() - start
-        if usage is not None:
+        cut = len(text) > limit
+        text = text[:limit]
+        if usage is not None and not cut:
             tokens_in, tokens_out, estimated = usage.prompt_tokens or 0, usage.completion_tokens or 0, False
-        else:
+        else:  # no usage, or a reply cut before its usage came: counted from the text
             prompt = "".join(m["content"] for m in messages)
-            tokens_in, tokens_out, estimated = estimate_tokens(prompt), estimate_tokens(text), True
+            tokens_in = (usage.prompt_tokens or 0) if usage is not None else estimate_tokens(prompt)
+            reported = (usage.completion_tokens or 0) if usage is not None else 0
+            tokens_out, estimated = max(estimate_tokens(text), reported), True
         return {
             "text": text,
             "tokens_in": tokens_in,
             "tokens_out": tokens_out,
             "latency_s": latency,
-            "truncated": finish == "length",
+            "truncated": finish == "length" or cut,
             "usage_estimated": estimated,
+            "cut": cut,
         }
+
+    @staticmethod
+    def _read_stream(response: Any, limit: int) -> tuple[str, str | None, Any]:
+        """(text, finish reason, usage) of a streamed reply; stops reading once the text passes `limit`."""
+        parts: list[str] = []
+        finish, usage, size = None, None, 0
+        for chunk in response:
+            if chunk.usage is not None:
+                usage = chunk.usage
+            for choice in chunk.choices or ():
+                if choice.delta is not None and choice.delta.content:
+                    parts.append(choice.delta.content)
+                    size += len(choice.delta.content)
+                if choice.finish_reason:
+                    finish = choice.finish_reason
+            if size > limit:  # longer than max_tokens allows: hang up
+                response.close()
+                break
+        return "".join(parts), finish, usage
