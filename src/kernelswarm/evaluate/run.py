@@ -30,6 +30,11 @@ from kernelswarm.records import Check, Evaluation, Kind, Mode, Precision, Verdic
 # Stress trials scale floating inputs small and large; fp16's range (max 65504) gets milder scales.
 _STRESS_SCALES = {"fp16": (1e-1, 1e1)}
 _DEFAULT_STRESS = (1e-2, 1e2)
+# ...first all elements at once, then in MIXED_TRIALS trials each element on its own: scaled large
+# with probability MIXED_SHARE, small with the same, else as drawn. A uniform scaling shows in any
+# one element (a candidate stable only when `|x[0, 0]|` is large passes it); a mixed one does not:
+# probing k elements misses the large ones with probability (1 - MIXED_SHARE)**k per trial.
+MIXED_TRIALS, MIXED_SHARE = 2, 1.0 / 32
 _SECOND_POISON = 1234.5  # the determinism re-run poisons with a finite value instead of NaN
 
 
@@ -261,6 +266,9 @@ def _candidate_on_device(st: _State, cand: WorkerProcess, ref: WorkerProcess, sp
     if o.stress:
         scales = _STRESS_SCALES.get(Precision(o.precision).value, _DEFAULT_STRESS)
         plan += [(f"stress x{scale:g}", {"input_seed": _seed(), "weight_seed": w_b, "scale": scale}) for scale in scales]
+        mixed = [scales[0], scales[1], MIXED_SHARE]
+        plan += [(f"stress mixed {k} (x{scales[0]:g} and x{scales[1]:g} on {MIXED_SHARE:.3g} of the elements each)",
+                  {"input_seed": _seed(), "weight_seed": w_b, "scale": 1.0, "mixed": mixed}) for k in range(MIXED_TRIALS)]
     _trials(st, cand, spec, plan)
     st.ok("output", "plain tensors of their own storage, inputs unchanged")
     st.phases["trials"] = time.monotonic() - t

@@ -27,21 +27,39 @@ def seed_all(seed: int) -> None:
     torch.manual_seed(seed)  # also seeds every CUDA device
 
 
-def make_inputs(module: Any, seed: int, device: torch.device, scale: float = 1.0) -> list[Any]:
-    """The problem's get_inputs() under `seed`, floating tensors scaled, moved to `device`."""
+def make_inputs(module: Any, seed: int, device: torch.device, scale: float = 1.0,
+                mixed: "list[float] | tuple[float, float, float] | None" = None) -> list[Any]:
+    """The problem's get_inputs() under `seed`, floating tensors scaled, moved to `device`.
+
+    `mixed` = (small, large, share): each floating element independently, from a generator seeded
+    by `seed`, is scaled by `large` with probability `share`, by `small` with the same probability,
+    and left as drawn otherwise. One element then says nothing about any other: a candidate that
+    inspects a few elements to guess whether it is being stress-tested guesses wrong."""
     seed_all(seed)
     # Created on the device directly (torch.randn on a GPU is far faster than on the host for
     # large inputs); both workers do the same, so both draw identical values from the seed.
     with device:
         raw = module.get_inputs()
     out = []
-    for x in raw:
+    for i, x in enumerate(raw):
         if isinstance(x, torch.Tensor):
             if x.is_floating_point() and scale != 1.0:
                 x = x * scale
             x = x.to(device)
+            if x.is_floating_point() and mixed is not None:
+                x = x * _mixed_factors(x, seed, i, mixed)
         out.append(x)
     return out
+
+
+def _mixed_factors(x: torch.Tensor, seed: int, i: int, mixed: "list[float] | tuple[float, float, float]") -> torch.Tensor:
+    small, large, share = (float(v) for v in mixed)
+    gen = torch.Generator(device=x.device)
+    gen.manual_seed((seed * 7919 + 31 * i + 17) % (2**63))
+    u = torch.rand(x.shape, generator=gen, device=x.device, dtype=torch.float32)
+    ones = torch.ones((), dtype=x.dtype, device=x.device)
+    f = torch.where(u < share, ones * large, ones)
+    return torch.where(u > 1.0 - share, ones * small, f)
 
 
 def perturb(inputs: list[Any], key: int) -> list[Any]:

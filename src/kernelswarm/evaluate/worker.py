@@ -181,7 +181,7 @@ class Worker:
 
         try:
             model = self.model(msg["weight_seed"])
-            inputs = make_inputs(self.problem, msg["input_seed"], self.device, msg.get("scale", 1.0))
+            inputs = make_inputs(self.problem, msg["input_seed"], self.device, msg.get("scale", 1.0), msg.get("mixed"))
             before = fingerprint(inputs)
             given = clone_inputs(inputs)
             if self.trainer is not None:  # KS-TRAIN
@@ -398,7 +398,7 @@ class Worker:
             base = make_inputs(self.problem, msg["pool_seed"], self.device)
             inputs = perturb(base, msg["key"])
         else:
-            inputs = make_inputs(self.problem, msg["input_seed"], self.device, msg.get("scale", 1.0))
+            inputs = make_inputs(self.problem, msg["input_seed"], self.device, msg.get("scale", 1.0), msg.get("mixed"))
         try:
             cands = from_blob(blob)
         except Exception as e:
