@@ -47,7 +47,7 @@ def test_an_honest_short_call_stands_and_its_burst_calls_join_the_fingerprint_ch
     assert verdict is not None and verdict.believed and verdict.charge == 1.0
     n = int(timing.BURST_MS / 0.16) + 1
     assert cand.bursts == [n] * timing.BURSTS
-    labels = [c[3] for c in result.calls]
+    labels = [c.label for c in result.calls]
     assert len(labels) == timing.BURST_CHECKED and all(label.startswith("burst call ") for label in labels)
 
 
@@ -75,3 +75,32 @@ def test_bursts_are_sized_by_what_the_parent_saw_not_by_the_claim():
     verdict, _ = _check(cand, claimed_ms=0.01, seen_ms=1.0)
     assert cand.bursts == [int(timing.BURST_MS / 1.0) + 1] * timing.BURSTS
     assert not verdict.believed
+
+
+def test_every_timed_call_may_be_kept_for_a_full_check_the_last_included():
+    """A uniform sample over the whole run, decided as each call returns (issue 14.1)."""
+    import random
+
+    rng, k, n, runs = random.Random(3), 4, 60, 3000
+    counts = [0] * n
+    for _ in range(runs):
+        slots: list[int] = []
+        for i in range(n):
+            s = timing.reservoir_slot(i, k, rng)
+            if s is None:
+                continue
+            if s < len(slots):
+                slots[s] = i
+            else:
+                slots.append(i)
+        assert len(slots) == k
+        for i in slots:
+            counts[i] += 1
+    expected = runs * k / n
+    assert all(0.6 * expected < c < 1.4 * expected for c in counts), counts
+
+
+def test_malformed_projections_count_as_none():
+    assert timing._as_projections([[1.0, 2]]) == [[1.0, 2.0]]
+    for bad in (None, "x", [1.0], [["a"]], [[True]]):
+        assert timing._as_projections(bad) == []

@@ -39,6 +39,8 @@ class Comparison:
     # The worst share of its bound any error used (elementwise and normwise): above 1 fails. How
     # close honest candidates come to the bound, measured (benchmarks/false_incorrect.py).
     margin: float = 0.0
+    ref_rel: float = 0.0  # the float32 reference's own normwise error against float64
+    allowed_norm: float = 0.0  # the normwise error this policy allowed here
 
 
 # Elements per step: the float64 temporaries of one step stay near a hundred MiB whatever the
@@ -133,8 +135,40 @@ def compare(cand: torch.Tensor, ref: torch.Tensor, ref64: torch.Tensor | None, p
         )
     if rel > allowed_norm:
         return Comparison(False, f"normwise error {rel:.3g} exceeds {allowed_norm:.3g} "
-                                 f"(the {precision} policy; the fp32 reference's own error is {ref_rel:.3g})", rel, margin)
-    return Comparison(True, f"normwise error {rel:.3g} (allowed {allowed_norm:.3g})", rel, margin)
+                                 f"(the {precision} policy; the fp32 reference's own error is {ref_rel:.3g})",
+                          rel, margin, ref_rel, allowed_norm)
+    return Comparison(True, f"normwise error {rel:.3g} (allowed {allowed_norm:.3g})", rel, margin, ref_rel, allowed_norm)
+
+
+# A timed output's projections (tensors.projection_parts) estimate its normwise distance from the
+# float32 reference's; the estimate of K=6 projections exceeds the true distance 4-fold with
+# probability below 1e-4 (worst case: an error of rank one) and falls under a tenth of it below
+# 1e-3. So the bound is PROJECTION_SLACK times what the policy allowed on the correctness trials,
+# plus the float32 reference's own error (it is the reference here): honest outputs, measured at
+# under a tenth of that allowance, stay far inside; bf16 (some 300 times it) and TF32 (some 35
+# times) fall far outside.
+PROJECTION_SLACK = 4.0
+
+
+def projection_error(got: list[float], want: list[float], norm: float) -> float:
+    """The normwise distance the projections show, relative to the reference output's norm
+    (inf where they cannot be compared: a different count, or non-finite values that differ)."""
+    import math
+
+    if len(got) != len(want):
+        return math.inf
+    if not all(math.isfinite(w) for w in want):  # the reference is not finite: only identity passes
+        same = all((math.isnan(g) and math.isnan(w)) or g == w for g, w in zip(got, want))
+        return 0.0 if same else math.inf
+    if not all(math.isfinite(g) for g in got):
+        return math.inf
+    d = math.sqrt(sum((g - w) ** 2 for g, w in zip(got, want)) / max(1, len(want)))
+    return d / norm if norm > 0 else (0.0 if d == 0 else math.inf)
+
+
+def projection_allowance(allowed_norm: float, ref_rel: float) -> float:
+    """What a timed output's projection error may reach, from the trials' normwise allowance."""
+    return PROJECTION_SLACK * allowed_norm + ref_rel
 
 
 def _unravel(flat: int, shape: torch.Size) -> tuple[int, ...]:

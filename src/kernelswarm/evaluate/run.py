@@ -64,6 +64,10 @@ class _State:
     phases: dict[str, float] = field(default_factory=dict)
     pending: list[tuple[str, dict[str, Any], Any]] = field(default_factory=list)  # (label, check msg, outputs blob)
     mode: Mode = Mode.INFERENCE  # train: outputs are a call's outputs followed by its gradients
+    # From the plain trials' checks: the float32 reference's own normwise error and what the
+    # policy allowed there; timed outputs' projections are judged by them (compare.projection_allowance).
+    ref_rel: float = 0.0
+    allowed_norm: float = 0.0
 
     def __post_init__(self) -> None:
         self.waited_before = self.lock.waited_s()
@@ -328,6 +332,9 @@ def _judge(st: _State, ref: WorkerProcess) -> float:
         reply = ref.call({**msg, "precision": Precision(st.options.precision).value}, blob, deadline=st.deadline)[0]
         if reply.get("rel_error") is not None:
             worst = max(worst, reply["rel_error"])
+        if label.startswith(("trial", "determinism")) and reply["match"]:  # inputs drawn as the timed ones are
+            st.ref_rel = max(st.ref_rel, float(reply.get("ref_rel", 0.0)))
+            st.allowed_norm = max(st.allowed_norm, float(reply.get("allowed_norm", 0.0)))
         if not reply["match"]:
             name = "timed-output" if label.startswith("timed") else "correctness"
             raise st.fail(Verdict.INCORRECT, name, f"{label}: {reply['detail']}")
@@ -346,10 +353,11 @@ _FINGERPRINT_TOL = {"fp32": 1e-4, "tf32": 2e-3, "fp16": 4e-3, "bf16": 8e-3}
 def _judge_all_calls(st: _State, ref: WorkerProcess, ct: timing.CandidateTiming) -> None:
     precision = Precision(st.options.precision).value
     reply = ref.call({"op": "fingerprints", "pool_seeds": ct.pool_seeds, "weight_seed": ct.weight_seed,
-                      "calls": ct.calls, "tolerance": _FINGERPRINT_TOL[precision]}, deadline=st.deadline)[0]
+                      "calls": [c.as_message() for c in ct.calls], "tolerance": _FINGERPRINT_TOL[precision],
+                      "ref_rel": st.ref_rel, "allowed_norm": st.allowed_norm}, deadline=st.deadline)[0]
     if not reply["match"]:
         raise st.fail(Verdict.INCORRECT, "timed-output", reply["detail"])
-    st.ok("timed-fingerprints", f"every timed output's magnitude fingerprint matches ({reply['detail']})")
+    st.ok("timed-fingerprints", f"every timed output's magnitudes and random projections match ({reply['detail']})")
 
 
 def _plausible(st: _State, ct: timing.CandidateTiming, spec: dict) -> None:

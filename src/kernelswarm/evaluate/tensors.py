@@ -109,6 +109,57 @@ def fingerprint_parts(tensors: list[Any]) -> list[torch.Tensor]:
     return parts
 
 
+# Random projections of a timed output (issue 14.1): for each output, PROJECTIONS values
+# u_k^T Y w_k, with Y the output's elements laid out as a near-square matrix and u_k, w_k Gaussian
+# vectors drawn from a seed the candidate learns only after the call returned. Each has mean
+# square ||Y||^2, so a wrong output Y' differs by about ||Y' - Y||: a stale output, rescaled or
+# not, or one computed in lower precision, cannot match without the right values, yet the cost
+# is one pass over the output and a few hundred random numbers.
+PROJECTIONS = 6
+_PROJECT_CHUNK = 1 << 22  # elements converted to float64 at a time
+
+
+def projection_parts(tensors: list[Any], seed: int) -> list[torch.Tensor]:
+    """Per output, its PROJECTIONS projections (float64, on the outputs' device, not waited for)."""
+    parts = []
+    for i, t in enumerate(tensors):
+        if not isinstance(t, torch.Tensor) or t.numel() == 0:
+            continue
+        d = t.detach()
+        d = torch.view_as_real(d) if d.is_complex() else d
+        flat = d.reshape(-1)
+        n = flat.numel()
+        cols = max(1, math.isqrt(n))
+        rows = n // cols
+        gen = torch.Generator(device=d.device)
+        gen.manual_seed((seed * 1000003 + i) % (2**63))
+        kw: dict[str, Any] = {"generator": gen, "device": d.device, "dtype": torch.float64}
+        w, u = torch.randn(cols, PROJECTIONS, **kw), torch.randn(rows, PROJECTIONS, **kw)
+        tail = torch.randn(n - rows * cols, PROJECTIONS, **kw)
+        body = flat[:rows * cols].view(rows, cols)
+        acc = flat[rows * cols:].to(torch.float64) @ tail
+        step = max(1, _PROJECT_CHUNK // cols)
+        for lo in range(0, rows, step):
+            acc = acc + (u[lo:lo + step] * (body[lo:lo + step].to(torch.float64) @ w)).sum(0)
+        parts.append(acc)
+    return parts
+
+
+def projections(tensors: list[Any], seed: int) -> list[list[float]]:
+    return [p.tolist() for p in projection_parts(tensors, seed)]
+
+
+def frobenius(tensors: list[Any]) -> list[float]:
+    """Each output's Frobenius norm (the scale its projections are judged on)."""
+    out = []
+    for t in tensors:
+        if isinstance(t, torch.Tensor) and t.numel():
+            d = t.detach()
+            d = torch.view_as_real(d) if d.is_complex() else d
+            out.append(float(torch.linalg.vector_norm(d.reshape(-1).to(torch.float64))))
+    return out
+
+
 def magnitudes(fp: list[float]) -> list[float]:
     """The entries of a fingerprint that honest rounding barely moves (sums of magnitudes)."""
     return [x for i, x in enumerate(fp) if i % 3]

@@ -40,6 +40,41 @@ def _seed() -> int:
 
 
 @dataclass
+class CheckedCall:
+    """A timed or burst call whose output the clean worker recomputes and checks (run._judge_all_calls)."""
+
+    pool_index: int
+    key: int
+    fingerprint: list[float]  # the magnitude sums the worker reported right on return
+    label: str
+    project_seed: int = 0  # seed of the projection vectors, sent only after the call returned
+    projections: list[list[float]] | None = None  # per output, as the worker reported them
+
+    def as_message(self) -> dict[str, Any]:
+        return {"pool_index": self.pool_index, "key": self.key, "fingerprint": self.fingerprint, "label": self.label,
+                "project_seed": self.project_seed, "projections": self.projections}
+
+
+def _as_projections(value: Any) -> list[list[float]]:
+    """A worker's projections, parsed here: anything but lists of numbers is none at all (the
+    reference check then fails the call)."""
+    if not isinstance(value, list) or not all(isinstance(v, list) for v in value):
+        return []
+    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for v in value for x in v):
+        return []
+    return [[float(x) for x in v] for v in value]
+
+
+def reservoir_slot(i: int, k: int, rng: random.Random) -> int | None:
+    """Where call `i` goes in a uniform sample of `k` among all calls so far (None: not kept), so
+    that every timed call, the last included, may be checked in full, decided after it returned."""
+    if i < k:
+        return i
+    j = rng.randrange(i + 1)
+    return j if j < k else None
+
+
+@dataclass
 class CandidateTiming:
     timing: Timing
     pending: list[tuple[str, dict[str, Any], bytes]] = field(default_factory=list)  # sampled outputs to check
@@ -53,7 +88,7 @@ class CandidateTiming:
     threads_left: bool = False  # a timed call returned with Python threads still running
     pool_seeds: list[int] = field(default_factory=list)
     weight_seed: int = 0
-    calls: list[tuple[Any, ...]] = field(default_factory=list)  # (pool index, key, fingerprint[, label]) per checked call
+    calls: list[CheckedCall] = field(default_factory=list)  # every timed call, and sampled burst calls
     settled_ms: float = 0.0  # waited before timing for other processes' queued device work to drain
     # Unclaimed ms inside the worker per call (its reported op time less the claimed time), for
     # the report only: the candidate's figure is its own claim, the clean worker's is trusted.
@@ -83,8 +118,7 @@ def time_candidate(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, 
     rng = random.SystemRandom()
     by_bytes = SAMPLED_BYTES // output_bytes if output_bytes else MAX_SAMPLED  # large outputs: fewer full copies
     n_sampled = max(MIN_SAMPLED, min(MAX_SAMPLED, int(SAMPLED_SHARE * o.timed_calls), by_bytes))
-    sampled = set(rng.sample(range(max(o.timed_calls, n_sampled)), n_sampled))
-    times, slack, null_slack = _timed_loop(worker, clean, o, deadline, result, sampled)
+    times, slack, null_slack = _timed_loop(worker, clean, o, deadline, result, n_sampled)
     claims = wallclock.judge_claims(times, slack, null_slack)
     if result.wall_ok:
         result.wall_ok, result.charged = claims.believed, claims.charge
@@ -104,9 +138,12 @@ def time_candidate(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, 
 
 
 def _timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, deadline: float, result: CandidateTiming,
-                sampled: set[int]) -> tuple[list[float], list[float], list[float]]:
+                n_sampled: int) -> tuple[list[float], list[float], list[float]]:
     """The candidate's timed calls, interleaved with empty calls in the clean worker; returns the
-    claimed ms, and the unclaimed wall ms of each candidate call and of each empty call."""
+    claimed ms, and the unclaimed wall ms of each candidate call and of each empty call. Each call's
+    outputs are projected at the start of the next request, on vectors drawn from a seed sent only
+    then; `n_sampled` of all calls, a uniform sample chosen as they return, are kept for a full check."""
+    rng = random.SystemRandom()
     times: list[float] = []
     slack: list[float] = []
     null_slack: list[float] = []
@@ -119,7 +156,8 @@ def _timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
         # first: nothing of it may slow the calibration down and so widen what it is allowed.
         with worker.stopped():
             clean.call({"op": "settle"}, deadline=deadline)
-            reply = clean.call({"op": "time_call", "pool_index": 0, "key": _seed(), "null": True}, deadline=deadline)[0]
+            reply = clean.call({"op": "time_call", "pool_index": 0, "key": _seed(), "null": True, "project_seed": _seed()},
+                               deadline=deadline)[0]
         null_slack.append(1000.0 * clean.last_wall_s - float(reply["ms"]))
         result.null_inside.append(1000.0 * float(reply.get("op_s", 0.0)) - float(reply["ms"]))
         after_null = True
@@ -133,7 +171,12 @@ def _timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
             # other process costs (its context, its caches) is paid here, outside both measures.
             worker.call({"op": "settle"}, deadline=deadline)
             after_null = False
-        reply = worker.call({"op": "time_call", "pool_index": j, "key": key}, deadline=deadline)[0]
+        msg: dict[str, Any] = {"op": "time_call", "pool_index": j, "key": key}
+        if result.calls:
+            msg["project_seed"] = result.calls[-1].project_seed
+        reply = worker.call(msg, deadline=deadline)[0]
+        if result.calls:
+            result.calls[-1].projections = _as_projections(reply.get("projections"))
         ms, wall_ms = float(reply["ms"]), 1000.0 * worker.last_wall_s
         if not (0.0 < ms <= wall_ms):
             result.wall_ok = False
@@ -145,14 +188,23 @@ def _timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
         op_s = reply.get("op_s")
         if isinstance(op_s, (int, float)):
             result.inside.append(1000.0 * float(op_s) - ms)
-        result.calls.append((j, key, reply["fingerprint_at_return"]))
-        if i in sampled:  # chosen only now that the call has returned; copied out after the timing
-            worker.call({"op": "keep"}, deadline=deadline)
-            result.kept.append((f"timed call {i}", {
+        result.calls.append(CheckedCall(j, key, reply["fingerprint_at_return"], f"timed call {i}", _seed()))
+        slot = reservoir_slot(i, n_sampled, rng)
+        if slot is not None:  # chosen only now that the call has returned; copied out after the timing
+            worker.call({"op": "keep", "slot": slot}, deadline=deadline)
+            entry = (f"timed call {i}", {
                 "op": "check", "pool_index": j, "pool_seed": result.pool_seeds[j], "key": key,
-                "weight_seed": result.weight_seed, "fingerprint_at_return": reply["fingerprint_at_return"]}))
+                "weight_seed": result.weight_seed, "fingerprint_at_return": reply["fingerprint_at_return"]})
+            if slot < len(result.kept):
+                result.kept[slot] = entry
+            else:
+                result.kept.append(entry)
         if i % NULL_EVERY == NULL_EVERY - 1:  # interleaved, so that load on the machine hits both alike
             null_call()
+    if result.calls:
+        last = result.calls[-1]
+        last.projections = _as_projections(worker.call({"op": "project", "seed": last.project_seed}, deadline=deadline)[0]
+                                           .get("projections"))
     return times, slack, null_slack
 
 
@@ -180,7 +232,11 @@ def burst_check(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
         null_walls.append(1000.0 * clean.last_wall_s)
         worker.call({"op": "settle"}, deadline=deadline)
         calls = [[i % POOL_SIZE, _seed()] for i in range(n)]
-        reply = worker.call({"op": "time_burst", "calls": calls}, deadline=deadline)[0]
+        # Each call's projection seed comes with the request (keeping every burst output until
+        # one is chosen would not fit): fresh per burst, and no projection onto dense random
+        # vectors can be had without the output's values.
+        project_seed = _seed()
+        reply = worker.call({"op": "time_burst", "calls": calls, "project_seed": project_seed}, deadline=deadline)[0]
         walls.append(1000.0 * worker.last_wall_s)
         fps = reply.get("fingerprints")
         if not isinstance(fps, list) or len(fps) != n:
@@ -188,10 +244,13 @@ def burst_check(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
                                                       f"{len(fps) if isinstance(fps, list) else 'none'} returned")
         if reply.get("python_threads", 0) > 0:
             result.threads_left = True
-        done.extend((j, key, fp) for (j, key), fp in zip(calls, fps))
+        projs = reply.get("projections")
+        projs = projs if isinstance(projs, list) and len(projs) == n else [None] * n
+        done.extend(CheckedCall(j, key, fp, "", project_seed + m, _as_projections(p))
+                    for m, ((j, key), fp, p) in enumerate(zip(calls, fps, projs)))
     for k in sorted(rng.sample(range(len(done)), min(BURST_CHECKED, len(done)))):
-        j, key, fp = done[k]
-        result.calls.append((j, key, fp, f"burst call {k}"))
+        done[k].label = f"burst call {k}"
+        result.calls.append(done[k])
     # The least of each: noise on a machine only ever adds time.
     return wallclock.judge_burst(times, (min(walls) - min(null_walls)) / n, n)
 

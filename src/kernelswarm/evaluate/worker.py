@@ -285,6 +285,9 @@ class Worker:
     def op_time_call(self, msg: dict) -> dict:
         from kernelswarm.evaluate.tensors import fingerprint, perturb
 
+        # The previous call's outputs projected on vectors whose seed arrives only now, after
+        # that call returned; outside this call's timing, as in the clean worker's empty calls.
+        earlier = self.op_project({"seed": msg["project_seed"]}) if "project_seed" in msg else {}
         args = perturb(self.pool[msg["pool_index"]], msg["key"])
         if msg.get("null"):
             empty = self.null_outputs
@@ -299,7 +302,13 @@ class Worker:
         from kernelswarm.evaluate.tensors import as_outputs
 
         self.last_outputs = as_outputs(result)
-        return {"ms": ms, "fingerprint_at_return": fingerprint(self.last_outputs), "python_threads": threads}
+        return {"ms": ms, "fingerprint_at_return": fingerprint(self.last_outputs), "python_threads": threads, **earlier}
+
+    def op_project(self, msg: dict) -> dict:
+        """The last timed call's outputs projected on random vectors drawn from `seed`."""
+        from kernelswarm.evaluate.tensors import projections
+
+        return {"projections": projections(self.last_outputs, int(msg["seed"]))}
 
     def op_time_burst(self, msg: dict) -> dict:
         """Calls one after another, timed only by the parent's wall clock around this request: each
@@ -307,7 +316,7 @@ class Worker:
         the burst measures the same latency the claims do, launches included), and fingerprinted
         on the device as it returns. No cache flush: there is none for a hostile worker to skip.
         With `null`, the empty function (in the clean worker). See timing.burst_check."""
-        from kernelswarm.evaluate.tensors import as_outputs, fingerprint_parts, perturb
+        from kernelswarm.evaluate.tensors import as_outputs, fingerprint_parts, perturb, projection_parts
 
         torch = self.torch
         if msg.get("null") and self.role != "reference":
@@ -319,8 +328,10 @@ class Worker:
         self.backend.flush_cache()
         sync()
         parts: list[Any] = []
+        projected: list[list[Any]] = []
         counts: list[int] = []
-        for j, key in msg["calls"]:
+        seed = int(msg.get("project_seed", 0))
+        for n, (j, key) in enumerate(msg["calls"]):
             args = perturb(self.pool[j], key)
             call = None if null else self.bind(model, self.timed_seed, args, key)
             if null and self.trainer is not None:  # KS-TRAIN: an empty call draws its upstream too
@@ -331,17 +342,24 @@ class Worker:
             p = fingerprint_parts(out)
             parts.extend(p)
             counts.append(len(p))
+            projected.append(projection_parts(out, seed + n))
             del out, args
         flat = torch.stack(parts).tolist() if parts else []  # the fingerprints, read once
         fps, at = [], 0
         for n in counts:
             fps.append(flat[at:at + n])
             at += n
-        return {"fingerprints": fps, "python_threads": self.candidate_threads()}
+        return {"fingerprints": fps, "projections": [[p.tolist() for p in ps] for ps in projected],
+                "python_threads": self.candidate_threads()}
 
     def op_keep(self, msg: dict) -> dict:
-        """Keep the last timed call's outputs, as they are, to be copied out after the timing."""
-        self.kept.append(self.last_outputs)
+        """Keep the last timed call's outputs, as they are, to be copied out after the timing: in
+        `slot` (replacing what was kept there: the parent keeps a uniform sample of all calls)."""
+        slot = int(msg.get("slot", len(self.kept)))
+        if 0 <= slot < len(self.kept):
+            self.kept[slot] = self.last_outputs
+        else:
+            self.kept.append(self.last_outputs)
         return {}
 
     def op_kept_outputs(self, msg: dict) -> tuple[dict, bytes]:
@@ -411,10 +429,12 @@ class Worker:
             return {"match": False, "detail": f"{len(cands)} outputs, expected {len(refs)}", "rel_error": None}
         worst, details = 0.0, []
         names = [s.get("name", f"output {i}") for i, s in enumerate(self.trainer.spec)] if self.trainer else []
+        ref_rel = allowed = 0.0
         for i, (c, r) in enumerate(zip(cands, refs)):
             r64 = refs64[i] if refs64 is not None else None
             result = compare(c.to(r.device), r.detach(), r64.detach() if r64 is not None else None, msg["precision"])
             worst = max(worst, result.rel_error)
+            ref_rel, allowed = max(ref_rel, result.ref_rel), max(allowed, result.allowed_norm)
             if not result.ok:
                 name = names[i] if i < len(names) else f"output {i}"
                 unset = " (never set: its .grad stayed None)" if name in msg.get("missing_grads", []) else ""
@@ -426,27 +446,47 @@ class Worker:
 
             if not same_fingerprint(msg["fingerprint_at_return"], fingerprint(cands)):
                 return {"match": False, "detail": "outputs changed after the call returned (work finished in the background)", "rel_error": worst}
-        return {"match": True, "detail": "; ".join(details) + fp64_note, "rel_error": worst}
+        return {"match": True, "detail": "; ".join(details) + fp64_note, "rel_error": worst, "ref_rel": ref_rel,
+                "allowed_norm": allowed}
 
     def op_fingerprints(self, msg: dict) -> dict:
-        """Reference side: the magnitude fingerprint of every timed call's expected output.
-
-        Catches a candidate that serves stale outputs on calls that were not sampled for a full check.
-        """
-        from kernelswarm.evaluate.tensors import as_outputs, fingerprint, magnitudes, make_inputs, perturb, same_fingerprint
+        """Reference side: every timed (and sampled burst) call's expected output, against the
+        magnitudes the candidate reported at return and the projections it gave once it learned
+        their seed (tensors.projection_parts; the bound is compare.projection_allowance)."""
+        from kernelswarm.evaluate.compare import projection_allowance, projection_error
+        from kernelswarm.evaluate.tensors import (
+            as_outputs, fingerprint, frobenius, magnitudes, make_inputs, perturb, projections, same_fingerprint)
 
         model = self.model(msg["weight_seed"])
+        bound = projection_allowance(float(msg.get("allowed_norm", 0.0)), float(msg.get("ref_rel", 0.0)))
         bases: dict[int, list[Any]] = {}
-        for n, call in enumerate(msg["calls"]):  # (pool index, key, fingerprint[, label])
-            j, key, got = call[:3]
-            label = call[3] if len(call) > 3 else f"timed call {n}"
+        worst = 0.0
+        for call in msg["calls"]:  # timing.CheckedCall as a dict
+            j, label = call["pool_index"], call["label"]
             if j not in bases:
                 bases[j] = make_inputs(self.problem, msg["pool_seeds"][j], self.device)
-            want = fingerprint(as_outputs(self.bind(model, msg["weight_seed"], perturb(bases[j], key), key)()))
-            if not same_fingerprint(magnitudes(want), magnitudes(got), rel=msg["tolerance"]):
+            want = as_outputs(self.bind(model, msg["weight_seed"], perturb(bases[j], call["key"]), call["key"])())
+            got = call["fingerprint"]
+            if not same_fingerprint(magnitudes(fingerprint(want)), magnitudes(got), rel=msg["tolerance"]):
                 return {"match": False, "detail": f"{label}: output magnitudes {magnitudes(got)} do not match the "
-                                                  f"expected {magnitudes(want)} (a stale or skipped result)"}
-        return {"match": True, "detail": f"{len(msg['calls'])} timed outputs"}
+                                                  f"expected {magnitudes(fingerprint(want))} (a stale or skipped result)"}
+            if call.get("projections") is None:
+                continue
+            expected = projections(want, call["project_seed"])
+            norms = frobenius(want)
+            if len(call["projections"]) != len(expected):
+                return {"match": False, "detail": f"{label}: projections of {len(call['projections'])} outputs, "
+                                                  f"expected {len(expected)}"}
+            for k, (g, w, norm) in enumerate(zip(call["projections"], expected, norms)):
+                err = projection_error(g, w, norm)
+                worst = max(worst, err)
+                if err > bound:
+                    where = f"output {k}: " if len(expected) > 1 else ""
+                    return {"match": False, "detail": f"{label}: {where}random projections of the output are "
+                                                      f"{err:.3g} of its norm away from the reference's (bound {bound:.3g}): "
+                                                      "a wrong, stale or lower-precision result"}
+        return {"match": True, "detail": f"{len(msg['calls'])} timed outputs; projections within {worst:.2g} "
+                                         f"of the norm (bound {bound:.2g})"}
 
     def _fp64_reference(self, model: Any, inputs: list[Any], seed: int = 0, key: int = 0) -> tuple[list[Any] | None, str]:
         import copy
