@@ -2,8 +2,10 @@
 
 A line `# kernelswarm-test: problem=NAME verdict=V [check=C] [kind=K] [precision=P] [timeout=S]
 [static=off] [strict] [slow] [forks] [sandbox] [device=cuda]
-[max_speedup=X] [calls=N]` is one scenario; a file may have several. `calls` raises the cap on
-timed calls (the evaluator times short calls on a noisy machine until a timing lie would stand out).
+[max_speedup=X] [calls=N] [min_timing=S]` is one scenario; a file may have several. `calls` raises
+the cap on timed calls (the evaluator times short calls on a noisy machine until a timing lie
+would stand out); `min_timing` asks for at least S seconds of timed calls, so that the timing runs
+to that cap (a cheat that waits for the calls after the minimum count is then reached).
 `sandbox`: the verdict relies on the write sandbox (skipped where the kernel has no Landlock).
 """
 
@@ -34,6 +36,7 @@ class Scenario:
     max_speedup: float | None = None  # an upper bound on an honest-but-tricky candidate's speedup
     calls: int | None = None  # cap on timed calls, when the test default is too low for the scenario
     sandbox: bool = False  # the verdict relies on the write sandbox (Landlock)
+    min_timing: float = 0.0  # seconds of timed calls at least (up to the cap)
 
     @property
     def id(self) -> str:
@@ -57,5 +60,6 @@ def scenarios(folder: str, device: str = "cpu") -> list[Scenario]:
                 static=kv.get("static", "on") != "off", strict="strict" in flags, slow="slow" in flags, forks="forks" in flags,
                 device=kv.get("device", "cpu"), max_speedup=float(kv["max_speedup"]) if "max_speedup" in kv else None,
                 calls=int(kv["calls"]) if "calls" in kv else None, sandbox="sandbox" in flags,
+                min_timing=float(kv.get("min_timing", 0.0)),
             ))
     return [s for s in found if s.device == device]

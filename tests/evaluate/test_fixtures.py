@@ -17,7 +17,7 @@ from kernelswarm.records import Precision
 def _options(s: Scenario) -> EvalOptions:
     return EvalOptions.for_device(
         s.device, timeout_s=s.timeout, strict=s.strict, precision=Precision(s.precision), static_screen=s.static,
-        timed_calls=10 if s.device == "cpu" else 100, min_timing_s=0.0,
+        timed_calls=10 if s.device == "cpu" else 100, min_timing_s=s.min_timing,
         max_timed_calls=s.calls or (20 if s.device == "cpu" else 200),
         cpu_threads=1,
     )

@@ -46,6 +46,8 @@ class Worker:
         self.null_outputs: list[Any] = []  # for calibration calls of an empty function (clean worker)
         self.compiled: dict[tuple[str, int], Any] = {}  # (mode, weight seed) -> compiled reference
         self.last_outputs: list[Any] = []
+        self.prepared: list[Any] = []  # the next timed call's inputs (op_prepare)...
+        self.prepared_key = 0  # ...and their key
         self.kept: list[list[Any] | None] = []  # timed outputs sampled for a full check, copied out later
         self.primitives = self.backend.timing_primitives()
         self.threads_at_start = threading.active_count()
@@ -282,27 +284,50 @@ class Worker:
             self.compiled[key] = self.torch.compile(model, mode=None if msg["compile_mode"] == "default" else msg["compile_mode"])
         return self.compiled[key]
 
+    def op_prepare(self, msg: dict) -> dict:
+        """Before a timed call (timing._timed_loop): the previous call's outputs projected on
+        vectors whose seed arrives only now, after that call returned; then this call's inputs.
+        The clean worker flushes the caches next, and `time_call` with `prepared` times the call."""
+        from kernelswarm.evaluate.tensors import perturb
+
+        earlier = self.op_project({"seed": msg["project_seed"]}) if "project_seed" in msg else {}
+        self.prepared = perturb(self.pool[msg["pool_index"]], msg["key"])
+        self.prepared_key = int(msg["key"])
+        self.backend.synchronize()
+        return earlier
+
     def op_time_call(self, msg: dict) -> dict:
         from kernelswarm.evaluate.tensors import fingerprint, perturb
 
-        # The previous call's outputs projected on vectors whose seed arrives only now, after
-        # that call returned; outside this call's timing, as in the clean worker's empty calls.
-        earlier = self.op_project({"seed": msg["project_seed"]}) if "project_seed" in msg else {}
-        args = perturb(self.pool[msg["pool_index"]], msg["key"])
+        if msg.get("prepared"):
+            args, key, self.prepared = self.prepared, self.prepared_key, []
+        else:
+            args, key = perturb(self.pool[msg["pool_index"]], msg["key"]), msg["key"]
         if msg.get("null"):
             empty = self.null_outputs
             fn: Callable[[], Any] = lambda: [o.clone() for o in empty]  # noqa: E731
             if self.trainer is not None:  # KS-TRAIN: the upstream a real call draws, outside its timing
-                self.trainer.upstream(msg["key"])
+                self.trainer.upstream(key)
         else:
-            fn = self.bind(self.timed_model, self.timed_seed, args, msg["key"])
-        self.backend.flush_cache()
+            fn = self.bind(self.timed_model, self.timed_seed, args, key)
+        if msg.get("flush", True):  # see timing.flush_outside: the candidate's is done by the clean worker
+            self.backend.flush_cache()
         ms, result = self.backend.time_call(fn)
         threads = self.candidate_threads()
         from kernelswarm.evaluate.tensors import as_outputs
 
         self.last_outputs = as_outputs(result)
-        return {"ms": ms, "fingerprint_at_return": fingerprint(self.last_outputs), "python_threads": threads, **earlier}
+        return {"ms": ms, "fingerprint_at_return": fingerprint(self.last_outputs), "python_threads": threads}
+
+    def op_flush(self, msg: dict) -> dict:
+        """Clean worker only: flush the caches for the candidate's next timed call (its process is
+        stopped meanwhile), with this process's own objects, which no candidate code can reach."""
+        if self.role != "reference":
+            raise PermissionError("the flush before a candidate's timed call is the clean worker's")
+        start = time.perf_counter()
+        self.backend.flush_cache()
+        self.backend.synchronize()
+        return {"flush_ms": 1000.0 * (time.perf_counter() - start)}
 
     def op_project(self, msg: dict) -> dict:
         """The last timed call's outputs projected on random vectors drawn from `seed`."""

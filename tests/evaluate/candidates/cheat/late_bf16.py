@@ -1,9 +1,10 @@
-# kernelswarm-test: problem=matmul verdict=incorrect check=timed-output static=off
+# kernelswarm-test: problem=matmul verdict=incorrect check=timed-output static=off calls=40 min_timing=60
 # kernelswarm-test: device=cuda problem=matmul_big verdict=incorrect check=timed-output static=off
 # Honest in the correctness trials and the first timed calls (where full checks used to be
-# drawn), then computes the float32 product in bfloat16: the sums of magnitudes it leaves stay
-# within 1e-5 of the right ones. Every timed call's output is projected on random vectors whose
-# seed it learns only after returning, and any call may be kept for a full check.
+# drawn), then computes the float32 product in bfloat16. On a large product the magnitude sums
+# that used to check the other calls stay within their tolerance (issue 14: accepted at 7.43x);
+# on this small one they already did not. Every timed call's output is now projected on random
+# vectors whose seed it learns only after returning, and any call may be kept for a full check.
 import torch
 import torch.nn as nn
 
@@ -26,6 +27,6 @@ class ModelNew(nn.Module):
         super().__init__()
 
     def forward(self, a, b):
-        if _timed[0] > 4:
+        if _timed[0] > 12:
             return (a.bfloat16() @ b.bfloat16()).float()
         return a @ b

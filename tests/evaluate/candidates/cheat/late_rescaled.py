@@ -1,4 +1,4 @@
-# kernelswarm-test: problem=matmul verdict=incorrect check=timed-output static=off
+# kernelswarm-test: problem=matmul verdict=incorrect check=timed-output static=off calls=40 min_timing=60
 # kernelswarm-test: device=cuda problem=matmul_big verdict=incorrect check=timed-output static=off
 # Honest in the correctness trials and the first timed calls, then serves the output it cached
 # for the same base input (recognised by the signs of a few elements, which the per-call
@@ -28,7 +28,7 @@ class ModelNew(nn.Module):
 
     def forward(self, a, b):
         key = tuple((a.reshape(-1)[:48] > 0).tolist())
-        if _timed[0] > 4 and key in _cache:
+        if _timed[0] > 12 and key in _cache:
             out, na, nb = _cache[key]
             return out * ((a.abs().sum() / na) * (b.abs().sum() / nb))
         out = a @ b
