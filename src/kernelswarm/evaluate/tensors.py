@@ -28,7 +28,7 @@ def seed_all(seed: int) -> None:
 
 
 def make_inputs(module: Any, seed: int, device: torch.device, scale: float = 1.0,
-                mixed: "list[float] | tuple[float, float, float] | None" = None) -> list[Any]:
+                mixed: list[float] | tuple[float, float, float] | None = None) -> list[Any]:
     """The problem's get_inputs() under `seed`, floating tensors scaled, moved to `device`.
 
     `mixed` = (small, large, share): each floating element independently, from a generator seeded
@@ -52,7 +52,7 @@ def make_inputs(module: Any, seed: int, device: torch.device, scale: float = 1.0
     return out
 
 
-def _mixed_factors(x: torch.Tensor, seed: int, i: int, mixed: "list[float] | tuple[float, float, float]") -> torch.Tensor:
+def _mixed_factors(x: torch.Tensor, seed: int, i: int, mixed: list[float] | tuple[float, float, float]) -> torch.Tensor:
     small, large, share = (float(v) for v in mixed)
     gen = torch.Generator(device=x.device)
     gen.manual_seed((seed * 7919 + 31 * i + 17) % (2**63))

@@ -26,8 +26,10 @@ from kernelswarm.records import Timing
 
 POOL_SIZE = 3  # distinct base input sets; every call still gets its own perturbed contents
 NULL_EVERY = 2  # one calibration call in the clean worker after every NULL_EVERY timed calls
-SAMPLED_SHARE = 0.25  # share of timed calls whose outputs are collected and fully checked...
-MIN_SAMPLED, MAX_SAMPLED = 4, 24  # ...within these bounds; every other call is checked by fingerprint
+# Outputs collected and fully checked: this share of the minimum count of timed calls, drawn
+# uniformly from all of them (reservoir_slot)...
+SAMPLED_SHARE = 0.25
+MIN_SAMPLED, MAX_SAMPLED = 4, 24  # ...within these bounds; every call is checked by its projections
 SAMPLED_BYTES = 512 * 1024 * 1024  # and, beyond the minimum, at most this many output bytes copied back
 # Bursts (see burst_check): where the claimed median is below BURST_UNTIL_MS, BURSTS bursts of
 # calls (each waited for), each burst about BURST_MS of claimed work, within BURST_CALLS calls; of all their
@@ -141,7 +143,6 @@ def time_candidate(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, 
     result = CandidateTiming(Timing.from_samples([1.0]), custom_share=float(label["custom_share"]),
                              ran=list(label["ran"]), defined=list(label["defined"]), pool_seeds=pool_seeds, weight_seed=weight_seed,
                              settled_ms=float(setup.get("settled_ms", 0.0)))
-    rng = random.SystemRandom()
     by_bytes = SAMPLED_BYTES // output_bytes if output_bytes else MAX_SAMPLED  # large outputs: fewer full copies
     n_sampled = max(MIN_SAMPLED, min(MAX_SAMPLED, int(SAMPLED_SHARE * o.timed_calls), by_bytes))
     times, slack, null_slack = _timed_loop(worker, clean, o, deadline, result, n_sampled)

@@ -1,5 +1,5 @@
 # kernelswarm-test: problem=matmul verdict=rejected|accepted static=off max_speedup=1.4 calls=200
-# kernelswarm-test: device=cuda problem=matmul_tanh verdict=rejected|accepted static=off max_speedup=1.4
+# kernelswarm-test: device=cuda problem=matmul_big verdict=rejected|accepted static=off max_speedup=1.4
 # Reaches the worker's backend through a module attribute (not an import the screen sees),
 # replaces its cache flush with a no-op, and claims each call's time less what its own flush
 # took: the time the skipped flush saved used to pass for the calibrated overhead, the caches
@@ -46,4 +46,4 @@ class ModelNew(nn.Module):
         super().__init__()
 
     def forward(self, a, b):
-        return torch.tanh(a @ b)
+        return a @ b

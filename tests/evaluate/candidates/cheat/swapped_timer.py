@@ -1,5 +1,5 @@
 # kernelswarm-test: problem=matmul verdict=rejected|accepted static=off max_speedup=1.4 calls=200
-# kernelswarm-test: device=cuda problem=matmul_tanh verdict=rejected|accepted static=off max_speedup=1.4
+# kernelswarm-test: device=cuda problem=matmul_big verdict=rejected|accepted static=off max_speedup=1.4
 # Reaches the worker's backend class through a module attribute and swaps its timer for one that
 # measures half of each call (the function whose identity the worker re-checks, time.perf_counter_ns,
 # stays the original). Nothing the candidate's process reports about time is believed: the
@@ -25,4 +25,4 @@ class ModelNew(nn.Module):
         super().__init__()
 
     def forward(self, a, b):
-        return torch.tanh(a @ b)
+        return a @ b
