@@ -138,8 +138,8 @@ def test_honest_softmax_at_the_suites_cpu_size_stays_inside_the_bound():
     ref, ref64 = torch.softmax(x, -1), torch.softmax(x.double(), -1)
     e = (x - x.amax(dim=1, keepdim=True)).exp()
     acc = torch.zeros(512, 1)
-    for j in range(0, 4096, 8):  # a short-vector sequential sum, as a simple C++ loop would do
-        acc += e[:, j:j + 8].sum(1, keepdim=True)
+    for j in range(4096):  # a plain sequential sum, as a simple C++ loop would do: 0.2 of a 1e-5 rtol
+        acc += e[:, j:j + 1]
     for out in (e / e.sum(dim=1, keepdim=True), e / acc):
         r = compare(out, ref, ref64, "fp32")
-        assert r.ok and r.margin < 0.5, (r.detail, r.margin)
+        assert r.ok and r.margin < 0.15, (r.detail, r.margin)
