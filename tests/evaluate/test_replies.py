@@ -39,3 +39,13 @@ def test_other_ops_are_checked_too() -> None:
         check_reply("label", 1, {"ok": True, "re": 1, "custom_share": 2.0, "ran": [], "defined": []})
     with pytest.raises(MalformedReply, match="data it was not asked for"):
         check_reply("integrity", 1, {"ok": True, "re": 1, "patched": [], "python_threads": 0}, has_blob=True)
+
+
+def test_projection_replies_are_checked() -> None:
+    """A timed call's projections (issue 14.1) come with the next `prepare`, or from `project`."""
+    assert check_reply("prepare", 1, {"ok": True, "re": 1, "projections": [[1.0, float("nan")]]})
+    assert check_reply("prepare", 1, {"ok": True, "re": 1})  # the first call has none to give
+    for op, reply in (("prepare", {"projections": [1.0]}), ("project", {"projections": [["x"]]}),
+                      ("project", {}), ("time_burst", {"fingerprints": [], "python_threads": 0, "projections": [[1.0]]})):
+        with pytest.raises(MalformedReply, match="projections"):
+            check_reply(op, 1, {"ok": True, "re": 1, **reply})

@@ -75,7 +75,11 @@ _SCHEMAS: dict[str, tuple[dict[str, Check], dict[str, Check]]] = {
     "time_setup": ({}, {"warmup_calls": _count, "warmup_ms": _finite, "settled_ms": _finite}),
     "settle": ({"settled_ms": _finite}, {}),
     "time_call": ({"ms": _finite, "fingerprint_at_return": _fingerprint, "python_threads": _count}, {}),
-    "time_burst": ({"fingerprints": _list_of(_fingerprint), "python_threads": _count}, {}),
+    "time_burst": ({"fingerprints": _list_of(_fingerprint), "python_threads": _count},
+                   {"projections": _list_of(_list_of(_list_of(_num)))}),
+    "prepare": ({}, {"projections": _list_of(_list_of(_num))}),  # per output, the last call's
+    "project": ({"projections": _list_of(_list_of(_num))}, {}),
+    "flush": ({"flush_ms": _finite}, {}),
     "keep": ({}, {}),
     "kept_outputs": ({}, {}),
     "integrity": ({"patched": _list_of(_text), "python_threads": _count}, {}),
