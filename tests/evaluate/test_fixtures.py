@@ -69,6 +69,9 @@ def run_scenario(s: Scenario):
     assert elapsed < s.timeout + 30, "the time limit bounds the whole evaluation"
     if s.forks:  # the evaluation returns only once they are gone: no waiting here
         assert _own_processes(tag) == [], "a candidate's child process outlived its evaluation"
+        left = [p for p in (f"/dev/shm/ks-escape-{tag}", f"/tmp/ks-escape-{tag}", f"/var/tmp/ks-escape-{tag}")
+                if os.path.exists(p)]
+        assert left == [], f"files the candidate wrote outlived its evaluation: {left}"
     return ev
 
 

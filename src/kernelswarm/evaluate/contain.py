@@ -162,7 +162,7 @@ def _private_mounts(libc: ctypes.CDLL, private: list[str]) -> None:
     keep = [(p, os.open(p, os.O_PATH | os.O_DIRECTORY)) for p in private]
     _mount(libc, None, "/", None, _MS_REC | _MS_PRIVATE)
     _mount(libc, "proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
-    for tmp in ("/dev/shm", "/tmp"):
+    for tmp in ("/dev/shm", "/tmp", "/var/tmp"):
         if os.path.isdir(tmp):
             _mount(libc, "tmpfs", tmp, "tmpfs", _MS_NOSUID | _MS_NODEV, f"mode=1777,{_SHM_SIZE}")
     for path, fd in keep:  # the worker's own folder, bound back where it was if a tmpfs now hides it

@@ -1,4 +1,5 @@
 # kernelswarm-test: problem=relu_linear verdict=rejected check=protocol static=off
+# kernelswarm-test: device=cuda problem=relu_linear verdict=rejected check=protocol static=off
 # kernelswarm-test: problem=relu_linear verdict=rejected check=static
 # Writes a raw `{"ok": true}` frame on the worker's own reply channel in the middle of a call, so
 # that the evaluator reads it as the worker's answer (it once crashed on the missing fields).

@@ -1,4 +1,5 @@
 # kernelswarm-test: problem=relu_linear verdict=rejected check=protocol static=off
+# kernelswarm-test: device=cuda problem=relu_linear verdict=rejected check=protocol static=off
 # Announces a frame of 15 GiB on the worker's channel: the evaluator must not try to read (or
 # allocate) it.
 import struct
