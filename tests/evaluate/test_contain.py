@@ -142,3 +142,28 @@ def test_no_secret_reaches_a_candidate_or_comes_back(mode: dict, raise_: bool, t
     assert not result["reason"].startswith("static"), result["reason"]
     assert key not in text, "the key came back"
     assert hashlib.sha256(key.encode()).hexdigest() not in text, "the candidate could read the key"
+
+
+@pytest.mark.skipif(not contain.available(), reason="no namespaces on this platform")
+def test_a_kernelswarm_installed_under_tmp_still_runs_its_own_worker(tmp_path: Path) -> None:
+    """The candidate's private /tmp must not hide the code the worker runs: a clone (or a venv)
+    under /tmp gets its own worker, not another kernelswarm's, nor none."""
+    import shutil
+
+    assert str(tmp_path).startswith("/tmp/"), "pytest's tmp_path is where this test needs it"
+    src = tmp_path / "clone" / "src"
+    shutil.copytree(Path(SRC) / "kernelswarm", src / "kernelswarm", ignore=shutil.ignore_patterns("__pycache__"))
+    candidate = tmp_path / "cand.py"
+    candidate.write_text("import kernelswarm.evaluate.worker as w\nraise RuntimeError('worker from ' + w.__file__)\n")
+    script = (
+        "import sys\n"
+        "from kernelswarm.evaluate import EvalOptions, evaluate\n"
+        "from kernelswarm.problems import load_problem\n"
+        f"p = load_problem({str(PROBLEMS / 'relu_linear.py')!r})\n"
+        f"ev = evaluate(p, open({str(candidate)!r}).read(), EvalOptions.for_device('cpu', timeout_s=240.0, static_screen=False))\n"
+        "print('VERDICT', ev.verdict.value, ev.reason)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"PYTHONPATH": str(src)}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
+    line = next((x for x in done.stdout.splitlines() if x.startswith("VERDICT")), done.stdout + done.stderr[-2000:])
+    assert f"worker from {src}" in line, line

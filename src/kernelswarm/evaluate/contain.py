@@ -54,6 +54,15 @@ def launch_argv(worker_argv: list[str], write_fd: int, private: list[str]) -> li
     return [sys.executable, "-I", "-S", __file__, str(write_fd), os.pathsep.join(private), "--", *worker_argv]
 
 
+def code_paths(pythonpath: str) -> list[str]:
+    """Folders the worker's own code lives in (the interpreter, its prefix, every import path): a
+    private /tmp must not hide them when kernelswarm or its Python were installed under /tmp (a CI
+    clone, a venv there), or the worker would fail to start, or import another kernelswarm."""
+    found = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable)),
+             *sys.path, *pythonpath.split(os.pathsep)}
+    return sorted(p for p in found if p and os.path.isabs(p) and os.path.isdir(p))
+
+
 def set_parent_death_signal() -> None:
     """In a child between fork and exec: die with SIGKILL when the parent (thread) dies."""
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -165,7 +174,9 @@ def _private_mounts(libc: ctypes.CDLL, private: list[str]) -> None:
     for tmp in ("/dev/shm", "/tmp", "/var/tmp"):
         if os.path.isdir(tmp):
             _mount(libc, "tmpfs", tmp, "tmpfs", _MS_NOSUID | _MS_NODEV, f"mode=1777,{_SHM_SIZE}")
-    for path, fd in keep:  # the worker's own folder, bound back where it was if a tmpfs now hides it
+    # The worker's own folder and code, bound back where they were if a tmpfs now hides them;
+    # outer folders first, so that an inner one is found inside its bound outer one.
+    for path, fd in sorted(keep, key=lambda k: len(k[0])):
         if not os.path.isdir(path):
             os.makedirs(path, exist_ok=True)
             _mount(libc, f"/proc/self/fd/{fd}", path, None, _MS_BIND)

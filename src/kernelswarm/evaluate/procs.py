@@ -111,7 +111,7 @@ class WorkerProcess:
         argv = [sys.executable, "-m", "kernelswarm.evaluate.worker", role, str(to_child_r), str(from_child_w)]
         contained = role == "candidate" and contain.available()
         if contained:  # the candidate's worker in its own PID namespace (contain.py)
-            argv = contain.launch_argv(argv, from_child_w, [str(workdir)])
+            argv = contain.launch_argv(argv, from_child_w, [str(workdir), *contain.code_paths(env["PYTHONPATH"])])
         self.proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
             cwd=workdir, env=env, pass_fds=(to_child_r, from_child_w),
