@@ -194,3 +194,65 @@ def test_a_run_whose_process_is_gone_is_shown_stopped(tmp_path) -> None:
     assert store.run(dead).shown_status == "running"
     store.set_run_status(alive, "finished")
     assert store.run(alive).shown_status == "finished"
+
+
+def _row(cid: int, ms: float, ci=None, compile_ci=None, ref: float = 10.0, compiled: float | None = 8.0,
+         verdict: str = "accepted"):
+    from kernelswarm.store import CandidateRow
+
+    return CandidateRow(id=cid, problem="p", agent=f"a{cid}", round=0, parent_id=None, context={}, language="x",
+                        note="", source=f"s{cid}", verdict=verdict, candidate_ms=ms, reference_ms=ref,
+                        compiled_ms=compiled, speedup_ci=ci, speedup_vs_compile_ci=compile_ci)
+
+
+def _select(cands, compiled: float | None = 8.0, eager: float | None = 10.0, min_gain: float = 0.02):
+    from kernelswarm.store import select
+
+    row = {"name": "p", "level": 1, "hash": "h", "path": "/p.py", "source": "", "done": 1,
+           "eager": _t(eager) if eager else None, "compiled": _t(compiled) if compiled else None,
+           "baseline_error": None if eager else "boom"}
+    return select(row, cands, min_gain)
+
+
+def test_selection_needs_the_interval_to_clear_the_margin_over_both_baselines():
+    from kernelswarm.records import Selection
+
+    # 2x eager (interval clear of 1.02), but against torch.compile an interval down to 1.01.
+    narrow = _row(1, 5.0, ci=(1.9, 2.1), compile_ci=(1.01, 1.2))
+    r = _select([narrow])
+    assert r.best is None and r.selection is Selection.NOT_FASTER and r.fastest_accepted.id == 1
+    assert "does not clear 1.02x" in r.reason and "1.010-1.200x" in r.reason
+    clear = _row(2, 5.5, ci=(1.7, 1.9), compile_ci=(1.3, 1.6))
+    r = _select([narrow, clear])
+    assert r.best.id == 2 and r.selection is Selection.WIN and r.speedup_ci == (1.3, 1.6)
+    assert r.speedup_vs_eager == 10.0 / 5.5 and "won" in r.reason
+
+
+def test_selection_outcomes():
+    from kernelswarm.records import Selection
+
+    wide = _row(1, 5.0, ci=(0.6, 1.7), compiled=None)
+    assert _select([wide], compiled=None).selection is Selection.TOO_NOISY
+    assert "undecided: the machine is too noisy" in _select([wide], compiled=None).reason
+    assert _select([_row(1, 5.0, verdict="incorrect")]).selection is Selection.NONE_ACCEPTED
+    assert _select([], eager=None, compiled=None).selection is Selection.NO_BASELINE
+    # A record stored before intervals: its point estimate stands for its interval.
+    old = _row(1, 4.0, compiled=None)
+    assert _select([old]).selection is Selection.WIN
+    assert _select([_row(1, 9.9, ci=(1.0, 1.03), compiled=None)], compiled=None, min_gain=0.0).selection is Selection.WIN
+
+
+def test_intervals_and_noise_mark_round_trip_through_the_store(tmp_path: Path) -> None:
+    s = Store(tmp_path / "k.db")
+    run = s.create_run("cpu", {"min_gain": 0.5}, {})
+    pid = _problem(s, run, compiled=None)
+    a, b = s.add_proposals(run, pid, "a", 0, [Candidate("S1", "a"), Candidate("S2", "a")])
+    ev = _ev(Verdict.ACCEPTED, 5.0)
+    ev.speedup_ci = (1.6, 2.4)
+    s.add_evaluation(a, ev)
+    s.add_evaluation(b, Evaluation("p", "cpu", Verdict.REJECTED, "wall-clock: x", noise_sensitive=True))
+    rows = s.candidates(run)
+    assert rows[0].speedup_ci == (1.6, 2.4) and rows[1].noise_sensitive and not rows[0].noise_sensitive
+    assert s.evaluation(a).speedup_ci == (1.6, 2.4) and s.evaluation(b).noise_sensitive
+    [r] = s.problem_results(run)
+    assert r.min_gain == 0.5 and r.best is not None  # 1.6 clears 1.5, the run's own margin

@@ -496,3 +496,42 @@ def test_builtin_agents_say_they_have_nothing_after_round_0(tmp_path: Path) -> N
     notes = [e.message for e in events if e.kind == "note" and "propose once" in e.message]
     assert notes == ["compile: built-in, they propose once (round 0) and have nothing more for rounds 1-2; "
                      "no other agent is left to propose"]
+
+
+class NoisyEvaluator(FakeEvaluator):
+    """`reject=noise` sources are rejected by a clock (noise-sensitive) the first time, accepted
+    after; `reject=lie` ones are rejected structurally every time."""
+
+    def __call__(self, problem: Problem, source: str, options) -> Evaluation:
+        with self.lock:
+            self.calls.append(source)
+            first = self.calls.count(source) == 1
+        if "reject=lie" in source or first:
+            return Evaluation(problem.name, options.device, Verdict.REJECTED, "wall-clock: disagrees",
+                              noise_sensitive="reject=noise" in source)
+        return Evaluation(problem.name, options.device, Verdict.ACCEPTED, "ok", kind=Kind.CUSTOM_KERNEL,
+                          reference=options.reference, compiled=options.compiled, candidate=_t(4.0))
+
+
+def test_a_noise_sensitive_rejection_is_judged_again_for_an_identical_proposal(tmp_path: Path) -> None:
+    ev = NoisyEvaluator()
+    agent = ScriptedAgent("a", {0: ["reject=noise", "reject=lie"], 1: ["reject=noise", "reject=lie"]})
+    sup, _ = _sup(tmp_path, [agent], rounds=2, evaluator=ev)
+    run = sup.run(_problems()[:1])
+    assert sorted(ev.calls) == ["reject=lie", "reject=noise", "reject=noise"]  # the lie's twin reused its verdict
+    rows = sup.store.candidates(run)
+    noise = [r for r in rows if r.source == "reject=noise"]
+    assert [r.verdict for r in noise] == ["rejected", "accepted"] and noise[0].noise_sensitive
+    lie = [r for r in rows if r.source == "reject=lie"]
+    assert lie[1].reason.startswith("same source as candidate") and not lie[0].noise_sensitive
+
+
+def test_min_gain_decides_whether_a_small_win_replaces_the_baseline(tmp_path: Path) -> None:
+    """7.6 ms against torch.compile's 8.0 ms is 5% faster: a win at --min-gain 0.02, not at 0.1."""
+    for gain, won in ((0.02, True), (0.1, False)):
+        sup, events = _sup(tmp_path / str(gain), [ScriptedAgent("a", {0: ["ms=7.6"]})], min_gain=gain)
+        [r] = sup.store.problem_results(sup.run(_problems()[:1]))
+        assert (r.best is not None) is won and r.min_gain == gain
+        assert r.selection.value == ("win" if won else "not-faster")
+        [done] = [e for e in events if e.kind == "done"]
+        assert done.result.selection is r.selection

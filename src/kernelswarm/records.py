@@ -49,6 +49,24 @@ class Mode(str, enum.Enum):
         return Mode(flag or declared or Mode.INFERENCE)
 
 
+class SpeedDecision(str, enum.Enum):
+    """What a speedup's confidence interval says against a required gain (intervals.decide)."""
+
+    FASTER = "faster"  # the interval's low end clears 1 + the margin
+    NOT_FASTER = "not-faster"  # it does not, and the interval is narrow enough to say so
+    UNDECIDED = "undecided"  # it straddles the margin widely even after timing more: the machine is too noisy
+
+
+class Selection(str, enum.Enum):
+    """Why the supervisor's selection gave a problem of a run the result it has."""
+
+    WIN = "win"  # a candidate's interval against the faster baseline cleared 1 + --min-gain
+    NOT_FASTER = "not-faster"  # accepted candidates, none clearing the margin: the baseline stands
+    TOO_NOISY = "too-noisy"  # the best candidate's interval was too wide to decide: the baseline stands
+    NONE_ACCEPTED = "none-accepted"  # no candidate was accepted: the baseline stands
+    NO_BASELINE = "no-baseline"  # the reference could not be timed
+
+
 @dataclass(frozen=True)
 class Check:
     """One named check of an evaluation."""
@@ -68,6 +86,9 @@ class Timing:
     p10_ms: float  # 10th percentile
     p90_ms: float  # 90th percentile
     n: int  # number of timed calls
+    # Every call's time in the order timed; in a paired window sample i of each implementation
+    # was timed side by side, which is what a speedup's interval resamples. Empty in old records.
+    samples: tuple[float, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def spread(self) -> float:
@@ -86,11 +107,13 @@ class Timing:
 
         mid = n // 2
         median = s[mid] if n % 2 else 0.5 * (s[mid - 1] + s[mid])
-        return Timing(median, sum(s) / n, s[0], q(0.1), q(0.9), n)
+        return Timing(median, sum(s) / n, s[0], q(0.1), q(0.9), n, tuple(samples_ms))
 
     @staticmethod
     def from_dict(d: dict | None) -> "Timing | None":
-        return None if d is None else Timing(**{k: d[k] for k in _TIMING_FIELDS})
+        if d is None:
+            return None
+        return Timing(**{k: d[k] for k in _TIMING_FIELDS}, samples=tuple(d.get("samples", ())))
 
 
 _TIMING_FIELDS = ("median_ms", "mean_ms", "min_ms", "p10_ms", "p90_ms", "n")
@@ -108,8 +131,10 @@ class Evaluation:
     precision: Precision = Precision.FP32  # the policy the candidate was judged under
     mode: Mode = Mode.INFERENCE  # train: one call was forward plus backward, gradients compared too
     checks: list[Check] = field(default_factory=list)
-    reference: Timing | None = None  # eager reference, timed in a clean process
-    compiled: Timing | None = None  # torch.compile of the reference, when measured
+    reference: Timing | None = None  # eager reference, timed in the clean process paired with the candidate
+    # torch.compile of the reference, when measured: timed paired with eager (in this run's baseline
+    # phase, or after the candidate), its times scaled by this window's eager median over that one's
+    compiled: Timing | None = None
     candidate: Timing | None = None  # set when the candidate was timed
     custom_share: float | None = None  # share of device time in the candidate's own kernels
     max_rel_error: float | None = None  # worst normwise error against fp64 over all trials
@@ -127,6 +152,11 @@ class Evaluation:
     def timed_on(self) -> str:
         """Where it was timed, e.g. 'node3 cuda:1' ('' when the run did not place evaluations)."""
         return timed_on(self.host, self.device_index)
+    speedup_ci: tuple[float, float] | None = None  # interval of `speedup` from the paired samples; None unless accepted
+    speedup_vs_compile_ci: tuple[float, float] | None = None  # the same against torch.compile, when measured
+    # A rejection that load on the machine could have caused (the wall-clock checks, a timeout):
+    # the supervisor judges an identical later proposal again instead of reusing it.
+    noise_sensitive: bool = False
 
     @property
     def correct(self) -> bool:
@@ -166,6 +196,8 @@ class Evaluation:
         d["speedup"] = self.speedup
         d["speedup_vs_compile"] = self.speedup_vs_compile
         d["fraction_of_sol"] = self.fraction_of_sol
+        d["speedup_ci"] = list(self.speedup_ci) if self.speedup_ci else None
+        d["speedup_vs_compile_ci"] = list(self.speedup_vs_compile_ci) if self.speedup_vs_compile_ci else None
         return d
 
     def to_json(self) -> str:
@@ -196,6 +228,9 @@ class Evaluation:
             host=d.get("host", ""),
             device_index=d.get("device_index"),
             problem_flags=list(d.get("problem_flags", [])),
+            speedup_ci=_interval(d.get("speedup_ci")),
+            speedup_vs_compile_ci=_interval(d.get("speedup_vs_compile_ci")),
+            noise_sensitive=bool(d.get("noise_sensitive", False)),
         )
 
 
@@ -203,6 +238,10 @@ def timed_on(host: str | None, device_index: int | None) -> str:
     """'host cuda:N', 'host', 'cuda:N' or '': where an evaluation was timed."""
     gpu = f"cuda:{device_index}" if device_index is not None else ""
     return " ".join(x for x in (host or "", gpu) if x)
+
+
+def _interval(v: Any) -> tuple[float, float] | None:
+    return None if v is None else (float(v[0]), float(v[1]))
 
 
 @dataclass

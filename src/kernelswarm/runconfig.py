@@ -39,6 +39,7 @@ class RunConfig:
     devices: list[str] | None = None  # GPUs of this host the run spreads over ("cuda:0", ...); None: one
     ray: str | None = None  # Ray address ("local" or a cluster's) whose actors evaluate; None: this process
     mode: str | None = None  # --mode: "train" (forward plus backward) or "inference"; None: each problem's own
+    min_gain: float = 0.02  # a candidate replaces the faster baseline only when its interval's low end clears 1 + this
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -34,10 +34,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from kernelswarm import redact
+from kernelswarm import intervals, redact
 from kernelswarm.locks import Busy, ProcessLock, store_lock
 from kernelswarm.metrics import ProblemScore
-from kernelswarm.records import Candidate, Evaluation, Timing, Verdict, timed_on
+from kernelswarm.records import Candidate, Evaluation, Selection, SpeedDecision, Timing, Verdict, timed_on
+
+DEFAULT_MIN_GAIN = 0.02  # `run --min-gain`: a candidate's interval must clear 1 + this to replace a baseline
 
 SCHEMA_VERSION = 1
 
@@ -157,9 +159,23 @@ class CandidateRow:
     kind: str | None = None
     candidate_ms: float | None = None
     reference_ms: float | None = None  # eager time the evaluation compared against
-    compiled_ms: float | None = None
+    compiled_ms: float | None = None  # torch.compile's time in the evaluation's window (see Evaluation.compiled)
     device: str = ""
     timed_on: str = ""  # the machine and GPU that timed it, when the run placed evaluations (else "")
+    speedup_ci: tuple[float, float] | None = None  # Evaluation.speedup_ci (vs eager)
+    speedup_vs_compile_ci: tuple[float, float] | None = None
+    noise_sensitive: bool = False  # Evaluation.noise_sensitive: a rejection load could have caused
+
+    @property
+    def speedup(self) -> float | None:
+        """Against eager, from the evaluation's own paired window."""
+        ok = self.verdict == Verdict.ACCEPTED.value and self.candidate_ms and self.reference_ms
+        return self.reference_ms / self.candidate_ms if ok else None
+
+    @property
+    def speedup_vs_compile(self) -> float | None:
+        ok = self.verdict == Verdict.ACCEPTED.value and self.candidate_ms and self.compiled_ms
+        return self.compiled_ms / self.candidate_ms if ok else None
 
 
 @dataclass(frozen=True)
@@ -177,9 +193,31 @@ class ProblemResult:
     done: bool  # the supervisor finished every round of it
     n_candidates: int
     n_accepted: int
-    best: CandidateRow | None  # the fastest accepted candidate that beats the faster baseline
+    best: CandidateRow | None  # the fastest accepted candidate whose interval clears the margin over the faster baseline
     fastest_accepted: CandidateRow | None = None  # the fastest accepted candidate, even if slower
     flags: tuple[str, ...] = ()  # the screen's findings (a no-op could pass...); empty when fair or not screened
+    selection: Selection = Selection.NONE_ACCEPTED  # why the result is what it is (`reason` says it in words)
+    min_gain: float = DEFAULT_MIN_GAIN  # the margin a candidate's interval had to clear
+
+    @property
+    def reason(self) -> str:
+        """One line for the summary and the report: why this result."""
+        shown_of = self.best or self.fastest_accepted
+        ci = interval_vs_best(shown_of, self.compile_ms) if shown_of else None
+        shown = f" (interval {ci[0]:.3f}-{ci[1]:.3f}x)" if ci else ""
+        bar = f"{1 + self.min_gain:.2f}x"
+        return {
+            Selection.WIN: f"won{shown}: clears {bar} over the faster baseline",
+            Selection.NOT_FASTER: f"baseline stands: the fastest accepted candidate{shown} does not clear {bar}",
+            Selection.TOO_NOISY: f"undecided: the machine is too noisy{shown}; the baseline stands",
+            Selection.NONE_ACCEPTED: "baseline stands: no candidate was accepted",
+            Selection.NO_BASELINE: f"no baseline: {self.baseline_error or 'not measured'}",
+        }[self.selection]
+
+    @property
+    def speedup_ci(self) -> tuple[float, float] | None:
+        """The result's interval against the faster baseline; None when a baseline stands."""
+        return interval_vs_best(self.best, self.compile_ms) if self.best else None
 
     @property
     def best_baseline_ms(self) -> float | None:
@@ -212,13 +250,17 @@ class ProblemResult:
 
     @property
     def speedup_vs_eager(self) -> float | None:
-        r = self.result_ms
-        return self.eager_ms / r if self.eager_ms and r else None
+        """The best candidate's paired speedup; where a baseline stands, its own against eager."""
+        if self.best is not None:
+            return self.best.speedup
+        b = self.best_baseline_ms
+        return self.eager_ms / b if self.eager_ms and b else None
 
     @property
     def speedup_vs_best_baseline(self) -> float | None:
-        r, b = self.result_ms, self.best_baseline_ms
-        return b / r if b and r else None
+        if self.best is not None:
+            return _point_vs_best(self.best, self.compile_ms)
+        return 1.0 if self.best_baseline_ms else None
 
     def score(self) -> ProblemScore:
         """This result reduced to what kernelswarm.metrics needs."""
@@ -304,6 +346,11 @@ def _now() -> str:
 
 def _timing_json(t: Timing | None) -> str | None:
     return None if t is None else json.dumps(t.__dict__)
+
+
+def _ci(s: str | None) -> tuple[float, float] | None:
+    v = json.loads(s) if s else None
+    return (float(v[0]), float(v[1])) if v else None
 
 
 def _timing(s: str | None) -> Timing | None:
@@ -564,7 +611,9 @@ class Store:
     _CANDIDATE_SQL = (
         "SELECT c.*, p.name AS problem, r.device AS device, e.verdict, e.reason, e.kind, e.candidate_ms,"
         " e.reference_ms, e.compiled_ms, json_extract(e.data, '$.host') AS host,"
-        " json_extract(e.data, '$.device_index') AS device_index FROM candidates c JOIN problems p ON p.id = c.problem_id"
+        " json_extract(e.data, '$.device_index') AS device_index, json_extract(e.data, '$.speedup_ci') AS speedup_ci,"
+        " json_extract(e.data, '$.speedup_vs_compile_ci') AS speedup_vs_compile_ci,"
+        " json_extract(e.data, '$.noise_sensitive') AS noise_sensitive FROM candidates c JOIN problems p ON p.id = c.problem_id"
         " JOIN runs r ON r.id = p.run_id LEFT JOIN evaluations e ON e.candidate_id = c.id"
     )
 
@@ -576,6 +625,8 @@ class Store:
             verdict=r["verdict"], reason=r["reason"] or "", kind=r["kind"], candidate_ms=r["candidate_ms"],
             reference_ms=r["reference_ms"], compiled_ms=r["compiled_ms"], device=r["device"],
             timed_on=timed_on(r["host"], r["device_index"]),
+            speedup_ci=_ci(r["speedup_ci"]), speedup_vs_compile_ci=_ci(r["speedup_vs_compile_ci"]),
+            noise_sensitive=bool(r["noise_sensitive"]),
         )
 
     def candidates(self, run_id: int, problem: str | None = None) -> list[CandidateRow]:
@@ -621,10 +672,11 @@ class Store:
 
     def problem_results(self, run_id: int) -> list[ProblemResult]:
         cands = self.candidates(run_id)
+        min_gain = float(self.run(run_id).config.get("min_gain", DEFAULT_MIN_GAIN))
         out = []
         for p in self.problem_rows(run_id):
             mine = [c for c in cands if c.problem == p["name"]]
-            out.append(select(p, mine))
+            out.append(select(p, mine, min_gain))
         return out
 
     def run_span_s(self, run_id: int) -> float:
@@ -672,19 +724,59 @@ class Store:
         return self._candidate(rows[0]) if rows else None
 
 
-def select(problem: dict[str, Any], cands: list[CandidateRow]) -> ProblemResult:
-    """The selection rule: the fastest accepted candidate, and only if it is strictly faster than
-    the faster baseline; otherwise the baseline stands, so a result is never slower than it."""
+def _points(c: CandidateRow, compile_ms: float | None) -> list[float | None]:
+    """A candidate's paired speedups against eager and (where the run measured it) torch.compile.
+    An evaluation without torch.compile's time in its window falls back on the run's."""
+    if compile_ms is None:
+        return [c.speedup]
+    return [c.speedup, c.speedup_vs_compile or (compile_ms / c.candidate_ms if c.candidate_ms else None)]
+
+
+def _point_vs_best(c: CandidateRow, compile_ms: float | None) -> float | None:
+    both = _points(c, compile_ms)
+    return None if None in both else min(both)
+
+
+def interval_vs_best(c: CandidateRow, compile_ms: float | None) -> tuple[float, float] | None:
+    """A candidate's interval against the faster of its baselines: the lower ends of its intervals
+    against eager and (where measured) torch.compile. A record without an interval (stored before
+    intervals existed) counts its point estimate as one."""
+    cis = []
+    for ci, point in zip((c.speedup_ci, c.speedup_vs_compile_ci), _points(c, compile_ms)):
+        if ci is None and point is None:
+            return None
+        cis.append(ci or (point, point))
+    return min(lo for lo, _ in cis), min(hi for _, hi in cis)
+
+
+def select(problem: dict[str, Any], cands: list[CandidateRow], min_gain: float = DEFAULT_MIN_GAIN) -> ProblemResult:
+    """The selection rule: of the accepted candidates whose interval against the faster baseline
+    clears 1 + min_gain, the fastest; otherwise the baseline stands, and `selection` says why."""
     eager: Timing | None = problem["eager"]
     compiled: Timing | None = problem["compiled"]
     accepted = [c for c in cands if c.verdict == Verdict.ACCEPTED.value and c.candidate_ms is not None]
-    fastest = min(accepted, key=lambda c: (c.candidate_ms, c.id), default=None)
-    floor = min([t.median_ms for t in (eager, compiled) if t is not None], default=None)
-    best = fastest if fastest is not None and floor is not None and fastest.candidate_ms < floor else None
+    with_compile = compiled.median_ms if compiled is not None else None
+
+    def speed(c: CandidateRow) -> tuple[float, int]:
+        return (_point_vs_best(c, with_compile) or c.speedup or 0.0, -c.id)
+
+    fastest = max(accepted, key=speed, default=None)
+    decisions = {c.id: intervals.decide(interval_vs_best(c, with_compile), min_gain) for c in accepted}
+    winners = [c for c in accepted if decisions[c.id] is SpeedDecision.FASTER]
+    best = max(winners, key=speed, default=None) if eager is not None else None
+    if eager is None:
+        selection = Selection.NO_BASELINE
+    elif best is not None:
+        selection = Selection.WIN
+    elif fastest is None:
+        selection = Selection.NONE_ACCEPTED
+    else:
+        undecided = any(d is SpeedDecision.UNDECIDED for d in decisions.values())
+        selection = Selection.TOO_NOISY if undecided else Selection.NOT_FASTER
     return ProblemResult(
         name=problem["name"], level=problem["level"], hash=problem["hash"], path=problem["path"],
         source=problem["source"], eager_ms=eager.median_ms if eager else None,
         compile_ms=compiled.median_ms if compiled else None, baseline_error=problem["baseline_error"],
         done=bool(problem["done"]), n_candidates=len(cands), n_accepted=len(accepted), best=best,
-        fastest_accepted=fastest, flags=tuple(problem.get("flags") or ()),
+        fastest_accepted=fastest, flags=tuple(problem.get("flags") or ()), selection=selection, min_gain=min_gain,
     )

@@ -253,7 +253,7 @@ class Supervisor:
     def _finish(self, pid: int, problem: Problem, already: bool = False) -> ProblemResult:
         if not already:
             self.store.mark_problem_done(pid)
-        result = select(self._row(pid), self.store.candidates_of_problem(pid))
+        result = select(self._row(pid), self.store.candidates_of_problem(pid), self.config.min_gain)
         self._emit(Event("done", problem.name, result=result, message="(resumed: already done)" if already else ""))
         return result
 
@@ -400,9 +400,11 @@ class Supervisor:
 
     def _reuse(self, pid: int, problem: Problem, row: CandidateRow) -> bool:
         """An exact copy of an already judged source gets that verdict instead of a new evaluation
-        (models often resubmit the same code); the reason says so."""
+        (models often resubmit the same code); the reason says so. A rejection that load could have
+        caused (Evaluation.noise_sensitive) is never reused: the copy is judged again."""
         twin = next((c for c in self.store.candidates_of_problem(pid)
-                     if c.id != row.id and c.verdict is not None and c.source == row.source), None)
+                     if c.id != row.id and c.verdict is not None and c.source == row.source
+                     and not c.noise_sensitive), None)
         ev = self.store.evaluation(twin.id) if twin else None
         if ev is None:
             return False
@@ -418,6 +420,9 @@ class Supervisor:
     # ---- evaluation ----
 
     def _options(self, eager: Timing, compiled: Timing | None):
+        """`eager` and `compiled`: this run's baselines, timed alternately; no speedup divides by
+        them (each evaluation times the reference beside its candidate), but torch.compile's
+        ratio to eager comes from them."""
         from kernelswarm.evaluate.options import EvalOptions
 
         settings = dict(timeout_s=self.config.timeout_s, strict=self.config.strict,

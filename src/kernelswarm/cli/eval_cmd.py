@@ -24,8 +24,10 @@ def eval_command(
     timeout: float = typer.Option(300.0, "--timeout", help="Seconds for the whole evaluation."),
     strict: bool = typer.Option(False, "--strict", help="Accept only candidates whose own kernels did the work."),
     precision: str = typer.Option("fp32", "--precision", help="fp32 (default), tf32, bf16 or fp16."),
-    baseline_compile: bool = typer.Option(False, "--baseline-compile", help="Also time torch.compile of the reference (cached)."),
+    baseline_compile: bool = typer.Option(False, "--baseline-compile", help="Also time torch.compile of the reference, alternately with eager."),
     mode: Optional[str] = typer.Option(None, "--mode", help="train: forward plus backward, gradients checked (default: the problem's KERNELSWARM_MODE, else inference)."),
+    min_speedup: Optional[float] = typer.Option(
+        None, "--min-speedup", help="Exit 0 only when accepted and the speedup interval's low end is at least this (a CI gate)."),
 ) -> None:
     """Evaluate one candidate: correctness against float64, timing, trust checks."""
     from kernelswarm.problems.load import ProblemError, load_problem
@@ -37,6 +39,8 @@ def eval_command(
         die("--timeout must be positive")
     if mode is not None and mode not in ("train", "inference"):
         die(f"unknown mode {mode!r}: choose train or inference")
+    if min_speedup is not None and not min_speedup > 0:
+        die("--min-speedup must be positive")
     try:
         prob = load_problem(problem)
     except ProblemError as e:
@@ -78,7 +82,18 @@ def eval_command(
         sys.stdout.write(json.dumps(ev.to_dict()) + "\n")
     else:
         _print_summary(ev)
-    raise typer.Exit(0 if ev.correct else 1)
+    raise typer.Exit(0 if passes(ev, min_speedup) else 1)
+
+
+def passes(ev, min_speedup: float | None) -> bool:
+    """Accepted, and with --min-speedup, its interval's low end at least that."""
+    if not ev.correct:
+        return False
+    return min_speedup is None or (ev.speedup_ci is not None and ev.speedup_ci[0] >= min_speedup)
+
+
+def _ci(ci: tuple[float, float] | None) -> str:
+    return f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else ""
 
 
 def _print_summary(ev) -> None:
@@ -101,8 +116,10 @@ def _print_summary(ev) -> None:
     if ev.candidate:
         console.print(f"candidate:         {ev.candidate.median_ms:.4g} ms median, spread {ev.candidate.spread:.1%}, {ev.candidate.n} calls")
     if ev.speedup:
-        extra = f", {ev.speedup_vs_compile:.2f}x vs torch.compile" if ev.speedup_vs_compile else ""
-        console.print(f"[bold]speedup {ev.speedup:.2f}x vs eager{extra}[/] ({ev.kind.value})")
+        extra = f", {ev.speedup_vs_compile:.2f}x{_ci(ev.speedup_vs_compile_ci)} vs torch.compile" if ev.speedup_vs_compile else ""
+        console.print(f"[bold]speedup {ev.speedup:.2f}x{_ci(ev.speedup_ci)} vs eager{extra}[/] ({ev.kind.value})")
+        if ev.speedup_ci and ev.speedup_ci[0] < 1.0 < ev.speedup_ci[1]:
+            console.print("[dim]the interval contains 1: no speedup beyond the noise of this machine[/]")
     from rich.markup import escape
 
     for flag in ev.problem_flags:

@@ -47,13 +47,14 @@ def run(
     ray: Optional[str] = typer.Option(None, "--ray", help="Evaluate in Ray actors, one per GPU (or CPU slot with --device cpu): 'local' starts Ray here, else a cluster address. Needs pip install 'kernelswarm[ray]'."),
     shard: Optional[str] = typer.Option(None, "--shard", help="K/N: only the K-th of N disjoint parts of the problems (a Slurm array task); report the shards' stores together with `report --db A --db B ...`."),
     mode: Optional[str] = typer.Option(None, help="train: judge forward plus backward (gradients checked); default: each problem's KERNELSWARM_MODE, else inference."),
+    min_gain: float = typer.Option(0.02, "--min-gain", help="A candidate replaces the faster baseline only when its speedup interval's low end clears 1 + this."),
 ) -> None:
     """Optimize problems with every configured agent; store, select and summarize."""
     store = _open_store(db)
     try:
         _run(store, db, resume, lambda: _config(problems or [], suite, level, device, agents, models, candidates,
                                                 rounds, budget, jobs, context, timeout, strict, precision, shard=shard,
-                                                devices=devices, ray=ray, mode=mode))
+                                                devices=devices, ray=ray, mode=mode, min_gain=min_gain))
     finally:
         store.close()  # lets go of the writer's lock
 
@@ -151,7 +152,8 @@ def _open_store(db: Path) -> "Store":
 
 def _config(problems: list[str], suite, level, device, agents, models, candidates, rounds, budget, jobs,
             context, timeout, strict, precision, shard: str | None = None,
-            devices: str | None = None, ray: str | None = None, mode: str | None = None) -> "RunConfig":
+            devices: str | None = None, ray: str | None = None, mode: str | None = None,
+            min_gain: float = 0.02) -> "RunConfig":
     from kernelswarm.backends import DEVICES, available, best_device
     from kernelswarm.records import Precision
     from kernelswarm.supervisor import CONTEXT_ARMS, RunConfig
@@ -181,6 +183,8 @@ def _config(problems: list[str], suite, level, device, agents, models, candidate
             die(str(e))
     if mode is not None and mode not in ("train", "inference"):
         die(f"unknown mode {mode!r}: choose train or inference")
+    if not 0.0 <= min_gain < 10.0:
+        die(f"--min-gain must be between 0 and 10 (a share: 0.02 means 2%), not {min_gain}")
     arms = [] if context.strip() == "none" else [a.strip() for a in context.split(",") if a.strip()]
     bad = [a for a in arms if a not in CONTEXT_ARMS]
     if bad:
@@ -198,7 +202,7 @@ def _config(problems: list[str], suite, level, device, agents, models, candidate
         models=str(models.resolve()) if models else None,
         candidates=str(candidates.resolve()) if candidates else None, rounds=rounds, budget_usd=budget,
         jobs=jobs, context=arms, timeout_s=timeout, strict=strict, precision=precision, shard=shard,
-        devices=gpus, ray=ray.strip() if ray else None, mode=mode,
+        devices=gpus, ray=ray.strip() if ray else None, mode=mode, min_gain=min_gain,
     )
 
 
@@ -293,7 +297,8 @@ class _Progress:
             ev = e.evaluation
             where = f" [dim]\\[{escape(ev.timed_on)}][/]" if ev.timed_on else ""
             if ev.correct and ev.candidate:
-                x = f"{ev.speedup:.2f}x eager" if ev.speedup else ""
+                ci = f" [{ev.speedup_ci[0]:.2f}, {ev.speedup_ci[1]:.2f}]" if ev.speedup_ci else ""
+                x = f"{ev.speedup:.2f}x{ci} eager" if ev.speedup else ""
                 kind = f", {ev.kind.value}" if ev.kind else ""
                 return f"  {escape(who)}: [green]accepted[/] {ev.candidate.median_ms:.3f} ms ({x}{kind}){where}"
             return f"  {escape(who)}: [yellow]{ev.verdict.value}[/] {escape(ev.reason[:160])}{where}"
@@ -304,9 +309,10 @@ class _Progress:
                 return f"  -> no result ({escape(r.baseline_error or 'baselines failed')})"
             if r.best is not None:
                 return (f"  -> best: [bold]{escape(r.best.agent)}[/] {r.best.candidate_ms:.3f} ms, "
-                        f"{r.speedup_vs_eager:.2f}x eager, {r.speedup_vs_best_baseline:.2f}x best baseline {escape(e.message)}{mark}")
-            return (f"  -> nothing beat the baseline: {r.best_baseline} stands ({r.speedup_vs_eager:.2f}x eager) "
-                    f"{escape(e.message)}{mark}")
+                        f"{r.speedup_vs_eager:.2f}x eager, {r.speedup_vs_best_baseline:.2f}x best baseline, "
+                        f"{escape(r.reason)} {escape(e.message)}{mark}")
+            return (f"  -> nothing beat the baseline: {r.best_baseline} stands ({r.speedup_vs_eager:.2f}x eager); "
+                    f"{escape(r.reason)} {escape(e.message)}{mark}")
         if e.kind == "note":
             return f"  [dim]note: {escape(e.message)}[/]"
         return None

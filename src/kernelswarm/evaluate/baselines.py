@@ -1,7 +1,9 @@
 """Baselines: eager and torch.compile timings of the reference, in a clean process.
 
-A compiled baseline costs seconds to minutes to build, so its timing is cached per problem hash,
-device, torch and triton versions and mode.
+torch.compile is timed alternately with eager in one window, so that the ratio of the two holds
+whatever the load; a speedup over torch.compile chains that ratio with the candidate's own paired
+ratio to eager (kernelswarm.intervals.chained_ci). Nothing here is cached across runs: a compile
+timing cached once measured 1.9 ms for five runs while its eager time ranged from 1 to 6 ms.
 """
 
 from __future__ import annotations
@@ -18,19 +20,10 @@ from typing import Any
 from kernelswarm.evaluate.devicelock import NO_LOCK, DeviceLock, NoLock
 from kernelswarm.evaluate.options import EvalOptions
 from kernelswarm.evaluate.procs import WorkerFailed, WorkerProcess, init_message
-from kernelswarm.evaluate.support import read_cache, write_cache
-from kernelswarm.evaluate.timing import time_worker
+from kernelswarm.evaluate.timing import time_pair, time_worker
 from kernelswarm.locks import device_lock
 from kernelswarm.problems.load import Problem, ProblemError
 from kernelswarm.records import Mode, Timing
-
-
-# Raised whenever the way a baseline is timed changes, so that timings cached by an older
-# protocol (or an older bug) are measured again rather than trusted.
-# 2: compile pool off while timing (a CPU compile baseline once read 49 ms for 1.3 ms of work).
-# 3: workers' OpenMP threads sleep between parallel regions (OMP_WAIT_POLICY=PASSIVE).
-# 4: a compile baseline timed short of device memory is not cached (MemoryPressure).
-PROTOCOL = 4
 
 
 class MemoryPressure(RuntimeError):
@@ -54,32 +47,20 @@ def picks_by_workspace(problem: Problem) -> bool:
     return bool(_PICKS_BY_WORKSPACE.search(problem.source))
 
 
-def _cache_key(problem: Problem, o: EvalOptions, versions: dict, mode: str) -> str:
-    threads = o.threads()  # a CPU timing holds for its thread count only
-    train = o.mode_for(problem).value == "train"  # a training call is forward plus backward
-    parts = [f"p{PROTOCOL}", problem.hash, o.device, versions.get("device_name", ""), versions.get("torch", ""),
-             versions.get("triton", ""), mode] + ([f"threads={threads}"] if threads else []) + (["train"] if train else [])
-    return "|".join(parts)
-
-
-def cached_compile_timing(problem: Problem, o: EvalOptions, deadline: float, ref: WorkerProcess, spec: dict,
-                          mode: str = "default", lock: DeviceLock | NoLock = NO_LOCK,
-                          min_free_share: float = 0.0) -> Timing | None:
-    """torch.compile(mode) of the reference, from the cache or measured now; None if it fails.
-    Raises MemoryPressure, and caches nothing, if less than `min_free_share` of device memory was free."""
-    key = _cache_key(problem, o, spec.get("versions", {}), mode)
-    hit = read_cache("baselines.json").get(key)
-    if hit:
-        return Timing.from_dict(hit)
+def compile_pair(problem: Problem, o: EvalOptions, deadline: float, ref: WorkerProcess, spec: dict,
+                 mode: str = "default", lock: DeviceLock | NoLock = NO_LOCK,
+                 min_free_share: float = 0.0) -> tuple[Timing, Timing] | None:
+    """Eager and torch.compile(mode) of the reference timed alternately, measured now (never
+    cached: a baseline divides speedups only in the run that timed it); None if compiling fails.
+    Raises MemoryPressure if less than `min_free_share` of device memory was free."""
     try:
-        timing = time_worker(ref, o, deadline, spec["spec"], secrets.randbits(62), compile_mode=mode, lock=lock)
+        pair = time_pair(ref, o, deadline, spec["spec"], secrets.randbits(62), mode, lock=lock)
     except WorkerFailed as e:
         if "out of memory" in f"{e.message} {e.detail}".lower():  # not the compiler's failure: say so, to retry
             raise ProblemError(f"{problem.path}: torch.compile baseline ran out of device memory: {e.message}") from None
         return None
     check_memory(ref, min_free_share, f"torch.compile ({mode}) baseline", deadline)
-    write_cache("baselines.json", key, timing.__dict__)
-    return timing
+    return pair
 
 
 def reference_spec(ref: WorkerProcess, msg: dict[str, Any], lock: DeviceLock | NoLock, deadline: float) -> dict[str, Any]:
@@ -139,10 +120,12 @@ def _time_baselines_held(problem: Problem, device: str, compile_modes: tuple[str
             check_memory(ref, min_free_share, "eager baseline", deadline)
         except WorkerFailed as e:
             raise ProblemError(f"{problem.path}: the reference fails to run: {e.message}") from None
-        for mode in compile_modes:
-            timing = cached_compile_timing(problem, o, deadline, ref, spec, mode, lock=lock, min_free_share=min_free_share)
-            if timing is not None:
-                result[f"compile:{mode}"] = timing
+        for i, mode in enumerate(compile_modes):
+            pair = compile_pair(problem, o, deadline, ref, spec, mode, lock=lock, min_free_share=min_free_share)
+            if pair is not None:
+                if i == 0:  # the eager timing paired with the first mode's stands for eager
+                    result["eager"] = pair[0]
+                result[f"compile:{mode}"] = pair[1]
         return result
     finally:
         ref.kill()

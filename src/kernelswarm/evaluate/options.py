@@ -23,9 +23,12 @@ class EvalOptions:
     timed_calls: int = 100  # at least this many timed calls...
     min_timing_s: float = 0.5  # ...and at least this much timed time (capped by max_timed_calls)
     max_timed_calls: int = 1000
-    baseline_compile: bool = False  # also time torch.compile of the reference (cached)
-    reference: Timing | None = None  # eager reference timing already measured (skips re-timing)
-    compiled: Timing | None = None  # torch.compile timing already measured
+    baseline_compile: bool = False  # also time torch.compile of the reference, alternately with eager
+    # Eager and torch.compile of the reference timed alternately earlier in this run (their samples
+    # paired): torch.compile's ratio to eager comes from them. No speedup divides by either: the
+    # reference is always timed again beside the candidate.
+    reference: Timing | None = None
+    compiled: Timing | None = None
     reverify_above: float = 10.0  # speedups over the faster baseline beyond this are evaluated twice
     # Tests switch the static screen off to prove that the runtime checks stand on their own.
     static_screen: bool = True

@@ -8,6 +8,7 @@ expected output exists anywhere while candidate code is alive.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import shutil
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kernelswarm import redact
+from kernelswarm import intervals, redact
 from kernelswarm.evaluate import baselines, contain, timing
 from kernelswarm.evaluate.devicelock import NO_LOCK, DeviceLock, NoLock
 from kernelswarm.evaluate.options import EvalOptions
@@ -25,7 +26,7 @@ from kernelswarm.evaluate.procs import WorkerFailed, WorkerProcess, init_message
 from kernelswarm.evaluate.static import screen_source
 from kernelswarm.locks import device_lock
 from kernelswarm.problems.load import Problem, ProblemError
-from kernelswarm.records import Check, Evaluation, Kind, Mode, Precision, Verdict
+from kernelswarm.records import Check, Evaluation, Kind, Mode, Precision, Timing, Verdict
 
 # Stress trials scale floating inputs small and large; fp16's range (max 65504) gets milder scales.
 _STRESS_SCALES = {"fp16": (1e-1, 1e1)}
@@ -91,17 +92,18 @@ class _State:
 
 
 class _Verdict(Exception):
-    def __init__(self, verdict: Verdict, reason: str) -> None:
+    def __init__(self, verdict: Verdict, reason: str, noise_sensitive: bool = False) -> None:
         super().__init__(reason)
         self.verdict = verdict
         self.reason = reason
+        self.noise_sensitive = noise_sensitive
 
 
 def evaluate(problem: Problem, candidate_source: str, options: EvalOptions | None = None) -> Evaluation:
     """Judge one candidate for one problem. Raises ProblemError when the problem itself is unusable.
 
     A very large speedup over the faster baseline is only believed after a second, independent
-    evaluation with fresh seeds agrees; the slower of the two candidate timings is kept.
+    evaluation with fresh seeds agrees; the figures of the one with the lower speedup are kept.
     """
     options = options or EvalOptions()
     # No other kernelswarm process judges on this device meanwhile (locks.device_lock); a caller
@@ -112,21 +114,21 @@ def evaluate(problem: Problem, candidate_source: str, options: EvalOptions | Non
 
 
 def _evaluate_held(problem: Problem, candidate_source: str, options: EvalOptions) -> Evaluation:
-    import dataclasses
-
-    first = _evaluate_once(problem, candidate_source, options)
+    first, pair = _evaluate_once(problem, candidate_source, options)
     base = min((t.median_ms for t in (first.reference, first.compiled) if t), default=None)
     if not first.correct or base is None or base / first.candidate.median_ms <= options.reverify_above:
         return first
-    again = _evaluate_once(problem, candidate_source, dataclasses.replace(
-        options, reference=first.reference, compiled=first.compiled, timeout_s=options.timeout_s))
+    again, _ = _evaluate_once(problem, candidate_source, dataclasses.replace(
+        options, reference=pair[0] if pair else None, compiled=pair[1] if pair else None, baseline_compile=False))
     if not again.correct:
         again.reason = f"re-verification with fresh seeds: {again.reason}"
         again.checks.insert(0, Check("re-verified", False, "a second evaluation with fresh seeds did not agree"))
         return again
-    slower = max(first.candidate, again.candidate, key=lambda t: t.median_ms)
-    first.candidate = slower
-    first.checks.append(Check("re-verified", True, f"{base / slower.median_ms:.1f}x over the faster baseline held on a second evaluation with fresh seeds"))
+    slower = min(first, again, key=lambda e: e.speedup or 0.0)
+    for name in ("reference", "candidate", "compiled", "speedup_ci", "speedup_vs_compile_ci"):
+        setattr(first, name, getattr(slower, name))
+    best = min((t.median_ms for t in (first.reference, first.compiled) if t), default=base)
+    first.checks.append(Check("re-verified", True, f"{best / first.candidate.median_ms:.1f}x over the faster baseline held on a second evaluation with fresh seeds"))
     first.wall_s += again.wall_s
     return first
 
@@ -138,7 +140,9 @@ def _screen(source: str, options: EvalOptions) -> list:
     return screen_source(source, allow_tf32=True)
 
 
-def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions) -> Evaluation:
+def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions) -> tuple[Evaluation, tuple[Timing, Timing] | None]:
+    """One evaluation, and the eager and torch.compile timings paired in one window that its
+    figures against torch.compile come from (the run's, or measured here), if any."""
     started = time.monotonic()
     # Timing holds the supervisor's device lock, which stops every other evaluation's workers
     # meanwhile; this evaluation's own workers are registered with it, to be stopped in turn.
@@ -151,6 +155,7 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
     workdir = Path(tempfile.mkdtemp(prefix=contain.PREFIX))
     contain.claim_folder(workdir)
     ref = cand = None
+    pair = (options.reference, options.compiled) if options.reference and options.compiled else None
     try:
         findings = _screen(candidate_source, options) if options.static_screen else []
         if findings:
@@ -169,7 +174,7 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
         try:
             ref.call(init, deadline=st.deadline)
             spec = baselines.reference_spec(ref, {"op": "spec", "seed": _seed(), "precision": options.precision.value,
-                                                  "work_key": f"{problem.hash}|{options.device}"}, lock, st.deadline)
+                                                  "work_key": _work_key(problem, options.device)}, lock, st.deadline)
         except WorkerFailed as e:
             raise ProblemError(f"{problem.path}: the reference fails to run: {e.message}") from None
         if "train_error" in spec:  # KS-TRAIN: nothing for a backward to reach
@@ -192,9 +197,11 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
         _judge_all_calls(st, ref, ct)
         st.phases["check"] = time.monotonic() - t
         t = time.monotonic()
-        ev.reference = options.reference or timing.time_worker(ref, options, st.deadline, spec["spec"], _seed(), lock=lock)
-        if options.baseline_compile or options.compiled:
-            ev.compiled = options.compiled or baselines.cached_compile_timing(problem, options, st.deadline, ref, spec, lock=lock)
+        ev.reference = ct.reference  # timed call by call beside the candidate's: never an earlier baseline
+        if pair is None and options.baseline_compile:
+            pair = baselines.compile_pair(problem, options, st.deadline, ref, spec, lock=lock)
+        if pair is not None:
+            ev.compiled = _in_window(pair, ev.reference)
         st.phases["baseline"] = time.monotonic() - t
         _plausible(st, ct, spec)
         ev.custom_share = ct.custom_share
@@ -203,12 +210,17 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
             raise st.fail(Verdict.REJECTED, "strict", "no custom kernel did the work (" + st.checks[-1].detail + ")")
         ev.verdict = Verdict.ACCEPTED
         ev.reason = f"correct ({ev.kind.value}); max normwise error {ev.max_rel_error:.2g}"
+        t = time.monotonic()
+        _intervals(ev, pair)
+        st.phases["intervals"] = time.monotonic() - t
     except _Verdict as v:
         ev.verdict, ev.reason, ev.kind = v.verdict, v.reason, None
+        ev.noise_sensitive = v.noise_sensitive
     except WorkerFailed as e:
         verdict = {"compile_error": Verdict.COMPILE_ERROR, "timeout": Verdict.TIMEOUT,
                    "protocol": Verdict.REJECTED}.get(e.kind, Verdict.RUNTIME_ERROR)
         ev.verdict, ev.reason, ev.kind = verdict, _one_line(e.message), None
+        ev.noise_sensitive = verdict is Verdict.TIMEOUT  # a busy machine makes everything slower
         st.checks.append(Check("protocol" if e.kind == "protocol" else verdict.value, False, e.message))
         if e.kind == "protocol":
             ev.reason = f"protocol: {ev.reason}"
@@ -233,7 +245,29 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
     ev.phases_s = {k: round(v, 3) for k, v in st.phases.items()}
     ev.wall_s = time.monotonic() - started
     # Everything here that a candidate could influence, scrubbed of secrets before anyone sees it.
-    return redact.scrub_record(ev)
+    return redact.scrub_record(ev), pair
+
+
+def _in_window(pair: tuple[Timing, Timing], reference: Timing) -> Timing:
+    """torch.compile's time in the candidate's window: its ratio to eager (timed side by side in
+    `pair`), times the eager median of this window."""
+    eager, compiled = pair
+    scale = reference.median_ms / eager.median_ms
+    if compiled.samples:
+        return Timing.from_samples([t * scale for t in compiled.samples])
+    return dataclasses.replace(compiled, **{k: getattr(compiled, k) * scale
+                                            for k in ("median_ms", "mean_ms", "min_ms", "p10_ms", "p90_ms")})
+
+
+def _intervals(ev: Evaluation, pair: tuple[Timing, Timing] | None) -> None:
+    """The speedups' intervals, from the paired samples (kernelswarm.intervals)."""
+    ref, cand = ev.reference, ev.candidate
+    if not (ref and cand and ref.samples and len(ref.samples) == len(cand.samples)):
+        return
+    ev.speedup_ci = intervals.ratio_ci(ref.samples, cand.samples)
+    if pair is not None and pair[0].samples and len(pair[0].samples) == len(pair[1].samples):
+        eager, compiled = pair
+        ev.speedup_vs_compile_ci = intervals.chained_ci([(ref.samples, cand.samples), (compiled.samples, eager.samples)])
 
 
 def _run_candidate(st: _State, cand: WorkerProcess, ref: WorkerProcess, problem: Problem, source: str, spec: dict,
@@ -371,7 +405,9 @@ def _plausible(st: _State, ct: timing.CandidateTiming, spec: dict) -> None:
     else:
         st.ok("speed-of-light", "floor not available: " + spec.get("floor_error", "unknown"))
     if not ct.wall_ok:
-        raise st.fail(Verdict.REJECTED, "wall-clock", ct.wall_detail)
+        v = st.fail(Verdict.REJECTED, "wall-clock", ct.wall_detail)
+        v.noise_sensitive = ct.noise_sensitive
+        raise v
     st.ok("wall-clock", ct.wall_detail)
 
 
@@ -386,6 +422,14 @@ def _label(st: _State, ct: timing.CandidateTiming) -> Kind:
     defined = f"; defined but idle: {', '.join(ct.defined)}" if ct.defined else ""
     st.ok("kind", f"custom kernels did {ct.custom_share:.0%} of the work; PyTorch did the rest (top: {top}){defined}")
     return Kind.PYTORCH_REWRITE
+
+
+def _work_key(problem: Problem, device: str) -> str:
+    """Key of the cached FLOP and byte counts: the problem and the user's modules it imports."""
+    from kernelswarm.problems.load import local_imports_digest
+
+    digest = local_imports_digest(problem)
+    return f"{problem.hash}|{device}" + (f"|imports={digest}" if digest else "")
 
 
 def _memory_limit(device: str) -> int | None:

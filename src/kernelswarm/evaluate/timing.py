@@ -8,16 +8,23 @@ checking.
 What the candidate's process reports about time is only a claim: between its calls, the clean
 reference worker times calls of an empty function, and `wallclock` judges the claims against the
 parent's own clock.
+
+Paired timing: the clean worker also times the reference itself, one call after each of the
+candidate's (in random order within the pair, the other worker stopped meanwhile), on its own
+inputs and weights drawn from seeds nothing checked ever uses. Load on the machine falls on both
+alike, and a speedup and its interval (kernelswarm.intervals) come from these pairs only.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from kernelswarm import intervals
 from kernelswarm.evaluate import wallclock
 from kernelswarm.evaluate.devicelock import NO_LOCK, DeviceLock, NoLock
 from kernelswarm.evaluate.options import EvalOptions
@@ -35,6 +42,8 @@ SAMPLED_BYTES = 512 * 1024 * 1024  # and, beyond the minimum, at most this many 
 # calls (each waited for), each burst about BURST_MS of claimed work, within BURST_CALLS calls; of all their
 # calls, BURST_CHECKED chosen after they returned have their fingerprints checked.
 BURST_UNTIL_MS, BURST_MS, BURSTS, BURST_CALLS, BURST_CHECKED = 20.0, 25.0, 3, (8, 2000), 48
+# A clock's verdict of a lie is measured again this many times (fresh windows) before it stands.
+REMEASURE = 2
 
 
 def _seed() -> int:
@@ -97,6 +106,12 @@ class CandidateTiming:
     inside: list[float] = field(default_factory=list)
     null_inside: list[float] = field(default_factory=list)
     flush_ms: list[float] = field(default_factory=list)  # the clean worker's flushes before timed calls
+    reference: Timing | None = None  # the reference, timed call by call beside the candidate
+    ref_times: list[float] = field(default_factory=list)  # its calls, in order: ref_times[i] beside call i
+    # A rejection by the clocks that load could have caused (claims against wall time, bursts), as
+    # opposed to a structural one (a claim longer than its call's wall time, missing fingerprints).
+    noise_sensitive: bool = False
+    remeasured: int = 0  # how many times a clock's verdict of a lie was measured again
 
 
 def flush_outside(worker: WorkerProcess, clean: WorkerProcess, deadline: float) -> float:
@@ -133,11 +148,23 @@ def _enough(n: int, total_ms: float, o: EvalOptions, deadline: float, precise: b
     return n >= o.timed_calls and total_ms >= 1000.0 * o.min_timing_s and precise
 
 
+CI_EVERY = 10  # past the minimum, the interval is looked at every this many pairs...
+CI_QUICK = 300  # ...with this many resamples: enough to see whether it is still wide
+
+
+def decided(ref: list[float], cand: list[float]) -> bool:
+    """Whether the paired interval no longer straddles 1 widely (more pairs could still decide it);
+    looked at every CI_EVERY pairs only."""
+    return len(cand) % CI_EVERY == 0 and not intervals.too_wide(intervals.ratio_ci(ref, cand, resamples=CI_QUICK))
+
+
 def time_candidate(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, deadline: float, spec: list[dict],
                    weight_seed: int, output_bytes: int = 0) -> CandidateTiming:
     """Time the candidate in `worker`; `clean` (the reference worker) times the calibration calls."""
     pool_seeds = [_seed() for _ in range(POOL_SIZE)]
-    clean.call({"op": "time_setup", "calibrate": True, "pool_seeds": [_seed()], "spec": spec}, deadline=deadline)
+    # The reference, paired: its own pool and weights, from seeds no check uses.
+    clean.call({"op": "time_setup", "calibrate": True, "pool_seeds": [_seed() for _ in range(POOL_SIZE)],
+                "weight_seed": _seed(), "spec": spec}, deadline=deadline)
     setup = worker.call({"op": "time_setup", "pool_seeds": pool_seeds, "weight_seed": weight_seed, "spec": spec}, deadline=deadline)[0]
     label = worker.call({"op": "label", "weight_seed": weight_seed}, deadline=deadline)[0]
     result = CandidateTiming(Timing.from_samples([1.0]), custom_share=float(label["custom_share"]),
@@ -147,27 +174,51 @@ def time_candidate(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, 
     n_sampled = max(MIN_SAMPLED, min(MAX_SAMPLED, int(SAMPLED_SHARE * o.timed_calls), by_bytes))
     times, slack, null_slack = _timed_loop(worker, clean, o, deadline, result, n_sampled)
     claims = wallclock.judge_claims(times, slack, null_slack)
+    for _ in range(REMEASURE):
+        # A lie shows again in fresh windows; load that happened to fall on the candidate's calls
+        # does not. Only when every measurement says so is it a lie; the fresh one counts.
+        if claims.believed or not result.wall_ok or _short_of_time(o, deadline):
+            break
+        result.remeasured += 1
+        result.ref_times = []
+        times, slack, null_slack = _timed_loop(worker, clean, o, deadline, result, 0)
+        claims = wallclock.judge_claims(times, slack, null_slack)
     if result.wall_ok:
         result.wall_ok, result.charged = claims.believed, claims.charge
         result.wall_detail = claims.detail + wallclock.split_note(result.inside, result.null_inside)
+        result.noise_sensitive = not claims.believed
     burst = None
     if result.wall_ok:  # a lie the per-call check already rejected needs no burst
         # Sized by what a call took by the parent's clock, not by the claim: a liar's burst of
         # calls sized by its tiny claims would run for minutes.
         seen_ms = wallclock.median(times) + max(0.0, wallclock.median(slack) - wallclock.median(null_slack))
         burst = burst_check(worker, clean, o, deadline, result, times, seen_ms)
+        for _ in range(REMEASURE):
+            if burst is None or burst.believed or not burst.noisy or _short_of_time(o, deadline):
+                break
+            result.remeasured += 1
+            burst = burst_check(worker, clean, o, deadline, result, times, seen_ms)
     clean.call({"op": "drop_pool"}, deadline=deadline)
     if burst is not None and result.wall_ok:
         result.wall_ok, result.charged = burst.believed, max(result.charged, burst.charge)
         result.wall_detail = burst.detail if not burst.believed else f"{result.wall_detail}; {burst.detail}"
+        result.noise_sensitive = not burst.believed and burst.noisy
+    if result.remeasured:
+        result.wall_detail += f" (measured again {result.remeasured}x where a clock first disagreed)"
     result.timing = Timing.from_samples([t * result.charged for t in times])
+    result.reference = Timing.from_samples(result.ref_times)
     return result
+
+
+def _short_of_time(o: EvalOptions, deadline: float) -> bool:
+    return deadline - time.monotonic() < 0.4 * o.timeout_s
 
 
 def _timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, deadline: float, result: CandidateTiming,
                 n_sampled: int) -> tuple[list[float], list[float], list[float]]:
-    """The candidate's timed calls, interleaved with empty calls in the clean worker; returns the
-    claimed ms, and the unclaimed wall ms of each candidate call and of each empty call. Each call's
+    """The candidate's timed calls, each paired with a reference call in the clean worker (their
+    times go to `result.ref_times`), and empty calls there as well; returns the claimed ms, and the
+    unclaimed wall ms of each candidate call and of each empty call. Each call's
     outputs are projected at the start of the next request, on vectors drawn from a seed sent only
     then; `n_sampled` of all calls, a uniform sample chosen as they return, are kept for a full check."""
     rng = random.SystemRandom()
@@ -177,6 +228,24 @@ def _timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
     null_slack: list[float] = []
 
     after_null = False
+
+    def reference_call() -> None:
+        # As a candidate's call: inputs, then the clean worker's flush, then the call; here all in
+        # the clean worker, the candidate's process stopped meanwhile.
+        nonlocal after_null
+        with worker.stopped():
+            clean.call({"op": "settle"}, deadline=deadline)
+            clean.call({"op": "prepare", "pool_index": len(result.ref_times) % POOL_SIZE, "key": _seed()}, deadline=deadline)
+            clean.call({"op": "flush"}, deadline=deadline)
+            reply = clean.call({"op": "time_call", "prepared": True, "flush": flush_inside}, deadline=deadline)[0]
+        result.ref_times.append(float(reply["ms"]))
+        after_null = True
+
+    def done() -> bool:
+        n = len(times)
+        # The allowance and the interval are only looked at once the minimum is met (the bootstrap costs).
+        precise = n >= o.timed_calls and wallclock.precise_enough(times, slack, null_slack) and decided(result.ref_times, times)
+        return _enough(n, sum(times), o, deadline, precise)
 
     def null_call() -> None:
         nonlocal after_null
@@ -195,7 +264,12 @@ def _timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
 
     for _ in range(3):
         null_call()
-    while not _enough(len(times), sum(times), o, deadline, wallclock.precise_enough(times, slack, null_slack)):
+    while not done():
+        # The reference's call of the pair comes first or second, drawn: neither always follows
+        # the other's cache traces.
+        reference_first = rng.random() < 0.5
+        if reference_first:
+            reference_call()
         i, j, key = len(times), len(times) % POOL_SIZE, _seed()
         if after_null:
             # As the empty call does after the candidate's: whatever switching the device from the
@@ -233,6 +307,8 @@ def _timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
                 result.kept[slot] = entry
             else:
                 result.kept.append(entry)
+        if not reference_first:
+            reference_call()
         if i % NULL_EVERY == NULL_EVERY - 1:  # interleaved, so that load on the machine hits both alike
             null_call()
     if result.calls:
@@ -249,21 +325,37 @@ def burst_check(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
     are long enough for the per-call check, or no time is left. Each burst call gets its own keyed
     inputs and returns a fingerprint; a random sample of them, chosen after the bursts returned,
     joins the timed calls' fingerprint check, so a burst that skipped work fails it. `seen_ms`:
-    what a call took by the parent's clock (default: the claimed median), which sizes the bursts."""
+    what a call took by the parent's clock (default: the claimed median), which sizes the bursts.
+
+    On a busy machine a burst is preempted where a single short call is not (other processes run
+    between slices of a long request), so a burst's calls take longer than the same calls timed
+    alone, by several times with two processes burning both cores of a CPU. The clean worker's
+    reference, timed alone beside the candidate (`result.ref_times`), also runs a burst of the same
+    length in each round: how much slower its burst calls were than its lone calls is the load's
+    inflation, and the candidate's burst is divided by it (never multiplied: on a quiet machine
+    warm caches make bursts faster, and nothing is tightened)."""
     med = wallclock.median(times) if times else 0.0
     if not times or med >= BURST_UNTIL_MS or deadline - time.monotonic() < 0.25 * o.timeout_s:
         return None
     lo, hi = BURST_CALLS
     n = max(lo, min(hi, int(BURST_MS / max(seen_ms or med, med, 1e-3)) + 1))
     rng = random.SystemRandom()
+    ref_med = wallclock.median(result.ref_times) if result.ref_times else 0.0
+    n_ref = max(lo, min(hi, int(BURST_MS / ref_med) + 1)) if ref_med > 0 else 0
     walls: list[float] = []
     null_walls: list[float] = []
-    done: list[tuple[int, int, list[float]]] = []
+    inflation: list[float] = []  # per round: the reference's burst calls over its lone calls
+    done: list[CheckedCall] = []
     for b in range(BURSTS):
         with worker.stopped():  # as for the empty calls: nothing of the candidate's runs meanwhile
             clean.call({"op": "settle"}, deadline=deadline)
             clean.call({"op": "time_burst", "null": True, "calls": [[0, _seed()] for _ in range(n)]}, deadline=deadline)
-        null_walls.append(1000.0 * clean.last_wall_s)
+            null_walls.append(1000.0 * clean.last_wall_s)
+            if n_ref:
+                clean.call({"op": "time_burst", "calls": [[i % POOL_SIZE, _seed()] for i in range(n_ref)],
+                            "project_seed": _seed()}, deadline=deadline)
+                ref_per_call = (1000.0 * clean.last_wall_s - null_walls[-1] * n_ref / n) / n_ref
+                inflation.append(max(1.0, ref_per_call / ref_med))
         worker.call({"op": "settle"}, deadline=deadline)
         calls = [[i % POOL_SIZE, _seed()] for i in range(n)]
         # Each call's projection seed comes with the request (keeping every burst output until
@@ -275,7 +367,7 @@ def burst_check(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
         fps = reply.get("fingerprints")
         if not isinstance(fps, list) or len(fps) != n:
             return wallclock.ClaimVerdict(False, 1.0, f"burst {b}: {n} calls asked, fingerprints for "
-                                                      f"{len(fps) if isinstance(fps, list) else 'none'} returned")
+                                                      f"{len(fps) if isinstance(fps, list) else 'none'} returned", noisy=False)
         if reply.get("python_threads", 0) > 0:
             result.threads_left = True
         projs = reply.get("projections")
@@ -286,7 +378,12 @@ def burst_check(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
         done[k].label = f"burst call {k}"
         result.calls.append(done[k])
     # The least of each: noise on a machine only ever adds time.
-    return wallclock.judge_burst(times, (min(walls) - min(null_walls)) / n, n)
+    per_call = min((w - min(null_walls)) / n / (inflation[i] if inflation else 1.0) for i, w in enumerate(walls))
+    verdict = wallclock.judge_burst(times, per_call, n)
+    if inflation and max(inflation) > 1.0:
+        note = f" (bursts here ran {min(inflation):.2g}-{max(inflation):.2g}x slower than lone calls, by the reference's)"
+        verdict = dataclasses.replace(verdict, detail=verdict.detail + note)
+    return verdict
 
 
 def collect_kept(worker: WorkerProcess, result: CandidateTiming, deadline: float) -> str:
@@ -316,6 +413,40 @@ def time_worker(worker: WorkerProcess, o: EvalOptions, deadline: float, spec: li
         worker.call({**setup, "warmup_ms": 0.0}, deadline=deadline)  # compiles on its first calls
     with lock.exclusive(f"baseline {compile_mode or 'eager'}"):
         return _time_reference(worker, o, deadline + lock.waited_s() - waited, setup)
+
+
+def time_pair(worker: WorkerProcess, o: EvalOptions, deadline: float, spec: list[dict], weight_seed: int,
+              compile_mode: str, lock: DeviceLock | NoLock = NO_LOCK) -> tuple[Timing, Timing]:
+    """Eager and torch.compile(compile_mode) of the reference, their calls alternating in the clean
+    worker: sample i of each was timed side by side, so their ratio holds whatever the load. With the
+    device lock, the compiled model is built first without it, as in `time_worker`."""
+    setup = {"op": "time_setup", "pool_seeds": [_seed() for _ in range(POOL_SIZE)], "weight_seed": weight_seed, "spec": spec}
+    compiled_setup = {**setup, "compile_mode": compile_mode, "slot": "compile"}
+    waited = lock.waited_s()
+    if lock is not NO_LOCK:
+        worker.call({**compiled_setup, "warmup_ms": 0.0}, deadline=deadline)  # compiles on its first calls
+    with lock.exclusive(f"baselines eager and {compile_mode}"):
+        deadline += lock.waited_s() - waited
+        worker.call(setup, deadline=deadline)
+        worker.call(compiled_setup, deadline=deadline)
+        eager: list[float] = []
+        compiled: list[float] = []
+        rng = random.SystemRandom()
+
+        def call(slot: str | None, out: list[float]) -> None:
+            msg = {"op": "time_call", "pool_index": len(out) % POOL_SIZE, "key": _seed(), "slot": slot}
+            out.append(float(worker.call(msg, deadline=deadline)[0]["ms"]))
+
+        def done() -> bool:
+            n = len(compiled)
+            return _enough(n, sum(compiled), o, deadline, n >= o.timed_calls and decided(eager, compiled))
+
+        while not done():
+            pair = [(None, eager), ("compile", compiled)]
+            rng.shuffle(pair)
+            for slot, out in pair:
+                call(slot, out)
+    return Timing.from_samples(eager), Timing.from_samples(compiled)
 
 
 def _time_reference(worker: WorkerProcess, o: EvalOptions, deadline: float, setup: dict[str, Any]) -> Timing:

@@ -51,6 +51,7 @@ class ClaimVerdict:
     believed: bool  # False: most of the time went unclaimed, beyond any noise (reject)
     charge: float  # factor on the claimed times; above 1 where the wall clock showed more
     detail: str  # one line for the check's report
+    noisy: bool = True  # a verdict of the clocks, which load can sway (False: a structural lie)
 
 
 def median(xs: list[float]) -> float:

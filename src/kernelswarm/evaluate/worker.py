@@ -45,6 +45,7 @@ class Worker:
         self.pool: list[list[Any]] = []  # timing input sets
         self.null_outputs: list[Any] = []  # for calibration calls of an empty function (clean worker)
         self.compiled: dict[tuple[str, int], Any] = {}  # (mode, weight seed) -> compiled reference
+        self.timed_models: dict[str, Any] = {}  # what timed calls run: "main", or a named slot
         self.last_outputs: list[Any] = []
         self.prepared: list[Any] = []  # the next timed call's inputs (op_prepare)...
         self.prepared_key = 0  # ...and their key
@@ -218,34 +219,45 @@ class Worker:
     def op_time_setup(self, msg: dict) -> dict:
         """Build the timing input pool and warm up (absorbs compilation and autotuning).
 
-        With `calibrate` (the clean worker only), just the pool and the empty outputs: the parent
-        times empty calls here, beside a candidate's timed calls in the other worker."""
-        from kernelswarm.evaluate.tensors import make_inputs, perturb
+        With `calibrate` (the clean worker only), also the empty outputs: the parent times empty
+        calls here, beside a candidate's timed calls in the other worker, and with a `weight_seed`
+        the reference itself, paired call by call with the candidate's. With `slot`, the model is
+        kept under that name beside the others and the pool is left as it is (eager and
+        torch.compile timed alternately in one window)."""
+        from kernelswarm.evaluate.tensors import make_inputs
 
         if msg.get("calibrate"):
             if self.role != "reference":
                 raise PermissionError("calibration calls are timed in the clean worker only")
             torch = self.torch
-            self.pool = []
-            self.pool = [make_inputs(self.problem, s, self.device) for s in msg["pool_seeds"]]
             # Outputs of the problem's shapes, for the empty function to copy.
             self.null_outputs = [torch.empty(tuple(s["shape"]), dtype=getattr(torch, s["dtype"]), device=self.device)
                                  for s in msg.get("spec", [])]
-            return {}
+            if "weight_seed" not in msg:
+                self.pool = []
+                self.pool = [make_inputs(self.problem, s, self.device) for s in msg["pool_seeds"]]
+                return {}
         model = self.compiled_reference(msg) if msg.get("compile_mode") else self.model(msg["weight_seed"])
         self.timed_seed = msg["weight_seed"]
         if self.trainer is not None:  # KS-TRAIN
             self.trainer.spec = msg.get("spec")
         settled_ms = self.backend.settle() if msg.get("warmup_ms", 100.0) > 0 else 0.0  # not before a compile-only setup
-        self.pool = []  # free the previous pool first
-        self.pool = [make_inputs(self.problem, s, self.device) for s in msg["pool_seeds"]]
-        self.timed_model = model
-        # Warm up for at least ~100 ms of calls (compilation, autotuning, caches), in growing batches.
+        slot = msg.get("slot")
+        if slot is None or not self.pool:
+            self.pool = []  # free the previous pool first
+            self.pool = [make_inputs(self.problem, s, self.device) for s in msg["pool_seeds"]]
+        self.timed_models[slot or "main"] = model
+        return {**self._warm_up(model, msg.get("warmup_ms", 100.0)), "settled_ms": settled_ms}
+
+    def _warm_up(self, model: Any, warmup_ms: float) -> dict:
+        """At least ~`warmup_ms` of calls (compilation, autotuning, caches), in growing batches."""
         import time
+
+        from kernelswarm.evaluate.tensors import perturb
 
         clock = time.perf_counter
         spent, calls, batch = 0.0, 0, 1
-        while calls < 3 or (spent < msg.get("warmup_ms", 100.0) and calls < 2000):
+        while calls < 3 or (spent < warmup_ms and calls < 2000):
             args = [perturb(self.pool[(calls + i) % len(self.pool)], 10**9 + calls + i) for i in range(min(batch, 3))]
             start = clock()
             for i in range(batch):
@@ -254,7 +266,7 @@ class Worker:
             spent += 1000.0 * (clock() - start)
             calls += batch
             batch = min(2 * batch, 256)
-        return {"warmup_calls": calls, "warmup_ms": spent, "settled_ms": settled_ms}
+        return {"warmup_calls": calls, "warmup_ms": spent}
 
     def op_settle(self, msg: dict) -> dict:
         """Wait until work other processes queued on the device has drained."""
@@ -269,7 +281,7 @@ class Worker:
 
     def op_drop_pool(self, msg: dict) -> dict:
         """Free the timing pool (after calibration, before the checks need the memory)."""
-        self.pool, self.null_outputs = [], []
+        self.pool, self.null_outputs, self.timed_models = [], [], {}
         return {}
 
     def compiled_reference(self, msg: dict) -> Any:
@@ -309,7 +321,7 @@ class Worker:
             if self.trainer is not None:  # KS-TRAIN: the upstream a real call draws, outside its timing
                 self.trainer.upstream(key)
         else:
-            fn = self.bind(self.timed_model, self.timed_seed, args, key)
+            fn = self.bind(self.timed_models[msg.get("slot") or "main"], self.timed_seed, args, key)
         if msg.get("flush", True):  # see timing.flush_outside: the candidate's is done by the clean worker
             self.backend.flush_cache()
         ms, result = self.backend.time_call(fn)
@@ -348,7 +360,7 @@ class Worker:
             raise PermissionError("calibration calls are timed in the clean worker only")
         null = bool(msg.get("null"))
         empty = self.null_outputs if null else []
-        model = None if null else self.timed_model
+        model = None if null else self.timed_models["main"]
         sync = self.backend.synchronize
         self.backend.flush_cache()
         sync()

@@ -143,3 +143,32 @@ def exec_problem(source: str, path: str, device: str) -> types.ModuleType:
     if not hasattr(module, "get_init_inputs"):
         module.get_init_inputs = lambda: []  # KernelBench files always have it; tolerate its absence
     return module
+
+
+def local_imports_digest(problem: Problem, limit: int = 64) -> str:
+    """A hash of the source of the user's own modules the problem imports (files next to it, and
+    theirs in turn), for cache keys: editing such a module changes what the reference computes
+    without changing the problem's own hash. Empty when it imports none."""
+    seen: dict[Path, bytes] = {}
+    todo = [(problem.path.parent, problem.source)]
+    while todo and len(seen) < limit:
+        folder, source = todo.pop()
+        try:
+            tree = pyast.parse(source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level <= 1 else [])
+            for name in names:
+                top = name.split(".")[0]
+                for path in (folder / f"{top}.py", folder / top / "__init__.py"):
+                    if path.is_file() and path not in seen:
+                        seen[path] = path.read_bytes()
+                        todo.append((path.parent, seen[path].decode(errors="replace")))
+    if not seen:
+        return ""
+    h = hashlib.sha256()
+    for path in sorted(seen):
+        h.update(str(path).encode() + b"\0" + seen[path] + b"\0")
+    return h.hexdigest()[:16]

@@ -1,0 +1,87 @@
+"""Paired timing end to end: a copy of the reference on a busy machine measures 1 within its
+interval, and `eval --min-speedup` gates on the interval's low end."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from kernelswarm.records import Evaluation, Kind, Timing, Verdict
+
+HERE = Path(__file__).parent
+PROBLEM = HERE / "problems" / "softmax_rows.py"
+
+
+def _burners(n: int = 2) -> list[subprocess.Popen]:
+    """Processes that burn a core each: the machine made busy on purpose."""
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+
+
+def test_a_copy_of_the_reference_under_load_gets_an_interval_containing_1(tmp_path):
+    copy = tmp_path / "copy.py"
+    copy.write_text(PROBLEM.read_text().replace("class Model(", "class ModelNew("))
+    env = {**os.environ, "KERNELSWARM_CACHE": str(tmp_path / "cache"), "PYTHONPATH": os.pathsep.join(sys.path)}
+    burners = _burners()
+    try:
+        r = subprocess.run([sys.executable, "-m", "kernelswarm", "eval", str(PROBLEM), str(copy), "--device", "cpu",
+                            "--json", "--min-speedup", "1.5", "--timeout", "600"],
+                           capture_output=True, text=True, env=env, timeout=900)
+    finally:
+        for p in burners:
+            p.kill()
+            p.wait()
+    d = json.loads(r.stdout)
+    assert d["verdict"] == "accepted", d["reason"]
+    low, high = d["speedup_ci"]
+    assert low <= 1.0 <= high, d["speedup_ci"]
+    assert low <= d["speedup"] <= high
+    assert r.returncode == 1  # accepted, but its interval's low end is far below 1.5
+    assert len(d["reference"]["samples"]) == len(d["candidate"]["samples"])  # paired call by call
+
+
+def _fake(ci: tuple[float, float] | None, verdict: Verdict = Verdict.ACCEPTED):
+    def evaluate(problem, source, options):
+        t = Timing.from_samples([1.0, 1.1])
+        ok = verdict is Verdict.ACCEPTED
+        return Evaluation(problem.name, options.device, verdict, "ok" if ok else "wrong", kind=Kind.PYTORCH_REWRITE if ok else None,
+                          reference=t, candidate=t, speedup_ci=ci)
+    return evaluate
+
+
+@pytest.mark.parametrize("ci, verdict, args, code", [
+    ((1.2, 1.4), Verdict.ACCEPTED, [], 0),
+    ((1.2, 1.4), Verdict.ACCEPTED, ["--min-speedup", "1.1"], 0),
+    ((1.2, 1.4), Verdict.ACCEPTED, ["--min-speedup", "1.2"], 0),
+    ((1.2, 1.4), Verdict.ACCEPTED, ["--min-speedup", "1.3"], 1),  # the point estimate clears it, the interval does not
+    (None, Verdict.INCORRECT, ["--min-speedup", "0.5"], 1),
+    ((1.2, 1.4), Verdict.ACCEPTED, ["--min-speedup", "-1"], 2),
+])
+def test_min_speedup_exit_codes(monkeypatch, ci, verdict, args, code):
+    import kernelswarm.evaluate as ev_mod
+    from kernelswarm.cli import app
+
+    monkeypatch.setattr(ev_mod, "evaluate", _fake(ci, verdict))
+    res = CliRunner().invoke(app, ["eval", str(PROBLEM), str(PROBLEM), "--device", "cpu", "--json", *args])
+    assert res.exit_code == code, res.output
+    if code != 2:
+        assert json.loads(res.stdout)["speedup_ci"] == (list(ci) if ci else None)
+
+
+def test_the_work_key_follows_the_users_own_imported_modules(tmp_path):
+    from kernelswarm.problems.load import load_problem, local_imports_digest
+
+    (tmp_path / "helper.py").write_text("SCALE = 2\n")
+    prob = tmp_path / "p.py"
+    prob.write_text("import torch\nimport helper\nfrom helper import SCALE\nclass Model(torch.nn.Module):\n"
+                    "    def forward(self, x):\n        return x * SCALE\n\ndef get_inputs():\n    return [torch.ones(2)]\n")
+    first = local_imports_digest(load_problem(prob))
+    assert first
+    (tmp_path / "helper.py").write_text("SCALE = 3\n")
+    assert local_imports_digest(load_problem(prob)) not in ("", first)
+    assert local_imports_digest(load_problem(PROBLEM)) == ""  # torch is not the user's module
