@@ -1,5 +1,5 @@
-"""Baselines: the compile-baseline cache (reused only under the protocol and threads it was taken with), and
-baselines refused when timed short of device memory."""
+"""Baselines: eager and torch.compile timed alternately in one window (never cached across runs),
+and baselines refused when timed short of device memory."""
 
 from pathlib import Path
 
@@ -13,16 +13,37 @@ CONV = Path(__file__).parents[1] / "fixtures" / "swarm" / "problems" / "tiny_con
 VERSIONS = {"device_name": "x86_64", "torch": "2.13.0+cpu"}
 
 
-def test_cache_key_changes_with_the_protocol_and_the_cpu_threads(monkeypatch):
-    problem = load_problem(PROBLEMS / "relu_linear.py")
-    two = EvalOptions.for_device("cpu", cpu_threads=2)
-    key = baselines._cache_key(problem, two, VERSIONS, "default")
-    assert key.startswith(f"p{baselines.PROTOCOL}|") and "threads=2" in key
-    assert baselines._cache_key(problem, EvalOptions.for_device("cpu", cpu_threads=1), VERSIONS, "default") != key
-    monkeypatch.setattr(baselines, "PROTOCOL", baselines.PROTOCOL + 1)
-    assert baselines._cache_key(problem, two, VERSIONS, "default") != key  # older timings are measured again
-    cuda = baselines._cache_key(problem, EvalOptions.for_device("cuda"), {"device_name": "H100"}, "default")
-    assert "threads" not in cuda  # a GPU timing does not depend on the host's thread count
+class _PairWorker:
+    """A clean worker whose eager calls take 2 ms and compiled ones 1 ms, both times `load`."""
+
+    def __init__(self) -> None:
+        self.load, self.slots = 1.0, []
+
+    def call(self, msg, deadline=None):
+        if msg["op"] == "time_call":
+            self.slots.append(msg.get("slot"))
+            self.load = 1.0 + (0.37 * ((len(self.slots) - 1) // 2)) % 4.0  # drifts between pairs, fivefold
+            return {"ms": (1.0 if msg.get("slot") == "compile" else 2.0) * self.load}, b""
+        return {}, b""
+
+
+def test_eager_and_compile_are_timed_alternately_in_one_window():
+    """Never a cached compile timing: both in the same window, sample i of each side by side,
+    so their ratio holds although the load drifts fivefold."""
+    import time
+
+    from kernelswarm import intervals
+    from kernelswarm.evaluate import timing
+
+    worker = _PairWorker()
+    o = EvalOptions.for_device("cpu", timed_calls=40, min_timing_s=0.0, max_timed_calls=60)
+    eager, compiled = timing.time_pair(worker, o, time.monotonic() + o.timeout_s, [], 1, "default")
+    assert eager.n == compiled.n >= 40
+    pairs = [set(worker.slots[i:i + 2]) for i in range(0, len(worker.slots), 2)]
+    assert all(p == {None, "compile"} for p in pairs)  # each pair: one of each, order drawn
+    low, high = intervals.ratio_ci(compiled.samples, eager.samples, seed=1)
+    assert low <= 0.5 <= high and high - low < 0.3
+    assert not hasattr(baselines, "cached_compile_timing")
 
 
 class _Ref:

@@ -221,8 +221,7 @@ def report_data_from_store(db_path: str | Path, run_id: int | None = None) -> Re
                     id=c.id, agent=c.agent, round=c.round, language=c.language, arm=arm_label(c.context),
                     verdict=c.verdict, reason=c.reason if c.verdict is not None else c.note, kind=c.kind,
                     candidate_ms=c.candidate_ms, timed_on=c.timed_on,
-                    speedup_vs_eager=(r.eager_ms / c.candidate_ms if c.verdict == "accepted" and r.eager_ms
-                                      and c.candidate_ms else None),
+                    speedup_vs_eager=c.speedup,  # from the evaluation's own paired window
                     log=logs.get(c.id, ""),
                 )
                 for c in by_problem.get(r.name, [])
