@@ -156,7 +156,7 @@ def wins(stores: list[Path]) -> dict:
                 ci = interval_vs_best(f, r.compile_ms)
                 old_win = f.candidate_ms < base  # the rule before intervals
                 rows.append({"problem": r.name, "run": run.id, "old_win": old_win, "interval": ci,
-                             "clears": bool(ci and ci[0] >= 1.02), "outcome": r.outcome.value})
+                             "clears": bool(ci and ci[0] >= 1.02), "selection": r.selection.value})
     old = [r for r in rows if r["old_win"]]
     return {"problems": len(rows), "old_wins": len(old), "old_wins_clearing_1.02": sum(r["clears"] for r in old),
             "rows": rows}
