@@ -24,7 +24,8 @@ case "$what" in
     step "$out/gpu_tests.log" "${T_TESTS:-560}" python3 -m pytest -m gpu -q -rA -p no:cacheprovider --durations=15 tests
     ;;
   bench)
-    step "$out/noise.log" "${T_NOISE:-240}" ${NOISE_CMD:?set NOISE_CMD}
+    step "$out/noise.log" "${T_NOISE:-240}" python3 benchmarks/paired_timing.py --device cuda --limit "${NOISE_LIMIT:-20}" --out .bench/noise
+    cp .bench/noise/paired_timing.md "$out/" 2>/dev/null
     step "$out/train.log" "${T_TRAIN:-150}" python3 benchmarks/train_builtin.py --out .bench/train --device cuda --time-budget $(( ${T_TRAIN:-150} - 45 ))
     cp .bench/train/train_builtin.md "$out/" 2>/dev/null
     step "$out/models.log" "${T_MODELS:-170}" python3 benchmarks/optimize_models.py --out "$out/optimize_models.json"
