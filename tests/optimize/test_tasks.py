@@ -168,3 +168,26 @@ def test_a_stage_of_blocks_is_cut_into_its_blocks():
     assert [p for p, _ in find_regions(net)] == ["0", "1.0", "1.1", "1.2"]
     c = cut(capture(net.eval(), (torch.randn(2, 3, 8, 8),), "cpu"))
     assert sorted(t.count for t in c.tasks) == [1, 3], c.refused  # three identical residual blocks: one task
+
+
+def test_whole_model_problems_with_redrawn_and_user_weights(tmp_path):
+    """The whole model as two problems (HuggingFace's ModelOutput read by key): weights redrawn
+    under the seed, and the user's own."""
+    tr = pytest.importorskip("transformers")
+    from kernelswarm.optimize.verify import whole_problems
+
+    cfg = tr.GPT2Config(n_layer=1, n_embd=32, n_head=2, vocab_size=64, n_positions=32, use_cache=False,
+                        bos_token_id=0, eos_token_id=0)
+    model = tr.GPT2Model(cfg).eval()
+    ids = torch.randint(0, 64, (2, 8))
+    redrawn, user = whole_problems(model, (ids,), tmp_path, "gpt2_whole")
+    with torch.no_grad():
+        want = model(ids).last_hidden_state
+    for p, same in ((redrawn, False), (user, True)):
+        mod = exec_problem(p.source, str(p.path), "cpu")
+        torch.manual_seed(0)
+        built = mod.Model()
+        with torch.no_grad():
+            got = built(ids)
+        assert got.shape == want.shape
+        assert torch.allclose(got, want, atol=1e-5) == same

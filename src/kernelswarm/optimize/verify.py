@@ -7,6 +7,7 @@ torch.compile(assembled); it is never slower than the faster of the first two.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -74,6 +75,8 @@ def whole_problems(model: nn.Module, example_inputs: tuple, folder: Path, name: 
     inputs = ks_structure((list(example_inputs), {}), tensors)
     with torch.no_grad():
         out = model(*example_inputs)
+    if isinstance(out, Mapping) and type(out) is not dict:  # HuggingFace's ModelOutput: its tensors by key
+        out = {k: v for k, v in out.items() if v is not None}
     outs: list[torch.Tensor] = []
     outputs = ks_structure(out, outs)
     region = Region("", model, calls=1, call=RegionCall(inputs, [t.detach() for t in tensors], outputs, outs, model.training))
