@@ -80,6 +80,10 @@ class Supervisor:
         self._once_noted = False  # said once per run that built-in agents have nothing after round 0
         self._prefetched: dict[tuple[int, str], Future] = {}  # (problem id, agent) -> round-0 answer
         self.run_id: int | None = None
+        # One of the supervisors of a run spread by kernelswarm.scale.placement: its evaluator (on a
+        # GPU of its own, or in a Ray actor elsewhere) takes the device lock. Held here as well, it
+        # would be the wrong device's, and a Ray actor on this host would wait for it forever.
+        self.placed = False
 
     # ---- the run ----
 
@@ -450,7 +454,7 @@ class Supervisor:
         """The machine-wide hold on the device (locks.device_lock) for one evaluation or baseline:
         no other kernelswarm process judges on it meanwhile; waiting for one is a note. A run
         spread over GPUs or Ray actors leaves it to the evaluator, which knows its GPU."""
-        if getattr(self.config, "devices", None) or getattr(self.config, "ray", None):
+        if self.placed or getattr(self.config, "devices", None) or getattr(self.config, "ray", None):
             return contextlib.nullcontext()
 
         def waiting(holder: str) -> None:

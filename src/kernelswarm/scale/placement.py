@@ -168,6 +168,8 @@ def run_placed(store: "Store", config: "RunConfig", agents: list["Agent"], slots
     emit = on_event or (lambda e: None)
     sups = [Supervisor(store, config, agents, evaluator=s.evaluator, baseline_timer=s.baseline_timer,
                        on_event=_tagged(emit, s.label)) for s in slots]
+    for sup in sups:
+        sup.placed = True
     run_id = sups[0].start(problems, run_id)
     for sup in sups[1:]:
         sup.run_id = run_id
