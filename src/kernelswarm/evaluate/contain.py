@@ -72,7 +72,9 @@ def set_parent_death_signal() -> None:
 def _launch(write_fd: int, private: list[str], argv: list[str]) -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     uid, gid = os.getuid(), os.getgid()
-    flags = _CLONE_NEWPID | _CLONE_NEWNS | (0 if os.geteuid() == 0 else _CLONE_NEWUSER)
+    # The mount namespace is the first process's own (see _as_init): this one keeps the
+    # machine's /proc, where it finds the worker's pid as the evaluator numbers it.
+    flags = _CLONE_NEWPID | (0 if os.geteuid() == 0 else _CLONE_NEWUSER)
     if libc.unshare(flags) != 0:
         why = os.strerror(ctypes.get_errno())
         _report(write_fd, {"contain": "session", "why": f"no PID namespace ({why})", "pid": os.getpid()})
@@ -137,6 +139,8 @@ def _as_init(libc: ctypes.CDLL, go_r: int, forked_w: int, start_r: int, private:
     mode = "pid-namespace"
     cwd = os.getcwd()
     try:
+        if libc.unshare(_CLONE_NEWNS) != 0:
+            raise OSError(ctypes.get_errno(), f"no mount namespace ({os.strerror(ctypes.get_errno())})")
         _private_mounts(libc, private)
         mode += "+private-proc-tmp"
     except OSError as e:
