@@ -102,9 +102,10 @@ def check_reply(op: Any, request_id: Any, reply: dict[str, Any], has_blob: bool 
     if not ok:
         _fields(op, reply, {"error": _text}, _FAILURE)
         return reply
-    if "bad_output" in reply:
-        _fields(op, reply, {"bad_output": _text}, {})
-        return reply
+    for bad in ("bad_output", "bad_train"):  # a refusal by the worker's own checks: the rest may be absent
+        if bad in reply:
+            _fields(op, reply, {bad: _text}, {})
+            return reply
     if op in _SCHEMAS:
         required, optional = _SCHEMAS[op]
         _fields(op, reply, required, optional)
