@@ -55,7 +55,8 @@ BaselineTimer = Callable[..., dict[str, Timing]]  # time_baselines' signature
 class Supervisor:
     def __init__(self, store: Store, config: RunConfig, agents: list[Agent],
                  evaluator: Evaluator | None = None, baseline_timer: BaselineTimer | None = None,
-                 on_event: Callable[[Event], None] | None = None, screener: Screener | None = None) -> None:
+                 on_event: Callable[[Event], None] | None = None, screener: Screener | None = None,
+                 screener_for: Callable[[DeviceLock], Screener] | None = None) -> None:
         self.store = store
         self.config = config
         self.agents = agents
@@ -66,7 +67,10 @@ class Supervisor:
         # are stopped while it lasts.
         self._device_lock = DeviceLock()
         # Problems are screened as `problems check` does; a fake evaluator judges fake problems,
-        # which have nothing to screen unless a test passes its own screener.
+        # which have nothing to screen unless a test passes its own screener. `screener_for`: the
+        # screen of a place a spread run times on (scale.placement.Slot), given this run's lock.
+        if screener is None and screener_for is not None:
+            screener = screener_for(self._device_lock)
         self._screen = screener or (_real_screener(self._device_lock) if evaluator is None else _no_screen)
         self._baseline_futs: dict[int, Future | None] = {}  # problem id -> its baselines timed ahead (None: taken)
         self._baseline_guard = threading.Lock()
@@ -601,18 +605,15 @@ def _no_screen(problem: Problem, device: str) -> list[str]:
     return []
 
 
-def _real_screener(lock: DeviceLock) -> Screener:
+def _real_screener(lock: DeviceLock, gpu: str | None = None) -> Screener:
     """The screen runs the reference about 15 times in a child process: uncached, it holds the
-    device as a timing does, so that it never runs beside another evaluation's timing."""
+    device as a timing does, so that it never runs beside another evaluation's timing. A run spread
+    over GPUs screens each problem on its slot's GPU (`gpu`) the same way (scale.placement)."""
 
     def screen(problem: Problem, device: str) -> list[str]:
         from kernelswarm.problems import screened
 
-        found = screened.cached_flags(problem, device)
-        if found is None:
-            with lock.exclusive("screen"):
-                found = screened.problem_flags(problem, device)
-        return list(found.flags)
+        return screened.screen_for_run(problem, device, lock, gpu)
 
     return screen
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from scale_fakes import fake_baselines, fake_evaluate
+from scale_fakes import fake_baselines, fake_evaluate, no_screen
 
 import kernelswarm.supervisor as supervisor_module
 
@@ -12,6 +12,7 @@ import kernelswarm.supervisor as supervisor_module
 def fake(monkeypatch):
     monkeypatch.setattr(supervisor_module, "_real_evaluator", lambda: fake_evaluate)
     monkeypatch.setattr(supervisor_module, "_real_baseline_timer", lambda: fake_baselines)
+    monkeypatch.setattr(supervisor_module, "_real_screener", lambda lock, gpu=None: no_screen(lock))
 
 
 @pytest.fixture(autouse=True)

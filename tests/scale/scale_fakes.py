@@ -10,6 +10,12 @@ from kernelswarm.records import Evaluation, Kind, Timing, Verdict
 SWARM = Path(__file__).parents[1] / "fixtures" / "swarm"
 LINEAR = str(SWARM / "problems" / "tiny_linear.py")
 CONV = str(SWARM / "problems" / "tiny_conv.py")
+ZERO = str(Path(__file__).parents[1] / "problems" / "fixtures" / "degenerate" / "always_zero.py")
+
+
+def no_screen(lock):
+    """A slot's screener for fake problems: nothing to find (Slot.screener_for)."""
+    return lambda problem, device: []
 
 
 def t(ms: float) -> Timing:

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from scale_fakes import LINEAR, fake_baselines, fake_evaluate
+from scale_fakes import LINEAR, fake_baselines, fake_evaluate, no_screen
 from typer.testing import CliRunner
 
 import kernelswarm.scale.devices as devices_module
@@ -20,7 +20,7 @@ from kernelswarm.problems.load import load_problem
 from kernelswarm.scale.devices import DeviceError, Gpu, resolve_devices, visible_gpus
 from kernelswarm.scale.placement import NowhereToTime, Slot, gpu_slots, run_placed
 from kernelswarm.store import Store
-from kernelswarm.supervisor import RunConfig
+from kernelswarm.supervisor import RunConfig, Supervisor
 
 runner = CliRunner()
 ROWS = [("0", "GPU-aaaa", "NVIDIA H200"), ("1", "GPU-bbbb", "NVIDIA H200"), ("2", "GPU-cccc", "NVIDIA A100")]
@@ -61,7 +61,7 @@ def _problems(n: int) -> list:
     return [dataclasses.replace(base, name=f"p{i}", hash=f"{base.hash}{i}") for i in range(n)]
 
 
-def test_each_problem_is_timed_whole_on_one_gpu_and_the_gpus_share_the_run(tmp_path: Path) -> None:
+def test_each_problem_is_timed_whole_on_one_gpu_and_the_gpus_share_the_run(tmp_path: Path, fake) -> None:
     seen: list[tuple[str, str, str]] = []  # (what, problem, gpu the workers would see)
     guard = threading.Lock()
 
@@ -95,6 +95,52 @@ def test_each_problem_is_timed_whole_on_one_gpu_and_the_gpus_share_the_run(tmp_p
     assert store.run(run_id).status == "finished"
 
 
+def test_devices_screen_each_problem_on_its_gpu_as_a_plain_run_does(tmp_path: Path, monkeypatch) -> None:
+    """Screening in a run spread over GPUs is the plain run's (supervisor._real_screener): each
+    problem once, in a child that sees the GPU its slot times on, its findings stored, the problem
+    marked and kept out of the headline; a plain run finds the same."""
+    import kernelswarm.problems.screened as screened
+    import kernelswarm.supervisor as supervisor_module
+    from kernelswarm.report.data import report_data_from_store
+
+    monkeypatch.setattr(supervisor_module, "_real_evaluator", lambda: fake_evaluate)
+    monkeypatch.setattr(supervisor_module, "_real_baseline_timer", lambda: fake_baselines)
+    children: list[tuple[str, str, str | None]] = []  # (problem, device, gpu the screen saw)
+    timed_on: dict[str, set] = {}
+    guard = threading.Lock()
+
+    def child(problem, device, timeout_s, gpu):
+        with guard:
+            children.append((problem.name, device, gpu))
+        return (["output is tiny: zeros would pass"] if problem.name in ("p0", "p3") else []), True
+
+    def evaluate(problem, source, options):
+        with guard:
+            timed_on.setdefault(problem.name, set()).add(options.gpu)
+        return fake_evaluate(problem, source, options)
+
+    monkeypatch.setattr(screened, "_screen_in_child", child)
+    monkeypatch.setenv("KERNELSWARM_CACHE", str(tmp_path / "cache-placed"))
+    config = RunConfig(device="cuda", agents=["compile"])
+    gpus = [Gpu(0, "NVIDIA H200", "4"), Gpu(1, "NVIDIA H200", "6")]
+    store = Store(tmp_path / "placed.db")
+    run_id = run_placed(store, config, builtin_agents(["compile"]), gpu_slots(gpus, evaluate), _problems(4))
+    assert sorted(name for name, _, _ in children) == ["p0", "p1", "p2", "p3"]  # each problem once
+    assert all(timed_on[name] == {gpu} and device == "cuda" for name, device, gpu in children), (children, timed_on)
+    placed = {r.name: r.flags for r in store.problem_results(run_id)}
+    assert {name for name, flags in placed.items() if flags} == {"p0", "p3"}
+    data = report_data_from_store(tmp_path / "placed.db", run_id)
+    assert data.overall().n_flagged == 2 and data.overall().n == 2  # apart from the headline
+
+    children.clear()  # the same problems in a plain run (its own cache): the same rule, the same findings
+    monkeypatch.setenv("KERNELSWARM_CACHE", str(tmp_path / "cache-plain"))
+    plain_store = Store(tmp_path / "plain.db")
+    plain_id = Supervisor(plain_store, config, builtin_agents(["compile"]), evaluator=fake_evaluate,
+                          baseline_timer=fake_baselines, screener_for=supervisor_module._real_screener).run(_problems(4))
+    assert {r.name: r.flags for r in plain_store.problem_results(plain_id)} == placed
+    assert sorted(children) == [(f"p{i}", "cuda", None) for i in range(4)]
+
+
 def test_a_failing_slot_stops_the_others_and_the_run_resumes(tmp_path: Path) -> None:
     calls: list[str] = []
 
@@ -109,13 +155,13 @@ def test_a_failing_slot_stops_the_others_and_the_run_resumes(tmp_path: Path) -> 
     store = Store(tmp_path / "k.db")
     config = RunConfig(device="cpu", agents=["compile"])
     agents = builtin_agents(["compile"])
-    slots = [Slot("a", fine, fake_baselines), Slot("b", broken, fake_baselines)]
+    slots = [Slot("a", fine, fake_baselines, no_screen), Slot("b", broken, fake_baselines, no_screen)]
     with pytest.raises(KeyboardInterrupt):
         run_placed(store, config, agents, slots, _problems(8))
     [run] = store.list_runs()
     assert run.status == "running" and len(calls) < 8  # stopped early, resumable
     done_before = len(store.candidates(run.id))
-    run_placed(store, config, agents, [Slot("a", fine, fake_baselines)], [], run_id=run.id)
+    run_placed(store, config, agents, [Slot("a", fine, fake_baselines, no_screen)], [], run_id=run.id)
     rows = store.candidates(run.id)
     assert len(rows) == 8 and all(r.verdict == "accepted" for r in rows) and done_before <= 8
     assert store.run(run.id).status == "finished"
@@ -147,12 +193,12 @@ def test_when_no_slot_can_time_any_more_the_run_stops_resumable(tmp_path: Path) 
     config = RunConfig(device="cpu", agents=["compile"])
     agents = builtin_agents(["compile"])
     with pytest.raises(NowhereToTime):
-        run_placed(store, config, agents, [Slot("a", dying, fake_baselines)], _problems(4))
+        run_placed(store, config, agents, [Slot("a", dying, fake_baselines, no_screen)], _problems(4))
     [run] = store.list_runs()
     run_id = run.id
     assert run.status == "running"  # stopped, not finished
     assert sum(r.verdict is not None for r in store.candidates(run_id)) == 0  # nothing stored for the lost work
-    run_placed(store, config, agents, [Slot("b", fake_evaluate, fake_baselines)], [], run_id=run_id)
+    run_placed(store, config, agents, [Slot("b", fake_evaluate, fake_baselines, no_screen)], [], run_id=run_id)
     rows = store.candidates(run_id)
     assert len(rows) == 4 and all(r.verdict == "accepted" for r in rows)
     assert store.run(run_id).status == "finished"
@@ -174,6 +220,8 @@ def test_ray_on_the_command_line_with_a_stand_in_pool(tmp_path: Path, monkeypatc
                 ev = fake_evaluate(*args)
                 ev.host = "node7"
                 return ev
+            if method == "screen":
+                return []
             return fake_baselines(*args, **kw)
 
         def shutdown(self):
@@ -203,6 +251,6 @@ def test_a_short_run_is_shared_evenly_even_with_many_jobs(tmp_path: Path) -> Non
 
     store = Store(tmp_path / "k.db")
     config = RunConfig(device="cuda", jobs=8, agents=["compile"])
-    slots = [Slot(k, on(k), fake_baselines) for k in ("a", "b")]
+    slots = [Slot(k, on(k), fake_baselines, no_screen) for k in ("a", "b")]
     run_placed(store, config, builtin_agents(["compile"]), slots, _problems(6))
     assert sorted(where.values()).count("a") == 3, where

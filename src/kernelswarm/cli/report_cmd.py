@@ -20,7 +20,7 @@ def report(
     out: Path = typer.Option(DEFAULT_OUT, "--out", help="Folder to write index.html into."),
     as_json: bool = typer.Option(False, "--json", help="Also write the figures and tables as DIR/report.json."),
 ) -> None:
-    """Write DIR/index.html: one self-contained page with the run's figures and tables."""
+    """Write DIR/index.html: one self-contained page with the run's figures and tables; print them."""
     from kernelswarm.report import MergeError, merge_reports, to_json, write_report
 
     if run is not None and len(db) > 1:
@@ -30,6 +30,9 @@ def report(
         data = merge_reports(parts, [f"{path} run {d.run_id}" for path, d in zip(db, parts)])
     except MergeError as e:
         die(str(e))
+    from kernelswarm.cli.summary import print_summary
+
+    print_summary(data)  # the same figures as the page, and per problem why its result stands
     path = write_report(data, out)
     what = f"run {data.run_id}" if data.run_id is not None else f"{len(db)} stores"
     console.print(f"report of {what} ({len(data.problems)} problems): {path}")

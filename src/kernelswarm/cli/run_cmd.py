@@ -318,99 +318,12 @@ class _Progress:
         return None
 
 
-_BASELINE_NAMES = {"eager": "eager", "compile": "torch.compile"}
-
-
-def _x(v: float | None) -> str:
-    return f"{v:.2f}x" if v is not None else "-"
-
-
-def _pct(v: float | None) -> str:
-    return f"{100 * v:.0f}%" if v is not None else "-"
-
-
 def _summary(store: "Store", run_id: int) -> None:
-    """Per problem, then per level: the figures DESIGN.md's Metrics section names."""
-    from rich.table import Table
-    from rich.text import Text
-
-    from kernelswarm.metrics import FAST_P, outcome_line, summarize_by_level
-
-    results = store.problem_results(run_id)
-    info = store.run(run_id)
-    state = "" if info.status == "finished" else f", {info.shown_status}"
-    t = Table(title=f"run {run_id} on {info.device} ({info.versions.get('device_name', '')}){state}", title_justify="left")
-    for col in ("problem", "level", "eager ms", "compile ms", "result", "ms", "vs eager", "vs best baseline"):
-        t.add_column(col, justify="right" if "ms" in col or col.startswith("vs") else "left")
-    for r in results:
-        who = r.best.agent if r.best else (f"baseline stands ({_BASELINE_NAMES[r.best_baseline]})"
-                                           if r.best_baseline else r.outcome)
-        name = f"{r.name} [flagged]" if r.flags else r.name
-        t.add_row(Text(name, style="yellow" if r.flags else ""), str(r.level or ""), _ms(r.eager_ms), _ms(r.compile_ms),
-                  who, _ms(r.result_ms), _x(r.speedup_vs_eager), _x(r.speedup_vs_best_baseline))
-    console.print(t)
-    console.print(f"outcomes: {outcome_line([(r.outcome, r.best_baseline) for r in results])}", markup=False)
-    flagged = [r for r in results if r.flags]
-    for r in flagged:
-        more = f" (and {len(r.flags) - 1} more)" if len(r.flags) > 1 else ""
-        console.print(Text(f"[flagged] {r.name}: {r.flags[0]}{more}", style="yellow"))
-    s = Table(title="summary (result = best accepted candidate, else the faster baseline)", title_justify="left")
-    for col in ("level", "n", "against", "geomean", "median", "mean", *[f"fast_{p}" for p in FAST_P], "correct"):
-        s.add_column(col)
-    levels = summarize_by_level([r.score() for r in results])
-    for lv in levels:
-        for against, g, md, mn, fp in (
-            ("eager", lv.geomean_vs_eager, lv.median_vs_eager, lv.mean_vs_eager, lv.fast_p_vs_eager),
-            ("best baseline", lv.geomean_vs_best, lv.median_vs_best, lv.mean_vs_best, lv.fast_p_vs_best),
-        ):
-            first = against == "eager"
-            s.add_row(lv.label if first else "", str(lv.n) if first else "", against, _x(g), _x(md), _x(mn),
-                      *[_pct(fp[p]) for p in FAST_P], _pct(lv.correct_share) if first else "")
-    console.print(s)
-    for lv in levels:
-        if lv.n_flagged:
-            console.print(f"{lv.label}: {lv.n_flagged} flagged problem(s) kept out of the figures above; on them, "
-                          f"geomean {_x(lv.flagged_geomean_vs_eager)} vs eager, {_x(lv.flagged_geomean_vs_best)} "
-                          "vs best baseline (`kernelswarm problems check` says why)", highlight=False, markup=False)
-    for lv in levels:
-        shares = ", ".join(f"{a} {_pct(v)}" for a, v in lv.best_agent_share.items())
-        console.print(f"best agent, {lv.label}: {shares}", highlight=False, markup=False)
-    _agent_summary(store, run_id)
-
-
-def _agent_summary(store: "Store", run_id: int) -> None:
-    """Per agent and per context arm: the figures the HTML report shows, from the same records
-    (report.data), so that the two never disagree."""
-    from rich.table import Table
-
+    """The run's summary, from the records the HTML report shows (cli.summary)."""
+    from kernelswarm.cli.summary import print_summary
     from kernelswarm.report.data import report_data_from_store
 
-    data = report_data_from_store(store.path, run_id)
-    agents = data.agents()
-    if not agents:
-        return
-    t = Table(title="agents (geomean: geometric mean over the problems each agent solved)", title_justify="left")
-    for col in ("agent", "candidates", "accepted (of evaluated)", "result on (share of problems)",
-                "geomean speedup vs eager", "tokens in", "tokens out", "cost USD"):
-        t.add_column(col, justify="left" if col == "agent" else "right")
-    for a in agents:
-        t.add_row(a.agent, str(a.attempts), _pct(a.correct_share), _pct(a.best_share), _x(a.geomean_speedup),
-                  str(a.tokens_in), str(a.tokens_out), f"{a.cost_usd:.4f}")
-    console.print(t)
-    arms = data.arms()
-    if len(arms) > 1:
-        t = Table(title="context arms", title_justify="left")
-        for col in ("context arm", "candidates", "accepted", "problems tried", "problems solved",
-                    "geomean best speedup (solved)"):
-            t.add_column(col, justify="left" if col == "context arm" else "right")
-        for arm in arms:
-            t.add_row(arm.arm, str(arm.attempts), _pct(arm.correct_share), str(arm.problems), str(arm.solved),
-                      _x(arm.geomean_speedup))
-        console.print(t)
-
-
-def _ms(v: float | None) -> str:
-    return f"{v:.3f}" if v is not None else "-"
+    print_summary(report_data_from_store(store.path, run_id))
 
 
 def _report(db: Path, run_id: int) -> None:

@@ -14,9 +14,12 @@ import json
 import os
 import subprocess
 import sys
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
+from kernelswarm import redact
 from kernelswarm.evaluate.support import read_cache, write_cache
 from kernelswarm.problems.load import Problem
 
@@ -51,10 +54,11 @@ def cached_flags(problem: Problem, device: str) -> ProblemFlags | None:
     return None
 
 
-def problem_flags(problem: Problem, device: str, timeout_s: float = TIMEOUT_S) -> ProblemFlags:
-    """The screen's reasons for `problem` on `device`: cached, else screened in a child process.
-    Never raises for a problem that fails; a screen that could not run is reported as a flag and
-    not cached, so the next run tries again."""
+def problem_flags(problem: Problem, device: str, timeout_s: float = TIMEOUT_S, gpu: str | None = None) -> ProblemFlags:
+    """The screen's reasons for `problem` on `device`: cached, else screened in a child process
+    (that sees only GPU `gpu`, a CUDA_VISIBLE_DEVICES entry, when given). Never raises for a
+    problem that fails; a screen that could not run is reported as a flag and not cached, so the
+    next run tries again."""
     import time
 
     key = cache_key(problem, device)
@@ -62,13 +66,33 @@ def problem_flags(problem: Problem, device: str, timeout_s: float = TIMEOUT_S) -
     if hit is not None:
         return hit
     started = time.monotonic()
-    reasons, done = _screen_in_child(problem, device, timeout_s)
+    reasons, done = _screen_in_child(problem, device, timeout_s, gpu)
     if done and not any(r.startswith("fails to run") for r in reasons):  # may be the moment's (memory)
         try:
             write_cache(CACHE_NAME, key, reasons)
         except OSError:
             pass  # a read-only cache costs a screen per run, nothing else
     return ProblemFlags(reasons, cached=False, seconds=time.monotonic() - started)
+
+
+class TimingLock(Protocol):
+    """What a run times under (evaluate.devicelock.DeviceLock): one timing at a time."""
+
+    def exclusive(self, what: str = "timing") -> AbstractContextManager[None]: ...
+
+
+def screen_for_run(problem: Problem, device: str, lock: TimingLock, gpu: str | None = None) -> list[str]:
+    """How every run screens a problem, on one device or spread over GPUs or Ray actors: cached,
+    else screened holding the device (this machine's lock of it, and `lock`, the run's own timing
+    lock there), since the screen runs the reference about 15 times and must not run beside a
+    timing. `gpu`: the CUDA_VISIBLE_DEVICES entry of the GPU the run's slot times on."""
+    found = cached_flags(problem, device)
+    if found is None:
+        from kernelswarm.locks import device_lock
+
+        with device_lock(device, gpu).hold(), lock.exclusive("screen"):
+            found = problem_flags(problem, device, gpu=gpu)
+    return list(found.flags)
 
 
 def launch_bound(device: str, eager_ms: float | None) -> str | None:
@@ -79,11 +103,16 @@ def launch_bound(device: str, eager_ms: float | None) -> str | None:
     return f"launch-bound on {device}: eager {eager_ms:.3g} ms < {floor:g} ms"
 
 
-def _screen_in_child(problem: Problem, device: str, timeout_s: float) -> tuple[list[str], bool]:
-    """(reasons, whether the screen ran to its end)."""
+def _screen_in_child(problem: Problem, device: str, timeout_s: float, gpu: str | None) -> tuple[list[str], bool]:
+    """(reasons, whether the screen ran to its end). The child runs the user's problem code: it
+    gets no secret of this environment (redact's rule), and only the run's GPU when one is named."""
     request = json.dumps({"name": problem.name, "path": str(problem.path), "source": problem.source,
                           "hash": problem.hash, "level": problem.level, "sizes": problem.sizes, "device": device})
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in [_package_root(), os.environ.get("PYTHONPATH", "")] if p)}
+    secrets = set(redact.secret_values())
+    env = {k: v for k, v in os.environ.items() if not redact.is_secret_name(k) and v not in secrets}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in [_package_root(), os.environ.get("PYTHONPATH", "")] if p)
+    if gpu is not None:
+        env["CUDA_VISIBLE_DEVICES"] = gpu
     try:
         proc = subprocess.run([sys.executable, "-m", "kernelswarm.problems.screen_child"], input=request,
                               capture_output=True, text=True, timeout=timeout_s, env=env, start_new_session=True, check=False)

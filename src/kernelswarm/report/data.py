@@ -17,6 +17,7 @@ from typing import Any
 
 from kernelswarm import metrics
 from kernelswarm.metrics import ProblemScore, Summary
+from kernelswarm.records import Selection
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,19 @@ class Attempt:
     speedup_vs_eager: float | None = None  # eager time / this candidate's time, when accepted
     timed_on: str = ""  # machine and GPU that timed it, in a run spread over several ("" otherwise)
     log: str = ""  # the tail of what the candidate's process printed (why its own extension never ran)
+    speedup_ci: tuple[float, float] | None = None  # interval of speedup_vs_eager from the paired samples
+    # A rejection that load on the machine could have caused (a timing bound, not a wrong output):
+    # told apart from a candidate caught lying, and never reused for an identical proposal.
+    noise_sensitive: bool = False
+
+    @property
+    def caught_lying(self) -> bool:
+        """Rejected by a check that no load explains."""
+        return self.verdict == "rejected" and not self.noise_sensitive
+
+    @property
+    def rejected_for_noise(self) -> bool:
+        return self.verdict == "rejected" and self.noise_sensitive
 
 
 @dataclass(frozen=True)
@@ -57,6 +71,21 @@ class ProblemReport:
     baseline_error: str | None = None
     attempts: list[Attempt] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)  # the screen's findings; flagged problems stay out of the headline
+    selection: Selection | None = None  # why the result is what it is (store.select); None in data built by hand
+    why: str = ""  # the same in words, with the interval and the margin (ProblemResult.reason)
+    # The interval against the faster baseline the selection rests on: the winner's, else the
+    # fastest accepted candidate's (which did not clear the margin); None when nothing was accepted.
+    interval: tuple[float, float] | None = None
+
+    @property
+    def lies(self) -> int:
+        """Attempts rejected by a check that no load explains."""
+        return sum(a.caught_lying for a in self.attempts)
+
+    @property
+    def noise_rejections(self) -> int:
+        """Attempts rejected by a check that load on the machine could have tripped."""
+        return sum(a.rejected_for_noise for a in self.attempts)
 
     @property
     def best_baseline(self) -> str | None:
@@ -88,6 +117,8 @@ class AgentRow:
     accepted: int
     best_share: float  # share of all problems on which its candidate is the result (it beat the baseline)
     geomean_speedup: float | None  # geometric mean, over problems it solved, of its best speedup against eager
+    lies: int = 0  # candidates rejected by a check no load explains
+    noise_rejections: int = 0  # candidates rejected by a check the machine's load could have tripped
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: float = 0.0
@@ -137,6 +168,13 @@ class ReportData:
     def outcome_line(self) -> str:
         return metrics.outcome_line([(p.outcome, p.best_baseline) for p in self.problems])
 
+    def rejections_line(self) -> str:
+        """Rejections, those of a check no load explains apart from those load could have caused."""
+        lies = sum(p.lies for p in self.problems)
+        noise = sum(p.noise_rejections for p in self.problems)
+        return (f"{lies + noise} rejected: {lies} by a check no load explains (caught lying), {noise} "
+                "noise-sensitive (a timing bound the machine's load could have tripped; judged again if proposed again)")
+
     def agents(self) -> list[AgentRow]:
         names = sorted({a.agent for p in self.problems for a in p.attempts} | set(self.costs))
         n = len(self.problems) or 1
@@ -151,6 +189,7 @@ class ReportData:
                 accepted=sum(a.verdict == "accepted" for a in mine),
                 best_share=sum(p.best_agent == name for p in self.problems) / n,
                 geomean_speedup=metrics.geomean(x for x in best_per_problem if x is not None),
+                lies=sum(a.caught_lying for a in mine), noise_rejections=sum(a.rejected_for_noise for a in mine),
                 tokens_in=tin, tokens_out=tout, cost_usd=cost,
             ))
         return rows
@@ -222,7 +261,8 @@ def report_data_from_store(db_path: str | Path, run_id: int | None = None) -> Re
                     verdict=c.verdict, reason=c.reason if c.verdict is not None else c.note, kind=c.kind,
                     candidate_ms=c.candidate_ms, timed_on=c.timed_on,
                     speedup_vs_eager=c.speedup,  # from the evaluation's own paired window
-                    log=logs.get(c.id, ""),
+                    log=logs.get(c.id, ""), speedup_ci=c.speedup_ci if c.speedup is not None else None,
+                    noise_sensitive=c.noise_sensitive,
                 )
                 for c in by_problem.get(r.name, [])
             ]
@@ -232,7 +272,8 @@ def report_data_from_store(db_path: str | Path, run_id: int | None = None) -> Re
                 correct=r.n_accepted > 0, best_agent=r.result_agent,
                 best_kind=r.best.kind if r.best else None, best_language=r.best.language if r.best else None,
                 best_source=r.best.source if r.best else None, sol_ms=sol, baseline_error=r.baseline_error,
-                attempts=attempts, flags=list(r.flags),
+                attempts=attempts, flags=list(r.flags), selection=r.selection, why=r.reason,
+                interval=_interval(r),
             ))
         costs = {c.agent: (c.tokens_in, c.tokens_out, c.cost_usd) for c in store.agent_costs(run_id)}
     finally:
@@ -243,12 +284,24 @@ def report_data_from_store(db_path: str | Path, run_id: int | None = None) -> Re
     )
 
 
+def _interval(r: Any) -> tuple[float, float] | None:
+    """store.ProblemResult's interval against the faster baseline that its selection rests on."""
+    from kernelswarm.store import interval_vs_best
+
+    shown = r.best or r.fastest_accepted
+    return interval_vs_best(shown, r.compile_ms) if shown is not None else None
+
+
 def to_dict(data: ReportData) -> dict[str, Any]:
     """The report's figures and tables as plain JSON-ready data, for other tools."""
     d = dataclasses.asdict(data)
     for p, raw in zip(data.problems, d["problems"]):
         raw["fraction_of_sol"] = p.fraction_of_sol
         raw["outcome"], raw["best_baseline"] = p.outcome, p.best_baseline
+        raw["selection"] = p.selection.value if p.selection else None
+        raw["lies"], raw["noise_rejections"] = p.lies, p.noise_rejections
+        for a, attempt in zip(p.attempts, raw["attempts"]):
+            attempt["caught_lying"], attempt["rejected_for_noise"] = a.caught_lying, a.rejected_for_noise
     d["levels"] = [dataclasses.asdict(s) for s in data.levels()]
     d["overall"] = dataclasses.asdict(data.overall())
     d["agents"] = [{**dataclasses.asdict(a), "correct_share": a.correct_share} for a in data.agents()]

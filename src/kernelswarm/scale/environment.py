@@ -2,14 +2,15 @@
 credential of the user's shell) reaches a place that runs candidates. The supervisor alone holds
 keys; actors need only what finds Python, the libraries and the GPU.
 
-(A minimal rule of this module's own: when the project's shared secret rule exists, this should
-defer to it.)
+What counts as a secret is redact.py's rule (`is_secret_name`, and any value that is a secret's
+value under another name), the one the workers' environments and every scrubbed text use too.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
+
+from kernelswarm import redact
 
 # Names kept as they are; names with these prefixes too.
 ALLOWED = frozenset({
@@ -18,17 +19,17 @@ ALLOWED = frozenset({
 })
 ALLOWED_PREFIXES = ("LC_", "CUDA_", "NVIDIA_", "CUDNN_", "NCCL_", "OMP_", "MKL_", "KMP_", "TORCH", "PYTORCH_",
                     "TRITON_", "RAY_", "KERNELSWARM_")
-# Whatever the name's prefix, these look like credentials and never pass.
-SECRET = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH)", re.I)
 
 
 def allowed(name: str) -> bool:
-    """Whether a variable may reach an actor."""
-    if SECRET.search(name):
+    """Whether a variable of this name may reach an actor: allow-listed and not a secret's name."""
+    if redact.is_secret_name(name):
         return False
     return name in ALLOWED or name.startswith(ALLOWED_PREFIXES)
 
 
 def actor_environment(env: Mapping[str, str]) -> dict[str, str]:
-    """`env` reduced to what an actor may see."""
-    return {k: v for k, v in env.items() if allowed(k)}
+    """`env` reduced to what an actor may see: allowed names, and no value that is a secret's
+    (a key copied into an allowed name, e.g. KERNELSWARM_X=$OPENAI_API_KEY, stays behind)."""
+    secrets = set(redact.secret_values(env))
+    return {k: v for k, v in env.items() if allowed(k) and v not in secrets}

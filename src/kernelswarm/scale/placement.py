@@ -1,11 +1,12 @@
 """One run over several places to time: the GPUs of this host (`--devices`) or Ray actors (`--ray`).
 
-A place is a `Slot`: an evaluator and a baseline timer that run there, with the evaluator itself
-unchanged. Each slot gets its own Supervisor over the one store and run (so its own device lock,
+A place is a `Slot`: an evaluator, a baseline timer and the problem screen that run there, with
+the evaluator itself unchanged. Each slot gets its own Supervisor over the one store and run (so its own device lock,
 its own `--jobs` evaluations and memory gate: one per GPU), and the slots share the run's problems
 by claiming them in order: a problem's baselines and all its candidates are timed in the slot that
 claimed it, and a slot that finishes early takes the next problem nobody has taken. The store is
-written only from this process; Supervisor's own rules (resume, budget, selection) apply unchanged.
+written only from this process; Supervisor's own rules (resume, budget, selection, and screening
+each problem as a plain run does, supervisor._real_screener) apply unchanged.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from kernelswarm.agents.base import Agent
+    from kernelswarm.evaluate.devicelock import DeviceLock
     from kernelswarm.problems.load import Problem
     from kernelswarm.records import Evaluation, Timing
     from kernelswarm.runconfig import Event, RunConfig
@@ -31,6 +33,9 @@ if TYPE_CHECKING:
 
 Evaluator = Callable[..., "Evaluation"]  # (problem, candidate_source, options) -> Evaluation
 BaselineTimer = Callable[..., "dict[str, Timing]"]  # time_baselines' signature
+Screener = Callable[["Problem", str], "list[str]"]  # (problem, device) -> the screen's findings
+# Given the timing lock of the slot's supervisor, the screener of that slot (Supervisor.screener_for).
+ScreenerFor = Callable[["DeviceLock"], Screener]
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,9 @@ class Slot:
     label: str  # how progress lines name it: "cuda:1", "ray actor 2"
     evaluator: Evaluator
     baseline_timer: BaselineTimer
+    # Screens a problem there, as a plain run does (its findings mark the problem and keep it out
+    # of the headline). No default: a place that judges real problems must screen them.
+    screener_for: ScreenerFor
 
 
 class NowhereToTime(BaseException):
@@ -51,14 +59,24 @@ class NowhereToTime(BaseException):
 
 def gpu_slots(gpus: list["Gpu"], evaluator: Evaluator | None = None,
               baseline_timer: BaselineTimer | None = None) -> list[Slot]:
-    """A slot per GPU of this host: its workers see that GPU alone (EvalOptions.gpu), and each
-    evaluation records the host and the GPU's number."""
+    """A slot per GPU of this host: its workers and its problem screens see that GPU alone
+    (EvalOptions.gpu), and each evaluation records the host and the GPU's number."""
     from kernelswarm import supervisor
 
     evaluate = evaluator or supervisor._real_evaluator()
     baselines = baseline_timer or supervisor._real_baseline_timer()
     host = socket.gethostname()
-    return [Slot(g.label, _evaluator_on(g, host, evaluate), _baselines_on(g, baselines)) for g in gpus]
+    return [Slot(g.label, _evaluator_on(g, host, evaluate), _baselines_on(g, baselines), _screener_on(g))
+            for g in gpus]
+
+
+def _screener_on(gpu: "Gpu") -> ScreenerFor:
+    def screener_for(lock: "DeviceLock") -> Screener:
+        from kernelswarm import supervisor
+
+        return supervisor._real_screener(lock, gpu=gpu.visible)
+
+    return screener_for
 
 
 def _evaluator_on(gpu: "Gpu", host: str, evaluate: Evaluator) -> Evaluator:
@@ -167,7 +185,7 @@ def run_placed(store: "Store", config: "RunConfig", agents: list["Agent"], slots
         raise ValueError("no slot to run on")
     emit = on_event or (lambda e: None)
     sups = [Supervisor(store, config, agents, evaluator=s.evaluator, baseline_timer=s.baseline_timer,
-                       on_event=_tagged(emit, s.label)) for s in slots]
+                       screener_for=s.screener_for, on_event=_tagged(emit, s.label)) for s in slots]
     for sup in sups:
         sup.placed = True
     run_id = sups[0].start(problems, run_id)

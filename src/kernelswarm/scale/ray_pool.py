@@ -1,7 +1,8 @@
 """`--ray ADDRESS`: the evaluator, unchanged, in Ray actors: one per GPU of the cluster (or, with
 `--device cpu`, one per CPU slot). The supervisor stays in this process, the only writer of the
 store and the only holder of model keys: an actor is sent a problem, a candidate's source and the
-evaluation's settings, and returns the Evaluation; its environment is an allow-list
+evaluation's settings, and returns the Evaluation (or the problem's screening findings, screened on
+its node as a plain run screens); its environment is an allow-list
 (scale.environment). An actor lost in the middle of an evaluation (killed, or its node gone) has
 that evaluation sent to another live actor, and the lost actor's later work goes there too; its
 own answer never arrives, so nothing is stored twice.
@@ -126,6 +127,13 @@ class EvaluatorActor:
             ev = evaluate(problem, source, options)
         ev.host, ev.device_index = self.host, self.gpu_index
         return ev
+
+    def screen(self, problem: Any, device: str) -> list[str]:
+        """The problem's screening findings, as a plain run gets them, on this actor's device."""
+        from kernelswarm.problems.screened import screen_for_run
+
+        with self._slot("screen"):
+            return screen_for_run(problem, device, self.lock, None)
 
     def time_baselines(self, problem: Any, device: str, **kw: Any) -> Any:
         from kernelswarm.evaluate import time_baselines
@@ -252,4 +260,15 @@ def ray_slots(pool: ActorPool) -> list:
 
         return time_baselines
 
-    return [Slot(pool.label(i), evaluator(i), baseline_timer(i)) for i in range(len(pool.actors))]
+    def screener_for(i: int) -> Callable[..., Any]:
+        def on_actor(lock: Any) -> Callable[..., Any]:
+            del lock  # the actor screens under its own lock, as it times
+
+            def screen(problem: Any, device: str) -> list[str]:
+                return pool.call(i, "screen", problem, device)
+
+            return screen
+
+        return on_actor
+
+    return [Slot(pool.label(i), evaluator(i), baseline_timer(i), screener_for(i)) for i in range(len(pool.actors))]
