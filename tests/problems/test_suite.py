@@ -123,3 +123,10 @@ def test_quoted_path_glob(fixtures):
     problems, errors = resolve_problems([str(fixtures / "degenerate" / "*.py")])
     assert len(problems) >= 6 and errors == []
     assert all(p.path.parent.name == "degenerate" for p in problems)
+
+
+def test_a_file_and_a_bundled_name_together(fixtures):
+    """`kernelswarm run mine.py softmax` once raised TypeError: the file's result and the bundled
+    suite's cache shared one variable."""
+    problems, errors = resolve_problems([str(fixtures / "folder/level1/relu.py"), "softmax"])
+    assert [p.name for p in problems] == ["relu", "softmax"] and errors == []

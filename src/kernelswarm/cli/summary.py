@@ -12,9 +12,6 @@ from kernelswarm.cli.common import console
 if TYPE_CHECKING:
     from kernelswarm.report.data import ProblemReport, ReportData
 
-_BASELINE_NAMES = {"eager": "eager", "compile": "torch.compile"}
-
-
 def _x(v: float | None) -> str:
     return f"{v:.2f}x" if v is not None else "-"
 
@@ -29,15 +26,6 @@ def _ms(v: float | None) -> str:
 
 def _ci(ci: tuple[float, float] | None) -> str:
     return f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "-"
-
-
-def result_of(p: "ProblemReport") -> str:
-    """Who delivers the result: the winning agent, else which baseline stands, else why none."""
-    if p.best_agent:
-        return p.best_agent
-    if p.best_baseline:
-        return f"baseline stands ({_BASELINE_NAMES[p.best_baseline]})"
-    return p.outcome
 
 
 def _rejections(p: "ProblemReport") -> str:
@@ -68,7 +56,7 @@ def _problems(data: "ReportData") -> None:
         name = f"{p.name} [flagged]" if p.flags else p.name
         why = p.selection.value if p.selection else ""
         t.add_row(Text(name, style="yellow" if p.flags else ""), str(p.level or ""), _ms(p.eager_ms),
-                  _ms(p.compile_ms), result_of(p), _ms(p.result_ms), _x(p.speedup_vs_eager),
+                  _ms(p.compile_ms), p.result_from, _ms(p.result_ms), _x(p.speedup_vs_eager),
                   _x(p.speedup_vs_best), _ci(p.interval), why, _rejections(p))
     console.print(t)
     for p in data.problems:  # the selection in words: the margin, and what the interval says
@@ -87,8 +75,8 @@ def _levels(data: "ReportData") -> None:
 
     from kernelswarm.metrics import FAST_P
 
-    s = Table(title="summary (result = best accepted candidate whose interval clears the margin, else the faster "
-                    "baseline; geomean = geometric mean over problems)", title_justify="left")
+    s = Table(title="summary (result = best candidate whose interval clears the margin, else the faster baseline)",
+              title_justify="left")
     for col in ("level", "n", "against", "geomean", "median", "mean", *[f"fast_{p}" for p in FAST_P], "correct"):
         s.add_column(col)
     levels = data.levels()

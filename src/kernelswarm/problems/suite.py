@@ -132,7 +132,7 @@ def resolve_problems(
         found, bad = _bundled(suite or "bundled")
         problems += [p for p in found if level is None or p.level == level]
         errors += bad
-    loaded: dict[str, tuple[list[Problem], list[ProblemError]]] = {}
+    suites: dict[str, tuple[list[Problem], list[ProblemError]]] = {}  # bundled suites read so far
     for arg in args:
         path = Path(arg)
         if path.is_file():
@@ -150,11 +150,11 @@ def resolve_problems(
                 (errors if isinstance(loaded, ProblemError) else problems).append(loaded)
         else:
             which = "train" if arg.startswith(TRAIN_PREFIX) or suite == "train" else "bundled"
-            if which not in loaded:
-                loaded[which] = _bundled(which)
-                errors += loaded[which][1]
+            if which not in suites:
+                suites[which] = _bundled(which)
+                errors += suites[which][1]
             pattern = arg.removeprefix(TRAIN_PREFIX)
-            hits = [p for p in loaded[which][0] if _matches(p, pattern) and (level is None or p.level == level)]
+            hits = [p for p in suites[which][0] if _matches(p, pattern) and (level is None or p.level == level)]
             if not hits:
                 looks_like_path = arg.endswith(".py") and not _has_glob(arg)
                 reason = "no such file, and no bundled problem of that name" if looks_like_path else f"no problem matches {arg!r}"

@@ -99,6 +99,15 @@ class ProblemReport:
         return metrics.outcome(self.eager_ms, self.baseline_error, self.best_agent is not None)
 
     @property
+    def result_from(self) -> str:
+        """Who the result comes from: the winning agent, else which baseline stands, else why none."""
+        if self.best_agent:
+            return self.best_agent
+        if self.best_baseline:
+            return f"baseline stands ({'torch.compile' if self.best_baseline == 'compile' else 'eager'})"
+        return self.outcome
+
+    @property
     def fraction_of_sol(self) -> float | None:
         return self.sol_ms / self.result_ms if self.sol_ms and self.result_ms else None
 

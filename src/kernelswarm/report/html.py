@@ -13,7 +13,8 @@ from pathlib import Path
 from kernelswarm import redact
 from kernelswarm.metrics import FAST_P, Summary
 from kernelswarm.report import svg
-from kernelswarm.report.data import ProblemReport, ReportData
+from kernelswarm.records import Selection
+from kernelswarm.report.data import Attempt, ProblemReport, ReportData
 
 _CSS = """
 :root{--ink:#1f2937;--muted:#6b7280;--line:#e5e7eb;--bg:#f8fafc;--card:#fff;--eager:#2563eb;--best:#d97706}
@@ -43,7 +44,7 @@ details.problem>summary span{font-weight:400;color:var(--muted);margin-left:10px
 details.src summary{cursor:pointer;color:var(--eager);margin:8px 0}
 pre{background:#0f172a;color:#e2e8f0;padding:14px;border-radius:8px;overflow:auto;font-size:12px;line-height:1.45;max-height:560px}
 .facts{display:flex;flex-wrap:wrap;gap:6px 22px;margin:4px 0 10px;font-size:13px}.facts b{font-weight:600}
-.good{color:#15803d}.bad{color:#b91c1c}.flag{background:#ca8a04}
+.good{color:#15803d}.bad{color:#b91c1c}.flag{background:#ca8a04}.noise{background:#a16207}
 button{font:inherit;font-size:12px;border:1px solid var(--line);background:var(--card);border-radius:6px;padding:3px 10px;cursor:pointer}
 """
 
@@ -91,6 +92,10 @@ def _pct(v: float | None) -> str:
     return "—" if v is None else f"{100 * v:.3g}%"
 
 
+def _ci(ci: tuple[float, float] | None) -> str:
+    return "—" if ci is None else f"{ci[0]:.3g}–{ci[1]:.3g}×"
+
+
 def _num(v: float | None) -> str:
     """The data-v attribute that sorting reads."""
     return "" if v is None else f' data-v="{v:.6g}"'
@@ -133,11 +138,11 @@ def _agents_table(data: ReportData) -> str:
     for a in data.agents():
         rows.append(
             f'<tr><td class="l">{escape(a.agent)}</td><td>{a.attempts}</td><td{_num(a.correct_share)}>'
-            f"{_pct(a.correct_share)}</td><td{_num(a.best_share)}>{_pct(a.best_share)}</td>"
-            f"<td{_num(a.geomean_speedup)}>{_x(a.geomean_speedup)}</td><td{_num(a.tokens_in)}>{a.tokens_in:,}</td>"
+            f"{_pct(a.correct_share)}</td><td>{a.lies}</td><td>{a.noise_rejections}</td>"
+            f"<td{_num(a.best_share)}>{_pct(a.best_share)}</td><td{_num(a.geomean_speedup)}>{_x(a.geomean_speedup)}</td><td{_num(a.tokens_in)}>{a.tokens_in:,}</td>"
             f"<td{_num(a.tokens_out)}>{a.tokens_out:,}</td><td{_num(a.cost_usd)}>${a.cost_usd:.2f}</td></tr>")
     return ('<table class="sort"><thead><tr><th class="l">agent</th><th>candidates</th><th>accepted (of evaluated)</th>'
-            "<th>result on (share of problems)</th><th>geomean speedup vs eager (problems it solved)</th>"
+            "<th>rejected: caught lying</th><th>rejected: noise-sensitive</th><th>result on (share of problems)</th><th>geomean speedup vs eager (problems it solved)</th>"
             "<th>tokens in</th><th>tokens out</th><th>cost</th>"
             f"</tr></thead><tbody>{''.join(rows)}</tbody></table>")
 
@@ -157,27 +162,23 @@ def _arms_table(data: ReportData) -> str:
 def _problems_table(data: ReportData) -> str:
     rows = []
     for p in data.problems:
-        cls = "good" if (p.speedup_vs_best or 0) > 1.0 and not p.flags else ""
+        won = p.selection is Selection.WIN if p.selection else (p.speedup_vs_best or 0) > 1.0
+        cls = "good" if won and not p.flags else ""
+        low = p.interval[0] if p.interval else None
         rows.append(
             f'<tr><td class="l"><a href="#{_anchor(p.name)}">{escape(p.name)}</a>{_flag_chip(p)}</td>'
             f"<td{_num(p.level)}>{p.level if p.level is not None else '—'}</td>"
             f"<td{_num(p.eager_ms)}>{_ms(p.eager_ms)}</td><td{_num(p.compile_ms)}>{_ms(p.compile_ms)}</td>"
             f"<td{_num(p.result_ms)}>{_ms(p.result_ms)}</td><td{_num(p.speedup_vs_eager)}>{_x(p.speedup_vs_eager)}</td>"
             f'<td{_num(p.speedup_vs_best)} class="{cls}">{_x(p.speedup_vs_best)}</td>'
+            f"<td{_num(low)}>{_ci(p.interval)}</td>"
             f"<td{_num(p.fraction_of_sol)}>{_pct(p.fraction_of_sol)}</td>"
-            f'<td class="l">{escape(_source_of_result(p))}</td></tr>')
+            f'<td class="l">{escape(p.result_from)}</td>'
+            f'<td class="l" title="{escape(p.why)}">{escape(p.selection.value if p.selection else "")}</td></tr>')
     return ('<table class="sort"><thead><tr><th class="l">problem</th><th>level</th><th>eager</th>'
-            "<th>torch.compile</th><th>result</th><th>vs eager</th><th>vs best baseline</th><th>of speed of light</th>"
-            f'<th class="l">from</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
-
-
-def _source_of_result(p: ProblemReport) -> str:
-    """Who the result comes from: the winning agent, or which baseline stands, or why there is none."""
-    if p.best_agent:
-        return p.best_agent
-    if p.best_baseline:
-        return f"baseline stands ({'torch.compile' if p.best_baseline == 'compile' else 'eager'})"
-    return p.outcome
+            "<th>torch.compile</th><th>result</th><th>vs eager</th><th>vs best baseline</th>"
+            "<th>interval vs best baseline</th><th>of speed of light</th>"
+            f'<th class="l">from</th><th class="l">why</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
 
 
 def _flag_chip(p: ProblemReport) -> str:
@@ -201,18 +202,36 @@ def _chip(verdict: str | None) -> str:
     return f'<span class="chip {escape(v) if re.fullmatch(r"[a-z_]+", v) else "none"}">{escape(label)}</span>'
 
 
+def _verdict(a: Attempt) -> str:
+    """A noise-sensitive rejection looks apart from a candidate caught lying."""
+    if a.rejected_for_noise:
+        return ('<span class="chip noise" title="a timing bound the machine\'s load could have tripped; '
+                'an identical proposal is judged again">rejected (noise-sensitive)</span>')
+    return _chip(a.verdict)
+
+
+def _why(p: ProblemReport) -> str:
+    """Why this problem's result stands, and what was rejected for what."""
+    lines = [f"<b>why:</b> {escape(p.why)}"] if p.why else []
+    if p.lies or p.noise_rejections:
+        lines.append(f"<b>rejected:</b> {p.lies} caught lying (a check no load explains), {p.noise_rejections} "
+                     "noise-sensitive (a timing bound the machine's load could have tripped)")
+    return f'<p>{"<br>".join(lines)}</p>' if lines else ""
+
+
 def _problem_details(p: ProblemReport) -> str:
     bars = svg.time_bars([("eager", p.eager_ms, svg.EAGER), ("compile", p.compile_ms, svg.BEST),
                           ("result", p.result_ms, "#16a34a")], p.sol_ms)
     facts = [f"<span>level <b>{p.level if p.level is not None else '—'}</b></span>",
              f"<span>vs eager <b>{_x(p.speedup_vs_eager)}</b></span>",
-             f"<span>vs best baseline <b>{_x(p.speedup_vs_best)}</b></span>",
+             f"<span>vs best baseline <b>{_x(p.speedup_vs_best)}</b> (interval {_ci(p.interval)})</span>",
              f"<span>speed of light <b>{_ms(p.sol_ms)}</b> ({_pct(p.fraction_of_sol)} reached)</span>",
-             f"<span>result from <b>{escape(_source_of_result(p))}</b>"
+             f"<span>result from <b>{escape(p.result_from)}</b>"
              f"{' (' + escape(p.best_kind) + ', ' + escape(p.best_language or '') + ')' if p.best_kind else ''}</span>"]
     parts = [f'<details class="problem" id="{_anchor(p.name)}"><summary>{escape(p.name)}{_flag_chip(p)}'
-             f"<span>{_x(p.speedup_vs_best)} vs best baseline · {len(p.attempts)} attempts</span></summary>",
-             f'<div class="facts">{"".join(facts)}</div>', bars]
+             f"<span>{_x(p.speedup_vs_best)} vs best baseline{' · ' + escape(p.selection.value) if p.selection else ''}"
+             f" · {len(p.attempts)} attempts</span></summary>",
+             f'<div class="facts">{"".join(facts)}</div>', _why(p), bars]
     if p.baseline_error:
         parts.append(f'<p class="bad">baselines could not be measured: {escape(p.baseline_error)}</p>')
     if p.flags:
@@ -226,14 +245,14 @@ def _problem_details(p: ProblemReport) -> str:
         placed = any(a.timed_on for a in p.attempts)  # a run spread over GPUs or nodes says where
         rows = "".join(
             f"<tr><td>{a.round}</td><td class='l'>{escape(a.agent)}</td><td class='l'>{escape(a.language)}</td>"
-            f"<td class='l'>{escape(a.arm)}</td><td class='l'>{_chip(a.verdict)}</td>"
+            f"<td class='l'>{escape(a.arm)}</td><td class='l'>{_verdict(a)}</td>"
             f"<td{_num(a.candidate_ms)}>{_ms(a.candidate_ms)}</td><td{_num(a.speedup_vs_eager)}>"
-            f"{_x(a.speedup_vs_eager)}</td>" + (f"<td class='l'>{escape(a.timed_on)}</td>" if placed else "")
+            f"{_x(a.speedup_vs_eager)}</td><td>{_ci(a.speedup_ci)}</td>" + (f"<td class='l'>{escape(a.timed_on)}</td>" if placed else "")
             + f"<td class='reason'>{escape(a.reason)}</td></tr>"
             for a in p.attempts)
         parts.append('<h3>attempts</h3><table class="sort"><thead><tr><th>round</th><th class="l">agent</th>'
                      '<th class="l">language</th><th class="l">context</th><th class="l">verdict</th><th>time</th>'
-                     '<th>vs eager</th>' + ('<th class="l">timed on</th>' if placed else "")
+                     '<th>vs eager</th><th>interval</th>' + ('<th class="l">timed on</th>' if placed else "")
                      + f'<th class="l">reason</th></tr></thead><tbody>{rows}</tbody></table>')
         logs = "".join(f'<details class="src"><summary>candidate output: round {a.round}, {escape(a.agent)}'
                        f' ({escape(a.verdict or "not evaluated")})</summary><pre><code>{escape(a.log)}</code></pre></details>'
@@ -273,6 +292,7 @@ def render_html(data: ReportData) -> str:
         f'<div class="sub">{escape(data.status or "")} · {when} · report generated {escape(data.generated_at)}</div>',
         f'<div class="sub">{versions_line(data)}</div>',
         f'<div class="sub">outcomes: {escape(data.outcome_line())}</div>',
+        f'<div class="sub">rejections: {escape(data.rejections_line())}</div>',
         '<div class="tiles">' + "".join(f'<div class="tile"><b>{v}</b><span>{escape(k)}</span></div>' for v, k in tiles) + "</div>",
         "<h2>Speedup over problems</h2>",
         _figure(dist, "Speedup of each problem's result (log scale): its best correct candidate, or the faster "
