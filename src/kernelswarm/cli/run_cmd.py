@@ -301,7 +301,8 @@ class _Progress:
                 x = f"{ev.speedup:.2f}x{ci} eager" if ev.speedup else ""
                 kind = f", {ev.kind.value}" if ev.kind else ""
                 return f"  {escape(who)}: [green]accepted[/] {ev.candidate.median_ms:.3f} ms ({x}{kind}){where}"
-            return f"  {escape(who)}: [yellow]{ev.verdict.value}[/] {escape(ev.reason[:160])}{where}"
+            noise = " (noise-sensitive)" if ev.noise_sensitive else ""  # load could have caused it: not a lie
+            return f"  {escape(who)}: [yellow]{ev.verdict.value}{noise}[/] {escape(ev.reason[:160])}{where}"
         if e.kind == "done" and e.result is not None:
             r = e.result
             mark = " [yellow](flagged by the screen: kept out of the headline)[/]" if r.flags else ""

@@ -28,21 +28,21 @@ def _ci(ci: tuple[float, float] | None) -> str:
     return f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "-"
 
 
-def _rejections(p: "ProblemReport") -> str:
+def _rejections(p: ProblemReport) -> str:
     """Rejections of one problem, lies apart from noise-sensitive ones."""
     if not p.lies and not p.noise_rejections:
         return "-"
     return f"{p.lies} lying, {p.noise_rejections} noise"
 
 
-def print_summary(data: "ReportData") -> None:
+def print_summary(data: ReportData) -> None:
     """Per problem, then per level, then per agent: the figures DESIGN.md's Metrics section names."""
     _problems(data)
     _levels(data)
     _agents(data)
 
 
-def _problems(data: "ReportData") -> None:
+def _problems(data: ReportData) -> None:
     from rich.table import Table
     from rich.text import Text
 
@@ -70,7 +70,7 @@ def _problems(data: "ReportData") -> None:
             console.print(Text(f"[flagged] {p.name}: {p.flags[0]}{more}", style="yellow"))
 
 
-def _levels(data: "ReportData") -> None:
+def _levels(data: ReportData) -> None:
     from rich.table import Table
 
     from kernelswarm.metrics import FAST_P
@@ -99,7 +99,7 @@ def _levels(data: "ReportData") -> None:
         console.print(f"best agent, {lv.label}: {shares}", highlight=False, markup=False)
 
 
-def _agents(data: "ReportData") -> None:
+def _agents(data: ReportData) -> None:
     from rich.table import Table
 
     agents = data.agents()

@@ -237,7 +237,9 @@ def _sol_ms(ev: Any) -> float | None:
     for check in ev.checks:
         m = re.search(r"floor ([0-9.]+(?:e[-+]?[0-9]+)?) ms", check.detail) if check.name == "speed-of-light" else None
         if m:
-            from kernelswarm.sol import MARGIN  # imports torch: only when a floor is there to convert
+            from kernelswarm.sol import (
+                MARGIN,  # imports torch: only when a floor is there to convert
+            )
 
             return float(m.group(1)) / MARGIN
     return None

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from kernelswarm import redact
 from kernelswarm.metrics import FAST_P, Summary
-from kernelswarm.report import svg
 from kernelswarm.records import Selection
+from kernelswarm.report import svg
 from kernelswarm.report.data import Attempt, ProblemReport, ReportData
 
 _CSS = """
@@ -31,7 +31,7 @@ figcaption{color:var(--muted);font-size:12px;border-top:1px solid var(--line);ma
 table{border-collapse:collapse;width:100%;background:var(--card);border:1px solid var(--line);border-radius:10px;
  overflow:hidden;font-size:13px;font-variant-numeric:tabular-nums}
 th,td{padding:6px 10px;text-align:right;border-bottom:1px solid var(--line);white-space:nowrap}
-th{background:#f1f5f9;font-weight:600;font-size:12px;color:#374151}
+th{background:#f1f5f9;font-weight:600;font-size:12px;color:#374151;white-space:normal}
 th.sortable{cursor:pointer}th.sortable:hover{color:var(--eager)}
 td.l,th.l{text-align:left}td.reason{text-align:left;white-space:normal;color:#374151;max-width:520px}
 tr:last-child td{border-bottom:none}
@@ -226,11 +226,11 @@ def _problem_details(p: ProblemReport) -> str:
              f"<span>vs eager <b>{_x(p.speedup_vs_eager)}</b></span>",
              f"<span>vs best baseline <b>{_x(p.speedup_vs_best)}</b> (interval {_ci(p.interval)})</span>",
              f"<span>speed of light <b>{_ms(p.sol_ms)}</b> ({_pct(p.fraction_of_sol)} reached)</span>",
-             f"<span>result from <b>{escape(p.result_from)}</b>"
-             f"{' (' + escape(p.best_kind) + ', ' + escape(p.best_language or '') + ')' if p.best_kind else ''}</span>"]
-    parts = [f'<details class="problem" id="{_anchor(p.name)}"><summary>{escape(p.name)}{_flag_chip(p)}'
+             (f"<span>result from <b>{escape(p.result_from)}</b>"
+             f"{' (' + escape(p.best_kind) + ', ' + escape(p.best_language or '') + ')' if p.best_kind else ''}</span>")]
+    parts = [(f'<details class="problem" id="{_anchor(p.name)}"><summary>{escape(p.name)}{_flag_chip(p)}'
              f"<span>{_x(p.speedup_vs_best)} vs best baseline{' · ' + escape(p.selection.value) if p.selection else ''}"
-             f" · {len(p.attempts)} attempts</span></summary>",
+             f" · {len(p.attempts)} attempts</span></summary>"),
              f'<div class="facts">{"".join(facts)}</div>', _why(p), bars]
     if p.baseline_error:
         parts.append(f'<p class="bad">baselines could not be measured: {escape(p.baseline_error)}</p>')
@@ -304,8 +304,8 @@ def render_html(data: ReportData) -> str:
         "<h2>Per agent</h2>", _agents_table(data),
     ]
     if len(arms) > 1:
-        body += ["<h2>Context arms</h2>", '<p class="sub">What each agent was shown when it proposed a candidate. '
-                 "Round 0 never has feedback, so arms with feedback are also later rounds.</p>", _arms_table(data)]
+        body += ["<h2>Context arms</h2>", ('<p class="sub">What each agent was shown when it proposed a candidate. '
+                 "Round 0 never has feedback, so arms with feedback are also later rounds.</p>"), _arms_table(data)]
     body += ["<h2>Problems</h2>", _problems_table(data),
              '<h2>Details <button id="toggle-all" type="button">expand all</button></h2>']
     body += [_problem_details(p) for p in data.problems]

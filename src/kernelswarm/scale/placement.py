@@ -17,8 +17,8 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -57,7 +57,7 @@ class NowhereToTime(BaseException):
     failed), so that --resume does it."""
 
 
-def gpu_slots(gpus: list["Gpu"], evaluator: Evaluator | None = None,
+def gpu_slots(gpus: list[Gpu], evaluator: Evaluator | None = None,
               baseline_timer: BaselineTimer | None = None) -> list[Slot]:
     """A slot per GPU of this host: its workers and its problem screens see that GPU alone
     (EvalOptions.gpu), and each evaluation records the host and the GPU's number."""
@@ -70,8 +70,8 @@ def gpu_slots(gpus: list["Gpu"], evaluator: Evaluator | None = None,
             for g in gpus]
 
 
-def _screener_on(gpu: "Gpu") -> ScreenerFor:
-    def screener_for(lock: "DeviceLock") -> Screener:
+def _screener_on(gpu: Gpu) -> ScreenerFor:
+    def screener_for(lock: DeviceLock) -> Screener:
         from kernelswarm import supervisor
 
         return supervisor._real_screener(lock, gpu=gpu.visible)
@@ -79,8 +79,8 @@ def _screener_on(gpu: "Gpu") -> ScreenerFor:
     return screener_for
 
 
-def _evaluator_on(gpu: "Gpu", host: str, evaluate: Evaluator) -> Evaluator:
-    def on_gpu(problem: "Problem", source: str, options: Any) -> "Evaluation":
+def _evaluator_on(gpu: Gpu, host: str, evaluate: Evaluator) -> Evaluator:
+    def on_gpu(problem: Problem, source: str, options: Any) -> Evaluation:
         ev = evaluate(problem, source, dataclasses.replace(options, gpu=gpu.visible))
         ev.host, ev.device_index = host, gpu.physical_index
         return ev
@@ -88,8 +88,8 @@ def _evaluator_on(gpu: "Gpu", host: str, evaluate: Evaluator) -> Evaluator:
     return on_gpu
 
 
-def _baselines_on(gpu: "Gpu", time_baselines: BaselineTimer) -> BaselineTimer:
-    def on_gpu(problem: "Problem", device: str, **kw: Any) -> "dict[str, Timing]":
+def _baselines_on(gpu: Gpu, time_baselines: BaselineTimer) -> BaselineTimer:
+    def on_gpu(problem: Problem, device: str, **kw: Any) -> dict[str, Timing]:
         from kernelswarm.evaluate.options import EvalOptions
 
         options = EvalOptions.for_device(device, timeout_s=kw.get("timeout_s", 600.0), gpu=gpu.visible)
@@ -128,7 +128,7 @@ class _Claims:
             self._active[slot] -= 1
             self._cond.notify_all()
 
-    def of(self, slot: int) -> "_SlotClaims":
+    def of(self, slot: int) -> _SlotClaims:
         return _SlotClaims(self, slot)
 
 
@@ -147,7 +147,7 @@ class _SlotClaims:
 
 
 @contextmanager
-def place(config: "RunConfig", note: Callable[[str], None] | None = None) -> Iterator[list[Slot] | None]:
+def place(config: RunConfig, note: Callable[[str], None] | None = None) -> Iterator[list[Slot] | None]:
     """The slots of a run spread over this host's GPUs (config.devices) or Ray actors (config.ray);
     None for a run on one device. Ray's actors are stopped when the run ends. Raises
     scale.devices.DeviceError or scale.ray_pool.RayError, one line each, when that cannot be had."""
@@ -173,9 +173,9 @@ def place(config: "RunConfig", note: Callable[[str], None] | None = None) -> Ite
         pool.shutdown()
 
 
-def run_placed(store: "Store", config: "RunConfig", agents: list["Agent"], slots: list[Slot],
-               problems: list["Problem"], run_id: int | None = None,
-               on_event: Callable[["Event"], None] | None = None,
+def run_placed(store: Store, config: RunConfig, agents: list[Agent], slots: list[Slot],
+               problems: list[Problem], run_id: int | None = None,
+               on_event: Callable[[Event], None] | None = None,
                should_stop: Callable[[], bool] | None = None) -> int:
     """Optimize `problems` (or continue run `run_id`) over `slots`; returns the run id. The run is
     marked finished only when every slot finished every problem it took."""
@@ -211,9 +211,9 @@ def run_placed(store: "Store", config: "RunConfig", agents: list["Agent"], slots
     return run_id
 
 
-def _tagged(emit: Callable[["Event"], None], label: str) -> Callable[["Event"], None]:
+def _tagged(emit: Callable[[Event], None], label: str) -> Callable[[Event], None]:
     """Progress events of one slot; a problem's first line says where it runs."""
-    def tagged(e: "Event") -> None:
+    def tagged(e: Event) -> None:
         if e.kind == "problem":
             e = dataclasses.replace(e, message=f"{e.message}, on {label}" if e.message else f"on {label}")
         emit(e)

@@ -16,10 +16,10 @@ import dataclasses
 import os
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 INSTALL_HINT = "--ray needs Ray, an optional extra: pip install 'kernelswarm[ray]'"
 LOCAL_START_ATTEMPTS = 3

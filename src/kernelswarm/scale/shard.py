@@ -27,7 +27,7 @@ class Shard:
     count: int
 
     @staticmethod
-    def parse(text: str) -> "Shard":
+    def parse(text: str) -> Shard:
         """'K/N' with 1 <= K <= N; ValueError with a one-line reason otherwise."""
         m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text or "")
         if not m:
