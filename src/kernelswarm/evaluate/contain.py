@@ -22,6 +22,7 @@ Standard library only: the launcher runs as `python -I -S contain.py` before any
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -210,22 +211,85 @@ def _report(fd: int, header: dict) -> None:
 # -- the evaluator's side -----------------------------------------------------------------------
 def _stat(pid: int) -> list[str] | None:
     """Fields of /proc/PID/stat from the state on (index 0 = field 3), or None if it is gone."""
+    return _stat_of(f"/proc/{pid}/stat")
+
+
+def _zombie_threads(pid: int) -> str | None:
+    """For a zombie whose other threads still run (its main thread called `pthread_exit`; /proc
+    shows Z, but a signal to it reaches every thread): "T" if all of those are stopped, else "R".
+    None for a plain zombie."""
     try:
-        text = Path(f"/proc/{pid}/stat").read_text()
+        states = [(_stat_of(f"/proc/{pid}/task/{tid}/stat") or ["Z"])[0] for tid in os.listdir(f"/proc/{pid}/task")]
+    except OSError:
+        return None
+    states = [st for st in states if st not in ("Z", "X")]
+    if not states:
+        return None
+    return "T" if all(st in ("T", "t") for st in states) else "R"
+
+
+def _stat_of(path: str) -> list[str] | None:
+    try:
+        text = Path(path).read_text()
     except OSError:
         return None
     return text[text.rindex(")") + 2:].split()
 
 
-def session_members(sid: int) -> list[int]:
-    """Live processes (zombies left out) whose session is `sid`."""
-    found = []
+def session_states(sid: int) -> dict[int, str]:
+    """State (R, S, D, T...) of every live process whose session is `sid`. Read with plain
+    descriptors: it runs around every timed call (`stop_session`), on machines with many processes."""
+    found = {}
     for name in os.listdir("/proc"):
-        if name.isdigit():
-            fields = _stat(int(name))
-            if fields and int(fields[3]) == sid and fields[0] not in ("Z", "X"):
-                found.append(int(name))
+        if not name.isdigit():
+            continue
+        try:
+            fd = os.open(f"/proc/{name}/stat", os.O_RDONLY)
+            try:
+                raw = os.read(fd, 1024)
+            finally:
+                os.close(fd)
+            fields = raw[raw.rindex(b")") + 2:].split(b" ", 4)
+            if int(fields[3]) != sid:
+                continue
+        except (OSError, ValueError, IndexError):
+            continue
+        state: str | None = fields[0].decode()
+        if state in ("Z", "X"):
+            state = _zombie_threads(int(name))
+        if state is not None:
+            found[int(name)] = state
     return found
+
+
+def session_members(sid: int) -> list[int]:
+    """Live processes (zombies left out, unless threads of theirs still run) whose session is `sid`."""
+    return sorted(session_states(sid))
+
+
+def signal_session(sid: int, sig: int) -> None:
+    """Send `sig` to the process group `sid` and to every other process of the session `sid`: a
+    candidate's process may leave its worker's group (`setpgid`, which build tools need and
+    confine.py allows), never its session. SIGSTOP returns once every one of them has stopped
+    (or after a second: one in uninterruptible sleep stops when it wakes), so that none of them
+    runs, nor starts another, while something else is timed."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(sid, sig)
+    sent: set[int] = set()
+    end = time.monotonic() + 1.0
+    while True:
+        states = session_states(sid)
+        for pid in states.keys() - sent if sig == signal.SIGSTOP else states:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+            sent.add(pid)
+        # A process still running may have started another since the scan: look again until
+        # every member was signalled and has stopped.
+        if sig != signal.SIGSTOP or time.monotonic() > end:
+            return
+        if states.keys() <= sent and all(s in ("T", "t") for s in states.values()):
+            return
+        time.sleep(0.0005)
 
 
 def kill_session(sid: int, limit_s: float = 10.0) -> list[int]:

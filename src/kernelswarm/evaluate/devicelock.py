@@ -22,11 +22,12 @@ and leave with `unregister(pgid)` once killed.
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import threading
 import time
 from collections.abc import Iterator
+
+from kernelswarm.evaluate import contain
 
 
 class DeviceLock:
@@ -134,11 +135,10 @@ class DeviceLock:
 
 
 def signal_group(pgid: int, sig: int) -> None:
-    """Send `sig` to a process group that may already be gone."""
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
+    """Send `sig` to a worker that may already be gone: its process group and every other process
+    of its session (a worker's session and group ids are both its pid; a candidate's process can
+    leave the group, not the session: contain.signal_session)."""
+    contain.signal_session(pgid, sig)
 
 
 class NoLock:

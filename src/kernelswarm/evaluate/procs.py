@@ -208,7 +208,10 @@ class WorkerProcess:
 
     @contextlib.contextmanager
     def stopped(self) -> Iterator[None]:
-        """The worker's whole process group stopped (SIGSTOP) meanwhile: not one of its threads runs."""
+        """The worker stopped (SIGSTOP) meanwhile, with every process of its session: not one of
+        their threads runs, including a candidate's child that left the worker's process group
+        (issue 14.4: one that burned the cores only while the worker was stopped slowed the
+        reference and the empty calls, and an honest copy was accepted at 1.76x)."""
         signal_group(self.proc.pid, signal.SIGSTOP)
         try:
             yield

@@ -1,0 +1,78 @@
+"""A worker's processes are stopped, resumed and killed as one: its whole session, not its group.
+
+A candidate's child may leave the worker's process group (`setpgid`: allowed, build tools need
+it) and a process may keep running threads after its main thread exited (it shows as a zombie):
+`contain.signal_session` reaches both, and `kill_session` kills both (issue 14.4)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from loadslack import allow
+
+from kernelswarm.evaluate import contain
+
+# A session leader that starts one child which leaves the group and spins, and one whose main
+# thread exits while another thread spins; it prints their pids, then sleeps.
+_FAMILY = r"""
+import ctypes, os, sys, threading, time
+left = os.fork()
+if left == 0:
+    os.setpgid(0, 0)
+    while True:
+        pass
+zombie = os.fork()
+if zombie == 0:
+    threading.Thread(target=lambda: [None for _ in iter(int, 1)]).start()
+    time.sleep(0.1)
+    ctypes.CDLL(None).pthread_exit(None)
+print(left, zombie, flush=True)
+time.sleep(600)
+"""
+
+
+def _states(pid: int) -> set[str]:
+    """States of every thread of `pid` (a zombie leader's running threads included)."""
+    found = set()
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            found.add(open(f"/proc/{pid}/task/{tid}/stat").read().rsplit(")", 1)[1].split()[0])
+        except OSError:
+            pass
+    return found - {"Z"}
+
+
+def _wait(pred, timeout: float) -> bool:
+    end = time.monotonic() + allow(timeout)
+    while not pred():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_a_session_is_stopped_resumed_and_killed_whole() -> None:
+    leader = subprocess.Popen([sys.executable, "-c", _FAMILY], stdout=subprocess.PIPE, start_new_session=True)
+    try:
+        left, zombie = (int(x) for x in leader.stdout.readline().split())
+        assert os.getpgid(left) == left != leader.pid  # it left the group, not the session
+        assert _wait(lambda: open(f"/proc/{zombie}/stat").read().rsplit(")", 1)[1].split()[0] == "Z", 10)
+        assert set(contain.session_members(leader.pid)) == {leader.pid, left, zombie}
+
+        contain.signal_session(leader.pid, signal.SIGSTOP)  # returns once all of them have stopped
+        for pid in (leader.pid, left, zombie):
+            assert _states(pid) <= {"T", "t"}, (pid, _states(pid))
+        contain.signal_session(leader.pid, signal.SIGCONT)
+        assert _wait(lambda: "R" in _states(left) and "R" in _states(zombie), 10), (_states(left), _states(zombie))
+
+        assert contain.kill_session(leader.pid) == []
+        assert not _states(left) and not _states(zombie)
+    finally:
+        for pid in contain.session_members(leader.pid):
+            os.kill(pid, signal.SIGKILL)
+        leader.kill()
+        leader.wait()
