@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import signal
+import sys
 import textwrap
+import uuid
 
 import pytest
 
@@ -204,3 +209,109 @@ def test_cuda_ncu_metrics_or_a_reason(problem):
         assert p.ncu[0].duration_ms > 0 and p.ncu[0].launches >= 1
     else:
         assert p.ncu_note  # absent ncu or missing counter permissions are stated, never silent
+
+
+# A profiled candidate that tries what a hostile one would (issue 14.3 and 14.4): read every
+# environment it can reach (its own, its parent's, every /proc/*/environ), plant a file outside its
+# folder, and leave a process behind in a new session and in a new process group. What it found
+# comes back in the error it raises, as the SHA-256 of every value (no scrubbing hides a hash:
+# finding it means the key was readable).
+HOSTILE = textwrap.dedent('''
+    import hashlib, os, re, subprocess, sys
+    import torch
+    import torch.nn as nn
+
+    found = set()
+    paths = ["/proc/self/environ", f"/proc/{os.getppid()}/environ"]
+    paths += [f"/proc/{p}/environ" for p in os.listdir("/proc") if p.isdigit()]
+    texts = ["\\0".join(f"{k}={v}" for k, v in os.environ.items())]
+    for path in paths:
+        try:
+            texts.append(open(path, "rb").read().decode(errors="replace"))
+        except OSError:
+            pass
+    for text in texts:
+        found.update(re.findall(r"sk-kstest-[0-9a-f]{40}", text))
+    planted = []
+    for target in (PLANT_PATHS):
+        try:
+            with open(target, "w") as f:
+                f.write("planted")
+            planted.append(target)
+        except OSError:
+            pass
+    spin = [sys.executable, "-c", "import time\\nwhile True: time.sleep(0.05)"]
+    for start in (lambda: subprocess.Popen(spin, start_new_session=True),
+                  lambda: subprocess.Popen(spin, process_group=0), lambda: subprocess.Popen(spin)):
+        try:
+            start()
+        except OSError:
+            pass
+    LOOT = "_".join(sorted(hashlib.sha256(v.encode()).hexdigest() for v in found)) or "none"
+
+
+    raise RuntimeError("loot_" + LOOT + " planted:" + ",".join(os.path.basename(t) for t in planted))
+''')
+
+
+def _tagged(tag: str) -> list[int]:
+    """Live processes carrying this test's tag in their environment (only what it started)."""
+    needle = f"KERNELSWARM_TEST_TAG={tag}".encode()
+    found = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit() and int(pid) != os.getpid():
+            try:
+                if needle in open(f"/proc/{pid}/environ", "rb").read().split(b"\0"):
+                    if open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
+                        found.append(int(pid))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="containment and the sandbox are Linux's")
+@pytest.mark.parametrize("mode", [pytest.param({}, id="namespace"),
+                                  pytest.param({"KERNELSWARM_NO_NAMESPACE": "1"}, id="session")])
+def test_a_profiled_candidate_is_contained_and_sandboxed(problem, tmp_path, monkeypatch, mode):
+    from kernelswarm.evaluate import sandbox
+
+    key = "sk-kstest-" + uuid.uuid4().hex + uuid.uuid4().hex[:8]
+    tag = uuid.uuid4().hex
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    monkeypatch.setenv("KERNELSWARM_TEST_TAG", tag)
+    for k, v in mode.items():
+        monkeypatch.setenv(k, v)
+    targets = [str(tmp_path / "planted.py"), f"/dev/shm/ks-profile-{tag}", f"/tmp/ks-profile-{tag}"]
+    source = HOSTILE.replace("PLANT_PATHS", repr(tuple(targets))[1:-1])
+    try:
+        with pytest.raises(ProfileError, match="loot_") as e:
+            profile_problem(problem, "cpu", candidate_source=source, quick_peaks=True)
+        told = str(e.value)
+        assert hashlib.sha256(key.encode()).hexdigest() not in told, "the profiled candidate could read the key"
+        assert "loot_none" in told and key not in told, told
+        assert _tagged(tag) == [], "a process the profiled candidate started outlived the profile"
+        if sandbox.abi() >= 1:
+            # A private /dev/shm (a namespace's) may be written; it goes with the worker.
+            assert "planted.py" not in told and not any(os.path.exists(t) for t in targets), told
+            p = profile_problem(problem, "cpu", candidate_source=CANDIDATE, quick_peaks=True)
+            assert "Landlock" in p.sandbox and "setsid" in p.sandbox, p.sandbox
+            assert ("pid-namespace" in p.sandbox) == (not mode), p.sandbox
+            assert "the candidate ran sandboxed" in format_profile(p)
+    finally:
+        for pid in _tagged(tag):
+            os.kill(pid, signal.SIGKILL)
+        for t in targets:
+            if os.path.exists(t):
+                os.unlink(t)
+
+
+def test_a_forged_answer_is_a_one_line_error(problem):
+    """The answer file is in the candidate's folder: what it holds is checked, not trusted."""
+    forger = textwrap.dedent('''
+        import json, os, sys
+        json.dump({"kernels": "not a list", "median_ms": "fast"}, open(sys.argv[2], "w"))
+        os._exit(0)
+    ''')
+    with pytest.raises(ProfileError, match="malformed") as e:
+        profile_problem(problem, "cpu", candidate_source=forger, quick_peaks=True)
+    assert "\n" not in str(e.value)

@@ -18,8 +18,9 @@ import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
+from kernelswarm import redact
 from kernelswarm.problems.load import Problem
 from kernelswarm.sol import Peaks
 
@@ -74,6 +75,7 @@ class Profile:
     versions: dict[str, str] = field(default_factory=dict)
     ncu: list[NcuKernel] = field(default_factory=list)
     ncu_note: str = ""  # why there are no Nsight Compute metrics, when there are none
+    sandbox: str = ""  # what the candidate's process gave up before it ran (as the evaluator's check says)
 
     @property
     def fraction_of_sol(self) -> float:
@@ -85,31 +87,99 @@ class Profile:
         return d
 
 
-def _run_worker(request: dict[str, Any], timeout_s: float, prefix: list[str] | None = None) -> tuple[dict, str]:
-    """Run the worker (optionally under a wrapper such as ncu); return its answer and stdout."""
-    src = str(Path(__file__).resolve().parents[1])  # so the worker finds this package uninstalled too
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH")) if p)}
-    with tempfile.TemporaryDirectory(prefix="kernelswarm-profile-") as tmp:
-        req_path, res_path = Path(tmp) / "request.json", Path(tmp) / "result.json"
+def _run_worker(request: dict[str, Any], timeout_s: float, prefix: Callable[[Path], list[str]] | None = None,
+                after: Callable[[Path], Any] | None = None) -> tuple[dict, Any]:
+    """Run the worker (optionally under a wrapper such as ncu) in a folder of its own; return its
+    answer and what `after(folder)` made of the folder before it was removed.
+
+    It runs candidate code, so it is started as the evaluator's candidate worker is (TRUST.md,
+    issue 14.3 and 14.4): an allow-listed environment without secrets (procs.worker_env), every
+    cache in its folder, its own PID and mount namespaces where they can be made (contain.py),
+    and, before the candidate is imported, the same sandbox (sandbox.candidate_sandbox: no
+    capabilities, no `setsid` or `ptrace`, writes only inside its folder). Every process it
+    started is killed before this returns, and its folder removed."""
+    from kernelswarm.evaluate import contain, shield
+    from kernelswarm.evaluate.procs import worker_env
+
+    contain.clean_stale()  # what a SIGKILLed profile or evaluation left
+    folder = Path(tempfile.mkdtemp(prefix=contain.PREFIX + "profile-"))
+    try:
+        contain.claim_folder(folder)
+        req_path, res_path, log_path = folder / "request.json", folder / "result.json", folder / "worker.log"
         if request.get("candidate_source") is not None:
             # A real file: Triton reads a kernel's source back through its defining file.
-            cand_path = Path(tmp) / "candidate.py"
+            cand_path = folder / "candidate.py"
             cand_path.write_text(request["candidate_source"])
             request = {**request, "candidate_path": str(cand_path)}
         req_path.write_text(json.dumps(request))
-        cmd = (prefix or []) + [sys.executable, "-m", "kernelswarm.profile_worker", str(req_path), str(res_path)]
+        shield.protect_self()  # before the worker exists: see shield.py
+        env = worker_env(folder)
+        argv = (prefix(folder) if prefix else []) + [sys.executable, "-m", "kernelswarm.profile_worker", str(req_path), str(res_path)]
+        report_r, report_w = os.pipe()  # the launcher's containment report (read, not needed)
+        if contain.available():
+            argv = contain.launch_argv(argv, report_w, [str(folder), *contain.code_paths(env["PYTHONPATH"])])
         try:
-            proc = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True, timeout=timeout_s,
-                                  start_new_session=True)
+            code = _wait_worker(argv, folder, env, log_path, report_w, timeout_s, request)
+        finally:
+            os.close(report_r)
+        if not res_path.exists():
+            tail = _tail(log_path)
+            raise ProfileError(f"the profiling worker exited with status {code}: {tail}")
+        try:
+            result = json.loads(res_path.read_text()[:_MAX_RESULT])
+        except (OSError, ValueError) as e:
+            raise ProfileError(f"the profiling worker's answer is unreadable ({e.__class__.__name__})") from None
+        made = after(folder) if after is not None else None
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    if not isinstance(result, dict):
+        raise ProfileError("the profiling worker's answer is not an object")
+    if "error" in result:
+        raise ProfileError(redact.scrub(str(result["error"]).splitlines()[0] if str(result["error"]) else "error"))
+    return result, made
+
+
+_MAX_RESULT = 16 << 20  # characters of the worker's answer read: a profile is a few kilobytes
+
+
+def _wait_worker(argv: list[str], folder: Path, env: dict[str, str], log_path: Path, report_w: int,
+                 timeout_s: float, request: dict[str, Any]) -> int:
+    """Start the worker in its own session, wait for it, and kill everything of its session
+    (what a candidate left behind where no namespace could be made). Returns its exit status."""
+    from kernelswarm.evaluate import contain
+
+    def limits() -> None:
+        import resource
+
+        contain.set_parent_death_signal()  # a SIGKILLed caller takes the worker with it
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+    with open(log_path, "wb") as log:
+        try:
+            proc = subprocess.Popen(argv, cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                    stderr=subprocess.STDOUT, pass_fds=(report_w,), start_new_session=True,
+                                    preexec_fn=limits)
+        finally:
+            os.close(report_w)
+        contain.note_session(folder, proc.pid)
+        try:
+            return proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             raise ProfileError(f"profiling {request['problem_path']} took longer than {timeout_s:.0f} s") from None
-        if not res_path.exists():
-            tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-            raise ProfileError(f"the profiling worker exited with status {proc.returncode}: {tail}")
-        result = json.loads(res_path.read_text())
-    if "error" in result:
-        raise ProfileError(result["error"])
-    return result, proc.stdout
+        finally:
+            contain.kill_session(proc.pid)
+            proc.kill()
+            proc.wait()
+
+
+def _tail(log_path: Path) -> str:
+    """The last line of the worker's output, scrubbed of secrets (the candidate prints to it)."""
+    try:
+        lines = log_path.read_bytes()[-4000:].decode(errors="replace").strip().splitlines()
+    except OSError:
+        lines = []
+    lines = [line for line in lines if not line.startswith("USDT:")]
+    return redact.scrub(lines[-1] if lines else "no output")
 
 
 def profile_problem(problem: Problem, device: str, candidate_source: str | None = None, ncu: bool = False,
@@ -121,14 +191,20 @@ def profile_problem(problem: Problem, device: str, candidate_source: str | None 
         "quick_peaks": quick_peaks,
     }
     r, _ = _run_worker(request, timeout_s)
-    total = sum(k["ms"] for k in r["kernels"]) or 1.0
-    prof = Profile(
-        problem=problem.name, device=device, subject="candidate" if candidate_source is not None else "reference",
-        median_ms=r["median_ms"],
-        kernels=[KernelTime(k["name"], k["ms"], k["calls"], k["ms"] / total) for k in r["kernels"]],
-        flops=r["flops"], bytes=r["bytes"], sol_ms=r["sol_ms"], floor_ms=r["floor_ms"], bound=r["bound"],
-        peaks=Peaks.from_dict(r["peaks"]), versions=r.get("versions", {}),
-    )
+    try:
+        total = sum(float(k["ms"]) for k in r["kernels"]) or 1.0
+        prof = Profile(
+            problem=problem.name, device=device, subject="candidate" if candidate_source is not None else "reference",
+            median_ms=float(r["median_ms"]),
+            # Names are the candidate's to choose (a profiler range): scrubbed, as all it can influence.
+            kernels=[KernelTime(redact.scrub(str(k["name"])), float(k["ms"]), int(k["calls"]), float(k["ms"]) / total)
+                     for k in r["kernels"]],
+            flops=int(r["flops"]), bytes=int(r["bytes"]), sol_ms=float(r["sol_ms"]), floor_ms=float(r["floor_ms"]),
+            bound=str(r["bound"]), peaks=Peaks.from_dict(r["peaks"]), versions=dict(r.get("versions", {})),
+            sandbox=redact.scrub(str(r.get("sandbox", ""))),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ProfileError(f"the profiling worker's answer is malformed ({e.__class__.__name__}: {e})") from None
     if ncu:
         prof.ncu, prof.ncu_note = _ncu(request, device, timeout_s)
     return prof
@@ -140,18 +216,22 @@ def _ncu(request: dict[str, Any], device: str, timeout_s: float) -> tuple[list[N
         return [], f"Nsight Compute profiles CUDA kernels only; the device is {device}"
     if exe is None:
         return [], "Nsight Compute (ncu) is not on PATH"
-    with tempfile.TemporaryDirectory(prefix="kernelswarm-ncu-") as tmp:
-        rep = Path(tmp) / "profile"
-        prefix = [exe, "--export", str(rep), "--force-overwrite", "--profile-from-start", "off",
-                  "--metrics", ",".join(NCU_METRICS), "--launch-count", "500", "--target-processes", "all"]
-        try:
-            _run_worker({**request, "mode": "ncu"}, timeout_s, prefix=prefix)
-            out = subprocess.run([exe, "--import", f"{rep}.ncu-rep", "--csv", "--print-units", "base",
-                                  "--page", "details"], capture_output=True, text=True, timeout=120)
-        except (ProfileError, subprocess.TimeoutExpired, OSError) as e:
-            return [], f"ncu failed: {str(e).splitlines()[0] if str(e) else e.__class__.__name__}"
-        if out.returncode != 0:
-            return [], f"ncu failed: {(out.stderr.strip().splitlines() or ['status %d' % out.returncode])[-1]}"
+    # The report is written in the worker's own folder (the only one its private /tmp shows and
+    # its sandbox lets it write) and read from there before the folder goes.
+    def prefix(folder: Path) -> list[str]:
+        return [exe, "--export", str(folder / "profile"), "--force-overwrite", "--profile-from-start", "off",
+                "--metrics", ",".join(NCU_METRICS), "--launch-count", "500", "--target-processes", "all"]
+
+    def read_report(folder: Path) -> subprocess.CompletedProcess:
+        return subprocess.run([exe, "--import", str(folder / "profile.ncu-rep"), "--csv", "--print-units", "base",
+                               "--page", "details"], capture_output=True, text=True, timeout=120)
+
+    try:
+        _, out = _run_worker({**request, "mode": "ncu"}, timeout_s, prefix=prefix, after=read_report)
+    except (ProfileError, subprocess.TimeoutExpired, OSError) as e:
+        return [], f"ncu failed: {str(e).splitlines()[0] if str(e) else e.__class__.__name__}"
+    if out.returncode != 0:
+        return [], f"ncu failed: {(out.stderr.strip().splitlines() or ['status %d' % out.returncode])[-1]}"
     kernels = parse_ncu_csv(out.stdout)[:NCU_TOP]
     return kernels, "" if kernels else "ncu captured no kernels (permission to GPU counters may be missing)"
 
@@ -241,6 +321,8 @@ def format_profile(p: Profile, top: int = 8) -> str:
             lines.append(f"  {_time(k.duration_ms)} x{k.launches}  SM {sm}  DRAM {dram}  {k.name[:80]}")
     elif p.ncu_note:
         lines.append(f"Nsight Compute: {p.ncu_note}")
+    if p.sandbox:
+        lines.append(f"the candidate ran sandboxed: {p.sandbox}")
     return "\n".join(lines)
 
 

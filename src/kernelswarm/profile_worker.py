@@ -10,6 +10,7 @@ The answer is written to RESULT.json, never to stdout, which the candidate may p
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import sys
 import traceback
@@ -52,6 +53,19 @@ def _build(req: dict[str, Any], device: torch.device) -> tuple[torch.nn.Module, 
     return reference, candidate, inputs
 
 
+def _sandbox(req: dict[str, Any], tcp: bool = False) -> str:
+    """Before a candidate's code runs: what the evaluator's candidate worker gives up (no
+    capabilities, no `setsid` or `ptrace`, writes only in this worker's folder: sandbox.py).
+    Returns the line saying what holds; a kernel that offers Landlock and refuses it stops here."""
+    if req.get("candidate_source") is None:
+        return ""
+    if os.environ.get("KERNELSWARM_NO_SANDBOX"):
+        return "off (KERNELSWARM_NO_SANDBOX is set): the candidate could write anywhere its user may"
+    from kernelswarm.evaluate.sandbox import candidate_sandbox
+
+    return candidate_sandbox(req["device"], tcp=tcp)
+
+
 def _kernels(prof: Any, cuda: bool, calls: int) -> list[dict[str, Any]]:
     """Per kernel (CUDA) or per operator with its own time (CPU): total ms per call and calls."""
     rows = []
@@ -75,6 +89,10 @@ def _kernels(prof: Any, cuda: bool, calls: int) -> list[dict[str, Any]]:
 
 
 def profile(req: dict[str, Any]) -> dict[str, Any]:
+    # Peaks first: measured (and cached) before any candidate code runs, which could slow what they
+    # time, and before the sandbox, which forbids writing the cache.
+    peaks = cached_peaks(req["device"], quick=bool(req.get("quick_peaks", False)))
+    sandboxed = _sandbox(req)
     backend = get_backend(req["device"])
     device = backend.device
     cuda = req["device"] == "cuda"
@@ -110,7 +128,6 @@ def profile(req: dict[str, Any]) -> dict[str, Any]:
         if outside > 0.05 * median:
             kernels.append({"name": "(outside PyTorch operators: Python, extensions)", "ms": outside, "calls": 1})
             kernels.sort(key=lambda r: -r["ms"])
-    peaks = cached_peaks(req["device"], quick=bool(req.get("quick_peaks", False)))
     precision = req.get("precision", "fp32")
     return {
         "kernels": kernels,
@@ -125,11 +142,13 @@ def profile(req: dict[str, Any]) -> dict[str, Any]:
         "peaks": peaks.to_dict(),
         "median_ms": median,
         "versions": backend.info(),
+        "sandbox": sandboxed,
     }
 
 
 def ncu_pass(req: dict[str, Any]) -> dict[str, Any]:
     """Warm up outside Nsight Compute's range, then run one call inside it."""
+    _sandbox(req, tcp=True)  # Nsight Compute's injected library reports to its front end over TCP
     device = torch.device("cuda")
     with torch.no_grad():
         reference, candidate, inputs = _build(req, device)

@@ -39,6 +39,38 @@ def worker_environment(environ: "dict[str, str] | os._Environ[str]") -> dict[str
     return {k: v for k, v in environ.items()
             if (k in _ENV_NAMES or k.startswith(_ENV_PREFIXES)) and not redact.is_secret_name(k) and v not in secrets}
 
+
+def worker_env(workdir: Path) -> dict[str, str]:
+    """A worker's whole environment: the allow-listed part of this process's, with every cache a
+    compiler or library writes kept in `workdir` (the only folder a sandboxed candidate may write
+    to), and settings that make two workers' per-call overheads alike. Creates `workdir/tmp`."""
+    env = worker_environment(os.environ)
+    env.update(
+        TORCH_EXTENSIONS_DIR=str(workdir / "torch_extensions"),
+        TRITON_CACHE_DIR=str(workdir / "triton_cache"),
+        TORCHINDUCTOR_CACHE_DIR=str(workdir / "inductor_cache"),
+        TMPDIR=str(workdir / "tmp"),
+        # Caches that default to the home folder, kept in the worker's own folder: the candidate's
+        # worker may write nowhere else (sandbox.py), and no candidate sees another's.
+        CUDA_CACHE_PATH=str(workdir / "nv_cache"),
+        PYTORCH_KERNEL_CACHE_PATH=str(workdir / "torch_kernels"),
+        CUPY_CACHE_DIR=str(workdir / "cupy_cache"),  # CuPy's default, ~/.cupy/kernel_cache, is outside
+        PYTHONHASHSEED=str(int.from_bytes(os.urandom(4), "little")),
+        PYTHONUNBUFFERED="1",
+        # Fixed allocator thresholds: glibc otherwise adapts them to each process's history, so
+        # that one worker's fresh tensors page-fault on every call and another's do not, and
+        # per-call overheads of the candidate and the clean worker would differ by milliseconds.
+        MALLOC_MMAP_THRESHOLD_=str(32 << 20),
+        MALLOC_TRIM_THRESHOLD_=str(1 << 30),
+        # OpenMP threads sleep as soon as a parallel region ends instead of spinning on the
+        # cores, where they slowed the other worker's calls (3 to 5 ms per call on 2 cores here).
+        OMP_WAIT_POLICY="PASSIVE",
+        PYTHONPATH=os.pathsep.join(p for p in [_package_root(), env.get("PYTHONPATH", "")] if p),
+    )
+    (workdir / "tmp").mkdir(parents=True, exist_ok=True)
+    return env
+
+
 if TYPE_CHECKING:
     from kernelswarm.evaluate.devicelock import DeviceLock, NoLock
     from kernelswarm.evaluate.options import EvalOptions
@@ -72,29 +104,7 @@ class WorkerProcess:
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
         shield.protect_self()  # before any worker exists: see shield.py
-        env = worker_environment(os.environ)
-        env.update(
-            TORCH_EXTENSIONS_DIR=str(workdir / "torch_extensions"),
-            TRITON_CACHE_DIR=str(workdir / "triton_cache"),
-            TORCHINDUCTOR_CACHE_DIR=str(workdir / "inductor_cache"),
-            TMPDIR=str(workdir / "tmp"),
-            # Caches that default to the home folder, kept in the worker's own folder: the candidate's
-            # worker may write nowhere else (sandbox.py), and no candidate sees another's.
-            CUDA_CACHE_PATH=str(workdir / "nv_cache"),
-            PYTORCH_KERNEL_CACHE_PATH=str(workdir / "torch_kernels"),
-            CUPY_CACHE_DIR=str(workdir / "cupy_cache"),  # CuPy's default, ~/.cupy/kernel_cache, is outside
-            PYTHONHASHSEED=str(int.from_bytes(os.urandom(4), "little")),
-            PYTHONUNBUFFERED="1",
-            # Fixed allocator thresholds: glibc otherwise adapts them to each process's history, so
-            # that one worker's fresh tensors page-fault on every call and another's do not, and
-            # per-call overheads of the candidate and the clean worker would differ by milliseconds.
-            MALLOC_MMAP_THRESHOLD_=str(32 << 20),
-            MALLOC_TRIM_THRESHOLD_=str(1 << 30),
-            # OpenMP threads sleep as soon as a parallel region ends instead of spinning on the
-            # cores, where they slowed the other worker's calls (3 to 5 ms per call on 2 cores here).
-            OMP_WAIT_POLICY="PASSIVE",
-            PYTHONPATH=os.pathsep.join(p for p in [_package_root(), env.get("PYTHONPATH", "")] if p),
-        )
+        env = worker_env(workdir)
         if gpu is not None:  # this evaluation's GPU (EvalOptions.gpu): the worker sees it alone, as cuda:0
             env["CUDA_VISIBLE_DEVICES"] = gpu
         (workdir / "tmp").mkdir(exist_ok=True)

@@ -70,19 +70,37 @@ def abi() -> int:
     return max(0, int(version))
 
 
-def restrict_writes(folder: str, shm: bool = True) -> str:
+def candidate_sandbox(device_type: str, tcp: bool = False) -> str:
+    """Everything a candidate's process gives up before the candidate's code is imported, the same
+    in the evaluator's candidate worker and in the profiling worker: capabilities and escaping
+    calls (confine.py), then writes outside the current folder (the worker's own). Returns one
+    line saying what holds; raises OSError as `restrict_writes` does. `tcp`: TCP stays allowed
+    (only for Nsight Compute, whose injected library talks to its front end over a port)."""
+    from kernelswarm.evaluate import confine
+    from kernelswarm.evaluate.contain import ENV_MODE
+
+    contained = os.environ.get(ENV_MODE, "not contained")
+    # /dev/shm stays writable where it is this worker's own (a private mount) or a GPU library
+    # may need it; a CPU worker on the machine's shared one may not leave files there.
+    shm = "private" in contained or device_type != "cpu"
+    steps = [f"contained: {contained}", confine.confine(), restrict_writes(os.getcwd(), shm=shm, tcp=tcp)]
+    return "; ".join(steps)
+
+
+def restrict_writes(folder: str, shm: bool = True, tcp: bool = False) -> str:
     """Deny this process (and every process it starts) filesystem writes outside `folder`.
     Returns one line saying what was applied, or why nothing was; raises OSError if the kernel
     refused a step of a restriction it offers (the caller must not run the candidate then).
-    `shm`: whether /dev/shm may be written (a private one, or a GPU library's need)."""
+    `shm`: whether /dev/shm may be written (a private one, or a GPU library's need); `tcp`:
+    whether TCP stays open (and abstract sockets to outside it: Nsight Compute's pass)."""
     version = abi()
     if version < 1:
         return "not applied: this kernel has no Landlock (the candidate could write anywhere its user may)"
     libc = _libc()
     dir_rights = _FILE_WRITES_ABI1 | _DIR_WRITES_ABI1 | (_REFER if version >= 2 else 0) | (_TRUNCATE if version >= 3 else 0)
     file_rights = _WRITE_FILE | (_TRUNCATE if version >= 3 else 0)
-    scoped = _SCOPE_SIGNAL | _SCOPE_ABSTRACT_UNIX_SOCKET if version >= 6 else 0
-    net = _BIND_TCP | _CONNECT_TCP if version >= 4 else 0
+    scoped = (_SCOPE_SIGNAL | (0 if tcp else _SCOPE_ABSTRACT_UNIX_SOCKET)) if version >= 6 else 0
+    net = _BIND_TCP | _CONNECT_TCP if version >= 4 and not tcp else 0
     attr = _RulesetAttr(dir_rights, net, scoped)
     size = ctypes.sizeof(_RulesetAttr) if version >= 6 else (16 if version >= 4 else 8)
     ruleset = libc.syscall(_CREATE, ctypes.byref(attr), ctypes.c_size_t(size), ctypes.c_uint32(0))

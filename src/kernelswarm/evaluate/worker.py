@@ -158,15 +158,9 @@ class Worker:
         write only inside this worker's folder (see sandbox.py)."""
         if self.role != "candidate":
             raise PermissionError("only the candidate's worker is sandboxed (the clean one writes the caches)")
-        from kernelswarm.evaluate import confine, sandbox
-        from kernelswarm.evaluate.contain import ENV_MODE
+        from kernelswarm.evaluate import sandbox
 
-        contained = os.environ.get(ENV_MODE, "not contained")
-        # /dev/shm stays writable where it is this worker's own (a private mount) or a GPU library
-        # may need it; a CPU worker on the machine's shared one may not leave files there.
-        shm = "private" in contained or self.device_name != "cpu"
-        steps = [f"contained: {contained}", confine.confine(), sandbox.restrict_writes(os.getcwd(), shm=shm)]
-        return {"sandbox": "; ".join(steps)}
+        return {"sandbox": sandbox.candidate_sandbox(self.device_name)}
 
     def op_import(self, msg: dict) -> dict:
         from kernelswarm.evaluate.tensors import poison_free_memory
