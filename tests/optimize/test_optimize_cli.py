@@ -15,8 +15,9 @@ import torch
 
 HERE = Path(__file__).parent
 SRC = HERE.parents[1] / "src"
-KEYS = {"model", "device", "correct", "speedup_vs_eager", "speedup_vs_compile", "out", "tasks"}
-TASK_KEYS = {"name", "count", "share", "baseline_ms", "best_ms", "speedup", "agent"}
+KEYS = {"model", "device", "correct", "speedup_vs_eager", "speedup_vs_compile", "out", "tasks", "speedup_ci",
+        "speedup_vs_compile_ci", "choice", "reason", "mode", "steps"}
+TASK_KEYS = {"name", "count", "share", "baseline_ms", "best_ms", "speedup", "speedup_ci", "agent"}
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -50,6 +51,10 @@ def test_hand_written_kernel_end_to_end(tmp_path):
     mlp = next(t for t in result["tasks"] if t["name"] == "blocks_mlp")
     assert mlp["count"] == 2 and mlp["agent"] == "folder", result
     assert result["speedup_vs_eager"] >= 1.0
+    if result["choice"] == "assembled":  # kept only past the gain bar, by its paired interval
+        assert result["speedup_ci"][0] >= 1.02 and "clears 1.02x" in result["reason"], result
+    else:
+        assert result["choice"] == "eager" and "stands" in result["reason"], result
     assert (tmp_path / "tasks" / "blocks_mlp.py").is_file()
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["model_class"] == "Model" and (tmp_path / "out" / "winners" / "blocks_mlp.py").is_file()

@@ -4,8 +4,8 @@ on each, a verified assembled model, a folder that `kernelswarm.load` reads."""
 from __future__ import annotations
 
 import json
-import sys
 import math
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
@@ -40,6 +40,8 @@ def optimize(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     no_compile: bool = typer.Option(False, "--no-compile", help="No torch.compile baselines or torch.compile(assembled): faster; speedup_vs_compile is null."),
     devices: Optional[str] = typer.Option(None, "--devices", help="Spread the tasks over GPUs of this host: cuda:0,cuda:1,... or all (as `run --devices`)."),
+    mode: str = typer.Option("inference", "--mode", help="inference | train: tasks judged forward plus backward, a few optimizer steps of the whole model checked and timed (MODEL.py may define loss_fn(output, *inputs))."),
+    min_gain: float = typer.Option(0.02, "--min-gain", help="An assembled model (and a task's winner) replaces the faster baseline only when its speedup interval's low end clears 1 + this."),
     ray: Optional[str] = typer.Option(None, "--ray", help="Search the tasks in Ray actors: local or a cluster address (as `run --ray`); the whole model is judged here."),
 ) -> None:
     """Optimize a whole model: tasks, the swarm on each, a verified drop-in model."""
@@ -52,15 +54,22 @@ def optimize(
         die(f"{models}: no such models file")
     if candidates is not None and not candidates.is_dir():
         die(f"{candidates}: no such candidates folder")
+    if mode not in ("inference", "train"):
+        die(f"unknown mode {mode!r}: choose inference or train")
+    if not 0.0 <= min_gain < 10.0:
+        die(f"--min-gain must be between 0 and 10 (a share: 0.02 means 2%), not {min_gain}")
     gpus, ray = _spread(devices, ray, device)
-    problem, model, inputs, device = _load_model(model_file, device)
+    problem, model, inputs, device, loss_fn = _load_model(model_file, device)
+    if loss_fn is not None and mode != "train":
+        loss_fn = None  # a loss is for training mode only
     from kernelswarm.agents.registry import default_models_path, parse_names
 
     models = models or default_models_path()
     s = Settings(device, parse_names(agents), str(models.resolve()) if models else None,
                  str(candidates.resolve()) if candidates else None, rounds, budget, str(db), jobs, timeout, precision,
                  resume, str(tasks_out) if tasks_out else None, compile_assembled=not no_compile,
-                 compile_baselines=not no_compile, devices=gpus, ray=ray)
+                 compile_baselines=not no_compile, devices=gpus, ray=ray, min_gain=min_gain, mode=mode,
+                 loss_fn=loss_fn)
     _check_agents(s)
     view = None if as_json else _show
     from kernelswarm.store import StoreError
@@ -126,7 +135,8 @@ def _report(opt: "OptimizedModel", db: Path) -> str:
 
 
 def _load_model(path: Path, device: str | None):
-    """(problem, model instance, example inputs, device) from MODEL.py, or exit 2 with one line."""
+    """(problem, model instance, example inputs, device, its loss_fn or None) from MODEL.py, or exit 2
+    with one line."""
     from kernelswarm.backends import DEVICES, available, best_device
     from kernelswarm.problems.load import ProblemError, exec_problem, load_problem
 
@@ -151,7 +161,8 @@ def _load_model(path: Path, device: str | None):
     except Exception as e:
         text = str(e).strip().splitlines()
         die(f"{path}: cannot build the model: {type(e).__name__}: {text[0] if text else ''}")
-    return problem, model, inputs, device
+    loss_fn = getattr(module, "loss_fn", None)
+    return problem, model, inputs, device, loss_fn if callable(loss_fn) else None
 
 
 def _check_agents(s) -> None:
@@ -180,10 +191,32 @@ def result_json(opt: "OptimizedModel", name: str, out: Path | None) -> dict:
     return {
         "model": name, "device": opt.device, "correct": opt.correct,
         "speedup_vs_eager": opt.speedup_vs_eager, "speedup_vs_compile": opt.speedup_vs_compile,
+        "speedup_ci": _list(opt.speedup_ci), "speedup_vs_compile_ci": _list(opt.speedup_vs_compile_ci),
+        "choice": opt.choice, "reason": opt.end_to_end.reason, "mode": opt.mode,
+        "steps": _steps(opt),
         "out": str(out) if out is not None else None,
         "tasks": [{"name": t.name, "count": t.count, "share": t.share, "baseline_ms": t.baseline_ms,
-                   "best_ms": t.best_ms, "speedup": t.speedup, "agent": t.agent} for t in opt.tasks],
+                   "best_ms": t.best_ms, "speedup": t.speedup, "speedup_ci": _list(t.speedup_ci), "agent": t.agent}
+                  for t in opt.tasks],
     }
+
+
+def _steps(opt: "OptimizedModel") -> dict | None:
+    """Training mode: the whole training steps' check and paired timing (None when none ran)."""
+    s = opt.end_to_end.steps
+    if s is None:
+        return None
+    return {"passed": s.passed, "detail": s.detail, "against": s.against, "steps": s.steps,
+            "optimizers": list(s.optimizers), "baseline_ms": s.baseline_ms, "candidate_ms": s.candidate_ms,
+            "speedup": s.speedup, "speedup_ci": _list(s.speedup_ci)}
+
+
+def _list(ci: tuple[float, float] | None) -> list[float] | None:
+    return list(ci) if ci is not None else None
+
+
+def _ci(ci: tuple[float, float] | None) -> str:
+    return f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci is not None else ""
 
 
 def _x(v: float | None) -> str:
@@ -212,7 +245,8 @@ def summary(opt: "OptimizedModel", out: Path | None) -> None:
     for path, why in opt.refused:
         console.print(f"[yellow]not a task[/]: {path}: {why}", highlight=False)
     e = opt.end_to_end
-    console.print(f"end to end: eager {_ms(e.eager_ms)} ms, torch.compile {_ms(e.compile_ms)} ms, "
+    what = " (forward plus backward)" if e.mode == "train" else ""
+    console.print(f"end to end{what}: eager {_ms(e.eager_ms)} ms, torch.compile {_ms(e.compile_ms)} ms, "
                   f"assembled {_ms(e.assembled_ms)} ms, torch.compile(assembled) {_ms(e.compiled_assembled_ms)} ms",
                   highlight=False, markup=False)
     for label, ev in e.evaluations:
@@ -220,8 +254,14 @@ def summary(opt: "OptimizedModel", out: Path | None) -> None:
     for note in e.notes:
         console.print(f"[yellow]note[/]: {note}", highlight=False)
     verdict = "[green]correct[/]" if opt.correct else "[red]NOT correct[/]"
-    console.print(f"result: {opt.choice}, {verdict}, {_x(opt.speedup_vs_eager)} vs eager, "
-                  f"{_x(opt.speedup_vs_compile)} vs torch.compile", highlight=False)
+    console.print(f"result: {opt.choice}, {verdict}, {_x(opt.speedup_vs_eager)}{_ci(opt.speedup_ci)} vs eager, "
+                  f"{_x(opt.speedup_vs_compile)}{_ci(opt.speedup_vs_compile_ci)} vs torch.compile (99% intervals, "
+                  f"paired)", highlight=False, markup=False)
+    if e.reason:
+        console.print(f"  why: {e.reason}", highlight=False, markup=False)
+    if e.steps is not None:
+        console.print(f"  training steps ({e.steps.steps} per optimizer: {', '.join(e.steps.optimizers)}): "
+                      f"{'match' if e.steps.passed else 'DIFFER'}: {e.steps.detail}", highlight=False, markup=False)
     secs = ", ".join(f"{k} {v:.1f}s" for k, v in opt.seconds.items())
     console.print(f"time: {secs}", highlight=False)
     if out is not None:

@@ -16,7 +16,7 @@ from kernelswarm.optimize.assemble import Winner, apply_to, assembled_source
 from kernelswarm.optimize.capture import CaptureError, capture
 from kernelswarm.optimize.search import MIN_SHARE, run_tasks, write_tasks
 from kernelswarm.optimize.tasks import Cut, Task, cut
-from kernelswarm.optimize.verify import EndToEnd, end_to_end, whole_problems
+from kernelswarm.optimize.verify import MIN_GAIN, EndToEnd, TrainSpec, end_to_end, whole_problems
 from kernelswarm.problems.load import Problem
 
 
@@ -38,9 +38,14 @@ class TaskResult:
     class_name: str = ""
     paths: tuple[str, ...] = ()
     llm: bool = True  # whether model agents were asked (share above the threshold)
+    # Against eager, from the winner's own paired window (the store's ProblemResult); None: not measured
+    paired_speedup: float | None = None
+    speedup_ci: tuple[float, float] | None = None  # the winner's interval against eager; None when a baseline stands
 
     @property
     def speedup(self) -> float | None:
+        if self.paired_speedup is not None:
+            return self.paired_speedup
         return self.baseline_ms / self.best_ms if self.baseline_ms and self.best_ms else None
 
     @property
@@ -73,6 +78,16 @@ class OptimizedModel:
     run_id: int | None = None
     versions: dict[str, str] = field(default_factory=dict)
     model_module: str = ""
+    mode: str = "inference"  # "train": optimized (and verified) for training too
+
+    @property
+    def speedup_ci(self) -> tuple[float, float] | None:
+        """The result's interval against eager, from its paired window (kernelswarm.intervals)."""
+        return self.end_to_end.speedup_ci
+
+    @property
+    def speedup_vs_compile_ci(self) -> tuple[float, float] | None:
+        return self.end_to_end.speedup_vs_compile_ci
 
     @property
     def ceiling(self) -> float | None:
@@ -106,6 +121,9 @@ class Settings:
     compile_baselines: bool = True  # False: no torch.compile anywhere (faster; speedup_vs_compile is None)
     devices: list[str] | None = None  # the tasks spread over these GPUs of this host (kernelswarm.scale)
     ray: str | None = None  # ... or over Ray actors at this address ("local" starts Ray here)
+    min_gain: float = MIN_GAIN  # an interval must clear 1 + this to replace a baseline (tasks and the whole model)
+    mode: str = "inference"  # "train": tasks judged forward plus backward, whole training steps checked
+    loss_fn: Callable | None = None  # training mode: loss_fn(output, *inputs) -> scalar; None: a random projection
 
 
 def optimize(model: nn.Module, example_inputs: Any, device: str | None = None, agents: Any = None, models: Any = None,
@@ -113,21 +131,33 @@ def optimize(model: nn.Module, example_inputs: Any, device: str | None = None, a
              jobs: int = 1, timeout: float | None = None, precision: str = "fp32", *, resume: bool = False,
              tasks_out: str | None = None, min_share: float = MIN_SHARE, compile: bool = True,
              on_event: Callable | None = None, devices: list[str] | None = None,
-             ray: str | None = None) -> OptimizedModel:
+             ray: str | None = None, min_gain: float = MIN_GAIN, mode: str = "inference",
+             loss_fn: Callable | None = None) -> OptimizedModel:
     """Optimize a whole model; see OptimizedModel. `agents` is a list of names (or a comma list),
     `models` a models file, `candidates` a folder of hand-written candidates (DIR/<task name>.py).
     `devices` (["cuda:0", "cuda:1"]) or `ray` (an address, or "local") spread the tasks' search
-    (kernelswarm.scale); the whole model is judged here."""
+    (kernelswarm.scale); the whole model is judged here.
+
+    `mode="train"`: the model is optimized for training. Tasks are judged forward plus backward
+    (every gradient checked against float64), the assembled model runs its winners under autograd
+    on the model's own parameters, and it is kept only when a few optimizer steps (momentum SGD and
+    AdamW) of it match the original's and its whole training steps, timed paired, clear the gain
+    bar. `loss_fn(output, *inputs)` is the training loss (a `def`; default: a fixed random
+    projection of every output)."""
     from kernelswarm.agents.registry import parse_names
     from kernelswarm.backends import available, best_device
 
     device = device or best_device()
+    if mode not in ("inference", "train"):
+        raise OptimizeError(f"unknown mode {mode!r}: choose 'inference' or 'train'")
+    if loss_fn is not None and mode != "train":
+        raise OptimizeError("loss_fn is for mode='train'")
     if not available(device):
         raise OptimizeError(f"device {device!r} is not available on this machine")
     names = parse_names(agents) if isinstance(agents, str) else (list(agents) if agents else None)
     s = Settings(device, names, str(models) if models else None, str(candidates) if candidates else None, rounds,
                  budget, str(db), jobs, timeout, precision, resume, tasks_out, min_share, compile, compile,
-                 devices=list(devices) if devices else None, ray=ray)
+                 devices=list(devices) if devices else None, ray=ray, min_gain=min_gain, mode=mode, loss_fn=loss_fn)
     return run(model, example_inputs, s, whole=None, on_event=on_event)
 
 
@@ -146,9 +176,15 @@ def run(model: nn.Module, example_inputs: Any, s: Settings, whole: Problem | Non
     secs: dict[str, float] = {}
     t = time.monotonic()
     inputs = _inputs(example_inputs, s.device)
+    train = s.mode == "train"
+    if train:
+        whole = None  # judged as it trains: written from the model in training mode, not the file's own state
     work = copy.deepcopy(model).to(s.device)
+    if train:
+        work.train()  # training mode: what training runs (dropout and batch-norm statistics as in training)
+    loss = _loss(s, Path(s.db).resolve().parent / ".kernelswarm") if train else None
     try:
-        cap = capture(work, inputs, s.device)
+        cap = capture(work, inputs, s.device, train=train)
     except CaptureError as e:
         raise OptimizeError(str(e)) from None
     secs["capture"] = time.monotonic() - t
@@ -164,7 +200,8 @@ def run(model: nn.Module, example_inputs: Any, s: Settings, whole: Problem | Non
     tasks, winners = _results(c, results)
     if whole is None:
         try:
-            redrawn, user = whole_problems(work, inputs, folder.parent / f"{cap.model_class}-whole", _whole_name(cap.model_class))
+            redrawn, user = whole_problems(work, inputs, folder.parent / f"{cap.model_class}-whole",
+                                           _whole_name(cap.model_class), train)
         except Exception as e:  # a model whose code cannot be written out: verify nothing, assemble nothing
             c.refused.append(("(whole model)", f"cannot be written as a problem: {type(e).__name__}: {e}"[:300]))
             redrawn = user = None
@@ -178,13 +215,14 @@ def run(model: nn.Module, example_inputs: Any, s: Settings, whole: Problem | Non
         base = embed_problem(redrawn or user, s.device)
         root = "region" if whole is None else ""
         plans = [t_.plan | {"paths": list(t_.paths)} for t_ in c.tasks if t_.name in {w.task for w in winners}]
-        source = assembled_source(base, root, plans, winners)
-        compiled = assembled_source(base, root, plans, winners, compiled=True) if s.compile_assembled else None
+        source = assembled_source(base, root, plans, winners, train=train)
+        compiled = assembled_source(base, root, plans, winners, compiled=True, train=train) if s.compile_assembled else None
     secs["assemble"] = time.monotonic() - t
     t = time.monotonic()
     if user is not None:
         e2e = end_to_end(user, redrawn, source, compiled, s.device, s.timeout or 600.0, s.precision,
-                         compile_baseline=s.compile_baselines)
+                         compile_baseline=s.compile_baselines, min_gain=s.min_gain,
+                         train=TrainSpec("region" if whole is None else "", loss) if train else None)
     else:
         e2e = EndToEnd("eager", None, None, notes=["the whole model could not be judged"])
     secs["verify"] = time.monotonic() - t
@@ -194,7 +232,17 @@ def run(model: nn.Module, example_inputs: Any, s: Settings, whole: Problem | Non
         speedup_vs_compile=e2e.speedup_vs_compile, tasks=tasks, choice=e2e.choice, model_class=cap.model_class,
         device=s.device, end_to_end=e2e, refused=c.refused, covered_share=c.covered_share, seconds=secs,
         assembled=source if e2e.assembled_ms is not None else None, winners=winners, task_list=c.tasks,
-        run_id=run_id, versions=_versions(s.device, e2e), model_module=type(model).__module__)
+        run_id=run_id, versions=_versions(s.device, e2e), model_module=type(model).__module__, mode=s.mode)
+
+
+def _loss(s: Settings, folder: Path) -> dict[str, str] | None:
+    from kernelswarm.optimize.steps import LossError, loss_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        return loss_file(s.loss_fn, folder)
+    except LossError as e:
+        raise OptimizeError(str(e)) from None
 
 
 def _whole_name(model_class: str) -> str:
@@ -220,7 +268,7 @@ def _search(problems: list[Problem], c: Cut, s: Settings, on_event: Callable | N
     config = RunConfig(device=s.device, problems=[str(p.path) for p in problems], agents=s.agents, models=s.models,
                        candidates=s.candidates, rounds=s.rounds, budget_usd=s.budget, jobs=s.jobs,
                        timeout_s=s.timeout or 300.0, precision=s.precision, compile_baseline=s.compile_baselines,
-                       devices=s.devices, ray=s.ray)
+                       devices=s.devices, ray=s.ray, min_gain=s.min_gain, mode="train" if s.mode == "train" else None)
     agents = build_agents(s.agents, Path(s.models) if s.models else None, Path(s.candidates) if s.candidates else None)
     store = Store(s.db)
     try:
@@ -242,7 +290,8 @@ def _results(c: Cut, results: dict) -> tuple[list[TaskResult], list[Winner]]:
             winners.append(Winner(t.name, best.source, best.agent, best.candidate_ms, r.best_baseline_ms))
         out.append(TaskResult(t.name, t.count, t.share, r.eager_ms if r else None, r.compile_ms if r else None,
                               r.result_ms if r else None, best.agent if best else None, t.class_name,
-                              tuple(t.paths), allow[t.name].llm))
+                              tuple(t.paths), allow[t.name].llm, r.speedup_vs_eager if r else None,
+                              best.speedup_ci if best else None))
     return out, winners
 
 

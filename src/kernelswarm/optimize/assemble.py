@@ -35,13 +35,17 @@ def runtime_source() -> str:
 
 
 def assembled_source(model_source: str, root: str, plans: list[dict], winners: list[Winner],
-                     compiled: bool = False) -> str:
+                     compiled: bool = False, train: bool = False) -> str:
     """The whole model's candidate: `model_source` (defines Model; its input builders removed)
-    with the winners swapped in under `root` ("" for Model itself, "region" for Model.region)."""
+    with the winners swapped in under `root` ("" for Model itself, "region" for Model.region).
+    `train`: the tasks were verified in training mode (their gradients too)."""
     taken: dict[str, str] = {}
+    supports = ("# Training and inference: winners run under autograd on the model's own parameters; a call that is "
+                "not the verified one runs the original region." if train else
+                "# Inference only: a call that needs gradients, or is not the verified one, runs the original region.")
     parts = [
         "# kernelswarm assembled model: the model's own code, the runtime, each task's winner.",
-        "# Inference only: a call that needs gradients, or is not the verified one, runs the original region.",
+        supports,
         model_source.rstrip(), "", "import torch", "import torch.nn as nn", "",
         "# ---- kernelswarm runtime (optimize/runtime.py) ----", runtime_source(), "",
     ]

@@ -38,6 +38,7 @@ class RegionCall:
     outputs: tuple  # runtime structure of the output
     out_tensors: list[torch.Tensor]
     training: bool
+    grads: list[bool] = field(default_factory=list)  # per input tensor: whether it required a gradient (train mode)
 
 
 @dataclass
@@ -67,6 +68,7 @@ class Capture:
     device: str
     capture_s: float = 0.0
     notes: list[str] = field(default_factory=list)
+    train: bool = False  # captured for training: regions' calls carry which inputs need gradients
 
 
 def height(m: nn.Module) -> int:
@@ -109,8 +111,9 @@ def _detach(ts: list[torch.Tensor]) -> list[torch.Tensor]:
     return [t.detach().clone() for t in ts]
 
 
-def record(model: nn.Module, example_inputs: tuple, regions: list[Region]) -> Any:
-    """Run the model once with hooks on every region; returns the model's output."""
+def record(model: nn.Module, example_inputs: tuple, regions: list[Region], train: bool = False) -> Any:
+    """Run the model once with hooks on every region; returns the model's output. `train`: with
+    autograd on, so that each region's call records which inputs need gradients."""
     handles = []
     before: dict[int, list[torch.Tensor]] = {}
 
@@ -126,7 +129,8 @@ def record(model: nn.Module, example_inputs: tuple, regions: list[Region]) -> An
             except KsUnsupported as e:
                 region.refused = f"takes {e} as input"
                 return None
-            region.call = RegionCall(structure, _detach(tensors), ("C", None), [], module.training)
+            region.call = RegionCall(structure, _detach(tensors), ("C", None), [], module.training,
+                                     [t.requires_grad and t.is_floating_point() for t in tensors])
             return None
         return hook
 
@@ -154,7 +158,7 @@ def record(model: nn.Module, example_inputs: tuple, regions: list[Region]) -> An
         handles.append(r.module.register_forward_pre_hook(pre(r), with_kwargs=True))
         handles.append(r.module.register_forward_hook(post(r), with_kwargs=True))
     try:
-        with torch.no_grad():
+        with torch.set_grad_enabled(train):
             return model(*example_inputs)
     except Exception as e:
         text = str(e).strip().splitlines()
@@ -228,16 +232,30 @@ def time_regions(model: nn.Module, example_inputs: tuple, regions: list[Region],
         r.share = statistics.median(shares[id(r)])
 
 
-def capture(model: nn.Module, example_inputs: tuple, device: str) -> Capture:
-    """Regions of `model` (already on `device`) with their calls and time shares."""
+def random_in_training(m: nn.Module) -> str:
+    """Why a region's training forward is random ('' when it is not): a dropout that is on."""
+    for name, sub in m.named_modules():
+        p = getattr(sub, "p", 0.0) if isinstance(sub, _TRIVIAL) else 0.0
+        if sub.training and isinstance(p, float) and p > 0.0:
+            return (f"its training forward is random ({type(sub).__name__} p={p:g} at {name or 'itself'}): "
+                    "set dropout to 0 to verify it in training mode")
+    return ""
+
+
+def capture(model: nn.Module, example_inputs: tuple, device: str, train: bool = False) -> Capture:
+    """Regions of `model` (already on `device`) with their calls and time shares. `train`: for
+    training mode (the model's own train/eval state is kept; calls record their inputs' gradients)."""
     t0 = time.monotonic()
     if not isinstance(example_inputs, tuple):
         example_inputs = tuple(example_inputs) if isinstance(example_inputs, list) else (example_inputs,)
     regions = [Region(p, m) for p, m in find_regions(model)]
-    record(model, example_inputs, regions)
+    if train:
+        for r in regions:
+            r.refused = random_in_training(r.module)
+    record(model, example_inputs, regions, train)
     model_ms = time_model(model, example_inputs, device)
     called = [r for r in regions if r.calls]
     time_regions(model, example_inputs, called, device)
-    cap = Capture(type(model).__qualname__, called, model_ms, device)
+    cap = Capture(type(model).__qualname__, called, model_ms, device, train=train)
     cap.capture_s = time.monotonic() - t0
     return cap

@@ -35,12 +35,19 @@ def manifest(opt: "OptimizedModel") -> dict[str, Any]:
         "device": opt.device,
         "device_name": opt.versions.get("device_name", ""),
         "versions": opt.versions,
-        "supports": "inference only: calls that need gradients, or differ from the verified ones, run the original regions",
+        "mode": opt.mode,
+        "supports": ("training and inference: winners verified forward and backward, run under autograd on the model's "
+                     "own parameters; calls that differ from the verified ones run the original regions"
+                     if opt.mode == "train" else
+                     "inference only: calls that need gradients, or differ from the verified ones, run the original regions"),
+        "steps": asdict(e2e.steps) if e2e.steps is not None else None,
         "choice": opt.choice,
         "correct": opt.correct,
         "figures": {"eager_ms": e2e.eager_ms, "compile_ms": e2e.compile_ms, "assembled_ms": e2e.assembled_ms,
                     "compiled_assembled_ms": e2e.compiled_assembled_ms, "result_ms": e2e.result_ms,
                     "speedup_vs_eager": opt.speedup_vs_eager, "speedup_vs_compile": opt.speedup_vs_compile,
+                    "speedup_ci": e2e.speedup_ci, "speedup_vs_compile_ci": e2e.speedup_vs_compile_ci,
+                    "reason": e2e.reason, "min_gain": e2e.min_gain,
                     "covered_share": opt.covered_share, "ceiling": opt.ceiling, "seconds": opt.seconds},
         "tasks": [{
             "name": t.name, "hash": t.hash, "class": t.class_name, "paths": t.paths, "count": t.count,

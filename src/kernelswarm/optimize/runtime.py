@@ -84,7 +84,11 @@ class KsRegion:
     """One region of the user's model with a verified winner: `forward` of the region's module is
     replaced by `self.forward` (its parameters, names and hooks stay where they were). A call
     that is not what was verified (another shape, dtype, device, constant, training mode, or one
-    that needs gradients) runs the original forward."""
+    that needs gradients where only inference was verified) runs the original forward.
+
+    A task verified in training mode (plan "train": its gradients were checked) runs its winner
+    under autograd too, through the winner's own backward; the winner then holds the region's own
+    parameters and buffers, not copies, so gradients land where the user's optimizer reads them."""
 
     def __init__(self, module, original_forward, plan, make_winner, op):
         self.module = module
@@ -116,7 +120,7 @@ class KsRegion:
                 device = t.device
             elif t.device != device:
                 return None
-            if t.requires_grad and torch.is_grad_enabled():
+            if t.requires_grad and torch.is_grad_enabled() and not self.plan.get("train"):
                 return None  # autograd through a winner is not verified: the original keeps it
         if device is None or device.type != self.plan["device"]:
             return None
@@ -132,7 +136,10 @@ class KsRegion:
                     ref_sd = {"region." + k: v for k, v in self.module.state_dict().items()}
                     new_sd = new.state_dict()
                     mapping = ks_match_state(ref_sd, new_sd) if ref_sd else {}
-                    if mapping is not None:
+                    if mapping is not None and self.plan.get("train"):
+                        impl = ks_tie(new, self.module, mapping)
+                        impl.train(self.plan["training"])
+                    elif mapping is not None:
                         new.load_state_dict({v: ref_sd[k] for k, v in mapping.items()}, strict=bool(ref_sd))
                         impl = new.to(device)
                         impl.train(self.plan["training"])
@@ -163,7 +170,39 @@ class KsRegion:
         xs = self.verified(args, kwargs)
         if xs is None:
             return self.original(*args, **kwargs)
+        if self.plan.get("train") and torch.is_grad_enabled():
+            # Training: the winner itself, its own backward (verified with the task), outside the
+            # custom operator (which has no autograd of its own).
+            impl = self.winner(xs[0].device)
+            if impl is None:
+                self.fallback_calls += 1
+                return self.original(*args, **kwargs)
+            self.fast_calls += 1
+            out = impl(*xs)
+            return ks_build(self.plan["outputs"], list(out) if isinstance(out, (tuple, list)) else [out])
         return ks_build(self.plan["outputs"], self.op(self.key, xs))
+
+
+def ks_tie(new, region, mapping):
+    """`new` holding `region`'s own parameters and buffers in the places `mapping` names (state
+    names "region.<name>" to new's); None when one of them is not a parameter or buffer there."""
+    own = dict(region.named_parameters(remove_duplicate=False)) | dict(region.named_buffers(remove_duplicate=False))
+    for ref_name, new_name in mapping.items():
+        value = own.get(ref_name[len("region."):])
+        owner_path, _, leaf = new_name.rpartition(".")
+        owner = new.get_submodule(owner_path) if owner_path else new
+        if value is None:
+            return None
+        params = dict(owner.named_parameters(recurse=False))
+        buffers = dict(owner.named_buffers(recurse=False))
+        if (leaf in params) != isinstance(value, torch.nn.Parameter) or (leaf not in params and leaf not in buffers):
+            return None
+        # The same object: a parameter stays registered as one, a buffer as one (persistent or not).
+        if leaf in params:
+            owner.register_parameter(leaf, value)
+        else:
+            owner.register_buffer(leaf, value, persistent=leaf in owner.state_dict(keep_vars=True))
+    return new
 
 
 class KsOps:

@@ -162,15 +162,15 @@ def task_name(path: str, model_class: str, taken: set[str]) -> str:
     return name
 
 
-def build_task(name: str, group: list[Region], model_class: str, device: str) -> Task:
+def build_task(name: str, group: list[Region], model_class: str, device: str, train: bool = False) -> Task:
     rep = group[0]
     stats = module_stats([r.module for r in group])
     build_src, imports = builder(rep.module, stats)
-    source = problem_source(name, group, model_class, build_src, imports)
+    source = problem_source(name, group, model_class, build_src, imports, train)
     call = rep.call
     plan = {"task": name, "inputs": call.inputs, "specs": [_spec(t) for t in call.tensors], "outputs": call.outputs,
             "out_specs": [_spec(t) for t in call.out_tensors], "training": call.training, "device": device,
-            "init_inputs": []}
+            "init_inputs": [], "train": train}
     return Task(name=name, hash=problem_hash(source), source=source, paths=[r.path for r in group],
                 count=sum(r.calls for r in group), ms=sum(r.ms for r in group), share=sum(r.share for r in group),
                 class_name=rep.class_name, fingerprint=fingerprint(rep.module), plan=plan)
@@ -204,7 +204,7 @@ def cut(cap: Capture) -> Cut:
     for group in sorted(group_regions(usable), key=lambda g: -sum(r.ms for r in g)):
         name = task_name(group[0].path, cap.model_class, taken)
         try:
-            task = build_task(name, group, cap.model_class, cap.device)
+            task = build_task(name, group, cap.model_class, cap.device, cap.train)
         except CodegenError as e:
             refused += [(r.path, f"cannot be written as code: {e}") for r in group]
             continue
@@ -300,7 +300,10 @@ def _unique(names: list[str]) -> list[str]:
     return out
 
 
-def problem_source(name: str, group: list[Region], model_class: str, build_src: str, imports: set[str]) -> str:
+def problem_source(name: str, group: list[Region], model_class: str, build_src: str, imports: set[str],
+                   train: bool = False) -> str:
+    """The region's problem file; `train`: in training mode (KERNELSWARM_MODE), its inputs that
+    needed gradients in the model asking for them again, so that their gradients are checked."""
     rep = group[0]
     call = rep.call
     names: list[str] = []
@@ -316,7 +319,11 @@ def problem_source(name: str, group: list[Region], model_class: str, build_src: 
     where = ", ".join(r.path for r in group[:6]) + (", ..." if len(group) > 6 else "")
     comment = "\n".join("# " + line if line else "#" for line in _original_source(rep.module).splitlines())
     params = "\n".join(f"#   region.{k}: {list(v.shape)} {v.dtype}" for k, v in rep.module.state_dict().items())
-    inputs = "\n".join(f"        {input_code(t)},  # {n}" for n, t in zip(names, call.tensors))
+    grads = call.grads if train and call.grads else [False] * len(call.tensors)
+    inputs = "\n".join(f"        {input_code(t)}{'.requires_grad_()' if g else ''},  # {n}"
+                        for n, t, g in zip(names, call.tensors, grads))
+    mode = ('\n# Training mode: one call is forward plus backward; outputs and every gradient are compared.\n'
+            'KERNELSWARM_MODE = "train"\n') if train else ""
     return f'''"""kernelswarm task `{name}` of {model_class}: `{rep.class_name}` at {where}.
 
 A region of a whole model, cut out as a problem. `Model.region` is rebuilt from code with weights
@@ -327,7 +334,7 @@ inputs. The region's original source is in the comments below.
 import torch
 import torch.nn as nn
 {chr(10).join(sorted(imports))}
-
+{mode}
 # The original module (what `Model.region` is an instance of):
 {comment or "# (source not available)"}
 #

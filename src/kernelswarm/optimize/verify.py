@@ -14,13 +14,43 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from kernelswarm import intervals
+from kernelswarm.intervals import CI
 from kernelswarm.optimize.capture import Region, RegionCall
 from kernelswarm.optimize.codegen import builder, module_stats
 from kernelswarm.optimize.runtime import ks_structure
+from kernelswarm.optimize.steps import StepsCheck
 from kernelswarm.problems.load import Problem, load_problem
-from kernelswarm.records import Evaluation
+from kernelswarm.records import Evaluation, SpeedDecision, Timing
 
 CHOICES = ("eager", "compile", "assembled", "compile(assembled)")
+CANDIDATES = ("assembled", "compile(assembled)")
+MIN_GAIN = 0.02  # as `run --min-gain`: an assembled model replaces the faster baseline only past 1 + this
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One implementation's figures, each from its own paired window (kernelswarm.intervals): its
+    calls alternated with eager's (and, chained, eager's with torch.compile's) in one window."""
+
+    ms: float  # median, in the window it was timed in
+    vs_eager: float | None
+    vs_eager_ci: CI | None
+    vs_compile: float | None = None  # None where torch.compile was not measured
+    vs_compile_ci: CI | None = None
+
+    def vs_best(self) -> CI | None:
+        """The interval against the faster baseline: the lower of each end (as the store's
+        interval_vs_best); a point without an interval counts as one."""
+        cis = [ci or ((pt, pt) if pt is not None else None) for pt, ci in
+               ((self.vs_eager, self.vs_eager_ci), (self.vs_compile, self.vs_compile_ci))
+               if pt is not None or ci is not None]
+        if not cis or any(c is None for c in cis):
+            return None
+        return min(c[0] for c in cis), min(c[1] for c in cis)
+
+    def point_vs_best(self) -> float:
+        return min(x for x in (self.vs_eager, self.vs_compile, float("inf")) if x is not None)
 
 
 @dataclass
@@ -35,6 +65,12 @@ class EndToEnd:
     correct: bool = True  # False when an assembled model was judged and failed
     evaluations: list[tuple[str, Evaluation]] = field(default_factory=list)  # (label, verdict)
     notes: list[str] = field(default_factory=list)
+    figures: dict[str, Figure] = field(default_factory=dict)  # per choice, from paired windows
+    min_gain: float = MIN_GAIN
+    decision: SpeedDecision | None = None  # what the chosen assembled model's interval said (None: none judged)
+    reason: str = ""  # one line: why this choice
+    mode: str = "inference"  # train: figures are forward plus backward, and whole training steps were checked
+    steps: StepsCheck | None = None  # training mode: the chosen assembled model's optimizer steps and their timing
 
     @property
     def result_ms(self) -> float | None:
@@ -43,13 +79,30 @@ class EndToEnd:
 
     @property
     def speedup_vs_eager(self) -> float | None:
+        f = self.figures.get(self.choice)
+        if f is not None:
+            return f.vs_eager
         r = self.result_ms
         return self.eager_ms / r if r and self.eager_ms else None
 
     @property
     def speedup_vs_compile(self) -> float | None:
+        f = self.figures.get(self.choice)
+        if f is not None:
+            return f.vs_compile
         r = self.result_ms
         return self.compile_ms / r if r and self.compile_ms else None
+
+    @property
+    def speedup_ci(self) -> CI | None:
+        """The result's interval against eager, from its paired window."""
+        f = self.figures.get(self.choice)
+        return f.vs_eager_ci if f is not None else None
+
+    @property
+    def speedup_vs_compile_ci(self) -> CI | None:
+        f = self.figures.get(self.choice)
+        return f.vs_compile_ci if f is not None else None
 
 
 _USER_WEIGHTS = '''
@@ -67,8 +120,10 @@ def _ks_user_weights(region):
 '''
 
 
-def whole_problems(model: nn.Module, example_inputs: tuple, folder: Path, name: str) -> tuple[Problem, Problem]:
-    """(the whole model with redrawn weights, the same with the user's weights) as problem files."""
+def whole_problems(model: nn.Module, example_inputs: tuple, folder: Path, name: str,
+                   train: bool = False) -> tuple[Problem, Problem]:
+    """(the whole model with redrawn weights, the same with the user's weights) as problem files;
+    `train`: in training mode (KERNELSWARM_MODE = "train")."""
     from kernelswarm.optimize.tasks import problem_source
 
     tensors: list[torch.Tensor] = []
@@ -81,7 +136,7 @@ def whole_problems(model: nn.Module, example_inputs: tuple, folder: Path, name: 
     outputs = ks_structure(out, outs)
     region = Region("", model, calls=1, call=RegionCall(inputs, [t.detach() for t in tensors], outputs, outs, model.training))
     build_src, imports = builder(model, module_stats([model]))
-    source = problem_source(name, [region], type(model).__qualname__, build_src, imports)
+    source = problem_source(name, [region], type(model).__qualname__, build_src, imports, train)
     source = source.replace(f"kernelswarm task `{name}`", f"kernelswarm whole-model problem `{name}`", 1)
     folder.mkdir(parents=True, exist_ok=True)
     redrawn = folder / f"{name}.py"
@@ -99,49 +154,137 @@ def whole_problems(model: nn.Module, example_inputs: tuple, folder: Path, name: 
 
 
 def end_to_end(user: Problem, redrawn: Problem | None, assembled: str | None, compiled_assembled: str | None,
-               device: str, timeout_s: float, precision: str, compile_baseline: bool = True) -> EndToEnd:
-    """Judge the assembled model (user's weights, then redrawn ones) and its compiled form; time
-    the baselines; choose. With nothing assembled, only the baselines are timed."""
+               device: str, timeout_s: float, precision: str, compile_baseline: bool = True,
+               min_gain: float = MIN_GAIN, train: TrainSpec | None = None) -> EndToEnd:
+    """Judge the assembled model (user's weights, then redrawn ones) and its compiled form, each
+    timed call by call beside eager in its own evaluation; eager and torch.compile are timed
+    alternately in one window first, and that pair is what every evaluation's figure against
+    torch.compile chains through. With nothing assembled, only the baselines are timed."""
     from kernelswarm.evaluate import EvalOptions, evaluate, time_baselines
     from kernelswarm.records import Precision
 
-    opts = EvalOptions.for_device(device, timeout_s=timeout_s, precision=Precision(precision),
-                                  baseline_compile=compile_baseline)
+    opts = EvalOptions.for_device(device, timeout_s=timeout_s, precision=Precision(precision), baseline_compile=False)
     modes = ("default",) if compile_baseline else ()
+    t = time_baselines(user, device, compile_modes=modes, timeout_s=timeout_s, options=opts)
+    eager, compiled = t["eager"], t.get("compile:default")
+    e2e = EndToEnd("eager", eager.median_ms, compiled.median_ms if compiled else None, min_gain=min_gain)
+    e2e.figures.update(baseline_figures(eager, compiled))
     if assembled is None:
-        t = time_baselines(user, device, compile_modes=modes, timeout_s=timeout_s, options=opts)
-        e2e = EndToEnd("eager", t["eager"].median_ms, t["compile:default"].median_ms if "compile:default" in t else None)
-        return _choose(e2e)
-    ev = evaluate(user, assembled, opts)
-    e2e = EndToEnd("eager", ev.reference.median_ms if ev.reference else None,
-                   ev.compiled.median_ms if ev.compiled else None, evaluations=[("assembled, user's weights", ev)])
-    if e2e.eager_ms is None:  # the candidate failed before the baselines were timed
-        t = time_baselines(user, device, compile_modes=modes, timeout_s=timeout_s, options=opts)
-        e2e.eager_ms = t["eager"].median_ms
-        e2e.compile_ms = t["compile:default"].median_ms if "compile:default" in t else None
-    timed = replace(opts, reference=ev.reference, compiled=ev.compiled) if ev.reference else opts
+        return choose(e2e)
+    timed = replace(opts, reference=eager, compiled=compiled) if compiled is not None else opts
+    ev = evaluate(user, assembled, timed)
+    e2e.evaluations.append(("assembled, user's weights", ev))
     ok = ev.correct
     if ok and redrawn is not None:
-        ev2 = evaluate(redrawn, assembled, replace(timed, baseline_compile=False))
+        ev2 = evaluate(redrawn, assembled, opts)
         e2e.evaluations.append(("assembled, redrawn weights", ev2))
         ok = ev2.correct
     if ok:
         e2e.assembled_ms = ev.candidate.median_ms
+        e2e.figures["assembled"] = evaluation_figure(ev)
         if compiled_assembled is not None:
             ev3 = evaluate(user, compiled_assembled, timed)
             e2e.evaluations.append(("torch.compile(assembled), user's weights", ev3))
             if ev3.correct:
                 e2e.compiled_assembled_ms = ev3.candidate.median_ms
+                e2e.figures["compile(assembled)"] = evaluation_figure(ev3)
     else:
         e2e.correct = False
         bad = e2e.evaluations[-1]
         e2e.notes.append(f"the assembled model failed ({bad[0]}): {bad[1].verdict.value}: {bad[1].reason}")
-    return _choose(e2e)
-
-
-def _choose(e2e: EndToEnd) -> EndToEnd:
-    options = {"eager": e2e.eager_ms, "compile": e2e.compile_ms, "assembled": e2e.assembled_ms,
-               "compile(assembled)": e2e.compiled_assembled_ms}
-    measured = {k: v for k, v in options.items() if v is not None}
-    e2e.choice = min(measured, key=lambda k: (measured[k], CHOICES.index(k))) if measured else "eager"
+    choose(e2e)
+    if train is not None and e2e.choice in CANDIDATES:
+        source = assembled if e2e.choice == "assembled" else compiled_assembled
+        train_steps(e2e, user, source, device, precision, train)
     return e2e
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """How whole training steps are run: where the user's model sits in the problem's Model, and
+    the loss (None: steps_worker.default_loss)."""
+
+    root: str
+    loss: dict[str, str] | None = None  # {"path", "name"} of the loss function's file (steps.loss_file)
+    folder: Path | None = None  # where the step processes write (kept for inspection)
+
+
+def train_steps(e2e: EndToEnd, user: Problem, source: str, device: str, precision: str, spec: TrainSpec) -> None:
+    """The chosen assembled model's optimizer steps against the original's; it stays the choice
+    only if they match and its whole steps' interval against the faster baseline clears the bar."""
+    from kernelswarm.optimize.steps import StepsError, check_steps
+
+    base = "compile" if e2e.compile_ms is not None and e2e.compile_ms < (e2e.eager_ms or float("inf")) else "eager"
+    folder = spec.folder or user.path.parent / "steps"
+    folder.mkdir(parents=True, exist_ok=True)
+    cand = folder / "candidate.py"
+    cand.write_text(source)
+    chosen = e2e.choice
+    try:
+        e2e.steps = check_steps(user.path, cand, device, spec.root, base, precision, spec.loss, folder)
+    except StepsError as ex:
+        e2e.steps = StepsCheck(base, False, str(ex))
+    s = e2e.steps
+    if not s.passed:
+        e2e.correct = False
+        e2e.choice, e2e.decision = base, None
+        e2e.notes.append(f"{chosen}'s training steps differ from the original's: {s.detail}")
+        e2e.reason = f"{_BASE_NAME[base]} stands: {chosen}'s training steps failed ({s.detail})"
+        return
+    decision = intervals.decide(s.speedup_ci, e2e.min_gain)
+    steps_text = f"whole training steps {s.speedup:.3f}x ({_ci_text(s.speedup_ci)}) against {_BASE_NAME[base]}"
+    if decision is not SpeedDecision.FASTER:
+        e2e.choice, e2e.decision = base, decision
+        e2e.reason = f"{_BASE_NAME[base]} stands: {chosen}'s {steps_text} does not clear {1 + e2e.min_gain:.2f}x"
+        return
+    e2e.reason += f"; {steps_text}"
+
+
+def baseline_figures(eager: Timing, compiled: Timing | None) -> dict[str, Figure]:
+    """Eager and torch.compile against each other, from their alternating calls in one window."""
+    if compiled is None:
+        return {"eager": Figure(eager.median_ms, 1.0, (1.0, 1.0))}
+    paired = bool(eager.samples) and len(eager.samples) == len(compiled.samples)
+    c_over_e = intervals.ratio_ci(compiled.samples, eager.samples) if paired else None
+    e_over_c = intervals.ratio_ci(eager.samples, compiled.samples) if paired else None
+    return {"eager": Figure(eager.median_ms, 1.0, (1.0, 1.0), compiled.median_ms / eager.median_ms, c_over_e),
+            "compile": Figure(compiled.median_ms, eager.median_ms / compiled.median_ms, e_over_c, 1.0, (1.0, 1.0))}
+
+
+def evaluation_figure(ev: Evaluation) -> Figure:
+    """An accepted evaluation's figures: its paired speedups and their intervals."""
+    return Figure(ev.candidate.median_ms, ev.speedup, ev.speedup_ci, ev.speedup_vs_compile, ev.speedup_vs_compile_ci)
+
+
+def choose(e2e: EndToEnd) -> EndToEnd:
+    """The faster baseline (eager or torch.compile, by their paired medians), replaced by an
+    assembled model only when its interval against that baseline clears 1 + min_gain; of those
+    that do, the one faster against it. Otherwise the baseline stands and `reason` says why."""
+    base = "compile" if e2e.compile_ms is not None and e2e.compile_ms < (e2e.eager_ms or float("inf")) else "eager"
+    judged = {k: e2e.figures[k] for k in CANDIDATES if k in e2e.figures}
+    decisions = {k: intervals.decide(f.vs_best(), e2e.min_gain) for k, f in judged.items()}
+    won = [k for k, d in decisions.items() if d is SpeedDecision.FASTER]
+    bar = f"{1 + e2e.min_gain:.2f}x"
+    if won:
+        e2e.choice = max(won, key=lambda k: (judged[k].point_vs_best(), -CHOICES.index(k)))
+        e2e.decision = SpeedDecision.FASTER
+        e2e.reason = f"{e2e.choice} won: {_ci_text(judged[e2e.choice].vs_best())} over the faster baseline clears {bar}"
+        return e2e
+    e2e.choice = base
+    if not judged:
+        e2e.reason = f"{_BASE_NAME[base]} stands: no assembled model was judged correct" if e2e.evaluations else \
+            f"{_BASE_NAME[base]} stands: nothing was assembled"
+        return e2e
+    best = max(judged, key=lambda k: judged[k].point_vs_best())
+    e2e.decision = decisions[best]
+    why = "undecided: the machine is too noisy" if e2e.decision is SpeedDecision.UNDECIDED else f"does not clear {bar}"
+    e2e.reason = (f"{_BASE_NAME[base]} stands: {best} at {_ci_text(judged[best].vs_best())} over the faster "
+                  f"baseline {why}")
+    return e2e
+
+
+_BASE_NAME = {"eager": "eager", "compile": "torch.compile"}
+
+
+def _ci_text(ci: CI | None) -> str:
+    return f"interval {ci[0]:.3f}-{ci[1]:.3f}x" if ci else "no interval"

@@ -19,6 +19,11 @@ def _ms(v: float | None) -> str:
     return f"{v:.3f}" if v is not None else "–"
 
 
+def _ci(ci: Any) -> str:
+    """' [low, high]' of an interval in a manifest, '' when none."""
+    return f" [{ci[0]:.2f}, {ci[1]:.2f}]" if isinstance(ci, (list, tuple)) and len(ci) == 2 else ""
+
+
 def _bar(label: str, parts: list[tuple[str, float]], rest: float) -> str:
     """A horizontal bar: one segment per task (share of the model's eager time), then the rest."""
     segs = "".join(f'<div title="{escape(n)}: {100 * s:.1f}%" style="width:{100 * s:.2f}%;background:{_COLORS[i % len(_COLORS)]}"></div>'
@@ -43,7 +48,8 @@ def model_section(m: dict[str, Any]) -> str:
     result = f.get("result_ms")
     scale = (result / eager) if result and eager else 1.0  # the whole bar after, in eager's units
     tiles = [(_ms(eager), "eager ms"), (_ms(f.get("compile_ms")), "torch.compile ms"), (_ms(result), f"result ms ({m['choice']})"),
-             (_x(f.get("speedup_vs_eager")), "vs eager"), (_x(f.get("speedup_vs_compile")), "vs torch.compile"),
+             (_x(f.get("speedup_vs_eager")) + _ci(f.get("speedup_ci")), "vs eager (99% interval)"),
+             (_x(f.get("speedup_vs_compile")) + _ci(f.get("speedup_vs_compile_ci")), "vs torch.compile"),
              (f"{100 * f.get('covered_share', 0):.0f}%", "time in tasks"), (_x(f.get("ceiling")) if f.get("ceiling") else "∞", "Amdahl ceiling")]
     rows = []
     for t, (_, a) in zip(tasks, after):
@@ -56,7 +62,8 @@ def model_section(m: dict[str, Any]) -> str:
     return "".join([
         f"<h2>Model: {escape(m['model_class'])} on {escape(m['device'])}</h2>",
         f'<p class="sub">{escape(m.get("supports", ""))}. '
-        f'{"correct" if m.get("correct") else "NOT correct: the assembled model failed its end-to-end check"}.</p>',
+        f'{"correct" if m.get("correct") else "NOT correct: the assembled model failed its end-to-end check"}.'
+        f'{(" " + escape(f["reason"]) + ".") if f.get("reason") else ""}</p>',
         '<div class="tiles">' + "".join(f'<div class="tile"><b>{v}</b><span>{escape(k)}</span></div>' for v, k in tiles) + "</div>",
         "<figure>", _bar("before", before, rest), _bar("after", [(n, s * 1.0) for n, s in after], rest),
         f"<figcaption>Share of the model's eager time per task, before and with the winners (the rest, grey, is "
