@@ -148,8 +148,9 @@ def test_optimize_in_training_mode_end_to_end(tmp_path):
     """kernelswarm.optimize(model, inputs, mode="train", loss_fn=...) with a hand-written training
     kernel for one task: the task judged forward plus backward, the assembled model judged in
     training mode, its optimizer steps checked and timed as whole steps against eager."""
-    import kernelswarm
     import tinynet
+
+    import kernelswarm
 
     torch.manual_seed(0)
     model = tinynet.Model()

@@ -16,7 +16,13 @@ from kernelswarm.optimize.assemble import Winner, apply_to, assembled_source
 from kernelswarm.optimize.capture import CaptureError, capture
 from kernelswarm.optimize.search import MIN_SHARE, run_tasks, write_tasks
 from kernelswarm.optimize.tasks import Cut, Task, cut
-from kernelswarm.optimize.verify import MIN_GAIN, EndToEnd, TrainSpec, end_to_end, whole_problems
+from kernelswarm.optimize.verify import (
+    MIN_GAIN,
+    EndToEnd,
+    TrainSpec,
+    end_to_end,
+    whole_problems,
+)
 from kernelswarm.problems.load import Problem
 
 
@@ -177,11 +183,10 @@ def run(model: nn.Module, example_inputs: Any, s: Settings, whole: Problem | Non
     t = time.monotonic()
     inputs = _inputs(example_inputs, s.device)
     train = s.mode == "train"
-    if train:
-        whole = None  # judged as it trains: written from the model in training mode, not the file's own state
     work = copy.deepcopy(model).to(s.device)
-    if train:
-        work.train()  # training mode: what training runs (dropout and batch-norm statistics as in training)
+    if train:  # judged as it trains: written from the model in training mode, not the file's own state
+        whole = None
+        work.train()  # dropout and batch-norm statistics as in training
     loss = _loss(s, Path(s.db).resolve().parent / ".kernelswarm") if train else None
     try:
         cap = capture(work, inputs, s.device, train=train)
@@ -208,15 +213,8 @@ def run(model: nn.Module, example_inputs: Any, s: Settings, whole: Problem | Non
             winners = []
     else:
         redrawn, user = None, whole
-    source = compiled = None
-    if winners and user is not None:
-        from kernelswarm.agents.builtin import embed_problem
-
-        base = embed_problem(redrawn or user, s.device)
-        root = "region" if whole is None else ""
-        plans = [t_.plan | {"paths": list(t_.paths)} for t_ in c.tasks if t_.name in {w.task for w in winners}]
-        source = assembled_source(base, root, plans, winners, train=train)
-        compiled = assembled_source(base, root, plans, winners, compiled=True, train=train) if s.compile_assembled else None
+    source, compiled = _assemble(c, winners, redrawn or user, "region" if whole is None else "", s) \
+        if winners and user is not None else (None, None)
     secs["assemble"] = time.monotonic() - t
     t = time.monotonic()
     if user is not None:
@@ -233,6 +231,18 @@ def run(model: nn.Module, example_inputs: Any, s: Settings, whole: Problem | Non
         device=s.device, end_to_end=e2e, refused=c.refused, covered_share=c.covered_share, seconds=secs,
         assembled=source if e2e.assembled_ms is not None else None, winners=winners, task_list=c.tasks,
         run_id=run_id, versions=_versions(s.device, e2e), model_module=type(model).__module__, mode=s.mode)
+
+
+def _assemble(c: Cut, winners: list[Winner], problem: Problem, root: str, s: Settings) -> tuple[str, str | None]:
+    """The assembled model's source, and its torch.compile form's (None when not asked for)."""
+    from kernelswarm.agents.builtin import embed_problem
+
+    base = embed_problem(problem, s.device)
+    plans = [t.plan | {"paths": list(t.paths)} for t in c.tasks if t.name in {w.task for w in winners}]
+    train = s.mode == "train"
+    source = assembled_source(base, root, plans, winners, train=train)
+    compiled = assembled_source(base, root, plans, winners, compiled=True, train=train) if s.compile_assembled else None
+    return source, compiled
 
 
 def _loss(s: Settings, folder: Path) -> dict[str, str] | None:

@@ -60,6 +60,7 @@ class StepsCheck:
     speedup_ci: CI | None = None
     n: int = 0  # timed pairs
     worst: dict[str, float] = field(default_factory=dict)  # per optimizer: the worst error over its bound
+    sandbox: str = ""  # what confined the candidate's step process (sandbox.restrict_writes' line)
 
 
 def loss_file(loss_fn: Callable | None, folder: Path) -> dict[str, str] | None:
@@ -84,11 +85,19 @@ class _Worker:
         # Threads that wait for work sleep (as the evaluator's workers): one spinning after its step
         # must not take the cores from the other's.
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p), OMP_WAIT_POLICY="PASSIVE")
+        # A folder of its own, where it writes everything (its caches too): the candidate's process
+        # may write nowhere else (steps_worker sandboxes it), the references' files included.
+        self.folder = folder / role
+        self.folder.mkdir(parents=True, exist_ok=True)
+        env.update({k: str(self.folder / v) for k, v in (("TORCHINDUCTOR_CACHE_DIR", "inductor"),
+                                                          ("TRITON_CACHE_DIR", "triton"),
+                                                          ("TORCH_EXTENSIONS_DIR", "extensions"))})
         self.role = role
-        self.log = open(folder / f"{role}.log", "w")  # noqa: SIM115 (closed in kill)
+        self.log = open(self.folder / "log.txt", "w")  # noqa: SIM115 (closed in kill)
         self.proc = subprocess.Popen([sys.executable, "-m", "kernelswarm.optimize.steps_worker"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=self.log, text=True, env=env, cwd=folder)
+                                     stdout=subprocess.PIPE, stderr=self.log, text=True, env=env, cwd=self.folder)
         self.last_ms = 0.0
+        self.sandbox = ""  # what the candidate's process applied (steps_worker), as it said
 
     def call(self, msg: dict[str, Any]) -> dict[str, Any]:
         t = time.perf_counter()
@@ -164,14 +173,14 @@ def check_steps(user: Path, candidate: Path, device: str, root: str, against: st
         ref = _start(workers, "reference64", folder, device, {**base, "dtype": "float64"})
         ref32 = _start(workers, "reference", folder, device, base)
         cand = _start(workers, "candidate", folder, device, {**base, "candidate": str(candidate)})
-        p0_path = folder / "user_weights.pt"
+        p0_path = ref.folder / "user_weights.pt"
         ref.call({"op": "save", "path": str(p0_path)})
         p0 = {k: v.double() for k, v in torch.load(p0_path, weights_only=True).items()}
         worst: dict[str, float] = {}
         for name, lr in OPTIMIZERS:
             runs = []
             for w in (ref, ref32, cand):
-                out = folder / f"{w.role}_{name}.pt"
+                out = w.folder / f"{name}.pt"
                 losses = w.call({"op": "run", "optimizer": name, "lr": lr, "steps": STEPS, "out": str(out)})["losses"]
                 runs.append((losses, torch.load(out, weights_only=True)))
                 w.call({"op": "reset", "path": str(p0_path)})
@@ -183,7 +192,8 @@ def check_steps(user: Path, candidate: Path, device: str, root: str, against: st
         ref.kill()
         ref32.kill()
         result = StepsCheck(against, True, f"{STEPS} steps with SGD and AdamW match: worst "
-                            + ", ".join(f"{k} {v:.2f}" for k, v in worst.items()) + " of the bound", worst=worst)
+                            + ", ".join(f"{k} {v:.2f}" for k, v in worst.items()) + " of the bound", worst=worst,
+                            sandbox=cand.sandbox)
         if timed:
             base_w = _start(workers, "baseline", folder, device, {**base, "compile": against == "compile"})
             _time(base_w, cand, result)
@@ -198,7 +208,7 @@ def check_steps(user: Path, candidate: Path, device: str, root: str, against: st
 def _start(workers: list[_Worker], role: str, folder: Path, device: str, init: dict[str, Any]) -> _Worker:
     w = _Worker(role, folder, device)
     workers.append(w)
-    w.call(init)
+    w.sandbox = str(w.call(init).get("sandbox", ""))
     return w
 
 

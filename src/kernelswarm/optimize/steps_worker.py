@@ -63,7 +63,14 @@ class Steps:
         init_inputs = problem.get_init_inputs()
         torch.manual_seed(self.seed)
         model = problem.Model(*init_inputs)
+        self.sandbox = ""
         if init.get("candidate"):
+            # As the evaluator's candidate worker: from here on this process writes only inside its
+            # own folder (the working directory), whatever the candidate's code tries.
+            if not os.environ.get("KERNELSWARM_NO_SANDBOX"):
+                from kernelswarm.evaluate.sandbox import restrict_writes
+
+                self.sandbox = restrict_writes(os.getcwd())
             cand = _module(init["candidate"], "kernelswarm_steps_candidate")
             new = cand.ModelNew(*init_inputs)
             new.load_state_dict(model.state_dict())  # the user's weights, as the reference starts from
@@ -132,7 +139,7 @@ def serve(proto: Any, lines: Any) -> None:
         try:
             if op == "init":
                 steps = Steps(msg)
-                reply: dict[str, Any] = {}
+                reply: dict[str, Any] = {"sandbox": steps.sandbox}
             elif op == "save":
                 torch.save({k: v.detach().cpu().clone() for k, v in steps.model.named_parameters()}, msg["path"])
                 reply = {}

@@ -18,7 +18,15 @@ import torch
 from torch import nn
 
 from kernelswarm.optimize.capture import Capture, Region
-from kernelswarm.optimize.codegen import DRAW_HELPER, CodegenError, Stats, builder, input_code, module_stats, short_hash
+from kernelswarm.optimize.codegen import (
+    DRAW_HELPER,
+    CodegenError,
+    Stats,
+    builder,
+    input_code,
+    module_stats,
+    short_hash,
+)
 from kernelswarm.problems.load import problem_hash
 
 _SAME = Stats(0.0, 1.0, False)  # stats used only to compare instances' code, weights aside
