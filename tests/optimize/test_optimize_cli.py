@@ -35,6 +35,13 @@ def test_bad_input_is_one_line(tmp_path):
     assert len(r.stderr.strip().splitlines()) == 1 and "fails on the example inputs" in r.stderr
     r = _cli(str(tmp_path / "missing.py"), "--device", "cpu", cwd=tmp_path)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    r = _cli(str(HERE / "tinynet.py"), "--device", "cpu", "--mode", "bogus", cwd=tmp_path)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "unknown mode" in r.stderr
+    frozen = tmp_path / "frozen.py"
+    frozen.write_text("import torch\nclass Model(torch.nn.Module):\n    def forward(self, x):\n        return x * 2\n"
+                      "def get_inputs():\n    return [torch.randn(2, 3)]\ndef get_init_inputs():\n    return []\n")
+    r = _cli(str(frozen), "--device", "cpu", "--mode", "train", cwd=tmp_path)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "no trainable parameters" in r.stderr
 
 
 @pytest.mark.slow

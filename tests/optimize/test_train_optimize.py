@@ -161,9 +161,13 @@ def test_optimize_in_training_mode_end_to_end(tmp_path):
                                min_gain=-0.5, timeout=900)
     assert opt.mode == "train" and opt.end_to_end.mode == "train"
     mlp = next(t for t in opt.tasks if t.name == "blocks_mlp")
+    if mlp.agent is None:
+        _noise(tmp_path / "ks.db", "blocks_mlp")
     assert mlp.agent == "folder", opt.tasks
     judged = dict(opt.end_to_end.evaluations)
     ev = judged["assembled, user's weights"]
+    if ev.noise_sensitive:
+        pytest.xfail(f"issue 13, open: the whole model's evaluation was rejected by a clock under load: {ev.reason}")
     assert ev.correct and ev.mode.value == "train", ev.reason
     steps = opt.end_to_end.steps
     assert steps is not None and steps.passed, (steps, opt.end_to_end.notes)
@@ -171,3 +175,19 @@ def test_optimize_in_training_mode_end_to_end(tmp_path):
     assert opt.correct and opt.choice == "assembled", opt.end_to_end.reason
     out = opt.save(tmp_path / "out")
     assert "training" in (out / "manifest.json").read_text()
+
+
+def _noise(db: Path, task: str) -> None:
+    """xfail when every evaluation of the task's kernel was a rejection by a clock that load could
+    have fooled (issue 13, open); anything else is this test's failure."""
+    import json
+    import sqlite3
+
+    con = sqlite3.connect(str(db))
+    try:
+        evs = [json.loads(r[0]) for r in con.execute("SELECT data FROM evaluations")]
+    finally:
+        con.close()
+    mine = [e for e in evs if e.get("problem") == task]
+    if mine and all(e.get("noise_sensitive") for e in mine):
+        pytest.xfail(f"issue 13, open: the {task} kernel was rejected by a clock under load: {mine[0].get('reason')}")

@@ -187,6 +187,8 @@ def run(model: nn.Module, example_inputs: Any, s: Settings, whole: Problem | Non
     if train:  # judged as it trains: written from the model in training mode, not the file's own state
         whole = None
         work.train()  # dropout and batch-norm statistics as in training
+        if not any(p.requires_grad for p in work.parameters()):
+            raise OptimizeError("training mode: the model has no trainable parameters")
     loss = _loss(s, Path(s.db).resolve().parent / ".kernelswarm") if train else None
     try:
         cap = capture(work, inputs, s.device, train=train)
@@ -222,7 +224,7 @@ def run(model: nn.Module, example_inputs: Any, s: Settings, whole: Problem | Non
                          compile_baseline=s.compile_baselines, min_gain=s.min_gain,
                          train=TrainSpec("region" if whole is None else "", loss) if train else None)
     else:
-        e2e = EndToEnd("eager", None, None, notes=["the whole model could not be judged"])
+        e2e = EndToEnd("eager", None, None, notes=["the whole model could not be judged"], mode=s.mode)
     secs["verify"] = time.monotonic() - t
     result_model = _result_model(model, e2e.choice, source, c.tasks, winners, s.device)
     return OptimizedModel(

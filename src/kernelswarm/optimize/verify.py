@@ -159,15 +159,23 @@ def end_to_end(user: Problem, redrawn: Problem | None, assembled: str | None, co
     """Judge the assembled model (user's weights, then redrawn ones) and its compiled form, each
     timed call by call beside eager in its own evaluation; eager and torch.compile are timed
     alternately in one window first, and that pair is what every evaluation's figure against
-    torch.compile chains through. With nothing assembled, only the baselines are timed."""
-    from kernelswarm.evaluate import EvalOptions, evaluate, time_baselines
-    from kernelswarm.records import Precision
+    torch.compile chains through. With nothing assembled, only the baselines are timed.
 
-    opts = EvalOptions.for_device(device, timeout_s=timeout_s, precision=Precision(precision), baseline_compile=False)
+    `train`: training mode. Every figure is forward plus backward (the evaluator's training mode:
+    every parameter's gradient checked against float64), and an assembled model that wins is kept
+    only once its optimizer steps match the original's and its whole steps, timed paired against
+    the faster baseline, clear the same bar (optimize/steps.py)."""
+    from kernelswarm.evaluate import EvalOptions, evaluate, time_baselines
+    from kernelswarm.records import Mode, Precision
+
+    mode = Mode.TRAIN if train is not None else Mode.INFERENCE
+    opts = EvalOptions.for_device(device, timeout_s=timeout_s, precision=Precision(precision), baseline_compile=False,
+                                  mode=mode)
     modes = ("default",) if compile_baseline else ()
-    t = time_baselines(user, device, compile_modes=modes, timeout_s=timeout_s, options=opts)
+    t = time_baselines(user, device, compile_modes=modes, timeout_s=timeout_s, options=opts, mode=mode.value)
     eager, compiled = t["eager"], t.get("compile:default")
-    e2e = EndToEnd("eager", eager.median_ms, compiled.median_ms if compiled else None, min_gain=min_gain)
+    e2e = EndToEnd("eager", eager.median_ms, compiled.median_ms if compiled else None, min_gain=min_gain,
+                   mode=mode.value)
     e2e.figures.update(baseline_figures(eager, compiled))
     if assembled is None:
         return choose(e2e)
