@@ -3,6 +3,8 @@ project's own model into tasks: every task an ordinary problem that rebuilds its
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -191,3 +193,6 @@ def test_whole_model_problems_with_redrawn_and_user_weights(tmp_path):
             got = built(ids)
         assert got.shape == want.shape
         assert torch.allclose(got, want, atol=1e-5) == same
+    # A candidate's worker sees a private /tmp: the user's weights are read from outside it.
+    where = user.source.split("_KS_WEIGHTS = ")[1].splitlines()[0]
+    assert "/tmp/" not in where and Path(eval(where)).is_file()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import statistics
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -174,51 +175,78 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def time_model(model: nn.Module, example_inputs: tuple, device: str, min_s: float = 0.3, reps: int = 3) -> float:
-    """Median milliseconds of one forward (after one warm-up call)."""
+def _call(model: nn.Module, example_inputs: tuple, train: bool) -> None:
+    """One forward (train: under autograd, then a backward from ones on every output that needs it)."""
+    with torch.set_grad_enabled(train):
+        out = model(*example_inputs)
+    if train:
+        tensors: list[torch.Tensor] = []
+        try:
+            ks_structure(out if not hasattr(out, "to_tuple") else out.to_tuple(), tensors)
+        except KsUnsupported:
+            tensors = []
+        outs = [t for t in tensors if t.requires_grad]
+        if outs:
+            torch.autograd.backward(outs, [torch.ones_like(t) for t in outs])
+        model.zero_grad(set_to_none=True)
+
+
+def time_model(model: nn.Module, example_inputs: tuple, device: str, min_s: float = 0.3, reps: int = 3,
+               train: bool = False) -> float:
+    """Median milliseconds of one forward (train: forward and backward), after one warm-up call."""
     samples: list[float] = []
-    with torch.no_grad():
-        model(*example_inputs)
-        start = time.perf_counter()
-        while len(samples) < reps or (time.perf_counter() - start < min_s and len(samples) < 50):
-            _sync(device)
-            t = time.perf_counter()
-            model(*example_inputs)
-            _sync(device)
-            samples.append((time.perf_counter() - t) * 1e3)
+    _call(model, example_inputs, train)
+    start = time.perf_counter()
+    while len(samples) < reps or (time.perf_counter() - start < min_s and len(samples) < 50):
+        _sync(device)
+        t = time.perf_counter()
+        _call(model, example_inputs, train)
+        _sync(device)
+        samples.append((time.perf_counter() - t) * 1e3)
     return statistics.median(samples)
 
 
-def time_regions(model: nn.Module, example_inputs: tuple, regions: list[Region], device: str, reps: int = 5) -> None:
+def time_regions(model: nn.Module, example_inputs: tuple, regions: list[Region], device: str, reps: int = 5,
+                 train: bool = False) -> None:
     """Each region's milliseconds per model forward (its calls summed) and its share of that
     forward, medians over `reps` forwards timed with hooks that synchronize the device around each
     call. Shares come from the same forwards as the regions' times, so a machine whose speed
-    changes between measurements (a busy CPU) does not skew them."""
+    changes between measurements (a busy CPU) does not skew them. `train`: forward plus backward,
+    each region's backward timed by backward hooks (a region none of whose inputs needs a gradient
+    counts its forward only)."""
     per_rep: dict[int, list[float]] = {id(r): [] for r in regions}
     shares: dict[int, list[float]] = {id(r): [] for r in regions}
     current: dict[int, float] = {}
-    started: dict[int, float] = {}
+    started: dict[object, float] = {}
     handles = []
+
+    def begin(key: object) -> None:
+        _sync(device)
+        started[key] = time.perf_counter()
+
+    def end(key: object, rid: int) -> None:
+        _sync(device)
+        t0 = started.pop(key, None)
+        if t0 is not None:
+            current[rid] = current.get(rid, 0.0) + (time.perf_counter() - t0) * 1e3
+
     for r in regions:
-        def pre(module, args, rid=id(r)):
-            _sync(device)
-            started[rid] = time.perf_counter()
-
-        def post(module, args, output, rid=id(r)):
-            _sync(device)
-            t0 = started.pop(rid, None)
-            if t0 is not None:
-                current[rid] = current.get(rid, 0.0) + (time.perf_counter() - t0) * 1e3
-
-        handles += [r.module.register_forward_pre_hook(pre), r.module.register_forward_hook(post)]
+        rid = id(r)
+        handles += [r.module.register_forward_pre_hook(lambda m, a, rid=rid: begin(rid)),
+                    r.module.register_forward_hook(lambda m, a, o, rid=rid: end(rid, rid))]
+        if train:
+            handles += [r.module.register_full_backward_pre_hook(lambda m, g, rid=rid: begin(("b", rid))),
+                        r.module.register_full_backward_hook(lambda m, gi, go, rid=rid: end(("b", rid), rid))]
     try:
-        with torch.no_grad():
-            model(*example_inputs)  # warm-up
+        with warnings.catch_warnings():
+            # (a region none of whose inputs needs a gradient gets its backward hooks at once: said, not warned)
+            warnings.filterwarnings("ignore", message="Full backward hook is firing", category=UserWarning)
+            _call(model, example_inputs, train)  # warm-up
             for _ in range(reps):
                 current.clear()
                 _sync(device)
                 t = time.perf_counter()
-                model(*example_inputs)
+                _call(model, example_inputs, train)
                 _sync(device)
                 total = (time.perf_counter() - t) * 1e3
                 for r in regions:
@@ -253,9 +281,17 @@ def capture(model: nn.Module, example_inputs: tuple, device: str, train: bool = 
         for r in regions:
             r.refused = random_in_training(r.module)
     record(model, example_inputs, regions, train)
-    model_ms = time_model(model, example_inputs, device)
     called = [r for r in regions if r.calls]
-    time_regions(model, example_inputs, called, device)
-    cap = Capture(type(model).__qualname__, called, model_ms, device, train=train)
+    notes = []
+    try:
+        model_ms = time_model(model, example_inputs, device, train=train)
+        time_regions(model, example_inputs, called, device, train=train)
+    except RuntimeError as e:  # backward hooks refuse some models (an output changed in place)
+        if not train:
+            raise
+        notes.append(f"shares are of the forward alone: the backward could not be timed per region ({e})"[:300])
+        model_ms = time_model(model, example_inputs, device)
+        time_regions(model, example_inputs, called, device)
+    cap = Capture(type(model).__qualname__, called, model_ms, device, notes=notes, train=train)
     cap.capture_s = time.monotonic() - t0
     return cap

@@ -181,6 +181,7 @@ def check_steps(user: Path, candidate: Path, device: str, root: str, against: st
             runs = []
             for w in (ref, ref32, cand):
                 out = w.folder / f"{name}.pt"
+                out.unlink(missing_ok=True)  # only what this run writes is read back
                 losses = w.call({"op": "run", "optimizer": name, "lr": lr, "steps": STEPS, "out": str(out)})["losses"]
                 runs.append((losses, torch.load(out, weights_only=True)))
                 w.call({"op": "reset", "path": str(p0_path)})

@@ -120,6 +120,31 @@ def _ks_user_weights(region):
 '''
 
 
+def shared_copy(path: Path) -> Path:
+    """`path`, copied (once per content) where every evaluation's processes can read it. A
+    candidate's worker sees a private /tmp of its own (evaluate/contain.py), so a file the user's
+    weights live in under /tmp (a store in a temporary folder) is not there for it: the copy goes
+    to the user's cache folder ($XDG_CACHE_HOME, else ~/.cache) unless that is under /tmp too."""
+    import hashlib
+    import os
+    import shutil
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kernelswarm" / "weights"
+    if str(cache.resolve()).startswith("/tmp/") or not str(path.resolve()).startswith("/tmp/"):
+        return path.resolve()
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    target = cache / f"{digest.hexdigest()[:24]}.pt"
+    if not target.is_file():
+        cache.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(f".{os.getpid()}.part")
+        shutil.copyfile(path, partial)
+        partial.replace(target)  # whole or not at all, whoever else writes it meanwhile
+    return target
+
+
 def whole_problems(model: nn.Module, example_inputs: tuple, folder: Path, name: str,
                    train: bool = False) -> tuple[Problem, Problem]:
     """(the whole model with redrawn weights, the same with the user's weights) as problem files;
@@ -145,6 +170,7 @@ def whole_problems(model: nn.Module, example_inputs: tuple, folder: Path, name: 
     state = {k: v.detach().cpu() for k, v in list(model.named_parameters(remove_duplicate=False))
              + list(model.named_buffers(remove_duplicate=False)) if v is not None}
     torch.save(state, weights)
+    weights = shared_copy(weights)
     user_src = source.replace("        self.region = _build_region()\n",
                               "        self.region = _build_region()\n        _ks_user_weights(self.region)\n", 1)
     user_src = user_src.replace("\n\nclass Model(nn.Module):", _USER_WEIGHTS.format(path=str(weights.resolve())) + "\n\nclass Model(nn.Module):", 1)
