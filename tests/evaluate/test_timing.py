@@ -104,3 +104,41 @@ def test_malformed_projections_count_as_none():
     assert timing._as_projections([[1.0, 2]]) == [[1.0, 2.0]]
     for bad in (None, "x", [1.0], [["a"]], [[True]]):
         assert timing._as_projections(bad) == []
+
+
+class FakeClean(FakeWorker):
+    """The clean worker: empty bursts at `empty_ms` a call, the reference's at `ref_warm_ms` more."""
+
+    def __init__(self, empty_ms: float, ref_warm_ms: float) -> None:
+        super().__init__(empty_ms)
+        self.ref_warm_ms = ref_warm_ms
+
+    def call(self, msg, blob=b"", deadline=None):
+        reply = super().call(msg, blob, deadline)
+        if msg["op"] == "time_burst" and not msg.get("null"):
+            self.last_wall_s += len(msg["calls"]) * self.ref_warm_ms / 1000.0
+        return reply
+
+
+def _relative(claimed_ms: float, cand_warm_ms: float, ref_lone_ms: float = 0.27, ref_warm_ms: float = 0.08):
+    o = EvalOptions.for_device("cpu")
+    result = timing.CandidateTiming(Timing.from_samples([claimed_ms]), ref_times=[ref_lone_ms] * 40)
+    cand = FakeWorker(0.05 + cand_warm_ms)
+    return timing.burst_check(cand, FakeClean(0.05, ref_warm_ms), o, time.monotonic() + o.timeout_s, result,
+                              [claimed_ms] * 40, claimed_ms)
+
+
+def test_a_claim_at_warm_cache_speed_is_charged_what_cold_caches_cost_the_reference():
+    """cheat/noop_flush: a copy of the reference claiming its calls at the bursts' warm speed
+    (0.08 ms) where a lone call after a flush takes 0.27 ms passes the burst's own bound."""
+    verdict = _relative(claimed_ms=0.08, cand_warm_ms=0.08)
+    assert verdict.believed
+    floor = 0.27 * (1 - wallclock.RELATIVE_MARGIN)
+    assert 0.08 * verdict.charge == pytest.approx(floor)
+    assert 0.27 / (0.08 * verdict.charge) < 1.3  # what the copy can be credited with at most
+
+
+def test_an_honest_claim_is_not_charged_by_the_reference_bursts():
+    assert _relative(claimed_ms=0.27, cand_warm_ms=0.08).charge == 1.0
+    # Faster than the reference warm and cold alike (by the same loads): stands.
+    assert _relative(claimed_ms=0.22, cand_warm_ms=0.03).charge == 1.0

@@ -1,4 +1,4 @@
-"""Helpers of the worker process that are not operations: weights, failure kinds, caches, profiler start.
+"""Helpers of the worker process that are not operations: weights, failure kinds, caches.
 
 Standard library and torch only, like the worker.
 """
@@ -76,14 +76,3 @@ def cached_work(key: str | None, count: Callable[[], Any]) -> Any:
     if key:
         write_cache("work.json", key, dataclasses.asdict(work))
     return work
-
-
-def warm_profiler(device: Any) -> None:
-    """Start the CUDA profiler once before any candidate code: its first start costs seconds, which
-    then overlap with the reference worker's start-up instead of landing in the timing phase."""
-    import torch
-    from torch.profiler import ProfilerActivity, profile
-
-    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]):
-        torch.ones(1, device=device).add_(1)
-        torch.cuda.synchronize(device)

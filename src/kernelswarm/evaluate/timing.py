@@ -166,9 +166,7 @@ def time_candidate(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, 
     clean.call({"op": "time_setup", "calibrate": True, "pool_seeds": [_seed() for _ in range(POOL_SIZE)],
                 "weight_seed": _seed(), "spec": spec}, deadline=deadline)
     setup = worker.call({"op": "time_setup", "pool_seeds": pool_seeds, "weight_seed": weight_seed, "spec": spec}, deadline=deadline)[0]
-    label = worker.call({"op": "label", "weight_seed": weight_seed}, deadline=deadline)[0]
-    result = CandidateTiming(Timing.from_samples([1.0]), custom_share=float(label["custom_share"]),
-                             ran=list(label["ran"]), defined=list(label["defined"]), pool_seeds=pool_seeds, weight_seed=weight_seed,
+    result = CandidateTiming(Timing.from_samples([1.0]), pool_seeds=pool_seeds, weight_seed=weight_seed,
                              settled_ms=float(setup.get("settled_ms", 0.0)))
     by_bytes = SAMPLED_BYTES // output_bytes if output_bytes else MAX_SAMPLED  # large outputs: fewer full copies
     n_sampled = max(MIN_SAMPLED, min(MAX_SAMPLED, int(SAMPLED_SHARE * o.timed_calls), by_bytes))
@@ -207,6 +205,12 @@ def time_candidate(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, 
         result.wall_detail += f" (measured again {result.remeasured}x where a clock first disagreed)"
     result.timing = Timing.from_samples([t * result.charged for t in times])
     result.reference = Timing.from_samples(result.ref_times)
+    # What ran, by the profiler, only now: a profiler once started leaves its hooks in the process
+    # (CUPTI stays attached after a CUDA profile, pytorch/pytorch#144455: launches 10-20% slower),
+    # and only the candidate's process is profiled. Before the timing, that slowed the candidate
+    # alone: identical copies measured 0.79x on the H200 where launches dominate.
+    label = worker.call({"op": "label", "weight_seed": weight_seed}, deadline=deadline)[0]
+    result.custom_share, result.ran, result.defined = float(label["custom_share"]), list(label["ran"]), list(label["defined"])
     return result
 
 
@@ -341,28 +345,37 @@ def burst_check(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
     n = max(lo, min(hi, int(BURST_MS / max(seen_ms or med, med, 1e-3)) + 1))
     rng = random.SystemRandom()
     ref_med = wallclock.median(result.ref_times) if result.ref_times else 0.0
-    n_ref = max(lo, min(hi, int(BURST_MS / ref_med) + 1)) if ref_med > 0 else 0
     walls: list[float] = []
     null_walls: list[float] = []
     inflation: list[float] = []  # per round: the reference's burst calls over its lone calls
+    ref_walls: list[float] = []  # per round: the reference's burst of as many calls as the candidate's
     done: list[CheckedCall] = []
+    # Each burst starts from flushed caches, flushed from outside on a CPU as before a timed call (a
+    # flush in the candidate's own request is one it can skip, and 5-8 ms of a CPU flush spread over
+    # a burst's calls is most of a short call).
+    flush = inner_flush(o.device)
     for b in range(BURSTS):
         with worker.stopped():  # as for the empty calls: nothing of the candidate's runs meanwhile
             clean.call({"op": "settle"}, deadline=deadline)
-            clean.call({"op": "time_burst", "null": True, "calls": [[0, _seed()] for _ in range(n)]}, deadline=deadline)
+            clean.call({"op": "flush"}, deadline=deadline)
+            clean.call({"op": "time_burst", "null": True, "calls": [[0, _seed()] for _ in range(n)], "flush": flush},
+                       deadline=deadline)
             null_walls.append(1000.0 * clean.last_wall_s)
-            if n_ref:
-                clean.call({"op": "time_burst", "calls": [[i % POOL_SIZE, _seed()] for i in range(n_ref)],
-                            "project_seed": _seed()}, deadline=deadline)
-                ref_per_call = (1000.0 * clean.last_wall_s - null_walls[-1] * n_ref / n) / n_ref
-                inflation.append(max(1.0, ref_per_call / ref_med))
+            if ref_med > 0:
+                clean.call({"op": "flush"}, deadline=deadline)
+                clean.call({"op": "time_burst", "calls": [[i % POOL_SIZE, _seed()] for i in range(n)],
+                            "project_seed": _seed(), "flush": flush}, deadline=deadline)
+                ref_walls.append(1000.0 * clean.last_wall_s)
+                inflation.append(max(1.0, (ref_walls[-1] - null_walls[-1]) / n / ref_med))
         worker.call({"op": "settle"}, deadline=deadline)
+        flush_outside(worker, clean, deadline)
         calls = [[i % POOL_SIZE, _seed()] for i in range(n)]
         # Each call's projection seed comes with the request (keeping every burst output until
         # one is chosen would not fit): fresh per burst, and no projection onto dense random
         # vectors can be had without the output's values.
         project_seed = _seed()
-        reply = worker.call({"op": "time_burst", "calls": calls, "project_seed": project_seed}, deadline=deadline)[0]
+        reply = worker.call({"op": "time_burst", "calls": calls, "project_seed": project_seed, "flush": flush},
+                            deadline=deadline)[0]
         walls.append(1000.0 * worker.last_wall_s)
         fps = reply.get("fingerprints")
         if not isinstance(fps, list) or len(fps) != n:
@@ -388,6 +401,12 @@ def burst_check(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
     if inflation and max(inflation) > 1.0:
         note = f" (bursts here ran {min(inflation):.2g}-{max(inflation):.2g}x slower than lone calls, by the reference's)"
         verdict = dataclasses.replace(verdict, detail=verdict.detail + note)
+    if verdict.believed and ref_walls:
+        # The reference's burst in the same round, warm as the candidate's: whatever cold caches
+        # are worth, they are worth it to both (wallclock.judge_relative).
+        relative = wallclock.judge_relative(times, ref_med, [(w - r) / n for w, r in zip(walls, ref_walls)])
+        verdict = dataclasses.replace(verdict, charge=max(verdict.charge, relative.charge),
+                                      detail=f"{verdict.detail}; {relative.detail}")
     return verdict
 
 

@@ -21,6 +21,17 @@ bound, less a margin, is a lie, however short the call. What the burst cannot se
 that does its calls faster in a burst than alone (it sees the request). The claims can then go
 down to that real speed, never below it.
 
+A burst's calls run with warm caches, and a lone call after a flush can take several times as long
+(on this CPU a 128x512x96 matmul: 0.27 ms flushed, 0.08 ms warm). A claim down to the warm speed
+passes the burst bound and hides under the per-call allowance (cheat/noop_flush: accepted at
+1.6-2.7x as a copy of the reference). So the clean worker's reference runs a burst of as many calls
+in every round as well. What cold caches add to a call is the time to bring its inputs and weights
+in, which any implementation that reads them pays alike: the candidate's lone call takes at least
+the reference's, plus what its burst calls took beyond the reference's (`judge_relative`; the
+difference of two bursts of as many calls, so their per-call overheads cancel). It only charges,
+never rejects: an honest kernel that hides its loads better than the reference is charged down to
+the bursts' speed (understated, never overstated).
+
 What neither can see: time a hostile worker saves by skipping work of the overhead itself (the
 cache flush) and then leaves unclaimed. That is bounded by the flush's own cost (on an H100 about
 0.1 ms per call; on a CPU several milliseconds), and is listed in the README.
@@ -42,6 +53,10 @@ WALL_PRECISION = 0.1
 # The burst bound: a burst's time per call, less this share and this many ms for what two
 # processes' bursts differ by (clocks, the allocator) and the pipe's noise spread over the burst.
 BURST_REL, BURST_ABS_MS = 0.15, 0.003
+# The relative bound (judge_relative): the reference's lone calls, plus how much longer the
+# candidate's burst calls took than the reference's in the same round, less this share of the
+# reference's lone calls (and half the rounds' spread) for what load does between two bursts.
+RELATIVE_MARGIN = 0.2
 
 
 @dataclass(frozen=True)
@@ -123,4 +138,19 @@ def judge_burst(times: list[float], per_call_ms: float, calls: int) -> ClaimVerd
         return ClaimVerdict(True, 1.0, seen)
     if floor > 2.0 * med:
         return ClaimVerdict(False, 1.0, f"the parent's wall clock disagrees with the claimed times: {seen}")
+    return ClaimVerdict(True, floor / med, f"{seen}: charged {floor:.4g} ms")
+
+
+def judge_relative(times: list[float], reference_ms: float, deltas: list[float]) -> ClaimVerdict:
+    """`times`: the candidate's claimed ms per call; `reference_ms`: the reference's lone calls'
+    median, timed beside them by the clean worker; `deltas`: per round, ms by which the candidate's
+    burst calls took longer than the reference's (negative: shorter)."""
+    med = median(times)
+    delta = median(deltas)
+    margin = RELATIVE_MARGIN * reference_ms + 0.5 * (max(deltas) - min(deltas))
+    floor = reference_ms + delta - margin
+    seen = (f"side by side in bursts, its calls took {delta:+.3g} ms against the reference's; the reference's "
+            f"lone calls {reference_ms:.3g} ms (bound {max(floor, 0.0):.3g} ms) against the claimed {med:.3g} ms")
+    if reference_ms <= 0.0 or floor <= med:
+        return ClaimVerdict(True, 1.0, seen)
     return ClaimVerdict(True, floor / med, f"{seen}: charged {floor:.4g} ms")

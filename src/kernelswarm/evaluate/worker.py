@@ -59,8 +59,6 @@ class Worker:
         # a first call (cuDNN falls back to one with a smaller workspace when memory is short, and
         # keeps that choice), so a timing made while others held the memory may be unfairly slow.
         self.min_free_share = 1.0
-        if role == "candidate" and self.device.type == "cuda":
-            support.warm_profiler(self.device)
         # KS-TRAIN: in training mode every model call is forward plus backward (evaluate/train.py).
         self.trainer = None
         self.timed_seed = 0  # weight seed of the timed model
@@ -356,7 +354,8 @@ class Worker:
         empty = self.null_outputs if null else []
         model = None if null else self.timed_models["main"]
         sync = self.backend.synchronize
-        self.backend.flush_cache()
+        if msg.get("flush", True):  # on a CPU the clean worker's, before the request (timing.burst_check)
+            self.backend.flush_cache()
         sync()
         parts: list[Any] = []
         projected: list[list[Any]] = []
