@@ -195,3 +195,26 @@ def test_optimize_stays_callable_once_its_package_is_imported():
     with pytest.raises(Exception) as e:  # reaches the real function, which refuses a non-module
         kernelswarm.optimize("not a model", ())
     assert "not callable" not in str(e.value)
+
+
+def test_fingerprint_ignores_the_module_name_a_model_file_was_loaded_as():
+    """`kernelswarm optimize MODEL.py` runs the file as a problem module; the user's code imports
+    it by its own name: `load` must see the same, unchanged regions (it skipped every task)."""
+    import tinynet
+
+    from kernelswarm.optimize.tasks import fingerprint
+    from kernelswarm.problems.load import exec_problem
+
+    import sys
+
+    source = open(tinynet.__file__).read()
+    as_problem = exec_problem(source, tinynet.__file__, "cpu")
+    sys.modules[as_problem.__name__] = as_problem  # as the command line registers MODEL.py
+    torch.manual_seed(0)
+    a = tinynet.Model()
+    torch.manual_seed(0)
+    b = as_problem.Model()
+    assert type(a.blocks[0].mlp).__module__ != type(b.blocks[0].mlp).__module__
+    assert fingerprint(a.blocks[0].mlp) == fingerprint(b.blocks[0].mlp)
+    assert fingerprint(a.blocks[0].mlp) != fingerprint(a.blocks[0].attn)
+    del sys.modules[as_problem.__name__]

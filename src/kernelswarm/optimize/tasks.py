@@ -71,7 +71,11 @@ def fingerprint(m: nn.Module) -> str:
         except (OSError, TypeError):
             src = ""
         attrs = {k: repr(v) for k, v in vars(sub).items() if not k.startswith("_") and not isinstance(v, (torch.Tensor, nn.Module))}
-        parts.append(f"{name}|{cls.__module__}.{cls.__qualname__}|{short_hash(src)}|{sorted(attrs.items())}")
+        # The class by its source where it has one, not by the module it was imported as: MODEL.py
+        # run by `kernelswarm optimize` and the same file imported by the user's code (`import
+        # mymodel`) are one class, and `load` must find its tasks unchanged.
+        where = "" if src else f"{cls.__module__}."
+        parts.append(f"{name}|{where}{cls.__qualname__}|{short_hash(src)}|{sorted(attrs.items())}")
     parts += [f"{k}:{tuple(v.shape)}:{v.dtype}" for k, v in m.state_dict().items()]
     return short_hash("\n".join(parts))
 
