@@ -24,3 +24,14 @@ def test_model_section_shows_shares_ceiling_and_figures(tmp_path):
     assert "&lt;script&gt;" in html and "<script>" not in html  # reasons are escaped
     path = write_model_report(MANIFEST, tmp_path)
     assert "h_mlp" in path.read_text()
+
+
+def test_model_section_shows_the_interval_why_and_training_steps():
+    m = {**MANIFEST, "mode": "train",
+         "figures": {**MANIFEST["figures"], "speedup_ci": [1.2, 1.3], "reason": "assembled won: interval 1.2-1.3x"},
+         "steps": {"against": "eager", "passed": True, "detail": "4 steps with SGD and AdamW match", "steps": 4,
+                   "optimizers": ["sgd", "adamw"], "speedup": 1.2, "speedup_ci": [1.1, 1.3], "n": 30}}
+    html = model_section(m)
+    assert "[1.20, 1.30]" in html and "assembled won: interval 1.2-1.3x" in html
+    assert "Training steps (4 per optimizer: sgd, adamw): match" in html and "[1.10, 1.30]" in html
+    assert "Training steps" not in model_section(MANIFEST)

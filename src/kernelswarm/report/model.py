@@ -24,6 +24,16 @@ def _ci(ci: Any) -> str:
     return f" [{ci[0]:.2f}, {ci[1]:.2f}]" if isinstance(ci, (list, tuple)) and len(ci) == 2 else ""
 
 
+def _steps(st: Any) -> str:
+    """Training mode: the optimizer steps' check and the whole steps' paired figure, in words."""
+    if not isinstance(st, dict):
+        return ""
+    timed = (f" Whole training steps against {escape(str(st.get('against')))}: {_x(st.get('speedup'))}"
+             f"{_ci(st.get('speedup_ci'))} over {st.get('n', 0)} paired steps." if st.get("speedup") else "")
+    return (f" Training steps ({st.get('steps')} per optimizer: {escape(', '.join(st.get('optimizers') or []))}): "
+            f"{'match' if st.get('passed') else 'DIFFER'}: {escape(str(st.get('detail', '')))}.{timed}")
+
+
 def _bar(label: str, parts: list[tuple[str, float]], rest: float) -> str:
     """A horizontal bar: one segment per task (share of the model's eager time), then the rest."""
     segs = "".join(f'<div title="{escape(n)}: {100 * s:.1f}%" style="width:{100 * s:.2f}%;background:{_COLORS[i % len(_COLORS)]}"></div>'
@@ -63,7 +73,7 @@ def model_section(m: dict[str, Any]) -> str:
         f"<h2>Model: {escape(m['model_class'])} on {escape(m['device'])}</h2>",
         f'<p class="sub">{escape(m.get("supports", ""))}. '
         f'{"correct" if m.get("correct") else "NOT correct: the assembled model failed its end-to-end check"}.'
-        f'{(" " + escape(f["reason"]) + ".") if f.get("reason") else ""}</p>',
+        f'{(" " + escape(f["reason"]) + ".") if f.get("reason") else ""}{_steps(m.get("steps"))}</p>',
         '<div class="tiles">' + "".join(f'<div class="tile"><b>{v}</b><span>{escape(k)}</span></div>' for v, k in tiles) + "</div>",
         "<figure>", _bar("before", before, rest), _bar("after", [(n, s * 1.0) for n, s in after], rest),
         f"<figcaption>Share of the model's eager time per task, before and with the winners (the rest, grey, is "
