@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable, NoReturn
 
 _CLONE_NEWNS, _CLONE_NEWUSER, _CLONE_NEWPID = 0x00020000, 0x10000000, 0x20000000
 _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_BIND, _MS_REC, _MS_PRIVATE = 2, 4, 8, 4096, 16384, 1 << 18
@@ -71,6 +72,18 @@ def set_parent_death_signal() -> None:
 
 # -- the launcher (runs as a script) -------------------------------------------------------------
 def _launch(write_fd: int, private: list[str], argv: list[str]) -> None:
+    def start() -> NoReturn:
+        try:
+            os.execv(argv[0], argv)
+        finally:
+            os._exit(127)
+
+    launch(write_fd, private, start)
+
+
+def launch(write_fd: int, private: list[str], start: Callable[[], NoReturn]) -> None:
+    """Contain what `start` runs (the worker: a new program, or a zygote's fork serving in place)
+    as described above; this process stays its launcher and exits as the worker does."""
     libc = ctypes.CDLL(None, use_errno=True)
     uid, gid = os.getuid(), os.getgid()
     # The mount namespace is the first process's own (see _as_init): this one keeps the
@@ -80,7 +93,7 @@ def _launch(write_fd: int, private: list[str], argv: list[str]) -> None:
         why = os.strerror(ctypes.get_errno())
         _report(write_fd, {"contain": "session", "why": f"no PID namespace ({why})", "pid": os.getpid()})
         os.environ[ENV_MODE] = "session"
-        os.execv(argv[0], argv)  # the worker is this process: its session holds everything it starts
+        start()  # the worker is this process: its session holds everything it starts
     if flags & _CLONE_NEWUSER:
         _write("/proc/self/setgroups", "deny")
         _write("/proc/self/uid_map", f"{uid} {uid} 1")
@@ -92,7 +105,7 @@ def _launch(write_fd: int, private: list[str], argv: list[str]) -> None:
     if init == 0:
         for fd in (go_w, forked_r, start_w):
             os.close(fd)
-        _as_init(libc, go_r, forked_w, start_r, private, argv)
+        _as_init(libc, go_r, forked_w, start_r, private, start)
     for fd in (go_r, forked_w, start_r):
         os.close(fd)
     os.write(go_w, b"g")
@@ -129,7 +142,8 @@ def _child_of(parent: int) -> int | None:
     return None
 
 
-def _as_init(libc: ctypes.CDLL, go_r: int, forked_w: int, start_r: int, private: list[str], argv: list[str]) -> None:
+def _as_init(libc: ctypes.CDLL, go_r: int, forked_w: int, start_r: int, private: list[str],
+             start: Callable[[], NoReturn]) -> None:
     """The namespace's first process: private mounts, the worker as its child, then it reaps
     orphans until the worker exits, and exits alike (which kills everything left in it). The
     worker is not the first process itself: that one ignores the signals it sends itself."""
@@ -152,10 +166,7 @@ def _as_init(libc: ctypes.CDLL, go_r: int, forked_w: int, start_r: int, private:
         os.read(start_r, 1)
         os.close(start_r)
         os.chdir(cwd)  # through the bound folder, not the hidden one
-        try:
-            os.execv(argv[0], argv)
-        finally:
-            os._exit(127)
+        start()
     os.write(forked_w, b"f")
     os.closerange(3, 65536)  # the worker's channel and pipes are its own, not this process's
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):

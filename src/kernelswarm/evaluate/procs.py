@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kernelswarm import redact
-from kernelswarm.evaluate import contain, replies, shield
+from kernelswarm.evaluate import contain, forkserver, replies, shield
 from kernelswarm.evaluate.devicelock import signal_group
 from kernelswarm.evaluate.protocol import Channel, ChannelClosed, ChannelTimeout, ProtocolError
 
@@ -40,33 +40,11 @@ def worker_environment(environ: "dict[str, str] | os._Environ[str]") -> dict[str
             if (k in _ENV_NAMES or k.startswith(_ENV_PREFIXES)) and not redact.is_secret_name(k) and v not in secrets}
 
 
-def worker_env(workdir: Path) -> dict[str, str]:
+def worker_env(workdir: Path, gpu: str | None = None) -> dict[str, str]:
     """A worker's whole environment: the allow-listed part of this process's, with every cache a
     compiler or library writes kept in `workdir` (the only folder a sandboxed candidate may write
     to), and settings that make two workers' per-call overheads alike. Creates `workdir/tmp`."""
-    env = worker_environment(os.environ)
-    env.update(
-        TORCH_EXTENSIONS_DIR=str(workdir / "torch_extensions"),
-        TRITON_CACHE_DIR=str(workdir / "triton_cache"),
-        TORCHINDUCTOR_CACHE_DIR=str(workdir / "inductor_cache"),
-        TMPDIR=str(workdir / "tmp"),
-        # Caches that default to the home folder, kept in the worker's own folder: the candidate's
-        # worker may write nowhere else (sandbox.py), and no candidate sees another's.
-        CUDA_CACHE_PATH=str(workdir / "nv_cache"),
-        PYTORCH_KERNEL_CACHE_PATH=str(workdir / "torch_kernels"),
-        CUPY_CACHE_DIR=str(workdir / "cupy_cache"),  # CuPy's default, ~/.cupy/kernel_cache, is outside
-        PYTHONHASHSEED=str(int.from_bytes(os.urandom(4), "little")),
-        PYTHONUNBUFFERED="1",
-        # Fixed allocator thresholds: glibc otherwise adapts them to each process's history, so
-        # that one worker's fresh tensors page-fault on every call and another's do not, and
-        # per-call overheads of the candidate and the clean worker would differ by milliseconds.
-        MALLOC_MMAP_THRESHOLD_=str(32 << 20),
-        MALLOC_TRIM_THRESHOLD_=str(1 << 30),
-        # OpenMP threads sleep as soon as a parallel region ends instead of spinning on the
-        # cores, where they slowed the other worker's calls (3 to 5 ms per call on 2 cores here).
-        OMP_WAIT_POLICY="PASSIVE",
-        PYTHONPATH=os.pathsep.join(p for p in [_package_root(), env.get("PYTHONPATH", "")] if p),
-    )
+    env = {**_zygote_environment(gpu), **_own_environment(workdir)}
     (workdir / "tmp").mkdir(parents=True, exist_ok=True)
     return env
 
@@ -104,29 +82,24 @@ class WorkerProcess:
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
         shield.protect_self()  # before any worker exists: see shield.py
-        env = worker_env(workdir)
-        if gpu is not None:  # this evaluation's GPU (EvalOptions.gpu): the worker sees it alone, as cuda:0
-            env["CUDA_VISIBLE_DEVICES"] = gpu
+        zygote_env = _zygote_environment(gpu)
+        env = {**zygote_env, **_own_environment(workdir)}
         (workdir / "tmp").mkdir(exist_ok=True)
         self._log = open(self.log_path, "wb")
-
-        def limits() -> None:
-            import resource
-
-            contain.set_parent_death_signal()  # a SIGKILLed evaluator takes its workers with it
-            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-            if memory_limit:
-                resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
-
-        argv = [sys.executable, "-m", "kernelswarm.evaluate.worker", role, str(to_child_r), str(from_child_w)]
         contained = role == "candidate" and contain.available()
-        if contained:  # the candidate's worker in its own PID namespace (contain.py)
-            argv = contain.launch_argv(argv, from_child_w, [str(workdir), *contain.code_paths(env["PYTHONPATH"])])
-        self.proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
-            cwd=workdir, env=env, pass_fds=(to_child_r, from_child_w),
-            start_new_session=True, preexec_fn=limits,
-        )
+        private = [str(workdir), *contain.code_paths(env["PYTHONPATH"])]
+        self.zygote_why = ""  # why it was not forked, if it was not
+        self.started_by = "exec"  # or "zygote": forked from a clean pre-started worker (zygote.py)
+        self.proc: "subprocess.Popen[bytes] | forkserver.ForkedProc"
+        try:
+            if not forkserver.enabled():
+                raise forkserver.Unavailable(f"{forkserver.ENV_SWITCH} is off or this system cannot fork workers")
+            settings = forkserver.Settings(role, env, str(workdir), memory_limit, contained, private)
+            self.proc = forkserver.spawn(settings, zygote_env, (to_child_r, from_child_w, self._log.fileno()))
+            self.started_by = "zygote"
+        except forkserver.Unavailable as e:
+            self.zygote_why = str(e)
+            self.proc = _exec(role, workdir, env, memory_limit, contained, private, self._log, (to_child_r, from_child_w))
         os.close(to_child_r)
         os.close(from_child_w)
         self.owner = threading.get_ident()  # the evaluation's thread: its lock accounts are kept per thread
@@ -260,6 +233,65 @@ class WorkerProcess:
         self.chan.close()
         if not self._log.closed:
             self._log.close()
+
+
+def _zygote_environment(gpu: str | None) -> dict[str, str]:
+    """The part of a worker's environment that is the same for every worker of a device: what a
+    zygote is started with (libraries read some of it, OpenMP's and malloc's, when they load)."""
+    env = worker_environment(os.environ)
+    env.update(
+        PYTHONUNBUFFERED="1",
+        # Fixed allocator thresholds: glibc otherwise adapts them to each process's history, so
+        # that one worker's fresh tensors page-fault on every call and another's do not, and
+        # per-call overheads of the candidate and the clean worker would differ by milliseconds.
+        MALLOC_MMAP_THRESHOLD_=str(32 << 20),
+        MALLOC_TRIM_THRESHOLD_=str(1 << 30),
+        # OpenMP threads sleep as soon as a parallel region ends instead of spinning on the
+        # cores, where they slowed the other worker's calls (3 to 5 ms per call on 2 cores here).
+        OMP_WAIT_POLICY="PASSIVE",
+        PYTHONPATH=os.pathsep.join(p for p in [_package_root(), env.get("PYTHONPATH", "")] if p),
+    )
+    if gpu is not None:  # this evaluation's GPU (EvalOptions.gpu): the worker sees it alone, as cuda:0
+        env["CUDA_VISIBLE_DEVICES"] = gpu
+    return env
+
+
+def _own_environment(workdir: Path) -> dict[str, str]:
+    """What is this worker's alone: its caches and temporary folder, and a hash seed."""
+    return dict(
+        TORCH_EXTENSIONS_DIR=str(workdir / "torch_extensions"),
+        TRITON_CACHE_DIR=str(workdir / "triton_cache"),
+        TORCHINDUCTOR_CACHE_DIR=str(workdir / "inductor_cache"),
+        TMPDIR=str(workdir / "tmp"),
+        # Caches that default to the home folder, kept in the worker's own folder: the candidate's
+        # worker may write nowhere else (sandbox.py), and no candidate sees another's.
+        CUDA_CACHE_PATH=str(workdir / "nv_cache"),
+        PYTORCH_KERNEL_CACHE_PATH=str(workdir / "torch_kernels"),
+        CUPY_CACHE_DIR=str(workdir / "cupy_cache"),  # CuPy's default, ~/.cupy/kernel_cache, is outside
+        # A forked worker keeps its zygote's hash secret (fixed at interpreter start); this is
+        # what a new interpreter uses.
+        PYTHONHASHSEED=str(int.from_bytes(os.urandom(4), "little")),
+    )
+
+
+def _exec(role: str, workdir: Path, env: dict[str, str], memory_limit: int | None, contained: bool,
+          private: list[str], log: Any, fds: tuple[int, int]) -> "subprocess.Popen[bytes]":
+    """The plain start: a new interpreter (where no zygote can fork the worker)."""
+    def limits() -> None:
+        import resource
+
+        contain.set_parent_death_signal()  # a SIGKILLed evaluator takes its workers with it
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if memory_limit:
+            resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+
+    argv = [sys.executable, "-m", "kernelswarm.evaluate.worker", role, str(fds[0]), str(fds[1])]
+    if contained:  # the candidate's worker in its own PID namespace (contain.py)
+        argv = contain.launch_argv(argv, fds[1], private)
+    return subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+        cwd=workdir, env=env, pass_fds=fds, start_new_session=True, preexec_fn=limits,
+    )
 
 
 def init_message(problem: "Problem", options: "EvalOptions") -> dict[str, Any]:

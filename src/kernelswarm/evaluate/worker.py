@@ -554,8 +554,13 @@ class _Unusable(Exception):
 
 
 def main() -> None:
-    role, read_fd, write_fd = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    chan = Channel(read_fd, write_fd, peer_pid=os.getppid())
+    serve(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), os.getppid())
+
+
+def serve(role: str, read_fd: int, write_fd: int, peer_pid: int) -> None:
+    """Answer the parent's requests until it closes the channel. `peer_pid`: the process whose
+    sealed files this one opens (the evaluator; its parent, unless forked by a zygote)."""
+    chan = Channel(read_fd, write_fd, peer_pid=peer_pid)
     worker: Worker | None = None
     while True:
         try:

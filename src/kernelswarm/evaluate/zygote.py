@@ -1,0 +1,195 @@
+"""The zygote: `python -m kernelswarm.evaluate.zygote SOCKET_FD`, a fork server of clean workers.
+
+It imports what a worker needs (torch, triton where present, the worker's own modules) once, and
+then only forks: it never runs candidate code, never touches a device (CUDA is not initialised:
+checked before it says it is ready) and never runs a torch operation (OpenMP's pool would not
+survive a fork). Each request forks one worker, which gets a process of its own as before:
+its own session and process group, folder, caches, environment, limits and, for a candidate,
+the PID and mount namespaces of contain.py, then its sandbox (worker.op_sandbox).
+
+What the zygote holds that a child inherits is only what it imported. A request carries file
+descriptors and nothing else: the child reads its settings (environment, folder, role) itself from
+a pipe handed to it alone, so no evaluation's settings ever sit in the zygote's memory for a later
+child to find. A child closes every descriptor but its own before anything else (the control
+socket, other children's status pipes). Python's hash secret is the zygote's for all its children
+(PYTHONHASHSEED is fixed at interpreter start); no verdict depends on hash order.
+
+Protocol on the control socket (AF_UNIX, SOCK_SEQPACKET): the zygote sends one JSON message, `ok`
+with a reason if not; then each request is one byte with five descriptors: settings pipe (read),
+status pipe (write), the worker's channel (read, write) and its log. The zygote writes the child's
+pid to the status pipe (8 bytes), and its wait status (4 bytes) once it has exited.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import socket
+import struct
+import sys
+import time
+from typing import Any, NoReturn
+
+PID = struct.Struct("<q")
+STATUS = struct.Struct("<i")
+FDS_PER_REQUEST = 5
+
+
+def _prepare() -> dict[str, Any]:
+    """Import what every worker imports; then check that forking is safe."""
+    started = time.perf_counter()
+    import torch
+
+    try:  # compiles nothing and touches no device: its JIT runs in the worker, on first use
+        import triton  # noqa: F401
+    except Exception:  # absent, or broken on this machine: the workers import it themselves
+        pass
+    import kernelswarm.backends  # noqa: F401
+    import kernelswarm.evaluate.worker  # noqa: F401
+    from kernelswarm.evaluate import compare, confine, labels, sandbox, support, tensors, train  # noqa: F401
+    from kernelswarm.problems import load  # noqa: F401
+
+    import threading
+
+    if torch.cuda.is_initialized():
+        return {"ok": False, "why": "CUDA was initialised while importing (a fork would inherit it)"}
+    if threading.active_count() > 1:
+        return {"ok": False, "why": f"{threading.active_count()} Python threads after importing"}
+    return {"ok": True, "import_s": round(time.perf_counter() - started, 3),
+            "native_threads": len(os.listdir("/proc/self/task"))}
+
+
+def serve(sock: socket.socket) -> None:
+    children: dict[int, tuple[int, int]] = {}  # pidfd -> (pid, status write end)
+    accepting = True
+    while accepting or children:
+        watched = ([sock.fileno()] if accepting else []) + list(children)
+        for fd in select.select(watched, [], [])[0]:
+            if fd == sock.fileno():
+                accepting = _accept(sock, children)
+            else:
+                _reap(fd, children)
+
+
+def _accept(sock: socket.socket, children: dict[int, tuple[int, int]]) -> bool:
+    """One request: fork its worker. False once the evaluator has closed its end."""
+    try:
+        msg, fds, _, _ = socket.recv_fds(sock, 16, FDS_PER_REQUEST + 1)
+    except OSError:
+        return False
+    if not msg:
+        for fd in fds:
+            os.close(fd)
+        return False
+    if len(fds) != FDS_PER_REQUEST:
+        for fd in fds:
+            os.close(fd)
+        return True
+    settings_r, status_w, to_r, from_w, log = fds
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _child(settings_r, to_r, from_w, log)
+        finally:
+            os._exit(70)
+    for fd in (settings_r, to_r, from_w, log):
+        os.close(fd)
+    try:
+        os.write(status_w, PID.pack(pid))
+    except OSError:  # the evaluator gave up on it already: the child's channel is closed too
+        pass
+    children[os.pidfd_open(pid)] = (pid, status_w)
+    return True
+
+
+def _reap(pidfd: int, children: dict[int, tuple[int, int]]) -> None:
+    pid, status_w = children.pop(pidfd)
+    _, status = os.waitpid(pid, 0)
+    try:
+        os.write(status_w, STATUS.pack(status))
+    except OSError:
+        pass
+    os.close(status_w)
+    os.close(pidfd)
+
+
+def _child(settings_r: int, to_r: int, from_w: int, log: int) -> NoReturn:
+    """The forked worker: its own session, descriptors, settings and containment, then it serves."""
+    from kernelswarm.evaluate import contain
+
+    os.setsid()
+    contain.set_parent_death_signal()  # dies with the zygote, which dies with the evaluator
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    keep = {0, 1, 2, settings_r, to_r, from_w}
+    for name in os.listdir("/proc/self/fd"):
+        if int(name) not in keep:
+            try:
+                os.close(int(name))
+            except OSError:
+                pass  # the listing's own descriptor, closed already
+    settings = json.loads(_read_all(settings_r))
+    os.close(settings_r)
+    _adopt(settings)
+    role, peer = settings["role"], int(settings["peer_pid"])
+
+    def start() -> NoReturn:
+        from kernelswarm.evaluate import worker
+
+        # In a PID namespace the evaluator has no number; as before, the peer is the parent.
+        in_namespace = os.environ.get(contain.ENV_MODE, "").startswith("pid-namespace")
+        sys.argv = ["kernelswarm.evaluate.worker", role, str(to_r), str(from_w)]
+        try:
+            worker.serve(role, to_r, from_w, os.getppid() if in_namespace else peer)
+        finally:
+            os._exit(0)
+
+    if settings["contained"]:
+        contain.launch(from_w, settings["private"], start)
+    start()
+
+
+def _adopt(settings: dict[str, Any]) -> None:
+    """This worker's environment, folder, limits and fresh random state, as a new process has."""
+    import random
+    import resource
+    import tempfile
+
+    os.environ.clear()
+    os.environ.update(settings["env"])
+    os.chdir(settings["cwd"])
+    if sys.path and sys.path[0] == settings["zygote_cwd"]:
+        sys.path[0] = settings["cwd"]  # `python -m` puts the working folder first
+    tempfile.tempdir = None  # read again from TMPDIR, the worker's own
+    random.seed()
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if settings.get("memory_limit"):
+        limit = int(settings["memory_limit"])
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while True:
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def main() -> None:
+    sock = socket.socket(fileno=int(sys.argv[1]))
+    try:
+        verdict = _prepare()
+    except BaseException as e:  # say why, so the evaluator starts its workers the plain way
+        verdict = {"ok": False, "why": f"import failed: {e.__class__.__name__}: {e}"[:500]}
+    sock.send(json.dumps(verdict).encode())
+    if verdict["ok"]:
+        serve(sock)
+
+
+if __name__ == "__main__":
+    main()
