@@ -17,7 +17,7 @@ import hostile
 import pytest
 from fixtures import PROBLEMS
 
-from kernelswarm.evaluate import EvalOptions, contain, evaluate
+from kernelswarm.evaluate import EvalOptions, contain, evaluate, forkserver
 from kernelswarm.problems import load_problem
 
 SRC = str(Path(__file__).parents[2] / "src")
@@ -31,10 +31,12 @@ def _options(timeout: float = 240.0) -> EvalOptions:
 
 def tagged(tag: str) -> list[int]:
     """Live processes carrying this test's tag in their environment (only what the test started)."""
+    # The zygote (zygote.py) carries the tag of the test that started it and never runs candidate code.
+    zygotes = set(forkserver.zygote_pids())
     needle = f"KERNELSWARM_TEST_TAG={tag}".encode()
     found = []
     for pid in os.listdir("/proc"):
-        if pid.isdigit() and int(pid) != os.getpid():
+        if pid.isdigit() and int(pid) != os.getpid() and int(pid) not in zygotes:
             try:
                 if needle in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
                     if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X"):

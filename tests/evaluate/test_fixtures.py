@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from fixtures import PROBLEMS, Scenario, scenarios
-from kernelswarm.evaluate import EvalOptions, evaluate, sandbox
+from kernelswarm.evaluate import EvalOptions, evaluate, forkserver, sandbox
 from kernelswarm.problems import load_problem
 from kernelswarm.records import Precision
 
@@ -32,10 +32,12 @@ def _params(folder: str, device: str = "cpu") -> list:
 def _own_processes(tag: str) -> list[int]:
     """Live processes that carry this test's tag in their environment: only what this test
     started (the workers pass KERNELSWARM_* on), never another kernelswarm on the machine."""
+    # The zygote (zygote.py) carries the tag of the test that started it and never runs candidate code.
+    zygotes = set(forkserver.zygote_pids())
     needle = f"KERNELSWARM_TEST_TAG={tag}".encode()
     pids = []
     for pid in os.listdir("/proc"):
-        if pid.isdigit() and int(pid) != os.getpid():
+        if pid.isdigit() and int(pid) != os.getpid() and int(pid) not in zygotes:
             try:
                 if needle in open(f"/proc/{pid}/environ", "rb").read().split(b"\0"):
                     state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
