@@ -101,7 +101,10 @@ class Zygote:
                 self.proc = subprocess.Popen(
                     [sys.executable, "-m", "kernelswarm.evaluate.zygote", str(theirs.fileno())],
                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                    cwd=self.folder, env=env, pass_fds=(theirs.fileno(),), start_new_session=True,
+                    # A device count through NVML, not the CUDA runtime, which would load the
+                    # driver into the zygote (zygote._unsafe); its children's is their own.
+                    cwd=self.folder, env={**env, "PYTORCH_NVML_BASED_CUDA_CHECK": "1"},
+                    pass_fds=(theirs.fileno(),), start_new_session=True,
                     preexec_fn=contain.set_parent_death_signal)
             except BaseException as e:
                 failure.append(e)
@@ -171,6 +174,8 @@ def _read_pid(fd: int) -> int:
 
 _zygotes: dict[tuple[str, ...], Zygote] = {}
 _failed: set[tuple[str, ...]] = set()
+_lost: dict[tuple[str, ...], int] = {}
+_MAX_LOST = 3
 _pool_lock = threading.Lock()
 
 
@@ -196,7 +201,9 @@ def spawn(settings: Settings, zygote_env: dict[str, str], fds: tuple[int, int, i
         with _pool_lock:
             if _zygotes.get(key) is zygote:  # a dead one is started again next time
                 _zygotes.pop(key).retire()
-            if not (zygote.ready or {}).get("ok"):  # one that cannot fork safely here never will
+            _lost[key] = _lost.get(key, 0) + 1
+            # One that cannot fork safely here never will; one lost again and again is not started again.
+            if not (zygote.ready or {}).get("ok") or _lost[key] >= _MAX_LOST:
                 _failed.add(key)
         raise
 

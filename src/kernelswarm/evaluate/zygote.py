@@ -36,10 +36,19 @@ STATUS = struct.Struct("<i")
 FDS_PER_REQUEST = 5
 
 
+# Imported once the first workers are forked, while the zygote is idle: torch.compile's modules
+# take longer to import than torch itself (15 s on a loaded 2-core CPU), and an evaluation that
+# does not compile should not wait for them. Importing them reads settings only: caches and
+# folders are chosen when a compile runs, from the worker's own environment
+# (tests/evaluate/test_worker_env.py).
+DEFERRED = ("torch._dynamo", "torch._inductor.codecache", "torch._inductor.compile_fx")
+_IDLE_S = 1.0
+
+
 def _prepare() -> dict[str, Any]:
     """Import what every worker imports; then check that forking is safe."""
     started = time.perf_counter()
-    import torch
+    import torch  # noqa: F401
 
     try:  # compiles nothing and touches no device: its JIT runs in the worker, on first use
         import triton  # noqa: F401
@@ -50,26 +59,68 @@ def _prepare() -> dict[str, Any]:
     from kernelswarm.evaluate import compare, confine, labels, sandbox, support, tensors, train  # noqa: F401
     from kernelswarm.problems import load  # noqa: F401
 
-    import threading
-
-    if torch.cuda.is_initialized():
-        return {"ok": False, "why": "CUDA was initialised while importing (a fork would inherit it)"}
-    if threading.active_count() > 1:
-        return {"ok": False, "why": f"{threading.active_count()} Python threads after importing"}
+    why = _unsafe()
+    if why:
+        return {"ok": False, "why": why}
     return {"ok": True, "import_s": round(time.perf_counter() - started, 3),
             "native_threads": len(os.listdir("/proc/self/task"))}
 
 
+def _unsafe() -> str:
+    """Why a fork of this process would not give a clean worker, or ''. Also freezes what is
+    imported: kept out of the children's garbage collections, their timed calls do not pay for
+    scanning it, nor touch (and so copy) its pages."""
+    import gc
+    import threading
+
+    import torch
+
+    if torch.cuda.is_initialized():
+        return "CUDA was initialised while importing"
+    # The driver, even without torch's own initialisation (a device count asked through the CUDA
+    # runtime loads it): a child of a process that touched it cannot use the GPU.
+    if any("libcuda.so" in line for line in open("/proc/self/maps")):
+        return "the CUDA driver was loaded while importing"
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{name}").startswith("/dev/nvidia"):
+                return "a GPU device file was opened while importing"
+        except OSError:
+            continue
+    if threading.active_count() > 1:
+        return f"{threading.active_count()} Python threads after importing"
+    gc.collect()
+    gc.freeze()
+    return ""
+
+
 def serve(sock: socket.socket) -> None:
     children: dict[int, tuple[int, int]] = {}  # pidfd -> (pid, status write end)
-    accepting = True
+    accepting, deferred = True, list(DEFERRED)
     while accepting or children:
         watched = ([sock.fileno()] if accepting else []) + list(children)
-        for fd in select.select(watched, [], [])[0]:
+        ready = select.select(watched, [], [], _IDLE_S if deferred else None)[0]
+        if not ready and deferred:
+            deferred = _import_deferred(deferred)
+            if deferred is None:  # no longer safe to fork: serve no more requests
+                accepting, deferred = False, []
+                sock.close()
+        for fd in ready:
             if fd == sock.fileno():
                 accepting = _accept(sock, children)
             else:
                 _reap(fd, children)
+
+
+def _import_deferred(names: list[str]) -> list[str] | None:
+    """Import the next deferred module; what is left, or None if forking became unsafe."""
+    import importlib
+
+    try:
+        importlib.import_module(names[0])
+    except Exception:  # the workers import it themselves, if they need it
+        pass
+    return None if _unsafe() else names[1:]
 
 
 def _accept(sock: socket.socket, children: dict[int, tuple[int, int]]) -> bool:
