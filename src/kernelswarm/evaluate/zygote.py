@@ -1,4 +1,5 @@
-"""The zygote: `python -m kernelswarm.evaluate.zygote SOCKET_FD`, a fork server of clean workers.
+"""The zygote: `python -m kernelswarm.evaluate.zygote SOCKET_FD [--compile]`, a fork server of
+clean workers.
 
 It imports what a worker needs (torch, triton where present, the worker's own modules) once, and
 then only forks: it never runs candidate code, never touches a device (CUDA is not initialised:
@@ -36,16 +37,14 @@ STATUS = struct.Struct("<i")
 FDS_PER_REQUEST = 5
 
 
-# Imported once the first workers are forked, while the zygote is idle: torch.compile's modules
-# take longer to import than torch itself (15 s on a loaded 2-core CPU), and an evaluation that
-# does not compile should not wait for them. Importing them reads settings only: caches and
-# folders are chosen when a compile runs, from the worker's own environment
-# (tests/evaluate/test_worker_env.py).
-DEFERRED = ("torch._dynamo", "torch._inductor.codecache", "torch._inductor.compile_fx")
-_IDLE_S = 1.0
+# With `--compile` (a run: its baselines and built-in agents compile), torch.compile's modules
+# too, which take longer to import than torch itself (15 s on a loaded 2-core CPU). Importing them
+# reads settings only: caches and folders are chosen when a compile runs, from the worker's own
+# environment (tests/evaluate/test_worker_env.py).
+COMPILE_MODULES = ("torch._dynamo", "torch._inductor.codecache", "torch._inductor.compile_fx")
 
 
-def _prepare() -> dict[str, Any]:
+def _prepare(compile_modules: bool) -> dict[str, Any]:
     """Import what every worker imports; then check that forking is safe."""
     started = time.perf_counter()
     import torch  # noqa: F401
@@ -59,6 +58,11 @@ def _prepare() -> dict[str, Any]:
     from kernelswarm.evaluate import compare, confine, labels, sandbox, support, tensors, train  # noqa: F401
     from kernelswarm.problems import load  # noqa: F401
 
+    if compile_modules:
+        import importlib
+
+        for name in COMPILE_MODULES:
+            importlib.import_module(name)
     why = _unsafe()
     if why:
         return {"ok": False, "why": why}
@@ -96,31 +100,14 @@ def _unsafe() -> str:
 
 def serve(sock: socket.socket) -> None:
     children: dict[int, tuple[int, int]] = {}  # pidfd -> (pid, status write end)
-    accepting, deferred = True, list(DEFERRED)
+    accepting = True
     while accepting or children:
         watched = ([sock.fileno()] if accepting else []) + list(children)
-        ready = select.select(watched, [], [], _IDLE_S if deferred else None)[0]
-        if not ready and deferred:
-            deferred = _import_deferred(deferred)
-            if deferred is None:  # no longer safe to fork: serve no more requests
-                accepting, deferred = False, []
-                sock.close()
-        for fd in ready:
+        for fd in select.select(watched, [], [])[0]:
             if fd == sock.fileno():
                 accepting = _accept(sock, children)
             else:
                 _reap(fd, children)
-
-
-def _import_deferred(names: list[str]) -> list[str] | None:
-    """Import the next deferred module; what is left, or None if forking became unsafe."""
-    import importlib
-
-    try:
-        importlib.import_module(names[0])
-    except Exception:  # the workers import it themselves, if they need it
-        pass
-    return None if _unsafe() else names[1:]
 
 
 def _accept(sock: socket.socket, children: dict[int, tuple[int, int]]) -> bool:
@@ -138,14 +125,23 @@ def _accept(sock: socket.socket, children: dict[int, tuple[int, int]]) -> bool:
             os.close(fd)
         return True
     settings_r, status_w, to_r, from_w, log = fds
+    led_r, led_w = os.pipe()
+    zygote = os.getpid()
     pid = os.fork()
     if pid == 0:
         try:
-            _child(settings_r, to_r, from_w, log)
+            os.close(led_r)
+            os.setsid()
+            os.close(led_w)  # it leads its session now
+            _child(zygote, settings_r, to_r, from_w, log)
         finally:
             os._exit(70)
-    for fd in (settings_r, to_r, from_w, log):
+    for fd in (settings_r, to_r, from_w, log, led_w):
         os.close(fd)
+    # The evaluator gets the pid once it names a session and process group: it stops and kills
+    # the worker through them (a Popen with a new session returns as late).
+    os.read(led_r, 1)
+    os.close(led_r)
     try:
         os.write(status_w, PID.pack(pid))
     except OSError:  # the evaluator gave up on it already: the child's channel is closed too
@@ -165,12 +161,14 @@ def _reap(pidfd: int, children: dict[int, tuple[int, int]]) -> None:
     os.close(pidfd)
 
 
-def _child(settings_r: int, to_r: int, from_w: int, log: int) -> NoReturn:
-    """The forked worker: its own session, descriptors, settings and containment, then it serves."""
+def _child(zygote: int, settings_r: int, to_r: int, from_w: int, log: int) -> NoReturn:
+    """The forked worker (leading its own session already): its own descriptors, settings and
+    containment, then it serves."""
     from kernelswarm.evaluate import contain
 
-    os.setsid()
     contain.set_parent_death_signal()  # dies with the zygote, which dies with the evaluator
+    if os.getppid() != zygote:  # it died before the signal was set
+        os._exit(1)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.dup2(log, 1)
@@ -234,7 +232,7 @@ def _read_all(fd: int) -> bytes:
 def main() -> None:
     sock = socket.socket(fileno=int(sys.argv[1]))
     try:
-        verdict = _prepare()
+        verdict = _prepare("--compile" in sys.argv[2:])
     except BaseException as e:  # say why, so the evaluator starts its workers the plain way
         verdict = {"ok": False, "why": f"import failed: {e.__class__.__name__}: {e}"[:500]}
     sock.send(json.dumps(verdict).encode())
