@@ -191,6 +191,9 @@ def _child(zygote: int, settings_r: int, to_r: int, from_w: int, log: int) -> No
         # In a PID namespace the evaluator has no number; as before, the peer is the parent.
         in_namespace = os.environ.get(contain.ENV_MODE, "").startswith("pid-namespace")
         sys.argv = ["kernelswarm.evaluate.worker", role, str(to_r), str(from_w)]
+        # As under `python -m kernelswarm.evaluate.worker`: the worker's module is `__main__`, not
+        # the zygote's (whatever code reaches for the worker there finds what it would have).
+        sys.modules["__main__"] = worker
         try:
             worker.serve(role, to_r, from_w, os.getppid() if in_namespace else peer)
         finally:
