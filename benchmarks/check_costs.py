@@ -35,7 +35,7 @@ def _stats(f, reps: int) -> tuple[float, float]:
 def in_process(device: str, reps: int) -> None:
     import torch
 
-    from kernelswarm.evaluate.tensors import fingerprint, projections
+    from kernelswarm.evaluate.worker.tensors import fingerprint, projections
 
     dev = torch.device(device)
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
@@ -47,8 +47,8 @@ def in_process(device: str, reps: int) -> None:
 
 
 def flush_request(device: str, reps: int) -> None:
-    from kernelswarm.evaluate.options import EvalOptions
-    from kernelswarm.evaluate.procs import WorkerProcess, init_message
+    from kernelswarm.evaluate.parent.options import EvalOptions
+    from kernelswarm.evaluate.parent.procs import WorkerProcess, init_message
     from kernelswarm.problems.load import load_problem
 
     problem = load_problem(ROOT / "tests" / "evaluate" / "problems" / "matmul.py")

@@ -36,8 +36,8 @@ EXTRA = [(SUITE / "level1" / "softmax.py", CANDIDATES / "correct" / "stable_soft
 
 
 def _inputs(problem, seed: int, kind: str) -> list:
-    from kernelswarm.evaluate import run
-    from kernelswarm.evaluate.tensors import make_inputs, perturb
+    from kernelswarm.evaluate.parent import run
+    from kernelswarm.evaluate.worker.tensors import make_inputs, perturb
 
     cpu = __import__("torch").device("cpu")
     lo, hi = run._DEFAULT_STRESS
@@ -62,9 +62,9 @@ def sweep(path: Path, cand_path: Path, seeds: int, precision: str = "fp32") -> d
 
     import torch
 
-    from kernelswarm.evaluate.compare import compare
-    from kernelswarm.evaluate.support import load_matching_state
-    from kernelswarm.evaluate.tensors import as_outputs, clone_inputs, seed_all
+    from kernelswarm.evaluate.worker.compare import compare
+    from kernelswarm.evaluate.worker.support import load_matching_state
+    from kernelswarm.evaluate.worker.tensors import as_outputs, clone_inputs, seed_all
     from kernelswarm.problems.load import exec_problem
 
     torch.set_grad_enabled(False)

@@ -33,7 +33,7 @@ sys.stdin.readline()
 def _time(problem, device: str, compile_too: bool) -> dict:
     """The baselines as the supervisor times them (the memory check itself is tested in
     tests/evaluate/test_gpu_memory.py), with the share of device memory free as they start."""
-    from kernelswarm.evaluate.baselines import time_baselines
+    from kernelswarm.evaluate.parent.baselines import time_baselines
 
     row: dict = {"free_share": _free_share(device)}
     t = time_baselines(problem, device, compile_modes=("default",) if compile_too else (), timeout_s=600)
@@ -90,7 +90,7 @@ def main() -> int:
                 hog.stdin.write("\n")
                 hog.stdin.flush()
                 hog.wait(timeout=60)
-    from kernelswarm.evaluate.baselines import picks_by_workspace
+    from kernelswarm.evaluate.parent.baselines import picks_by_workspace
     from kernelswarm.supervisor import MIN_FREE_SHARE
 
     by_name = {p.name: p for p in problems}

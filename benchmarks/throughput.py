@@ -1,7 +1,7 @@
 """Evaluator throughput, the old start path beside the new one in one run (issue 16).
 
 Old: every worker a new interpreter (KERNELSWARM_ZYGOTE=0). New: workers forked from the zygote
-(src/kernelswarm/evaluate/zygote.py).
+(src/kernelswarm/evaluate/worker/zygote.py).
 
     PYTHONPATH=src python benchmarks/throughput.py --out OUT                 # CPU: starts + main job
     PYTHONPATH=src python benchmarks/throughput.py --out OUT --device cuda --jobs 12 --sweep-budget 240
@@ -46,7 +46,7 @@ def _env(path: str, **extra: str) -> dict[str, str]:
 def worker_starts(path: str, device: str, n: int) -> dict:
     """Start and initialise a reference and a candidate worker `n` times (one evaluation's pair)."""
     from kernelswarm.evaluate import EvalOptions
-    from kernelswarm.evaluate.procs import WorkerProcess, init_message
+    from kernelswarm.evaluate.parent.procs import WorkerProcess, init_message
     from kernelswarm.problems import quick_subset
 
     os.environ["KERNELSWARM_ZYGOTE"] = PATHS[path]

@@ -273,7 +273,7 @@ def _tagged(tag: str) -> list[int]:
 @pytest.mark.parametrize("mode", [pytest.param({}, id="namespace"),
                                   pytest.param({"KERNELSWARM_NO_NAMESPACE": "1"}, id="session")])
 def test_a_profiled_candidate_is_contained_and_sandboxed(problem, tmp_path, monkeypatch, mode):
-    from kernelswarm.evaluate import sandbox
+    from kernelswarm.evaluate.worker import sandbox
 
     key = "sk-kstest-" + uuid.uuid4().hex + uuid.uuid4().hex[:8]
     tag = uuid.uuid4().hex

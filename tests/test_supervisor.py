@@ -394,7 +394,7 @@ def test_a_baseline_out_of_memory_beside_others_is_timed_again_alone(tmp_path: P
 def test_a_baseline_timed_short_of_device_memory_is_timed_again_alone(tmp_path: Path) -> None:
     """Beside other evaluations on a GPU, a baseline that saw too little device memory free (a
     library may then have kept a slower algorithm) is not stored: it is timed again alone."""
-    from kernelswarm.evaluate.baselines import MemoryPressure
+    from kernelswarm.evaluate.parent.baselines import MemoryPressure
 
     asked: list[float | None] = []
 

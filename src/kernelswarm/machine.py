@@ -25,7 +25,7 @@ def identity(device: str) -> dict[str, str]:
         if name:
             out["device_name"] = name
     elif device == "cpu":
-        from kernelswarm.evaluate.options import EvalOptions
+        from kernelswarm.evaluate.parent.options import EvalOptions
 
         out["device_name"] = platform.processor() or platform.machine()
         out["threads"] = str(EvalOptions(device="cpu").threads())

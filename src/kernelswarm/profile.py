@@ -98,8 +98,9 @@ def _run_worker(request: dict[str, Any], timeout_s: float, prefix: Callable[[Pat
     and, before the candidate is imported, the same sandbox (sandbox.candidate_sandbox: no
     capabilities, no `setsid` or `ptrace`, writes only inside its folder). Every process it
     started is killed before this returns, and its folder removed."""
-    from kernelswarm.evaluate import contain, shield
-    from kernelswarm.evaluate.procs import worker_env
+    from kernelswarm.evaluate.worker import contain
+    from kernelswarm.evaluate.parent import shield
+    from kernelswarm.evaluate.parent.procs import worker_env
 
     contain.clean_stale()  # what a SIGKILLed profile or evaluation left
     folder = Path(tempfile.mkdtemp(prefix=contain.PREFIX + "profile-"))
@@ -146,7 +147,7 @@ def _wait_worker(argv: list[str], folder: Path, env: dict[str, str], log_path: P
                  timeout_s: float, request: dict[str, Any]) -> int:
     """Start the worker in its own session, wait for it, and kill everything of its session
     (what a candidate left behind where no namespace could be made). Returns its exit status."""
-    from kernelswarm.evaluate import contain
+    from kernelswarm.evaluate.worker import contain
 
     def limits() -> None:
         import resource

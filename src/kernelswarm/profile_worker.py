@@ -61,7 +61,7 @@ def _sandbox(req: dict[str, Any], tcp: bool = False) -> str:
         return ""
     if os.environ.get("KERNELSWARM_NO_SANDBOX"):
         return "off (KERNELSWARM_NO_SANDBOX is set): the candidate could write anywhere its user may"
-    from kernelswarm.evaluate.sandbox import candidate_sandbox
+    from kernelswarm.evaluate.worker.sandbox import candidate_sandbox
 
     return candidate_sandbox(req["device"], tcp=tcp)
 

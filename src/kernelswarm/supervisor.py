@@ -17,7 +17,7 @@ from typing import Any, Callable, Protocol
 from kernelswarm import machine
 from kernelswarm.agents.base import Agent, Context, Feedback
 from kernelswarm.budget import Budget, run_budget
-from kernelswarm.evaluate.devicelock import DeviceLock
+from kernelswarm.evaluate.parent.devicelock import DeviceLock
 from kernelswarm.locks import device_lock
 from kernelswarm.problems.load import Problem
 from kernelswarm.records import Candidate, Check, Evaluation, Mode, Precision, Timing, Verdict
@@ -104,7 +104,7 @@ class Supervisor:
 
     def start(self, problems: list[Problem], run_id: int | None = None) -> int:
         """Create the run (or check that a stored one can continue here) and register its problems."""
-        from kernelswarm.evaluate import forkserver
+        from kernelswarm.evaluate.parent import forkserver
 
         forkserver.preload_compile()  # baselines and built-in agents compile: workers start with it imported
         if run_id is None:
@@ -434,7 +434,7 @@ class Supervisor:
         """`eager` and `compiled`: this run's baselines, timed alternately; no speedup divides by
         them (each evaluation times the reference beside its candidate), but torch.compile's
         ratio to eager comes from them."""
-        from kernelswarm.evaluate.options import EvalOptions
+        from kernelswarm.evaluate.parent.options import EvalOptions
 
         settings = dict(timeout_s=self.config.timeout_s, strict=self.config.strict,
                         precision=Precision(self.config.precision), reference=eager, compiled=compiled,

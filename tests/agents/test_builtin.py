@@ -11,7 +11,7 @@ import torch
 
 from kernelswarm.agents.base import Context
 from kernelswarm.agents.builtin import NAMES, builtin_agents, embed_problem
-from kernelswarm.evaluate.static import screen_source
+from kernelswarm.evaluate.parent.static import screen_source
 from kernelswarm.problems.load import exec_problem, load_problem
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "swarm" / "problems"

@@ -25,7 +25,7 @@ LINEAR = str(TESTS / "fixtures" / "swarm" / "problems" / "tiny_linear.py")
 
 _DRIVER = """
 import sys
-import kernelswarm.evaluate.run as run
+import kernelswarm.evaluate.parent.run as run
 run.screen_source = lambda source: []  # the hostile code must reach the worker, not the screen
 from kernelswarm.cli import app
 app(sys.argv[1:])

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from fixtures import PROBLEMS
 
-from kernelswarm.evaluate import baselines
-from kernelswarm.evaluate.options import EvalOptions
+from kernelswarm.evaluate.parent import baselines
+from kernelswarm.evaluate.parent.options import EvalOptions
 from kernelswarm.problems.load import load_problem
 
 CONV = Path(__file__).parents[1] / "fixtures" / "swarm" / "problems" / "tiny_conv.py"
@@ -33,7 +33,7 @@ def test_eager_and_compile_are_timed_alternately_in_one_window():
     import time
 
     from kernelswarm import intervals
-    from kernelswarm.evaluate import timing
+    from kernelswarm.evaluate.parent import timing
 
     worker = _PairWorker()
     o = EvalOptions.for_device("cpu", timed_calls=40, min_timing_s=0.0, max_timed_calls=60)

@@ -2,7 +2,7 @@
 
 import torch
 
-from kernelswarm.evaluate.compare import compare
+from kernelswarm.evaluate.worker.compare import compare
 
 
 def _refs(a, b):

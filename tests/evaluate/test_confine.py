@@ -12,7 +12,7 @@ SRC = str(Path(__file__).parents[2] / "src")
 
 _PROBE = """
 import os, subprocess, sys
-from kernelswarm.evaluate import confine
+from kernelswarm.evaluate.worker import confine
 print("confined:", confine.confine())
 def attempt(name, fn):
     try:

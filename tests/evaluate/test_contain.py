@@ -17,7 +17,9 @@ import hostile
 import pytest
 from fixtures import PROBLEMS
 
-from kernelswarm.evaluate import EvalOptions, contain, evaluate, forkserver
+from kernelswarm.evaluate import EvalOptions, evaluate
+from kernelswarm.evaluate.worker import contain
+from kernelswarm.evaluate.parent import forkserver
 from kernelswarm.problems import load_problem
 
 SRC = str(Path(__file__).parents[2] / "src")
@@ -71,7 +73,7 @@ def test_escaped_processes_die_and_written_files_go(mode: dict, monkeypatch) -> 
 
 _EVAL_DRIVER = """
 import sys
-import kernelswarm.evaluate.run as run
+import kernelswarm.evaluate.parent.run as run
 run.screen_source = lambda source: []  # the hostile code must reach the worker, not the screen
 from kernelswarm.cli import app
 app(sys.argv[1:])

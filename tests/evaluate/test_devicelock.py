@@ -5,7 +5,7 @@ import sys
 import threading
 import time
 
-from kernelswarm.evaluate.devicelock import DeviceLock
+from kernelswarm.evaluate.parent.devicelock import DeviceLock
 from loadslack import allow
 
 
@@ -139,7 +139,7 @@ def test_the_holder_of_a_solo_hold_passes_its_own_nested_acquisitions():
 
 def test_a_call_in_flight_gets_the_time_its_worker_spent_stopped():
     """A worker stopped by another evaluation's timing must not run out of time for it."""
-    from kernelswarm.evaluate.protocol import Channel, ChannelTimeout
+    from kernelswarm.evaluate.wire.protocol import Channel, ChannelTimeout
     import os
 
     r, w = os.pipe()
@@ -214,7 +214,7 @@ def test_kill_workers_ends_every_registered_group_stopped_or_not():
 
 def test_a_stopped_worker_answers_only_once_resumed(tmp_path):
     """What the timing does around each calibration call in the clean worker."""
-    from kernelswarm.evaluate.procs import WorkerProcess
+    from kernelswarm.evaluate.parent.procs import WorkerProcess
 
     w = WorkerProcess("reference", tmp_path, "cpu")
     try:

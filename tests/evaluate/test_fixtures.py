@@ -9,7 +9,9 @@ import uuid
 import pytest
 
 from fixtures import PROBLEMS, Scenario, scenarios
-from kernelswarm.evaluate import EvalOptions, evaluate, forkserver, sandbox
+from kernelswarm.evaluate import EvalOptions, evaluate
+from kernelswarm.evaluate.parent import forkserver
+from kernelswarm.evaluate.worker import sandbox
 from kernelswarm.problems import load_problem
 from kernelswarm.records import Precision
 

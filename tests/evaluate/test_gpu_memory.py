@@ -24,7 +24,7 @@ sys.stdin.readline()
 
 def test_a_baseline_short_of_device_memory_is_refused_then_stands() -> None:
     from kernelswarm.evaluate import time_baselines  # the supervisor's entry point
-    from kernelswarm.evaluate.baselines import MemoryPressure
+    from kernelswarm.evaluate.parent.baselines import MemoryPressure
     from kernelswarm.problems.load import load_problem
 
     problem = load_problem(Path(__file__).parents[1] / "fixtures" / "swarm" / "problems" / "tiny_conv.py")

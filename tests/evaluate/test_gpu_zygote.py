@@ -10,8 +10,8 @@ import pytest
 
 from fixtures import PROBLEMS
 from kernelswarm.evaluate import EvalOptions
-from kernelswarm.evaluate import forkserver
-from kernelswarm.evaluate.procs import WorkerProcess, init_message
+from kernelswarm.evaluate.parent import forkserver
+from kernelswarm.evaluate.parent.procs import WorkerProcess, init_message
 from kernelswarm.problems import load_problem
 
 torch = pytest.importorskip("torch")

@@ -5,8 +5,8 @@ those calls could not tell any of them apart."""
 
 import torch
 
-from kernelswarm.evaluate.compare import compare, projection_allowance, projection_error
-from kernelswarm.evaluate.tensors import fingerprint, frobenius, magnitudes, perturb, projections, same_fingerprint
+from kernelswarm.evaluate.worker.compare import compare, projection_allowance, projection_error
+from kernelswarm.evaluate.worker.tensors import fingerprint, frobenius, magnitudes, perturb, projections, same_fingerprint
 
 
 def _tf32(t):

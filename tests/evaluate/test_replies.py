@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kernelswarm.evaluate.replies import MalformedReply, check_reply
+from kernelswarm.evaluate.parent.replies import MalformedReply, check_reply
 
 
 def test_well_formed_replies_pass() -> None:

@@ -15,14 +15,15 @@ from pathlib import Path
 import pytest
 
 from fixtures import PROBLEMS
-from kernelswarm.evaluate import EvalOptions, evaluate, sandbox
+from kernelswarm.evaluate import EvalOptions, evaluate
+from kernelswarm.evaluate.worker import sandbox
 from kernelswarm.problems import load_problem
 
 pytestmark = pytest.mark.skipif(sandbox.abi() < 1, reason="this kernel has no Landlock")
 
 _SELF_TEST = textwrap.dedent("""
     import ctypes, os, sys
-    from kernelswarm.evaluate import sandbox
+    from kernelswarm.evaluate.worker import sandbox
     inside, outside = sys.argv[1], sys.argv[2]
     print(sandbox.restrict_writes(inside))
     open(os.path.join(inside, "ok.txt"), "w").write("x")
@@ -106,7 +107,7 @@ def test_a_candidate_cannot_touch_the_evaluators_files_or_signal_it(tmp_path: Pa
 
 _TCP_TEST = textwrap.dedent("""
     import socket, sys
-    from kernelswarm.evaluate import sandbox
+    from kernelswarm.evaluate.worker import sandbox
     print(sandbox.restrict_writes(sys.argv[1]))
     try:
         socket.create_connection(("127.0.0.1", int(sys.argv[2])), timeout=10).close()

@@ -9,15 +9,15 @@ import textwrap
 
 import pytest
 
-from kernelswarm.evaluate import sealed
-from kernelswarm.evaluate.protocol import Channel, ProtocolError
+from kernelswarm.evaluate.wire import sealed
+from kernelswarm.evaluate.wire.protocol import Channel, ProtocolError
 
 pytestmark = pytest.mark.skipif(not sealed.AVAILABLE, reason="needs memfd (Linux)")
 
 # A child that creates a file as asked, prints its description, and waits until told to exit.
 CHILD = textwrap.dedent('''
     import fcntl, json, os, sys
-    from kernelswarm.evaluate import sealed
+    from kernelswarm.evaluate.wire import sealed
     how = sys.argv[1]
     if how == "sealed":
         blob = sealed.write(lambda f: f.write(b"x" * 4096))

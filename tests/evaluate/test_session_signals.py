@@ -14,7 +14,7 @@ import time
 
 from loadslack import allow
 
-from kernelswarm.evaluate import contain
+from kernelswarm.evaluate.worker import contain
 
 # A session leader that starts one child which leaves the group and spins, and one whose main
 # thread exits while another thread spins; it prints their pids, then sleeps.

@@ -3,7 +3,7 @@ names through imports and aliases, and lets the patterns of honest published ker
 
 import pytest
 
-from kernelswarm.evaluate.static import screen_source
+from kernelswarm.evaluate.parent.static import screen_source
 
 HONEST = '''
 import os

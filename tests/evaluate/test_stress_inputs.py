@@ -4,8 +4,8 @@ import types
 
 import torch
 
-from kernelswarm.evaluate import run
-from kernelswarm.evaluate.tensors import make_inputs
+from kernelswarm.evaluate.parent import run
+from kernelswarm.evaluate.worker.tensors import make_inputs
 
 
 def _problem():

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from kernelswarm.evaluate import timing, wallclock
-from kernelswarm.evaluate.options import EvalOptions
+from kernelswarm.evaluate.parent import timing, wallclock
+from kernelswarm.evaluate.parent.options import EvalOptions
 from kernelswarm.records import Timing
 
 

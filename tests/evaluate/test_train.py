@@ -13,8 +13,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from kernelswarm.evaluate.options import EvalOptions
-from kernelswarm.evaluate.train import TrainContract, match_params, upstream
+from kernelswarm.evaluate.parent.options import EvalOptions
+from kernelswarm.evaluate.worker.train import TrainContract, match_params, upstream
 from kernelswarm.problems.load import ProblemError, load_problem
 from kernelswarm.records import Evaluation, Mode, Verdict
 

@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from kernelswarm.evaluate import wallclock
+from kernelswarm.evaluate.parent import wallclock
 
 
 def _samples(claimed_ms: float, real_ms: float, base_ms: float, n: int = 60, jitter: float = 0.2, seed: int = 0):

@@ -11,7 +11,7 @@ import pytest
 
 from fixtures import PROBLEMS
 from kernelswarm.evaluate import EvalOptions
-from kernelswarm.evaluate.procs import WorkerFailed, WorkerProcess, init_message
+from kernelswarm.evaluate.parent.procs import WorkerFailed, WorkerProcess, init_message
 from kernelswarm.problems import load_problem
 
 CACHES = ("TORCH_EXTENSIONS_DIR", "TRITON_CACHE_DIR", "TORCHINDUCTOR_CACHE_DIR", "CUDA_CACHE_PATH",

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from fixtures import CANDIDATES, PROBLEMS
-from kernelswarm.evaluate import EvalOptions, evaluate, forkserver
-from kernelswarm.evaluate.procs import WorkerProcess, init_message
+from kernelswarm.evaluate import EvalOptions, evaluate
+from kernelswarm.evaluate.parent import forkserver
+from kernelswarm.evaluate.parent.procs import WorkerProcess, init_message
 from kernelswarm.problems import load_problem
 
 ISOLATION = CANDIDATES / "isolation"
@@ -52,7 +53,7 @@ def test_a_candidate_finds_nothing_an_earlier_one_left(mode: dict, monkeypatch) 
     assert sought.verdict.value == "accepted", f"{sought.reason}\n{sought.log_tail}"
     assert "'self'" in line, "the seeker could not read its own memory: the search proves nothing"
     if mode:  # no namespace hides the zygote: the seeker's parent is the zygote, and it was searched
-        assert "kernelswarm.evaluate.zygote" in line, line
+        assert "kernelswarm.evaluate.worker.zygote" in line, line
 
 
 def test_plain_start_when_the_zygote_is_off_or_unsafe(tmp_path: Path, monkeypatch) -> None:

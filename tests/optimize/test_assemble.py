@@ -50,7 +50,7 @@ def _assembled():
 
 
 def test_runtime_passes_the_static_screen():
-    from kernelswarm.evaluate.static import screen_source
+    from kernelswarm.evaluate.parent.static import screen_source
 
     assert screen_source(runtime_source()) == []
     _, source = _assembled()

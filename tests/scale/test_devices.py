@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 import kernelswarm.scale.devices as devices_module
 from kernelswarm.agents.builtin import builtin_agents
 from kernelswarm.cli import app
-from kernelswarm.evaluate.procs import WorkerProcess
+from kernelswarm.evaluate.parent.procs import WorkerProcess
 from kernelswarm.problems.load import load_problem
 from kernelswarm.scale.devices import DeviceError, Gpu, resolve_devices, visible_gpus
 from kernelswarm.scale.placement import NowhereToTime, Slot, gpu_slots, run_placed

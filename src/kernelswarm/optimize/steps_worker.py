@@ -68,7 +68,7 @@ class Steps:
             # As the evaluator's candidate worker: from here on this process writes only inside its
             # own folder (the working directory), whatever the candidate's code tries.
             if not os.environ.get("KERNELSWARM_NO_SANDBOX"):
-                from kernelswarm.evaluate.sandbox import restrict_writes
+                from kernelswarm.evaluate.worker.sandbox import restrict_writes
 
                 self.sandbox = restrict_writes(os.getcwd())
             cand = _module(init["candidate"], "kernelswarm_steps_candidate")

@@ -122,7 +122,7 @@ def _ks_user_weights(region):
 
 def shared_copy(path: Path) -> Path:
     """`path`, copied (once per content) where every evaluation's processes can read it. A
-    candidate's worker sees a private /tmp of its own (evaluate/contain.py), so a file the user's
+    candidate's worker sees a private /tmp of its own (evaluate/worker/contain.py), so a file the user's
     weights live in under /tmp (a store in a temporary folder) is not there for it: the copy goes
     to the user's cache folder ($XDG_CACHE_HOME, else ~/.cache) unless that is under /tmp too."""
     import hashlib

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 from kernelswarm import redact
-from kernelswarm.evaluate.support import read_cache, write_cache
+from kernelswarm.evaluate.worker.support import read_cache, write_cache
 from kernelswarm.problems.load import Problem
 
 # Bump when the screen's criteria change, so that cached verdicts are taken again.

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from kernelswarm.agents.base import Agent
-    from kernelswarm.evaluate.devicelock import DeviceLock
+    from kernelswarm.evaluate.parent.devicelock import DeviceLock
     from kernelswarm.problems.load import Problem
     from kernelswarm.records import Evaluation, Timing
     from kernelswarm.runconfig import Event, RunConfig
@@ -90,7 +90,7 @@ def _evaluator_on(gpu: Gpu, host: str, evaluate: Evaluator) -> Evaluator:
 
 def _baselines_on(gpu: Gpu, time_baselines: BaselineTimer) -> BaselineTimer:
     def on_gpu(problem: Problem, device: str, **kw: Any) -> dict[str, Timing]:
-        from kernelswarm.evaluate.options import EvalOptions
+        from kernelswarm.evaluate.parent.options import EvalOptions
 
         options = EvalOptions.for_device(device, timeout_s=kw.get("timeout_s", 600.0), gpu=gpu.visible)
         return time_baselines(problem, device, options=options, **kw)

@@ -87,7 +87,7 @@ class EvaluatorActor:
     lost neighbour's work may be sent here besides its own), so --jobs 1 keeps timings exclusive."""
 
     def __init__(self, device: str, jobs: int, cpu_threads: int | None) -> None:
-        from kernelswarm.evaluate.devicelock import DeviceLock
+        from kernelswarm.evaluate.parent.devicelock import DeviceLock
         from kernelswarm.scale.environment import actor_environment
 
         self.environment_at_start = sorted(os.environ)
@@ -137,7 +137,7 @@ class EvaluatorActor:
 
     def time_baselines(self, problem: Any, device: str, **kw: Any) -> Any:
         from kernelswarm.evaluate import time_baselines
-        from kernelswarm.evaluate.options import EvalOptions
+        from kernelswarm.evaluate.parent.options import EvalOptions
 
         kw["lock"] = self.lock
         if self.cpu_threads and "options" not in kw:

@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Iterator
 
-from kernelswarm.evaluate import contain
+from kernelswarm.evaluate.worker import contain
 
 
 class DeviceLock:

@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kernelswarm import intervals
-from kernelswarm.evaluate import wallclock
-from kernelswarm.evaluate.devicelock import NO_LOCK, DeviceLock, NoLock
-from kernelswarm.evaluate.options import EvalOptions
-from kernelswarm.evaluate.procs import WorkerProcess
+from kernelswarm.evaluate.parent import wallclock
+from kernelswarm.evaluate.parent.devicelock import NO_LOCK, DeviceLock, NoLock
+from kernelswarm.evaluate.parent.options import EvalOptions
+from kernelswarm.evaluate.parent.procs import WorkerProcess
 from kernelswarm.records import Timing
 
 POOL_SIZE = 3  # distinct base input sets; every call still gets its own perturbed contents

@@ -15,8 +15,8 @@ import struct
 import time
 from typing import Any, Callable, Union
 
-from kernelswarm.evaluate import sealed
-from kernelswarm.evaluate.sealed import SealedBlob
+from kernelswarm.evaluate.wire import sealed
+from kernelswarm.evaluate.wire.sealed import SealedBlob
 
 _LEN = struct.Struct("<QQ")
 MAX_HEADER = 16 * 1024 * 1024

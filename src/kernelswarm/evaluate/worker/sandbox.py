@@ -76,8 +76,8 @@ def candidate_sandbox(device_type: str, tcp: bool = False) -> str:
     calls (confine.py), then writes outside the current folder (the worker's own). Returns one
     line saying what holds; raises OSError as `restrict_writes` does. `tcp`: TCP stays allowed
     (only for Nsight Compute, whose injected library talks to its front end over a port)."""
-    from kernelswarm.evaluate import confine
-    from kernelswarm.evaluate.contain import ENV_MODE
+    from kernelswarm.evaluate.worker import confine
+    from kernelswarm.evaluate.worker.contain import ENV_MODE
 
     contained = os.environ.get(ENV_MODE, "not contained")
     # /dev/shm stays writable where it is this worker's own (a private mount) or a GPU library

@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from kernelswarm import intervals, redact
-from kernelswarm.evaluate import baselines, contain, timing
-from kernelswarm.evaluate.devicelock import NO_LOCK, DeviceLock, NoLock
-from kernelswarm.evaluate.options import EvalOptions
-from kernelswarm.evaluate.procs import WorkerFailed, WorkerProcess, init_message
-from kernelswarm.evaluate.static import screen_source
+from kernelswarm.evaluate.parent import baselines, timing
+from kernelswarm.evaluate.worker import contain
+from kernelswarm.evaluate.parent.devicelock import NO_LOCK, DeviceLock, NoLock
+from kernelswarm.evaluate.parent.options import EvalOptions
+from kernelswarm.evaluate.parent.procs import WorkerFailed, WorkerProcess, init_message
+from kernelswarm.evaluate.parent.static import screen_source
 from kernelswarm.locks import device_lock
 from kernelswarm.problems.load import Problem, ProblemError
 from kernelswarm.records import Check, Evaluation, Kind, Mode, Precision, Timing, Verdict
@@ -413,7 +414,7 @@ def _plausible(st: _State, ct: timing.CandidateTiming, spec: dict) -> None:
 
 def _label(st: _State, ct: timing.CandidateTiming) -> Kind:
     """custom-kernel only when the candidate's own kernels did a real share of the profiled work."""
-    from kernelswarm.evaluate.labels import MIN_CUSTOM_SHARE
+    from kernelswarm.evaluate.worker.labels import MIN_CUSTOM_SHARE
 
     top = ", ".join(ct.ran[:3]) or "nothing recorded"
     if ct.custom_share >= MIN_CUSTOM_SHARE[st.options.device]:

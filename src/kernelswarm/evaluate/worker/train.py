@@ -31,7 +31,7 @@ class NothingToTrain(Exception):
 def grad_mask(problem: Any, device: torch.device) -> list[bool]:
     """Which of the problem's get_inputs() entries require gradients, read on the meta device
     (nothing allocated), else on `device`."""
-    from kernelswarm.evaluate.tensors import seed_all
+    from kernelswarm.evaluate.worker.tensors import seed_all
 
     seed_all(0)
     try:
@@ -132,7 +132,7 @@ class Trainer:
 
     def run(self, model: Any, params: list[torch.Tensor], args: list[Any], ups: list[Any] | None,
             key: int) -> list[Any]:
-        from kernelswarm.evaluate.tensors import as_outputs
+        from kernelswarm.evaluate.worker.tensors import as_outputs
 
         for p in params:
             p.grad = None

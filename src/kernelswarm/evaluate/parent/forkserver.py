@@ -21,7 +21,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from kernelswarm.evaluate import contain
+from kernelswarm.evaluate.worker import contain
 
 ENV_SWITCH = "KERNELSWARM_ZYGOTE"  # "0": every worker is a new interpreter (the old path)
 _READY_S = 600.0  # importing torch on a loaded machine can take minutes
@@ -99,7 +99,7 @@ class Zygote:
             # follows the thread that started it, and an evaluation's thread may end any time.
             try:
                 self.proc = subprocess.Popen(
-                    [sys.executable, "-m", "kernelswarm.evaluate.zygote", str(theirs.fileno()),
+                    [sys.executable, "-m", "kernelswarm.evaluate.worker.zygote", str(theirs.fileno()),
                      *(["--compile"] if compile_modules else [])],
                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                     # A device count through NVML, not the CUDA runtime, which would load the

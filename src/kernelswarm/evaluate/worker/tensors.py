@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 if TYPE_CHECKING:
-    from kernelswarm.evaluate.sealed import SealedBlob
+    from kernelswarm.evaluate.wire.sealed import SealedBlob
 
 # Timed calls shrink floating inputs by a per-call factor s in [1 - 2**-6, 1] and, elementwise, by a
 # further random factor in [1 - 2**-9, 1]: every call sees different contents (defeating caches
@@ -225,7 +225,7 @@ def output_problems(outputs: list[Any], inputs: list[Any], device: torch.device)
 
 def to_blob(outputs: list[Any]) -> "bytes | SealedBlob":
     """Outputs serialized for the parent: large ones in a sealed memory file, small ones as bytes."""
-    from kernelswarm.evaluate import sealed
+    from kernelswarm.evaluate.wire import sealed
 
     # A device tensor's copy to the host is already its own storage; a host tensor is cloned so
     # that a view does not drag its whole base storage along.
@@ -240,7 +240,7 @@ def to_blob(outputs: list[Any]) -> "bytes | SealedBlob":
 def from_blob(blob: "bytes | SealedBlob") -> list[torch.Tensor]:
     """Read tensors an untrusted process sent: the weights-only loader cannot run code. A sealed
     file is mapped, not copied."""
-    from kernelswarm.evaluate.sealed import SealedBlob
+    from kernelswarm.evaluate.wire.sealed import SealedBlob
 
     if isinstance(blob, SealedBlob):
         data = torch.load(blob.path, weights_only=True, map_location="cpu", mmap=True)

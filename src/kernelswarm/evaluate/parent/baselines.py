@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kernelswarm.evaluate.devicelock import NO_LOCK, DeviceLock, NoLock
-from kernelswarm.evaluate.options import EvalOptions
-from kernelswarm.evaluate.procs import WorkerFailed, WorkerProcess, init_message
-from kernelswarm.evaluate.timing import time_pair, time_worker
+from kernelswarm.evaluate.parent.devicelock import NO_LOCK, DeviceLock, NoLock
+from kernelswarm.evaluate.parent.options import EvalOptions
+from kernelswarm.evaluate.parent.procs import WorkerFailed, WorkerProcess, init_message
+from kernelswarm.evaluate.parent.timing import time_pair, time_worker
 from kernelswarm.locks import device_lock
 from kernelswarm.problems.load import Problem, ProblemError
 from kernelswarm.records import Mode, Timing

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kernelswarm import redact
-from kernelswarm.evaluate import contain, forkserver, replies, shield
-from kernelswarm.evaluate.devicelock import signal_group
-from kernelswarm.evaluate.protocol import Channel, ChannelClosed, ChannelTimeout, ProtocolError
+from kernelswarm.evaluate.worker import contain
+from kernelswarm.evaluate.parent import forkserver, replies, shield
+from kernelswarm.evaluate.parent.devicelock import signal_group
+from kernelswarm.evaluate.wire.protocol import Channel, ChannelClosed, ChannelTimeout, ProtocolError
 
 # What a worker's environment may hold: what Python, torch, compilers, CUDA, ROCm, Triton, CuPy,
 # OpenMP and BLAS libraries read, and kernelswarm's own settings. Nothing else is passed on (an
@@ -50,8 +51,8 @@ def worker_env(workdir: Path, gpu: str | None = None) -> dict[str, str]:
 
 
 if TYPE_CHECKING:
-    from kernelswarm.evaluate.devicelock import DeviceLock, NoLock
-    from kernelswarm.evaluate.options import EvalOptions
+    from kernelswarm.evaluate.parent.devicelock import DeviceLock, NoLock
+    from kernelswarm.evaluate.parent.options import EvalOptions
     from kernelswarm.problems.load import Problem
 
 
@@ -70,7 +71,7 @@ class WorkerProcess:
 
     def __init__(self, role: str, workdir: Path, device: str, memory_limit: int | None = None,
                  lock: "DeviceLock | NoLock | None" = None, gpu: str | None = None) -> None:
-        from kernelswarm.evaluate.devicelock import NO_LOCK
+        from kernelswarm.evaluate.parent.devicelock import NO_LOCK
 
         self.role = role
         # The device lock stops this worker while another evaluation times; time spent stopped is
@@ -296,10 +297,10 @@ def _exec(role: str, workdir: Path, env: dict[str, str], memory_limit: int | Non
 
 def init_message(problem: "Problem", options: "EvalOptions") -> dict[str, Any]:
     """A worker's first request: the device, the problem's source, on a CPU the thread count, and
-    the mode (train: every model call is forward plus backward, see evaluate/train.py)."""
+    the mode (train: every model call is forward plus backward, see evaluate/worker/train.py)."""
     return {"op": "init", "device": options.device, "problem_source": problem.source, "problem_path": str(problem.path),
             "cpu_threads": options.threads(), "mode": options.mode_for(problem).value}
 
 
 def _package_root() -> str:
-    return str(Path(__file__).resolve().parents[2])
+    return str(Path(__file__).resolve().parents[3])

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from kernelswarm.records import Mode, Precision, Timing
 
 if TYPE_CHECKING:
-    from kernelswarm.evaluate.devicelock import DeviceLock
+    from kernelswarm.evaluate.parent.devicelock import DeviceLock
     from kernelswarm.problems.load import Problem
 
 

@@ -1,4 +1,4 @@
-"""The zygote: `python -m kernelswarm.evaluate.zygote SOCKET_FD [--compile]`, a fork server of
+"""The zygote: `python -m kernelswarm.evaluate.worker.zygote SOCKET_FD [--compile]`, a fork server of
 clean workers.
 
 It imports what a worker needs (torch, triton where present, the worker's own modules) once, and
@@ -54,8 +54,8 @@ def _prepare(compile_modules: bool) -> dict[str, Any]:
     except Exception:  # absent, or broken on this machine: the workers import it themselves
         pass
     import kernelswarm.backends  # noqa: F401
-    import kernelswarm.evaluate.worker  # noqa: F401
-    from kernelswarm.evaluate import compare, confine, labels, sandbox, support, tensors, train  # noqa: F401
+    import kernelswarm.evaluate.worker.__main__  # noqa: F401
+    from kernelswarm.evaluate.worker import compare, confine, labels, sandbox, support, tensors, train  # noqa: F401
     from kernelswarm.problems import load  # noqa: F401
 
     if compile_modules:
@@ -164,7 +164,7 @@ def _reap(pidfd: int, children: dict[int, tuple[int, int]]) -> None:
 def _child(zygote: int, settings_r: int, to_r: int, from_w: int, log: int) -> NoReturn:
     """The forked worker (leading its own session already): its own descriptors, settings and
     containment, then it serves."""
-    from kernelswarm.evaluate import contain
+    from kernelswarm.evaluate.worker import contain
 
     contain.set_parent_death_signal()  # dies with the zygote, which dies with the evaluator
     if os.getppid() != zygote:  # it died before the signal was set
@@ -186,14 +186,16 @@ def _child(zygote: int, settings_r: int, to_r: int, from_w: int, log: int) -> No
     role, peer = settings["role"], int(settings["peer_pid"])
 
     def start() -> NoReturn:
-        from kernelswarm.evaluate import worker
+        import importlib
+
+        from kernelswarm.evaluate.worker import main as worker
 
         # In a PID namespace the evaluator has no number; as before, the peer is the parent.
         in_namespace = os.environ.get(contain.ENV_MODE, "").startswith("pid-namespace")
         sys.argv = ["kernelswarm.evaluate.worker", role, str(to_r), str(from_w)]
         # As under `python -m kernelswarm.evaluate.worker`: the worker's module is `__main__`, not
         # the zygote's (whatever code reaches for the worker there finds what it would have).
-        sys.modules["__main__"] = worker
+        sys.modules["__main__"] = importlib.import_module("kernelswarm.evaluate.worker.__main__")
         try:
             worker.serve(role, to_r, from_w, os.getppid() if in_namespace else peer)
         finally:

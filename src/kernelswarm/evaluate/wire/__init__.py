@@ -1,0 +1,1 @@
+"""What both sides share: the channel's frames (protocol.py) and sealed output files (sealed.py)."""

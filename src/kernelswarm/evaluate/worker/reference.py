@@ -1,0 +1,143 @@
+"""The reference (clean) worker: never imports candidate code. It computes the reference's
+outputs and compares the candidate's with them, times the baselines and the calibration calls
+beside the candidate's timed calls, and flushes the caches before each of them."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from kernelswarm.evaluate.worker.base import Worker
+
+
+class ReferenceWorker(Worker):
+    """The clean worker (role `reference`)."""
+
+    def compiled_reference(self, msg: dict) -> Any:
+        import torch._inductor.config as inductor_config
+
+        # Compile in this process: a pool of compile workers starting up in the background would
+        # share the cores with the timed calls (the built-in compile candidates do the same).
+        inductor_config.compile_threads = 1
+        key = (msg["compile_mode"], msg["weight_seed"])
+        if key not in self.compiled:  # kept: a compile-only setup comes before the timed one
+            model = self.model(msg["weight_seed"])
+            self.compiled[key] = self.torch.compile(model, mode=None if msg["compile_mode"] == "default" else msg["compile_mode"])
+        return self.compiled[key]
+
+    def op_flush(self, msg: dict) -> dict:
+        """Clean worker only: flush the caches for the candidate's next timed call (its process is
+        stopped meanwhile), with this process's own objects, which no candidate code can reach."""
+        if self.role != "reference":
+            raise PermissionError("the flush before a candidate's timed call is the clean worker's")
+        start = time.perf_counter()
+        self.backend.flush_cache()
+        self.backend.synchronize()
+        return {"flush_ms": 1000.0 * (time.perf_counter() - start)}
+
+    def op_check(self, msg: dict, blob: bytes) -> dict:
+        """Reference side: recompute the expected outputs for the candidate's inputs and compare."""
+        from kernelswarm.evaluate.worker.compare import compare
+        from kernelswarm.evaluate.worker.tensors import as_outputs, clone_inputs, from_blob, make_inputs, perturb
+
+        if "pool_index" in msg:
+            base = make_inputs(self.problem, msg["pool_seed"], self.device)
+            inputs = perturb(base, msg["key"])
+        else:
+            inputs = make_inputs(self.problem, msg["input_seed"], self.device, msg.get("scale", 1.0), msg.get("mixed"))
+        try:
+            cands = from_blob(blob)
+        except Exception as e:
+            return {"match": False, "detail": f"unreadable outputs ({e.__class__.__name__})", "rel_error": None}
+        model = self.model(msg["weight_seed"])
+        key = msg["key"] if "pool_index" in msg else msg["input_seed"]
+        refs = as_outputs(self.bind(model, msg["weight_seed"], clone_inputs(inputs), key)())
+        refs64, fp64_note = self._fp64_reference(model, clone_inputs(inputs), msg["weight_seed"], key)
+        if len(cands) != len(refs):
+            return {"match": False, "detail": f"{len(cands)} outputs, expected {len(refs)}", "rel_error": None}
+        worst, details = 0.0, []
+        names = [s.get("name", f"output {i}") for i, s in enumerate(self.trainer.spec)] if self.trainer else []
+        ref_rel = allowed = 0.0
+        for i, (c, r) in enumerate(zip(cands, refs)):
+            r64 = refs64[i] if refs64 is not None else None
+            result = compare(c.to(r.device), r.detach(), r64.detach() if r64 is not None else None, msg["precision"])
+            worst = max(worst, result.rel_error)
+            ref_rel, allowed = max(ref_rel, result.ref_rel), max(allowed, result.allowed_norm)
+            if not result.ok:
+                name = names[i] if i < len(names) else f"output {i}"
+                unset = " (never set: its .grad stayed None)" if name in msg.get("missing_grads", []) else ""
+                where = f"{name}{unset}: " if len(refs) > 1 else ""
+                return {"match": False, "detail": where + result.detail, "rel_error": result.rel_error}
+            details.append(result.detail)
+        if "fingerprint_at_return" in msg:
+            from kernelswarm.evaluate.worker.tensors import fingerprint, same_fingerprint
+
+            if not same_fingerprint(msg["fingerprint_at_return"], fingerprint(cands)):
+                return {"match": False, "detail": "outputs changed after the call returned (work finished in the background)", "rel_error": worst}
+        return {"match": True, "detail": "; ".join(details) + fp64_note, "rel_error": worst, "ref_rel": ref_rel,
+                "allowed_norm": allowed}
+
+    def op_fingerprints(self, msg: dict) -> dict:
+        """Reference side: every timed (and sampled burst) call's expected output, against the
+        magnitudes the candidate reported at return and the projections it gave once it learned
+        their seed (tensors.projection_parts; the bound is compare.projection_allowance)."""
+        from kernelswarm.evaluate.worker.compare import projection_allowance, projection_error
+        from kernelswarm.evaluate.worker.tensors import (
+            as_outputs, fingerprint, frobenius, magnitudes, make_inputs, perturb, projections, same_fingerprint)
+
+        model = self.model(msg["weight_seed"])
+        bound = projection_allowance(float(msg.get("allowed_norm", 0.0)), float(msg.get("ref_rel", 0.0)))
+        bases: dict[int, list[Any]] = {}
+        worst = 0.0
+        for call in msg["calls"]:  # timing.CheckedCall as a dict
+            j, label = call["pool_index"], call["label"]
+            if j not in bases:
+                bases[j] = make_inputs(self.problem, msg["pool_seeds"][j], self.device)
+            want = as_outputs(self.bind(model, msg["weight_seed"], perturb(bases[j], call["key"]), call["key"])())
+            got = call["fingerprint"]
+            if not same_fingerprint(magnitudes(fingerprint(want)), magnitudes(got), rel=msg["tolerance"]):
+                return {"match": False, "detail": f"{label}: output magnitudes {magnitudes(got)} do not match the "
+                                                  f"expected {magnitudes(fingerprint(want))} (a stale or skipped result)"}
+            if call.get("projections") is None:
+                continue
+            expected = projections(want, call["project_seed"])
+            norms = frobenius(want)
+            if len(call["projections"]) != len(expected):
+                return {"match": False, "detail": f"{label}: projections of {len(call['projections'])} outputs, "
+                                                  f"expected {len(expected)}"}
+            for k, (g, w, norm) in enumerate(zip(call["projections"], expected, norms)):
+                err = projection_error(g, w, norm)
+                worst = max(worst, err)
+                if err > bound:
+                    where = f"output {k}: " if len(expected) > 1 else ""
+                    return {"match": False, "detail": f"{label}: {where}random projections of the output are "
+                                                      f"{err:.3g} of its norm away from the reference's (bound {bound:.3g}): "
+                                                      "a wrong, stale or lower-precision result"}
+        return {"match": True, "detail": f"{len(msg['calls'])} timed outputs; projections within {worst:.2g} "
+                                         f"of the norm (bound {bound:.2g})"}
+
+    def _fp64_reference(self, model: Any, inputs: list[Any], seed: int = 0, key: int = 0) -> tuple[list[Any] | None, str]:
+        import copy
+
+        from kernelswarm.evaluate.worker.tensors import as_outputs
+
+        torch = self.torch
+        try:
+            if self.trainer is not None:  # KS-TRAIN: forward and backward in float64
+                outs = self.trainer.fp64(model, seed, inputs, key)
+                if all(o.dtype == torch.float64 for o in outs if o.is_floating_point()):
+                    return outs, ""
+                return None, " (no float64 reference: compared against float32 with a wider floor)"
+            m64 = copy.deepcopy(model).double()
+            x64 = [x.double() if isinstance(x, torch.Tensor) and x.is_floating_point() else x for x in inputs]
+            previous = torch.get_default_dtype()
+            torch.set_default_dtype(torch.float64)
+            try:
+                outs = as_outputs(m64(*x64))
+            finally:
+                torch.set_default_dtype(previous)
+            if all(o.dtype == torch.float64 for o in outs if o.is_floating_point()):
+                return outs, ""
+            return None, " (no float64 reference: compared against float32 with a wider floor)"
+        except Exception as e:
+            return None, f" (no float64 reference: {e.__class__.__name__}; compared against float32 with a wider floor)"
