@@ -115,10 +115,11 @@ def _run_worker(request: dict[str, Any], timeout_s: float, prefix: Callable[[Pat
         req_path.write_text(json.dumps(request))
         shield.protect_self()  # before the worker exists: see shield.py
         env = worker_env(folder)
-        argv = (prefix(folder) if prefix else []) + [sys.executable, "-m", "kernelswarm.profile_worker", str(req_path), str(res_path)]
-        report_r, report_w = os.pipe()  # the launcher's containment report (read, not needed)
+        argv = [sys.executable, "-m", "kernelswarm.profile_worker", str(req_path), str(res_path)]
+        argv = (prefix(folder) if prefix else []) + argv
+        report_r, report_w = os.pipe()  # for the launcher's containment report (not read: the worker says)
         if contain.available():
-            argv = contain.launch_argv(argv, report_w, [str(folder), *contain.code_paths(env["PYTHONPATH"])])
+            argv = contain.launch_argv(argv, report_w, [str(folder), *contain.code_paths(env["PYTHONPATH"], env)])
         try:
             code = _wait_worker(argv, folder, env, log_path, report_w, timeout_s, request)
         finally:

@@ -171,3 +171,32 @@ def test_a_kernelswarm_installed_under_tmp_still_runs_its_own_worker(tmp_path: P
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
     line = next((x for x in done.stdout.splitlines() if x.startswith("VERDICT")), done.stdout + done.stderr[-2000:])
     assert f"worker from {src}" in line, line
+
+
+@pytest.mark.parametrize("mode", [pytest.param({}, id="namespace")])
+def test_a_key_kept_in_a_home_folder_is_not_readable(mode: dict, monkeypatch) -> None:
+    """Keys kept in files (a shell start-up file's export, .netrc) in the user's home: the homes
+    are empty folders to the candidate (contain.home_folders), so cheat/secret_files, which walks
+    them, finds nothing and its hash of the key never comes back (issue 14.3)."""
+    if not contain.available():
+        pytest.skip("no namespaces on this platform")
+    from fixtures import CANDIDATES
+
+    key = "sk-kstest-" + uuid.uuid4().hex + uuid.uuid4().hex[:8]
+    # Not under /tmp, which the private /tmp hides anyway: a home where users have theirs.
+    home = Path(__file__).parent / f".home-{uuid.uuid4().hex}"
+    try:
+        home.mkdir()
+        (home / ".bashrc").write_text(f"export OPENAI_API_KEY={key}\n")
+        (home / ".netrc").write_text(f"machine api.example.com login me password {key}\n")
+        monkeypatch.setenv("HOME", str(home))
+        ev = evaluate(load_problem(PROBLEMS / "relu_linear.py"), (CANDIDATES / "cheat" / "secret_files.py").read_text(),
+                      _options())
+        told = " ".join([ev.reason, ev.log_tail, *(f"{c.name} {c.detail}" for c in ev.checks)])
+        assert hashlib.sha256(key.encode()).hexdigest() not in told, "the candidate read the key in the home folder"
+        assert ev.verdict.value == "accepted", (ev.verdict.value, ev.reason)
+        assert any(c.name == "sandbox" and "private-home" in str(c.detail) for c in ev.checks), ev.checks
+    finally:
+        import shutil
+
+        shutil.rmtree(home, ignore_errors=True)

@@ -8,7 +8,8 @@ the kernel allows one) and forks the worker as the namespace's first process. Th
   the kernel kills every process left in it: killing the worker kills them all;
 - the worker sees its own `/proc` (no process of the evaluator, nor of anyone else, is visible
   in it, so no other process's environment can be read) and its own empty `/dev/shm` and `/tmp`
-  (its folder bound back in), which disappear with it;
+  (its folder bound back in), which disappear with it; users' homes (/root, /home, $HOME) are
+  empty folders, except for the worker's own code found there, bound back;
 - the launcher dies with the evaluator's thread that started it (PR_SET_PDEATHSIG), and the
   worker with the launcher: a SIGKILL of the evaluator takes the whole namespace down.
 
@@ -56,13 +57,40 @@ def launch_argv(worker_argv: list[str], write_fd: int, private: list[str]) -> li
     return [sys.executable, "-I", "-S", __file__, str(write_fd), os.pathsep.join(private), "--", *worker_argv]
 
 
-def code_paths(pythonpath: str) -> list[str]:
-    """Folders the worker's own code lives in (the interpreter, its prefix, every import path): a
-    private /tmp must not hide them when kernelswarm or its Python were installed under /tmp (a CI
-    clone, a venv there), or the worker would fail to start, or import another kernelswarm."""
+def code_paths(pythonpath: str, env: dict[str, str] | None = None) -> list[str]:
+    """Folders the worker's own code lives in (the interpreter, its prefix, every import path, and
+    the folders `env`'s PATH, library and CUDA variables name: compilers, ninja, CUDA): a private
+    /tmp or home must not hide them when kernelswarm, its Python or its tools were installed there
+    (a CI clone, a venv, ~/.local/bin), or the worker would fail to start, or import another kernelswarm."""
     found = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable)),
              *sys.path, *pythonpath.split(os.pathsep)}
+    for name in _TOOL_PATHS:
+        found.update((env or {}).get(name, "").split(os.pathsep))
     return sorted(p for p in found if p and os.path.isabs(p) and os.path.isdir(p))
+
+
+_TOOL_PATHS = ("PATH", "LD_LIBRARY_PATH", "LIBRARY_PATH", "CPATH", "CUDA_HOME", "CUDA_PATH", "CUDA_ROOT",
+               "CONDA_PREFIX", "VIRTUAL_ENV")
+
+
+def home_folders(environ: dict[str, str] | os._Environ[str] | None = None) -> list[str]:
+    """Folders that hold a user's files (shell start-up files, `.netrc`, cloud and tool credentials,
+    a project's `.env`), which a candidate must not read (issue 14.3): /root, /home, the user's
+    home and $HOME. The private mounts hide each one under an empty tmpfs."""
+    import pwd
+
+    env = os.environ if environ is None else environ
+    found = {"/root", "/home", env.get("HOME", "")}
+    with contextlib.suppress(KeyError):
+        found.add(pwd.getpwuid(os.getuid()).pw_dir)
+    real = {os.path.realpath(p) for p in found if p and os.path.isabs(p)}
+    real = {p for p in real if p != "/" and os.path.isdir(p) and p not in _SYSTEM}
+    # Only the outermost: /home hides /home/user already.
+    return sorted(p for p in real if not any(p != q and p.startswith(q.rstrip("/") + "/") for q in real))
+
+
+_SYSTEM = frozenset({"/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc", "/opt", "/var", "/proc", "/sys", "/dev", "/tmp",
+                     "/run", "/boot", "/srv", "/mnt", "/media"})
 
 
 def set_parent_death_signal() -> None:
@@ -156,8 +184,8 @@ def _as_init(libc: ctypes.CDLL, go_r: int, forked_w: int, start_r: int, private:
     try:
         if libc.unshare(_CLONE_NEWNS) != 0:
             raise OSError(ctypes.get_errno(), f"no mount namespace ({os.strerror(ctypes.get_errno())})")
-        _private_mounts(libc, private)
-        mode += "+private-proc-tmp"
+        homes = _private_mounts(libc, private)
+        mode += "+private-proc-tmp" + homes
     except OSError as e:
         mode += f" (shared /proc and /tmp: {e})"
     os.environ[ENV_MODE] = mode
@@ -183,13 +211,25 @@ def _as_init(libc: ctypes.CDLL, go_r: int, forked_w: int, start_r: int, private:
             os._exit(128 - code if code < 0 else code)
 
 
-def _private_mounts(libc: ctypes.CDLL, private: list[str]) -> None:
+def _private_mounts(libc: ctypes.CDLL, private: list[str]) -> str:
+    """Private /proc, /tmp, /dev/shm, /var/tmp and homes; returns what the mode string adds."""
+    notes: list[str] = []
     keep = [(p, os.open(p, os.O_PATH | os.O_DIRECTORY)) for p in private]
     _mount(libc, None, "/", None, _MS_REC | _MS_PRIVATE)
     _mount(libc, "proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
     for tmp in ("/dev/shm", "/tmp", "/var/tmp"):
         if os.path.isdir(tmp):
             _mount(libc, "tmpfs", tmp, "tmpfs", _MS_NOSUID | _MS_NODEV, f"mode=1777,{_SHM_SIZE}")
+    # Users' homes under empty folders: what the user keeps there (a shell's start-up file with an
+    # exported key, .netrc, cloud credentials) is not for a candidate to read. What the worker
+    # needs from there (a venv, a clone, ~/.local) is in `private`, bound back below.
+    hidden = []
+    for home in home_folders():
+        try:
+            _mount(libc, "tmpfs", home, "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=0755,size=1m")
+            hidden.append(home)
+        except OSError as e:  # one this user may not enter (a user namespace's): read-protected anyway
+            notes.append(f"{home} not hidden: {e}")
     # The worker's own folder and code, bound back where they were if a tmpfs now hides them;
     # outer folders first, so that an inner one is found inside its bound outer one.
     for path, fd in sorted(keep, key=lambda k: len(k[0])):
@@ -197,6 +237,9 @@ def _private_mounts(libc: ctypes.CDLL, private: list[str]) -> None:
             os.makedirs(path, exist_ok=True)
             _mount(libc, f"/proc/self/fd/{fd}", path, None, _MS_BIND)
         os.close(fd)
+    if hidden:
+        return "+private-home" + (f" ({'; '.join(notes)})" if notes else "")
+    return f" (homes visible: {'; '.join(notes) or 'none found'})"
 
 
 def _mount(libc: ctypes.CDLL, source: str | None, target: str, fstype: str | None, flags: int, data: str = "") -> None:
