@@ -306,14 +306,15 @@ class _Progress:
         if e.kind == "done" and e.result is not None:
             r = e.result
             mark = " [yellow](flagged by the screen: kept out of the headline)[/]" if r.flags else ""
+            mark = (f" {escape(e.message)}" if e.message else "") + mark
             if r.eager_ms is None:
                 return f"  -> no result ({escape(r.baseline_error or 'baselines failed')})"
             if r.best is not None:
                 return (f"  -> best: [bold]{escape(r.best.agent)}[/] {r.best.candidate_ms:.3f} ms, "
                         f"{r.speedup_vs_eager:.2f}x eager, {r.speedup_vs_best_baseline:.2f}x best baseline, "
-                        f"{escape(r.reason)} {escape(e.message)}{mark}")
+                        f"{escape(r.reason)}{mark}")
             return (f"  -> nothing beat the baseline: {r.best_baseline} stands ({r.speedup_vs_eager:.2f}x eager); "
-                    f"{escape(r.reason)} {escape(e.message)}{mark}")
+                    f"{escape(r.reason)}{mark}")
         if e.kind == "note":
             return f"  [dim]note: {escape(e.message)}[/]"
         return None
