@@ -118,3 +118,16 @@ def test_html_shows_why_and_tells_noise_from_lies(db: Path) -> None:
     # Only a win is green in the problems table.
     rows = re.findall(r'<tr><td class="l"><a href="#p-([\w-]+)">(.*?)</tr>', page)
     assert len(rows) == 5 and [name for name, row in rows if 'class="good"' in row] == ["wins"], rows
+
+
+def test_a_candidate_never_judged_is_not_called_no_code(tmp_path: Path) -> None:
+    """A stopped run leaves proposals unjudged: they say so, apart from an agent that wrote nothing."""
+    s = Store(tmp_path / "k.db")
+    run = s.create_run("cpu", {}, VERSIONS)
+    pid = s.add_problem(run, 0, "p", 1, "h", "/p/p.py", "class Model: ...", {})
+    s.set_baselines(pid, _t(10.0), None, None)
+    s.add_proposals(run, pid, "a", 0, [Candidate("class ModelNew: ...\n", "a", "p", 0)])
+    s.add_proposals(run, pid, "b", 0, [Candidate("", "b", "p", 0, note="the model wrote no code block")])
+    s.close()
+    page = render_html(report_data_from_store(tmp_path / "k.db"))
+    assert page.count(">not evaluated</span>") == 1 and page.count(">no code</span>") == 1

@@ -40,6 +40,7 @@ class Attempt:
     # A rejection that load on the machine could have caused (a timing bound, not a wrong output):
     # told apart from a candidate caught lying, and never reused for an identical proposal.
     noise_sensitive: bool = False
+    has_code: bool = True  # False when the agent produced no code; with no verdict otherwise, it was never judged
 
     @property
     def caught_lying(self) -> bool:
@@ -273,7 +274,7 @@ def report_data_from_store(db_path: str | Path, run_id: int | None = None) -> Re
                     candidate_ms=c.candidate_ms, timed_on=c.timed_on,
                     speedup_vs_eager=c.speedup,  # from the evaluation's own paired window
                     log=logs.get(c.id, ""), speedup_ci=c.speedup_ci if c.speedup is not None else None,
-                    noise_sensitive=c.noise_sensitive,
+                    noise_sensitive=c.noise_sensitive, has_code=bool(c.source.strip()),
                 )
                 for c in by_problem.get(r.name, [])
             ]

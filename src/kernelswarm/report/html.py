@@ -44,7 +44,7 @@ details.problem>summary span{font-weight:400;color:var(--muted);margin-left:10px
 details.src summary{cursor:pointer;color:var(--eager);margin:8px 0}
 pre{background:#0f172a;color:#e2e8f0;padding:14px;border-radius:8px;overflow:auto;font-size:12px;line-height:1.45;max-height:560px}
 .facts{display:flex;flex-wrap:wrap;gap:6px 22px;margin:4px 0 10px;font-size:13px}.facts b{font-weight:600}
-.good{color:#15803d}.bad{color:#b91c1c}.flag{background:#ca8a04}.noise{background:#a16207}
+.good{color:#15803d}.bad{color:#b91c1c}.flag{background:#ca8a04}.noise{background:#a16207}td.wrap{white-space:normal}
 button{font:inherit;font-size:12px;border:1px solid var(--line);background:var(--card);border-radius:6px;padding:3px 10px;cursor:pointer}
 """
 
@@ -173,7 +173,7 @@ def _problems_table(data: ReportData) -> str:
             f'<td{_num(p.speedup_vs_best)} class="{cls}">{_x(p.speedup_vs_best)}</td>'
             f"<td{_num(low)}>{_ci(p.interval)}</td>"
             f"<td{_num(p.fraction_of_sol)}>{_pct(p.fraction_of_sol)}</td>"
-            f'<td class="l">{escape(p.result_from)}</td>'
+            f'<td class="l wrap">{escape(p.result_from)}</td>'
             f'<td class="l" title="{escape(p.why)}">{escape(p.selection.value if p.selection else "")}</td></tr>')
     return ('<table class="sort"><thead><tr><th class="l">problem</th><th>level</th><th>eager</th>'
             "<th>torch.compile</th><th>result</th><th>vs eager</th><th>vs best baseline</th>"
@@ -204,6 +204,8 @@ def _chip(verdict: str | None) -> str:
 
 def _verdict(a: Attempt) -> str:
     """A noise-sensitive rejection looks apart from a candidate caught lying."""
+    if a.verdict is None and a.has_code:  # the run stopped before judging it
+        return '<span class="chip none">not evaluated</span>'
     if a.rejected_for_noise:
         return ('<span class="chip noise" title="a timing bound the machine\'s load could have tripped; '
                 'an identical proposal is judged again">rejected (noise-sensitive)</span>')
