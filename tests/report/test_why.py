@@ -92,6 +92,7 @@ def test_report_json_and_the_terminal_say_the_same(db: Path, tmp_path: Path, mon
     assert res.exit_code == 0, res.output
     d = {p["name"]: p for p in json.loads((tmp_path / "rep" / "report.json").read_text())["problems"]}
     assert d["wins"]["selection"] == "win" and d["wins"]["interval"] == [1.5, 1.7]
+    assert d["wins"]["speedup_ci"] == [1.5, 1.7] and d["not_faster"]["speedup_ci"] is None
     assert d["too_noisy"]["selection"] == "too-noisy" and d["no_baseline"]["selection"] == "no-baseline"
     assert (d["none_accepted"]["lies"], d["none_accepted"]["noise_rejections"]) == (1, 2)
     assert [a["rejected_for_noise"] for a in d["none_accepted"]["attempts"]] == [True, False, True]

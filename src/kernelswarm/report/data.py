@@ -79,6 +79,12 @@ class ProblemReport:
     interval: tuple[float, float] | None = None
 
     @property
+    def speedup_ci(self) -> tuple[float, float] | None:
+        """The interval of speedup_vs_best when a candidate won (store.ProblemResult.speedup_ci);
+        None when a baseline stands (its speedup is 1 by definition)."""
+        return self.interval if self.best_agent else None
+
+    @property
     def lies(self) -> int:
         """Attempts rejected by a check that no load explains."""
         return sum(a.caught_lying for a in self.attempts)
@@ -311,6 +317,7 @@ def to_dict(data: ReportData) -> dict[str, Any]:
         raw["fraction_of_sol"] = p.fraction_of_sol
         raw["outcome"], raw["best_baseline"] = p.outcome, p.best_baseline
         raw["selection"] = p.selection.value if p.selection else None
+        raw["speedup_ci"] = list(p.speedup_ci) if p.speedup_ci else None
         raw["lies"], raw["noise_rejections"] = p.lies, p.noise_rejections
         for a, attempt in zip(p.attempts, raw["attempts"]):
             attempt["caught_lying"], attempt["rejected_for_noise"] = a.caught_lying, a.rejected_for_noise
