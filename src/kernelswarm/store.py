@@ -647,6 +647,15 @@ class Store:
         rows = self._rows("SELECT data FROM evaluations WHERE candidate_id = ?", (candidate_id,))
         return Evaluation.from_dict(json.loads(rows[0]["data"])) if rows else None
 
+    def timing_seconds(self, run_id: int) -> tuple[int, float]:
+        """How many candidates' evaluations the run stored, and the seconds they spent in their
+        timing phases (the device held exclusively: phases_s["timing"] never overlap)."""
+        rows = self._rows(
+            "SELECT COUNT(*) AS n, COALESCE(SUM(json_extract(e.data, '$.phases_s.timing')), 0.0) AS t FROM evaluations e"
+            " JOIN candidates c ON c.id = e.candidate_id JOIN problems p ON p.id = c.problem_id WHERE p.run_id = ?",
+            (run_id,))
+        return (int(rows[0]["n"]), float(rows[0]["t"])) if rows else (0, 0.0)
+
     def log_tails(self, run_id: int) -> dict[int, str]:
         """Candidate id -> the tail of its process's output, for evaluations that kept one."""
         rows = self._rows(

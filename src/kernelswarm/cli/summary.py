@@ -64,6 +64,7 @@ def _problems(data: ReportData) -> None:
             console.print(f"  {p.name}: {p.why}", markup=False, highlight=False, soft_wrap=True)
     console.print(f"outcomes: {data.outcome_line()}", markup=False)
     console.print(f"rejections: {data.rejections_line()}", markup=False)
+    console.print(f"device: {data.device_line()}", markup=False)
     for p in data.problems:
         if p.flags:
             more = f" (and {len(p.flags) - 1} more)" if len(p.flags) > 1 else ""

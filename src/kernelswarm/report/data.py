@@ -173,6 +173,7 @@ class ReportData:
     started_at: str = ""
     finished_at: str | None = None
     costs: dict[str, tuple[int, int, float]] = field(default_factory=dict)  # agent -> tokens in, out, USD
+    timing: tuple[int, float] = (0, 0.0)  # candidates' evaluations, and seconds in their timing phases
     generated_at: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
 
     def levels(self) -> list[Summary]:
@@ -180,6 +181,15 @@ class ReportData:
 
     def overall(self) -> Summary:
         return metrics.summarize([p.score() for p in self.problems])
+
+    def device_line(self) -> str:
+        """The share of the run's wall time the device spent timing candidates (issue 16)."""
+        n, timing_s = self.timing
+        wall = _wall_s(self.started_at, self.finished_at)
+        if not n or not wall:
+            return f"{n} candidate evaluations"
+        return (f"{n} candidate evaluations, {60 * n / wall:.1f} per minute; the device timed candidates "
+                f"{timing_s:.0f} s of the run's {wall:.0f} s wall ({timing_s / wall:.0%})")
 
     def outcome_line(self) -> str:
         return metrics.outcome_line([(p.outcome, p.best_baseline) for p in self.problems])
@@ -294,12 +304,22 @@ def report_data_from_store(db_path: str | Path, run_id: int | None = None) -> Re
                 interval=_interval(r),
             ))
         costs = {c.agent: (c.tokens_in, c.tokens_out, c.cost_usd) for c in store.agent_costs(run_id)}
+        timing = store.timing_seconds(run_id)
     finally:
         store.close()
     return ReportData(
         title=f"kernelswarm run {run_id}", device=run.device, versions=dict(run.versions), problems=problems,
         run_id=run_id, status=run.shown_status, started_at=run.started_at, finished_at=run.finished_at, costs=costs,
+        timing=timing,
     )
+
+
+def _wall_s(started_at: str, finished_at: str | None) -> float | None:
+    """Seconds from a run's start to its end (None while it runs, or for an unreadable time)."""
+    try:
+        return (_dt.datetime.fromisoformat(finished_at) - _dt.datetime.fromisoformat(started_at)).total_seconds()
+    except (TypeError, ValueError):
+        return None
 
 
 def _interval(r: Any) -> tuple[float, float] | None:
