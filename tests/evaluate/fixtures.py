@@ -63,3 +63,28 @@ def scenarios(folder: str, device: str = "cpu") -> list[Scenario]:
                 min_timing=float(kv.get("min_timing", 0.0)),
             ))
     return [s for s in found if s.device == device]
+
+
+
+def running_with(pid: int, needle: bytes) -> bool:
+    """Whether a thread of `pid` still runs with `needle` among its environment's entries. A
+    zombie (Z) whose main thread exited while other threads go on (`pthread_exit`) counts, as it
+    does for the evaluator (contain.session_states); its own /proc entry shows no environment
+    then, so each thread's is read."""
+    import os
+
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return False
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                    continue
+            with open(f"/proc/{pid}/task/{tid}/environ", "rb") as f:
+                if needle in f.read().split(b"\0"):
+                    return True
+        except OSError:
+            continue
+    return False

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import hostile
 import pytest
-from fixtures import PROBLEMS
+from fixtures import PROBLEMS, running_with
 
 from kernelswarm.evaluate import EvalOptions, evaluate
 from kernelswarm.evaluate.worker import contain
@@ -40,9 +40,8 @@ def tagged(tag: str) -> list[int]:
     for pid in os.listdir("/proc"):
         if pid.isdigit() and int(pid) != os.getpid() and int(pid) not in zygotes:
             try:
-                if needle in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
-                    if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
-                        found.append(int(pid))
+                if running_with(int(pid), needle):
+                    found.append(int(pid))
             except OSError:
                 continue
     return found
@@ -200,3 +199,23 @@ def test_a_key_kept_in_a_home_folder_is_not_readable(mode: dict, monkeypatch) ->
         import shutil
 
         shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_zombie_leader_with_running_threads_dies_with_the_evaluation(mode: dict, monkeypatch) -> None:
+    """cheat/zombie_leader leaves a process shown as a zombie whose other thread spins: counted,
+    stopped and killed as alive (contain.session_states), in a namespace and in a session."""
+    from fixtures import CANDIDATES
+
+    tag = uuid.uuid4().hex
+    monkeypatch.setenv("KERNELSWARM_TEST_TAG", tag)
+    for k, v in mode.items():
+        monkeypatch.setenv(k, v)
+    ev = evaluate(load_problem(PROBLEMS / "relu_linear.py"), (CANDIDATES / "cheat" / "zombie_leader.py").read_text(),
+                  _options())
+    try:
+        assert ev.verdict.value in ("accepted", "rejected"), (ev.verdict.value, ev.reason)
+        assert tagged(tag) == [], f"a zombie leader's threads outlived the evaluation ({ev.reason})"
+    finally:
+        for pid in tagged(tag):
+            os.kill(pid, signal.SIGKILL)

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from fixtures import PROBLEMS, Scenario, scenarios
+from fixtures import PROBLEMS, Scenario, running_with, scenarios
 from kernelswarm.evaluate import EvalOptions, evaluate
 from kernelswarm.evaluate.parent import forkserver
 from kernelswarm.evaluate.worker import sandbox
@@ -41,10 +41,8 @@ def _own_processes(tag: str) -> list[int]:
     for pid in os.listdir("/proc"):
         if pid.isdigit() and int(pid) != os.getpid() and int(pid) not in zygotes:
             try:
-                if needle in open(f"/proc/{pid}/environ", "rb").read().split(b"\0"):
-                    state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
-                    if state not in ("Z", "X"):
-                        pids.append(int(pid))
+                if running_with(int(pid), needle):
+                    pids.append(int(pid))
             except OSError:
                 continue
     return pids
