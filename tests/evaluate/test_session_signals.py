@@ -59,7 +59,8 @@ def test_a_session_is_stopped_resumed_and_killed_whole() -> None:
     leader = subprocess.Popen([sys.executable, "-c", _FAMILY], stdout=subprocess.PIPE, start_new_session=True)
     try:
         left, zombie = (int(x) for x in leader.stdout.readline().split())
-        assert os.getpgid(left) == left != leader.pid  # it left the group, not the session
+        assert _wait(lambda: os.getpgid(left) == left, 10)  # it left the group (not the session)
+        assert os.getsid(left) == leader.pid != left
         assert _wait(lambda: open(f"/proc/{zombie}/stat").read().rsplit(")", 1)[1].split()[0] == "Z", 10)
         assert set(contain.session_members(leader.pid)) == {leader.pid, left, zombie}
 
