@@ -122,12 +122,18 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=12, help="cuda sweep: evaluations at once")
     ap.add_argument("--sweep-budget", type=float, default=240.0, help="cuda sweep: seconds per path")
     ap.add_argument("--sweep-limit", type=int, default=40, help="cuda sweep: level-1 problems at most")
+    ap.add_argument("--paths", default="old,new", help="which start paths, in this order (one per command: "
+                    "--paths old, then --paths new, each --out its own folder)")
+    ap.add_argument("--skip-sweep", action="store_true", help="cuda: starts and warm evaluations only")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     import torch
 
     report: dict = {"device": args.device, "torch": torch.__version__, "cpus": os.cpu_count(), "paths": {}}
-    for path in ("old", "new"):
+    paths = [p for p in args.paths.split(",") if p]
+    if not paths or any(p not in PATHS for p in paths):
+        ap.error(f"--paths: a comma list of {', '.join(PATHS)}")
+    for path in paths:
         res: dict = {"starts": worker_starts(path, args.device, args.starts)}
         s = res["starts"]
         print(f"{path}: worker pair start+init first {s['first_s']:.2f} s, later median {s['later_median_s']:.2f} s "
@@ -137,13 +143,13 @@ def main() -> None:
             print(f"{path}: level-1 evaluation ({w['problem']}) cold {w['cold']['wall_s']:.1f} s, warm {w['warm']['wall_s']:.1f} s",
                   flush=True)
         report["paths"][path] = res
-    for path in ("old", "new"):  # the long parts after both short ones, old then new
+    for path in paths:  # the long parts after the short ones, in the same order
         res = report["paths"][path]
         if args.device == "cpu" and not args.skip_main_job:
             res["main_job"] = m = main_job(path, args.device, args.main_job_timeout)
             print(f"{path}: main job {m['wall_s']:.1f} s (rc {m['rc']}, load {m['load_before']:.1f} -> {m['load_after']:.1f})",
                   flush=True)
-        if args.device == "cuda":
+        if args.device == "cuda" and not args.skip_sweep:
             res["sweep"] = sw = sweep(path, args.out, args.jobs, args.sweep_budget, args.sweep_limit)
             print(f"{path}: sweep {sw['evaluations']} evaluations, {sw['per_gpu_minute']} per GPU-minute, "
                   f"timing share {sw['timing_share']} (rc {sw['rc']})", flush=True)

@@ -104,9 +104,6 @@ class Supervisor:
 
     def start(self, problems: list[Problem], run_id: int | None = None) -> int:
         """Create the run (or check that a stored one can continue here) and register its problems."""
-        from kernelswarm.evaluate.parent import forkserver
-
-        forkserver.preload_compile()  # baselines and built-in agents compile: workers start with it imported
         if run_id is None:
             run_id = self.store.create_run(self.config.device, self.config.to_dict(), host_versions(self.config.device))
         else:

@@ -85,7 +85,7 @@ class ForkedProc:
 class Zygote:
     """One zygote process and the control socket to it."""
 
-    def __init__(self, env: dict[str, str], compile_modules: bool = False) -> None:
+    def __init__(self, env: dict[str, str]) -> None:
         self.folder = tempfile.mkdtemp(prefix="kernelswarm-zygote-")
         self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._lock = threading.Lock()
@@ -99,8 +99,7 @@ class Zygote:
             # follows the thread that started it, and an evaluation's thread may end any time.
             try:
                 self.proc = subprocess.Popen(
-                    [sys.executable, "-m", "kernelswarm.evaluate.worker.zygote", str(theirs.fileno()),
-                     *(["--compile"] if compile_modules else [])],
+                    [sys.executable, "-m", "kernelswarm.evaluate.worker.zygote", str(theirs.fileno())],
                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                     # A device count through NVML, not the CUDA runtime, which would load the
                     # driver into the zygote (zygote._unsafe); its children's is their own.
@@ -177,21 +176,13 @@ _zygotes: dict[tuple[str, ...], Zygote] = {}
 _failed: set[tuple[str, ...]] = set()
 _lost: dict[tuple[str, ...], int] = {}
 _MAX_LOST = 3
-_compile_modules = False
-
-
-def preload_compile(on: bool = True) -> None:
-    """Zygotes started from now on import torch.compile's modules too (zygote.COMPILE_MODULES):
-    for a run, whose baselines and built-in agents compile; a single evaluation need not wait."""
-    global _compile_modules
-    _compile_modules = on
 _pool_lock = threading.Lock()
 
 
 def spawn(settings: Settings, zygote_env: dict[str, str], fds: tuple[int, int, int]) -> ForkedProc:
     """Fork a worker from the zygote started under `zygote_env` (one per such environment, which
     names the device). Raises Unavailable where the worker must be started the plain way."""
-    key = (*(f"{k}={v}" for k, v in sorted(zygote_env.items())), f"compile={_compile_modules}")
+    key = tuple(f"{k}={v}" for k, v in sorted(zygote_env.items()))
     with _pool_lock:
         if key in _failed:
             raise Unavailable("the zygote for this environment failed before")
@@ -203,7 +194,7 @@ def spawn(settings: Settings, zygote_env: dict[str, str], fds: tuple[int, int, i
             # their zygote's starting environment in /proc/<pid>/environ, so each gets its own.
             for other in [k for k in _zygotes if _device(k) == _device(key)]:
                 _zygotes.pop(other).retire()
-            zygote = _zygotes[key] = Zygote(zygote_env, _compile_modules)
+            zygote = _zygotes[key] = Zygote(zygote_env)
     try:
         return zygote.spawn(settings, *fds)
     except Unavailable:

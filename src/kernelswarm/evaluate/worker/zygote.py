@@ -1,7 +1,7 @@
-"""The zygote: `python -m kernelswarm.evaluate.worker.zygote SOCKET_FD [--compile]`, a fork server of
-clean workers.
+"""The zygote: `python -m kernelswarm.evaluate.worker.zygote SOCKET_FD`, a fork server of clean
+workers.
 
-It imports what a worker needs (torch, triton where present, the worker's own modules) once, and
+It imports what every worker needs (torch, the worker's own modules) once, and
 then only forks: it never runs candidate code, never touches a device (CUDA is not initialised:
 checked before it says it is ready) and never runs a torch operation (OpenMP's pool would not
 survive a fork). Each request forks one worker, which gets a process of its own as before:
@@ -37,32 +37,23 @@ STATUS = struct.Struct("<i")
 FDS_PER_REQUEST = 5
 
 
-# With `--compile` (a run: its baselines and built-in agents compile), torch.compile's modules
-# too, which take longer to import than torch itself (15 s on a loaded 2-core CPU). Importing them
-# reads settings only: caches and folders are chosen when a compile runs, from the worker's own
-# environment (tests/evaluate/test_worker_env.py).
-COMPILE_MODULES = ("torch._dynamo", "torch._inductor.codecache", "torch._inductor.compile_fx")
+# Imported once, then inherited: torch and the worker's own modules, nothing more. torch.compile's
+# modules (and triton, which they import) are not: they derive folders from the temporary folder
+# when imported (inductor's precompiled-header folder is a module constant), which in the zygote
+# is the machine's /tmp, outside the worker's own folder and its sandbox; a candidate's
+# torch.compile then failed with PermissionError. Each worker imports them itself, as before.
 
 
-def _prepare(compile_modules: bool) -> dict[str, Any]:
+def _prepare() -> dict[str, Any]:
     """Import what every worker imports; then check that forking is safe."""
     started = time.perf_counter()
     import torch  # noqa: F401
 
-    try:  # compiles nothing and touches no device: its JIT runs in the worker, on first use
-        import triton  # noqa: F401
-    except Exception:  # absent, or broken on this machine: the workers import it themselves
-        pass
     import kernelswarm.backends  # noqa: F401
     import kernelswarm.evaluate.worker.__main__  # noqa: F401
     from kernelswarm.evaluate.worker import compare, confine, labels, sandbox, support, tensors, train  # noqa: F401
     from kernelswarm.problems import load  # noqa: F401
 
-    if compile_modules:
-        import importlib
-
-        for name in COMPILE_MODULES:
-            importlib.import_module(name)
     why = _unsafe()
     if why:
         return {"ok": False, "why": why}
@@ -237,7 +228,7 @@ def _read_all(fd: int) -> bytes:
 def main() -> None:
     sock = socket.socket(fileno=int(sys.argv[1]))
     try:
-        verdict = _prepare("--compile" in sys.argv[2:])
+        verdict = _prepare()
     except BaseException as e:  # say why, so the evaluator starts its workers the plain way
         verdict = {"ok": False, "why": f"import failed: {e.__class__.__name__}: {e}"[:500]}
     sock.send(json.dumps(verdict).encode())
