@@ -96,3 +96,46 @@ def test_forked_workers_are_separate_processes(tmp_path: Path, monkeypatch) -> N
     finally:
         a.kill()
         b.kill()
+
+
+_COMPILED = """
+import torch
+import torch.nn as nn
+
+
+class ModelNew(nn.Module):
+    def __init__(self, features):
+        super().__init__()
+        self.lin = nn.Linear(features, features)
+        self._run = torch.compile(lambda x: torch.relu(self.lin(x)))
+
+    def forward(self, x):
+        return self._run(x)
+"""
+
+
+@pytest.mark.slow
+def test_a_forked_candidates_torch_compile_builds_inside_its_sandbox(monkeypatch) -> None:
+    """torch.compile's folders come from the worker's own environment, not the zygote's (inductor
+    fixes some when imported: the zygote must not import it)."""
+    monkeypatch.delenv(forkserver.ENV_SWITCH, raising=False)
+    monkeypatch.setenv("KERNELSWARM_TEST_TAG", uuid.uuid4().hex)
+    ev = evaluate(load_problem(PROBLEMS / "relu_linear.py"), _COMPILED, _options())
+    assert forkserver.zygote_pids(), "the workers were not forked from a zygote"
+    assert ev.verdict.value == "accepted", f"{ev.reason}\n{ev.log_tail}"
+
+
+def test_the_zygote_imports_nothing_that_fixes_folders_at_import() -> None:
+    """inductor (and triton) derive cache folders from the temporary folder when imported: in the
+    zygote that is the machine's /tmp, outside every worker's folder and sandbox."""
+    import json
+    import subprocess
+    import sys
+
+    code = ("import json, sys; from kernelswarm.evaluate.worker import zygote; r = zygote._prepare(); "
+            "print(json.dumps([r, sorted(m for m in sys.modules if m.startswith(('torch._inductor', 'torch._dynamo', "
+            "'triton', 'torch.utils.cpp_extension')))]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, check=True).stdout
+    ready, imported = json.loads(out.splitlines()[-1])
+    assert ready["ok"], ready
+    assert imported == []
