@@ -63,3 +63,18 @@ def test_bursts_a_small_lie_on_a_short_call_is_charged_to_the_bound():
 def test_bursts_a_gross_lie_is_rejected():
     v = wallclock.judge_burst([0.04] * 50, per_call_ms=0.15, calls=200)
     assert not v.believed and "disagrees" in v.detail
+
+
+def test_unclaimed_time_beyond_the_paired_reference_calls_is_charged():
+    """cheat/noop_flush: claims 0.08 ms of a 0.27 ms call; its requests' unclaimed time exceeds
+    the paired reference calls' by the 0.19 ms it hid, whatever the load adds to both."""
+    import random
+
+    rng = random.Random(5)
+    load = [rng.uniform(0.0, 3.0) for _ in range(200)]  # milliseconds the machine adds, to both calls of a pair
+    ref_slack = [2.0 + x + rng.gauss(0, 0.02) for x in load]
+    slack = [2.0 + x + 0.19 + rng.gauss(0, 0.02) for x in load]
+    v = wallclock.judge_paired_slack([0.08] * 200, slack, ref_slack, reference_ms=0.27)
+    assert v.believed and 0.08 * v.charge > 0.2  # at most 0.27 / 0.2 = 1.35x for a copy
+    honest = wallclock.judge_paired_slack([0.27] * 200, [s - 0.19 for s in slack], ref_slack, reference_ms=0.27)
+    assert honest.charge == 1.0

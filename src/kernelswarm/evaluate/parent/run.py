@@ -155,7 +155,7 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
     _clean_stale_once()
     workdir = Path(tempfile.mkdtemp(prefix=contain.PREFIX))
     contain.claim_folder(workdir)
-    ref = cand = None
+    ref = cand = flusher = None
     pair = (options.reference, options.compiled) if options.reference and options.compiled else None
     try:
         findings = _screen(candidate_source, options) if options.static_screen else []
@@ -170,8 +170,13 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
         cand = WorkerProcess("candidate", workdir / "candidate", options.device, _memory_limit(options.device), lock=lock,
                              gpu=options.gpu)
         contain.note_session(workdir, cand.proc.pid)
+        # A third process, as clean as the reference's, flushes the caches before every timed call
+        # of both (timing.flush_outside): each call then follows another process's flush alike.
+        flusher = WorkerProcess("reference", workdir / "flusher", options.device, lock=lock, gpu=options.gpu)
+        contain.note_session(workdir, flusher.proc.pid)
         init = init_message(problem, options)
         cand.send(init)  # the candidate worker starts torch and the device while the reference works
+        flusher.send(init)
         try:
             ref.call(init, deadline=st.deadline)
             spec = baselines.reference_spec(ref, {"op": "spec", "seed": _seed(), "precision": options.precision.value,
@@ -187,7 +192,7 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
         ev.versions = {k: str(v) for k, v in spec.get("versions", {}).items()}
         ev.sol_ms = spec.get("sol_ms")
         st.phases["start"] = time.monotonic() - t
-        ct = _run_candidate(st, cand, ref, problem, candidate_source, spec, workdir, lock)
+        ct = _run_candidate(st, cand, ref, flusher, problem, candidate_source, spec, workdir, lock)
         ev.candidate = ct.timing
         cand.kill()
         if cand.survivors:  # nothing of the candidate may run while the reference is timed
@@ -227,7 +232,7 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
             ev.reason = f"protocol: {ev.reason}"
         ev.log_tail = _trim(e.detail or (cand.log_tail() if cand else ""))
     finally:
-        for w in (cand, ref):
+        for w in (cand, ref, flusher):
             if w is not None:
                 w.kill()
         if cand is not None and not ev.log_tail:
@@ -271,7 +276,7 @@ def _intervals(ev: Evaluation, pair: tuple[Timing, Timing] | None) -> None:
         ev.speedup_vs_compile_ci = intervals.chained_ci([(ref.samples, cand.samples), (compiled.samples, eager.samples)])
 
 
-def _run_candidate(st: _State, cand: WorkerProcess, ref: WorkerProcess, problem: Problem, source: str, spec: dict,
+def _run_candidate(st: _State, cand: WorkerProcess, ref: WorkerProcess, flusher: WorkerProcess, problem: Problem, source: str, spec: dict,
                    workdir: Path, lock: Any) -> timing.CandidateTiming:
     """Everything the candidate process does: import, trials, labelling, timing (`ref` times the
     calibration calls beside it)."""
@@ -288,10 +293,11 @@ def _run_candidate(st: _State, cand: WorkerProcess, ref: WorkerProcess, problem:
             raise st.fail(Verdict.RUNTIME_ERROR, "sandbox", f"the evaluator could not sandbox the candidate: {e.message}") from None
     cand.call({"op": "import", "source": source, "path": path}, deadline=st.deadline)
     st.phases["import"] = time.monotonic() - t
-    return _candidate_on_device(st, cand, ref, spec, lock)
+    return _candidate_on_device(st, cand, ref, flusher, spec, lock)
 
 
-def _candidate_on_device(st: _State, cand: WorkerProcess, ref: WorkerProcess, spec: dict, lock: Any) -> timing.CandidateTiming:
+def _candidate_on_device(st: _State, cand: WorkerProcess, ref: WorkerProcess, flusher: WorkerProcess, spec: dict,
+                         lock: Any) -> timing.CandidateTiming:
     o = st.options
     t = time.monotonic()
     w_a, w_b = _seed(), _seed()
@@ -311,9 +317,11 @@ def _candidate_on_device(st: _State, cand: WorkerProcess, ref: WorkerProcess, sp
     _trials(st, cand, spec, plan)
     st.ok("output", "plain tensors of their own storage, inputs unchanged")
     st.phases["trials"] = time.monotonic() - t
+    flusher.finish_call("init", st.deadline)
     with lock.exclusive("candidate timing"):
         t = time.monotonic()
-        ct = timing.time_candidate(cand, ref, o, st.deadline, spec["spec"], w_b, output_bytes=_output_bytes(spec["spec"]))
+        ct = timing.time_candidate(cand, ref, o, st.deadline, spec["spec"], w_b, output_bytes=_output_bytes(spec["spec"]),
+                                   flusher=flusher)
         st.phases["timing"] = time.monotonic() - t
         st.phases["settle"] = ct.settled_ms / 1000.0
     t = time.monotonic()  # outputs kept during timing are copied out after it, the device free again

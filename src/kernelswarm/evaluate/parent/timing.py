@@ -108,6 +108,7 @@ class CandidateTiming:
     flush_ms: list[float] = field(default_factory=list)  # the clean worker's flushes before timed calls
     reference: Timing | None = None  # the reference, timed call by call beside the candidate
     ref_times: list[float] = field(default_factory=list)  # its calls, in order: ref_times[i] beside call i
+    ref_slack: list[float] = field(default_factory=list)  # their unclaimed wall ms, as `slack` is the candidate's
     # A rejection by the clocks that load could have caused (claims against wall time, bursts), as
     # opposed to a structural one (a claim longer than its call's wall time, missing fingerprints).
     noise_sensitive: bool = False
@@ -115,8 +116,14 @@ class CandidateTiming:
 
 
 def flush_outside(worker: WorkerProcess, clean: WorkerProcess, deadline: float) -> float:
-    """Flush the caches for the candidate's next timed call from the clean worker, the candidate's
-    process stopped meanwhile; returns the flush's ms.
+    """Flush the caches for the candidate's next timed call from `clean` (the flush worker, a
+    second clean process), the candidate's process stopped meanwhile; returns the flush's ms.
+
+    The reference's paired calls and the empty calls follow the same flush worker's flush: when the
+    reference worker flushed before its own calls, every reference call ran in the process that had
+    just run (the flush), every candidate call in one switched in after it, and a copy of the
+    reference measured 0.92-0.95x with intervals excluding 1 (softmax_rows, this 2-core CPU under
+    load; 1.03x with intervals around 1 with the flush worker). Nothing of the candidate's runs in it.
 
     Anything in the candidate's process can be rewritten, its flush included (issue 14.2: reached
     through `getattr(torch, "sys")`, replaced by a no-op, and the time it saved claimed as overhead).
@@ -159,8 +166,9 @@ def decided(ref: list[float], cand: list[float]) -> bool:
 
 
 def time_candidate(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, deadline: float, spec: list[dict],
-                   weight_seed: int, output_bytes: int = 0) -> CandidateTiming:
-    """Time the candidate in `worker`; `clean` (the reference worker) times the calibration calls."""
+                   weight_seed: int, output_bytes: int = 0, flusher: WorkerProcess | None = None) -> CandidateTiming:
+    """Time the candidate in `worker`; `clean` (the reference worker) times the reference and the
+    calibration calls; `flusher` (default: `clean`) flushes the caches before each of them."""
     pool_seeds = [_seed() for _ in range(POOL_SIZE)]
     # The reference, paired: its own pool and weights, from seeds no check uses.
     clean.call({"op": "time_setup", "calibrate": True, "pool_seeds": [_seed() for _ in range(POOL_SIZE)],
@@ -170,17 +178,18 @@ def time_candidate(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, 
                              settled_ms=float(setup.get("settled_ms", 0.0)))
     by_bytes = SAMPLED_BYTES // output_bytes if output_bytes else MAX_SAMPLED  # large outputs: fewer full copies
     n_sampled = max(MIN_SAMPLED, min(MAX_SAMPLED, int(SAMPLED_SHARE * o.timed_calls), by_bytes))
-    times, slack, null_slack = _timed_loop(worker, clean, o, deadline, result, n_sampled)
-    claims = wallclock.judge_claims(times, slack, null_slack)
+    fl = flusher or clean
+    times, slack, null_slack = _timed_loop(worker, clean, o, deadline, result, n_sampled, fl)
+    claims = _judged(times, slack, null_slack, result)
     for _ in range(REMEASURE):
         # A lie shows again in fresh windows; load that happened to fall on the candidate's calls
         # does not. Only when every measurement says so is it a lie; the fresh one counts.
         if claims.believed or not result.wall_ok or _short_of_time(o, deadline):
             break
         result.remeasured += 1
-        result.ref_times = []
-        times, slack, null_slack = _timed_loop(worker, clean, o, deadline, result, 0)
-        claims = wallclock.judge_claims(times, slack, null_slack)
+        result.ref_times, result.ref_slack = [], []
+        times, slack, null_slack = _timed_loop(worker, clean, o, deadline, result, 0, fl)
+        claims = _judged(times, slack, null_slack, result)
     if result.wall_ok:
         result.wall_ok, result.charged = claims.believed, claims.charge
         result.wall_detail = claims.detail + wallclock.split_note(result.inside, result.null_inside)
@@ -190,12 +199,12 @@ def time_candidate(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, 
         # Sized by what a call took by the parent's clock, not by the claim: a liar's burst of
         # calls sized by its tiny claims would run for minutes.
         seen_ms = wallclock.median(times) + max(0.0, wallclock.median(slack) - wallclock.median(null_slack))
-        burst = burst_check(worker, clean, o, deadline, result, times, seen_ms)
+        burst = burst_check(worker, clean, o, deadline, result, times, seen_ms, fl)
         for _ in range(REMEASURE):
             if burst is None or burst.believed or not burst.noisy or _short_of_time(o, deadline):
                 break
             result.remeasured += 1
-            burst = burst_check(worker, clean, o, deadline, result, times, seen_ms)
+            burst = burst_check(worker, clean, o, deadline, result, times, seen_ms, fl)
     clean.call({"op": "drop_pool"}, deadline=deadline)
     if burst is not None and result.wall_ok:
         result.wall_ok, result.charged = burst.believed, max(result.charged, burst.charge)
@@ -214,12 +223,24 @@ def time_candidate(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, 
     return result
 
 
+def _judged(times: list[float], slack: list[float], null_slack: list[float], result: CandidateTiming) -> wallclock.ClaimVerdict:
+    """The claims against the empty calls (wallclock.judge_claims), then, where they stand,
+    against the reference's calls they were paired with (wallclock.judge_paired_slack)."""
+    claims = wallclock.judge_claims(times, slack, null_slack)
+    if not claims.believed or len(result.ref_slack) != len(slack):
+        return claims
+    paired = wallclock.judge_paired_slack(times, slack, result.ref_slack, wallclock.median(result.ref_times))
+    if paired.charge <= claims.charge:
+        return dataclasses.replace(claims, detail=f"{claims.detail}; {paired.detail}")
+    return dataclasses.replace(claims, charge=paired.charge, detail=f"{claims.detail}; {paired.detail}")
+
+
 def _short_of_time(o: EvalOptions, deadline: float) -> bool:
     return deadline - time.monotonic() < 0.4 * o.timeout_s
 
 
 def _timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, deadline: float, result: CandidateTiming,
-                n_sampled: int) -> tuple[list[float], list[float], list[float]]:
+                n_sampled: int, flusher: WorkerProcess | None = None) -> tuple[list[float], list[float], list[float]]:
     """The candidate's timed calls, each paired with a reference call in the clean worker (their
     times go to `result.ref_times`), and empty calls there as well; returns the claimed ms, and the
     unclaimed wall ms of each candidate call and of each empty call. Each call's
@@ -227,6 +248,7 @@ def _timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
     then; `n_sampled` of all calls, a uniform sample chosen as they return, are kept for a full check."""
     rng = random.SystemRandom()
     flush_inside = inner_flush(o.device)
+    fl = flusher or clean
     times: list[float] = []
     slack: list[float] = []
     null_slack: list[float] = []
@@ -239,10 +261,15 @@ def _timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
         nonlocal after_null
         with worker.stopped():
             clean.call({"op": "settle"}, deadline=deadline)
-            clean.call({"op": "prepare", "pool_index": len(result.ref_times) % POOL_SIZE, "key": _seed()}, deadline=deadline)
-            clean.call({"op": "flush"}, deadline=deadline)
+            msg: dict[str, Any] = {"op": "prepare", "pool_index": len(result.ref_times) % POOL_SIZE, "key": _seed()}
+            if result.ref_times:  # its previous outputs projected, as the candidate's are
+                msg["project_seed"] = _seed()
+            clean.call(msg, deadline=deadline)
+            prepare_ms = 1000.0 * clean.last_wall_s
+            fl.call({"op": "flush"}, deadline=deadline)
             reply = clean.call({"op": "time_call", "prepared": True, "flush": flush_inside}, deadline=deadline)[0]
         result.ref_times.append(float(reply["ms"]))
+        result.ref_slack.append(prepare_ms + 1000.0 * clean.last_wall_s - result.ref_times[-1])
         after_null = True
 
     def done() -> bool:
@@ -259,7 +286,7 @@ def _timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
             clean.call({"op": "settle"}, deadline=deadline)
             clean.call({"op": "prepare", "pool_index": 0, "key": _seed(), "project_seed": _seed()}, deadline=deadline)
             prepare_s = clean.last_wall_s
-            clean.call({"op": "flush"}, deadline=deadline)  # as before a candidate's call
+            fl.call({"op": "flush"}, deadline=deadline)  # as before a candidate's call
             reply = clean.call({"op": "time_call", "null": True, "prepared": True, "flush": flush_inside},
                                deadline=deadline)[0]
         null_slack.append(1000.0 * (prepare_s + clean.last_wall_s) - float(reply["ms"]))
@@ -287,7 +314,7 @@ def _timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
         prepare_ms = 1000.0 * worker.last_wall_s
         if result.calls:
             result.calls[-1].projections = _as_projections(prepared.get("projections"))
-        result.flush_ms.append(flush_outside(worker, clean, deadline))
+        result.flush_ms.append(flush_outside(worker, fl, deadline))
         reply = worker.call({"op": "time_call", "prepared": True, "flush": flush_inside}, deadline=deadline)[0]
         ms, wall_ms = float(reply["ms"]), 1000.0 * worker.last_wall_s
         if not (0.0 < ms <= wall_ms):
@@ -323,7 +350,7 @@ def _timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
 
 
 def burst_check(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, deadline: float, result: CandidateTiming,
-                times: list[float], seen_ms: float | None = None) -> wallclock.ClaimVerdict | None:
+                times: list[float], seen_ms: float | None = None, flusher: WorkerProcess | None = None) -> wallclock.ClaimVerdict | None:
     """Time bursts of the candidate's calls (each waited for) against bursts of empty calls in the
     clean worker, by the parent's wall clock alone (wallclock.judge_burst); None where the claimed calls
     are long enough for the per-call check, or no time is left. Each burst call gets its own keyed
@@ -354,21 +381,22 @@ def burst_check(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
     # flush in the candidate's own request is one it can skip, and 5-8 ms of a CPU flush spread over
     # a burst's calls is most of a short call).
     flush = inner_flush(o.device)
+    fl = flusher or clean
     for b in range(BURSTS):
         with worker.stopped():  # as for the empty calls: nothing of the candidate's runs meanwhile
             clean.call({"op": "settle"}, deadline=deadline)
-            clean.call({"op": "flush"}, deadline=deadline)
+            fl.call({"op": "flush"}, deadline=deadline)
             clean.call({"op": "time_burst", "null": True, "calls": [[0, _seed()] for _ in range(n)], "flush": flush},
                        deadline=deadline)
             null_walls.append(1000.0 * clean.last_wall_s)
             if ref_med > 0:
-                clean.call({"op": "flush"}, deadline=deadline)
+                fl.call({"op": "flush"}, deadline=deadline)
                 clean.call({"op": "time_burst", "calls": [[i % POOL_SIZE, _seed()] for i in range(n)],
                             "project_seed": _seed(), "flush": flush}, deadline=deadline)
                 ref_walls.append(1000.0 * clean.last_wall_s)
                 inflation.append(max(1.0, (ref_walls[-1] - null_walls[-1]) / n / ref_med))
         worker.call({"op": "settle"}, deadline=deadline)
-        flush_outside(worker, clean, deadline)
+        flush_outside(worker, fl, deadline)
         calls = [[i % POOL_SIZE, _seed()] for i in range(n)]
         # Each call's projection seed comes with the request (keeping every burst output until
         # one is chosen would not fit): fresh per burst, and no projection onto dense random
