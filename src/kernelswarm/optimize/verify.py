@@ -122,16 +122,16 @@ def _ks_user_weights(region):
 
 def shared_copy(path: Path) -> Path:
     """`path`, copied (once per content) where every evaluation's processes can read it. A
-    candidate's worker sees a private /tmp of its own (evaluate/worker/contain.py), so a file the user's
-    weights live in under /tmp (a store in a temporary folder) is not there for it: the copy goes
-    to the user's cache folder ($XDG_CACHE_HOME, else ~/.cache) unless that is under /tmp too."""
+    candidate's worker sees a private /tmp and empty homes (evaluate/worker/contain.py), so the
+    user's weights in a store under /tmp or a home are not there for it: the copy goes to
+    contain.shared_data(), which its workers see."""
     import hashlib
     import os
     import shutil
 
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kernelswarm" / "weights"
-    if str(cache.resolve()).startswith("/tmp/") or not str(path.resolve()).startswith("/tmp/"):
-        return path.resolve()
+    from kernelswarm.evaluate.worker import contain
+
+    cache = Path(contain.shared_data())
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):

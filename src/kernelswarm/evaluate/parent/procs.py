@@ -88,7 +88,7 @@ class WorkerProcess:
         (workdir / "tmp").mkdir(exist_ok=True)
         self._log = open(self.log_path, "wb")
         contained = role == "candidate" and contain.available()
-        private = [str(workdir), *contain.code_paths(env["PYTHONPATH"], env)]
+        private = [str(workdir), *contain.code_paths(env["PYTHONPATH"], env), *contain.shared_paths()]
         self.zygote_why = ""  # why it was not forked, if it was not
         self.started_by = "exec"  # or "zygote": forked from a clean pre-started worker (zygote.py)
         self.proc: "subprocess.Popen[bytes] | forkserver.ForkedProc"

@@ -57,6 +57,19 @@ def launch_argv(worker_argv: list[str], write_fd: int, private: list[str]) -> li
     return [sys.executable, "-I", "-S", __file__, str(write_fd), os.pathsep.join(private), "--", *worker_argv]
 
 
+def shared_data() -> str:
+    """The folder of files every evaluation's workers read (a whole model's own weights: see
+    optimize/verify.shared_copy), under the user's cache folder. A candidate's private /tmp and
+    empty homes would hide it, so it is bound back where it exists (`shared_paths`)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "kernelswarm", "weights")
+
+
+def shared_paths() -> list[str]:
+    folder = shared_data()
+    return [folder] if os.path.isdir(folder) else []
+
+
 def code_paths(pythonpath: str, env: dict[str, str] | None = None) -> list[str]:
     """Folders the worker's own code lives in (the interpreter, its prefix, every import path, and
     the folders `env`'s PATH, library and CUDA variables name: compilers, ninja, CUDA): a private
