@@ -89,8 +89,9 @@ def main() -> None:
                          default=str), flush=True)
         del model, opt
         torch.cuda.empty_cache()
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(rows, indent=2, default=str) + "\n")
+        # After each model, so that a caller's time limit keeps the models already done.
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(rows, indent=2, default=str) + "\n")
 
 
 if __name__ == "__main__":

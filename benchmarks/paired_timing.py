@@ -115,8 +115,11 @@ def measure(a: argparse.Namespace) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     rows = []
     procs = burners(a.busy)
+    start = time.monotonic()
     try:
         for name, problem, cand in cases(a, work):
+            if a.budget and time.monotonic() - start > a.budget:
+                break  # the table of what finished, rather than none when a caller's limit strikes
             row = {"case": name, "after": _child(SRC, problem, cand, a.device, a.timeout)}
             if a.before_src and name.endswith("/ copy"):
                 row["before"] = _child(a.before_src, problem, cand, a.device, a.timeout)
@@ -195,6 +198,7 @@ def main() -> int:
     ap.add_argument("--busy", type=int, default=0, help="processes burning a core each meanwhile")
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds per evaluation")
     ap.add_argument("--before-src", type=Path, default=None, help="a `src` folder from before paired timing")
+    ap.add_argument("--budget", type=float, default=0.0, help="start no evaluation after this many seconds (0: no limit)")
     ap.add_argument("--fixtures", action="store_true", help="also the honest fixtures for the device")
     ap.add_argument("--wins-from", type=Path, action="append", default=None, help="stores of runs to analyse")
     a = ap.parse_args()
