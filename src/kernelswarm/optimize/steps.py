@@ -6,27 +6,30 @@ loss, backward, optimizer step) timed paired, their calls alternating in one win
 
 Each implementation runs in its own fresh process (optimize/steps_worker.py): the user's model in
 one, the assembled model with the user's weights in another. Times are the parent's own clock
-around each step's request; nothing the candidate's process reports about time is used.
+around each step's requests; nothing the candidate's process reports about time is used, and it
+runs nothing between its requests (steps_proc.py: contained, confined, stopped). What it reports
+about values is checked where it could not have forged it cheaply: the losses each timed step
+replied and the parameters after the last, against the clean processes' replay of those steps.
 """
 
 from __future__ import annotations
 
 import inspect
-import json
-import os
 import random
 import shutil
-import subprocess
-import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from kernelswarm import intervals
 from kernelswarm.intervals import CI
+from kernelswarm.optimize.steps_proc import StepsError, StepWorker
+
+__all__ = ["LossError", "StepsCheck", "StepsError", "check_steps", "judge", "loss_file"]
 
 OPTIMIZERS = (("sgd", 1e-2), ("adamw", 1e-3))  # momentum SGD sees a gradient's scale; AdamW does not
 STEPS = 4  # optimizer steps per optimizer
@@ -34,10 +37,11 @@ MULTIPLIER = 2.0  # as torch._dynamo's `same` with a float64 reference: at most 
 # ...plus this share of the float64 update's size: a gradient 1% off moves SGD's update 1% off.
 FLOOR = {"fp32": 1e-3, "tf32": 1e-2, "bf16": 5e-2, "fp16": 5e-2}
 TIMED_STEPS, MAX_TIMED_STEPS, MIN_TIMING_S = 20, 200, 1.0
-
-
-class StepsError(RuntimeError):
-    """A worker failed (the model raised, the process died); one line."""
+WARMUP = 3  # untimed steps first (compilation), checked with the timed ones
+# The medians' speedup may exceed the whole timed run's (every step and the final save, each
+# side's) by this share (outliers of an honest run) before the candidate is charged the latter.
+WHOLE_SLACK = 0.25
+_LR = dict(OPTIMIZERS)
 
 
 class LossError(ValueError):
@@ -80,56 +84,6 @@ def loss_file(loss_fn: Callable | None, folder: Path) -> dict[str, str] | None:
     return {"path": str(path), "name": name}
 
 
-class _Worker:
-    def __init__(self, role: str, folder: Path, device: str) -> None:
-        # Threads that wait for work sleep (as the evaluator's workers): one spinning after its step
-        # must not take the cores from the other's.
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p), OMP_WAIT_POLICY="PASSIVE")
-        # A folder of its own, where it writes everything (its caches too): the candidate's process
-        # may write nowhere else (steps_worker sandboxes it), the references' files included.
-        self.folder = folder / role
-        self.folder.mkdir(parents=True, exist_ok=True)
-        env.update({k: str(self.folder / v) for k, v in (("TORCHINDUCTOR_CACHE_DIR", "inductor"),
-                                                          ("TRITON_CACHE_DIR", "triton"),
-                                                          ("TORCH_EXTENSIONS_DIR", "extensions"))})
-        self.role = role
-        self.log = open(self.folder / "log.txt", "w")  # noqa: SIM115 (closed in kill)
-        self.proc = subprocess.Popen([sys.executable, "-m", "kernelswarm.optimize.steps_worker"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=self.log, text=True, env=env, cwd=self.folder)
-        self.last_ms = 0.0
-        self.sandbox = ""  # what the candidate's process applied (steps_worker), as it said
-
-    def call(self, msg: dict[str, Any]) -> dict[str, Any]:
-        t = time.perf_counter()
-        try:
-            self.proc.stdin.write(json.dumps(msg) + "\n")
-            self.proc.stdin.flush()
-            line = self.proc.stdout.readline()
-        except (BrokenPipeError, OSError):
-            line = ""
-        self.last_ms = 1e3 * (time.perf_counter() - t)
-        if not line:
-            raise StepsError(f"the {self.role} step process died ({msg['op']}): {self._tail()}")
-        reply = json.loads(line)
-        if "error" in reply:
-            raise StepsError(f"the {self.role} ({msg['op']}): {reply['error']}")
-        return reply
-
-    def _tail(self) -> str:
-        self.log.flush()
-        try:
-            lines = Path(self.log.name).read_text().strip().splitlines()
-        except OSError:
-            lines = []
-        return lines[-1][:300] if lines else "no output"
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-        self.log.close()
-
-
 def _rmse(a: Any, b: Any) -> float:
     return float(((a - b) ** 2).mean().sqrt()) if a.numel() else 0.0
 
@@ -162,42 +116,36 @@ def check_steps(user: Path, candidate: Path, device: str, root: str, against: st
     """The candidate's (its source file) training steps against the user's model's; `against`
     ("eager" or "compile") is the baseline it is timed beside. `root`: where the user's model sits
     in the problem's Model ("region" in written problems, "" in the user's own file)."""
-    import torch
-
     own = folder is None
     folder = Path(tempfile.mkdtemp(prefix="kernelswarm-steps-")) if own else folder
     folder.mkdir(parents=True, exist_ok=True)
     base = {"op": "init", "problem": str(user), "device": device, "seed": seed, "root": root, "loss": loss}
-    workers: list[_Worker] = []
+    # What the candidate's contained process must still see: the problem's, its own and the loss's files.
+    readable = tuple(sorted({str(Path(p).resolve().parent) for p in (user, candidate, *([loss["path"]] if loss else []))}))
+    workers: list[StepWorker] = []
     try:
         ref = _start(workers, "reference64", folder, device, {**base, "dtype": "float64"})
         ref32 = _start(workers, "reference", folder, device, base)
-        cand = _start(workers, "candidate", folder, device, {**base, "candidate": str(candidate)})
-        p0_path = ref.folder / "user_weights.pt"
-        ref.call({"op": "save", "path": str(p0_path)})
-        p0 = {k: v.double() for k, v in torch.load(p0_path, weights_only=True).items()}
+        cand = _start(workers, "candidate", folder, device, {**base, "candidate": str(candidate)}, readable)
+        p0 = _user_weights(ref, (ref32, cand))
         worst: dict[str, float] = {}
         for name, lr in OPTIMIZERS:
-            runs = []
+            runs = [_run(w, name, lr, STEPS) for w in (ref, ref32, cand)]
             for w in (ref, ref32, cand):
-                out = w.folder / f"{name}.pt"
-                out.unlink(missing_ok=True)  # only what this run writes is read back
-                losses = w.call({"op": "run", "optimizer": name, "lr": lr, "steps": STEPS, "out": str(out)})["losses"]
-                runs.append((losses, torch.load(out, weights_only=True)))
-                w.call({"op": "reset", "path": str(p0_path)})
+                w.call({"op": "reset", "path": str(w.folder / "user_weights.pt")})
             if set(runs[2][1]) != set(runs[0][1]):
                 return StepsCheck(against, False, "the assembled model's parameters are not the model's")
             ok, what, worst[name] = judge(p0, runs[0], runs[1], runs[2], FLOOR[precision])
             if not ok:
                 return StepsCheck(against, False, f"{name}, {STEPS} steps: {what}", worst=worst)
-        ref.kill()
-        ref32.kill()
         result = StepsCheck(against, True, f"{STEPS} steps with SGD and AdamW match: worst "
                             + ", ".join(f"{k} {v:.2f}" for k, v in worst.items()) + " of the bound", worst=worst,
                             sandbox=cand.sandbox)
         if timed:
-            base_w = _start(workers, "baseline", folder, device, {**base, "compile": against == "compile"})
-            _time(base_w, cand, result)
+            base_w = _start(workers, "baseline", folder, device, {**base, "compile": against == "compile"}, frozen=True)
+            timed_run = _time(base_w, cand, result)
+            base_w.kill()
+            _check_timed(p0, ref, ref32, timed_run, FLOOR[precision], result)
         return result
     finally:
         for w in workers:
@@ -206,21 +154,64 @@ def check_steps(user: Path, candidate: Path, device: str, root: str, against: st
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def _start(workers: list[_Worker], role: str, folder: Path, device: str, init: dict[str, Any]) -> _Worker:
-    w = _Worker(role, folder, device)
+def _start(workers: list[StepWorker], role: str, folder: Path, device: str, init: dict[str, Any],
+           readable: tuple[str, ...] | None = None, frozen: bool = False) -> StepWorker:
+    """A step process; `readable` given: the candidate's, contained and stopped between requests."""
+    w = StepWorker(role, folder, device, contained=readable is not None, readable=readable or (), frozen=frozen)
     workers.append(w)
-    w.sandbox = str(w.call(init).get("sandbox", ""))
+    w.sandbox = str(w.call(init, {"sandbox": str})["sandbox"])[:400]
     return w
 
 
-def _time(base: _Worker, cand: _Worker, result: StepsCheck) -> None:
+def _user_weights(ref: StepWorker, others: tuple[StepWorker, ...]) -> dict[str, Any]:
+    """The user's weights, saved by the clean float64 process; a copy in every process's own folder
+    (a contained candidate sees no other folder), which `reset` goes back to."""
+    import torch
+
+    path = ref.folder / "user_weights.pt"
+    ref.call({"op": "save", "path": str(path)})
+    for w in others:
+        shutil.copyfile(path, w.folder / "user_weights.pt")
+    return {k: v.double() for k, v in torch.load(path, weights_only=True).items()}
+
+
+def _run(w: StepWorker, optimizer: str, lr: float, steps: int) -> tuple[list[float], dict[str, Any]]:
+    """`steps` optimizer steps in one process: its losses and parameters after them."""
+    out = w.folder / f"{optimizer}.pt"
+    out.unlink(missing_ok=True)  # only what this run writes is read back
+    losses = w.call({"op": "run", "optimizer": optimizer, "lr": lr, "steps": steps, "out": str(out)}, {"losses": list})["losses"]
+    if len(losses) != steps:
+        raise StepsError(f"the {w.role} reported {len(losses)} losses for {steps} steps")
+    return losses, w.load(out)
+
+
+def _check_timed(p0: dict[str, Any], ref: StepWorker, ref32: StepWorker, cand: tuple[list[float], dict[str, Any]],
+                 floor: float, result: StepsCheck) -> None:
+    """The timed steps are checked too (a candidate that is honest while checked and skips work
+    while timed, issue 14): the candidate's losses, as each timed step reported them, and its
+    parameters after the last, against the clean processes' replay of the same steps."""
+    steps = len(cand[0])
+    runs = [_run(w, "adamw", _LR["adamw"], steps) for w in (ref, ref32)]
+    if set(cand[1]) != set(runs[0][1]):
+        result.passed, result.detail = False, "the timed steps: the assembled model's parameters are not the model's"
+        return
+    ok, what, worst = judge(p0, runs[0], runs[1], cand, floor)
+    result.worst["timed adamw"] = worst
+    if not ok:
+        result.passed, result.detail = False, f"the {steps} timed adamw steps: {what}"
+
+
+def _time(base: StepWorker, cand: StepWorker, result: StepsCheck) -> tuple[list[float], dict[str, Any]]:
     """Whole steps, paired: the baseline's and the candidate's alternate (which goes first drawn
-    per pair), each on fresh inputs prepared outside its time, warmed up first (compilation)."""
+    per pair), each on fresh inputs prepared just before it, warmed up first (compilation). A step
+    is charged both requests, the preparing and the step: the candidate's process runs nothing
+    between its requests (steps_proc), so no work of its step can fall outside what is charged.
+    Returns the candidate's losses, as its steps reported them, and its parameters after them."""
+    losses: list[float] = []
     for w in (base, cand):
-        w.call({"op": "optimizer", "optimizer": "adamw", "lr": 1e-3})
-        for i in range(3):
-            w.call({"op": "prepare", "i": i})
-            w.call({"op": "step"})
+        w.call({"op": "optimizer", "optimizer": "adamw", "lr": _LR["adamw"]})
+        for i in range(WARMUP):
+            _step(w, i, losses if w is cand else [])
     rng = random.SystemRandom()
     a: list[float] = []
     b: list[float] = []
@@ -229,10 +220,31 @@ def _time(base: _Worker, cand: _Worker, result: StepsCheck) -> None:
         pair = [(base, a), (cand, b)]
         rng.shuffle(pair)
         for w, out in pair:
-            w.call({"op": "prepare", "i": 3 + len(out)})
-            w.call({"op": "step"})
-            out.append(w.last_ms)
+            out.append(_step(w, WARMUP + len(out), losses if w is cand else []))
+    # The parameters after the last step, written in a request timed like the steps: one that
+    # replays the honest steps there (to forge them) pays for them in the whole run's time.
+    saves = {}
+    for w in (base, cand):
+        w.call({"op": "save", "path": str(w.folder / "timed.pt")})
+        saves[w.role] = w.last_ms
+        state = w.load(w.folder / "timed.pt")
     result.n = len(a)
     result.baseline_ms, result.candidate_ms = intervals.median(a), intervals.median(b)
     result.speedup = result.baseline_ms / result.candidate_ms
     result.speedup_ci = intervals.ratio_ci(a, b)
+    whole = (sum(a) + saves["baseline"]) / (sum(b) + saves["candidate"])
+    if result.speedup > whole * (1 + WHOLE_SLACK):
+        # Charged what the whole run took: the medians claim more than the wall time allows.
+        scale = whole / result.speedup
+        result.speedup, result.candidate_ms = whole, result.candidate_ms / scale
+        result.speedup_ci = (result.speedup_ci[0] * scale, result.speedup_ci[1] * scale)
+        result.detail += f"; charged the whole timed run's {whole:.3f}x (its medians claimed more)"
+    return losses, state
+
+
+def _step(w: StepWorker, i: int, losses: list[float]) -> float:
+    """One step on inputs i; the wall time of both requests, in ms."""
+    w.call({"op": "prepare", "i": i})
+    ms = w.last_ms
+    losses.append(float(w.call({"op": "step"}, {"loss": float})["loss"]))
+    return ms + w.last_ms

@@ -8,6 +8,12 @@
   worker's session, where `contain.kill_session` finds it; `ptrace`, `process_vm_readv`/`writev`
   and `pidfd_getfd` fail, so no other process's memory or descriptors can be reached.
   `setpgid` stays allowed: build tools (ninja) put each command in its own process group.
+  `socket` fails too (and 32-bit `socketcall`): a unix socket file is reached by its path,
+  which no write restriction covers, and the host keeps services behind them (docker, dbus,
+  a ray cluster's raylet, X11); UDP is not covered by Landlock's TCP rules. Nothing a candidate
+  legitimately runs (torch, its compilers, Triton, CUDA) makes a socket after the worker
+  starts; `socketpair`, which reaches nothing outside, stays allowed. Only the profiling worker
+  under Nsight Compute keeps sockets (its injected library talks to the front end).
 
 Both are kernel state that the process cannot undo, and they pass to every child. Standard
 library only (ctypes).
@@ -34,6 +40,8 @@ _I386 = (0x40000003, {"setsid": 66, "ptrace": 26, "process_vm_readv": 347, "proc
                       "pidfd_getfd": 438})
 _AARCH64 = (0xC00000B7, {"setsid": 157, "ptrace": 117, "process_vm_readv": 270, "process_vm_writev": 271,
                          "pidfd_getfd": 438})
+# Refused unless sockets are kept (see the module's note): per ABI, as the tables above.
+_SOCKETS = {0xC000003E: {"socket": 41}, 0x40000003: {"socket": 359, "socketcall": 102}, 0xC00000B7: {"socket": 198}}
 _X32_BIT = 0x40000000  # x86_64's x32 ABI: the same calls under numbers with this bit set
 
 _RET_ALLOW, _RET_ERRNO_EPERM, _RET_KILL = 0x7FFF0000, 0x00050000 | 1, 0x80000000
@@ -116,23 +124,29 @@ def _install(prog: list[tuple[int, int, int, int]]) -> None:
         raise _err("prctl(SECCOMP)")
 
 
-def deny_escapes() -> str:
-    """Install the seccomp filter; returns what holds, or why nothing could."""
+def deny_escapes(sockets: bool = False) -> str:
+    """Install the seccomp filter; returns what holds, or why nothing could. `sockets`: `socket`
+    stays allowed (only for Nsight Compute)."""
     if platform.system() != "Linux":
         return "no seccomp on this system"
+
+    def table(arch: int, numbers: dict[str, int]) -> dict[str, int]:
+        return numbers if sockets else {**numbers, **_SOCKETS[arch]}
+
     machine = platform.machine()
     if machine == "x86_64":  # a 64-bit process can also make 32-bit (int 0x80) and x32 calls
-        _install(_program([(_X86_64[0], _X86_64[1], True), (_I386[0], _I386[1], False)]))
+        _install(_program([(_X86_64[0], table(*_X86_64), True), (_I386[0], table(*_I386), False)]))
     elif machine in ("aarch64", "arm64"):
-        _install(_program([(_AARCH64[0], _AARCH64[1], False)]))
+        _install(_program([(_AARCH64[0], table(*_AARCH64), False)]))
     else:
         return f"no seccomp filter for {machine}"
-    return "setsid, ptrace, process_vm_* and pidfd_getfd refused (seccomp)"
+    return "setsid, ptrace, process_vm_*, pidfd_getfd" + ("" if sockets else " and socket") + " refused (seccomp)"
 
 
-def confine() -> str:
-    """Both steps, for a worker about to import a candidate; one line saying what holds."""
-    parts = [deny_escapes()]
+def confine(sockets: bool = False) -> str:
+    """Both steps, for a worker about to import a candidate; one line saying what holds.
+    `sockets`: `socket` stays allowed (deny_escapes)."""
+    parts = [deny_escapes(sockets)]
     if os.geteuid() == 0 or _has_caps():
         parts.append(drop_capabilities())
     return "; ".join(parts)

@@ -83,7 +83,7 @@ def candidate_sandbox(device_type: str, tcp: bool = False) -> str:
     # /dev/shm stays writable where it is this worker's own (a private mount) or a GPU library
     # may need it; a CPU worker on the machine's shared one may not leave files there.
     shm = "private" in contained or device_type != "cpu"
-    steps = [f"contained: {contained}", confine.confine(), restrict_writes(os.getcwd(), shm=shm, tcp=tcp)]
+    steps = [f"contained: {contained}", confine.confine(sockets=tcp), restrict_writes(os.getcwd(), shm=shm, tcp=tcp)]
     return "; ".join(steps)
 
 

@@ -1,0 +1,56 @@
+"""Hostile winners in the whole-model training-step check (optimize/steps.py, issue 14): the
+step process runs the winner's code, which can rewrite anything in that process. What is charged
+must come from the parent's clock over everything the process did, what is compared from figures
+the winner could not forge without doing the work, and nothing secret may be readable there."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kernelswarm.optimize.steps import StepsError, check_steps
+
+HERE = Path(__file__).parent / "candidates_steps"
+KEY = "sk-kernelswarm-test-3c9f1e0d7a"
+
+
+def _check(tmp_path: Path, name: str, timed: bool = True):
+    return check_steps(HERE / "problem.py", HERE / f"{name}.py", "cpu", "", "eager", folder=tmp_path / name, timed=timed)
+
+
+@pytest.mark.slow
+def test_honest_copy_passes_and_is_not_faster(tmp_path):
+    r = _check(tmp_path, "honest")
+    assert r.passed, r.detail
+    assert r.n >= 20 and "timed adamw" in r.worst and r.worst["timed adamw"] <= 1.0
+    assert r.speedup < 3.0, r  # a copy of the baseline (noise on a loaded 2-core machine allowed)
+    assert "contained" in r.sandbox
+
+
+@pytest.mark.slow
+def test_forged_timed_steps_are_refused(tmp_path):
+    """Honest while checked, no work while timed: before, accepted at many times the baseline's
+    speed (its timed steps were never checked); now its timed losses and final parameters are
+    compared with the clean processes' replay of the same steps."""
+    r = _check(tmp_path, "forge_timed_steps")
+    assert not r.passed, (r.detail, r.speedup)
+    assert "timed adamw steps" in r.detail, r.detail
+
+
+@pytest.mark.slow
+def test_work_moved_out_of_the_timed_request_is_charged(tmp_path):
+    """The step done while the inputs were prepared: before, accepted with a step that took no time
+    (over 5x); now both requests are charged and the process runs nothing between them."""
+    r = _check(tmp_path, "work_while_preparing")
+    assert r.passed, r.detail  # its figures are honest
+    assert r.speedup < 3.0, (r.speedup, r.baseline_ms, r.candidate_ms)
+
+
+def test_no_secret_in_the_step_process(tmp_path, monkeypatch):
+    """A key in the parent's environment: before, the winner read it (its own environment held
+    everything) and returned it in its error, which the parent stores; now it finds nothing."""
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    with pytest.raises(StepsError) as err:
+        _check(tmp_path, "steal_key", timed=False)
+    assert "found:" in str(err.value) and KEY not in str(err.value), str(err.value)
