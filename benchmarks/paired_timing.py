@@ -68,6 +68,7 @@ def _child(src: Path, problem: Path, candidate: Path, device: str, timeout: floa
         "reference_ms": d.get("reference_ms"), "candidate_ms": d.get("candidate_ms"),
         "calls": (d.get("candidate") or {}).get("n"), "wall_s": d.get("wall_s"), "process_s": wall,
         "timing_s": sum(phases.get(k, 0.0) for k in ("timing", "baseline", "intervals")),
+        "phases_s": phases,
     }
 
 

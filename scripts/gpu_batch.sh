@@ -1,11 +1,8 @@
 #!/usr/bin/env bash
 # A session's GPU work in device commands of at most 600 s each, from the repository root:
-#   bash scripts/gpu_batch.sh tests OUT   # every gpu-marked test, WORKERS at once, then the failures alone
+#   bash scripts/gpu_batch.sh tests OUT   # gpu-marked tests (TESTS: paths or -k, default all), one at a time
 #   bash scripts/gpu_batch.sh bench OUT   # paired timing (copies of the reference), training, whole models
-# `tests`: first every gpu-marked test with pytest-xdist (WORKERS processes, default 3: each has its
-# own device locks, so their evaluations share the GPU as other users' work would), then whatever
-# failed, again one at a time with the GPU to itself, so that a failure under contention and a
-# failure alone are told apart. Each step has its own limit (seconds, environment: T_TESTS, T_RERUN,
+# Each step has its own limit (seconds, environment: T_TESTS,
 # T_NOISE, T_TRAIN, T_MODELS); a step that runs out writes what it had. Logs and tables go to OUT.
 # Without pydantic on the machine, carry its wheels in .whl/ (see docs/benchmarks.md).
 set -u
@@ -31,9 +28,10 @@ step() {  # step LOG LIMIT_S COMMAND...
 case "$what" in
   tests)
     rm -rf .pytest_cache
-    step "$out/gpu_tests.log" "${T_TESTS:-400}" python3 -m pytest -m gpu -q -rfE --tb=short --durations=15 \
-      -n "${WORKERS:-3}" tests
-    step "$out/gpu_rerun.log" "${T_RERUN:-170}" python3 -m pytest -m gpu -q -rA --tb=short --lf --lfnf=none tests
+    # One at a time: three pytest processes sharing the GPU finished 7 tests in 400 s (session 9).
+    # Each outcome, and each failure's report, is written to OUT/outcomes.log as the test ends.
+    KERNELSWARM_TEST_LOG="$out/outcomes.log" step "$out/gpu_tests.log" "${T_TESTS:-570}" python3 -m pytest -m gpu -q -rA \
+      --tb=short --timeout="${TEST_TIMEOUT:-240}" --durations=15 ${TESTS:-tests}
     ;;
   bench)
     step "$out/noise.log" "${T_NOISE:-210}" python3 benchmarks/paired_timing.py --device cuda --limit "${NOISE_LIMIT:-20}" --budget $(( ${T_NOISE:-210} - 90 )) --out .bench/noise

@@ -9,3 +9,18 @@ def _own_device_locks(tmp_path_factory):
     mp.setenv("KERNELSWARM_LOCK_DIR", str(tmp_path_factory.mktemp("locks")))
     yield
     mp.undo()
+
+
+def pytest_runtest_logreport(report):
+    """With KERNELSWARM_TEST_LOG set, each test's outcome and, for a failure, its report are
+    appended to that file as the test finishes: on a lent GPU machine a command's time limit can
+    kill pytest before its summary, and the reasons must survive (scripts/gpu_batch.sh)."""
+    import os
+
+    path = os.environ.get("KERNELSWARM_TEST_LOG")
+    if not path or (report.when != "call" and report.passed):
+        return
+    with open(path, "a") as f:
+        f.write(f"{report.nodeid} {report.when} {report.outcome} {report.duration:.1f}s\n")
+        if report.failed:
+            f.write(str(report.longrepr)[-4000:] + "\n\n")
