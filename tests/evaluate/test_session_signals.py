@@ -77,3 +77,39 @@ def test_a_session_is_stopped_resumed_and_killed_whole() -> None:
             os.kill(pid, signal.SIGKILL)
         leader.kill()
         leader.wait()
+
+
+# A session leader whose SIGCONT handler writes when it ran (CLOCK_MONOTONIC, shared by every
+# process of the machine) to stdout.
+_HANDLER = r"""
+import os, signal, sys, time
+signal.signal(signal.SIGCONT, lambda *_: os.write(1, b"%d\n" % time.monotonic_ns()))
+print("ready", flush=True)
+while True:
+    time.sleep(0.01)
+"""
+
+
+def test_a_continued_session_gets_no_head_start(monkeypatch) -> None:
+    """SIGCONT reaches every member only once they are all known: a candidate continued before the
+    scan of /proc ran for the scan's length before the parent's clock started on its request (its
+    SIGCONT handler did the call's work there). The scan slowed to 0.3 s here: the handler must
+    not run before the scan is over."""
+    proc = subprocess.Popen([sys.executable, "-c", _HANDLER], stdout=subprocess.PIPE, start_new_session=True)
+    try:
+        assert proc.stdout.readline().strip() == b"ready"
+        contain.signal_session(proc.pid, signal.SIGSTOP)
+        real = contain.session_states
+
+        def slow(sid: int) -> dict[int, str]:
+            time.sleep(0.3)
+            return real(sid)
+
+        monkeypatch.setattr(contain, "session_states", slow)
+        started = time.monotonic_ns()
+        contain.signal_session(proc.pid, signal.SIGCONT)
+        ran = int(proc.stdout.readline())
+        assert ran - started >= 0.3e9, f"the handler ran {(ran - started) / 1e6:.1f} ms into a 300 ms scan"
+    finally:
+        proc.kill()
+        proc.wait()
