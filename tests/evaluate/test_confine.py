@@ -33,6 +33,11 @@ import socket
 attempt("unix-socket", lambda: socket.socket(socket.AF_UNIX, socket.SOCK_STREAM))
 attempt("udp-socket", lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
 attempt("socketpair", lambda: socket.socketpair())
+import resource
+attempt("own-nice", lambda: os.setpriority(os.PRIO_PROCESS, 0, 1))
+attempt("own-affinity", lambda: os.sched_setaffinity(0, os.sched_getaffinity(0)))
+attempt("own-limit", lambda: resource.setrlimit(resource.RLIMIT_CORE, (0, 0)))
+attempt("user-nice", lambda: os.setpriority(os.PRIO_USER, 0, 19))
 print([l.split()[1] for l in open("/proc/self/status") if l.startswith("CapEff")][0])
 """
 
@@ -47,6 +52,9 @@ def test_confined_process_keeps_its_session_and_no_capabilities() -> None:
     assert "setpgid ok" in lines and "child ran" in lines  # build tools (ninja) still work
     # No socket reaches a host service (issue 14); a connected pair reaches nothing outside.
     assert "unix-socket refused 1" in lines and "udp-socket refused 1" in lines and "socketpair ok" in lines
+    # Its own priority, affinity and limits stay its own to set; every process of its user's not.
+    assert "own-nice ok" in lines and "own-affinity ok" in lines and "own-limit ok" in lines
+    assert "user-nice refused 1" in lines
     assert lines[-1] == "0000000000000000"
 
 
@@ -59,3 +67,48 @@ def test_sockets_kept_only_when_asked() -> None:
     lines = out.stdout.splitlines()
     assert out.returncode == 0, out.stderr
     assert "unix-socket ok" in lines and "udp-socket ok" in lines and "setsid refused 1" in lines
+
+
+# Another process of the same user, without capabilities (as root, commoncap alone refuses a
+# process with fewer capabilities than its target): nice 19, SCHED_IDLE, another core, its limits.
+_NEIGHBOUR = """
+import os, resource, subprocess, sys
+victim = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+try:
+    from kernelswarm.evaluate.worker import confine
+    if sys.argv[1] == "confined":
+        confine.confine()
+    for name, fn in (("nice", lambda: os.setpriority(os.PRIO_PROCESS, victim.pid, 19)),
+                     ("idle", lambda: os.sched_setscheduler(victim.pid, os.SCHED_IDLE, os.sched_param(0))),
+                     ("affinity", lambda: os.sched_setaffinity(victim.pid, {min(os.sched_getaffinity(0))})),
+                     ("limit", lambda: resource.prlimit(victim.pid, resource.RLIMIT_CORE, (0, 0)))):
+        try:
+            fn()
+            print(name, "ok", flush=True)
+        except OSError as e:
+            print(name, "refused", e.errno, flush=True)
+finally:
+    victim.kill()
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only")
+def test_other_processes_scheduling_is_not_the_candidates(tmp_path: Path) -> None:
+    """Issue 14: without a PID namespace a candidate could lower the priority of the clean worker
+    that times the reference (cheat/renice_reference). Run as a user without capabilities."""
+    import os
+    import shutil
+
+    argv = [sys.executable, "-c", _NEIGHBOUR]
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("root without setpriv: no capability-free user to run as")
+        argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *argv]
+    env = {"PYTHONPATH": SRC, "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    free = subprocess.run([*argv, "free"], capture_output=True, text=True, timeout=120, env=env, cwd="/")
+    if "nice ok" not in free.stdout.splitlines():
+        pytest.skip(f"this system refuses it anyway: {free.stdout or free.stderr}"[:300])
+    out = subprocess.run([*argv, "confined"], capture_output=True, text=True, timeout=120, env=env, cwd="/")
+    lines = out.stdout.splitlines()
+    assert out.returncode == 0, out.stderr
+    assert all(f"{n} refused 1" in lines for n in ("nice", "idle", "affinity", "limit")), out.stdout

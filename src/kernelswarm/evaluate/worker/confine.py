@@ -42,6 +42,22 @@ _AARCH64 = (0xC00000B7, {"setsid": 157, "ptrace": 117, "process_vm_readv": 270, 
                          "pidfd_getfd": 438})
 # Refused unless sockets are kept (see the module's note): per ABI, as the tables above.
 _SOCKETS = {0xC000003E: {"socket": 41}, 0x40000003: {"socket": 359, "socketcall": 102}, 0xC00000B7: {"socket": 198}}
+# Calls that act on a process named by its id: allowed on the caller itself only (these arguments
+# must hold these values: a pid of 0, PRIO_PROCESS, IOPRIO_WHO_PROCESS), refused on any other.
+# A process may lower another's priority (nice 19, SCHED_IDLE), move it to other cores, or change
+# its limits whenever both run as one user, without a capability: without a PID namespace the
+# candidate reached the clean worker that times the reference (cheat/renice_reference).
+_SELF_ONLY = {"setpriority": ((0, 0), (1, 0)), "sched_setparam": ((0, 0),), "sched_setscheduler": ((0, 0),),
+              "sched_setaffinity": ((0, 0),), "sched_setattr": ((0, 0),), "ioprio_set": ((0, 1), (1, 0)),
+              "prlimit64": ((0, 0),)}
+_SELF_NUMBERS = {
+    0xC000003E: {"setpriority": 141, "sched_setparam": 142, "sched_setscheduler": 144, "sched_setaffinity": 203,
+                 "ioprio_set": 251, "prlimit64": 302, "sched_setattr": 314},
+    0x40000003: {"setpriority": 97, "sched_setparam": 154, "sched_setscheduler": 156, "sched_setaffinity": 241,
+                 "ioprio_set": 289, "prlimit64": 340, "sched_setattr": 351},
+    0xC00000B7: {"setpriority": 140, "sched_setparam": 118, "sched_setscheduler": 119, "sched_setaffinity": 122,
+                 "ioprio_set": 30, "prlimit64": 261, "sched_setattr": 274},
+}
 _X32_BIT = 0x40000000  # x86_64's x32 ABI: the same calls under numbers with this bit set
 
 _RET_ALLOW, _RET_ERRNO_EPERM, _RET_KILL = 0x7FFF0000, 0x00050000 | 1, 0x80000000
@@ -78,29 +94,44 @@ def drop_capabilities() -> str:
 
 def _program(tables: list[tuple[int, dict[str, int], bool]]) -> list[tuple[int, int, int, int]]:
     """BPF: for each (audit arch, numbers, x32) the listed calls fail with EPERM (with x32, every
-    call of the x32 ABI too); a call under any other arch is killed (no honest use here).
+    call of the x32 ABI too), and the arch's `_SELF_ONLY` calls unless aimed at the caller
+    itself; a call under any other arch is killed (no honest use here).
 
     Layout: `ld arch`, then per table `jeq arch ? fall through : next table`, `ld nr`, the
-    number tests (each jumping to the EPERM return), `ret ALLOW`; after the last table
-    `ret KILL`, `ret EPERM`. The accumulator still holds the arch when a table is skipped."""
+    number tests (each jumping to the EPERM return), the self-only calls (`jeq nr ? fall through
+    : past it`, then per argument its low and high words against the value, any other to the
+    EPERM return, then `ret ALLOW`), `ret ALLOW`; after the last table `ret KILL`, `ret EPERM`.
+    The accumulator still holds the arch when a table is skipped, the number when a call is."""
     ld_w_abs, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
     blocks = []
     for arch, numbers, x32 in tables:
         tests = [(jge, _X32_BIT)] if x32 else []
         tests += [(jeq, n) for n in sorted(set(numbers.values()))]
-        blocks.append((arch, tests))
-    total = 1 + sum(3 + len(tests) for _, tests in blocks) + 2
+        own = [(nr, _SELF_ONLY[name]) for name, nr in sorted(_SELF_NUMBERS.get(arch, {}).items())]
+        blocks.append((arch, tests, own))
+
+    def size(tests: list, own: list) -> int:  # jeq arch, ld nr, the tests, the self-only calls, ret allow
+        return 3 + len(tests) + sum(2 + 4 * len(args) for _, args in own)
+
+    total = 1 + sum(size(tests, own) for _, tests, own in blocks) + 2
     deny_at, kill_at = total - 1, total - 2
     prog: list[tuple[int, int, int, int]] = [(ld_w_abs, 0, 0, 4)]
-    for arch, tests in blocks:
-        size = 3 + len(tests)  # jeq arch, ld nr, the tests, ret allow
-        prog.append((jeq, 0, size - 1, arch))  # not this arch: past this block
+    for arch, tests, own in blocks:
+        prog.append((jeq, 0, size(tests, own) - 1, arch))  # not this arch: past this block
         prog.append((ld_w_abs, 0, 0, 0))
         for op, k in tests:
             prog.append((op, deny_at - len(prog) - 1, 0, k))
+        for nr, args in own:
+            prog.append((jeq, 0, 4 * len(args) + 1, nr))  # not this call: past it (nr still loaded)
+            for index, value in args:
+                for offset, want in ((16 + 8 * index, value), (20 + 8 * index, 0)):  # low word, high word
+                    prog.append((ld_w_abs, 0, 0, offset))
+                    prog.append((jeq, 0, deny_at - len(prog) - 1, want))
+            prog.append((ret, 0, 0, _RET_ALLOW))
         prog.append((ret, 0, 0, _RET_ALLOW))
     prog += [(ret, 0, 0, _RET_KILL), (ret, 0, 0, _RET_ERRNO_EPERM)]
     assert len(prog) == total and kill_at == total - 2
+    assert all(0 <= jt <= 255 and 0 <= jf <= 255 for _, jt, jf, _ in prog)
     return prog
 
 
@@ -140,7 +171,8 @@ def deny_escapes(sockets: bool = False) -> str:
         _install(_program([(_AARCH64[0], table(*_AARCH64), False)]))
     else:
         return f"no seccomp filter for {machine}"
-    return "setsid, ptrace, process_vm_*, pidfd_getfd" + ("" if sockets else " and socket") + " refused (seccomp)"
+    return ("setsid, ptrace, process_vm_*, pidfd_getfd" + ("" if sockets else ", socket")
+            + " and other processes' priority, scheduling, affinity and limits refused (seccomp)")
 
 
 def confine(sockets: bool = False) -> str:
