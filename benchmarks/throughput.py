@@ -71,17 +71,46 @@ def worker_starts(path: str, device: str, n: int) -> dict:
             "rows": rows}
 
 
-def main_job(path: str, device: str, timeout_s: float) -> dict:
-    """`kernelswarm run` with its defaults, in a fresh folder, store and baseline cache."""
+def main_job(path: str, device: str, timeout_s: float, old_src: Path | None = None) -> dict:
+    """`kernelswarm run` with its defaults, in a fresh folder, store and baseline cache. The old
+    path: `old_src` (a checkout of the code before issue 16) where given, else this tree with the
+    zygote off and one evaluation at a time (the defaults before compiling ahead)."""
     with tempfile.TemporaryDirectory(prefix=f"ks-mainjob-{path}-") as tmp:
         env = _env(path, KERNELSWARM_CACHE=str(Path(tmp) / "cache"))
+        cmd = [sys.executable, "-m", "kernelswarm", "run", "--device", device, "--db", str(Path(tmp) / "ks.db")]
+        if path == "old" and old_src is not None:
+            env["PYTHONPATH"] = os.pathsep.join([str(old_src / "src"), *env["PYTHONPATH"].split(os.pathsep)[1:]])
+        elif path == "old":
+            cmd += ["--jobs", "1"]
         load = os.getloadavg()[0]
         t = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "kernelswarm", "run", "--device", device, "--db", str(Path(tmp) / "ks.db")],
-                              cwd=tmp, env=env, capture_output=True, text=True, timeout=timeout_s)
+        done = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True, timeout=timeout_s)
         wall = time.perf_counter() - t
+        phases = _phases(Path(tmp) / "ks.db")
+    device_line = next((x for x in done.stdout.splitlines() if x.startswith("device:")), "")
     return {"wall_s": wall, "rc": done.returncode, "load_before": load, "load_after": os.getloadavg()[0],
-            "tail": (done.stdout + done.stderr)[-3000:]}
+            "device_line": device_line, "phases": phases, "tail": (done.stdout + done.stderr)[-3000:]}
+
+
+def _phases(db: Path) -> dict:
+    """Per stored evaluation: problem, verdict, wall and its phases (seconds), from the run's store."""
+    import sqlite3
+
+    if not db.exists():
+        return {}
+    con = sqlite3.connect(db)
+    try:
+        rows = con.execute("SELECT data FROM evaluations ORDER BY candidate_id").fetchall()
+    finally:
+        con.close()
+    evs = [json.loads(r[0]) for r in rows]
+    total: dict[str, float] = {}
+    for ev in evs:
+        for k, v in (ev.get("phases_s") or {}).items():
+            total[k] = round(total.get(k, 0.0) + float(v), 3)
+    return {"evaluations": [{"problem": ev["problem"], "verdict": ev["verdict"], "wall_s": round(ev["wall_s"], 2),
+                             "phases_s": ev.get("phases_s")} for ev in evs],
+            "sum_s": total, "eval_wall_sum_s": round(sum(ev["wall_s"] for ev in evs), 2)}
 
 
 def warm_level1(path: str, device: str) -> dict:
@@ -125,6 +154,8 @@ def main() -> None:
     ap.add_argument("--paths", default="old,new", help="which start paths, in this order (one per command: "
                     "--paths old, then --paths new, each --out its own folder)")
     ap.add_argument("--skip-sweep", action="store_true", help="cuda: starts and warm evaluations only")
+    ap.add_argument("--old-src", type=Path, default=None, help="CPU main job: the old path's checkout (e.g. a "
+                    "git worktree of the commit before compiling ahead); default: this tree, zygote off, --jobs 1")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     import torch
@@ -146,9 +177,9 @@ def main() -> None:
     for path in paths:  # the long parts after the short ones, in the same order
         res = report["paths"][path]
         if args.device == "cpu" and not args.skip_main_job:
-            res["main_job"] = m = main_job(path, args.device, args.main_job_timeout)
-            print(f"{path}: main job {m['wall_s']:.1f} s (rc {m['rc']}, load {m['load_before']:.1f} -> {m['load_after']:.1f})",
-                  flush=True)
+            res["main_job"] = m = main_job(path, args.device, args.main_job_timeout, args.old_src)
+            print(f"{path}: main job {m['wall_s']:.1f} s (rc {m['rc']}, load {m['load_before']:.1f} -> {m['load_after']:.1f}); "
+                  f"{m['device_line']}", flush=True)
         if args.device == "cuda" and not args.skip_sweep:
             res["sweep"] = sw = sweep(path, args.out, args.jobs, args.sweep_budget, args.sweep_limit)
             print(f"{path}: sweep {sw['evaluations']} evaluations, {sw['per_gpu_minute']} per GPU-minute, "

@@ -316,7 +316,7 @@ def test_out_of_memory_beside_other_evaluations_is_retried_alone(tmp_path: Path)
     assert c.verdict == "runtime_error"  # alone already: the verdict stands
 
 
-def test_gpu_runs_time_the_next_problems_baselines_ahead(tmp_path: Path) -> None:
+def test_runs_with_jobs_time_the_next_problems_baselines_ahead(tmp_path: Path) -> None:
     import time
 
     base = fake_baselines()
@@ -332,7 +332,7 @@ def test_gpu_runs_time_the_next_problems_baselines_ahead(tmp_path: Path) -> None
 
         class Watching(FakeEvaluator):
             def __call__(self, problem, source, options):
-                end = time.monotonic() + (2.0 if device != "cpu" and jobs > 1 else 0.2)
+                end = time.monotonic() + (2.0 if jobs > 1 else 0.2)
                 while len(timed) < 2 and time.monotonic() < end:
                     time.sleep(0.01)
                 seen.append(len(timed) == 2)
@@ -346,7 +346,9 @@ def test_gpu_runs_time_the_next_problems_baselines_ahead(tmp_path: Path) -> None
 
     assert run_on("cuda", jobs=2)[0]  # the second problem's baselines ran during the first one's evaluation
     assert run_on("cuda", jobs=1) == [False, True]  # one at a time: no candidate alive during a baseline
-    assert run_on("cpu", jobs=2) == [False, True]  # on a CPU nothing runs beside a timing
+    # On a CPU too: every timing stops the other evaluations' processes, so builds overlap safely.
+    assert run_on("cpu", jobs=2)[0]
+    assert run_on("cpu", jobs=1) == [False, True]
 
 
 def test_gpu_runs_with_jobs_overlap_two_problems_within_the_job_bound(tmp_path: Path) -> None:
@@ -535,3 +537,15 @@ def test_min_gain_decides_whether_a_small_win_replaces_the_baseline(tmp_path: Pa
         assert r.selection.value == ("win" if won else "not-faster")
         [done] = [e for e in events if e.kind == "done"]
         assert done.result.selection is r.selection
+
+
+def test_cpu_runs_overlap_as_many_evaluations_as_cores_and_memory_allow() -> None:
+    from kernelswarm.cli.run_cmd import _default_jobs
+    from kernelswarm.machine import EVALUATION_MEMORY, MOST_JOBS_AHEAD, jobs_ahead
+
+    assert jobs_ahead(cores=2, available=64 * EVALUATION_MEMORY) == 2  # bounded by cores
+    assert jobs_ahead(cores=16, available=3 * EVALUATION_MEMORY + 1) == 3  # by memory
+    assert jobs_ahead(cores=1, available=64 * EVALUATION_MEMORY) == 1
+    assert jobs_ahead(cores=8, available=EVALUATION_MEMORY // 2) == 1  # never none
+    assert jobs_ahead(cores=128, available=1 << 50) == MOST_JOBS_AHEAD
+    assert _default_jobs("cpu") == jobs_ahead() and _default_jobs("cuda") == 1

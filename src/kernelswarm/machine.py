@@ -50,3 +50,31 @@ def _gpu_name() -> str:
         return ""
     lines = out.stdout.strip().splitlines() if out.returncode == 0 else []
     return lines[0].strip() if lines else ""
+
+
+# What one evaluation's processes may take at once on a CPU: three workers forked from the zygote
+# (the reference, the candidate, the flusher), one of them compiling (inductor, a C++ build).
+EVALUATION_MEMORY = 2 << 30
+MOST_JOBS_AHEAD = 8  # past this the quick start's few candidates gain nothing; memory still bounds it
+
+
+def jobs_ahead(cores: int | None = None, available: int | None = None) -> int:
+    """Evaluations a CPU run overlaps by default: one per core, as memory allows (at least one).
+    Their starts, builds and correctness trials run side by side; each timing still has the
+    machine to itself, the others' processes stopped (evaluate.parent.devicelock)."""
+    cores = cores if cores is not None else len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    available = available if available is not None else _available_memory()
+    by_memory = available // EVALUATION_MEMORY if available else cores
+    return max(1, min(cores, by_memory, MOST_JOBS_AHEAD))
+
+
+def _available_memory() -> int | None:
+    """MemAvailable from /proc/meminfo in bytes; None where there is none (not Linux)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None

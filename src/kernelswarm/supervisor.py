@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import shutil
+import tempfile
 import threading
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from kernelswarm import machine
@@ -74,6 +77,10 @@ class Supervisor:
         self._screen = screener or (_real_screener(self._device_lock) if evaluator is None else _no_screen)
         self._baseline_futs: dict[int, Future | None] = {}  # problem id -> its baselines timed ahead (None: taken)
         self._baseline_guard = threading.Lock()
+        # Per problem, the compile caches its clean baseline worker filled (EvalOptions.compile_seed),
+        # in a folder of this run's, removed when its work ends.
+        self._seed_root: Path | None = None
+        self._seed_guard = threading.Lock()
         self._eval_slots = threading.BoundedSemaphore(max(1, config.jobs))
         # Device memory: evaluations and baselines enter side by side; one that ran out of memory
         # beside them is retried alone, after the others have finished (a stopped process keeps its memory).
@@ -152,21 +159,38 @@ class Supervisor:
                 stopped.set()  # before the pool's thread can take the next problem
                 raise
 
-        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="prefetch") as self._asking, \
-                ThreadPoolExecutor(max_workers=self.problems_in_flight, thread_name_prefix="problem") as problems_pool:
-            # Problems start in order; with more than one in flight, the next one's evaluations
-            # fill the device while the slowest candidates of the last one (long compiles) finish.
-            futures = [problems_pool.submit(one, i, row) for i, row in enumerate(rows)]
-            try:
-                for fut in futures:
-                    fut.result()
-            except BaseException:
-                stopped.set()
-                for fut in [*futures, *self._prefetched.values(), *self._baseline_futs.values()]:
-                    if fut is not None:
-                        fut.cancel()
-                raise
+        try:
+            with ThreadPoolExecutor(max_workers=4, thread_name_prefix="prefetch") as self._asking, \
+                    ThreadPoolExecutor(max_workers=self.problems_in_flight, thread_name_prefix="problem") as problems_pool:
+                # Problems start in order; with more than one in flight, the next one's evaluations
+                # fill the device while the slowest candidates of the last one (long compiles) finish.
+                futures = [problems_pool.submit(one, i, row) for i, row in enumerate(rows)]
+                try:
+                    for fut in futures:
+                        fut.result()
+                except BaseException:
+                    stopped.set()
+                    for fut in [*futures, *self._prefetched.values(), *self._baseline_futs.values()]:
+                        if fut is not None:
+                            fut.cancel()
+                    raise
+        finally:
+            with self._seed_guard:
+                if self._seed_root is not None:
+                    shutil.rmtree(self._seed_root, ignore_errors=True)
+                    self._seed_root = None
         return not stopped.is_set()
+
+    def _seed(self, problem: Problem) -> Path | None:
+        """Where `problem`'s baseline keeps the compile caches its clean worker filled, for its
+        candidates' workers to start from (baselines.keep_caches, EvalOptions.compile_seed). None
+        where evaluations run in other processes or hosts (a spread or Ray run)."""
+        if self.placed or getattr(self.config, "devices", None) or getattr(self.config, "ray", None):
+            return None
+        with self._seed_guard:
+            if self._seed_root is None:
+                self._seed_root = Path(tempfile.mkdtemp(prefix="kernelswarm-seeds-"))
+            return self._seed_root / problem.hash[:16]
 
     @property
     def device_holds(self) -> list[tuple[str, float, float]]:
@@ -179,10 +203,10 @@ class Supervisor:
 
     @property
     def problems_in_flight(self) -> int:
-        """Where evaluations overlap (a GPU with --jobs > 1), as many problems as jobs: a problem's
-        baselines and its few candidates come one after the other, and --jobs still bounds how many
+        """Where evaluations overlap (--jobs > 1), as many problems as jobs: a problem's baselines
+        and its few candidates come one after the other, and --jobs still bounds how many
         evaluations (baselines included) run at once; else one."""
-        if self.config.device == "cpu" or self.config.jobs < 2:
+        if self.config.jobs < 2:
             return 1
         return self.config.jobs
 
@@ -202,11 +226,11 @@ class Supervisor:
                 self._prefetched[key] = self._asking.submit(self._ask_and_store, pid, problem, agent, ctx)
 
     def _prefetch_baselines(self, row: dict[str, Any]) -> None:
-        """With --jobs > 1 on a GPU, time the next problem's baselines while this one's candidates
-        are evaluated: its start and torch.compile overlap them, its timing holds the device
-        exclusively. Not with --jobs 1, where no candidate process is ever alive during a timing
-        other than its own, and never on a CPU, where any work beside a timing disturbs it."""
-        if self.config.device == "cpu" or self.config.jobs < 2 or row["baselines_done"]:
+        """With --jobs > 1, time the next problem's baselines while this one's candidates are
+        evaluated: its start and torch.compile overlap them, its timing holds the device
+        exclusively (every other evaluation's processes stopped: on a CPU nothing else runs). Not
+        with --jobs 1, where no candidate process is ever alive during a timing other than its own."""
+        if self.config.jobs < 2 or row["baselines_done"]:
             return
         with self._baseline_guard:  # the next problem may already be starting in its own thread
             if row["id"] not in self._baseline_futs:
@@ -294,7 +318,12 @@ class Supervisor:
     def _baselines_gated(self, problem: Problem, modes: tuple[str, ...]) -> dict[str, Timing]:
         """The baseline timer beside other evaluations; out of device memory there, or timed with
         less than MIN_FREE_SHARE of it free (see baselines.MemoryPressure), again alone."""
+        # A timer that names the parameter keeps the caches (time_baselines); test doubles need not.
+        seed = self._seed(problem) if modes and _takes(self._baselines, "keep_compiled") else None
+
         def timed(**kw: Any) -> dict[str, Timing]:
+            if seed is not None:
+                kw["keep_compiled"] = seed
             with self._device_claim(problem):
                 return self._baselines(problem, self.config.device, compile_modes=modes,
                                        timeout_s=self.config.baseline_timeout_s, lock=self._device_lock,
@@ -427,10 +456,10 @@ class Supervisor:
 
     # ---- evaluation ----
 
-    def _options(self, eager: Timing, compiled: Timing | None):
+    def _options(self, eager: Timing, compiled: Timing | None, problem: Problem | None = None):
         """`eager` and `compiled`: this run's baselines, timed alternately; no speedup divides by
         them (each evaluation times the reference beside its candidate), but torch.compile's
-        ratio to eager comes from them."""
+        ratio to eager comes from them. `problem`'s compile seed, where its baseline kept one."""
         from kernelswarm.evaluate.parent.options import EvalOptions
 
         settings = dict(timeout_s=self.config.timeout_s, strict=self.config.strict,
@@ -444,6 +473,9 @@ class Supervisor:
         # several evaluations compile at once while only one times on the device.
         if hasattr(opts, "timing_lock"):
             opts.timing_lock = self._device_lock
+        seed = self._seed(problem) if problem is not None else None
+        if seed is not None and seed.is_dir() and hasattr(opts, "compile_seed"):
+            opts.compile_seed = str(seed)
         return opts
 
     def _judge(self, problem: Problem, row: CandidateRow, eager: Timing, compiled: Timing | None) -> Evaluation:
@@ -468,12 +500,12 @@ class Supervisor:
 
     def _judge_once(self, problem: Problem, row: CandidateRow, eager: Timing, compiled: Timing | None) -> Evaluation:
         with self._memory_gate.shared(), self._device_claim(problem):
-            ev = self._evaluate(problem, row.source, self._options(eager, compiled))
+            ev = self._evaluate(problem, row.source, self._options(eager, compiled, problem))
         if self.config.jobs > 1 and _out_of_memory(ev):
             # Other evaluations held device memory too: judge this one again with the device to
             # itself, once they have finished (none starts meanwhile).
             with self._memory_gate.alone(), self._device_lock.solo(), self._device_claim(problem):
-                ev = self._evaluate(problem, row.source, self._options(eager, compiled))
+                ev = self._evaluate(problem, row.source, self._options(eager, compiled, problem))
             ev.checks.insert(0, Check("retried alone", True, "ran out of device memory beside other evaluations; evaluated again alone"))
         return ev
 
@@ -622,6 +654,16 @@ def _real_evaluator() -> Evaluator:
     from kernelswarm.evaluate import evaluate
 
     return evaluate
+
+
+def _takes(fn: Callable[..., Any], name: str) -> bool:
+    """Whether `fn` names the parameter `name` itself (not through **kwargs)."""
+    import inspect
+
+    try:
+        return name in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _real_baseline_timer() -> BaselineTimer:

@@ -93,8 +93,6 @@ def _run(store: "Store", db: Path, resume: bool, make_config: "Callable[[], RunC
                   highlight=False)
     if idle:
         console.print(f"[dim]not for {config.device}: {', '.join(idle)}[/]", highlight=False)
-    if config.jobs > 1 and config.device == "cpu":
-        err_console.print(f"note: {config.jobs} evaluations at once on {config.device}: their timings can disturb each other")
     view = _Progress(config)
     try:
         with scale_opts.placement(config, lambda m: view.show(Event("note", "", message=m))) as slots, view.status:
@@ -208,12 +206,17 @@ def _config(problems: list[str], suite, level, device, agents, models, candidate
 
 
 def _default_jobs(device: str) -> int:
-    """One evaluation at a time by default, on every device: then no candidate process is alive
-    while anything else is timed. `--jobs N` on a GPU overlaps start-up, compiles and checks while
-    timings stay exclusive, at a cost stated in the README (a candidate's own native threads could
-    still load the GPU while another candidate or a baseline is timed). On a CPU, any work beside a
-    timing disturbs it, so --jobs > 1 there is noted as such."""
-    del device
+    """On a CPU, as many evaluations at once as cores and memory allow (machine.jobs_ahead): their
+    worker starts, builds (torch.compile, C++ extensions) and correctness trials overlap, while
+    each timing holds the run's device lock, which stops every other evaluation's processes (a
+    stopped process uses no core, so the timing has the machine to itself). On a GPU one by
+    default: no candidate process is alive while anything else is timed. `--jobs N` there overlaps
+    the same work at a cost stated in the README (work a stopped candidate had already queued on
+    the GPU still runs while another is timed)."""
+    if device == "cpu":
+        from kernelswarm.machine import jobs_ahead
+
+        return jobs_ahead()
     return 1
 
 
@@ -262,8 +265,8 @@ class _Progress:
     def __init__(self, config: "RunConfig") -> None:
         self.status = console.status("starting", spinner="dots")
         self.rounds = config.rounds
-        # Problems overlap on a GPU with --jobs > 1: then every line names its problem.
-        self.named = (config.device != "cpu" and config.jobs > 1) or bool(config.devices) or bool(config.ray)
+        # Problems overlap with --jobs > 1: then every line names its problem.
+        self.named = config.jobs > 1 or bool(config.devices) or bool(config.ray)
 
     def show(self, e: "Event") -> None:
         line = self._line(e)

@@ -76,6 +76,20 @@ def reference_spec(ref: WorkerProcess, msg: dict[str, Any], lock: DeviceLock | N
     return spec
 
 
+# The compile caches a seed holds: inductor's (FX graphs, C++ and Triton kernels it built) and
+# Triton's own. Nothing else of the clean worker's folder (its log, temporary files) is kept.
+SEED_CACHES = ("inductor_cache", "triton_cache")
+
+
+def keep_caches(workdir: Path, dest: Path) -> None:
+    """Copy the compile caches a clean worker filled in `workdir` to `dest` (replacing it). Only a
+    clean worker's caches are ever kept: no candidate's process writes into a seed."""
+    shutil.rmtree(dest, ignore_errors=True)
+    for name in SEED_CACHES:
+        if (workdir / name).is_dir():
+            shutil.copytree(workdir / name, dest / name, symlinks=True)
+
+
 def check_memory(ref: WorkerProcess, min_free_share: float, what: str, deadline: float) -> None:
     """Raise MemoryPressure if the clean worker saw less than `min_free_share` of device memory free."""
     if min_free_share <= 0.0:
@@ -88,20 +102,24 @@ def check_memory(ref: WorkerProcess, min_free_share: float, what: str, deadline:
 
 def time_baselines(problem: Problem, device: str, compile_modes: tuple[str, ...] = ("default",),
                    timeout_s: float = 600.0, options: EvalOptions | None = None, lock: DeviceLock | NoLock = NO_LOCK,
-                   min_free_share: float = 0.0, mode: str | None = None) -> dict[str, Timing]:
+                   min_free_share: float = 0.0, mode: str | None = None,
+                   keep_compiled: Path | None = None) -> dict[str, Timing]:
     """{'eager': ..., 'compile:<mode>': ...}; a compile mode that fails is left out. `lock`: the
     device's DeviceLock when evaluations run beside this (its timings hold it; it is stopped during others').
     `min_free_share`: raise MemoryPressure if less of the device's memory was free around the
     reference's runs (beside other evaluations; their caller times it again alone), where the
     reference's library picks algorithms by the workspace it can get (`picks_by_workspace`).
-    `mode`: --mode (train times forward plus backward); None takes the problem's own."""
+    `mode`: --mode (train times forward plus backward); None takes the problem's own.
+    `keep_compiled`: where to keep a copy of the compile caches the clean worker filled (none if
+    no mode compiled): EvalOptions.compile_seed, the start of each candidate's own caches."""
     with device_lock(device, options.gpu if options else None).hold():  # as evaluate(): one kernelswarm per device
-        return _time_baselines_held(problem, device, compile_modes, timeout_s, options, lock, min_free_share, mode)
+        return _time_baselines_held(problem, device, compile_modes, timeout_s, options, lock, min_free_share, mode,
+                                    keep_compiled)
 
 
 def _time_baselines_held(problem: Problem, device: str, compile_modes: tuple[str, ...], timeout_s: float,
                          options: EvalOptions | None, lock: DeviceLock | NoLock, min_free_share: float,
-                         mode: str | None) -> dict[str, Timing]:
+                         mode: str | None, keep_compiled: Path | None = None) -> dict[str, Timing]:
     o = options or EvalOptions.for_device(device, timeout_s=timeout_s)
     if mode is not None:
         o = dataclasses.replace(o, mode=Mode(mode))
@@ -126,6 +144,8 @@ def _time_baselines_held(problem: Problem, device: str, compile_modes: tuple[str
                 if i == 0:  # the eager timing paired with the first mode's stands for eager
                     result["eager"] = pair[0]
                 result[f"compile:{mode}"] = pair[1]
+        if keep_compiled is not None and len(result) > 1:
+            keep_caches(workdir, keep_compiled)
         return result
     finally:
         ref.kill()

@@ -29,6 +29,11 @@ class EvalOptions:
     # reference is always timed again beside the candidate.
     reference: Timing | None = None
     compiled: Timing | None = None
+    # A copy of the compile caches the run's clean baseline worker filled when it compiled this
+    # problem's reference (baselines.keep_caches); each candidate's own cache folders start as a
+    # copy of it, so that a candidate compiling the same code finds those kernels built instead of
+    # building them again. Only the clean worker writes a seed; no candidate sees another's caches.
+    compile_seed: str | None = None
     reverify_above: float = 10.0  # speedups over the faster baseline beyond this are evaluated twice
     # Tests switch the static screen off to prove that the runtime checks stand on their own.
     static_screen: bool = True

@@ -70,7 +70,10 @@ class WorkerProcess:
     """One fresh worker in its own session (process group), temp dir and compile caches."""
 
     def __init__(self, role: str, workdir: Path, device: str, memory_limit: int | None = None,
-                 lock: "DeviceLock | NoLock | None" = None, gpu: str | None = None) -> None:
+                 lock: "DeviceLock | NoLock | None" = None, gpu: str | None = None,
+                 seed: str | None = None) -> None:
+        """`seed`: a folder of compile caches (EvalOptions.compile_seed) copied into this worker's
+        own cache folders before it starts."""
         from kernelswarm.evaluate.parent.devicelock import NO_LOCK
 
         self.role = role
@@ -79,6 +82,7 @@ class WorkerProcess:
         self.lock = lock or NO_LOCK
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
+        _copy_seed(seed, workdir)
         self.log_path = workdir / f"{role}.log"
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
@@ -255,6 +259,19 @@ def _zygote_environment(gpu: str | None) -> dict[str, str]:
     if gpu is not None:  # this evaluation's GPU (EvalOptions.gpu): the worker sees it alone, as cuda:0
         env["CUDA_VISIBLE_DEVICES"] = gpu
     return env
+
+
+def _copy_seed(seed: str | None, workdir: Path) -> None:
+    """The seed's cache folders (baselines.SEED_CACHES) copied into `workdir`, where the worker's
+    environment points its compilers (_own_environment). A missing seed (a resumed run, another
+    host) leaves the caches empty."""
+    if not seed or not Path(seed).is_dir():
+        return
+    import shutil
+
+    for part in Path(seed).iterdir():
+        if part.is_dir() and not part.is_symlink():
+            shutil.copytree(part, workdir / part.name, symlinks=True, dirs_exist_ok=True)
 
 
 def _own_environment(workdir: Path) -> dict[str, str]:

@@ -168,7 +168,7 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
         ref = WorkerProcess("reference", workdir / "reference", options.device, lock=lock, gpu=options.gpu)
         contain.note_session(workdir, ref.proc.pid)
         cand = WorkerProcess("candidate", workdir / "candidate", options.device, _memory_limit(options.device), lock=lock,
-                             gpu=options.gpu)
+                             gpu=options.gpu, seed=options.compile_seed)
         contain.note_session(workdir, cand.proc.pid)
         # A third process, as clean as the reference's, flushes the caches before every timed call
         # of both (timing.flush_outside): each call then follows another process's flush alike.
