@@ -549,3 +549,32 @@ def test_cpu_runs_overlap_as_many_evaluations_as_cores_and_memory_allow() -> Non
     assert jobs_ahead(cores=8, available=EVALUATION_MEMORY // 2) == 1  # never none
     assert jobs_ahead(cores=128, available=1 << 50) == MOST_JOBS_AHEAD
     assert _default_jobs("cpu") == jobs_ahead() and _default_jobs("cuda") == 1
+
+
+def test_candidates_get_their_problems_compile_seed_and_the_seeds_go_with_the_run(tmp_path: Path) -> None:
+    kept: dict[str, Path] = {}
+    seen: dict[str, str | None] = {}
+
+    def timer(problem, device, compile_modes=("default",), timeout_s=600.0, lock=None, keep_compiled=None, **_):
+        if keep_compiled is not None:  # what baselines.keep_caches leaves: the clean worker's caches
+            (keep_compiled / "inductor_cache").mkdir(parents=True)
+            kept[problem.name] = keep_compiled
+        return fake_baselines()(problem, device, compile_modes, timeout_s)
+
+    class Seeing(FakeEvaluator):
+        def __call__(self, problem, source, options):
+            seen[problem.name] = options.compile_seed
+            assert options.compile_seed is None or (Path(options.compile_seed) / "inductor_cache").is_dir()
+            return super().__call__(problem, source, options)
+
+    sup, _ = _sup(tmp_path, [ScriptedAgent("a", {0: ["ms=5.0"]})], evaluator=Seeing(), baselines=timer)
+    sup.run(_problems())
+    assert set(kept) == {p.name for p in _problems()} and len(set(kept.values())) == 2  # one seed per problem
+    assert seen == {name: str(path) for name, path in kept.items()}
+    assert not any(path.exists() for path in kept.values())  # removed with the run's folder of seeds
+    assert not kept[_problems()[0].name].parent.exists()
+
+    sup, _ = _sup(tmp_path / "plain", [ScriptedAgent("a", {0: ["ms=5.0"]})], evaluator=Seeing())
+    seen.clear()
+    sup.run(_problems())  # a timer that keeps nothing: no seed, no folder made
+    assert seen == {p.name: None for p in _problems()} and sup._seed_root is None

@@ -181,16 +181,17 @@ class Supervisor:
                     self._seed_root = None
         return not stopped.is_set()
 
-    def _seed(self, problem: Problem) -> Path | None:
+    def _seed(self, problem: Problem, make: bool = False) -> Path | None:
         """Where `problem`'s baseline keeps the compile caches its clean worker filled, for its
-        candidates' workers to start from (baselines.keep_caches, EvalOptions.compile_seed). None
-        where evaluations run in other processes or hosts (a spread or Ray run)."""
+        candidates' workers to start from (baselines.keep_caches, EvalOptions.compile_seed); the
+        run's folder of seeds is made only for a baseline to keep one (`make`). None where
+        evaluations run in other processes or hosts (a spread or Ray run), or nothing was kept."""
         if self.placed or getattr(self.config, "devices", None) or getattr(self.config, "ray", None):
             return None
         with self._seed_guard:
-            if self._seed_root is None:
+            if self._seed_root is None and make:
                 self._seed_root = Path(tempfile.mkdtemp(prefix="kernelswarm-seeds-"))
-            return self._seed_root / problem.hash[:16]
+            return self._seed_root / problem.hash[:16] if self._seed_root is not None else None
 
     @property
     def device_holds(self) -> list[tuple[str, float, float]]:
@@ -319,7 +320,7 @@ class Supervisor:
         """The baseline timer beside other evaluations; out of device memory there, or timed with
         less than MIN_FREE_SHARE of it free (see baselines.MemoryPressure), again alone."""
         # A timer that names the parameter keeps the caches (time_baselines); test doubles need not.
-        seed = self._seed(problem) if modes and _takes(self._baselines, "keep_compiled") else None
+        seed = self._seed(problem, make=True) if modes and _takes(self._baselines, "keep_compiled") else None
 
         def timed(**kw: Any) -> dict[str, Timing]:
             if seed is not None:
