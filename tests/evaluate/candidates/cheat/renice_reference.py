@@ -11,7 +11,6 @@
 # but the caller itself: the reference keeps its priority and this is timed as the copy it is.
 import os
 
-import torch
 import torch.nn as nn
 
 
