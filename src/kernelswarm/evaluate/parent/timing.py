@@ -18,6 +18,7 @@ alike, and a speedup and its interval (kernelswarm.intervals) come from these pa
 from __future__ import annotations
 
 import dataclasses
+import os
 import random
 import secrets
 import time
@@ -181,30 +182,46 @@ def time_candidate(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, 
     fl = flusher or clean
     times, slack, null_slack = _timed_loop(worker, clean, o, deadline, result, n_sampled, fl)
     claims = _judged(times, slack, null_slack, result)
+    windows = [(times, slack, null_slack, result.ref_times, result.ref_slack, claims)]
+    confirm = confirm_charges()
     for _ in range(REMEASURE):
         # A lie shows again in fresh windows; load that happened to fall on the candidate's calls
-        # does not. Only when every measurement says so is it a lie; the fresh one counts.
-        if claims.believed or not result.wall_ok or _short_of_time(o, deadline):
+        # does not. Only when every window says so is it a lie, and a charge stands only at the
+        # least any window found (see `settled`).
+        if (settled(claims) if confirm else claims.believed) or not result.wall_ok or _short_of_time(o, deadline):
             break
         result.remeasured += 1
         result.ref_times, result.ref_slack = [], []
         times, slack, null_slack = _timed_loop(worker, clean, o, deadline, result, 0, fl)
         claims = _judged(times, slack, null_slack, result)
+        windows.append((times, slack, null_slack, result.ref_times, result.ref_slack, claims))
+    times, slack, null_slack, result.ref_times, result.ref_slack, claims = least_charged(windows) if confirm else windows[-1]
     if result.wall_ok:
         result.wall_ok, result.charged = claims.believed, claims.charge
         result.wall_detail = claims.detail + wallclock.split_note(result.inside, result.null_inside)
         result.noise_sensitive = not claims.believed
     burst = None
     if result.wall_ok:  # a lie the per-call check already rejected needs no burst
-        # Sized by what a call took by the parent's clock, not by the claim: a liar's burst of
-        # calls sized by its tiny claims would run for minutes.
-        seen_ms = wallclock.median(times) + max(0.0, wallclock.median(slack) - wallclock.median(null_slack))
+        # Sized by what the per-call check believed a call took (its charge included), and at
+        # least a tenth of the reference's call: a liar's burst sized by its tiny claims alone
+        # would run for minutes. Not by the raw unclaimed time: under heavy load that is
+        # milliseconds of waiting for a core, and sized by it a 0.2 ms call's bursts shrank to 8
+        # calls, all pipe and scheduling, which rejected an honest copy as a liar in three windows.
+        seen_ms = max(wallclock.median(times) * claims.charge, 0.1 * wallclock.median(result.ref_times or [0.0]))
+        if not confirm:  # the earlier sizing, for before-and-after measurements
+            seen_ms = wallclock.median(times) + max(0.0, wallclock.median(slack) - wallclock.median(null_slack))
         burst = burst_check(worker, clean, o, deadline, result, times, seen_ms, fl)
+        bursts = [burst]
         for _ in range(REMEASURE):
-            if burst is None or burst.believed or not burst.noisy or _short_of_time(o, deadline):
+            if burst is None or not burst.noisy or _short_of_time(o, deadline):
+                break
+            if burst.believed and (burst.charge <= 1.0 or not confirm):
                 break
             result.remeasured += 1
             burst = burst_check(worker, clean, o, deadline, result, times, seen_ms, fl)
+            bursts.append(burst)
+        if burst is not None and confirm:
+            burst = least_charged([(b,) for b in bursts if b is not None])[0]
     clean.call({"op": "drop_pool"}, deadline=deadline)
     if burst is not None and result.wall_ok:
         result.wall_ok, result.charged = burst.believed, max(result.charged, burst.charge)
@@ -221,6 +238,34 @@ def time_candidate(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, 
     label = worker.call({"op": "label", "weight_seed": weight_seed}, deadline=deadline)[0]
     result.custom_share, result.ran, result.defined = float(label["custom_share"]), list(label["ran"]), list(label["defined"])
     return result
+
+
+def confirm_charges() -> bool:
+    """Whether a charge must show in every window (default). KERNELSWARM_CONFIRM_CHARGES=0 gives
+    the earlier rule (a charge from one window stands), for before-and-after measurements only."""
+    return os.environ.get("KERNELSWARM_CONFIRM_CHARGES", "1") != "0"
+
+
+def settled(verdict: wallclock.ClaimVerdict) -> bool:
+    """Whether a clock's verdict needs no further window: believed and charged nothing, or a
+    structural finding that load cannot sway.
+
+    Every wall-clock charge is one-sided: noise that falls on the candidate's side is charged,
+    noise on the other side is not. On this 2-core CPU under heavy load (load average 8-11) a
+    request waits 5-30 ms for a core and a 25 ms burst of calls takes 150-750 ms, and one window's
+    charge of a copy of the reference was noise in about half the evaluations: copies measured
+    0.13-0.8x with intervals excluding 1 while their claimed times matched the reference's within
+    3% (docs/benchmarks.md, session 9). An under-claim shows in every window; noise does not."""
+    return not verdict.noisy or (verdict.believed and verdict.charge <= 1.0)
+
+
+def least_charged(windows: list[tuple[Any, ...]]) -> tuple[Any, ...]:
+    """Of windows each ending in its ClaimVerdict, the believed one charged least (its samples
+    with it); where none was believed, the last (a lie in every window)."""
+    believed = [w for w in windows if w[-1].believed]
+    if not believed:
+        return windows[-1]
+    return min(believed, key=lambda w: w[-1].charge)
 
 
 def _judged(times: list[float], slack: list[float], null_slack: list[float], result: CandidateTiming) -> wallclock.ClaimVerdict:
