@@ -465,9 +465,12 @@ def burst_check(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
         result.calls.append(done[k])
     # The least of each where nothing is divided: noise on a machine only ever adds time. Divided
     # by each round's own inflation, the median round: one round whose reference burst a load
-    # spike alone hit must not excuse a candidate's lie (as the least of them would).
+    # spike alone hit must not excuse a candidate's lie (as the least of them would). Less that
+    # round's own empty burst, as its inflation is: less the least of them, a typical burst was
+    # charged the rounds' spread (under load 12, 0.1-0.3 ms a call: an honest copy of a 0.17 ms
+    # call was charged in three windows running).
     if inflation:
-        per_call = wallclock.median([(w - min(null_walls)) / n / inflation[i] for i, w in enumerate(walls)])
+        per_call = wallclock.median([(w - null_walls[i]) / n / inflation[i] for i, w in enumerate(walls)])
     else:
         per_call = (min(walls) - min(null_walls)) / n
     verdict = wallclock.judge_burst(times, per_call, n)
@@ -477,7 +480,12 @@ def burst_check(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
     if verdict.believed and ref_walls:
         # The reference's burst in the same round, warm as the candidate's: whatever cold caches
         # are worth, they are worth it to both (wallclock.judge_relative).
-        relative = wallclock.judge_relative(times, ref_med, [(w - r) / n for w, r in zip(walls, ref_walls)])
+        # How much the clean worker's own bursts of the same calls differed from round to round:
+        # noise the candidate cannot touch (it is stopped meanwhile), which a difference of two
+        # bursts carries at least.
+        own = [(r - z) / n for r, z in zip(ref_walls, null_walls)]
+        relative = wallclock.judge_relative(times, ref_med, [(w - r) / n for w, r in zip(walls, ref_walls)],
+                                            spread=max(own) - min(own) if confirm_charges() else 0.0)
         verdict = dataclasses.replace(verdict, charge=max(verdict.charge, relative.charge),
                                       detail=f"{verdict.detail}; {relative.detail}")
     return verdict
