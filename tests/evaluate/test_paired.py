@@ -24,7 +24,8 @@ def _burners(n: int = 2) -> list[subprocess.Popen]:
 
 
 @pytest.mark.xfail(strict=False, reason="issue 13, open: a copy of the reference can measure outside 1 "
-                   "with a narrow interval (a process-level bias, seen on the H200 and in a full CPU run)")
+                   "with a narrow interval (on the CPU under heavy load mostly one-sided wall-clock charges, "
+                   "confirmed across windows since session 9; a 1-8% bias of the claimed medians remains)")
 def test_a_copy_of_the_reference_under_load_gets_an_interval_containing_1(tmp_path):
     copy = tmp_path / "copy.py"
     copy.write_text(PROBLEM.read_text().replace("class Model(", "class ModelNew("))
@@ -33,7 +34,7 @@ def test_a_copy_of_the_reference_under_load_gets_an_interval_containing_1(tmp_pa
     try:
         r = subprocess.run([sys.executable, "-m", "kernelswarm", "eval", str(PROBLEM), str(copy), "--device", "cpu",
                             "--json", "--min-speedup", "1.5", "--timeout", "600"],
-                           capture_output=True, text=True, env=env, timeout=900)
+                           capture_output=True, text=True, env=env, timeout=900, check=False)
     finally:
         for p in burners:
             p.kill()
