@@ -246,9 +246,14 @@ def time_candidate(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, 
 
 
 def confirm_charges() -> bool:
-    """Whether a charge must show in every window (default). KERNELSWARM_CONFIRM_CHARGES=0 gives
-    the earlier rule (a charge from one window stands), for before-and-after measurements only."""
-    return os.environ.get("KERNELSWARM_CONFIRM_CHARGES", "1") != "0"
+    """Whether a charge must show in every window (KERNELSWARM_CONFIRM_CHARGES=1; off by default).
+
+    Not the default yet: under load 6-8 the least charge of three windows let cheat/noop_flush
+    through at 1.91x (its fixture allows 1.4x; the relative bound's noise exceeds its 0.19 ms
+    lie in some window), and a rewriting liar's extra windows ran cheat/reply_rewrite past its
+    time limit. Kept for measurement (benchmarks/copy_charges.py) until the charges rest on a
+    measure that load does not swamp."""
+    return os.environ.get("KERNELSWARM_CONFIRM_CHARGES", "0") == "1"
 
 
 def settled(verdict: wallclock.ClaimVerdict) -> bool:
@@ -475,7 +480,8 @@ def burst_check(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
     # charged the rounds' spread (under load 12, 0.1-0.3 ms a call: an honest copy of a 0.17 ms
     # call was charged in three windows running).
     if inflation:
-        per_call = wallclock.median([(w - null_walls[i]) / n / inflation[i] for i, w in enumerate(walls)])
+        nulls = null_walls if confirm_charges() else [min(null_walls)] * len(null_walls)
+        per_call = wallclock.median([(w - nulls[i]) / n / inflation[i] for i, w in enumerate(walls)])
     else:
         per_call = (min(walls) - min(null_walls)) / n
     verdict = wallclock.judge_burst(times, per_call, n)
