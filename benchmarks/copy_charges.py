@@ -4,9 +4,9 @@
         --load torch:2:2 --out OUT
 
 Each round evaluates a copy of each problem (`class Model` renamed `ModelNew`, tests/evaluate/problems)
-twice in a row under the same load: once with KERNELSWARM_CONFIRM_CHARGES=1 (the default: a
-wall-clock charge must show in every window, timing.settled) and once with it 0 (one window's
-charge stands, as before session 9). Every evaluation runs in its own process. Per evaluation:
+twice in a row under the same load: once with KERNELSWARM_CONFIRM_CHARGES=1 (a wall-clock
+charge must show in every window, timing.settled; not the default, see docs/benchmarks.md
+session 9) and once with it 0 (the default: one window's charge stands). Every evaluation runs in its own process. Per evaluation:
 verdict, speedup and its interval, whether the interval contains 1, the candidate's claimed median
 before any charge, the reference's median, the charge factor, and how many windows were measured.
 
