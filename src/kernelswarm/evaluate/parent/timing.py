@@ -249,9 +249,9 @@ def confirm_charges() -> bool:
     """Whether a charge must show in every window (KERNELSWARM_CONFIRM_CHARGES=1; off by default).
 
     Not the default yet: under load 6-8 the least charge of three windows let cheat/noop_flush
-    through at 1.91x (its fixture allows 1.4x; the relative bound's noise exceeds its 0.19 ms
-    lie in some window), and a rewriting liar's extra windows ran cheat/reply_rewrite past its
-    time limit. Kept for measurement (benchmarks/copy_charges.py) until the charges rest on a
+    and cheat/swapped_timer through at 1.9x (their fixtures allow 1.4x; the relative bound's
+    noise exceeds a 0.19 ms lie in some window), and the extra windows ran cheat/reply_rewrite
+    and cheat/reply_shave past their time limits. Kept for measurement (benchmarks/copy_charges.py) until the charges rest on a
     measure that load does not swamp."""
     return os.environ.get("KERNELSWARM_CONFIRM_CHARGES", "0") == "1"
 
