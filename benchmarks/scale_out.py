@@ -2,6 +2,9 @@
 
     # issue 18, one GPU: Ray against --jobs on the same GPU (the same candidates: verdicts must agree)
     python benchmarks/scale_out.py --out OUT --modes jobs1,one,ray --jobs 8 --limit 3
+    # the same, one process per mode, each cut at a limit (what scripts/gpu_ray.sh runs)
+    python benchmarks/scale_out.py --out OUT --modes one --problem matvec ... --hard-limit 190
+    python benchmarks/scale_out.py --out OUT --modes ray --append --problem matvec ... --hard-limit 190
     # issue 19, two or more GPUs: one GPU against every GPU of the host, and against Ray
     python benchmarks/scale_out.py --out OUT --modes one,devices,ray --jobs 8 --limit 6
 
@@ -12,9 +15,11 @@ level's alphabetical list) into its own store, OUT/<mode>.db; it starts no new p
 local Ray, one actor per GPU, --jobs each: `run --ray local`). Writes OUT/scale_out.md and
 OUT/scale_out.json: per mode the GPUs, problems finished, evaluations, wall time, evaluations per
 GPU-minute, scaling against the first mode, and agreement with the first mode: the share of
-(problem, agent, candidate) verdicts that are equal, and of problems whose results agree (the
-same winner, or each result inside the other's p10-p90). Runs from src/ with PYTHONPATH (needs no
-typer or pydantic); `ray` mode needs Ray installed.
+(problem, agent, candidate) verdicts and kinds that are equal, and of problems whose results agree
+(the same winner, or each result inside the other's p10-p90); then every candidate's verdict/kind
+in each mode, side by side. A mode cut by --hard-limit counts what its store holds. Runs from
+src/ with PYTHONPATH (needs no typer or pydantic); `ray` mode needs Ray installed (on a machine
+with no package index: scripts/ray_slim.sh here, scripts/ray_unpack.sh there).
 """
 
 from __future__ import annotations
@@ -78,9 +83,13 @@ def run_mode(mode: str, problems: list, out: Path, jobs: int, budget_s: float, t
     def figures(run_id: int, partial: bool) -> dict:
         return mode_row(mode, db, run_id, gpus, config.jobs, time.monotonic() - start, startup_s, partial)
 
+    ending = threading.Lock()  # the run's own end or the hard stop, never both
+
     def hard_stop() -> None:
         # Every finished evaluation is stored; the ones under way are abandoned (their workers
         # killed: each in its own session, they would outlive this process).
+        if not ending.acquire(blocking=False):
+            return
         if sup is not None:
             sup.kill_workers()
         if pool is not None:
@@ -109,6 +118,7 @@ def run_mode(mode: str, problems: list, out: Path, jobs: int, budget_s: float, t
             finally:
                 pool.shutdown()
     finally:
+        ending.acquire()  # a hard stop under way ends this process before this returns
         if watchdog is not None:
             watchdog.cancel()
     return figures(run_id, partial=False)

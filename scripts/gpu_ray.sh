@@ -12,7 +12,7 @@
 # Writes OUT/scale_out.md (the tables), OUT/scale_out.json, OUT/one.db, OUT/ray.db, OUT/*.log.
 # Environment: KS_RAY_CPU=1 runs a tiny CPU version instead (one small problem, one agent), to
 # try this script on a machine without a GPU; PYTHON (default python3); JOBS (default 8);
-# LIMIT_S (seconds per half before its figures are what is stored; default 200, CPU 500).
+# LIMIT_S (seconds per half before its figures are what is stored; default 190, CPU 500).
 set -u
 out=${1:?usage: scripts/gpu_ray.sh OUT}
 mkdir -p "$out"
@@ -30,7 +30,7 @@ if [ "${KS_RAY_CPU:-0}" = 1 ]; then
   what=(--device cpu --problem tests/fixtures/swarm/problems/tiny_linear.py --agents compile
         --no-compile-baseline)
 else
-  limit=${LIMIT_S:-200}
+  limit=${LIMIT_S:-190}
   # Quick problems of levels 1 and 2 (28-35 s an evaluation in the stored H200 sweep), 3-5
   # candidates each: about 17 evaluations and 5 baseline pairs a half.
   what=(--device cuda --problem reduce_mean --problem l2_norm --problem matvec --problem matmul_large_k
@@ -54,10 +54,10 @@ export PYTHONPATH="$rayd:$site:$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
 say "setup done: $(tail -1 "$out/setup.log")"
 
 # Each half under its own limit: at --hard-limit the half writes what its store holds and ends;
-# `timeout` is the backstop 25-35 s later (Python's start, Ray's start, the shutdown).
+# `timeout` is the backstop 25-60 s later (Python's start, Ray's start, the shutdown).
 common=(--out "$out" --jobs "$jobs" --time-budget "$limit" --hard-limit "$limit" "${what[@]}")
 timeout $((limit + 25)) "$PY" benchmarks/scale_out.py --modes one "${common[@]}" > "$out/one.log" 2>&1
 say "one (--jobs $jobs): exit $?"
-timeout $((limit + 35)) "$PY" benchmarks/scale_out.py --modes ray --append "${common[@]}" > "$out/ray.log" 2>&1
+timeout $((limit + 60)) "$PY" benchmarks/scale_out.py --modes ray --append "${common[@]}" > "$out/ray.log" 2>&1
 say "ray (--ray local, --jobs $jobs in the actor): exit $?"
 cat "$out/scale_out.md" 2>/dev/null || say "no scale_out.md: see one.log and ray.log"

@@ -44,7 +44,7 @@ def run(
     strict: bool = typer.Option(False, "--strict", help="Accept only custom kernels."),
     precision: str = typer.Option("fp32", help="fp32 | tf32 | bf16 | fp16."),
     devices: Optional[str] = typer.Option(None, "--devices", help="GPUs of this host to spread the problems over: cuda:0,cuda:1,... or all (one GPU model). --jobs is then per GPU."),
-    ray: Optional[str] = typer.Option(None, "--ray", help="Evaluate in Ray actors, one per GPU (or CPU slot with --device cpu): 'local' starts Ray here, else a cluster address. Needs pip install 'kernelswarm[ray]'."),
+    ray: Optional[str] = typer.Option(None, "--ray", help="Evaluate in Ray actors, one per GPU (or CPU slot with --device cpu): 'local' starts Ray here, else a cluster address. Needs pip install 'kernelswarm\\[ray]'."),
     shard: Optional[str] = typer.Option(None, "--shard", help="K/N: only the K-th of N disjoint parts of the problems (a Slurm array task); report the shards' stores together with `report --db A --db B ...`."),
     mode: Optional[str] = typer.Option(None, help="train: judge forward plus backward (gradients checked); default: each problem's KERNELSWARM_MODE, else inference."),
     min_gain: float = typer.Option(0.02, "--min-gain", help="A candidate replaces the faster baseline only when its speedup interval's low end clears 1 + this."),
