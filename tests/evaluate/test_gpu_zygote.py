@@ -37,3 +37,22 @@ def test_forked_workers_initialise_cuda_and_run(tmp_path: Path, monkeypatch) -> 
         assert w.started_by == "zygote", w.zygote_why
         assert "spec" in spec or "peaks_missing" in spec, spec
     print(f"forked CUDA worker start + init + first op: {', '.join(f'{s:.2f} s' for s in starts)}")
+
+
+def test_the_driver_is_told_initialised_from_loaded() -> None:
+    """Mapped by `import torch` (torch 2.11's CUDA 13 build) is safe to fork; initialised (a device
+    count through the runtime) is not: the zygote's check tells the two apart without initialising."""
+    import os
+    import subprocess
+    import sys
+
+    ask = ("import torch; from kernelswarm.evaluate.worker import zygote; {touch}"
+           "print(repr(zygote._driver_state()))")
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    imported = subprocess.run([sys.executable, "-c", ask.format(touch="")], env=env, capture_output=True,
+                              text=True, timeout=300)
+    touched = subprocess.run([sys.executable, "-c", ask.format(touch="torch.cuda.device_count(); ")], env=env,
+                             capture_output=True, text=True, timeout=300)
+    assert imported.stdout.strip() == "''", imported.stdout + imported.stderr
+    assert "initialised" in touched.stdout, touched.stdout + touched.stderr

@@ -35,6 +35,7 @@ from typing import Any, NoReturn
 PID = struct.Struct("<q")
 STATUS = struct.Struct("<i")
 FDS_PER_REQUEST = 5
+CUDA_ERROR_NOT_INITIALIZED = 3
 
 
 # Imported once, then inherited: torch and the worker's own modules, nothing more. torch.compile's
@@ -73,9 +74,12 @@ def _unsafe() -> str:
     if torch.cuda.is_initialized():
         return "CUDA was initialised while importing"
     # The driver, even without torch's own initialisation (a device count asked through the CUDA
-    # runtime loads it): a child of a process that touched it cannot use the GPU.
-    if any("libcuda.so" in line for line in open("/proc/self/maps")):
-        return "the CUDA driver was loaded while importing"
+    # runtime initialises it): a child of a process that initialised it cannot use the GPU. Merely
+    # mapped is safe, and torch 2.11's CUDA 13 build maps it when imported (the zygote fell back to
+    # exec on the H200 in session 10 for that alone).
+    driver = _driver_state()
+    if driver:
+        return driver
     for name in os.listdir("/proc/self/fd"):
         try:
             if os.readlink(f"/proc/self/fd/{name}").startswith("/dev/nvidia"):
@@ -87,6 +91,27 @@ def _unsafe() -> str:
     gc.collect()
     gc.freeze()
     return ""
+
+
+def _driver_state() -> str:
+    """Why the CUDA driver in this process makes a fork unsafe, or '' (not loaded, or loaded and
+    never initialised). Asked without initialising it: before cuInit every driver call returns
+    CUDA_ERROR_NOT_INITIALIZED (3), which is the answer wanted; the library is opened with
+    RTLD_NOLOAD, so this never loads it."""
+    import ctypes
+
+    paths = {line.split()[-1] for line in open("/proc/self/maps") if "libcuda.so" in line}
+    if not paths:
+        return ""
+    try:
+        lib = ctypes.CDLL(sorted(paths)[0], mode=os.RTLD_NOLOAD | os.RTLD_LOCAL)
+        count = ctypes.c_int(-1)
+        status = lib.cuDeviceGetCount(ctypes.byref(count))
+    except (OSError, AttributeError) as exc:
+        return f"the CUDA driver was loaded while importing and cannot be asked whether it is initialised ({exc})"
+    if status == CUDA_ERROR_NOT_INITIALIZED:
+        return ""
+    return f"the CUDA driver was initialised while importing (cuDeviceGetCount: {status})"
 
 
 def serve(sock: socket.socket) -> None:

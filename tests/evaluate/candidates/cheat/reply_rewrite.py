@@ -1,6 +1,8 @@
 # kernelswarm-test: problem=matmul_tanh verdict=rejected check=static
 # kernelswarm-test: problem=matmul_tanh verdict=rejected check=wall-clock static=off calls=200
-# kernelswarm-test: device=cuda problem=matmul_tanh verdict=rejected check=wall-clock static=off
+# kernelswarm-test: device=cuda problem=matmul_tanh verdict=rejected|accepted static=off max_speedup=1.3
+# On the GPU a call of matmul_tanh is shorter than the per-call check's noise allowance, so the lie is
+# charged back rather than rejected: measured on the H200 (session 10) accepted at 0.95x [0.91, 0.99].
 # Computes honestly, then rewrites what its worker process reports: each timed call claims a quarter
 # of its real time (a speedup the speed-of-light floor would still allow). Calls of an empty
 # function (the harness's calibration of its own overhead) are made slower by the difference, so
