@@ -154,7 +154,7 @@ def _wait_worker(argv: list[str], folder: Path, env: dict[str, str], log_path: P
         import resource
 
         contain.set_parent_death_signal()  # a SIGKILLed caller takes the worker with it
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_CORE, contain.NO_CORE)
 
     with open(log_path, "wb") as log:
         try:

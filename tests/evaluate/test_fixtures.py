@@ -9,6 +9,7 @@ import uuid
 import pytest
 
 from fixtures import PROBLEMS, Scenario, running_with, scenarios
+from leftovers import kernel_leftovers
 from kernelswarm.evaluate import EvalOptions, evaluate
 from kernelswarm.evaluate.parent import forkserver
 from kernelswarm.evaluate.worker import sandbox
@@ -74,6 +75,8 @@ def run_scenario(s: Scenario):
         left = [p for p in (f"/dev/shm/ks-escape-{tag}", f"/tmp/ks-escape-{tag}", f"/var/tmp/ks-escape-{tag}")
                 if os.path.exists(p)]
         assert left == [], f"files the candidate wrote outlived its evaluation: {left}"
+        objects = kernel_leftovers(tag)
+        assert objects == [], f"kernel objects the candidate made outlived its evaluation: {objects}"
     return ev
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from kernelswarm import redact
 from kernelswarm.evaluate.worker import contain
-from kernelswarm.evaluate.parent import forkserver, replies, shield
+from kernelswarm.evaluate.parent import diskguard, forkserver, replies, shield
 from kernelswarm.evaluate.parent.devicelock import signal_group
 from kernelswarm.evaluate.wire.protocol import Channel, ChannelClosed, ChannelTimeout, ProtocolError
 
@@ -61,7 +61,7 @@ class WorkerFailed(Exception):
 
     def __init__(self, kind: str, message: str, detail: str = "") -> None:
         super().__init__(message)
-        self.kind = kind  # compile_error | runtime_error | timeout | protocol (a malformed reply)
+        self.kind = kind  # compile_error | runtime_error | timeout | protocol (a malformed reply) | resources
         self.message = message
         self.detail = detail  # traceback or log tail
 
@@ -113,8 +113,14 @@ class WorkerProcess:
         self.containment = "session"  # how what the candidate starts is kept (contain.py)
         self._pidfd = -1  # the contained worker (its namespace's first process), to kill it
         self.survivors: list[int] = []  # processes of its session still alive after kill() gave up
+        # What the candidate's processes may write in all (diskguard.py): past the bound, they are
+        # killed, and `exceeded` says why.
+        self.exceeded = ""
+        self._guard: diskguard.DiskGuard | None = None
         if contained:
             self._await_launcher()
+        if role == "candidate":
+            self._guard = diskguard.DiskGuard(workdir, self._exceed)
         self._request_id: int | None = None  # the request awaiting its reply
         self.last_wall_s = 0.0  # wall time of the last call, measured here
         self.op_seconds: dict[str, float] = {}  # worker-reported compute time per op, for phase reports
@@ -138,13 +144,28 @@ class WorkerProcess:
             except (OSError, AttributeError):
                 self._pidfd = -1
 
+    def _exceed(self, reason: str) -> None:
+        """From the disk guard's thread: kill every process of the worker (the evaluation's thread,
+        waiting on a reply, sees the channel close and raises `resources`)."""
+        self.exceeded = reason
+        if self._pidfd >= 0:
+            with contextlib.suppress(OSError):
+                signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
+        signal_group(self.proc.pid, signal.SIGKILL)
+
+    def _failed(self, op: Any) -> WorkerFailed:
+        if self.exceeded:
+            return WorkerFailed("resources", f"the candidate's processes were killed during '{op}': {self.exceeded}",
+                                self.log_tail())
+        return WorkerFailed("runtime_error", self._death_message(op), self.log_tail())
+
     def send(self, msg: dict[str, Any], blob: Any = b"") -> None:
         """Send a request under a fresh id, which the reply must echo (replies.py)."""
         self._request_id = int.from_bytes(os.urandom(6), "little")
         try:
             self.chan.send({**msg, "id": self._request_id}, blob)
         except BrokenPipeError:
-            raise WorkerFailed("runtime_error", self._death_message(msg.get("op")), self.log_tail()) from None
+            raise self._failed(msg.get("op")) from None
 
     def call(self, msg: dict[str, Any], blob: Any = b"", deadline: float | None = None) -> tuple[dict[str, Any], bytes]:
         start = time.perf_counter()
@@ -166,7 +187,7 @@ class WorkerProcess:
             self.kill()
             raise WorkerFailed("timeout", f"no answer to '{msg.get('op')}' before the time limit") from None
         except (ChannelClosed, BrokenPipeError):
-            raise WorkerFailed("runtime_error", self._death_message(msg.get("op")), self.log_tail()) from None
+            raise self._failed(msg.get("op")) from None
         except ProtocolError as e:
             self.kill()
             raise WorkerFailed("protocol", f"the worker's channel was corrupted ({e})", self.log_tail()) from None
@@ -218,6 +239,8 @@ class WorkerProcess:
         """Kill the worker and everything it started: its PID namespace when it has one (the
         kernel kills every process in it once its first process dies), its session in any case
         (no candidate process can leave it: confine.py). Returns once none of them is alive."""
+        if self._guard is not None:
+            self._guard.stop()
         if self._pidfd >= 0:
             with contextlib.suppress(OSError):
                 signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
@@ -299,7 +322,7 @@ def _exec(role: str, workdir: Path, env: dict[str, str], memory_limit: int | Non
         import resource
 
         contain.set_parent_death_signal()  # a SIGKILLed evaluator takes its workers with it
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_CORE, contain.NO_CORE)
         if memory_limit:
             resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
 

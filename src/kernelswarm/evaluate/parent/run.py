@@ -197,6 +197,8 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
         cand.kill()
         if cand.survivors:  # nothing of the candidate may run while the reference is timed
             raise st.fail(Verdict.REJECTED, "contained", f"{len(cand.survivors)} of its processes could not be killed")
+        if cand.exceeded:  # past a bound on what it may use, whenever that happened
+            raise st.fail(Verdict.REJECTED, "resources", cand.exceeded)
         st.ok("contained", f"every process it started is gone ({cand.containment})")
         t = time.monotonic()
         ev.max_rel_error = _judge(st, ref)
@@ -224,12 +226,13 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
         ev.noise_sensitive = v.noise_sensitive
     except WorkerFailed as e:
         verdict = {"compile_error": Verdict.COMPILE_ERROR, "timeout": Verdict.TIMEOUT,
-                   "protocol": Verdict.REJECTED}.get(e.kind, Verdict.RUNTIME_ERROR)
+                   "protocol": Verdict.REJECTED, "resources": Verdict.REJECTED}.get(e.kind, Verdict.RUNTIME_ERROR)
         ev.verdict, ev.reason, ev.kind = verdict, _one_line(e.message), None
         ev.noise_sensitive = verdict is Verdict.TIMEOUT  # a busy machine makes everything slower
-        st.checks.append(Check("protocol" if e.kind == "protocol" else verdict.value, False, e.message))
-        if e.kind == "protocol":
-            ev.reason = f"protocol: {ev.reason}"
+        named = e.kind in ("protocol", "resources")
+        st.checks.append(Check(e.kind if named else verdict.value, False, e.message))
+        if named:
+            ev.reason = f"{e.kind}: {ev.reason}"
         ev.log_tail = _trim(e.detail or (cand.log_tail() if cand else ""))
     finally:
         for w in (cand, ref, flusher):

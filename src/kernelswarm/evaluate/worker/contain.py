@@ -36,13 +36,25 @@ import time
 from pathlib import Path
 from typing import Callable, NoReturn
 
-_CLONE_NEWNS, _CLONE_NEWUSER, _CLONE_NEWPID = 0x00020000, 0x10000000, 0x20000000
+_CLONE_NEWNS, _CLONE_NEWUSER, _CLONE_NEWPID, _CLONE_NEWIPC = 0x00020000, 0x10000000, 0x20000000, 0x08000000
 _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_BIND, _MS_REC, _MS_PRIVATE = 2, 4, 8, 4096, 16384, 1 << 18
 PR_SET_PDEATHSIG = 1
 ENV_MODE = "KERNELSWARM_CONTAINED"  # how the worker is contained, for its sandbox step
 OWNER_FILE = "owner.json"
 PREFIX = "kernelswarm-eval-"
-_SHM_SIZE = "size=50%"
+# One tmpfs holds the private /tmp, /dev/shm and /var/tmp together, and this bounds it: its files
+# are memory that no process's limit counts (three tmpfs of half the machine each let a candidate
+# hold more memory than the machine has, cheat/tmpfs_hoard). Nothing honest needs much there:
+# compilers and caches write in the worker's folder (TMPDIR). KERNELSWARM_TMPFS_MB overrides.
+TMPFS_MB = 1024
+
+
+def tmpfs_size() -> str:
+    try:
+        mb = int(os.environ.get("KERNELSWARM_TMPFS_MB") or TMPFS_MB)
+    except ValueError:
+        mb = TMPFS_MB
+    return f"size={max(mb, 16)}m"
 
 
 def available() -> bool:
@@ -106,6 +118,15 @@ _SYSTEM = frozenset({"/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc", "/opt", 
                      "/run", "/boot", "/srv", "/mnt", "/media"})
 
 
+# RLIMIT_CORE for every worker and what it starts, hard and soft: 1, not 0. Where the machine pipes
+# core dumps to a program (apport, systemd-coredump: kernel.core_pattern "|..."), the kernel
+# ignores a limit of 0 and starts that program as root outside every namespace, where it reads the
+# whole crashed process: work (and I/O) the candidate causes that no SIGSTOP of its session stops.
+# A limit of 1 skips a piped dump (the kernel's own guard against recursive dumps) and is below
+# the smallest core file, so no file is written either.
+NO_CORE = (1, 1)
+
+
 def set_parent_death_signal() -> None:
     """In a child between fork and exec: die with SIGKILL when the parent (thread) dies."""
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -129,8 +150,14 @@ def launch(write_fd: int, private: list[str], start: Callable[[], NoReturn]) -> 
     uid, gid = os.getuid(), os.getgid()
     # The mount namespace is the first process's own (see _as_init): this one keeps the
     # machine's /proc, where it finds the worker's pid as the evaluator numbers it.
+    # A new IPC namespace too: System V segments, queues and semaphore sets and POSIX message
+    # queues are kernel objects of no process, which would outlive the evaluation in the machine's
+    # namespace (cheat/ipc_left); in the worker's own they go with it. Without one (a kernel
+    # built without IPC namespaces), the PID namespace still holds.
     flags = _CLONE_NEWPID | (0 if os.geteuid() == 0 else _CLONE_NEWUSER)
-    if libc.unshare(flags) != 0:
+    if libc.unshare(flags | _CLONE_NEWIPC) == 0:
+        flags |= _CLONE_NEWIPC
+    elif libc.unshare(flags) != 0:
         why = os.strerror(ctypes.get_errno())
         _report(write_fd, {"contain": "session", "why": f"no PID namespace ({why})", "pid": os.getpid()})
         os.environ[ENV_MODE] = "session"
@@ -230,9 +257,13 @@ def _private_mounts(libc: ctypes.CDLL, private: list[str]) -> str:
     keep = [(p, os.open(p, os.O_PATH | os.O_DIRECTORY)) for p in private]
     _mount(libc, None, "/", None, _MS_REC | _MS_PRIVATE)
     _mount(libc, "proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
-    for tmp in ("/dev/shm", "/tmp", "/var/tmp"):
+    _mount(libc, "tmpfs", "/tmp", "tmpfs", _MS_NOSUID | _MS_NODEV, f"mode=1777,{tmpfs_size()}")
+    for tmp in ("/dev/shm", "/var/tmp"):  # folders of the same tmpfs, under its one bound
         if os.path.isdir(tmp):
-            _mount(libc, "tmpfs", tmp, "tmpfs", _MS_NOSUID | _MS_NODEV, f"mode=1777,{_SHM_SIZE}")
+            inner = f"/tmp/.{tmp.strip('/').replace('/', '-')}"
+            os.mkdir(inner, 0o1777)
+            os.chmod(inner, 0o1777)
+            _mount(libc, inner, tmp, None, _MS_BIND)
     # Users' homes under empty folders: what the user keeps there (a shell's start-up file with an
     # exported key, .netrc, cloud credentials) is not for a candidate to read. What the worker
     # needs from there (a venv, a clone, ~/.local) is in `private`, bound back below.

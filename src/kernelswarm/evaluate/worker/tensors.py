@@ -110,7 +110,8 @@ def fingerprint_parts(tensors: list[Any]) -> list[torch.Tensor]:
 
 
 # Random projections of a timed output (issue 14.1): for each output, PROJECTIONS values
-# u_k^T Y w_k, with Y the output's elements laid out as a near-square matrix and u_k, w_k Gaussian
+# u_k^T Y w_k, with Y the output's elements laid out as a near-square matrix (in rows of a keyed
+# prime width: projection_width) and u_k, w_k Gaussian
 # vectors drawn from a seed the candidate learns only after the call returned. Each has mean
 # square ||Y||^2, so a wrong output Y' differs by about ||Y' - Y||: a stale output, rescaled or
 # not, or one computed in lower precision, cannot match without the right values, yet the cost
@@ -129,7 +130,7 @@ def projection_parts(tensors: list[Any], seed: int) -> list[torch.Tensor]:
         d = torch.view_as_real(d) if d.is_complex() else d
         flat = d.reshape(-1)
         n = flat.numel()
-        cols = max(1, math.isqrt(n))
+        cols = projection_width(tuple(d.shape), seed * 1000003 + i)
         rows = n // cols
         gen = torch.Generator(device=d.device)
         gen.manual_seed((seed * 1000003 + i) % (2**63))
@@ -143,6 +144,31 @@ def projection_parts(tensors: list[Any], seed: int) -> list[torch.Tensor]:
             acc = acc + (u[lo:lo + step] * (body[lo:lo + step].to(torch.float64) @ w)).sum(0)
         parts.append(acc)
     return parts
+
+
+def projection_width(shape: tuple[int, ...], seed: int) -> int:
+    """The row length the output's elements are laid out in for its projections: a prime near the
+    square root of their count, drawn from `seed`, that divides no trailing block of the shape.
+
+    Laid out in rows of the output's own row length, u^T Y w was a bilinear form of the output's
+    rows and columns: for Y = A B it is (u^T A)(B w), which a candidate computes from the inputs
+    without the product, and so answers every projection of a stale or skipped output rightly
+    (cheat/projection_forge). In rows of a prime width that no trailing dimension product is a
+    multiple of, each of the output's rows starts at another offset of the pattern, the weights
+    on Y have full rank, and nothing cheaper than Y itself gives the projection."""
+    n = math.prod(shape)
+    root = math.isqrt(n)
+    if root < 2:
+        return 1
+    inner = [math.prod(shape[k:]) for k in range(1, len(shape))]
+    p = max(2, root - int(seed) % (root // 4 + 1))
+    while not _prime(p) or any(m % p == 0 for m in inner):
+        p += 1
+    return p
+
+
+def _prime(p: int) -> bool:
+    return p >= 2 and all(p % q for q in range(2, math.isqrt(p) + 1))
 
 
 def projections(tensors: list[Any], seed: int) -> list[list[float]]:

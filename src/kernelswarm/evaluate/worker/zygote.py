@@ -228,6 +228,8 @@ def _adopt(settings: dict[str, Any]) -> None:
     import resource
     import tempfile
 
+    from kernelswarm.evaluate.worker import contain
+
     os.environ.clear()
     os.environ.update(settings["env"])
     os.chdir(settings["cwd"])
@@ -235,7 +237,7 @@ def _adopt(settings: dict[str, Any]) -> None:
         sys.path[0] = settings["cwd"]  # `python -m` puts the working folder first
     tempfile.tempdir = None  # read again from TMPDIR, the worker's own
     random.seed()
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_CORE, contain.NO_CORE)
     if settings.get("memory_limit"):
         limit = int(settings["memory_limit"])
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))

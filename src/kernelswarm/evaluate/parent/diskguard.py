@@ -1,0 +1,91 @@
+"""A bound on what a candidate's worker folder may grow by (issue 14: a candidate filled the disk).
+
+The worker's folder is the one place a sandboxed candidate may write (sandbox.py), and it lies on
+the machine's disk: many files, none of them large, pass any per-file limit, and the disk fills
+for every other process on the machine. No kernel quota is at hand for one folder, so the
+evaluator watches it: the filesystem's free space is read every `POLL_S` (one system call), and
+the folder is walked whenever the space dropped by as much as the candidate still had left (and
+every `WALK_S` anyway); when the folder has grown past the bound since the worker started, every
+process of the worker is killed and the evaluation is rejected with the figure. The compile caches
+copied in before it started do not count; builds and caches of honest candidates stay far below
+the bound (a C++ or CUDA extension's build: about 100-300 MB). Standard library only.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+DISK_MB = 2048  # KERNELSWARM_DISK_MB overrides
+POLL_S, WALK_S = 0.25, 5.0
+
+
+def limit_bytes() -> int:
+    try:
+        mb = int(os.environ.get("KERNELSWARM_DISK_MB") or DISK_MB)
+    except ValueError:
+        mb = DISK_MB
+    return max(mb, 16) << 20
+
+
+def usage(folder: Path | str) -> int:
+    """Bytes the files under `folder` occupy on disk (links not followed; what vanishes meanwhile
+    is skipped)."""
+    total, stack = 0, [str(folder)]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as entries:
+                for e in entries:
+                    try:
+                        st = e.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    total += st.st_blocks * 512
+                    if e.is_dir(follow_symlinks=False):
+                        stack.append(e.path)
+        except OSError:
+            continue
+    return total
+
+
+def _free(folder: str) -> int:
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return 0
+    return st.f_bavail * st.f_frsize
+
+
+class DiskGuard:
+    """Watches `folder` from a thread of its own; calls `on_exceed(reason)` once, from that thread,
+    when the folder has grown by more than `limit` bytes."""
+
+    def __init__(self, folder: Path, on_exceed: Callable[[str], None], limit: int | None = None) -> None:
+        self.folder = str(folder)
+        self.limit = limit_bytes() if limit is None else limit
+        self.on_exceed = on_exceed
+        self._stop = threading.Event()
+        self._base = usage(self.folder)
+        self._thread = threading.Thread(target=self._watch, name="kernelswarm-diskguard", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _watch(self) -> None:
+        grown, free_then, next_walk = 0, _free(self.folder), time.monotonic() + WALK_S
+        while not self._stop.wait(POLL_S):
+            free = _free(self.folder)
+            # Whatever the filesystem lost since the last walk may be the candidate's: walk once
+            # that could have taken it past the bound.
+            if free_then - free < self.limit - grown and time.monotonic() < next_walk:
+                continue
+            grown = usage(self.folder) - self._base
+            free_then, next_walk = free, time.monotonic() + WALK_S
+            if grown > self.limit and not self._stop.is_set():
+                self.on_exceed(f"its folder grew by {grown / 2**20:.0f} MiB, past the bound of "
+                               f"{self.limit / 2**20:.0f} MiB (KERNELSWARM_DISK_MB)")
+                return
