@@ -54,3 +54,20 @@ def test_no_secret_in_the_step_process(tmp_path, monkeypatch):
     with pytest.raises(StepsError) as err:
         _check(tmp_path, "steal_key", timed=False)
     assert "found:" in str(err.value) and KEY not in str(err.value), str(err.value)
+
+
+def test_a_gradient_off_in_scale_only_is_refused(tmp_path):
+    """A weight gradient 1% too large, every value else exact: AdamW's update hides a gradient's
+    scale, momentum SGD's does not; the comparison of parameters after the SGD steps refuses it."""
+    r = _check(tmp_path, "grad_scale", timed=False)
+    assert not r.passed, r.detail
+    assert "sgd" in r.detail, r.detail
+
+
+def test_memory_held_by_a_winners_children_is_bounded(tmp_path, monkeypatch):
+    """Children each under any per-process limit, 2.1 GiB together: before, nothing bounded the
+    step process's memory; now its processes' resident memory together is (guard.py)."""
+    monkeypatch.setenv("KERNELSWARM_MEMORY_MB", "1536")
+    with pytest.raises(StepsError) as err:
+        _check(tmp_path, "hoard_memory", timed=False)
+    assert "memory" in str(err.value), str(err.value)

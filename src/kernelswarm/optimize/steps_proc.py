@@ -72,6 +72,14 @@ class StepWorker:
         if self.contained:
             os.close(report_w)
             self.containment = self._await_launcher(report_r)
+        # The candidate's processes' disk and memory together, bounded as an evaluation's are
+        # (evaluate/parent/guard.py): the step process has no address-space limit of its own.
+        self.exceeded = ""
+        self._guard = None
+        if contained:
+            from kernelswarm.evaluate.parent.guard import Guard
+
+            self._guard = Guard(self.folder, self._exceed, sid=self.proc.pid)
         self.last_ms = 0.0
         self.sandbox = ""  # what the candidate's process applied (steps_worker), as it said
         self.frozen = False
@@ -111,6 +119,16 @@ class StepWorker:
         signal_session(self.proc.pid, signal.SIGCONT)
         self.frozen = False
 
+    def _exceed(self, reason: str) -> None:
+        """From the guard's thread: kill every process of the step process's session."""
+        from kernelswarm.evaluate.worker.contain import signal_session
+
+        self.exceeded = reason
+        if self._init_pid > 0:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(self._init_pid, signal.SIGKILL)
+        signal_session(self.proc.pid, signal.SIGKILL)
+
     def call(self, msg: dict[str, Any], want: dict[str, type] | None = None) -> dict[str, Any]:
         """Send one request and read its reply; `last_ms` is the parent's own clock around it (the
         thawing and stopping of a candidate's process outside it). `want`: the reply's fields and
@@ -128,6 +146,8 @@ class StepWorker:
         self.last_ms = 1e3 * (time.perf_counter() - t)
         if frozen:
             self._freeze()
+        if not line and self.exceeded:
+            raise StepsError(f"the {self.role} step process was killed ({msg['op']}): {self.exceeded}")
         if not line:
             raise StepsError(f"the {self.role} step process died ({msg['op']}): {self._tail()}")
         return self._validate(msg["op"], line, want or {})
@@ -183,6 +203,8 @@ class StepWorker:
         process; its session in any case: no candidate's process can leave it)."""
         from kernelswarm.evaluate.worker.contain import kill_session
 
+        if self._guard is not None:
+            self._guard.stop()
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)
         if self._init_pid > 0:

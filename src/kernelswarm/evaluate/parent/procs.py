@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from kernelswarm import redact
 from kernelswarm.evaluate.worker import contain
-from kernelswarm.evaluate.parent import diskguard, forkserver, replies, shield
+from kernelswarm.evaluate.parent import forkserver, guard, replies, shield
 from kernelswarm.evaluate.parent.devicelock import signal_group
 from kernelswarm.evaluate.wire.protocol import Channel, ChannelClosed, ChannelTimeout, ProtocolError
 
@@ -113,14 +113,14 @@ class WorkerProcess:
         self.containment = "session"  # how what the candidate starts is kept (contain.py)
         self._pidfd = -1  # the contained worker (its namespace's first process), to kill it
         self.survivors: list[int] = []  # processes of its session still alive after kill() gave up
-        # What the candidate's processes may write in all (diskguard.py): past the bound, they are
-        # killed, and `exceeded` says why.
+        # What the candidate's processes may write and hold in all (guard.py): past a bound, they
+        # are killed, and `exceeded` says why.
         self.exceeded = ""
-        self._guard: diskguard.DiskGuard | None = None
+        self._guard: guard.Guard | None = None
         if contained:
             self._await_launcher()
         if role == "candidate":
-            self._guard = diskguard.DiskGuard(workdir, self._exceed)
+            self._guard = guard.Guard(workdir, self._exceed, sid=self.proc.pid, memory=memory_limit)
         self._request_id: int | None = None  # the request awaiting its reply
         self.last_wall_s = 0.0  # wall time of the last call, measured here
         self.op_seconds: dict[str, float] = {}  # worker-reported compute time per op, for phase reports

@@ -2,7 +2,7 @@
 # Fills the disk from inside the one folder it may write to (its worker's, on the machine's disk):
 # many files, none large, so no per-file limit stops it. It writes up to 3 GiB and answers wrongly
 # if it could (accepted before, had it answered rightly). The worker's folder has a bound on how
-# much it may grow (diskguard.py, 2 GiB; builds and caches stay far below it): past it, every
+# much it may grow (parent/guard.py, 2 GiB; builds and caches stay far below it): past it, every
 # process of the worker is killed and the evaluation rejected for it.
 import os
 

@@ -1,4 +1,6 @@
-"""A bound on what a candidate's worker folder may grow by (issue 14: a candidate filled the disk).
+"""Bounds on what a candidate's processes may use together: the disk in their folder, and memory.
+
+Disk (issue 14: a candidate filled the disk).
 
 The worker's folder is the one place a sandboxed candidate may write (sandbox.py), and it lies on
 the machine's disk: many files, none of them large, pass any per-file limit, and the disk fills
@@ -8,7 +10,15 @@ the folder is walked whenever the space dropped by as much as the candidate stil
 every `WALK_S` anyway); when the folder has grown past the bound since the worker started, every
 process of the worker is killed and the evaluation is rejected with the figure. The compile caches
 copied in before it started do not count; builds and caches of honest candidates stay far below
-the bound (a C++ or CUDA extension's build: about 100-300 MB). Standard library only.
+the bound (a C++ or CUDA extension's build: about 100-300 MB).
+
+Memory: a worker's address-space limit (RLIMIT_AS) is per process, and a candidate that forks
+children, each under it, held more memory together than the machine has (cheat's
+isolation/memory_hoard), and on a GPU no address-space limit can be set at all (CUDA reserves
+huge ranges). Every `MEM_POLL_S` the resident memory of every process of the worker's session
+(which none of them can leave) is added up; past the bound (KERNELSWARM_MEMORY_MB, else the
+worker's own limit, else 60% of the machine's memory) they are all killed, as for the disk.
+Standard library only.
 """
 
 from __future__ import annotations
@@ -20,7 +30,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 DISK_MB = 2048  # KERNELSWARM_DISK_MB overrides
-POLL_S, WALK_S = 0.25, 5.0
+POLL_S, WALK_S, MEM_POLL_S = 0.25, 5.0, 0.5
+MEMORY_SHARE = 0.6  # of the machine's memory, where nothing else sets the bound
 
 
 def limit_bytes() -> int:
@@ -29,6 +40,36 @@ def limit_bytes() -> int:
     except ValueError:
         mb = DISK_MB
     return max(mb, 16) << 20
+
+
+def memory_bound(limit: int | None = None) -> int:
+    """Bytes of resident memory a worker's processes may hold together."""
+    try:
+        mb = int(os.environ.get("KERNELSWARM_MEMORY_MB") or 0)
+    except ValueError:
+        mb = 0
+    if mb > 0:
+        return mb << 20
+    if limit:
+        return limit
+    try:
+        return int(MEMORY_SHARE * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError):
+        return 0
+
+
+def resident(sid: int) -> int:
+    """Resident bytes of every live process of session `sid`."""
+    from kernelswarm.evaluate.worker import contain
+
+    page, total = os.sysconf("SC_PAGE_SIZE"), 0
+    for pid in contain.session_members(sid):
+        try:
+            with open(f"/proc/{pid}/statm", "rb") as f:
+                total += int(f.read().split()[1]) * page
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
 
 
 def usage(folder: Path | str) -> int:
@@ -59,17 +100,20 @@ def _free(folder: str) -> int:
     return st.f_bavail * st.f_frsize
 
 
-class DiskGuard:
-    """Watches `folder` from a thread of its own; calls `on_exceed(reason)` once, from that thread,
-    when the folder has grown by more than `limit` bytes."""
+class Guard:
+    """Watches `folder` (and, with `sid`, the memory of that session's processes) from a thread of
+    its own; calls `on_exceed(reason)` once, from that thread, when a bound is passed."""
 
-    def __init__(self, folder: Path, on_exceed: Callable[[str], None], limit: int | None = None) -> None:
+    def __init__(self, folder: Path, on_exceed: Callable[[str], None], limit: int | None = None,
+                 sid: int | None = None, memory: int | None = None) -> None:
         self.folder = str(folder)
         self.limit = limit_bytes() if limit is None else limit
+        self.sid = sid
+        self.memory = memory_bound(memory) if sid is not None else 0
         self.on_exceed = on_exceed
         self._stop = threading.Event()
         self._base = usage(self.folder)
-        self._thread = threading.Thread(target=self._watch, name="kernelswarm-diskguard", daemon=True)
+        self._thread = threading.Thread(target=self._watch, name="kernelswarm-guard", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -77,7 +121,15 @@ class DiskGuard:
 
     def _watch(self) -> None:
         grown, free_then, next_walk = 0, _free(self.folder), time.monotonic() + WALK_S
+        next_mem = time.monotonic()
         while not self._stop.wait(POLL_S):
+            if self.sid is not None and self.memory and time.monotonic() >= next_mem:
+                next_mem = time.monotonic() + MEM_POLL_S
+                held = resident(self.sid)
+                if held > self.memory and not self._stop.is_set():
+                    self.on_exceed(f"its processes held {held / 2**20:.0f} MiB of memory together, past the "
+                                   f"bound of {self.memory / 2**20:.0f} MiB (KERNELSWARM_MEMORY_MB)")
+                    return
             free = _free(self.folder)
             # Whatever the filesystem lost since the last walk may be the candidate's: walk once
             # that could have taken it past the bound.
