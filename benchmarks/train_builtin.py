@@ -2,16 +2,24 @@
 --candidates: the speedup of forward plus backward against eager and torch.compile (issue 17).
 
     PYTHONPATH=src python benchmarks/train_builtin.py --out OUT [--device cuda] [--level 1 ...]
-        [--agents compile] [--candidates benchmarks/train_candidates] [--jobs 4]
-        [--time-budget 300] [--hard-limit 345] [--db OUT/train_builtin.db]
+        [--agents none] [--candidates benchmarks/train_candidates] [--jobs 4]
+        [--budget 480] [--hard-limit BUDGET+40] [--db OUT/train_builtin.db]
 
 Runs the bundled training suite (suite/train, judged in training mode: one call is forward plus
 backward, every gradient checked) through the supervisor, with the named built-in agents and the
 folder agent over --candidates (DIR/<problem name>.py). Problems with a hand-written candidate go
 first, then the levels in turn. Writes OUT/train_builtin.md and OUT/train_builtin.json: per level,
 the geometric mean of the result's speedup against eager, against torch.compile and against the
-faster of the two; per problem the baselines, each candidate's time and verdict. It stops
-starting problems after --time-budget seconds and writes what is finished after --hard-limit.
+faster of the two; per problem the baselines, each candidate's time and verdict. The tables are
+rewritten as each problem finishes, so a command killed at its limit still leaves them.
+
+Budget: a problem is started only while the longest problem so far would still end within
+--budget seconds; at --hard-limit the evaluations in flight are killed and what is finished is
+written. Agents: by default none but the folder's hand-written kernels. The baselines already
+time torch.compile (default mode, AOTAutograd in training mode) alternately with eager, so the
+built-in `compile` agent, the same compilation again, cannot beat the faster baseline and only
+costs an evaluation per problem; `--agents compile-max-autotune` (CUDA) is the built-in that
+differs, at minutes of autotuning per problem.
 """
 
 from __future__ import annotations
@@ -110,12 +118,14 @@ def main() -> int:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--level", type=int, action="append", help="repeatable; default 1, 2 and 3")
-    ap.add_argument("--agents", default="compile", help="comma list of built-in agents (default: compile; 'none' for none)")
+    ap.add_argument("--agents", default="none", help="comma list of built-in agents (default none: see above)")
     ap.add_argument("--candidates", type=Path, default=HERE / "train_candidates", help="DIR/<problem name>.py; 'none' for none")
     ap.add_argument("--jobs", type=int, default=4, help="evaluations at once (timings stay exclusive)")
     ap.add_argument("--timeout", type=float, default=240.0, help="seconds per evaluation")
-    ap.add_argument("--time-budget", type=float, default=300.0, help="stop starting problems after this many seconds")
-    ap.add_argument("--hard-limit", type=float, default=345.0, help="write what is finished and exit after this many seconds")
+    ap.add_argument("--budget", "--time-budget", type=float, default=480.0,
+                    help="start a problem only while the longest so far would end within this many seconds")
+    ap.add_argument("--hard-limit", type=float, default=None,
+                    help="kill what is in flight, write what is finished and exit (default: budget + 40)")
     ap.add_argument("--db", type=Path, default=None)
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -129,35 +139,57 @@ def main() -> int:
                        candidates=str(folder) if folder else None, jobs=args.jobs, timeout_s=args.timeout)
     problems = pick(args.level or [1, 2, 3], first)
     start = time.monotonic()
+    started: dict[str, float] = {}
+    longest = [0.0]  # the longest problem so far, start to done (seconds)
+    writing = threading.Lock()
 
     def show(e: Event) -> None:
+        if e.kind == "problem":
+            started[e.problem] = time.monotonic()
         if e.kind in ("done", "note", "baselines") or (e.kind == "evaluated" and e.evaluation is not None):
             ev = e.evaluation
             what = f"{ev.verdict.value} {ev.candidate.median_ms if ev.candidate else '-'} ms" if ev else ""
             print(f"[{time.monotonic() - start:6.0f}s] {e.kind} {e.problem} {e.agent} {what} {e.message[:120]}", flush=True)
+        if e.kind == "done":
+            longest[0] = max(longest[0], time.monotonic() - started.get(e.problem, start))
+            finish("running", quiet=True)
 
     sup = Supervisor(store, config, agents, on_event=show)
 
-    def finish(partial: bool) -> None:
-        data = analyse(store, sup.run_id, time.monotonic() - start)
-        data["partial"] = partial
-        (args.out / "train_builtin.json").write_text(json.dumps(data, indent=1, default=str))
-        text = markdown(data) + ("\n(partial: stopped by --hard-limit)\n" if partial else "")
-        (args.out / "train_builtin.md").write_text(text)
-        print(text, flush=True)
+    def finish(state: str, quiet: bool = False) -> None:
+        with writing:
+            data = analyse(store, sup.run_id, time.monotonic() - start)
+            data["state"] = state
+            data["partial"] = state != "finished"
+            write(args.out / "train_builtin.json", json.dumps(data, indent=1, default=str))
+            text = markdown(data) + (f"\n({state}: {len(data['problems'])} of {len(problems)} problems finished)\n"
+                                     if state != "finished" else "")
+            write(args.out / "train_builtin.md", text)
+        if not quiet:
+            print(text, flush=True)
 
     def hard_stop() -> None:
         sup.kill_workers()
-        finish(partial=True)
+        finish("stopped by --hard-limit")
         os._exit(0)
 
-    watchdog = threading.Timer(args.hard_limit, hard_stop)
+    def should_stop() -> bool:
+        return time.monotonic() - start + longest[0] > args.budget
+
+    watchdog = threading.Timer(args.hard_limit or args.budget + 40, hard_stop)
     watchdog.daemon = True
     watchdog.start()
-    sup.run(problems, None, should_stop=lambda: time.monotonic() - start > args.time_budget)
+    sup.run(problems, None, should_stop=should_stop)
     watchdog.cancel()
-    finish(partial=False)
+    finish("finished" if all(p.name in started for p in problems) else "stopped by --budget")
     return 0
+
+
+def write(path: Path, text: str) -> None:
+    """Whole or not at all: a reader (or a kill) never sees half a table."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from kernelswarm.optimize.verify import (
     EndToEnd,
     TrainSpec,
     end_to_end,
+    whole_baselines,
     whole_problems,
 )
 from kernelswarm.problems.load import Problem
@@ -130,6 +131,25 @@ class Settings:
     min_gain: float = MIN_GAIN  # an interval must clear 1 + this to replace a baseline (tasks and the whole model)
     mode: str = "inference"  # "train": tasks judged forward plus backward, whole training steps checked
     loss_fn: Callable | None = None  # training mode: loss_fn(output, *inputs) -> scalar; None: a random projection
+    # Asked before each task and before the assembled model is judged; once it says yes, the
+    # remaining tasks are left unsearched and nothing unjudged is assembled (the run stays resumable).
+    should_stop: Callable[[], bool] | None = None
+    search_below: float = 0.0  # tasks under this share of the model's time are not searched at all
+    on_stage: Callable[[Stage], None] | None = None  # told as each stage ends (benchmarks write rows)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A stage of `run` just ended: what is known so far, for a caller that reports as it goes.
+    `name`: cut (tasks found), baselines (the whole model's eager and torch.compile), searched
+    (every task's search), verified (the end)."""
+
+    name: str
+    seconds: dict[str, float]
+    tasks: list[Task]
+    refused: list[tuple[str, str]]
+    covered_share: float
+    end_to_end: EndToEnd | None = None
 
 
 def optimize(model: nn.Module, example_inputs: Any, device: str | None = None, agents: Any = None, models: Any = None,
@@ -138,7 +158,8 @@ def optimize(model: nn.Module, example_inputs: Any, device: str | None = None, a
              tasks_out: str | None = None, min_share: float = MIN_SHARE, compile: bool = True,
              on_event: Callable | None = None, devices: list[str] | None = None,
              ray: str | None = None, min_gain: float = MIN_GAIN, mode: str = "inference",
-             loss_fn: Callable | None = None) -> OptimizedModel:
+             loss_fn: Callable | None = None, should_stop: Callable[[], bool] | None = None,
+             search_below: float = 0.0, on_stage: Callable[[Stage], None] | None = None) -> OptimizedModel:
     """Optimize a whole model; see OptimizedModel. `agents` is a list of names (or a comma list),
     `models` a models file, `candidates` a folder of hand-written candidates (DIR/<task name>.py).
     `devices` (["cuda:0", "cuda:1"]) or `ray` (an address, or "local") spread the tasks' search
@@ -149,7 +170,12 @@ def optimize(model: nn.Module, example_inputs: Any, device: str | None = None, a
     on the model's own parameters, and it is kept only when a few optimizer steps (momentum SGD and
     AdamW) of it match the original's and its whole training steps, timed paired, clear the gain
     bar. `loss_fn(output, *inputs)` is the training loss (a `def`; default: a fixed random
-    projection of every output)."""
+    projection of every output).
+
+    Within a time budget: `should_stop()` is asked before each task's search and before the
+    assembled model is judged (yes: the rest is skipped, the faster baseline stands unless an
+    assembled model was judged); `search_below` leaves tasks under that share unsearched;
+    `on_stage(Stage)` is told as the cut, the whole model's baselines and the search end."""
     from kernelswarm.agents.registry import parse_names
     from kernelswarm.backends import available, best_device
 
@@ -163,7 +189,8 @@ def optimize(model: nn.Module, example_inputs: Any, device: str | None = None, a
     names = parse_names(agents) if isinstance(agents, str) else (list(agents) if agents else None)
     s = Settings(device, names, str(models) if models else None, str(candidates) if candidates else None, rounds,
                  budget, str(db), jobs, timeout, precision, resume, tasks_out, min_share, compile, compile,
-                 devices=list(devices) if devices else None, ray=ray, min_gain=min_gain, mode=mode, loss_fn=loss_fn)
+                 devices=list(devices) if devices else None, ray=ray, min_gain=min_gain, mode=mode, loss_fn=loss_fn,
+                 should_stop=should_stop, search_below=search_below, on_stage=on_stage)
     return run(model, example_inputs, s, whole=None, on_event=on_event)
 
 
@@ -178,7 +205,9 @@ def _inputs(example_inputs: Any, device: str) -> tuple:
 def run(model: nn.Module, example_inputs: Any, s: Settings, whole: Problem | None,
         on_event: Callable | None = None) -> OptimizedModel:
     """The whole pipeline. `whole`: the user's own whole-model problem file (the command line's
-    MODEL.py), else whole-model problems are written from the model itself."""
+    MODEL.py), else whole-model problems are written from the model itself. Order: capture, cut,
+    the whole model's baselines, the tasks' search, assembly, the assembled model's judgement: what
+    needs no candidate is measured first, so a run stopped early still reports it."""
     secs: dict[str, float] = {}
     t = time.monotonic()
     inputs = _inputs(example_inputs, s.device)
@@ -197,42 +226,72 @@ def run(model: nn.Module, example_inputs: Any, s: Settings, whole: Problem | Non
     secs["capture"] = time.monotonic() - t
     t = time.monotonic()
     c = cut(cap)
-    secs["cut"] = time.monotonic() - t
     folder = Path(s.tasks_out) if s.tasks_out else Path(s.db).resolve().parent / ".kernelswarm" / f"{cap.model_class}-tasks"
     problems = write_tasks(c.tasks, folder)
+    redrawn, user = _whole(work, inputs, whole, c, folder.parent / f"{cap.model_class}-whole", cap.model_class, train)
+    secs["cut"] = time.monotonic() - t
+    _stage(s, "cut", secs, c)
+    t = time.monotonic()
+    base = whole_baselines(user, s.device, s.timeout or 600.0, s.precision, s.compile_baselines, s.min_gain, train) \
+        if user is not None else None
+    secs["baselines"] = time.monotonic() - t
+    _stage(s, "baselines", secs, c, base)
     t = time.monotonic()
     run_id, results = _search(problems, c, s, on_event) if c.tasks else (None, {})
     secs["search"] = time.monotonic() - t
+    _stage(s, "searched", secs, c, base)
     t = time.monotonic()
     tasks, winners = _results(c, results)
-    if whole is None:
-        try:
-            redrawn, user = whole_problems(work, inputs, folder.parent / f"{cap.model_class}-whole",
-                                           _whole_name(cap.model_class), train)
-        except Exception as e:  # a model whose code cannot be written out: verify nothing, assemble nothing
-            c.refused.append(("(whole model)", f"cannot be written as a problem: {type(e).__name__}: {e}"[:300]))
-            redrawn = user = None
-            winners = []
-    else:
-        redrawn, user = None, whole
+    if user is None:
+        winners = []
     source, compiled = _assemble(c, winners, redrawn or user, "region" if whole is None else "", s) \
-        if winners and user is not None else (None, None)
+        if winners else (None, None)
     secs["assemble"] = time.monotonic() - t
     t = time.monotonic()
-    if user is not None:
-        e2e = end_to_end(user, redrawn, source, compiled, s.device, s.timeout or 600.0, s.precision,
-                         compile_baseline=s.compile_baselines, min_gain=s.min_gain,
-                         train=TrainSpec("region" if whole is None else "", loss) if train else None)
-    else:
-        e2e = EndToEnd("eager", None, None, notes=["the whole model could not be judged"], mode=s.mode)
+    e2e = _verify(s, user, redrawn, source, compiled, base, whole is None, loss)
     secs["verify"] = time.monotonic() - t
     result_model = _result_model(model, e2e.choice, source, c.tasks, winners, s.device)
-    return OptimizedModel(
+    opt = OptimizedModel(
         model=result_model, correct=e2e.correct, speedup_vs_eager=e2e.speedup_vs_eager,
         speedup_vs_compile=e2e.speedup_vs_compile, tasks=tasks, choice=e2e.choice, model_class=cap.model_class,
         device=s.device, end_to_end=e2e, refused=c.refused, covered_share=c.covered_share, seconds=secs,
         assembled=source if e2e.assembled_ms is not None else None, winners=winners, task_list=c.tasks,
         run_id=run_id, versions=_versions(s.device, e2e), model_module=type(model).__module__, mode=s.mode)
+    _stage(s, "verified", secs, c, e2e)
+    return opt
+
+
+def _whole(work: nn.Module, inputs: tuple, whole: Problem | None, c: Cut, folder: Path, model_class: str,
+           train: bool) -> tuple[Problem | None, Problem | None]:
+    """(redrawn, user): the whole-model problems, written from the model unless the user gave one;
+    (None, None) when the model's code cannot be written out (then nothing is assembled)."""
+    if whole is not None:
+        return None, whole
+    try:
+        return whole_problems(work, inputs, folder, _whole_name(model_class), train)
+    except Exception as e:  # a model whose code cannot be written out: verify nothing, assemble nothing
+        c.refused.append(("(whole model)", f"cannot be written as a problem: {type(e).__name__}: {e}"[:300]))
+        return None, None
+
+
+def _verify(s: Settings, user: Problem | None, redrawn: Problem | None, source: str | None, compiled: str | None,
+            base: EndToEnd | None, own_root: bool, loss: dict[str, str] | None) -> EndToEnd:
+    """The assembled model judged end to end (its baselines reused from `base`); when the
+    budget ran out first, the faster baseline stands and a note says the assembly was not judged."""
+    if user is None:
+        return EndToEnd("eager", None, None, notes=["the whole model could not be judged"], mode=s.mode)
+    if source is not None and s.should_stop is not None and s.should_stop():
+        assert base is not None
+        base.notes.append("the assembled model was not judged: the time budget ran out (the faster baseline stands)")
+        return base
+    train = TrainSpec("region" if own_root else "", loss) if s.mode == "train" else None
+    return end_to_end(user, redrawn, source, compiled, s.device, s.timeout or 600.0, s.precision,
+                      compile_baseline=s.compile_baselines, min_gain=s.min_gain, train=train, base=base)
+
+
+def _stage(s: Settings, name: str, secs: dict[str, float], c: Cut, e2e: EndToEnd | None = None) -> None:
+    if s.on_stage is not None:
+        s.on_stage(Stage(name, dict(secs), list(c.tasks), list(c.refused), c.covered_share, e2e))
 
 
 def _assemble(c: Cut, winners: list[Winner], problem: Problem, root: str, s: Settings) -> tuple[str, str | None]:
@@ -284,7 +343,8 @@ def _search(problems: list[Problem], c: Cut, s: Settings, on_event: Callable | N
     agents = build_agents(s.agents, Path(s.models) if s.models else None, Path(s.candidates) if s.candidates else None)
     store = Store(s.db)
     try:
-        run_id = run_tasks(problems, c.tasks, store, config, agents, on_event=on_event, resume=s.resume, min_share=s.min_share)
+        run_id = run_tasks(problems, c.tasks, store, config, agents, on_event=on_event, resume=s.resume,
+                           min_share=s.min_share, should_stop=s.should_stop, search_below=s.search_below)
         return run_id, {r.name: r for r in store.problem_results(run_id)}
     finally:
         store.close()  # lets go of the writer's lock

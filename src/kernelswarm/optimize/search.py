@@ -79,11 +79,24 @@ def write_tasks(tasks: list[Task], folder: Path) -> list[Problem]:
     return out
 
 
+def _offered(problem: Problem, agents: list[Agent]) -> bool:
+    """Whether any agent could propose for `problem`. Folder agents only propose DIR/<task>.py:
+    with nothing else asked, a task without its file would only have its baselines timed."""
+    from kernelswarm.agents.folder import FolderAgent
+
+    return any(not isinstance(a, FolderAgent) or (a.directory / f"{problem.name}.py").is_file() for a in agents)
+
+
 def run_tasks(problems: list[Problem], tasks: list[Task], store, config, agents: list[Agent],
-              on_event: Callable | None = None, resume: bool = False, min_share: float = MIN_SHARE) -> int:
-    """One supervisor run over the tasks (hottest first); returns its run id."""
+              on_event: Callable | None = None, resume: bool = False, min_share: float = MIN_SHARE,
+              should_stop: Callable[[], bool] | None = None, search_below: float = 0.0) -> int:
+    """One supervisor run over the tasks (hottest first); returns its run id. Tasks under
+    `search_below` of the model's time are left out (their baselines and candidates could not pay
+    for their evaluations); `should_stop` is asked before each task (Supervisor.run)."""
     from kernelswarm.supervisor import Supervisor
 
+    shares = {t.name: t.share for t in tasks}
+    problems = [p for p in problems if shares.get(p.name, 1.0) >= search_below and _offered(p, agents)]
     allow = allowances(tasks, config.rounds, config.budget_usd, min_share)
     gated = [TaskGate(a, allow) for a in agents]
     sup = Supervisor(store, config, gated, on_event=on_event)
@@ -93,10 +106,10 @@ def run_tasks(problems: list[Problem], tasks: list[Task], store, config, agents:
         if known != {p.hash for p in problems}:
             run_id = None  # the stored run is of another model or other tasks: start anew
     if not (config.devices or config.ray):
-        return sup.run(problems, run_id)
+        return sup.run(problems, run_id, should_stop=should_stop)
     from kernelswarm.runconfig import Event
     from kernelswarm.scale.placement import place, run_placed
 
     note = (lambda m: on_event(Event("note", "", message=m))) if on_event else None
     with place(config, note) as slots:
-        return run_placed(store, config, gated, slots, problems, run_id, on_event=on_event)
+        return run_placed(store, config, gated, slots, problems, run_id, on_event=on_event, should_stop=should_stop)

@@ -71,6 +71,7 @@ class EndToEnd:
     reason: str = ""  # one line: why this choice
     mode: str = "inference"  # train: figures are forward plus backward, and whole training steps were checked
     steps: StepsCheck | None = None  # training mode: the chosen assembled model's optimizer steps and their timing
+    timings: tuple[Timing, Timing | None] | None = None  # eager's and torch.compile's timings (whole_baselines)
 
     @property
     def result_ms(self) -> float | None:
@@ -179,29 +180,50 @@ def whole_problems(model: nn.Module, example_inputs: tuple, folder: Path, name: 
     return load_problem(redrawn), load_problem(user)
 
 
-def end_to_end(user: Problem, redrawn: Problem | None, assembled: str | None, compiled_assembled: str | None,
-               device: str, timeout_s: float, precision: str, compile_baseline: bool = True,
-               min_gain: float = MIN_GAIN, train: TrainSpec | None = None) -> EndToEnd:
-    """Judge the assembled model (user's weights, then redrawn ones) and its compiled form, each
-    timed call by call beside eager in its own evaluation; eager and torch.compile are timed
-    alternately in one window first, and that pair is what every evaluation's figure against
-    torch.compile chains through. With nothing assembled, only the baselines are timed.
-
-    `train`: training mode. Every figure is forward plus backward (the evaluator's training mode:
-    every parameter's gradient checked against float64), and an assembled model that wins is kept
-    only once its optimizer steps match the original's and its whole steps, timed paired against
-    the faster baseline, clear the same bar (optimize/steps.py)."""
-    from kernelswarm.evaluate import EvalOptions, evaluate, time_baselines
+def whole_baselines(user: Problem, device: str, timeout_s: float, precision: str, compile_baseline: bool = True,
+                    min_gain: float = MIN_GAIN, train: bool = False) -> EndToEnd:
+    """Eager and torch.compile of the whole model, timed alternately in one window (nothing
+    assembled yet): the figures every later evaluation chains through. Measured before the search,
+    so that a run stopped early still has them, and never timed twice."""
+    from kernelswarm.evaluate import EvalOptions, time_baselines
     from kernelswarm.records import Mode, Precision
 
-    mode = Mode.TRAIN if train is not None else Mode.INFERENCE
+    mode = Mode.TRAIN if train else Mode.INFERENCE
     opts = EvalOptions.for_device(device, timeout_s=timeout_s, precision=Precision(precision), baseline_compile=False,
                                   mode=mode)
     modes = ("default",) if compile_baseline else ()
     t = time_baselines(user, device, compile_modes=modes, timeout_s=timeout_s, options=opts, mode=mode.value)
     eager, compiled = t["eager"], t.get("compile:default")
     e2e = EndToEnd("eager", eager.median_ms, compiled.median_ms if compiled else None, min_gain=min_gain,
-                   mode=mode.value)
+                   mode=mode.value, timings=(eager, compiled))
+    e2e.figures.update(baseline_figures(eager, compiled))
+    return choose(e2e)
+
+
+def end_to_end(user: Problem, redrawn: Problem | None, assembled: str | None, compiled_assembled: str | None,
+               device: str, timeout_s: float, precision: str, compile_baseline: bool = True,
+               min_gain: float = MIN_GAIN, train: TrainSpec | None = None, base: EndToEnd | None = None) -> EndToEnd:
+    """Judge the assembled model (user's weights, then redrawn ones) and its compiled form, each
+    timed call by call beside eager in its own evaluation; eager and torch.compile are timed
+    alternately in one window first (`base`, from whole_baselines, when already measured), and
+    that pair is what every evaluation's figure against torch.compile chains through. With
+    nothing assembled, only the baselines are timed.
+
+    `train`: training mode. Every figure is forward plus backward (the evaluator's training mode:
+    every parameter's gradient checked against float64), and an assembled model that wins is kept
+    only once its optimizer steps match the original's and its whole steps, timed paired against
+    the faster baseline, clear the same bar (optimize/steps.py)."""
+    from kernelswarm.evaluate import EvalOptions, evaluate
+    from kernelswarm.records import Mode, Precision
+
+    mode = Mode.TRAIN if train is not None else Mode.INFERENCE
+    opts = EvalOptions.for_device(device, timeout_s=timeout_s, precision=Precision(precision), baseline_compile=False,
+                                  mode=mode)
+    if base is None or base.timings is None or base.mode != mode.value:
+        base = whole_baselines(user, device, timeout_s, precision, compile_baseline, min_gain, train is not None)
+    eager, compiled = base.timings
+    e2e = EndToEnd("eager", eager.median_ms, compiled.median_ms if compiled else None, min_gain=min_gain,
+                   mode=mode.value, timings=(eager, compiled), notes=list(base.notes))
     e2e.figures.update(baseline_figures(eager, compiled))
     if assembled is None:
         return choose(e2e)

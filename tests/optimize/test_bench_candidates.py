@@ -1,0 +1,68 @@
+"""The hand-written Triton kernels that benchmarks/optimize_models.py brings for whole models
+(issue 15), run here under Triton's interpreter: the ResNet conv-layer template filled for each
+ResNetConvLayer task of a small ResNet computes what the region computes, from the region's own
+weights and statistics (the names the user's weights load by)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[2]
+
+_SCRIPT = r'''
+import copy, sys, torch
+sys.path.insert(0, "benchmarks")
+import optimize_models as om
+from pathlib import Path
+from kernelswarm.optimize.capture import capture
+from kernelswarm.optimize.tasks import cut
+
+torch.manual_seed(0)
+m, x = om.build("resnet50", "tiny")
+m.eval()
+with torch.no_grad():  # statistics and affine terms unlike a fresh batch norm's
+    for mod in m.modules():
+        if isinstance(mod, torch.nn.BatchNorm2d):
+            mod.running_mean.normal_(0, 0.5); mod.running_var.uniform_(0.5, 2.0)
+            mod.weight.normal_(1, 0.2); mod.bias.normal_(0, 0.2)
+c = cut(capture(copy.deepcopy(m), x, "cpu"))
+tmpl = Path("benchmarks/candidates/resnet50/ResNetConvLayer.template.py").read_text()
+done = set()
+for t in [t for t in c.tasks if t.class_name == "ResNetConvLayer"]:
+    reg = m.get_submodule(t.paths[0])
+    ns, task = {}, {}
+    exec(compile(om._fill(tmpl, reg), t.name, "exec"), ns)
+    new = ns["ModelNew"]()
+    assert sorted(new.region.state_dict()) == sorted(reg.state_dict())
+    new.region.load_state_dict(reg.state_dict())
+    exec(compile(t.source, t.name, "exec"), task)
+    xi = task["get_inputs"]()[0]
+    with torch.no_grad():
+        torch.testing.assert_close(new(xi), reg(xi), rtol=1e-5, atol=1e-5)
+    done.add(type(reg.activation).__name__)
+print("checked", sorted(done))
+'''
+
+
+@pytest.mark.slow
+def test_resnet_conv_layer_template_under_the_interpreter():
+    pytest.importorskip("triton")
+    pytest.importorskip("transformers")
+    env = dict(os.environ, TRITON_INTERPRET="1", PYTHONPATH=str(ROOT / "src"))
+    r = subprocess.run([sys.executable, "-c", _SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "checked ['Identity', 'ReLU']" in r.stdout  # both epilogues: with and without the ReLU
+
+
+def test_fill_names_every_placeholder():
+    import string
+
+    text = (ROOT / "benchmarks/candidates/resnet50/ResNetConvLayer.template.py").read_text()
+    names = {m.group("named") or m.group("braced") for m in string.Template.pattern.finditer(text)
+             if m.group("named") or m.group("braced")}
+    assert names == {"in_channels", "out_channels", "kernel_size", "stride", "padding", "relu", "eps"}

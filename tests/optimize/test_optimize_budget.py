@@ -1,0 +1,77 @@
+"""optimize within a time budget (issue 15's benchmarks): the whole model's baselines come before
+the search and are timed once; `should_stop` leaves tasks unsearched and an unjudged assembly
+unassembled; tasks under `search_below` and tasks no folder file offers are not searched."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import torch
+
+HERE = Path(__file__).parent
+
+
+def test_offered_only_tasks_with_a_folder_file(tmp_path):
+    from kernelswarm.agents.builtin import builtin_agents
+    from kernelswarm.agents.folder import FolderAgent
+    from kernelswarm.optimize.search import _offered
+
+    (tmp_path / "has.py").write_text("x = 1\n")
+    has, hasnt = type("P", (), {"name": "has"})(), type("P", (), {"name": "hasnt"})()
+    folder = FolderAgent(tmp_path)
+    assert _offered(has, [folder]) and not _offered(hasnt, [folder])
+    assert _offered(hasnt, [folder, *builtin_agents(["compile"])])  # another agent may still propose
+
+
+def test_stopped_before_the_search_keeps_the_whole_models_baselines(tmp_path, monkeypatch):
+    """A budget spent before any task: every stage still reports, in order; the whole model's
+    eager time is measured (once: end_to_end reuses it), no task is searched, nothing assembled."""
+    import tinynet
+
+    import kernelswarm
+    from kernelswarm.optimize import verify
+
+    calls = []
+    real = verify.whole_baselines
+    monkeypatch.setattr(verify, "whole_baselines", lambda *a, **k: calls.append(1) or real(*a, **k))
+    from kernelswarm.optimize import api
+
+    monkeypatch.setattr(api, "whole_baselines", verify.whole_baselines)
+    stages, events = [], []
+    torch.manual_seed(0)
+    model = tinynet.Model()
+    opt = kernelswarm.optimize(model, tuple(tinynet.get_inputs()), device="cpu", agents="folder",
+                               candidates=HERE / "candidates", db=str(tmp_path / "ks.db"), compile=False,
+                               should_stop=lambda: True, on_stage=stages.append, on_event=events.append)
+    assert [s.name for s in stages] == ["cut", "baselines", "searched", "verified"]
+    assert stages[0].tasks and stages[0].end_to_end is None and "capture" in stages[0].seconds
+    assert stages[1].end_to_end.eager_ms > 0 and stages[1].end_to_end.compile_ms is None
+    assert len(calls) == 1  # timed once
+    assert not any(e.kind == "evaluated" for e in events)
+    assert all(t.agent is None and t.baseline_ms is None for t in opt.tasks)
+    assert opt.choice == "eager" and opt.correct and opt.end_to_end.eager_ms == stages[1].end_to_end.eager_ms
+
+
+@pytest.mark.slow
+def test_search_below_and_folder_files_limit_the_search(tmp_path):
+    """Only the task with a hand-written file and a share above the bar is searched; the rest get
+    no evaluation (not even baselines)."""
+    import tinynet
+
+    import kernelswarm
+    from kernelswarm.store import Store
+
+    torch.manual_seed(0)
+    model = tinynet.Model()
+    stages = []
+    opt = kernelswarm.optimize(copy.deepcopy(model), tuple(tinynet.get_inputs()), device="cpu", agents="folder",
+                               candidates=HERE / "candidates", db=str(tmp_path / "ks.db"), compile=False,
+                               search_below=0.0, on_stage=stages.append, should_stop=lambda: False)
+    store = Store(str(tmp_path / "ks.db"))
+    names = {r["name"] for r in store.problem_rows(opt.run_id)}
+    store.close()
+    assert names == {"blocks_mlp"}, names
+    assert [t.name for t in opt.tasks if t.baseline_ms is not None] == ["blocks_mlp"]
+    assert opt.seconds["baselines"] > 0 and opt.end_to_end.evaluations  # the assembly was judged
