@@ -2,12 +2,14 @@
 # A session's GPU work in device commands of at most 600 s each, from the repository root:
 #   bash scripts/gpu_batch.sh tests OUT   # gpu-marked tests (TESTS: paths or -k, default all), one at a time
 #   bash scripts/gpu_batch.sh bench OUT   # paired timing (copies of the reference), training, whole models
+#   bash scripts/gpu_batch.sh models OUT  # whole models alone (MODELS, default gpt2), one budget per model
+#   bash scripts/gpu_batch.sh train OUT   # the training problems alone
 # Each step has its own limit (seconds, environment: T_TESTS,
 # T_NOISE, T_TRAIN, T_MODELS); a step that runs out writes what it had. Logs and tables go to OUT.
 # Without pydantic on the machine, carry its wheels in .whl/ (see docs/benchmarks.md).
 set -u
-what=${1:?usage: scripts/gpu_batch.sh tests|bench OUT}
-out=${2:?usage: scripts/gpu_batch.sh tests|bench OUT}
+what=${1:?usage: scripts/gpu_batch.sh tests|bench|models|train OUT}
+out=${2:?usage: scripts/gpu_batch.sh tests|bench|models|train OUT}
 if [ -d .whl ] && ! python3 -c "import pydantic" 2>/dev/null; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
   export PYTHONPATH="/tmp/site${PYTHONPATH:+:$PYTHONPATH}"
@@ -37,9 +39,28 @@ case "$what" in
     step "$out/noise.log" "${T_NOISE:-210}" python3 benchmarks/paired_timing.py --device cuda --limit "${NOISE_LIMIT:-20}" --budget $(( ${T_NOISE:-210} - 90 )) --out .bench/noise
     cp .bench/noise/paired_timing.md "$out/" 2>/dev/null
     step "$out/train.log" "${T_TRAIN:-150}" python3 benchmarks/train_builtin.py --out .bench/train --device cuda \
-      --time-budget $(( ${T_TRAIN:-150} - 50 )) --hard-limit $(( ${T_TRAIN:-150} - 10 ))
+      --budget $(( ${T_TRAIN:-150} - 50 )) --hard-limit $(( ${T_TRAIN:-150} - 10 ))
     cp .bench/train/train_builtin.md "$out/" 2>/dev/null
-    step "$out/models.log" "${T_MODELS:-215}" python3 benchmarks/optimize_models.py --models "${MODELS:-gpt2}" --out "$out/optimize_models.json"
+    step "$out/models.log" "${T_MODELS:-215}" python3 benchmarks/optimize_models.py --models "${MODELS:-gpt2}" \
+      --budget $(( ${T_MODELS:-215} - 30 )) --out "$out/models"
+    ;;
+  models)
+    # MODELS=gpt2 (or resnet50, bert, vit, llama; several share T_MODELS); AGENTS, CANDIDATES (a
+    # folder, or "auto": benchmarks/candidates/<model> where it exists). The table is rewritten as
+    # each stage and task ends: OUT/optimize_models.md survives the step's limit.
+    n=$(echo "${MODELS:-gpt2}" | tr ',' '\n' | wc -l)
+    cand=${CANDIDATES:-auto}
+    if [ "$cand" = auto ]; then
+      m=${MODELS:-gpt2}
+      cand=""; [ "$n" = 1 ] && [ -d "benchmarks/candidates/$m" ] && cand="benchmarks/candidates/$m"
+    fi
+    step "$out/models.log" "${T_MODELS:-540}" python3 benchmarks/optimize_models.py --models "${MODELS:-gpt2}" \
+      --agents "${AGENTS:-cudagraph}" ${cand:+--candidates "$cand"} --jobs "${JOBS:-3}" \
+      --budget $(( (${T_MODELS:-540} - 40) / n )) --out "$out"
+    ;;
+  train)
+    step "$out/train.log" "${T_TRAIN:-540}" python3 benchmarks/train_builtin.py --out "$out" --device cuda \
+      --agents "${AGENTS:-none}" --jobs "${JOBS:-4}" --budget $(( ${T_TRAIN:-540} - 70 )) --hard-limit $(( ${T_TRAIN:-540} - 15 ))
     ;;
 esac
 tail -n 30 "$out"/*.log

@@ -57,7 +57,8 @@ def test_stopped_before_the_search_keeps_the_whole_models_baselines(tmp_path, mo
 @pytest.mark.slow
 def test_search_below_and_folder_files_limit_the_search(tmp_path):
     """Only the task with a hand-written file and a share above the bar is searched; the rest get
-    no evaluation (not even baselines)."""
+    no evaluation (not even baselines). With jobs=2 the assembled model's two evaluations (user's
+    weights, redrawn ones) overlap and are both read."""
     import tinynet
 
     import kernelswarm
@@ -68,10 +69,13 @@ def test_search_below_and_folder_files_limit_the_search(tmp_path):
     stages = []
     opt = kernelswarm.optimize(copy.deepcopy(model), tuple(tinynet.get_inputs()), device="cpu", agents="folder",
                                candidates=HERE / "candidates", db=str(tmp_path / "ks.db"), compile=False,
-                               search_below=0.0, on_stage=stages.append, should_stop=lambda: False)
+                               search_below=0.0, on_stage=stages.append, should_stop=lambda: False, jobs=2)
     store = Store(str(tmp_path / "ks.db"))
     names = {r["name"] for r in store.problem_rows(opt.run_id)}
     store.close()
     assert names == {"blocks_mlp"}, names
     assert [t.name for t in opt.tasks if t.baseline_ms is not None] == ["blocks_mlp"]
-    assert opt.seconds["baselines"] > 0 and opt.end_to_end.evaluations  # the assembly was judged
+    labels = [label for label, _ in opt.end_to_end.evaluations]
+    assert opt.seconds["baselines"] > 0 and labels[0] == "assembled, user's weights", labels
+    if opt.end_to_end.evaluations[0][1].correct:
+        assert labels == ["assembled, user's weights", "assembled, redrawn weights"], labels

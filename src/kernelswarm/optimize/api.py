@@ -286,7 +286,8 @@ def _verify(s: Settings, user: Problem | None, redrawn: Problem | None, source: 
         return base
     train = TrainSpec("region" if own_root else "", loss) if s.mode == "train" else None
     return end_to_end(user, redrawn, source, compiled, s.device, s.timeout or 600.0, s.precision,
-                      compile_baseline=s.compile_baselines, min_gain=s.min_gain, train=train, base=base)
+                      compile_baseline=s.compile_baselines, min_gain=s.min_gain, train=train, base=base,
+                      jobs=s.jobs)
 
 
 def _stage(s: Settings, name: str, secs: dict[str, float], c: Cut, e2e: EndToEnd | None = None) -> None:

@@ -7,7 +7,7 @@ torch.compile(assembled); it is never slower than the faster of the first two.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -202,18 +202,21 @@ def whole_baselines(user: Problem, device: str, timeout_s: float, precision: str
 
 def end_to_end(user: Problem, redrawn: Problem | None, assembled: str | None, compiled_assembled: str | None,
                device: str, timeout_s: float, precision: str, compile_baseline: bool = True,
-               min_gain: float = MIN_GAIN, train: TrainSpec | None = None, base: EndToEnd | None = None) -> EndToEnd:
+               min_gain: float = MIN_GAIN, train: TrainSpec | None = None, base: EndToEnd | None = None,
+               jobs: int = 1) -> EndToEnd:
     """Judge the assembled model (user's weights, then redrawn ones) and its compiled form, each
     timed call by call beside eager in its own evaluation; eager and torch.compile are timed
     alternately in one window first (`base`, from whole_baselines, when already measured), and
     that pair is what every evaluation's figure against torch.compile chains through. With
-    nothing assembled, only the baselines are timed.
+    nothing assembled, only the baselines are timed. `jobs` > 1: the three evaluations run at once
+    (their timings one at a time, every other evaluation's processes stopped meanwhile, as the
+    supervisor's --jobs); each is still read only when the one before it passed.
 
     `train`: training mode. Every figure is forward plus backward (the evaluator's training mode:
     every parameter's gradient checked against float64), and an assembled model that wins is kept
     only once its optimizer steps match the original's and its whole steps, timed paired against
     the faster baseline, clear the same bar (optimize/steps.py)."""
-    from kernelswarm.evaluate import EvalOptions, evaluate
+    from kernelswarm.evaluate import EvalOptions
     from kernelswarm.records import Mode, Precision
 
     mode = Mode.TRAIN if train is not None else Mode.INFERENCE
@@ -228,31 +231,55 @@ def end_to_end(user: Problem, redrawn: Problem | None, assembled: str | None, co
     if assembled is None:
         return choose(e2e)
     timed = replace(opts, reference=eager, compiled=compiled) if compiled is not None else opts
-    ev = evaluate(user, assembled, timed)
-    e2e.evaluations.append(("assembled, user's weights", ev))
-    ok = ev.correct
-    if ok and redrawn is not None:
-        ev2 = evaluate(redrawn, assembled, opts)
-        e2e.evaluations.append(("assembled, redrawn weights", ev2))
-        ok = ev2.correct
-    if ok:
-        e2e.assembled_ms = ev.candidate.median_ms
-        e2e.figures["assembled"] = evaluation_figure(ev)
-        if compiled_assembled is not None:
-            ev3 = evaluate(user, compiled_assembled, timed)
-            e2e.evaluations.append(("torch.compile(assembled), user's weights", ev3))
-            if ev3.correct:
-                e2e.compiled_assembled_ms = ev3.candidate.median_ms
-                e2e.figures["compile(assembled)"] = evaluation_figure(ev3)
-    else:
-        e2e.correct = False
-        bad = e2e.evaluations[-1]
-        e2e.notes.append(f"the assembled model failed ({bad[0]}): {bad[1].verdict.value}: {bad[1].reason}")
+    runs = [(user, assembled, timed), (redrawn, assembled, opts), (user, compiled_assembled, timed)]
+    get, finish = _evaluations([r if r[0] is not None and r[1] is not None else None for r in runs], jobs)
+    try:
+        ev = get(0)
+        e2e.evaluations.append(("assembled, user's weights", ev))
+        ok = ev.correct
+        if ok and redrawn is not None:
+            ev2 = get(1)
+            e2e.evaluations.append(("assembled, redrawn weights", ev2))
+            ok = ev2.correct
+        if ok:
+            e2e.assembled_ms = ev.candidate.median_ms
+            e2e.figures["assembled"] = evaluation_figure(ev)
+            if compiled_assembled is not None:
+                ev3 = get(2)
+                e2e.evaluations.append(("torch.compile(assembled), user's weights", ev3))
+                if ev3.correct:
+                    e2e.compiled_assembled_ms = ev3.candidate.median_ms
+                    e2e.figures["compile(assembled)"] = evaluation_figure(ev3)
+        else:
+            e2e.correct = False
+            bad = e2e.evaluations[-1]
+            e2e.notes.append(f"the assembled model failed ({bad[0]}): {bad[1].verdict.value}: {bad[1].reason}")
+    finally:
+        finish()  # nothing of this judgement outlives it
     choose(e2e)
     if train is not None and e2e.choice in CANDIDATES:
         source = assembled if e2e.choice == "assembled" else compiled_assembled
         train_steps(e2e, user, source, device, precision, train)
     return e2e
+
+
+def _evaluations(runs: list, jobs: int) -> tuple[Callable[[int], Evaluation], Callable[[], None]]:
+    """(get, finish): get(i) is the evaluation of runs[i] = (problem, source, options); finish()
+    waits for any still running. Serial (jobs < 2): each runs when first asked, so one never asked
+    for never runs. Overlapped: every run starts now, sharing one timing lock, so that only their
+    timing phases exclude each other (every other evaluation's processes stopped meanwhile)."""
+    from kernelswarm.evaluate import evaluate
+
+    if jobs < 2:
+        return (lambda i: evaluate(*runs[i])), (lambda: None)
+    from concurrent.futures import ThreadPoolExecutor
+
+    from kernelswarm.evaluate.parent.devicelock import DeviceLock
+
+    lock = DeviceLock()
+    pool = ThreadPoolExecutor(max_workers=min(jobs, len(runs)), thread_name_prefix="whole-model")
+    futures = [pool.submit(evaluate, r[0], r[1], replace(r[2], timing_lock=lock)) if r else None for r in runs]
+    return (lambda i: futures[i].result()), (lambda: pool.shutdown(wait=True))
 
 
 @dataclass(frozen=True)
