@@ -57,8 +57,7 @@ def test_stopped_before_the_search_keeps_the_whole_models_baselines(tmp_path, mo
 @pytest.mark.slow
 def test_search_below_and_folder_files_limit_the_search(tmp_path):
     """Only the task with a hand-written file and a share above the bar is searched; the rest get
-    no evaluation (not even baselines). With jobs=2 the assembled model's two evaluations (user's
-    weights, redrawn ones) overlap and are both read."""
+    no evaluation (not even baselines)."""
     import tinynet
 
     import kernelswarm
@@ -66,16 +65,45 @@ def test_search_below_and_folder_files_limit_the_search(tmp_path):
 
     torch.manual_seed(0)
     model = tinynet.Model()
-    stages = []
     opt = kernelswarm.optimize(copy.deepcopy(model), tuple(tinynet.get_inputs()), device="cpu", agents="folder",
                                candidates=HERE / "candidates", db=str(tmp_path / "ks.db"), compile=False,
-                               search_below=0.0, on_stage=stages.append, should_stop=lambda: False, jobs=2)
+                               search_below=0.0, should_stop=lambda: False)
     store = Store(str(tmp_path / "ks.db"))
     names = {r["name"] for r in store.problem_rows(opt.run_id)}
     store.close()
     assert names == {"blocks_mlp"}, names
     assert [t.name for t in opt.tasks if t.baseline_ms is not None] == ["blocks_mlp"]
-    labels = [label for label, _ in opt.end_to_end.evaluations]
-    assert opt.seconds["baselines"] > 0 and labels[0] == "assembled, user's weights", labels
-    if opt.end_to_end.evaluations[0][1].correct:
+    assert opt.seconds["baselines"] > 0
+
+
+@pytest.mark.slow
+def test_overlapped_judgement_reads_both_evaluations(tmp_path):
+    """jobs=2 (a pure-PyTorch fused MLP as the winner): the assembled model's evaluations with the user's weights and with redrawn ones run
+    at once (one timing lock); both are read, in order, when the first passes, and the baselines
+    come from whole_baselines without being timed again."""
+    import tinynet
+
+    from kernelswarm.agents.builtin import embed_problem
+    from kernelswarm.optimize.assemble import Winner, assembled_source
+    from kernelswarm.optimize.capture import capture
+    from kernelswarm.optimize.tasks import cut
+    from kernelswarm.optimize.verify import end_to_end, whole_baselines, whole_problems
+
+    torch.manual_seed(0)
+    model = tinynet.Model().eval()
+    inputs = tuple(tinynet.get_inputs())
+    c = cut(capture(copy.deepcopy(model), inputs, "cpu"))
+    mlp = next(t for t in c.tasks if t.name == "blocks_mlp")
+    redrawn, user = whole_problems(copy.deepcopy(model), inputs, tmp_path / "whole", "tinynet_whole")
+    src = assembled_source(embed_problem(redrawn, "cpu"), "region", [mlp.plan | {"paths": list(mlp.paths)}],
+                           [Winner("blocks_mlp", (HERE / "candidates_train" / "blocks_mlp.py").read_text(), "folder", 1.0,
+                                   1.0)])
+    base = whole_baselines(user, "cpu", 600.0, "fp32", compile_baseline=False)
+    e2e = end_to_end(user, redrawn, src, None, "cpu", 600.0, "fp32", compile_baseline=False, base=base, jobs=2)
+    labels = [label for label, _ in e2e.evaluations]
+    assert labels[0] == "assembled, user's weights" and e2e.eager_ms == base.eager_ms
+    first = e2e.evaluations[0][1]
+    if first.correct:
         assert labels == ["assembled, user's weights", "assembled, redrawn weights"], labels
+    else:  # the wall clock under load may reject it (issue 13); then nothing after it is read
+        assert labels == ["assembled, user's weights"] and not e2e.correct, first.reason
