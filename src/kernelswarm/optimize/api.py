@@ -283,6 +283,8 @@ def _verify(s: Settings, user: Problem | None, redrawn: Problem | None, source: 
     if source is not None and s.should_stop is not None and s.should_stop():
         assert base is not None
         base.notes.append("the assembled model was not judged: the time budget ran out (the faster baseline stands)")
+        base.reason = f"{'torch.compile' if base.choice == 'compile' else base.choice} stands: the assembled model " \
+                      "was not judged within the time budget"
         return base
     train = TrainSpec("region" if own_root else "", loss) if s.mode == "train" else None
     return end_to_end(user, redrawn, source, compiled, s.device, s.timeout or 600.0, s.precision,
