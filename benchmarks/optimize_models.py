@@ -292,6 +292,9 @@ def main() -> int:
         except Exception as e:  # the next model still runs; this row says what stopped it
             table.row.update(state="failed", error=f"{type(e).__name__}: {e}"[:500])
             table.write()
+        finally:
+            if cand_dir is not None:
+                shutil.rmtree(cand_dir, ignore_errors=True)
         print(markdown([table.row]), flush=True)
         if torch.cuda.is_available():
             torch.cuda.empty_cache()

@@ -47,7 +47,8 @@ case "$what" in
   models)
     # MODELS=gpt2 (or resnet50, bert, vit, llama; several share T_MODELS); AGENTS, CANDIDATES (a
     # folder, or "auto": benchmarks/candidates/<model> where it exists). The table is rewritten as
-    # each stage and task ends: OUT/optimize_models.md survives the step's limit.
+    # each stage and task ends: OUT/optimize_models.md survives the step's limit. DEVICE=cpu
+    # SIZE=tiny tries the same step on a CPU.
     n=$(echo "${MODELS:-gpt2}" | tr ',' '\n' | wc -l)
     cand=${CANDIDATES:-auto}
     if [ "$cand" = auto ]; then
@@ -56,10 +57,11 @@ case "$what" in
     fi
     step "$out/models.log" "${T_MODELS:-540}" python3 benchmarks/optimize_models.py --models "${MODELS:-gpt2}" \
       --agents "${AGENTS:-cudagraph}" ${cand:+--candidates "$cand"} --jobs "${JOBS:-3}" \
+      --device "${DEVICE:-cuda}" --size "${SIZE:-full}" \
       --budget $(( (${T_MODELS:-540} - 40) / n )) --out "$out"
     ;;
   train)
-    step "$out/train.log" "${T_TRAIN:-540}" python3 benchmarks/train_builtin.py --out "$out" --device cuda \
+    step "$out/train.log" "${T_TRAIN:-540}" python3 benchmarks/train_builtin.py --out "$out" --device "${DEVICE:-cuda}" \
       --agents "${AGENTS:-none}" --jobs "${JOBS:-4}" --budget $(( ${T_TRAIN:-540} - 70 )) --hard-limit $(( ${T_TRAIN:-540} - 15 ))
     ;;
 esac
