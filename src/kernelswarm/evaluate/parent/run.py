@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from kernelswarm import intervals, redact
-from kernelswarm.evaluate.parent import baselines, timing
+from kernelswarm.evaluate.parent import baselines, judge, timing
 from kernelswarm.evaluate.worker import contain
 from kernelswarm.evaluate.parent.devicelock import NO_LOCK, DeviceLock, NoLock
 from kernelswarm.evaluate.parent.options import EvalOptions
@@ -201,8 +201,12 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
             raise st.fail(Verdict.REJECTED, "resources", cand.exceeded)
         st.ok("contained", f"every process it started is gone ({cand.containment})")
         t = time.monotonic()
-        ev.max_rel_error = _judge(st, ref)
-        _judge_all_calls(st, ref, ct)
+        # The flusher is as clean as the reference's worker and idle now: the checks are shared
+        # between them. (In training mode only the reference's worker knows the outputs' roles.)
+        clean = (ref, flusher) if st.mode is not Mode.TRAIN else (ref,)
+        ev.max_rel_error = judge.outputs(st, clean)
+        st.phases["check.trials"] = time.monotonic() - t
+        judge.timed_calls(st, clean, ct)
         st.phases["check"] = time.monotonic() - t
         t = time.monotonic()
         ev.reference = ct.reference  # timed call by call beside the candidate's: never an earlier baseline
@@ -369,41 +373,6 @@ def _output_bytes(specs: list[dict]) -> int:
             n *= d
         total += n * sizes.get(s["dtype"], 4)
     return total
-
-
-def _judge(st: _State, ref: WorkerProcess) -> float:
-    """The reference worker recomputes every expected output and compares; first failure decides."""
-    worst = 0.0
-    for label, msg, blob in st.pending:
-        reply = ref.call({**msg, "precision": Precision(st.options.precision).value}, blob, deadline=st.deadline)[0]
-        if reply.get("rel_error") is not None:
-            worst = max(worst, reply["rel_error"])
-        if label.startswith(("trial", "determinism")) and reply["match"]:  # inputs drawn as the timed ones are
-            st.ref_rel = max(st.ref_rel, float(reply.get("ref_rel", 0.0)))
-            st.allowed_norm = max(st.allowed_norm, float(reply.get("allowed_norm", 0.0)))
-        if not reply["match"]:
-            name = "timed-output" if label.startswith("timed") else "correctness"
-            raise st.fail(Verdict.INCORRECT, name, f"{label}: {reply['detail']}")
-    n_timed = sum(1 for label, _, _ in st.pending if label.startswith("timed"))
-    what = "outputs and gradients" if st.mode is Mode.TRAIN else "outputs"  # KS-TRAIN
-    st.ok("correctness", f"{len(st.pending) - n_timed} trials' {what} match the float64 reference under the "
-          f"{Precision(st.options.precision).value} policy")
-    st.ok("timed-output", f"{n_timed} outputs sampled at random during timing match")
-    return worst
-
-
-# Relative tolerance on the magnitude fingerprints of timed outputs, per precision policy.
-_FINGERPRINT_TOL = {"fp32": 1e-4, "tf32": 2e-3, "fp16": 4e-3, "bf16": 8e-3}
-
-
-def _judge_all_calls(st: _State, ref: WorkerProcess, ct: timing.CandidateTiming) -> None:
-    precision = Precision(st.options.precision).value
-    reply = ref.call({"op": "fingerprints", "pool_seeds": ct.pool_seeds, "weight_seed": ct.weight_seed,
-                      "calls": [c.as_message() for c in ct.calls], "tolerance": _FINGERPRINT_TOL[precision],
-                      "ref_rel": st.ref_rel, "allowed_norm": st.allowed_norm}, deadline=st.deadline)[0]
-    if not reply["match"]:
-        raise st.fail(Verdict.INCORRECT, "timed-output", reply["detail"])
-    st.ok("timed-fingerprints", f"every timed output's magnitudes and random projections match ({reply['detail']})")
 
 
 def _plausible(st: _State, ct: timing.CandidateTiming, spec: dict) -> None:

@@ -53,7 +53,7 @@ def _seed() -> int:
 
 @dataclass
 class CheckedCall:
-    """A timed or burst call whose output the clean worker recomputes and checks (run._judge_all_calls)."""
+    """A timed or burst call whose output the clean worker recomputes and checks (judge.timed_calls)."""
 
     pool_index: int
     key: int

@@ -114,7 +114,7 @@ class ReferenceWorker(Worker):
                                                       f"{err:.3g} of its norm away from the reference's (bound {bound:.3g}): "
                                                       "a wrong, stale or lower-precision result"}
         return {"match": True, "detail": f"{len(msg['calls'])} timed outputs; projections within {worst:.2g} "
-                                         f"of the norm (bound {bound:.2g})"}
+                                         f"of the norm (bound {bound:.2g})", "worst": worst, "bound": bound}
 
     def _fp64_reference(self, model: Any, inputs: list[Any], seed: int = 0, key: int = 0) -> tuple[list[Any] | None, str]:
         import copy

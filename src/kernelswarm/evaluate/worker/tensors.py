@@ -68,15 +68,32 @@ def perturb(inputs: list[Any], key: int) -> list[Any]:
     for i, x in enumerate(inputs):
         if isinstance(x, torch.Tensor):
             if x.is_floating_point():
-                gen = torch.Generator(device=x.device)
-                gen.manual_seed((key * 1000003 + i) % (2**63))
-                u = torch.rand(x.shape, generator=gen, device=x.device, dtype=x.dtype)
-                s = 1.0 - _SCALE * ((key >> 7) % 4096) / 4096.0
-                x = x * (s * (1.0 - _PERTURB * u))
+                x = x * _factors(x, key, i)
             else:
                 x = x.clone()
         out.append(x)
     return out
+
+
+def _factors(x: torch.Tensor, key: int, i: int) -> torch.Tensor:
+    """`perturb`'s elementwise factors s * (1 - _PERTURB * u), u uniform in [0, 1) from `key`."""
+    gen = torch.Generator(device=x.device)
+    gen.manual_seed((key * 1000003 + i) % (2**63))
+    s = 1.0 - _SCALE * ((key >> 7) % 4096) / 4096.0
+    if x.device.type != "cpu":  # the device's generator (Philox) is fast
+        u = torch.rand(x.shape, generator=gen, device=x.device, dtype=x.dtype)
+        return s * (1.0 - _PERTURB * u)
+    # The host's generator (mt19937) is serial, one draw per element: it made each timed call's
+    # inputs cost 2.5x the call itself (argmax, 4M elements). Here u = (v + 2**15) / 2**16 for v
+    # 16 of a full-range draw's 64 bits: a quarter of the draws, and the factor's steps (2**-25)
+    # still below a float32 factor's resolution near 1 (2**-24), so no float32 factor is lost.
+    n = x.numel()
+    v = torch.empty((n + 3) // 4, dtype=torch.int64).random_(-(2**63), None, generator=gen)
+    v = v.view(torch.int16)[:n].view(x.shape)
+    # Half-precision factors are formed in float32 and rounded once, as torch.rand's were.
+    dtype = x.dtype if x.element_size() >= 4 else torch.float32
+    f = torch.add(torch.tensor(s * (1.0 - 0.5 * _PERTURB), dtype=dtype), v, alpha=-s * _PERTURB / 65536.0)
+    return f if f.dtype == x.dtype else f.to(x.dtype)
 
 
 def clone_inputs(inputs: list[Any]) -> list[Any]:
@@ -253,14 +270,32 @@ def to_blob(outputs: list[Any]) -> "bytes | SealedBlob":
     """Outputs serialized for the parent: large ones in a sealed memory file, small ones as bytes."""
     from kernelswarm.evaluate.wire import sealed
 
-    # A device tensor's copy to the host is already its own storage; a host tensor is cloned so
-    # that a view does not drag its whole base storage along.
-    host = [o.detach().to("cpu").contiguous() if o.device.type != "cpu" else o.detach().contiguous().clone() for o in outputs]
-    if sealed.AVAILABLE and sum(t.nbytes for t in host) >= sealed.min_sealed():
-        return sealed.write(lambda f: torch.save(host, f))
-    buf = io.BytesIO()
-    torch.save(host, buf)
-    return buf.getvalue()
+    host = [_own_storage(o.detach()) for o in outputs]
+    # No CRC32 of each record: the bytes cross in a sealed memory file or a pipe, which nothing
+    # corrupts, and a sender that lies writes a matching checksum as easily (issue 16: the CRC
+    # was about a third of a large output's save).
+    crc = getattr(torch.serialization, "get_crc32_options", lambda: True)()
+    getattr(torch.serialization, "set_crc32_options", lambda _: None)(False)
+    try:
+        if sealed.AVAILABLE and sum(t.nbytes for t in host) >= sealed.min_sealed():
+            return sealed.write(lambda f: torch.save(host, f))
+        buf = io.BytesIO()
+        torch.save(host, buf)
+        return buf.getvalue()
+    finally:
+        getattr(torch.serialization, "set_crc32_options", lambda _: None)(crc)
+
+
+def _own_storage(t: torch.Tensor) -> torch.Tensor:
+    """`t` on the host, contiguous, and alone in its storage: torch.save writes a view's whole
+    base storage. A device tensor's copy is that already; a host tensor is copied only where
+    it is not (issue 16: cloning every host output cost as much as saving it)."""
+    if t.device.type != "cpu":
+        return t.to("cpu").contiguous()
+    if (t.is_contiguous() and t.storage_offset() == 0 and t.untyped_storage().nbytes() == t.nbytes
+            and type(t) is torch.Tensor and not t.is_conj() and not t.is_neg()):
+        return t
+    return t.contiguous().clone()
 
 
 def from_blob(blob: "bytes | SealedBlob") -> list[torch.Tensor]:
