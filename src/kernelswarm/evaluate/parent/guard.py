@@ -30,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 DISK_MB = 2048  # KERNELSWARM_DISK_MB overrides
-POLL_S, WALK_S, MEM_POLL_S = 0.25, 5.0, 0.5
+POLL_S, WALK_S, MEM_POLL_S = 0.25, 5.0, 1.0  # a /proc scan a second: cheap beside a timing
 MEMORY_SHARE = 0.6  # of the machine's memory, where nothing else sets the bound
 
 
