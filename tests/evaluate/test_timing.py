@@ -18,6 +18,7 @@ class FakeWorker:
     def __init__(self, per_call_ms: float, fingerprints_short_by: int = 0) -> None:
         self.per_call_ms, self.short = per_call_ms, fingerprints_short_by
         self.last_wall_s = 0.0
+        self.last_wait_s = 0.0  # the parent never waits for a core here
         self.bursts: list[int] = []
 
     def call(self, msg, blob=b"", deadline=None):
@@ -168,3 +169,65 @@ def test_the_confirmation_is_behind_its_switch_until_it_keeps_every_cheats_verdi
     assert not timing.confirm_charges()  # noop_flush got 1.91x with it under load: not the default
     monkeypatch.setenv("KERNELSWARM_CONFIRM_CHARGES", "1")
     assert timing.confirm_charges()
+
+
+class WaitedWorker(FakeWorker):
+    """As FakeWorker, but every request's wall time also holds `wait_ms` of the parent's own wait
+    for a core (what load adds, and the kernel's run_delay shows)."""
+
+    def __init__(self, per_call_ms: float, wait_ms: float) -> None:
+        super().__init__(per_call_ms)
+        self.wait_ms = wait_ms
+
+    def call(self, msg, blob=b"", deadline=None):
+        reply = super().call(msg, blob, deadline)
+        self.last_wall_s += self.wait_ms / 1000.0
+        self.last_wait_s = self.wait_ms / 1000.0
+        return reply
+
+
+def test_the_parents_own_wait_for_a_core_is_not_charged_a_lie_still_is():
+    """Session 10: at load 13 the parent's wake-up added 15 ms to a 0.15 ms call's request, on the
+    candidate's side as often as not; one-sided charges made copies measure 0.13-0.85x."""
+    o = EvalOptions.for_device("cpu")
+
+    def check(claimed_ms: float, forgive: bool):
+        cand = WaitedWorker(0.05 + 0.15, wait_ms=30.0)  # 30 ms waited on every candidate burst only
+        result = timing.CandidateTiming(Timing.from_samples([claimed_ms]))
+        old, timing.FORGIVE_WAIT = timing.FORGIVE_WAIT, forgive
+        try:
+            return timing.burst_check(cand, FakeWorker(0.05), o, time.monotonic() + o.timeout_s, result,
+                                      [claimed_ms] * 40, claimed_ms)
+        finally:
+            timing.FORGIVE_WAIT = old
+
+    assert check(0.16, forgive=False).charge > 1.5  # the wait, charged as the candidate's
+    honest = check(0.16, forgive=True)
+    assert honest.believed and honest.charge == 1.0
+    liar = check(0.06, forgive=True)  # 0.15 ms of work claimed as 0.06
+    assert liar.charge > 1.5 or not liar.believed
+
+
+def test_the_parents_wait_for_a_core_is_measured():
+    """procs.thread_delay_s reads this thread's run_delay: it grows while other processes hold
+    every core and this thread is runnable (two spinners per core here)."""
+    import os
+    import subprocess
+    import sys
+
+    from kernelswarm.evaluate.parent import procs
+
+    before = procs.thread_delay_s()
+    if before == 0.0 and not os.path.exists("/proc/thread-self/schedstat"):
+        pytest.skip("the kernel keeps no schedstat")
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2 * (os.cpu_count() or 1))]
+    try:
+        time.sleep(0.5)
+        end = time.perf_counter() + 1.0
+        while time.perf_counter() < end:
+            pass
+    finally:
+        for p in spinners:
+            p.kill()
+            p.wait()
+    assert procs.thread_delay_s() - before > 0.05

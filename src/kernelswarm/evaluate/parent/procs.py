@@ -34,6 +34,24 @@ _ENV_PREFIXES = ("LC_", "CUDA", "CUDNN", "CUBLAS", "NVIDIA_", "NCCL_", "NV_", "T
                  "ONEDNN_", "KERNELSWARM_", "MALLOC_")
 
 
+def thread_delay_s() -> float:
+    """Seconds the calling thread has spent runnable but not running (the kernel's run_delay,
+    /proc/thread-self/schedstat); 0 where the kernel does not keep it.
+
+    On a busy machine most of a request's wall time beyond the worker's own work is the parent's:
+    on this 2-core CPU at load 13 a copy's timed request took 15 ms beyond its claim end to end
+    while the worker's own thread waited 0.02-0.09 ms for a core (each worker is its own session,
+    so its own autogroup; the parent shares one with whatever started it). Only the wait after
+    the request was sent is read: by then the worker's inputs are its own to work on, and what
+    the parent waits meanwhile is its own scheduling, not the candidate's work (a candidate that
+    spins to delay the parent after its reply only delays its own next request's wall)."""
+    try:
+        with open("/proc/thread-self/schedstat", "rb") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 def worker_environment(environ: "dict[str, str] | os._Environ[str]") -> dict[str, str]:
     """The allow-listed part of `environ`, without any secret (see _ENV_NAMES)."""
     secrets = set(redact.secret_values(environ))
@@ -123,6 +141,9 @@ class WorkerProcess:
             self._guard = guard.Guard(workdir, self._exceed, sid=self.proc.pid, memory=memory_limit)
         self._request_id: int | None = None  # the request awaiting its reply
         self.last_wall_s = 0.0  # wall time of the last call, measured here
+        # Of it, how long this (the parent's) thread was runnable but waiting for a core once the
+        # request was sent: the reply's wake-up latency on a busy machine (thread_delay_s).
+        self.last_wait_s = 0.0
         self.op_seconds: dict[str, float] = {}  # worker-reported compute time per op, for phase reports
 
     def _await_launcher(self) -> None:
@@ -170,7 +191,9 @@ class WorkerProcess:
     def call(self, msg: dict[str, Any], blob: Any = b"", deadline: float | None = None) -> tuple[dict[str, Any], bytes]:
         start = time.perf_counter()
         self.send(msg, blob)
+        sent_delay = thread_delay_s()
         reply, out = self.finish_call(msg.get("op"), deadline)
+        self.last_wait_s = max(0.0, thread_delay_s() - sent_delay)
         self.last_wall_s = time.perf_counter() - start
         return reply, out
 
