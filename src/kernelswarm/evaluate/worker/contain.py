@@ -281,9 +281,41 @@ def _private_mounts(libc: ctypes.CDLL, private: list[str]) -> str:
             os.makedirs(path, exist_ok=True)
             _mount(libc, f"/proc/self/fd/{fd}", path, None, _MS_BIND)
         os.close(fd)
+    covered = _cover_secret_files(libc, [p for p, _ in keep])
+    if covered:
+        notes.append(f"{covered} secret files beside the code covered")
     if hidden:
         return "+private-home" + (f" ({'; '.join(notes)})" if notes else "")
     return f" (homes visible: {'; '.join(notes) or 'none found'})"
+
+
+# Files where a project keeps keys, beside the code a worker is bound back with: the evaluator's
+# working folder is on its import path, and a project's `.env` there (or in any folder above the
+# code, outside the homes) was readable by a candidate (a key's hash came back in its error).
+SECRET_FILES = (".env", ".env.local", ".envrc", "secrets.env", ".netrc", ".git-credentials", ".pypirc",
+                ".git/config")
+
+
+def _cover_secret_files(libc: ctypes.CDLL, folders: list[str]) -> int:
+    """Bind /dev/null over each of SECRET_FILES in `folders` and every folder above them (inside
+    this mount namespace only: reading one gives nothing); returns how many were covered."""
+    seen: set[str] = set()
+    for folder in folders:
+        for path in (folder, os.path.realpath(folder)):
+            while path and path not in seen:
+                seen.add(path)
+                path = os.path.dirname(path) if path != "/" else ""
+    covered = 0
+    for folder in sorted(seen):
+        for name in SECRET_FILES:
+            target = os.path.join(folder, name)
+            if os.path.isfile(target) and not os.path.islink(target):
+                try:
+                    _mount(libc, "/dev/null", target, None, _MS_BIND)
+                    covered += 1
+                except OSError:
+                    continue
+    return covered
 
 
 def _mount(libc: ctypes.CDLL, source: str | None, target: str, fstype: str | None, flags: int, data: str = "") -> None:
