@@ -41,7 +41,9 @@ def test_forked_workers_initialise_cuda_and_run(tmp_path: Path, monkeypatch) -> 
 
 def test_the_driver_is_told_initialised_from_loaded() -> None:
     """Mapped by `import torch` (torch 2.11's CUDA 13 build) is safe to fork; initialised (a device
-    count through the runtime) is not: the zygote's check tells the two apart without initialising."""
+    count through the CUDA runtime) is not: the zygote's check tells the two apart without
+    initialising. (`torch.cuda.device_count()` asks NVML and leaves the driver alone: on the H200 it
+    did not initialise it, so the runtime's own count is asked here.)"""
     import os
     import subprocess
     import sys
@@ -52,7 +54,7 @@ def test_the_driver_is_told_initialised_from_loaded() -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
     imported = subprocess.run([sys.executable, "-c", ask.format(touch="")], env=env, capture_output=True,
                               text=True, timeout=300)
-    touched = subprocess.run([sys.executable, "-c", ask.format(touch="torch.cuda.device_count(); ")], env=env,
+    touched = subprocess.run([sys.executable, "-c", ask.format(touch="torch._C._cuda_getDeviceCount(); ")], env=env,
                              capture_output=True, text=True, timeout=300)
     assert imported.stdout.strip() == "''", imported.stdout + imported.stderr
     assert "initialised" in touched.stdout, touched.stdout + touched.stderr

@@ -103,15 +103,16 @@ def _driver_state() -> str:
     paths = {line.split()[-1] for line in open("/proc/self/maps") if "libcuda.so" in line}
     if not paths:
         return ""
-    try:
-        lib = ctypes.CDLL(sorted(paths)[0], mode=os.RTLD_NOLOAD | os.RTLD_LOCAL)
-        count = ctypes.c_int(-1)
-        status = lib.cuDeviceGetCount(ctypes.byref(count))
-    except (OSError, AttributeError) as exc:
-        return f"the CUDA driver was loaded while importing and cannot be asked whether it is initialised ({exc})"
-    if status == CUDA_ERROR_NOT_INITIALIZED:
-        return ""
-    return f"the CUDA driver was initialised while importing (cuDeviceGetCount: {status})"
+    for path in sorted(paths):  # each copy mapped (a compat driver beside the system's) is asked
+        try:
+            lib = ctypes.CDLL(path, mode=os.RTLD_NOLOAD | os.RTLD_LOCAL)
+            count = ctypes.c_int(-1)
+            status = lib.cuDeviceGetCount(ctypes.byref(count))
+        except (OSError, AttributeError) as exc:
+            return f"the CUDA driver was loaded while importing and cannot be asked whether it is initialised ({exc})"
+        if status != CUDA_ERROR_NOT_INITIALIZED:
+            return f"the CUDA driver was initialised while importing (cuDeviceGetCount: {status})"
+    return ""
 
 
 def serve(sock: socket.socket) -> None:
