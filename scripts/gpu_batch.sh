@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A session's GPU work in device commands of at most 600 s each, from the repository root:
-#   bash scripts/gpu_batch.sh tests OUT   # gpu-marked tests (TESTS: paths or -k, default all), one at a time
+#   bash scripts/gpu_batch.sh tests OUT   # gpu-marked tests (TESTS: paths, default all; K: a -k expression), one at a time
 #   bash scripts/gpu_batch.sh bench OUT   # paired timing (copies of the reference), training, whole models
 #   bash scripts/gpu_batch.sh models OUT  # whole models alone (MODELS, default gpt2), one budget per model
 #   bash scripts/gpu_batch.sh train OUT   # the training problems alone
@@ -33,7 +33,7 @@ case "$what" in
     # One at a time: three pytest processes sharing the GPU finished 7 tests in 400 s (session 9).
     # Each outcome, and each failure's report, is written to OUT/outcomes.log as the test ends.
     KERNELSWARM_TEST_LOG="$out/outcomes.log" step "$out/gpu_tests.log" "${T_TESTS:-570}" python3 -m pytest -m gpu -q -rA \
-      --tb=short --timeout="${TEST_TIMEOUT:-240}" --durations=15 ${TESTS:-tests}
+      --tb=short --timeout="${TEST_TIMEOUT:-240}" --durations=15 ${K:+-k "$K"} ${TESTS:-tests}
     ;;
   bench)
     step "$out/noise.log" "${T_NOISE:-210}" python3 benchmarks/paired_timing.py --device cuda --limit "${NOISE_LIMIT:-20}" --budget $(( ${T_NOISE:-210} - 90 )) --out .bench/noise
