@@ -171,8 +171,14 @@ def test_devices_on_the_command_line(tmp_path: Path, monkeypatch, fake) -> None:
     monkeypatch.chdir(tmp_path)
     res = runner.invoke(app, ["run", LINEAR, "--devices", "cuda:0", "--device", "cpu"])
     assert res.exit_code == 2 and "--devices names GPUs" in res.output
-    monkeypatch.setattr("kernelswarm.backends.available", lambda device: True)
+    # A host with no GPU (CUDA absent as well): the line is about --devices, not about CUDA.
+    monkeypatch.setattr("kernelswarm.backends.available", lambda device: device == "cpu")
     monkeypatch.setattr(devices_module, "host_gpus", lambda: [])
+    for command in (["run", LINEAR], ["optimize", LINEAR]):
+        res = runner.invoke(app, [*command, "--devices", "all"])
+        assert res.exit_code == 2 and res.output.strip() == (
+            "kernelswarm: --devices: no GPU is visible on this machine (nvidia-smi lists none)"), res.output
+    monkeypatch.setattr("kernelswarm.backends.available", lambda device: True)
     res = runner.invoke(app, ["run", LINEAR, "--devices", "all"])
     assert res.exit_code == 2 and "no GPU is visible" in res.output and "Traceback" not in res.output
     monkeypatch.setattr(devices_module, "host_gpus", lambda: visible_gpus(ROWS, None))

@@ -160,10 +160,13 @@ def _config(problems: list[str], suite, level, device, agents, models, candidate
         if devices is not None:
             die("--ray and --devices are two ways to spread a run: choose one (Ray places actors on every GPU)")
         scale_opts.check_ray()
+    gpus = None
     if devices is not None:
         if device not in (None, "cuda"):
             die(f"--devices names GPUs; it cannot be used with --device {device}")
         device = "cuda"
+        # Before the check that CUDA is here, so that a host without a GPU hears about --devices.
+        gpus = [g.label for g in scale_opts.gpus(devices)]
     device = device or best_device()
     if device not in DEVICES or device == "mps":
         die(f"unknown device {device!r}: choose cpu or cuda")
@@ -171,7 +174,6 @@ def _config(problems: list[str], suite, level, device, agents, models, candidate
         die(f"device {device!r} is not available on this machine")
     if precision not in {p.value for p in Precision}:
         die(f"unknown precision {precision!r}: choose fp32, tf32, bf16 or fp16")
-    gpus = [g.label for g in scale_opts.gpus(devices)] if devices is not None else None
     if shard is not None:
         from kernelswarm.scale.shard import Shard
 
