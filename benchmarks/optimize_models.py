@@ -20,10 +20,21 @@ searched when the folder is the only agent). DIR/<ClassName>.template.py is a ha
 for any region of that class: it is filled with the hottest such task's sizes and brought as that
 task's candidate (its $placeholders are the region's constructor figures; see _fill).
 
-Budget: before each task, the search stops when the task (estimated by the longest one so far)
-and the assembled model's judgement (three whole-model evaluations, overlapped with --jobs > 1,
-estimated from the whole model's baselines) would not fit; the assembled model is judged only if it fits. Tasks under
---min-share of the model's time are not searched (they cannot pay for their evaluations).
+Budget: `kernelswarm.optimize(time_budget=...)` (optimize/clock.py, the CLI's --time-budget):
+before each task, the search stops when the task (estimated by the longest one so far) and the
+assembled model's judgement (three whole-model evaluations, overlapped with --jobs > 1, estimated
+from the whole model's baselines) would not fit; the assembled model is judged only if it fits.
+Tasks under --min-share of the model's time are not searched (they cannot pay for their evaluations).
+
+--mode train (issue 17 item 5): the model in training mode with every dropout of its config at 0,
+tasks judged forward plus backward, and the assembled model kept only when a few optimizer steps
+(momentum SGD and AdamW) match the original's and its whole steps are faster; the loss is
+`lm_loss` (token models: next-token cross entropy over the last hidden state's first 32
+features) or `image_loss` (ten-way cross entropy over pooled features). Batch norms run on their
+running statistics (frozen, as when fine-tuning a pretrained CNN): a region whose forward updates
+them is refused as a task, which would leave ResNet-50 in training mode with 3% of its time
+in tasks (measured at --size tiny on the CPU). `resnet50-timm` needs
+timm (and torchvision); the others need only transformers.
 """
 
 from __future__ import annotations
@@ -41,39 +52,75 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def build(name: str, size: str):
-    """(model, example inputs) from a config with random weights; `tiny` for a CPU."""
+def build(name: str, size: str, train: bool = False):
+    """(model, example inputs) from a config with random weights; `tiny` for a CPU. `train`: every
+    dropout probability of the config set to 0 (a region whose training forward is random is no task)."""
     import torch
     import transformers as tr
 
     tiny = size == "tiny"
-    if name == "gpt2":
-        cfg = tr.GPT2Config(n_layer=2, n_embd=64, n_head=4, vocab_size=512, n_positions=64, use_cache=False) \
-            if tiny else tr.GPT2Config(use_cache=False)
-        return tr.GPT2Model(cfg), (torch.randint(0, cfg.vocab_size, (2, 32) if tiny else (8, 1024)),)
-    if name == "bert":
-        cfg = tr.BertConfig(num_hidden_layers=2, hidden_size=64, num_attention_heads=4, intermediate_size=128,
-                            vocab_size=512) if tiny else tr.BertConfig()
-        return tr.BertModel(cfg), (torch.randint(0, cfg.vocab_size, (2, 32) if tiny else (8, 512)),)
-    if name == "resnet50":
-        cfg = tr.ResNetConfig(depths=[1, 1, 1, 1], hidden_sizes=[32, 64, 128, 256], embedding_size=16) \
-            if tiny else tr.ResNetConfig()
-        return tr.ResNetModel(cfg), (torch.randn(2, 3, 64, 64) if tiny else torch.randn(32, 3, 224, 224),)
     if name == "resnet50-timm":
         import timm
 
-        return timm.create_model("resnet50", pretrained=False), (torch.randn(32, 3, 224, 224),)
-    if name == "vit":
+        kw = {"drop_rate": 0.0, "drop_path_rate": 0.0} if train else {}
+        return timm.create_model("resnet50", pretrained=False, **kw), \
+            (torch.randn(2, 3, 64, 64) if tiny else torch.randn(32, 3, 224, 224),)
+    if name == "gpt2":
+        cfg = tr.GPT2Config(n_layer=2, n_embd=64, n_head=4, vocab_size=512, n_positions=64, use_cache=False) \
+            if tiny else tr.GPT2Config(use_cache=False)
+        make, x = tr.GPT2Model, torch.randint(0, cfg.vocab_size, (2, 32) if tiny else (8, 1024))
+    elif name == "bert":
+        cfg = tr.BertConfig(num_hidden_layers=2, hidden_size=64, num_attention_heads=4, intermediate_size=128,
+                            vocab_size=512) if tiny else tr.BertConfig()
+        make, x = tr.BertModel, torch.randint(0, cfg.vocab_size, (2, 32) if tiny else (8, 512))
+    elif name == "resnet50":
+        cfg = tr.ResNetConfig(depths=[1, 1, 1, 1], hidden_sizes=[32, 64, 128, 256], embedding_size=16) \
+            if tiny else tr.ResNetConfig()
+        make, x = tr.ResNetModel, torch.randn(2, 3, 64, 64) if tiny else torch.randn(32, 3, 224, 224)
+    elif name == "vit":
         cfg = tr.ViTConfig(num_hidden_layers=2, hidden_size=64, num_attention_heads=4, intermediate_size=128,
                            image_size=32, patch_size=8) if tiny else tr.ViTConfig()
-        return tr.ViTModel(cfg, add_pooling_layer=False), (torch.randn(2, 3, 32, 32) if tiny else torch.randn(32, 3, 224, 224),)
-    if name == "llama":
+        make = lambda c: tr.ViTModel(c, add_pooling_layer=False)
+        x = torch.randn(2, 3, 32, 32) if tiny else torch.randn(32, 3, 224, 224)
+    elif name == "llama":
         cfg = tr.LlamaConfig(num_hidden_layers=2, hidden_size=64, intermediate_size=128, num_attention_heads=4,
                              num_key_value_heads=2, vocab_size=512, use_cache=False) if tiny else \
             tr.LlamaConfig(num_hidden_layers=4, hidden_size=2048, intermediate_size=5632, num_attention_heads=16,
                            num_key_value_heads=4, vocab_size=32000, use_cache=False)
-        return tr.LlamaModel(cfg), (torch.randint(0, cfg.vocab_size, (2, 32) if tiny else (4, 1024)),)
-    raise SystemExit(f"unknown model {name!r}")
+        make, x = tr.LlamaModel, torch.randint(0, cfg.vocab_size, (2, 32) if tiny else (4, 1024))
+    else:
+        raise SystemExit(f"unknown model {name!r}")
+    if train:
+        for key, value in list(vars(cfg).items()):
+            if ("drop" in key) and isinstance(value, float):
+                setattr(cfg, key, 0.0)
+    return make(cfg), (x,)
+
+
+# Training losses (--mode train). Each is sent to the step processes as its own source: self-contained.
+def lm_loss(output, ids):
+    """Next-token cross entropy over the last hidden state's first 32 features (a base model has
+    no head; its gradients reach every parameter but the pooler's)."""
+    import torch
+
+    h = output["last_hidden_state"] if isinstance(output, dict) else output[0]
+    logits = h[:, :-1, :32].float()
+    return torch.nn.functional.cross_entropy(logits.reshape(-1, 32), ids[:, 1:].reshape(-1) % 32)
+
+
+def image_loss(output, images):
+    """Ten-way cross entropy from the pooled features, against labels drawn from the images themselves."""
+    import torch
+
+    h = output if isinstance(output, torch.Tensor) else \
+        (output["last_hidden_state"] if isinstance(output, dict) else output[0])
+    pooled = h.flatten(2).mean(-1) if h.dim() == 4 else (h[:, 0] if h.dim() == 3 else h)
+    labels = (images.flatten(1).sum(1).abs() * 100).long() % 10
+    return torch.nn.functional.cross_entropy(pooled[:, :10].float(), labels)
+
+
+def loss_for(name: str):
+    return lm_loss if name in ("gpt2", "bert", "llama") else image_loss
 
 
 def _fill(template: str, module) -> str:
@@ -123,8 +170,15 @@ def markdown(rows: list[dict]) -> str:
                                                                     "assemble", "verify"))
                      + f" | {_f(r.get('wall_s'), '.0f')} |")
     for r in rows:
-        lines += ["", f"{r['model']}: {r.get('reason', '')}"]
+        lines += ["", f"{r['model']} ({r.get('mode', 'inference')}): {r.get('reason', '')}"]
         lines += [f"- note: {n}" for n in r.get("notes", [])]
+        st = r.get("steps")
+        if st:
+            lines.append(f"- training steps ({', '.join(st['optimizers'])}): {'match' if st['passed'] else 'DIFFER'}, "
+                         f"{st['detail']}; whole step {_f(st.get('baseline_ms'))} ms ({st['against']}) -> "
+                         f"{_f(st.get('candidate_ms'))} ms, {_f(st.get('speedup'), '.3f')}x")
+        if r.get("error"):
+            lines.append(f"- failed: {r['error']}")
         head = ("| task | class | count | share | searched | baseline ms | compile ms | result | ms | speedup "
                 "| saves (share x (1 - 1/speedup)) |")
         lines += ["", head, "| --- " * 11 + "|"]
@@ -135,30 +189,6 @@ def markdown(rows: list[dict]) -> str:
                          f"| {_f(t.get('baseline_ms'))} | {_f(t.get('compile_ms'))} | {t.get('agent') or '-'} "
                          f"| {_f(t.get('best_ms'))} | {_f(sp, '.3f')} | {_f(saves, '.2%')} |")
     return "\n".join(lines) + "\n"
-
-
-class Clock:
-    """The per-model budget: what the search may still start, and whether the judgement fits."""
-
-    def __init__(self, budget: float, jobs: int) -> None:
-        self.start, self.budget, self.jobs = time.monotonic(), budget, jobs
-        self.whole_s = 0.0  # the whole model's baselines' wall time
-        self.task_s = 0.0  # the longest task so far
-        self.task_start: dict[str, float] = {}
-        self.searched = False
-
-    def elapsed(self) -> float:
-        return time.monotonic() - self.start
-
-    def reserve(self) -> float:
-        """Three whole-model evaluations (user's weights, redrawn, compiled): each about as long as
-        the baselines' window, which timed eager and torch.compile; overlapped (--jobs > 1), their
-        starts, compiles and checks run together and only their timings take turns."""
-        return (3.0 if self.jobs < 2 else 2.0) * self.whole_s
-
-    def should_stop(self) -> bool:
-        need = self.reserve() + (0.0 if self.searched else max(self.task_s, 0.25 * self.whole_s))
-        return self.elapsed() + need > self.budget
 
 
 def task_rows(tasks, searchable: set[str]) -> list[dict]:
@@ -172,16 +202,19 @@ def one_model(name: str, args, table: Table, cand_dir: Path | None) -> None:
     import kernelswarm
     from kernelswarm.runconfig import Event
 
-    row, clock = table.row, Clock(args.budget, args.jobs)
+    row, start, begun = table.row, time.monotonic(), {}
+    train = args.mode == "train"
     torch.manual_seed(0)
-    model, inputs = build(name, args.size)
-    model = model.eval().to(args.device)
-    row["config"] = f"{type(model).__name__} {args.size}, inputs {[tuple(x.shape) for x in inputs]}"
+    model, inputs = build(name, args.size, train)
+    model = (model.train() if train else model.eval()).to(args.device)
+    frozen = _freeze_batchnorm(model) if train else 0
+    row["config"] = (f"{type(model).__name__} {args.size}, inputs {[tuple(x.shape) for x in inputs]}, {args.mode}"
+                     + (f", {frozen} batch norms frozen (eval statistics)" if frozen else ""))
     by_name: dict[str, dict] = {}
 
     def on_stage(st) -> None:
         row["seconds"] = {k: round(v, 2) for k, v in st.seconds.items()}
-        row["wall_s"] = clock.elapsed()
+        row["wall_s"] = time.monotonic() - start
         if st.name == "cut":
             if cand_dir is not None:
                 _templates(args.candidates, cand_dir, st.tasks, model)
@@ -193,12 +226,10 @@ def one_model(name: str, args, table: Table, cand_dir: Path | None) -> None:
             by_name.update({t["name"]: t for t in row["per_task"]})
         elif st.name == "baselines" and st.end_to_end is not None:
             e = st.end_to_end
-            clock.whole_s = st.seconds.get("baselines", 0.0)
             row.update(state="baselines", eager_ms=e.eager_ms, compile_ms=e.compile_ms, choice=e.choice,
                        result_ms=e.result_ms, speedup_vs_eager=e.speedup_vs_eager,
                        speedup_vs_compile=e.speedup_vs_compile, reason=e.reason)
         elif st.name == "searched":
-            clock.searched = True
             row["state"] = "searched"
         table.write()
 
@@ -207,15 +238,13 @@ def one_model(name: str, args, table: Table, cand_dir: Path | None) -> None:
         if t is None:
             return
         if e.kind == "problem":
-            clock.task_start[e.problem] = time.monotonic()
+            begun[e.problem] = time.monotonic()
             t["state"] = "searching"
         elif e.kind == "done" and e.result is not None:
             r = e.result
-            secs = time.monotonic() - clock.task_start.get(e.problem, clock.start)
-            clock.task_s = max(clock.task_s, secs)
-            t.update(state="done", seconds=round(secs, 1), baseline_ms=r.eager_ms, compile_ms=r.compile_ms,
-                     best_ms=r.result_ms, agent=r.best.agent if r.best else None, speedup=r.speedup_vs_eager,
-                     reason=r.reason[:200])
+            t.update(state="done", seconds=round(time.monotonic() - begun.get(e.problem, start), 1),
+                     baseline_ms=r.eager_ms, compile_ms=r.compile_ms, best_ms=r.result_ms,
+                     agent=r.best.agent if r.best else None, speedup=r.speedup_vs_eager, reason=r.reason[:200])
             table.write()
         elif e.kind == "note" and "stopped before" in e.message:
             t["state"] = "not reached (budget)"
@@ -223,15 +252,15 @@ def one_model(name: str, args, table: Table, cand_dir: Path | None) -> None:
 
     opt = kernelswarm.optimize(model, inputs, device=args.device, agents=args.agents,
                                candidates=str(cand_dir) if cand_dir else None, db=args.db, timeout=args.timeout,
-                               jobs=args.jobs, should_stop=clock.should_stop, search_below=args.min_share,
-                               on_stage=on_stage,
-                               on_event=on_event)
+                               jobs=args.jobs, time_budget=args.budget, search_below=args.min_share,
+                               on_stage=on_stage, on_event=on_event, mode=args.mode,
+                               loss_fn=loss_for(name) if train else None)
     e = opt.end_to_end
     row.update(state="done", choice=opt.choice, correct=opt.correct, result_ms=e.result_ms,
                assembled_ms=e.assembled_ms, compiled_assembled_ms=e.compiled_assembled_ms,
                speedup_vs_eager=opt.speedup_vs_eager, speedup_vs_compile=opt.speedup_vs_compile,
                speedup_ci=opt.speedup_ci, reason=e.reason, notes=e.notes, seconds=opt.seconds,
-               wall_s=clock.elapsed(), versions=opt.versions,
+               wall_s=time.monotonic() - start, versions=opt.versions, steps=_steps(e.steps),
                evaluations=[(label, ev.verdict.value, ev.reason[:200]) for label, ev in e.evaluations])
     for t in by_name.values():
         if t["state"] in ("queued", "searching"):
@@ -240,6 +269,27 @@ def one_model(name: str, args, table: Table, cand_dir: Path | None) -> None:
         if t.name in by_name and t.agent:
             by_name[t.name].update(agent=t.agent, speedup=t.speedup, speedup_ci=t.speedup_ci, best_ms=t.best_ms)
     table.write()
+
+
+def _freeze_batchnorm(model) -> int:
+    """Batch norms in eval mode (running statistics, affine parameters still trained), as a
+    pretrained CNN is fine-tuned: a region whose forward updates its statistics is no task
+    (optimize refuses it, naming why), which would leave a ResNet in training mode without tasks."""
+    from torch import nn
+
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    for m in norms:
+        m.eval()
+    return len(norms)
+
+
+def _steps(s) -> dict | None:
+    """Training mode: the whole optimizer steps' check and their paired timing."""
+    if s is None:
+        return None
+    return {"passed": s.passed, "detail": s.detail, "against": s.against, "optimizers": list(s.optimizers),
+            "baseline_ms": s.baseline_ms, "candidate_ms": s.candidate_ms, "speedup": s.speedup,
+            "speedup_ci": s.speedup_ci, "n": s.n}
 
 
 def _templates(src: str, dst: Path, tasks, model) -> None:
@@ -258,7 +308,10 @@ def main() -> int:
     ap.add_argument("--candidates", default=None, help="hand-written kernels: DIR/<task name>.py, DIR/<Class>.template.py")
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--size", choices=("full", "tiny"), default="full", help="tiny: small configs for a CPU")
-    ap.add_argument("--budget", type=float, default=500.0, help="seconds per model, everything included")
+    ap.add_argument("--mode", choices=("inference", "train"), default="inference",
+                    help="train: forward plus backward, a loss per model, optimizer steps checked (issue 17)")
+    ap.add_argument("--budget", type=float, default=500.0,
+                    help="wall seconds per model, everything included (optimize's time_budget)")
     ap.add_argument("--min-share", type=float, default=0.01, help="tasks under this share are not searched")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per evaluation")
     ap.add_argument("--jobs", type=int, default=3, help="evaluations at once (timings one at a time)")
@@ -279,7 +332,7 @@ def main() -> int:
     args.db = args.db or str(args.out / "optimize_models.db")
     rows: list[dict] = []
     for name in args.models.split(","):
-        table = Table(args.out, rows, {"model": name, "state": "building", "budget_s": args.budget})
+        table = Table(args.out, rows, {"model": name, "state": "building", "budget_s": args.budget, "mode": args.mode})
         table.write()
         cand_dir = None
         if args.candidates:  # a copy: templates are filled in beside the task files

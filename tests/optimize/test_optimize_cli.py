@@ -16,7 +16,7 @@ import torch
 HERE = Path(__file__).parent
 SRC = HERE.parents[1] / "src"
 KEYS = {"model", "device", "correct", "speedup_vs_eager", "speedup_vs_compile", "out", "tasks", "speedup_ci",
-        "speedup_vs_compile_ci", "choice", "reason", "mode", "steps"}
+        "speedup_vs_compile_ci", "choice", "reason", "mode", "steps", "notes"}
 TASK_KEYS = {"name", "count", "share", "baseline_ms", "best_ms", "speedup", "speedup_ci", "agent"}
 
 

@@ -30,6 +30,7 @@ def optimize(
     candidates: Optional[Path] = typer.Option(None, help="Folder of candidates: DIR/<task name>.py."),
     rounds: int = typer.Option(1, min=1, help="Rounds for the hottest task; others get rounds by their share."),
     budget: Optional[float] = typer.Option(None, min=0, help="USD for model agents, shared by the tasks by their share."),
+    time_budget: Optional[str] = typer.Option(None, "--time-budget", metavar="TIME", help="Wall time for the whole run: seconds, or 15m, 2h. Before each task and before the assembled model is judged, the run stops when what comes next would not fit (a task already searching finishes); --resume continues."),
     db: Path = typer.Option(Path("kernelswarm.db"), help="The store (SQLite)."),
     resume: bool = typer.Option(False, "--resume", help="Continue this model's unfinished search in --db."),
     jobs: int = typer.Option(1, min=1, help="Evaluations at once."),
@@ -58,6 +59,7 @@ def optimize(
         die(f"unknown mode {mode!r}: choose inference or train")
     if not 0.0 <= min_gain < 10.0:
         die(f"--min-gain must be between 0 and 10 (a share: 0.02 means 2%), not {min_gain}")
+    wall = _seconds(time_budget)
     gpus, ray = _spread(devices, ray, device)
     problem, model, inputs, device, loss_fn = _load_model(model_file, device)
     if loss_fn is not None and mode != "train":
@@ -69,7 +71,7 @@ def optimize(
                  str(candidates.resolve()) if candidates else None, rounds, budget, str(db), jobs, timeout, precision,
                  resume, str(tasks_out) if tasks_out else None, compile_assembled=not no_compile,
                  compile_baselines=not no_compile, devices=gpus, ray=ray, min_gain=min_gain, mode=mode,
-                 loss_fn=loss_fn)
+                 loss_fn=loss_fn, time_budget=wall)
     _check_agents(s)
     view = None if as_json else _show
     from kernelswarm.store import StoreError
@@ -97,6 +99,18 @@ def optimize(
         summary(opt, out)
         console.print(f"report: {report}", highlight=False, markup=False)
     raise typer.Exit(0 if opt.correct else 1)
+
+
+def _seconds(text: str | None) -> float | None:
+    """--time-budget as seconds, or exit 2 with one line."""
+    if text is None:
+        return None
+    from kernelswarm.optimize.clock import parse_seconds
+
+    try:
+        return parse_seconds(text)
+    except ValueError as e:
+        die(f"--time-budget: {e}")
 
 
 def _spread(devices: str | None, ray: str | None, device: str | None) -> tuple[list[str] | None, str | None]:
@@ -193,7 +207,7 @@ def result_json(opt: "OptimizedModel", name: str, out: Path | None) -> dict:
         "speedup_vs_eager": opt.speedup_vs_eager, "speedup_vs_compile": opt.speedup_vs_compile,
         "speedup_ci": _list(opt.speedup_ci), "speedup_vs_compile_ci": _list(opt.speedup_vs_compile_ci),
         "choice": opt.choice, "reason": opt.end_to_end.reason, "mode": opt.mode,
-        "steps": _steps(opt),
+        "steps": _steps(opt), "notes": list(opt.end_to_end.notes),
         "out": str(out) if out is not None else None,
         "tasks": [{"name": t.name, "count": t.count, "share": t.share, "baseline_ms": t.baseline_ms,
                    "best_ms": t.best_ms, "speedup": t.speedup, "speedup_ci": _list(t.speedup_ci), "agent": t.agent}
@@ -227,6 +241,14 @@ def _ms(v: float | None) -> str:
     return f"{v:.3f}" if v is not None else "-"
 
 
+def _winner(x) -> str:
+    if x.agent:
+        return x.agent
+    if x.baseline_ms is None:  # never timed: past the time budget, or no agent offered anything
+        return "not searched"
+    return "baseline" if x.llm else "baseline (no LLM: under 1%)"
+
+
 def summary(opt: "OptimizedModel", out: Path | None) -> None:
     from rich.table import Table
 
@@ -236,7 +258,7 @@ def summary(opt: "OptimizedModel", out: Path | None) -> None:
         t.add_column(col, justify="left" if col in ("task", "class", "winner") else "right")
     for x in opt.tasks:
         t.add_row(x.name, x.class_name, str(x.count), f"{100 * x.share:.1f}%", _ms(x.baseline_ms), _ms(x.best_ms),
-                  _x(x.speedup), x.agent or ("baseline" if x.llm else "baseline (no LLM: under 1%)"),
+                  _x(x.speedup), _winner(x),
                   f"{100 * x.share_after:.1f}%")
     console.print(t)
     ceiling = f"{opt.ceiling:.2f}x" if opt.ceiling else "unbounded"

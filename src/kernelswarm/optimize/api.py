@@ -4,6 +4,7 @@ task, assemble the winners, judge the whole model, return the fastest correct im
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,7 @@ from torch import nn
 
 from kernelswarm.optimize.assemble import Winner, apply_to, assembled_source
 from kernelswarm.optimize.capture import CaptureError, capture
+from kernelswarm.optimize.clock import TimeBudget
 from kernelswarm.optimize.search import MIN_SHARE, run_tasks, write_tasks
 from kernelswarm.optimize.tasks import Cut, Task, cut
 from kernelswarm.optimize.verify import (
@@ -136,6 +138,7 @@ class Settings:
     should_stop: Callable[[], bool] | None = None
     search_below: float = 0.0  # tasks under this share of the model's time are not searched at all
     on_stage: Callable[[Stage], None] | None = None  # told as each stage ends (benchmarks write rows)
+    time_budget: float | None = None  # wall seconds for the whole run (optimize/clock.py); None: no limit
 
 
 @dataclass(frozen=True)
@@ -159,7 +162,8 @@ def optimize(model: nn.Module, example_inputs: Any, device: str | None = None, a
              on_event: Callable | None = None, devices: list[str] | None = None,
              ray: str | None = None, min_gain: float = MIN_GAIN, mode: str = "inference",
              loss_fn: Callable | None = None, should_stop: Callable[[], bool] | None = None,
-             search_below: float = 0.0, on_stage: Callable[[Stage], None] | None = None) -> OptimizedModel:
+             search_below: float = 0.0, on_stage: Callable[[Stage], None] | None = None,
+             time_budget: float | None = None) -> OptimizedModel:
     """Optimize a whole model; see OptimizedModel. `agents` is a list of names (or a comma list),
     `models` a models file, `candidates` a folder of hand-written candidates (DIR/<task name>.py).
     `devices` (["cuda:0", "cuda:1"]) or `ray` (an address, or "local") spread the tasks' search
@@ -172,7 +176,11 @@ def optimize(model: nn.Module, example_inputs: Any, device: str | None = None, a
     bar. `loss_fn(output, *inputs)` is the training loss (a `def`; default: a fixed random
     projection of every output).
 
-    Within a time budget: `should_stop()` is asked before each task's search and before the
+    `time_budget` (wall seconds for the whole call): before each task's search and before the
+    assembled model is judged, the run stops when what comes next would not fit, estimated from
+    what it measured (optimize/clock.py); a task already searching runs to its end.
+
+    Finer control: `should_stop()` is asked before each task's search and before the
     assembled model is judged (yes: the rest is skipped, the faster baseline stands unless an
     assembled model was judged); `search_below` leaves tasks under that share unsearched;
     `on_stage(Stage)` is told as the cut, the whole model's baselines and the search end."""
@@ -186,11 +194,13 @@ def optimize(model: nn.Module, example_inputs: Any, device: str | None = None, a
         raise OptimizeError("loss_fn is for mode='train'")
     if not available(device):
         raise OptimizeError(f"device {device!r} is not available on this machine")
+    if time_budget is not None and not time_budget > 0:
+        raise OptimizeError(f"time_budget is wall seconds, more than 0, not {time_budget!r}")
     names = parse_names(agents) if isinstance(agents, str) else (list(agents) if agents else None)
     s = Settings(device, names, str(models) if models else None, str(candidates) if candidates else None, rounds,
                  budget, str(db), jobs, timeout, precision, resume, tasks_out, min_share, compile, compile,
                  devices=list(devices) if devices else None, ray=ray, min_gain=min_gain, mode=mode, loss_fn=loss_fn,
-                 should_stop=should_stop, search_below=search_below, on_stage=on_stage)
+                 should_stop=should_stop, search_below=search_below, on_stage=on_stage, time_budget=time_budget)
     return run(model, example_inputs, s, whole=None, on_event=on_event)
 
 
@@ -210,12 +220,12 @@ def run(model: nn.Module, example_inputs: Any, s: Settings, whole: Problem | Non
     needs no candidate is measured first, so a run stopped early still reports it."""
     secs: dict[str, float] = {}
     t = time.monotonic()
+    s, on_event, clock = _clocked(s, on_event)
     inputs = _inputs(example_inputs, s.device)
     train = s.mode == "train"
-    work = copy.deepcopy(model).to(s.device)
+    work = _working_copy(model, s.device, train)
     if train:  # judged as it trains: written from the model in training mode, not the file's own state
         whole = None
-        work.train()  # dropout and batch-norm statistics as in training
         if not any(p.requires_grad for p in work.parameters()):
             raise OptimizeError("training mode: the model has no trainable parameters")
     loss = _loss(s, Path(s.db).resolve().parent / ".kernelswarm") if train else None
@@ -250,6 +260,8 @@ def run(model: nn.Module, example_inputs: Any, s: Settings, whole: Problem | Non
     t = time.monotonic()
     e2e = _verify(s, user, redrawn, source, compiled, base, whole is None, loss)
     secs["verify"] = time.monotonic() - t
+    if clock is not None and clock.stopped and not any("time budget" in n for n in e2e.notes):
+        e2e.notes.append(f"the time budget ({clock.seconds:.0f} s) ended the search early: resume to continue")
     result_model = _result_model(model, e2e.choice, source, c.tasks, winners, s.device)
     opt = OptimizedModel(
         model=result_model, correct=e2e.correct, speedup_vs_eager=e2e.speedup_vs_eager,
@@ -259,6 +271,37 @@ def run(model: nn.Module, example_inputs: Any, s: Settings, whole: Problem | Non
         run_id=run_id, versions=_versions(s.device, e2e), model_module=type(model).__module__, mode=s.mode)
     _stage(s, "verified", secs, c, e2e)
     return opt
+
+
+def _working_copy(model: nn.Module, device: str, train: bool) -> nn.Module:
+    """The copy that is captured and written out. Training mode: a model handed over in eval mode
+    is switched to training (dropout and batch-norm statistics as in training); one already in
+    training mode keeps its sub-modules' own flags (batch norms frozen for fine-tuning stay frozen)."""
+    work = copy.deepcopy(model).to(device)
+    if train and not work.training:
+        work.train()
+    return work
+
+
+def _clocked(s: Settings, on_event: Callable | None) -> tuple[Settings, Callable | None, TimeBudget | None]:
+    """With a time budget: settings whose should_stop asks it (and the caller's own), and stage
+    and event hooks that feed it what this run measures."""
+    if s.time_budget is None:
+        return s, on_event, None
+    clock = TimeBudget(s.time_budget, s.jobs, s.mode == "train", also=s.should_stop)
+    told = s.on_stage
+
+    def stage(st: Stage) -> None:
+        clock.stage(st)
+        if told is not None:
+            told(st)
+
+    def event(e) -> None:
+        clock.event(e)
+        if on_event is not None:
+            on_event(e)
+
+    return dataclasses.replace(s, should_stop=clock.should_stop, on_stage=stage), event, clock
 
 
 def _whole(work: nn.Module, inputs: tuple, whole: Problem | None, c: Cut, folder: Path, model_class: str,

@@ -76,7 +76,9 @@ class Steps:
             new = cand.ModelNew(*init_inputs)
             new.load_state_dict(model.state_dict())  # the user's weights, as the reference starts from
             model = new
-        self.model = model.to(self.device).train()  # as a training loop does
+        # As a training loop does; a model already in training mode keeps its sub-modules' own
+        # flags (batch norms frozen for fine-tuning stay frozen, as the problem file records them).
+        self.model = model.to(self.device) if model.training else model.to(self.device).train()
         if self.dtype == torch.float64:
             self.model = self.model.double()
         root = init.get("root", "")

@@ -213,7 +213,7 @@ def cut(cap: Capture) -> Cut:
                 if not r.refused and r.call is not None and not r.call.tensors]
     tasks: list[Task] = []
     taken: set[str] = set()
-    for group in sorted(group_regions(usable), key=lambda g: -sum(r.ms for r in g)):
+    for group in sorted(group_regions(usable), key=lambda g: -sum(r.share for r in g)):
         name = task_name(group[0].path, cap.model_class, taken)
         try:
             task = build_task(name, group, cap.model_class, cap.device, cap.train)
@@ -232,7 +232,7 @@ def cut(cap: Capture) -> Cut:
             same.share += task.share
             continue
         tasks.append(task)
-    tasks.sort(key=lambda t: -t.ms)
+    tasks.sort(key=lambda t: -t.share)  # as the summary shows them: ms and share are separate medians
     return Cut(tasks, refused, cap.model_ms)
 
 
