@@ -136,13 +136,13 @@ class KsRegion:
                     ref_sd = {"region." + k: v for k, v in self.module.state_dict().items()}
                     new_sd = new.state_dict()
                     mapping = ks_match_state(ref_sd, new_sd) if ref_sd else {}
+                    # The winner keeps the training flags it was built with: the evaluator judged
+                    # it so (it sets none), and .train() would unfreeze a frozen batch norm in it.
                     if mapping is not None and self.plan.get("train"):
                         impl = ks_tie(new, self.module, mapping)
-                        impl.train(self.plan["training"])
                     elif mapping is not None:
                         new.load_state_dict({v: ref_sd[k] for k, v in mapping.items()}, strict=bool(ref_sd))
                         impl = new.to(device)
-                        impl.train(self.plan["training"])
             except Exception:
                 impl = None  # a winner that cannot take the user's weights is not used
             self.winners[key] = impl
