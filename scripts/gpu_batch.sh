@@ -2,7 +2,7 @@
 # A session's GPU work in device commands of at most 600 s each, from the repository root:
 #   bash scripts/gpu_batch.sh tests OUT   # gpu-marked tests (TESTS: paths, default all; K: a -k expression), one at a time
 #   bash scripts/gpu_batch.sh bench OUT   # paired timing (copies of the reference), training, whole models
-#   bash scripts/gpu_batch.sh models OUT  # whole models alone (MODELS, default gpt2), one budget per model
+#   bash scripts/gpu_batch.sh models OUT  # whole models alone (MODELS, default gpt2; MODE=train), one budget per model
 #   bash scripts/gpu_batch.sh train OUT   # the training problems alone
 # Each step has its own limit (seconds, environment: T_TESTS,
 # T_NOISE, T_TRAIN, T_MODELS); a step that runs out writes what it had. Logs and tables go to OUT.
@@ -48,7 +48,7 @@ case "$what" in
     # MODELS=gpt2 (or resnet50, bert, vit, llama; several share T_MODELS); AGENTS, CANDIDATES (a
     # folder, or "auto": benchmarks/candidates/<model> where it exists). The table is rewritten as
     # each stage and task ends: OUT/optimize_models.md survives the step's limit. DEVICE=cpu
-    # SIZE=tiny tries the same step on a CPU.
+    # SIZE=tiny tries the same step on a CPU. MODE=train: issue 17's whole models in training.
     n=$(echo "${MODELS:-gpt2}" | tr ',' '\n' | wc -l)
     cand=${CANDIDATES:-auto}
     if [ "$cand" = auto ]; then
@@ -57,7 +57,7 @@ case "$what" in
     fi
     step "$out/models.log" "${T_MODELS:-540}" python3 benchmarks/optimize_models.py --models "${MODELS:-gpt2}" \
       --agents "${AGENTS:-cudagraph}" ${cand:+--candidates "$cand"} --jobs "${JOBS:-3}" \
-      --device "${DEVICE:-cuda}" --size "${SIZE:-full}" \
+      --device "${DEVICE:-cuda}" --size "${SIZE:-full}" --mode "${MODE:-inference}" \
       --budget $(( (${T_MODELS:-540} - 40) / n )) --out "$out"
     ;;
   train)

@@ -19,7 +19,7 @@ SRC = HERE.parents[1] / "src"
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(SRC))
+    env = dict(os.environ, PYTHONPATH=str(SRC), COLUMNS="400")  # the summary on one line per row
     return subprocess.run([sys.executable, "-m", "kernelswarm", "optimize", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=1500)
 
@@ -107,12 +107,35 @@ def test_api_refuses_a_budget_of_nothing():
 @pytest.mark.slow
 def test_a_spent_budget_leaves_the_search_and_says_so(tmp_path):
     """A budget already spent when the first task would start: the whole model's eager time is
-    still measured and stands (correct, 1.0x), every task is reported unsearched, the JSON's notes
-    say the budget ended the search, and --resume is offered by the note."""
+    still measured and stands (correct), every task is reported unsearched, --json's notes say the
+    budget ended the search and offer --resume; --tasks-out and --out are written all the same,
+    and the terminal summary shows the shares, the Amdahl ceiling and the report."""
+    from test_optimize_cli import KEYS, TASK_KEYS
+
+    from kernelswarm.problems.load import exec_problem, load_problem
+
     r = _cli(str(HERE / "tinynet.py"), "--device", "cpu", "--agents", "compile", "--no-compile",
-             "--time-budget", "1s", "--db", str(tmp_path / "ks.db"), "--json", cwd=tmp_path)
+             "--time-budget", "1s", "--db", str(tmp_path / "ks.db"), "--tasks-out", str(tmp_path / "tasks"),
+             "--out", str(tmp_path / "out"), "--json", cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     result = json.loads(r.stdout)
+    assert set(result) == KEYS and all(set(t) == TASK_KEYS for t in result["tasks"])
     assert result["correct"] is True and result["choice"] == "eager", result
+    assert result["speedup_vs_compile"] is None and result["out"] == str(tmp_path / "out")
     assert result["tasks"] and all(t["agent"] is None and t["baseline_ms"] is None for t in result["tasks"])
     assert any("time budget" in n and "resume" in n for n in result["notes"]), result["notes"]
+    shares = [t["share"] for t in result["tasks"]]
+    assert shares == sorted(shares, reverse=True)  # hottest first
+    for t in result["tasks"]:  # every task an ordinary problem file that builds and runs alone
+        p = load_problem(tmp_path / "tasks" / f"{t['name']}.py")
+        mod = exec_problem(p.source, str(p.path), "cpu")
+        mod.Model(*mod.get_init_inputs())(*mod.get_inputs())
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["model_class"] == "Model" and manifest["choice"] == "eager"
+
+    r = _cli(str(HERE / "tinynet.py"), "--device", "cpu", "--agents", "compile", "--no-compile",
+             "--time-budget", "1s", "--db", str(tmp_path / "ks2.db"), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = r.stdout
+    assert "Amdahl ceiling" in out and "of the model's time" in out, out
+    assert "not searched" in out and "time budget" in out and "report:" in out, out
