@@ -1,24 +1,28 @@
 #!/usr/bin/env bash
-# Issue 18 on one GPU, in one device command (under 9 minutes): the same problems and the same
-# built-in candidates judged twice, by a plain run with --jobs N and by a run through a local Ray
-# (one actor on the GPU, --jobs N inside it), each into its own store; verdicts compared per
-# candidate (verdict/kind) and throughput side by side (benchmarks/scale_out.py, modes one, ray).
+# Issue 18 on one GPU, in one device command of at most ~280 s: a run through a local Ray (one
+# actor on the GPU, --jobs N inside it) against a plain run with --jobs N, compared fairly by
+# benchmarks/ray_vs_jobs.py: Ray started once (its start reported apart), both paths warmed with
+# one tiny evaluation each, then A B B A over the problems' two halves (plain, Ray on the first;
+# Ray, plain on the second), the same fixed candidates (benchmarks/candidates/scale and the
+# deterministic cudagraph and cudnn-benchmark built-ins). Per half: evaluations, wall, evaluations
+# per GPU-minute; per candidate: its verdict/kind in each half and whether they are equal.
 #
 #   bash scripts/gpu_ray.sh OUT
 #
 # Ray comes from a slim archive made by scripts/ray_slim.sh (.ray/ray-<version>-cp<py>.tar.xz,
 # git-ignored: carry it), pydantic from the wheels in .whl/ when present (carry it too); both are
 # put on PYTHONPATH from /tmp, nothing is installed into the machine's Python.
-# Writes OUT/scale_out.md (the tables), OUT/scale_out.json, OUT/one.db, OUT/ray.db, OUT/*.log.
-# Environment: KS_RAY_CPU=1 runs a tiny CPU version instead (one small problem, one agent), to
-# try this script on a machine without a GPU; PYTHON (default python3); JOBS (default 8);
-# LIMIT_S (seconds per half before its figures are what is stored; default 190, CPU 500).
+# Writes OUT/ray_vs_jobs.md (the tables; rewritten after every quarter), OUT/ray_vs_jobs.json,
+# OUT/q<N>_<path>.db, OUT/warm_<path>.db, OUT/ray_vs_jobs.log.
+# Environment: KS_RAY_CPU=1 runs a small CPU version instead (the problems of tests/fixtures/swarm
+# and two small bundled ones), to try this script on a machine without a GPU; PYTHON (default
+# python3); JOBS (default 8; CPU 2); LIMIT_S (seconds for the whole command, setup included, before
+# no new quarter starts; default 250, CPU 1500); a `timeout` 25 s later is the backstop.
 set -u
 out=${1:?usage: scripts/gpu_ray.sh OUT}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 PY=${PYTHON:-python3}
-jobs=${JOBS:-8}
 t0=$(date +%s)
 site=$(mktemp -d /tmp/ks-site.XXXXXX)
 rayd=$(mktemp -d /tmp/ks-ray.XXXXXX)
@@ -26,16 +30,19 @@ trap 'rm -rf "$site" "$rayd"' EXIT
 say() { echo "[gpu_ray $(($(date +%s) - t0))s] $*" | tee -a "$out/gpu_ray.log"; }
 
 if [ "${KS_RAY_CPU:-0}" = 1 ]; then
-  limit=${LIMIT_S:-500}
-  what=(--device cpu --problem tests/fixtures/swarm/problems/tiny_linear.py --agents compile
-        --no-compile-baseline)
+  limit=${LIMIT_S:-1500}
+  jobs=${JOBS:-2}
+  what=(--device cpu --problem tests/fixtures/swarm/problems/tiny_linear.py
+        --problem tests/fixtures/swarm/problems/tiny_conv.py --problem relu --problem reduce_mean
+        --agents channels-last)
 else
-  limit=${LIMIT_S:-190}
-  # Quick problems of levels 1 and 2 (28-35 s an evaluation in the stored H200 sweep), 3-5
-  # candidates each: about 17 evaluations and 5 baseline pairs a half.
-  what=(--device cuda --problem reduce_mean --problem l2_norm --problem matvec --problem matmul_large_k
-        --problem conv3d_softmax_channels
-        --agents compile,compile-reduce-overhead,cudagraph,cudnn-benchmark,channels-last)
+  limit=${LIMIT_S:-250}
+  jobs=${JOBS:-8}
+  # Quick level-1 and level-2 problems: a correct and a wrong file of benchmarks/candidates/scale
+  # and the cudagraph built-in on each, cudnn-benchmark on the convolution; no torch.compile
+  # anywhere (a compile cache warmed by the first path would favour the second).
+  what=(--device cuda --problem reduce_mean --problem l2_norm --problem relu --problem conv2d_bias_relu
+        --agents cudagraph,cudnn-benchmark)
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$out/gpu.txt" 2>&1
 fi
 
@@ -53,11 +60,9 @@ export PYTHONPATH="$rayd:$site:$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
   >> "$out/setup.log" 2>&1 || { say "import ray failed (see setup.log)"; exit 1; }
 say "setup done: $(tail -1 "$out/setup.log")"
 
-# Each half under its own limit: at --hard-limit the half writes what its store holds and ends;
-# `timeout` is the backstop 25-60 s later (Python's start, Ray's start, the shutdown).
-common=(--out "$out" --jobs "$jobs" --time-budget "$limit" --hard-limit "$limit" "${what[@]}")
-timeout $((limit + 25)) "$PY" benchmarks/scale_out.py --modes one "${common[@]}" > "$out/one.log" 2>&1
-say "one (--jobs $jobs): exit $?"
-timeout $((limit + 60)) "$PY" benchmarks/scale_out.py --modes ray --append "${common[@]}" > "$out/ray.log" 2>&1
-say "ray (--ray local, --jobs $jobs in the actor): exit $?"
-cat "$out/scale_out.md" 2>/dev/null || say "no scale_out.md: see one.log and ray.log"
+# The deadline counts from the benchmark's own start: what the setup took is taken off.
+left=$((limit - ($(date +%s) - t0)))
+timeout $((left + 25)) "$PY" benchmarks/ray_vs_jobs.py --out "$out" --jobs "$jobs" --deadline "$left" \
+  --candidates benchmarks/candidates/scale "${what[@]}" > "$out/ray_vs_jobs.log" 2>&1
+say "ray_vs_jobs: exit $? (deadline ${left} s)"
+cat "$out/ray_vs_jobs.md" 2>/dev/null || say "no ray_vs_jobs.md: see ray_vs_jobs.log"
