@@ -61,6 +61,9 @@ def test_shards_run_separately_and_report_as_one(tmp_path: Path, monkeypatch, fa
     assert sorted(p["name"] for p in data["problems"]) == ["tiny_conv", "tiny_linear"]
     assert data["overall"]["n"] == 2 and "2 stores as one run" in data["title"]
     assert data["status"] == "finished"
+    # The device line counts every shard's evaluations, not the first store's alone.
+    each = [sum(c.verdict is not None for c in Store(f"s{k}.db").candidates(1)) for k in (1, 2)]
+    assert all(each) and f"device: {sum(each)} candidate evaluations" in res.output, res.output
 
     res = runner.invoke(app, ["export", "--db", "s1.db", "--db", "s2.db", "--out", "best"])
     assert res.exit_code == 0, res.output

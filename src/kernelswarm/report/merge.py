@@ -40,6 +40,8 @@ def merge_reports(parts: list[ReportData], labels: list[str]) -> ReportData:
             a, b, c = costs.get(agent, (0, 0, 0.0))
             costs[agent] = (a + tin, b + tout, c + usd)
     versions = {k: v for part in reversed(parts) for k, v in part.versions.items()}  # the first part wins
+    # Every shard's evaluations and timing seconds (the device line), not the first shard's alone.
+    timing = (sum(part.timing[0] for part in parts), sum(part.timing[1] for part in parts))
     finished = all(p.status == "finished" for p in parts)
     return dataclasses.replace(
         first,
@@ -52,4 +54,5 @@ def merge_reports(parts: list[ReportData], labels: list[str]) -> ReportData:
         started_at=min(p.started_at for p in parts),
         finished_at=max(p.finished_at or "" for p in parts) if finished else None,
         costs=costs,
+        timing=timing,
     )
