@@ -1,6 +1,7 @@
 """A stopped `optimize` resumes (issue 15: "a killed optimize resumes", "nothing finished is
 lost"): the second call with resume=True continues the same stored run, does not evaluate again
-the task the first call finished, and searches the one it left."""
+the task the first call finished nor time the whole model's baselines again, and searches the
+task it left."""
 
 from __future__ import annotations
 
@@ -57,6 +58,9 @@ def test_stopped_then_resumed_keeps_what_was_finished(tmp_path):
     opt2 = kernelswarm.optimize(copy.deepcopy(model), inputs, device="cpu", agents="folder", candidates=cands,
                                 db=str(db), compile=False, resume=True, on_event=events.append)
     assert opt2.run_id == opt1.run_id  # the same run, continued
+    # the whole model's baselines are the stopped run's, not timed again
+    assert opt2.seconds["baselines"] < 0.25 * opt1.seconds["baselines"], (opt1.seconds, opt2.seconds)
+    assert opt2.end_to_end.eager_ms == opt1.end_to_end.eager_ms
     assert _evaluations(db, finished) == n_finished  # not evaluated again
     assert _evaluations(db, left) >= 1
     again = [e for e in events if e.kind == "done" and e.problem == finished]

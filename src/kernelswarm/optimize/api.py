@@ -22,6 +22,7 @@ from kernelswarm.optimize.verify import (
     MIN_GAIN,
     EndToEnd,
     TrainSpec,
+    baselines_from,
     end_to_end,
     whole_baselines,
     whole_problems,
@@ -242,8 +243,7 @@ def run(model: nn.Module, example_inputs: Any, s: Settings, whole: Problem | Non
     secs["cut"] = time.monotonic() - t
     _stage(s, "cut", secs, c)
     t = time.monotonic()
-    base = whole_baselines(user, s.device, s.timeout or 600.0, s.precision, s.compile_baselines, s.min_gain, train) \
-        if user is not None else None
+    base = _baselines(user, s, folder.parent / f"{cap.model_class}-baselines.json") if user is not None else None
     secs["baselines"] = time.monotonic() - t
     _stage(s, "baselines", secs, c, base)
     t = time.monotonic()
@@ -271,6 +271,24 @@ def run(model: nn.Module, example_inputs: Any, s: Settings, whole: Problem | Non
         run_id=run_id, versions=_versions(s.device, e2e), model_module=type(model).__module__, mode=s.mode)
     _stage(s, "verified", secs, c, e2e)
     return opt
+
+
+def _baselines(user: Problem, s: Settings, cache: Path) -> EndToEnd:
+    """The whole model's eager and torch.compile times: a resumed run reuses the ones its stopped
+    run measured (optimize/baseline_cache.py), any other run times them."""
+    from kernelswarm.optimize import baseline_cache
+
+    train = s.mode == "train"
+    k = baseline_cache.key(user.hash, s.db, s.device, s.precision, s.mode, s.compile_baselines)
+    stored = baseline_cache.read(cache, k) if s.resume else None
+    if stored is not None:
+        base = baselines_from(*stored, s.min_gain, s.mode)
+        base.notes.append("the whole model's eager and torch.compile times are the stopped run's (resumed)")
+        return base
+    base = whole_baselines(user, s.device, s.timeout or 600.0, s.precision, s.compile_baselines, s.min_gain, train)
+    if base.timings is not None and base.timings[0] is not None:
+        baseline_cache.write(cache, k, *base.timings)
+    return base
 
 
 def _working_copy(model: nn.Module, device: str, train: bool) -> nn.Module:

@@ -193,9 +193,15 @@ def whole_baselines(user: Problem, device: str, timeout_s: float, precision: str
                                   mode=mode)
     modes = ("default",) if compile_baseline else ()
     t = time_baselines(user, device, compile_modes=modes, timeout_s=timeout_s, options=opts, mode=mode.value)
-    eager, compiled = t["eager"], t.get("compile:default")
+    return baselines_from(t["eager"], t.get("compile:default"), min_gain, mode.value)
+
+
+def baselines_from(eager: Timing, compiled: Timing | None, min_gain: float = MIN_GAIN,
+                   mode: str = "inference") -> EndToEnd:
+    """The whole model's baselines (and the choice between them) from their timings: measured now,
+    or stored by a run that was stopped and is resumed."""
     e2e = EndToEnd("eager", eager.median_ms, compiled.median_ms if compiled else None, min_gain=min_gain,
-                   mode=mode.value, timings=(eager, compiled))
+                   mode=mode, timings=(eager, compiled))
     e2e.figures.update(baseline_figures(eager, compiled))
     return choose(e2e)
 
