@@ -5,6 +5,10 @@ candidate: each of contain.SECRET_FILES there, and in every folder above, reads 
 from __future__ import annotations
 
 import hashlib
+import json
+import shutil
+import uuid
+from pathlib import Path
 
 import pytest
 from fixtures import CANDIDATES, PROBLEMS
@@ -30,3 +34,96 @@ def test_a_projects_env_file_is_not_readable(tmp_path, monkeypatch) -> None:
     assert leaked not in ev.reason, ev.reason
     assert "found" in ev.reason and str(project / ".env") in ev.reason, ev.reason  # found, and read empty
     assert (project / ".env").read_bytes() == KEY  # covered in the worker's namespace only
+
+
+def _plant(secret: bytes) -> list[Path]:
+    """The secret in a folder of this test's own in every place it may make one outside the homes,
+    /tmp and the code: /srv, /opt, /mnt, /var/lib and beside this repository's checkout (where a
+    project keeps its store)."""
+    repo = Path(__file__).resolve().parents[2]
+    planted = []
+    for root in (Path("/srv"), Path("/opt"), Path("/mnt"), Path("/var/lib"), repo.parent):
+        folder = root / f"ks-test-{uuid.uuid4().hex[:12]}"
+        try:
+            folder.mkdir()
+        except OSError:
+            continue
+        (folder / f"kernelswarm-planted-{uuid.uuid4().hex[:8]}.txt").write_bytes(secret)
+        planted.append(folder)
+    return planted
+
+
+@pytest.mark.skipif(not contain.available(), reason="no namespaces here")
+def test_a_secret_file_elsewhere_on_disk_is_absent() -> None:
+    """Issue 14.3, files: a candidate that walks the filesystem for a planted secret (and reads any
+    block device) finds nothing in its own root (worker/rootfs.py) and is accepted as the honest model
+    it is; the secret, raw or hashed, is nowhere in the evaluation."""
+    secret = f"planted{uuid.uuid4().hex}".encode()
+    planted = _plant(secret)
+    if not planted:
+        pytest.skip("no folder outside the homes, /tmp and the code could be made here")
+    try:
+        source = (CANDIDATES / "isolation" / "secret_walker.py").read_text()
+        ev = evaluate(load_problem(PROBLEMS / "relu_linear.py"), source, _options())
+        told = json.dumps(ev.to_dict(), default=str)
+        told += " ".join([ev.reason, ev.log_tail, *(f"{c.name} {c.detail}" for c in ev.checks)])
+        assert secret.decode() not in told and hashlib.sha256(secret).hexdigest() not in told, ev.reason
+        assert "block devices read" not in told, ev.reason
+        assert ev.verdict.value == "accepted", (ev.verdict.value, ev.reason)
+        sandbox = " ".join(str(c.detail) for c in ev.checks if c.name == "sandbox")
+        assert "private-root" in sandbox, sandbox
+    finally:
+        for folder in planted:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_without_namespaces_the_sandbox_says_files_are_readable(monkeypatch) -> None:
+    """Where no namespace is made, nothing hides other files: the sandbox check says so in its line
+    (the verdict is the candidate's as before)."""
+    monkeypatch.setenv("KERNELSWARM_NO_NAMESPACE", "1")
+    source = (CANDIDATES / "correct" / "same_ops.py").read_text()
+    ev = evaluate(load_problem(PROBLEMS / "relu_linear.py"), source, _options())
+    sandbox = " ".join(str(c.detail) for c in ev.checks if c.name == "sandbox")
+    assert "files elsewhere on disk readable" in sandbox, sandbox
+
+
+def _options() -> EvalOptions:
+    return EvalOptions.for_device("cpu", timeout_s=240.0, static_screen=False, timed_calls=10, min_timing_s=0.0,
+                                  max_timed_calls=20, cpu_threads=1)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not contain.available(), reason="no namespaces here")
+def test_on_the_gpu_the_own_root_keeps_cuda_working_and_hides_secrets() -> None:
+    """The same candidate on a GPU: its root has /dev/nvidia*, libcuda and the toolkit (the
+    candidate runs on the device and is accepted) and no planted secret. Triton and load_inline
+    builds inside the own root are test_gpu_fixtures' correct/triton_* and correct/cuda_relu."""
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    secret = f"planted{uuid.uuid4().hex}".encode()
+    planted = _plant(secret)
+    try:
+        options = EvalOptions.for_device("cuda", timeout_s=240.0, static_screen=False)
+        source = (CANDIDATES / "isolation" / "secret_walker.py").read_text()
+        ev = evaluate(load_problem(PROBLEMS / "relu_linear.py"), source, options)
+        told = json.dumps(ev.to_dict(), default=str)
+        assert secret.decode() not in told and hashlib.sha256(secret).hexdigest() not in told, ev.reason
+        assert ev.verdict.value == "accepted", (ev.verdict.value, ev.reason)
+        sandbox = " ".join(str(c.detail) for c in ev.checks if c.name == "sandbox")
+        assert "private-root" in sandbox, sandbox
+    finally:
+        for folder in planted:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_the_own_root_never_binds_a_home_or_a_folder_above_its_own(tmp_path) -> None:
+    """A folder PATH or the import path names that is "/", a home, or above the new root's own
+    /tmp, /dev, /proc or /sys would show what the own root hides: left out (rootfs.exposed)."""
+    from kernelswarm.evaluate.worker import rootfs
+
+    home = tmp_path / "home"
+    (home / ".local" / "bin").mkdir(parents=True)
+    shown = rootfs.exposed(["/", "/var", "/tmp", "/dev", str(home), str(home / ".local" / "bin")], [str(home)])
+    assert not {"/", "/var", "/tmp", "/dev", str(home)} & set(shown), shown
+    assert str(home / ".local" / "bin") in shown and "/usr" in shown

@@ -6,10 +6,14 @@ the kernel allows one) and forks the worker as the namespace's first process. Th
 - a process the candidate starts can never leave the namespace (a new session, `setsid`,
   `posix_spawn(..., setsid=True)` or a double fork do not leave it), and when the worker dies
   the kernel kills every process left in it: killing the worker kills them all;
-- the worker sees its own `/proc` (no process of the evaluator, nor of anyone else, is visible
-  in it, so no other process's environment can be read) and its own empty `/dev/shm` and `/tmp`
-  (its folder bound back in), which disappear with it; users' homes (/root, /home, $HOME) are
-  empty folders, except for the worker's own code found there, bound back;
+- the worker sees a root of its own (rootfs.py): only the system folders, the pieces of /etc,
+  the code and tools it needs, read-only, and its own folder; its own `/proc` (no process of the
+  evaluator, nor of anyone else, is visible in it, so no other process's environment can be
+  read), a /dev with only the device files a worker uses, and its own empty `/dev/shm` and
+  `/tmp` (its folder bound back in), which disappear with it. A file elsewhere on disk (a key in
+  /srv, /opt, beside the store) is absent; users' homes (/root, /home, $HOME) are empty folders,
+  except for the worker's own code found there. Where that root cannot be made, the machine's
+  root stays, with private /proc, /tmp and homes, and the sandbox check says files are readable;
 - the launcher dies with the evaluator's thread that started it (PR_SET_PDEATHSIG), and the
   worker with the launcher: a SIGKILL of the evaluator takes the whole namespace down.
 
@@ -33,8 +37,10 @@ import struct
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, NoReturn
+from types import ModuleType
+from typing import NoReturn
 
 _CLONE_NEWNS, _CLONE_NEWUSER, _CLONE_NEWPID, _CLONE_NEWIPC = 0x00020000, 0x10000000, 0x20000000, 0x08000000
 _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_BIND, _MS_REC, _MS_PRIVATE = 2, 4, 8, 4096, 16384, 1 << 18
@@ -83,15 +89,44 @@ def shared_paths() -> list[str]:
 
 
 def code_paths(pythonpath: str, env: dict[str, str] | None = None) -> list[str]:
-    """Folders the worker's own code lives in (the interpreter, its prefix, every import path, and
-    the folders `env`'s PATH, library and CUDA variables name: compilers, ninja, CUDA): a private
-    /tmp or home must not hide them when kernelswarm, its Python or its tools were installed there
-    (a CI clone, a venv, ~/.local/bin), or the worker would fail to start, or import another kernelswarm."""
+    """Folders the worker's own code lives in (the interpreter, its prefixes, site folders and the
+    folders their .pth files add, `pythonpath`, the rest of this process's import path, and the
+    folders `env`'s PATH, library and CUDA variables name: compilers, ninja, CUDA): the candidate's
+    own root (rootfs.py) shows them, and a private /tmp or home must not hide them when kernelswarm,
+    its Python or its tools were installed there (a CI clone, a venv, ~/.local/bin), or the worker
+    would fail to start, or import another kernelswarm. Not this process's working folder, nor a
+    folder above or below it that only the import path names (`python -m` puts it first there):
+    the worker never imports from it, and it is where a project keeps its store and its keys."""
+    cwd = os.path.realpath(os.getcwd())
+
+    def near_cwd(p: str) -> bool:
+        r = os.path.realpath(p)
+        return r == cwd or cwd.startswith(r.rstrip("/") + "/") or r.startswith(cwd + "/")
+
     found = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable)),
-             *sys.path, *pythonpath.split(os.pathsep)}
+             *pythonpath.split(os.pathsep), *_site_paths(), *(p for p in sys.path if p and not near_cwd(p))}
     for name in _TOOL_PATHS:
         found.update((env or {}).get(name, "").split(os.pathsep))
     return sorted(p for p in found if p and os.path.isabs(p) and os.path.isdir(p))
+
+
+def _site_paths() -> list[str]:
+    """Site folders and the folders their .pth files add (an editable install's source)."""
+    import site
+
+    folders = [*getattr(site, "getsitepackages", list)()]
+    if getattr(site, "ENABLE_USER_SITE", False):
+        folders.append(site.getusersitepackages())
+    out = list(folders)
+    for folder in folders:
+        for pth in sorted(Path(folder).glob("*.pth")) if os.path.isdir(folder) else ():
+            try:
+                lines = pth.read_text(errors="replace").splitlines()
+            except OSError:
+                continue
+            out += [os.path.normpath(os.path.join(folder, ln.strip())) for ln in lines
+                    if ln.strip() and not ln.startswith(("#", "import ", "import\t"))]
+    return out
 
 
 _TOOL_PATHS = ("PATH", "LD_LIBRARY_PATH", "LIBRARY_PATH", "CPATH", "CUDA_HOME", "CUDA_PATH", "CUDA_ROOT",
@@ -224,8 +259,7 @@ def _as_init(libc: ctypes.CDLL, go_r: int, forked_w: int, start_r: int, private:
     try:
         if libc.unshare(_CLONE_NEWNS) != 0:
             raise OSError(ctypes.get_errno(), f"no mount namespace ({os.strerror(ctypes.get_errno())})")
-        homes = _private_mounts(libc, private)
-        mode += "+private-proc-tmp" + homes
+        mode += _own_view(libc, private, cwd)
     except OSError as e:
         mode += f" (shared /proc and /tmp: {e})"
     os.environ[ENV_MODE] = mode
@@ -249,6 +283,39 @@ def _as_init(libc: ctypes.CDLL, go_r: int, forked_w: int, start_r: int, private:
         if pid == worker:
             code = os.waitstatus_to_exitcode(status)
             os._exit(128 - code if code < 0 else code)
+
+
+def _own_view(libc: ctypes.CDLL, private: list[str], cwd: str) -> str:
+    """The worker's own root (rootfs.py): only what it needs, read-only, and its folder; where that
+    cannot be made, the machine's root with private /proc, /tmp and homes (`_private_mounts`).
+    Returns what the mode string adds."""
+    _mount(libc, None, "/", None, _MS_REC | _MS_PRIVATE)
+    rootfs = _rootfs()
+    tmp_dev = os.stat("/tmp").st_dev
+    try:
+        homes = home_folders()
+        paths = [p for p in rootfs.exposed(private, homes) if os.path.realpath(p) != os.path.realpath(cwd)]
+        notes = rootfs.build("/tmp", paths, cwd, tmpfs_size(), homes)
+    except OSError as e:
+        if os.stat("/tmp").st_dev != tmp_dev:  # the new root's tmpfs, half built: gone
+            libc.umount2(b"/tmp", 2)
+        return ("+private-proc-tmp" + _private_mounts(libc, private)
+                + f" (no root of its own, files elsewhere on disk readable: {e})")
+    covered = _cover_secret_files(libc, private)
+    if covered:
+        notes.append(f"{covered} secret files beside the code covered")
+    return "+private-proc-tmp+private-root+private-home" + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def _rootfs() -> ModuleType:
+    """rootfs.py, as a package module or, in the launcher (`python -I -S contain.py`, whose own
+    folder is not on its path), from this file's folder."""
+    try:
+        from kernelswarm.evaluate.worker import rootfs
+    except ImportError:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import rootfs  # type: ignore[no-redef]
+    return rootfs
 
 
 def _private_mounts(libc: ctypes.CDLL, private: list[str]) -> str:

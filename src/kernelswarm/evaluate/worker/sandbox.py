@@ -83,6 +83,9 @@ def candidate_sandbox(device_type: str, tcp: bool = False) -> str:
     # /dev/shm stays writable where it is this worker's own (a private mount) or a GPU library
     # may need it; a CPU worker on the machine's shared one may not leave files there.
     shm = "private" in contained or device_type != "cpu"
+    if "private-root" not in contained and "files elsewhere on disk readable" not in contained:
+        # No root of its own (rootfs.py): reads are not sandboxed, only writes.
+        contained += " (files elsewhere on disk readable)"
     steps = [f"contained: {contained}", confine.confine(sockets=tcp), restrict_writes(os.getcwd(), shm=shm, tcp=tcp)]
     return "; ".join(steps)
 
