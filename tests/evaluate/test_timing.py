@@ -231,3 +231,60 @@ def test_the_parents_wait_for_a_core_is_measured():
             p.kill()
             p.wait()
     assert procs.thread_delay_s() - before > 0.05
+
+
+class LoggedWorker:
+    """Answers every request of the per-call timing loop; logs what it was sent. `hidden_ms`: the
+    wall time a `project` request takes (work a candidate could do there)."""
+
+    def __init__(self, hidden_ms: float = 0.0) -> None:
+        self.sent: list[dict] = []
+        self.last_wall_s, self.last_wait_s, self.hidden_ms = 0.0, 0.0, hidden_ms
+
+    def call(self, msg, blob=b"", deadline=None):
+        self.sent.append(dict(msg))
+        op = msg["op"]
+        self.last_wall_s = (0.3 + (self.hidden_ms if op == "project" else 0.0)) / 1000.0
+        if op == "time_call":
+            return {"ms": 0.2, "fingerprint_at_return": [1.0, 2.0, 3.0], "op_s": 0.0002}, b""
+        if op in ("prepare", "project"):
+            return {"projections": [[1.0]]}, b""
+        return {}, b""
+
+    @contextlib.contextmanager
+    def stopped(self):
+        yield
+
+
+def _loop(device: str, hidden_ms: float = 0.0):
+    o = EvalOptions.for_device(device, timed_calls=12, max_timed_calls=12, min_timing_s=0.0)
+    result = timing.CandidateTiming(Timing.from_samples([0.2]), pool_seeds=[1, 2, 3])
+    cand, clean = LoggedWorker(hidden_ms), LoggedWorker()
+    times, slack, _ = timing._timed_loop(cand, clean, o, time.monotonic() + o.timeout_s, result, 6)
+    return cand.sent, times, slack, result
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_no_uncharged_request_comes_between_a_call_and_its_projection(device):
+    """Issue 14 (adv11): after each timed call the candidate's worker is next sent the request that
+    projects (and, if sampled, keeps) that call's outputs, a `prepare` or a `project` whose time is
+    charged; never a lone `keep`, nor (on a GPU) a `settle`, where the output could be finished."""
+    sent, times, _, result = _loop(device)
+    ops = [m["op"] for m in sent]
+    assert "keep" not in ops
+    calls = [k for k, op in enumerate(ops) if op == "time_call"]
+    assert len(calls) == len(times) == len(result.calls)
+    for k in calls:
+        nxt = sent[k + 1]
+        assert nxt["op"] in ("prepare", "project") and ("project_seed" in nxt or nxt["op"] == "project"), ops[k:k + 3]
+    assert all(c.projections == [[1.0]] for c in result.calls)
+    assert sum("keep_slot" in m for m in sent) >= 6  # the first calls are all sampled
+    if device == "cuda":
+        assert "settle" in ops  # still sent (after the empty calls), with nothing left to finish
+
+
+def test_work_in_the_last_projection_is_charged_to_the_last_call():
+    _, _, honest, _ = _loop("cpu")
+    _, _, hiding, _ = _loop("cpu", hidden_ms=50.0)
+    assert hiding[-1] - honest[-1] == pytest.approx(50.0, abs=0.5)
+    assert hiding[:-1] == pytest.approx(honest[:-1])

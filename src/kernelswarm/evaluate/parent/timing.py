@@ -200,7 +200,8 @@ def candidate_settles(device: str) -> bool:
     real (a GPU drains other contexts' queued work). A request of the candidate's process that no
     clock charges is time to compute in: on a CPU, where settling waits for nothing, the skipped
     work of each call was done there, untimed, and its projections came out right
-    (cheat/settle_work, accepted before). On a GPU that window remains (see the report)."""
+    (cheat/settle_work, accepted before). On a GPU the last call's outputs are projected (and
+    kept) in a charged request before each settle (_timed_loop): nothing is left to finish there."""
     return device != "cpu"
 
 
@@ -364,8 +365,20 @@ def _timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
     times: list[float] = []
     slack: list[float] = []
     null_slack: list[float] = []
+    prepares: list[float] = []  # the candidate's `prepare` requests' ms
+    keep_slot: int | None = None  # the slot the last call's outputs go to, sent with the next request
 
     after_null = False
+
+    def project_last() -> None:
+        """The last call's outputs projected (and kept) in a request of its own, charged to that
+        call: what it took beyond a typical `prepare` (which projects too, and draws inputs)."""
+        nonlocal keep_slot
+        last = result.calls[-1]
+        msg = {"op": "project", "seed": last.project_seed, **({"keep_slot": keep_slot} if keep_slot is not None else {})}
+        keep_slot = None
+        last.projections = _as_projections(worker.call(msg, deadline=deadline)[0].get("projections"))
+        slack[-1] += max(0.0, net_ms(worker) - (wallclock.median(prepares) if prepares else 0.0))
 
     def reference_call() -> None:
         # As a candidate's call: inputs, then the clean worker's flush, then the call; here all in
@@ -415,20 +428,29 @@ def _timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
             reference_call()
         i, j, key = len(times), len(times) % POOL_SIZE, _seed()
         if after_null and candidate_settles(o.device):
+            if result.calls and result.calls[-1].projections is None:
+                # The settle is charged to no call: the last call's outputs are projected and kept
+                # first, where it is charged, or they could be finished in the settle
+                # (cheat/settle_work, accepted on a CPU before it was sent none there).
+                project_last()
             # As the empty call does after the candidate's: whatever switching the device from the
             # other process costs (its context, its caches) is paid here, outside both measures.
             worker.call({"op": "settle"}, deadline=deadline)
         after_null = False
         msg: dict[str, Any] = {"op": "prepare", "pool_index": j, "key": key}
-        if result.calls:
-            msg["project_seed"] = result.calls[-1].project_seed
+        earlier = result.calls[-1] if result.calls and result.calls[-1].projections is None else None
+        if earlier is not None:
+            msg["project_seed"] = earlier.project_seed
+        if keep_slot is not None:  # the previous call's outputs kept inside this charged request
+            msg["keep_slot"], keep_slot = keep_slot, None
         with stopped_beside(clean, fl):  # as the candidate's process is during the reference's call
             prepared = worker.call(msg, deadline=deadline)[0]
             prepare_ms = net_ms(worker)
+            prepares.append(prepare_ms)
             result.flush_ms.append(flush_outside(worker, fl, deadline))
             reply = worker.call({"op": "time_call", "prepared": True, "flush": flush_inside}, deadline=deadline)[0]
-        if result.calls:
-            result.calls[-1].projections = _as_projections(prepared.get("projections"))
+        if earlier is not None:
+            earlier.projections = _as_projections(prepared.get("projections"))
         ms, wall_ms = float(reply["ms"]), 1000.0 * worker.last_wall_s
         if not (0.0 < ms <= wall_ms):
             result.wall_ok = False
@@ -443,7 +465,10 @@ def _timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
         result.calls.append(CheckedCall(j, key, reply["fingerprint_at_return"], f"timed call {i}", _seed()))
         slot = reservoir_slot(i, n_sampled, rng)
         if slot is not None:  # chosen only now that the call has returned; copied out after the timing
-            worker.call({"op": "keep", "slot": slot}, deadline=deadline)
+            # Kept by the next `prepare` (or the last `project`), not a request of its own: a
+            # candidate's process runs whatever a request asks, and the time of a lone `keep` was
+            # charged to no call, a window to finish the kept call's output in (cheat/keep_work).
+            keep_slot = slot
             entry = (f"timed call {i}", {
                 "op": "check", "pool_index": j, "pool_seed": result.pool_seeds[j], "key": key,
                 "weight_seed": result.weight_seed, "fingerprint_at_return": reply["fingerprint_at_return"]})
@@ -455,10 +480,8 @@ def _timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
             reference_call()
         if i % NULL_EVERY == NULL_EVERY - 1:  # interleaved, so that load on the machine hits both alike
             null_call()
-    if result.calls:
-        last = result.calls[-1]
-        last.projections = _as_projections(worker.call({"op": "project", "seed": last.project_seed}, deadline=deadline)[0]
-                                           .get("projections"))
+    if result.calls and result.calls[-1].projections is None:
+        project_last()
     return times, slack, null_slack
 
 

@@ -238,6 +238,7 @@ class Worker:
         The clean worker flushes the caches next, and `time_call` with `prepared` times the call."""
         from kernelswarm.evaluate.worker.tensors import perturb
 
+        self._keep_first(msg)
         earlier = self.op_project({"seed": msg["project_seed"]}) if "project_seed" in msg else {}
         self.prepared = perturb(self.pool[msg["pool_index"]], msg["key"])
         self.prepared_key = int(msg["key"])
@@ -271,7 +272,14 @@ class Worker:
         """The last timed call's outputs projected on random vectors drawn from `seed`."""
         from kernelswarm.evaluate.worker.tensors import projections
 
+        self._keep_first(msg)
         return {"projections": projections(self.last_outputs, int(msg["seed"]))}
+
+    def _keep_first(self, msg: dict) -> None:
+        """A `keep_slot` in a `prepare` or `project`: the last call's outputs kept first (op_keep),
+        inside a request the parent charges (timing._timed_loop)."""
+        if "keep_slot" in msg:
+            self.op_keep({"slot": msg.pop("keep_slot")})
 
     def op_time_burst(self, msg: dict) -> dict:
         """Calls one after another, timed only by the parent's wall clock around this request: each
