@@ -175,7 +175,10 @@ def _launch(write_fd: int, private: list[str], argv: list[str]) -> None:
         finally:
             os._exit(127)
 
-    launch(write_fd, private, start)
+    # The program's own folder (a profiler such as ncu, found on PATH through a link, lives in its
+    # install folder): the worker's own root shows it (rootfs.py).
+    program = os.path.dirname(os.path.realpath(argv[0])) if os.path.isabs(argv[0]) else ""
+    launch(write_fd, private + ([program] if program else []), start)
 
 
 def launch(write_fd: int, private: list[str], start: Callable[[], NoReturn]) -> None:

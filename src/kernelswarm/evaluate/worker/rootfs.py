@@ -79,7 +79,7 @@ def exposed(code: list[str], hidden: list[str] | tuple[str, ...] = ()) -> list[s
     folders, never by the whole home."""
     found = [p for p in SYSTEM if os.path.lexists(p)]
     found += [os.path.join("/etc", name) for name in ETC if os.path.lexists(os.path.join("/etc", name))]
-    found += code + _loader_dirs() + _mapped_library_dirs() + _toolkits(code)
+    found += code + _loader_dirs() + _mapped_library_dirs() + _toolkits(code) + _link_targets(code)
     guarded = [os.path.realpath(p) for p in (*OWN, *hidden) if p]
     seen, out = set(), []
     for p in found:
@@ -127,6 +127,27 @@ def _mapped_library_dirs() -> list[str]:
                         out.add(os.path.dirname(path))
     except OSError:
         pass
+    return sorted(out)
+
+
+def _link_targets(code: list[str], most: int = 4000) -> list[str]:
+    """The folders that links in `code`'s folders outside the system ones point into (a PATH's
+    `ncu` or `ninja` linked to its install folder under /opt or ~/.local): the tool's whole folder."""
+    out: set[str] = set()
+    for folder in code:
+        if any(folder == s or folder.startswith(s + "/") for s in SYSTEM) or not os.path.isdir(folder):
+            continue
+        try:
+            with os.scandir(folder) as entries:
+                for n, e in enumerate(entries):
+                    if n >= most:
+                        break
+                    if e.is_symlink():
+                        real = os.path.realpath(e.path)
+                        if os.path.isfile(real) and not real.startswith(folder + "/"):
+                            out.add(os.path.dirname(real))
+        except OSError:
+            continue
     return sorted(out)
 
 
