@@ -483,6 +483,36 @@ def test_flagged_problem_is_stored_marked_and_kept_out_of_the_headline(tmp_path:
     assert sorted(screened) == ["tiny_conv", "tiny_linear"]
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_screen_runs_beside_the_baselines_only_with_jobs(tmp_path: Path, jobs: int) -> None:
+    """Issue 16: with --jobs > 1 a problem's screen starts when the problem does (or when its
+    baselines are timed ahead) and runs beside them (screen_for_run(beside=True): its process is
+    stopped during timings), instead of after them; with --jobs 1 it stays after, holding the device."""
+    calls: list[tuple[str, bool]] = []
+    seen = threading.Condition()
+    during: dict[str, bool] = {}
+
+    def screener(problem: Problem, device: str, beside: bool = False) -> list[str]:
+        with seen:
+            calls.append((problem.name, beside))
+            seen.notify_all()
+        return ["output is tiny: zeros would pass"] if problem.name == "tiny_conv" else []
+
+    def timer(problem, device, compile_modes=("default",), **kw):
+        with seen:  # was the screen started while the baselines were still being timed?
+            during[problem.name] = seen.wait_for(lambda: any(n == problem.name for n, _ in calls), timeout=5.0 if jobs > 1 else 0.2)
+        return fake_baselines()(problem, device, compile_modes, **kw)
+
+    events: list[Event] = []
+    sup = Supervisor(Store(tmp_path / "k.db"), RunConfig(device="cpu", jobs=jobs), [ScriptedAgent("a", {0: ["ms=2.0"]})],
+                     FakeEvaluator(), timer, events.append, screener=screener)
+    run = sup.run(_problems())
+    results = {r.name: r for r in sup.store.problem_results(run)}
+    assert results["tiny_conv"].flags == ("output is tiny: zeros would pass",) and results["tiny_linear"].flags == ()
+    assert sorted(calls) == [("tiny_conv", jobs > 1), ("tiny_linear", jobs > 1)]  # each screened once
+    assert during == {"tiny_conv": jobs > 1, "tiny_linear": jobs > 1}
+
+
 def test_launch_bound_flag_comes_from_the_measured_eager_time(tmp_path: Path) -> None:
     sup = Supervisor(Store(tmp_path / "k.db"), RunConfig(device="cpu"), [ScriptedAgent("a", {0: ["ms=0.001"]})],
                      FakeEvaluator(), fake_baselines(eager=0.005, compiled=0.004), screener=lambda p, d: [])

@@ -76,6 +76,7 @@ class Supervisor:
             screener = screener_for(self._device_lock)
         self._screen = screener or (_real_screener(self._device_lock) if evaluator is None else _no_screen)
         self._baseline_futs: dict[int, Future | None] = {}  # problem id -> its baselines timed ahead (None: taken)
+        self._screen_futs: dict[int, Future] = {}  # problem id -> its screen, started beside other work
         self._baseline_guard = threading.Lock()
         # Per problem, the compile caches its clean baseline worker filled (EvalOptions.compile_seed),
         # in a folder of this run's, removed when its work ends.
@@ -236,6 +237,21 @@ class Supervisor:
         with self._baseline_guard:  # the next problem may already be starting in its own thread
             if row["id"] not in self._baseline_futs:
                 self._baseline_futs[row["id"]] = self._asking.submit(self._time_baselines, problem_from_row(row))
+        self._screen_ahead(row["id"], problem_from_row(row))
+
+    def _screen_ahead(self, pid: int, problem: Problem) -> None:
+        """With --jobs > 1, start screening `problem` now, beside its baselines and other problems'
+        evaluations (its process stopped during every timing, as theirs are), instead of holding
+        the device for it after the baselines: screened.screen_for_run(beside=True)."""
+        if self.config.jobs < 2 or not _takes(self._screen, "beside") or self._row(pid).get("flags") is not None:
+            return
+        with self._baseline_guard:
+            if pid not in self._screen_futs:
+                self._screen_futs[pid] = self._asking.submit(self._screen_beside, problem)
+
+    def _screen_beside(self, problem: Problem) -> list[str]:
+        with self._memory_gate.shared():  # a retry alone (out of device memory) waits for it too
+            return list(self._screen(problem, self.config.device, beside=True))
 
     def _ask_and_store(self, pid: int, problem: Problem, agent: Agent, ctx: Context):
         answer = _ask(agent, problem, ctx)
@@ -252,6 +268,7 @@ class Supervisor:
         if row["done"]:
             return self._finish(pid, problem, already=True)
         self._emit(Event("problem", problem.name, message=f"level {problem.level}" if problem.level else ""))
+        self._screen_ahead(pid, problem)
         if not row["baselines_done"]:
             with self._baseline_guard:
                 ahead = self._baseline_futs.get(pid)
@@ -274,7 +291,9 @@ class Supervisor:
         part is applied to the eager baseline this run measured."""
         from kernelswarm.problems.screened import launch_bound
 
-        flags = list(self._screen(problem, self.config.device))
+        with self._baseline_guard:
+            ahead = self._screen_futs.pop(pid, None)
+        flags = ahead.result() if ahead is not None else list(self._screen(problem, self.config.device))
         slow = launch_bound(self.config.device, eager.median_ms if eager else None)
         flags += [slow] if slow else []
         self.store.set_problem_flags(pid, flags)
@@ -643,10 +662,10 @@ def _real_screener(lock: DeviceLock, gpu: str | None = None) -> Screener:
     device as a timing does, so that it never runs beside another evaluation's timing. A run spread
     over GPUs screens each problem on its slot's GPU (`gpu`) the same way (scale.placement)."""
 
-    def screen(problem: Problem, device: str) -> list[str]:
+    def screen(problem: Problem, device: str, beside: bool = False) -> list[str]:
         from kernelswarm.problems import screened
 
-        return screened.screen_for_run(problem, device, lock, gpu)
+        return screened.screen_for_run(problem, device, lock, gpu, beside=beside)
 
     return screen
 

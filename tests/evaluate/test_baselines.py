@@ -88,3 +88,22 @@ def test_the_clean_worker_reports_the_memory_it_saw(tmp_path, monkeypatch):
     timer = _real_baseline_timer()
     got = timer(load_problem(CONV), "cpu", compile_modes=(), timeout_s=120, lock=baselines.NO_LOCK, min_free_share=0.25)
     assert got["eager"].median_ms > 0 and asked == [0.25]
+
+
+def test_eager_is_not_timed_alone_when_the_compile_pair_gives_it(tmp_path, monkeypatch):
+    """Issue 16: the eager figure a run keeps is the one paired with torch.compile's; eager timed
+    alone first was a whole exclusive timing window thrown away. Timed alone only where no pair
+    gave it: compiling failed, or no compile mode was asked for."""
+    from kernelswarm.records import Timing
+
+    monkeypatch.setenv("KERNELSWARM_CACHE", str(tmp_path))
+    alone: list[int] = []
+    real = baselines.time_worker
+    monkeypatch.setattr(baselines, "time_worker", lambda *a, **k: alone.append(1) or real(*a, **k))
+    paired = (Timing.from_samples([2.0, 2.1]), Timing.from_samples([1.0, 1.1]))
+    monkeypatch.setattr(baselines, "compile_pair", lambda *a, **k: paired)
+    got = baselines.time_baselines(load_problem(CONV), "cpu", compile_modes=("default",), timeout_s=120)
+    assert alone == [] and got == {"eager": paired[0], "compile:default": paired[1]}
+    monkeypatch.setattr(baselines, "compile_pair", lambda *a, **k: None)  # compiling failed
+    got = baselines.time_baselines(load_problem(CONV), "cpu", compile_modes=("default",), timeout_s=120)
+    assert alone == [1] and set(got) == {"eager"} and got["eager"].median_ms > 0

@@ -109,7 +109,7 @@ def test_devices_screen_each_problem_on_its_gpu_as_a_plain_run_does(tmp_path: Pa
     timed_on: dict[str, set] = {}
     guard = threading.Lock()
 
-    def child(problem, device, timeout_s, gpu):
+    def child(problem, device, timeout_s, gpu, lock=None):
         with guard:
             children.append((problem.name, device, gpu))
         return (["output is tiny: zeros would pass"] if problem.name in ("p0", "p3") else []), True

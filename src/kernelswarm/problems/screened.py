@@ -54,11 +54,12 @@ def cached_flags(problem: Problem, device: str) -> ProblemFlags | None:
     return None
 
 
-def problem_flags(problem: Problem, device: str, timeout_s: float = TIMEOUT_S, gpu: str | None = None) -> ProblemFlags:
+def problem_flags(problem: Problem, device: str, timeout_s: float = TIMEOUT_S, gpu: str | None = None,
+                  lock: TimingLock | None = None) -> ProblemFlags:
     """The screen's reasons for `problem` on `device`: cached, else screened in a child process
-    (that sees only GPU `gpu`, a CUDA_VISIBLE_DEVICES entry, when given). Never raises for a
-    problem that fails; a screen that could not run is reported as a flag and not cached, so the
-    next run tries again."""
+    (that sees only GPU `gpu`, a CUDA_VISIBLE_DEVICES entry, when given; registered with `lock`,
+    when given, to be stopped during timings). Never raises for a problem that fails; a screen
+    that could not run is reported as a flag and not cached, so the next run tries again."""
     import time
 
     key = cache_key(problem, device)
@@ -66,7 +67,7 @@ def problem_flags(problem: Problem, device: str, timeout_s: float = TIMEOUT_S, g
     if hit is not None:
         return hit
     started = time.monotonic()
-    reasons, done = _screen_in_child(problem, device, timeout_s, gpu)
+    reasons, done = _screen_in_child(problem, device, timeout_s, gpu, lock)
     if done and not any(r.startswith("fails to run") for r in reasons):  # may be the moment's (memory)
         try:
             write_cache(CACHE_NAME, key, reasons)
@@ -76,23 +77,43 @@ def problem_flags(problem: Problem, device: str, timeout_s: float = TIMEOUT_S, g
 
 
 class TimingLock(Protocol):
-    """What a run times under (evaluate.devicelock.DeviceLock): one timing at a time."""
+    """What a run times under (evaluate.devicelock.DeviceLock): one timing at a time, and the
+    process groups it stops while a timing is on."""
 
     def exclusive(self, what: str = "timing") -> AbstractContextManager[None]: ...
 
+    def register(self, pgid: int) -> None: ...
 
-def screen_for_run(problem: Problem, device: str, lock: TimingLock, gpu: str | None = None) -> list[str]:
+    def unregister(self, pgid: int) -> None: ...
+
+
+def screen_for_run(problem: Problem, device: str, lock: TimingLock, gpu: str | None = None,
+                   beside: bool = False) -> list[str]:
     """How every run screens a problem, on one device or spread over GPUs or Ray actors: cached,
-    else screened holding the device (this machine's lock of it, and `lock`, the run's own timing
-    lock there), since the screen runs the reference about 15 times and must not run beside a
-    timing. `gpu`: the CUDA_VISIBLE_DEVICES entry of the GPU the run's slot times on."""
+    else screened under this machine's lock of the device. The screen runs the reference about 15
+    times and must not run beside a timing: either it holds `lock` (the run's timing lock)
+    exclusively, or, with `beside` (a run that overlaps evaluations), its process is registered
+    with `lock` like an evaluation's workers, stopped for as long as any timing lasts, and runs
+    beside the other evaluations' builds and checks. Nothing of the screen is timed (time_it is
+    off), so its verdict does not depend on what ran beside it, except for a failure to run or to
+    finish (memory others held, the time they took): that one is screened again holding the lock.
+    `gpu`: the CUDA_VISIBLE_DEVICES entry of the GPU the run's slot times on."""
     found = cached_flags(problem, device)
     if found is None:
         from kernelswarm.locks import device_lock
 
-        with device_lock(device, gpu).hold(), lock.exclusive("screen"):
-            found = problem_flags(problem, device, gpu=gpu)
+        with device_lock(device, gpu).hold():
+            if beside:
+                found = problem_flags(problem, device, gpu=gpu, lock=lock)
+            if found is None or (not found.cached and _maybe_the_moment(found.flags)):
+                with lock.exclusive("screen"):
+                    found = problem_flags(problem, device, gpu=gpu)
     return list(found.flags)
+
+
+def _maybe_the_moment(flags: list[str]) -> bool:
+    """A flag that others running beside could have caused: a failure to run or to finish."""
+    return any(f.startswith(("fails to run", "not screened")) for f in flags)
 
 
 def launch_bound(device: str, eager_ms: float | None) -> str | None:
@@ -103,7 +124,8 @@ def launch_bound(device: str, eager_ms: float | None) -> str | None:
     return f"launch-bound on {device}: eager {eager_ms:.3g} ms < {floor:g} ms"
 
 
-def _screen_in_child(problem: Problem, device: str, timeout_s: float, gpu: str | None) -> tuple[list[str], bool]:
+def _screen_in_child(problem: Problem, device: str, timeout_s: float, gpu: str | None,
+                     lock: TimingLock | None = None) -> tuple[list[str], bool]:
     """(reasons, whether the screen ran to its end). The child runs the user's problem code: it
     gets no secret of this environment (redact's rule), and only the run's GPU when one is named."""
     request = json.dumps({"name": problem.name, "path": str(problem.path), "source": problem.source,
@@ -114,21 +136,37 @@ def _screen_in_child(problem: Problem, device: str, timeout_s: float, gpu: str |
     if gpu is not None:
         env["CUDA_VISIBLE_DEVICES"] = gpu
     try:
-        proc = subprocess.run([sys.executable, "-m", "kernelswarm.problems.screen_child"], input=request,
-                              capture_output=True, text=True, timeout=timeout_s, env=env, start_new_session=True, check=False)
+        stdout, stderr = _run_child(request, env, timeout_s, lock)
     except subprocess.TimeoutExpired:
         return [f"not screened: screening took longer than {timeout_s:.0f} s"], False
     except OSError as e:
         return [f"not screened: {e.__class__.__name__}: {e}"], False
     try:
-        reply = json.loads(proc.stdout.strip().splitlines()[-1])
+        reply = json.loads(stdout.strip().splitlines()[-1])
         reasons = reply["reasons"]
         if not isinstance(reasons, list) or not all(isinstance(r, str) for r in reasons):
             raise ValueError("reasons is not a list of strings")
     except (IndexError, ValueError, KeyError, TypeError):
-        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        tail = (stderr.strip().splitlines() or ["no output"])[-1]
         return [f"not screened: the screening process failed ({tail[:200]})"], False
     return reasons, True
+
+
+def _run_child(request: str, env: dict[str, str], timeout_s: float, lock: TimingLock | None) -> tuple[str, str]:
+    """The screening child's (stdout, stderr); in a session of its own, registered with `lock`
+    (stopped at once if a timing is on) before it has imported anything, and killed at the end."""
+    proc = subprocess.Popen([sys.executable, "-m", "kernelswarm.problems.screen_child"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    if lock is not None:
+        lock.register(proc.pid)
+    try:
+        return proc.communicate(request, timeout=timeout_s)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if lock is not None:
+            lock.unregister(proc.pid)
 
 
 def _package_root() -> str:
