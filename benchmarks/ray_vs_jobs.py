@@ -262,6 +262,49 @@ def write(out: Path, cmp: Comparison) -> None:
     print(text, flush=True)
 
 
+def warm_up(cmp: Comparison, pool, out: Path, timeout_s: float) -> None:
+    """One tiny evaluation on each path, into OUT/warm_<path>.db; its seconds, not counted."""
+    warm, _ = resolve_problems([str(WARM_PROBLEM)])
+    agents = build_agents(["folder"], None, WARM_CANDIDATES)
+    config = RunConfig(device=cmp.device, jobs=cmp.jobs, timeout_s=timeout_s, agents=["folder"],
+                       problems=[WARM_PROBLEM.name], compile_baseline=False, candidates=str(WARM_CANDIDATES),
+                       context=[])
+    for path in ("jobs", "ray"):
+        s = time.monotonic()
+        one_run(path, fresh_store(out / f"warm_{path}.db"), config, agents, warm, pool, lambda: False,
+                _log(f"warm {path}"))
+        cmp.warm_s[path] = time.monotonic() - s
+
+
+def measure(cmp: Comparison, problems: list, config: RunConfig, agents: list, pool, out: Path,
+            ends_at: float) -> None:
+    """The quarters of plan(), in order, each a whole run; one is started only when the time left
+    before `ends_at` (time.monotonic()) holds the longest so far. OUT/ray_vs_jobs.* after each."""
+    by_name = {p.name: p for p in problems}
+    ours = {os.getpid(), pool.places[0]["pid"]}
+    cmp.quarters = plan([p.name for p in problems], out)
+    longest = 0.0
+    for q in cmp.quarters:
+        left = ends_at - time.monotonic()
+        if left < longest:
+            q.skipped = f"{left:.0f} s left before --deadline, the longest quarter took {longest:.0f} s"
+            write(out, cmp)
+            continue
+        s = time.monotonic()
+        watch = LockWatch(cmp.device, ours)
+        watch.start()
+        try:
+            q.run_id, q.finished = one_run(q.path, fresh_store(Path(q.db)), config, agents,
+                                           [by_name[n] for n in q.problems], pool,
+                                           lambda: time.monotonic() > ends_at, _log(f"q{q.index} {q.path}"))
+        finally:
+            q.others_s = watch.stop()
+        q.wall_s = time.monotonic() - s
+        q.evaluations = len(judged(q.db, q.run_id))
+        longest = max(longest, q.wall_s)
+        write(out, cmp)
+
+
 def plan(names: list[str], out: Path) -> list[Quarter]:
     """A B B A over the problems' two halves: jobs and ray on the first, ray and jobs on the second."""
     first, second = names[: (len(names) + 1) // 2], names[(len(names) + 1) // 2:]
@@ -310,40 +353,8 @@ def main() -> None:
     cmp.ray_start_s = time.monotonic() - start
     print(f"ray started in {cmp.ray_start_s:.1f} s: {pool.label(0)}", flush=True)
     try:
-        warm, _ = resolve_problems([str(WARM_PROBLEM)])
-        warm_agents = build_agents(["folder"], None, WARM_CANDIDATES)
-        warm_config = RunConfig(device=args.device, jobs=args.jobs, timeout_s=args.timeout,
-                                agents=["folder"], problems=[WARM_PROBLEM.name], compile_baseline=False,
-                                candidates=str(WARM_CANDIDATES), context=[])
-        for path in ("jobs", "ray"):
-            s = time.monotonic()
-            one_run(path, fresh_store(args.out / f"warm_{path}.db"), warm_config, warm_agents, warm, pool,
-                    lambda: False, _log(f"warm {path}"))
-            cmp.warm_s[path] = time.monotonic() - s
-        by_name = {p.name: p for p in problems}
-        ours = {os.getpid(), pool.places[0]["pid"]}
-        cmp.quarters = plan([p.name for p in problems], args.out)
-        longest = 0.0
-        for q in cmp.quarters:
-            left = args.deadline - (time.monotonic() - t0)
-            if left < longest:
-                q.skipped = f"{left:.0f} s left before --deadline, the longest quarter took {longest:.0f} s"
-                write(args.out, cmp)
-                continue
-            s = time.monotonic()
-            store = fresh_store(Path(q.db))
-            watch = LockWatch(args.device, ours)
-            watch.start()
-            try:
-                q.run_id, q.finished = one_run(q.path, store, config, agents, [by_name[n] for n in q.problems],
-                                               pool, lambda: time.monotonic() - t0 > args.deadline,
-                                               _log(f"q{q.index} {q.path}"))
-            finally:
-                q.others_s = watch.stop()
-            q.wall_s = time.monotonic() - s
-            q.evaluations = len(judged(q.db, q.run_id))
-            longest = max(longest, q.wall_s)
-            write(args.out, cmp)
+        warm_up(cmp, pool, args.out, args.timeout)
+        measure(cmp, problems, config, agents, pool, args.out, t0 + args.deadline)
     finally:
         pool.shutdown()
         from scale_out import _ray_shutdown_within
