@@ -301,6 +301,7 @@ def measure(cmp: Comparison, problems: list, config: RunConfig, agents: list, po
             q.others_s = watch.stop()
         q.wall_s = time.monotonic() - s
         q.evaluations = len(judged(q.db, q.run_id))
+        cmp.versions = {**cmp.versions, **Store(q.db, read_only=True).run(q.run_id).versions}  # the device's name
         longest = max(longest, q.wall_s)
         write(out, cmp)
 
