@@ -56,7 +56,6 @@ from kernelswarm.supervisor import RunConfig, Supervisor
 ROOT = Path(__file__).resolve().parents[1]
 WARM_PROBLEM = ROOT / "tests/fixtures/swarm/problems/tiny_linear.py"
 WARM_CANDIDATES = ROOT / "tests/fixtures/swarm/candidates"
-PATHS = {"A": "jobs", "B": "ray"}  # plain run with --jobs N; the same through one Ray actor
 
 
 @dataclass
