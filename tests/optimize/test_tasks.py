@@ -196,3 +196,27 @@ def test_whole_model_problems_with_redrawn_and_user_weights(tmp_path):
     # A candidate's worker sees a private /tmp: the user's weights are read from outside it.
     where = user.source.split("_KS_WEIGHTS = ")[1].splitlines()[0]
     assert "/tmp/" not in where and Path(eval(where)).is_file()
+
+
+def test_input_code_keeps_masks_ids_and_spreads_without_a_sort():
+    """get_inputs' expressions for large captured tensors: a float mask stays a two-valued mask with
+    its values and share, ids stay ids in range, activations keep their spread; small masks are
+    written out exactly (found on the tensor's own device, no torch.unique: ResNet-50's cut spent
+    seconds per task sorting activations on the CPU)."""
+    from kernelswarm.optimize.codegen import _two_values, input_code
+
+    big = torch.zeros(8, 1024)
+    big[:, 700:] = -1e9
+    code = input_code(big)
+    assert code.startswith("torch.where(") and "-1000000000.0" in code
+    made = eval(code, {"torch": torch})
+    assert made.shape == big.shape and _two_values(made) == (-1e9, 0.0)
+    assert abs(float((made == 0).float().mean()) - 700 / 1024) < 0.02
+    ids = torch.randint(3, 90, (4, 2048))
+    assert input_code(ids) == f"torch.randint({int(ids.min())}, {int(ids.max()) + 1}, (4, 2048), dtype=torch.int64)"
+    assert input_code(torch.tensor([[1, 0, 1]])) == "torch.tensor([1, 0, 1], dtype=torch.int64).reshape((1, 3))"
+    acts = torch.randn(16, 4096) * 3 + 1
+    out = eval(input_code(acts), {"torch": torch})
+    assert abs(float(out.std()) - 3) < 0.1 and abs(float(out.mean()) - 1) < 0.1
+    assert _two_values(torch.tensor([1.0, float("nan"), 2.0])) is None
+    assert _two_values(torch.full((5,), 2.5)) == (2.5, 2.5)
