@@ -85,3 +85,23 @@ def test_training_cut_assembly_and_gradients(name):
     assert sum(r.fast_calls for r in regions) == sum(len(t.paths) for t in c.tasks)
     if name.startswith("resnet"):  # frozen batch norms: their statistics as they were
         assert all(not mod.training for mod in fast.modules() if isinstance(mod, torch.nn.BatchNorm2d))
+
+
+@pytest.mark.slow
+def test_compiled_assembly_gpt2():
+    """torch.compile of the assembled GPT-2 (what `compile(assembled)` times on the GPU): the
+    custom operators trace, the winners run inside the compiled graph, the outputs are the
+    original's. Except attention's: under torch.compile transformers passes an explicit causal mask
+    tensor (2x1x32x32) where eager passes None, a call unlike the verified one, so the original
+    attention runs there (the fallback working as it should; a known gap for compile(assembled))."""
+    m, x = _model("gpt2", train=False)
+    c, fast, regions = _self_assembled(m, x, train=False)
+    compiled = torch.compile(fast)
+    with torch.no_grad(), torch._inductor.config.patch(compile_threads=1):
+        got = _first(compiled(*x))
+        want = _first(m(*x))
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    ran = {r.module: r.fast_calls for r in regions}
+    attn = {m2 for name, m2 in fast.named_modules() if name.endswith(".attn")}
+    assert attn and all(ran[a] == 0 for a in attn)
+    assert all(n == 1 for mod, n in ran.items() if mod not in attn), ran
