@@ -50,13 +50,18 @@ case "$what" in
     # each stage and task ends: OUT/optimize_models.md survives the step's limit. DEVICE=cpu
     # SIZE=tiny tries the same step on a CPU. MODE=train: issue 17's whole models in training.
     n=$(echo "${MODELS:-gpt2}" | tr ',' '\n' | wc -l)
+    # Training mode: the hand-written kernels are forward-only (benchmarks/candidates) and cudagraph
+    # is inference-only, so MODE=train brings benchmarks/train_candidates/<model> where it exists
+    # and defaults AGENTS to compile-max-autotune (plain compile is the compile baseline again).
     cand=${CANDIDATES:-auto}
+    kind=candidates; [ "${MODE:-inference}" = train ] && kind=train_candidates
     if [ "$cand" = auto ]; then
       m=${MODELS:-gpt2}
-      cand=""; [ "$n" = 1 ] && [ -d "benchmarks/candidates/$m" ] && cand="benchmarks/candidates/$m"
+      cand=""; [ "$n" = 1 ] && [ -d "benchmarks/$kind/$m" ] && cand="benchmarks/$kind/$m"
     fi
+    agents=${AGENTS:-cudagraph}; [ "${MODE:-inference}" = train ] && agents=${AGENTS:-compile-max-autotune}
     step "$out/models.log" "${T_MODELS:-540}" python3 benchmarks/optimize_models.py --models "${MODELS:-gpt2}" \
-      --agents "${AGENTS:-cudagraph}" ${cand:+--candidates "$cand"} --jobs "${JOBS:-3}" \
+      --agents "$agents" ${cand:+--candidates "$cand"} --jobs "${JOBS:-3}" \
       --device "${DEVICE:-cuda}" --size "${SIZE:-full}" --mode "${MODE:-inference}" \
       --budget $(( (${T_MODELS:-540} - 40) / n )) --out "$out"
     ;;
