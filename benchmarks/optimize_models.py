@@ -34,7 +34,12 @@ features) or `image_loss` (ten-way cross entropy over pooled features). Batch no
 running statistics (frozen, as when fine-tuning a pretrained CNN): a region whose forward updates
 them is refused as a task, which would leave ResNet-50 in training mode with 3% of its time
 in tasks (measured at --size tiny on the CPU). `resnet50-timm` needs
-timm (and torchvision); the others need only transformers.
+timm (and torchvision); the others need only transformers. A hand-written training kernel:
+benchmarks/train_candidates/llama/LlamaRMSNorm.template.py (Triton forward and backward, fp32
+accumulation), filled for Llama's norm task (its five RMSNorms, one task):
+    PYTHONPATH=src python3 benchmarks/optimize_models.py --models llama --mode train \
+        --agents compile-max-autotune --candidates benchmarks/train_candidates/llama --budget 500 --out OUT
+(scripts/gpu_batch.sh: MODE=train MODELS=llama bash scripts/gpu_batch.sh models OUT).
 """
 
 from __future__ import annotations
@@ -124,11 +129,15 @@ def loss_for(name: str):
 
 
 def _fill(template: str, module) -> str:
-    """A class template filled with one region's constructor figures: the first convolution's
-    in/out channels, kernel size, stride and padding, and whether the region ends in a ReLU."""
+    """A class template filled with one region's constructor figures. A convolution block: its
+    first convolution's in/out channels, kernel size, stride and padding, whether it ends in a
+    ReLU, the batch norm's eps. A norm (RMSNorm): `hidden` (its weight's size) and `eps`."""
     from torch import nn
 
-    conv = next(m for m in module.modules() if isinstance(m, nn.Conv2d))
+    conv = next((m for m in module.modules() if isinstance(m, nn.Conv2d)), None)
+    if conv is None:
+        eps = getattr(module, "variance_epsilon", getattr(module, "eps", 1e-6))
+        return string.Template(template).substitute({"hidden": module.weight.shape[0], "eps": eps})
     bn = next((m for m in module.modules() if isinstance(m, nn.BatchNorm2d)), None)
     relu = any(isinstance(m, nn.ReLU) for m in module.modules())
     return string.Template(template).substitute({"in_channels": conv.in_channels, "out_channels": conv.out_channels,

@@ -99,3 +99,53 @@ def test_gpt2_mlp_kernel_under_the_interpreter():
                        check=False)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "checked h_mlp" in r.stdout
+
+
+_LLAMA_NORM = r'''
+import copy, sys, torch
+sys.path.insert(0, "benchmarks")
+import optimize_models as om
+from pathlib import Path
+from kernelswarm.optimize.capture import capture
+from kernelswarm.optimize.tasks import cut
+
+torch.manual_seed(0)
+m, x = om.build("llama", "tiny", train=True)
+m.train()
+c = cut(capture(copy.deepcopy(m), x, "cpu", train=True))
+t = next(t for t in c.tasks if t.class_name == "LlamaRMSNorm")
+reg = m.get_submodule(t.paths[0])
+with torch.no_grad():
+    reg.weight.normal_(1, 0.2)
+ns, task = {}, {}
+tmpl = Path("benchmarks/train_candidates/llama/LlamaRMSNorm.template.py").read_text()
+exec(compile(om._fill(tmpl, reg), t.name, "exec"), ns)
+new = ns["ModelNew"]()
+assert sorted(new.region.state_dict()) == sorted(reg.state_dict())
+new.region.load_state_dict(reg.state_dict())
+exec(compile(t.source, t.name, "exec"), task)
+xi = task["get_inputs"]()[0].detach()
+a, b = xi.clone().requires_grad_(), xi.clone().requires_grad_()
+ya, yb = new(a), reg(b)
+torch.testing.assert_close(ya, yb, rtol=1e-5, atol=1e-5)
+g = torch.randn_like(ya)
+ya.backward(g)
+yb.backward(g)
+torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-5)
+torch.testing.assert_close(new.region.weight.grad, reg.weight.grad, rtol=1e-4, atol=1e-5)
+print("checked", t.name, t.count)
+'''
+
+
+@pytest.mark.slow
+def test_llama_rms_norm_training_template_under_the_interpreter():
+    """Llama's RMSNorm task in training mode (its five norms one task): the Triton forward and
+    backward template, filled for the region, against LlamaRMSNorm with the same weight: output,
+    the input's gradient and the weight's."""
+    pytest.importorskip("triton")
+    pytest.importorskip("transformers")
+    env = dict(os.environ, TRITON_INTERPRET="1", PYTHONPATH=str(ROOT / "src"))
+    r = subprocess.run([sys.executable, "-c", _LLAMA_NORM], cwd=ROOT, env=env, capture_output=True, text=True,
+                       timeout=600, check=False)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "checked layers_input_layernorm 5" in r.stdout, r.stdout
