@@ -14,16 +14,27 @@ class ReferenceWorker(Worker):
     """The clean worker (role `reference`)."""
 
     def compiled_reference(self, msg: dict) -> Any:
+        """torch.compile of the reference, compiled here and now: in parallel while its first call
+        forces the whole compile, then with every compile pool gone (compilepool.py) before any
+        warm-up or timed call; a later recompile compiles in-process."""
         import torch._inductor.config as inductor_config
 
-        # Compile in this process: a pool of compile workers starting up in the background would
-        # share the cores with the timed calls (the built-in compile candidates do the same).
-        inductor_config.compile_threads = 1
+        from kernelswarm.evaluate.worker import compilepool
+        from kernelswarm.evaluate.worker.tensors import clone_inputs, make_inputs
+
         key = (msg["compile_mode"], msg["weight_seed"])
-        if key not in self.compiled:  # kept: a compile-only setup comes before the timed one
-            model = self.model(msg["weight_seed"])
-            self.compiled[key] = self.torch.compile(model, mode=None if msg["compile_mode"] == "default" else msg["compile_mode"])
-        return self.compiled[key]
+        if key in self.compiled:  # kept: a compile-only setup comes before the timed one
+            return self.compiled[key]
+        inductor_config.compile_threads = 1
+        model = self.model(msg["weight_seed"])
+        compiled = self.torch.compile(model, mode=None if msg["compile_mode"] == "default" else msg["compile_mode"])
+        seeds = msg.get("pool_seeds") or [0]
+        inputs = clone_inputs(self.pool[0]) if self.pool else make_inputs(self.problem, seeds[0], self.device)
+        with compilepool.parallel_compile(compilepool.pool_threads()):
+            self.bind(compiled, msg["weight_seed"], inputs, 10**9 - 1)()
+            self.backend.synchronize()
+        self.compiled[key] = compiled
+        return compiled
 
     def op_flush(self, msg: dict) -> dict:
         """Clean worker only: flush the caches for the candidate's next timed call (its process is
