@@ -275,7 +275,7 @@ def summary(opt: "OptimizedModel", out: Path | None) -> None:
         console.print(f"  {label}: {ev.verdict.value} ({ev.reason[:160]})", highlight=False, markup=False)
     for note in e.notes:
         console.print(f"[yellow]note[/]: {note}", highlight=False)
-    verdict = "[green]correct[/]" if opt.correct else "[red]NOT correct[/]"
+    verdict = "correct" if opt.correct else "NOT correct"  # printed with markup off (the reason is free text)
     console.print(f"result: {opt.choice}, {verdict}, {_x(opt.speedup_vs_eager)}{_ci(opt.speedup_ci)} vs eager, "
                   f"{_x(opt.speedup_vs_compile)}{_ci(opt.speedup_vs_compile_ci)} vs torch.compile (99% intervals, "
                   f"paired)", highlight=False, markup=False)
