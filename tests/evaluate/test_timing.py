@@ -64,10 +64,28 @@ def test_a_burst_missing_fingerprints_is_a_lie():
     assert not verdict.believed and "fingerprints" in verdict.detail
 
 
-def test_long_calls_need_no_burst():
-    cand = FakeWorker(30.0)
-    verdict, _ = _check(cand, claimed_ms=timing.BURST_UNTIL_MS + 1)
-    assert verdict is None and cand.bursts == []
+def test_long_calls_get_short_bursts_that_catch_an_under_claim():
+    """Calls over BURST_UNTIL_MS got no bursts, and under load the per-call check's allowance let a
+    60% claim of a long call through (cheat/burst_fake at 1.69x, its claims above 20 ms)."""
+    honest = FakeWorker(0.05 + 30.0)
+    verdict, _ = _check(honest, claimed_ms=30.0)
+    assert honest.bursts == [timing.BURST_LONG_CALLS] * timing.BURSTS
+    assert verdict is not None and verdict.believed and verdict.charge == 1.0
+    liar = FakeWorker(0.05 + 40.0)
+    verdict, _ = _check(liar, claimed_ms=24.0)
+    assert liar.bursts == [timing.BURST_LONG_CALLS] * timing.BURSTS
+    assert verdict is not None and verdict.believed and 24.0 * verdict.charge >= 0.84 * 40.0
+
+
+def test_bursts_run_when_the_timed_calls_used_their_share_of_the_time():
+    """The timed calls stop with TIMED_UNTIL_LEFT of the time left; bursts need only BURST_TIME_LEFT."""
+    o = EvalOptions.for_device("cpu")
+    cand = FakeWorker(0.05 + 40.0)
+    deadline = time.monotonic() + (timing.TIMED_UNTIL_LEFT - 0.01) * o.timeout_s
+    assert timing._enough(10, 400.0, o, deadline)
+    result = timing.CandidateTiming(Timing.from_samples([24.0]))
+    verdict = timing.burst_check(cand, FakeWorker(0.05), o, deadline, result, [24.0] * 10)
+    assert verdict is not None and cand.bursts
 
 
 def test_bursts_are_sized_by_what_the_parent_saw_not_by_the_claim():

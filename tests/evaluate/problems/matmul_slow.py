@@ -1,5 +1,5 @@
-# A matrix product whose call takes tens of milliseconds on one CPU thread: long enough that the
-# timing runs no bursts (those time calls under 20 ms), as a large kernel's would not.
+# A matrix product whose call takes tens of milliseconds on one CPU thread: long calls, whose
+# bursts are short (timing.BURST_LONG_CALLS calls), as a large kernel's are.
 import torch
 import torch.nn as nn
 

@@ -40,10 +40,13 @@ NULL_EVERY = 2  # one calibration call in the clean worker after every NULL_EVER
 SAMPLED_SHARE = 0.25
 MIN_SAMPLED, MAX_SAMPLED = 4, 24  # ...within these bounds; every call is checked by its projections
 SAMPLED_BYTES = 512 * 1024 * 1024  # and, beyond the minimum, at most this many output bytes copied back
-# Bursts (see burst_check): where the claimed median is below BURST_UNTIL_MS, BURSTS bursts of
-# calls (each waited for), each burst about BURST_MS of claimed work, within BURST_CALLS calls; of all their
-# calls, BURST_CHECKED chosen after they returned have their fingerprints checked.
+# Bursts (see burst_check): BURSTS bursts of calls (each waited for), each burst about BURST_MS of
+# claimed work, within BURST_CALLS calls; of all their calls, BURST_CHECKED chosen after they
+# returned have their fingerprints checked. Calls of BURST_UNTIL_MS or more get bursts of
+# BURST_LONG_CALLS calls: the per-call check alone let an under-claim of long calls through under
+# load (cheat/burst_fake at 1.69x, load 7.9, its claims above 20 ms: no bursts ran then).
 BURST_UNTIL_MS, BURST_MS, BURSTS, BURST_CALLS, BURST_CHECKED = 20.0, 25.0, 3, (8, 2000), 48
+BURST_LONG_CALLS = 3
 # A clock's verdict of a lie is measured again this many times (fresh windows) before it stands.
 REMEASURE = 2
 
@@ -205,11 +208,16 @@ def candidate_settles(device: str) -> bool:
     return device != "cpu"
 
 
+# The timed calls stop once this share of the evaluation's time is left, and the bursts still run
+# with BURST_TIME_LEFT: a candidate whose calls slowed the timing to its limit used to skip them.
+TIMED_UNTIL_LEFT, BURST_TIME_LEFT = 0.3, 0.2
+
+
 def _enough(n: int, total_ms: float, o: EvalOptions, deadline: float, precise: bool = True) -> bool:
     if n >= o.max_timed_calls:
         return True
     left = deadline - time.monotonic()
-    if n >= 5 and left < 0.25 * o.timeout_s:  # leave time for checking and the baselines
+    if n >= 5 and left < TIMED_UNTIL_LEFT * o.timeout_s:  # leave time for the bursts, checking and the baselines
         return True
     return n >= o.timed_calls and total_ms >= 1000.0 * o.min_timing_s and precise
 
@@ -488,8 +496,10 @@ def _timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
 def burst_check(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, deadline: float, result: CandidateTiming,
                 times: list[float], seen_ms: float | None = None, flusher: WorkerProcess | None = None) -> wallclock.ClaimVerdict | None:
     """Time bursts of the candidate's calls (each waited for) against bursts of empty calls in the
-    clean worker, by the parent's wall clock alone (wallclock.judge_burst); None where the claimed calls
-    are long enough for the per-call check, or no time is left. Each burst call gets its own keyed
+    clean worker, by the parent's wall clock alone (wallclock.judge_burst); None where no time is
+    left (the timed calls stop earlier, `_enough`, so that bursts always have it). Calls of any
+    length get bursts: long ones BURST_LONG_CALLS a burst, where the burst is the same as three
+    timed calls without the per-call overhead's noise, and paired with the reference's of the round. Each burst call gets its own keyed
     inputs and returns a fingerprint; a random sample of them, chosen after the bursts returned,
     joins the timed calls' fingerprint check, so a burst that skipped work fails it. `seen_ms`:
     what a call took by the parent's clock (default: the claimed median), which sizes the bursts.
@@ -502,10 +512,11 @@ def burst_check(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
     inflation, and the candidate's burst is divided by it (never multiplied: on a quiet machine
     warm caches make bursts faster, and nothing is tightened)."""
     med = wallclock.median(times) if times else 0.0
-    if not times or med >= BURST_UNTIL_MS or deadline - time.monotonic() < 0.25 * o.timeout_s:
+    if not times or deadline - time.monotonic() < BURST_TIME_LEFT * o.timeout_s:
         return None
     lo, hi = BURST_CALLS
-    n = max(lo, min(hi, int(BURST_MS / max(seen_ms or med, med, 1e-3)) + 1))
+    each = max(seen_ms or med, med, 1e-3)
+    n = max(lo if each < BURST_UNTIL_MS else BURST_LONG_CALLS, min(hi, int(BURST_MS / each) + 1))
     rng = random.SystemRandom()
     ref_med = wallclock.median(result.ref_times) if result.ref_times else 0.0
     walls: list[float] = []
