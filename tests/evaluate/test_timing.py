@@ -88,6 +88,12 @@ def test_bursts_run_when_the_timed_calls_used_their_share_of_the_time():
     assert verdict is not None and cand.bursts
 
 
+def test_short_claims_keep_bursts_of_eight_calls_or_more_however_slow_the_requests_looked():
+    cand = FakeWorker(0.05 + 0.15)
+    _check(cand, claimed_ms=0.15, seen_ms=40.0)  # 40 ms of a request's unexplained time: load
+    assert cand.bursts == [timing.BURST_CALLS[0]] * timing.BURSTS
+
+
 def test_bursts_are_sized_by_what_the_parent_saw_not_by_the_claim():
     """A liar claiming 0.01 ms of a 1 ms call would otherwise be asked for 2000 calls a burst."""
     cand = FakeWorker(1.0)
