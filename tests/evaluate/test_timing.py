@@ -77,17 +77,6 @@ def test_long_calls_get_short_bursts_that_catch_an_under_claim():
     assert verdict is not None and verdict.believed and 24.0 * verdict.charge >= 0.84 * 40.0
 
 
-def test_bursts_run_when_the_timed_calls_used_their_share_of_the_time():
-    """The timed calls stop with TIMED_UNTIL_LEFT of the time left; bursts need only BURST_TIME_LEFT."""
-    o = EvalOptions.for_device("cpu")
-    cand = FakeWorker(0.05 + 40.0)
-    deadline = time.monotonic() + (timing.TIMED_UNTIL_LEFT - 0.01) * o.timeout_s
-    assert timing._enough(10, 400.0, o, deadline)
-    result = timing.CandidateTiming(Timing.from_samples([24.0]))
-    verdict = timing.burst_check(cand, FakeWorker(0.05), o, deadline, result, [24.0] * 10)
-    assert verdict is not None and cand.bursts
-
-
 def test_short_claims_keep_bursts_of_eight_calls_or_more_however_slow_the_requests_looked():
     cand = FakeWorker(0.05 + 0.15)
     _check(cand, claimed_ms=0.15, seen_ms=40.0)  # 40 ms of a request's unexplained time: load
