@@ -4,7 +4,6 @@ task, assemble the winners, judge the whole model, return the fastest correct im
 from __future__ import annotations
 
 import copy
-import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,17 +13,16 @@ import torch
 from torch import nn
 
 from kernelswarm.optimize.assemble import Winner, apply_to, assembled_source
+from kernelswarm.optimize.baseline_cache import resumable_baselines
 from kernelswarm.optimize.capture import CaptureError, capture
-from kernelswarm.optimize.clock import TimeBudget
+from kernelswarm.optimize.clock import clocked
 from kernelswarm.optimize.search import MIN_SHARE, run_tasks, write_tasks
 from kernelswarm.optimize.tasks import Cut, Task, cut
 from kernelswarm.optimize.verify import (
     MIN_GAIN,
     EndToEnd,
     TrainSpec,
-    baselines_from,
     end_to_end,
-    whole_baselines,
     whole_problems,
 )
 from kernelswarm.problems.load import Problem
@@ -221,7 +219,7 @@ def run(model: nn.Module, example_inputs: Any, s: Settings, whole: Problem | Non
     needs no candidate is measured first, so a run stopped early still reports it."""
     secs: dict[str, float] = {}
     t = time.monotonic()
-    s, on_event, clock = _clocked(s, on_event)
+    s, on_event, clock = clocked(s, on_event)
     inputs = _inputs(example_inputs, s.device)
     train = s.mode == "train"
     work = _working_copy(model, s.device, train)
@@ -243,7 +241,8 @@ def run(model: nn.Module, example_inputs: Any, s: Settings, whole: Problem | Non
     secs["cut"] = time.monotonic() - t
     _stage(s, "cut", secs, c)
     t = time.monotonic()
-    base = _baselines(user, s, folder.parent / f"{cap.model_class}-baselines.json") if user is not None else None
+    base = resumable_baselines(user, s, folder.parent / f"{cap.model_class}-baselines.json") \
+        if user is not None else None
     secs["baselines"] = time.monotonic() - t
     _stage(s, "baselines", secs, c, base)
     t = time.monotonic()
@@ -273,24 +272,6 @@ def run(model: nn.Module, example_inputs: Any, s: Settings, whole: Problem | Non
     return opt
 
 
-def _baselines(user: Problem, s: Settings, cache: Path) -> EndToEnd:
-    """The whole model's eager and torch.compile times: a resumed run reuses the ones its stopped
-    run measured (optimize/baseline_cache.py), any other run times them."""
-    from kernelswarm.optimize import baseline_cache
-
-    train = s.mode == "train"
-    k = baseline_cache.key(user.hash, s.db, s.device, s.precision, s.mode, s.compile_baselines)
-    stored = baseline_cache.read(cache, k) if s.resume else None
-    if stored is not None:
-        base = baselines_from(*stored, s.min_gain, s.mode)
-        base.notes.append("the whole model's eager and torch.compile times are the stopped run's (resumed)")
-        return base
-    base = whole_baselines(user, s.device, s.timeout or 600.0, s.precision, s.compile_baselines, s.min_gain, train)
-    if base.timings is not None and base.timings[0] is not None:
-        baseline_cache.write(cache, k, *base.timings)
-    return base
-
-
 def _working_copy(model: nn.Module, device: str, train: bool) -> nn.Module:
     """The copy that is captured and written out. Training mode: a model handed over in eval mode
     is switched to training (dropout and batch-norm statistics as in training); one already in
@@ -299,27 +280,6 @@ def _working_copy(model: nn.Module, device: str, train: bool) -> nn.Module:
     if train and not work.training:
         work.train()
     return work
-
-
-def _clocked(s: Settings, on_event: Callable | None) -> tuple[Settings, Callable | None, TimeBudget | None]:
-    """With a time budget: settings whose should_stop asks it (and the caller's own), and stage
-    and event hooks that feed it what this run measures."""
-    if s.time_budget is None:
-        return s, on_event, None
-    clock = TimeBudget(s.time_budget, s.jobs, s.mode == "train", also=s.should_stop)
-    told = s.on_stage
-
-    def stage(st: Stage) -> None:
-        clock.stage(st)
-        if told is not None:
-            told(st)
-
-    def event(e) -> None:
-        clock.event(e)
-        if on_event is not None:
-            on_event(e)
-
-    return dataclasses.replace(s, should_stop=clock.should_stop, on_stage=stage), event, clock
 
 
 def _whole(work: nn.Module, inputs: tuple, whole: Problem | None, c: Cut, folder: Path, model_class: str,

@@ -14,7 +14,7 @@ from typing import Any
 
 from kernelswarm.records import Timing
 
-__all__ = ["key", "read", "write"]
+__all__ = ["key", "read", "resumable_baselines", "write"]
 
 
 def key(problem_hash: str, db: str, device: str, precision: str, mode: str, compile_baseline: bool) -> dict[str, Any]:
@@ -43,3 +43,22 @@ def write(path: Path, k: dict[str, Any], eager: Timing, compiled: Timing | None)
     tmp.write_text(json.dumps({"key": k, "eager": eager.__dict__, "compiled": compiled.__dict__ if compiled else None},
                               default=list))
     tmp.replace(path)
+
+
+def resumable_baselines(user: Any, s: Any, cache: Path) -> Any:
+    """optimize's whole-model baselines (`user`: the whole-model Problem, `s`: its Settings): a
+    resumed run reuses the ones its stopped run measured, any other run times them."""
+    from kernelswarm.optimize import verify
+
+    train = s.mode == "train"
+    k = key(user.hash, s.db, s.device, s.precision, s.mode, s.compile_baselines)
+    stored = read(cache, k) if s.resume else None
+    if stored is not None:
+        base = verify.baselines_from(*stored, s.min_gain, s.mode)
+        base.notes.append("the whole model's eager and torch.compile times are the stopped run's (resumed)")
+        return base
+    base = verify.whole_baselines(user, s.device, s.timeout or 600.0, s.precision, s.compile_baselines,
+                                  s.min_gain, train)
+    if base.timings is not None and base.timings[0] is not None:
+        write(cache, k, *base.timings)
+    return base

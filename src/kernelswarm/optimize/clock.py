@@ -15,6 +15,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
@@ -79,3 +80,24 @@ class TimeBudget:
                 self.started[e.problem] = self.clock()
             elif e.kind == "done" and e.problem in self.started:
                 self.task_s = max(self.task_s, self.clock() - self.started.pop(e.problem))
+
+
+def clocked(s: Any, on_event: Callable | None) -> tuple[Any, Callable | None, TimeBudget | None]:
+    """optimize's Settings with a time budget: settings whose should_stop asks it (and the
+    caller's own), and stage and event hooks that feed it what this run measures."""
+    if s.time_budget is None:
+        return s, on_event, None
+    clock = TimeBudget(s.time_budget, s.jobs, s.mode == "train", also=s.should_stop)
+    told = s.on_stage
+
+    def stage(st: Any) -> None:
+        clock.stage(st)
+        if told is not None:
+            told(st)
+
+    def event(e) -> None:
+        clock.event(e)
+        if on_event is not None:
+            on_event(e)
+
+    return replace(s, should_stop=clock.should_stop, on_stage=stage), event, clock
