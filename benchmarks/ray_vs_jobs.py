@@ -218,8 +218,9 @@ def markdown(cmp: Comparison) -> str:
              "| quarter | path | problems | evaluations | wall s | others held the lock s | finished |",
              "| ---: | --- | --- | ---: | ---: | ---: | --- |"]
     for q in cmp.quarters:
-        if q.skipped:
-            lines.append(f"| {q.index} | {q.path} | {', '.join(q.problems)} | - | - | - | not started: {q.skipped} |")
+        if q.skipped or q.run_id is None:
+            why = f"not started: {q.skipped}" if q.skipped else "not run (the command ended first)"
+            lines.append(f"| {q.index} | {q.path} | {', '.join(q.problems)} | - | - | - | {why} |")
         else:
             lines.append(f"| {q.index} | {q.path} | {', '.join(q.problems)} | {q.evaluations} | {q.wall_s:.1f} | "
                          f"{q.others_s:.1f} | {'yes' if q.finished else 'cut at --deadline'} |")
@@ -282,6 +283,7 @@ def measure(cmp: Comparison, problems: list, config: RunConfig, agents: list, po
     by_name = {p.name: p for p in problems}
     ours = {os.getpid(), pool.places[0]["pid"]}
     cmp.quarters = plan([p.name for p in problems], out)
+    write(out, cmp)  # the warm-ups' seconds and the plan, even if a timeout ends the command soon
     longest = 0.0
     for q in cmp.quarters:
         left = ends_at - time.monotonic()

@@ -86,6 +86,8 @@ def test_no_quarter_starts_that_the_deadline_cannot_hold(tmp_path: Path, fake) -
     rvj.measure(cmp, problems, config, agents, Pool(), tmp_path, time.monotonic() - 1)
     assert [q.skipped != "" for q in cmp.quarters] == [True, True] and all(q.run_id is None for q in cmp.quarters)
     assert "not started" in (tmp_path / "ray_vs_jobs.md").read_text()
+    cmp.quarters[1] = rvj.Quarter(2, "ray", ["tiny_linear"], "x.db")  # planned, never reached
+    assert "not run (the command ended first)" in rvj.markdown(cmp)
 
 
 def test_another_program_holding_the_device_lock_is_counted_apart(tmp_path: Path, monkeypatch) -> None:
