@@ -28,6 +28,8 @@ class ReferenceWorker(Worker):
         inductor_config.compile_threads = 1
         model = self.model(msg["weight_seed"])
         compiled = self.torch.compile(model, mode=None if msg["compile_mode"] == "default" else msg["compile_mode"])
+        if self.trainer is not None and msg.get("spec") is not None:  # KS-TRAIN: the upstream of a timed call
+            self.trainer.spec = msg["spec"]
         seeds = msg.get("pool_seeds") or [0]
         inputs = clone_inputs(self.pool[0]) if self.pool else make_inputs(self.problem, seeds[0], self.device)
         with compilepool.parallel_compile(compilepool.pool_threads()):
