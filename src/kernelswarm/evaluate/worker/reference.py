@@ -20,7 +20,7 @@ class ReferenceWorker(Worker):
         import torch._inductor.config as inductor_config
 
         from kernelswarm.evaluate.worker import compilepool
-        from kernelswarm.evaluate.worker.tensors import clone_inputs, make_inputs
+        from kernelswarm.evaluate.worker.tensors import make_inputs, perturb
 
         key = (msg["compile_mode"], msg["weight_seed"])
         if key in self.compiled:  # kept: a compile-only setup comes before the timed one
@@ -31,7 +31,9 @@ class ReferenceWorker(Worker):
         if self.trainer is not None and msg.get("spec") is not None:  # KS-TRAIN: the upstream of a timed call
             self.trainer.spec = msg["spec"]
         seeds = msg.get("pool_seeds") or [0]
-        inputs = clone_inputs(self.pool[0]) if self.pool else make_inputs(self.problem, seeds[0], self.device)
+        # Inputs made as every warm-up and timed call's are (perturbed copies), so that the guards
+        # compiled here are the ones the timed calls pass.
+        inputs = perturb(self.pool[0] if self.pool else make_inputs(self.problem, seeds[0], self.device), 10**9 - 1)
         with compilepool.parallel_compile(compilepool.pool_threads()):
             self.bind(compiled, msg["weight_seed"], inputs, 10**9 - 1)()
             self.backend.synchronize()
