@@ -155,10 +155,11 @@ def test_optimize_in_training_mode_end_to_end(tmp_path):
     torch.manual_seed(0)
     model = tinynet.Model()
     ids = tinynet.get_inputs()[0]
-    # A bar of 0.5x: this test is about what is checked, not about this loaded CPU's speed.
+    # A bar of 0.1x: this test is about what is checked, not about this loaded CPU's speed (at 0.5x
+    # the whole steps' interval, 0.43-2.40x and 0.30-1.24x at load 10-16, missed it twice in session 11).
     opt = kernelswarm.optimize(model, (ids,), device="cpu", agents="folder", candidates=HERE / "candidates_train",
                                db=str(tmp_path / "ks.db"), compile=False, mode="train", loss_fn=loss_fn,
-                               min_gain=-0.5, timeout=900)
+                               min_gain=-0.9, timeout=900)
     assert opt.mode == "train" and opt.end_to_end.mode == "train"
     mlp = next(t for t in opt.tasks if t.name == "blocks_mlp")
     if mlp.agent is None:
