@@ -127,3 +127,19 @@ def test_the_own_root_never_binds_a_home_or_a_folder_above_its_own(tmp_path) -> 
     shown = rootfs.exposed(["/", "/var", "/tmp", "/dev", str(home), str(home / ".local" / "bin")], [str(home)])
     assert not {"/", "/var", "/tmp", "/dev", str(home)} & set(shown), shown
     assert str(home / ".local" / "bin") in shown and "/usr" in shown
+
+
+def test_a_compiler_outside_the_system_folders_gets_its_own_folders_only(tmp_path) -> None:
+    """A gcc installed under its own prefix (/opt/gcc/bin/gcc on the H200 machine) needs its lib/,
+    libexec/ and include/ (cc1plus, stddef.h) inside the own root, or load_inline and Triton's
+    driver helper fail to build; the rest of its prefix, and what lies beside it, stays absent."""
+    from kernelswarm.evaluate.worker import rootfs
+
+    prefix = tmp_path / "opt" / "gcc"
+    for sub in ("bin", "lib/gcc/x86_64-linux-gnu/13/include", "libexec/gcc", "include"):
+        (prefix / sub).mkdir(parents=True)
+    (prefix / "bin" / "gcc").write_text("#!/bin/sh\n")
+    (prefix / "secret.txt").write_text("KEY")
+    shown = set(rootfs.exposed([str(prefix / "bin")]))
+    assert {str(prefix / d) for d in ("bin", "lib", "libexec", "include")} <= shown, shown
+    assert str(prefix) not in shown and str(tmp_path / "opt") not in shown

@@ -281,19 +281,21 @@ def _loop(device: str, hidden_ms: float = 0.0):
 def test_no_uncharged_request_comes_between_a_call_and_its_projection(device):
     """Issue 14 (adv11): after each timed call the candidate's worker is next sent the request that
     projects (and, if sampled, keeps) that call's outputs, a `prepare` or a `project` whose time is
-    charged; never a lone `keep`, nor (on a GPU) a `settle`, where the output could be finished."""
+    charged; never a lone `keep`. On a GPU a `settle` may come first (after the empty calls): an
+    open gap, kept because closing it with a `project` before each settle let cheat/noop_flush
+    through on the H200 (timing.py, _timed_loop)."""
     sent, times, _, result = _loop(device)
     ops = [m["op"] for m in sent]
     assert "keep" not in ops
     calls = [k for k, op in enumerate(ops) if op == "time_call"]
     assert len(calls) == len(times) == len(result.calls)
     for k in calls:
-        nxt = sent[k + 1]
+        nxt = sent[k + 1] if device == "cpu" or sent[k + 1]["op"] != "settle" else sent[k + 2]
         assert nxt["op"] in ("prepare", "project") and ("project_seed" in nxt or nxt["op"] == "project"), ops[k:k + 3]
     assert all(c.projections == [[1.0]] for c in result.calls)
     assert sum("keep_slot" in m for m in sent) >= 6  # the first calls are all sampled
     if device == "cuda":
-        assert "settle" in ops  # still sent (after the empty calls), with nothing left to finish
+        assert "settle" in ops  # still sent (after the empty calls)
 
 
 def test_work_in_the_last_projection_is_charged_to_the_last_call():

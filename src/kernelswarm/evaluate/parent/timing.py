@@ -203,8 +203,7 @@ def candidate_settles(device: str) -> bool:
     real (a GPU drains other contexts' queued work). A request of the candidate's process that no
     clock charges is time to compute in: on a CPU, where settling waits for nothing, the skipped
     work of each call was done there, untimed, and its projections came out right
-    (cheat/settle_work, accepted before). On a GPU the last call's outputs are projected (and
-    kept) in a charged request before each settle (_timed_loop): nothing is left to finish there."""
+    (cheat/settle_work, accepted before). On a GPU that window remains (see _timed_loop)."""
     return device != "cpu"
 
 
@@ -437,11 +436,13 @@ def _timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
             reference_call()
         i, j, key = len(times), len(times) % POOL_SIZE, _seed()
         if after_null and candidate_settles(o.device):
-            if result.calls and result.calls[-1].projections is None:
-                # The settle is charged to no call: the last call's outputs are projected and kept
-                # first, where it is charged, or they could be finished in the settle
-                # (cheat/settle_work, accepted on a CPU before it was sent none there).
-                project_last()
+            # The settle is charged to no call, and the last call's outputs are projected only
+            # after it, in the next `prepare` (an open gap on a GPU: work could be finished in the
+            # settle). Projecting them first, in a `project` charged beyond the median `prepare`
+            # (500d7b8), was tried and undone: on the H200 it let cheat/noop_flush through at
+            # 2.57x [2.52, 2.63] (bound 1.4; it passed in sessions 9 and 10), as every other call's
+            # `prepare` then projected nothing and the empty calls' overhead, which still projects,
+            # absorbed a 0.25 ms lie. On a CPU no settle is sent (candidate_settles).
             # As the empty call does after the candidate's: whatever switching the device from the
             # other process costs (its context, its caches) is paid here, outside both measures.
             worker.call({"op": "settle"}, deadline=deadline)

@@ -10,7 +10,7 @@ tmpfs, and binds into it only:
 - the worker's code and tools: the interpreter's prefixes, its import path, the folders named by
   PATH and the library and CUDA variables (`contain.code_paths`), folders the loader's
   configuration lists, the folder of every shared library already mapped (libcuda where a driver
-  lives outside /usr), and the toolkit above a PATH's `nvcc`;
+  lives outside /usr), and the installation above a PATH's `nvcc` or C/C++ compiler;
 - /proc (the namespace's own), /sys (read-only), a /dev of its own with only the device files a
   worker uses (null, zero, full, random, urandom, tty, /dev/nvidia*, /dev/dri, /dev/kfd), and one
   size-bounded tmpfs for /tmp, /dev/shm and /var/tmp;
@@ -151,11 +151,29 @@ def _link_targets(code: list[str], most: int = 4000) -> list[str]:
     return sorted(out)
 
 
+# Compilers whose installation is a prefix with bin/ beside lib/, libexec/ and include/.
+COMPILERS = ("nvcc", "gcc", "g++", "cc", "c++", "clang", "clang++")
+COMPILER_DIRS = ("lib", "lib64", "libexec", "include")
+
+
 def _toolkits(code: list[str]) -> list[str]:
-    """The CUDA toolkit above an `nvcc` in one of `code`'s folders (its include, lib and nvvm
-    folders are siblings of bin/)."""
-    return [os.path.dirname(os.path.dirname(os.path.realpath(os.path.join(p, "nvcc"))))
-            for p in code if os.path.isfile(os.path.join(p, "nvcc"))]
+    """The installation above each compiler in one of `code`'s folders: the CUDA toolkit above an
+    `nvcc` (its include, lib and nvvm folders are siblings of bin/), and a C/C++ compiler's own
+    prefix where it lives outside the system folders. On the H200 machine gcc is /opt/gcc/bin/gcc:
+    with only its bin/ shown, its cc1plus and its stddef.h (under /opt/gcc/lib and libexec) were
+    absent, so every load_inline build and Triton's driver helper failed inside the new root."""
+    out = []
+    for p in code:
+        for name in COMPILERS:
+            tool = os.path.join(p, name)
+            if not os.path.isfile(tool):
+                continue
+            prefix = os.path.dirname(os.path.dirname(os.path.realpath(tool)))
+            if name == "nvcc":
+                out.append(prefix)
+            else:  # only the toolchain's own folders: its prefix may hold anything else (/work)
+                out += [os.path.join(prefix, sub) for sub in COMPILER_DIRS if os.path.isdir(os.path.join(prefix, sub))]
+    return out
 
 
 def build(newroot: str, paths: list[str], writable: str, tmpfs_opts: str, empty: list[str]) -> list[str]:
