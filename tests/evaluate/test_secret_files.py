@@ -58,23 +58,29 @@ def test_a_secret_file_elsewhere_on_disk_is_absent() -> None:
     """Issue 14.3, files: a candidate that walks the filesystem for a planted secret (and reads any
     block device) finds nothing in its own root (worker/rootfs.py) and is accepted as the honest model
     it is; the secret, raw or hashed, is nowhere in the evaluation."""
+    secret, ev, told, sandbox = _walk_for_a_planted_secret(_options(), skip_unplanted=True)
+    told += " ".join([ev.reason, ev.log_tail, *(f"{c.name} {c.detail}" for c in ev.checks)])
+    assert secret.decode() not in told and hashlib.sha256(secret).hexdigest() not in told, ev.reason
+    assert "block devices read" not in told, ev.reason
+    assert ev.verdict.value == "accepted", (ev.verdict.value, ev.reason)
+    assert "private-root" in sandbox, sandbox
+
+
+def _walk_for_a_planted_secret(options: EvalOptions, skip_unplanted: bool = False):
+    """isolation/secret_walker judged with a fresh secret planted outside the homes, /tmp and the
+    code (removed after): (secret, evaluation, its JSON, its sandbox line)."""
     secret = f"planted{uuid.uuid4().hex}".encode()
     planted = _plant(secret)
-    if not planted:
+    if not planted and skip_unplanted:
         pytest.skip("no folder outside the homes, /tmp and the code could be made here")
     try:
         source = (CANDIDATES / "isolation" / "secret_walker.py").read_text()
-        ev = evaluate(load_problem(PROBLEMS / "relu_linear.py"), source, _options())
-        told = json.dumps(ev.to_dict(), default=str)
-        told += " ".join([ev.reason, ev.log_tail, *(f"{c.name} {c.detail}" for c in ev.checks)])
-        assert secret.decode() not in told and hashlib.sha256(secret).hexdigest() not in told, ev.reason
-        assert "block devices read" not in told, ev.reason
-        assert ev.verdict.value == "accepted", (ev.verdict.value, ev.reason)
-        sandbox = " ".join(str(c.detail) for c in ev.checks if c.name == "sandbox")
-        assert "private-root" in sandbox, sandbox
+        ev = evaluate(load_problem(PROBLEMS / "relu_linear.py"), source, options)
     finally:
         for folder in planted:
             shutil.rmtree(folder, ignore_errors=True)
+    sandbox = " ".join(str(c.detail) for c in ev.checks if c.name == "sandbox")
+    return secret, ev, json.dumps(ev.to_dict(), default=str), sandbox
 
 
 def test_without_namespaces_the_sandbox_says_files_are_readable(monkeypatch) -> None:
@@ -101,20 +107,11 @@ def test_on_the_gpu_the_own_root_keeps_cuda_working_and_hides_secrets() -> None:
     torch = pytest.importorskip("torch")
     if not torch.cuda.is_available():
         pytest.skip("needs a CUDA device")
-    secret = f"planted{uuid.uuid4().hex}".encode()
-    planted = _plant(secret)
-    try:
-        options = EvalOptions.for_device("cuda", timeout_s=240.0, static_screen=False)
-        source = (CANDIDATES / "isolation" / "secret_walker.py").read_text()
-        ev = evaluate(load_problem(PROBLEMS / "relu_linear.py"), source, options)
-        told = json.dumps(ev.to_dict(), default=str)
-        assert secret.decode() not in told and hashlib.sha256(secret).hexdigest() not in told, ev.reason
-        assert ev.verdict.value == "accepted", (ev.verdict.value, ev.reason)
-        sandbox = " ".join(str(c.detail) for c in ev.checks if c.name == "sandbox")
-        assert "private-root" in sandbox, sandbox
-    finally:
-        for folder in planted:
-            shutil.rmtree(folder, ignore_errors=True)
+    options = EvalOptions.for_device("cuda", timeout_s=240.0, static_screen=False)
+    secret, ev, told, sandbox = _walk_for_a_planted_secret(options)
+    assert secret.decode() not in told and hashlib.sha256(secret).hexdigest() not in told, ev.reason
+    assert ev.verdict.value == "accepted", (ev.verdict.value, ev.reason)
+    assert "private-root" in sandbox, sandbox
 
 
 def test_the_own_root_never_binds_a_home_or_a_folder_above_its_own(tmp_path) -> None:
