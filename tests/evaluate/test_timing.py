@@ -248,16 +248,20 @@ def test_the_parents_wait_for_a_core_is_measured():
 
 class LoggedWorker:
     """Answers every request of the per-call timing loop; logs what it was sent. `hidden_ms`: the
-    wall time a `project` request takes (work a candidate could do there)."""
+    wall time a `project` request takes (work a candidate could do there); `projecting_ms`: what
+    projecting outputs costs, in whichever request does it (a `prepare` with a seed, a `project`)."""
 
-    def __init__(self, hidden_ms: float = 0.0) -> None:
+    def __init__(self, hidden_ms: float = 0.0, projecting_ms: float = 0.0) -> None:
         self.sent: list[dict] = []
         self.last_wall_s, self.last_wait_s, self.hidden_ms = 0.0, 0.0, hidden_ms
+        self.projecting_ms = projecting_ms
 
     def call(self, msg, blob=b"", deadline=None):
         self.sent.append(dict(msg))
         op = msg["op"]
-        self.last_wall_s = (0.3 + (self.hidden_ms if op == "project" else 0.0)) / 1000.0
+        projects = op == "project" or (op == "prepare" and "project_seed" in msg)
+        self.last_wall_s = (0.3 + (self.hidden_ms if op == "project" else 0.0)
+                            + (self.projecting_ms if projects else 0.0)) / 1000.0
         if op == "time_call":
             return {"ms": 0.2, "fingerprint_at_return": [1.0, 2.0, 3.0], "op_s": 0.0002}, b""
         if op in ("prepare", "project"):
@@ -269,33 +273,63 @@ class LoggedWorker:
         yield
 
 
-def _loop(device: str, hidden_ms: float = 0.0):
+def _loop(device: str, hidden_ms: float = 0.0, projecting_ms: float = 0.0, full: bool = False):
     o = EvalOptions.for_device(device, timed_calls=12, max_timed_calls=12, min_timing_s=0.0)
     result = timing.CandidateTiming(Timing.from_samples([0.2]), pool_seeds=[1, 2, 3])
-    cand, clean = LoggedWorker(hidden_ms), LoggedWorker()
-    times, slack, _ = timing._timed_loop(cand, clean, o, time.monotonic() + o.timeout_s, result, 6)
+    cand, clean = LoggedWorker(hidden_ms, projecting_ms), LoggedWorker(projecting_ms=projecting_ms)
+    times, slack, null_slack = timing._timed_loop(cand, clean, o, time.monotonic() + o.timeout_s, result, 6)
+    if full:
+        return cand, clean, times, slack, null_slack, result
     return cand.sent, times, slack, result
 
 
 @pytest.mark.parametrize("device", ["cpu", "cuda"])
 def test_no_uncharged_request_comes_between_a_call_and_its_projection(device):
-    """Issue 14 (adv11): after each timed call the candidate's worker is next sent the request that
-    projects (and, if sampled, keeps) that call's outputs, a `prepare` or a `project` whose time is
-    charged; never a lone `keep`. On a GPU a `settle` may come first (after the empty calls): an
-    open gap, kept because closing it with a `project` before each settle let cheat/noop_flush
-    through on the H200 (timing.py, _timed_loop)."""
+    """Issue 14 (adv11, adv12): after each timed call the candidate's worker is next sent the
+    request that projects (and, if sampled, keeps) that call's outputs, a `prepare` or a `project`
+    whose time is charged; never a lone `keep`, never a `settle` (uncharged, sent on a GPU after
+    the empty and the reference's calls: work finished there was free)."""
     sent, times, _, result = _loop(device)
     ops = [m["op"] for m in sent]
     assert "keep" not in ops
     calls = [k for k, op in enumerate(ops) if op == "time_call"]
     assert len(calls) == len(times) == len(result.calls)
     for k in calls:
-        nxt = sent[k + 1] if device == "cpu" or sent[k + 1]["op"] != "settle" else sent[k + 2]
+        nxt = sent[k + 1]
         assert nxt["op"] in ("prepare", "project") and ("project_seed" in nxt or nxt["op"] == "project"), ops[k:k + 3]
+        if device == "cuda":  # right after the call, whatever comes next (projects_at_return)
+            assert nxt["op"] == "project", ops[k:k + 3]
     assert all(c.projections == [[1.0]] for c in result.calls)
     assert sum("keep_slot" in m for m in sent) >= 6  # the first calls are all sampled
     if device == "cuda":
-        assert "settle" in ops  # still sent (after the empty calls)
+        assert "settle" in ops  # still sent (after the empty calls), but only ever after a projection
+        assert all(ops[k - 1] == "project" for k, op in enumerate(ops) if op == "settle" and k > 0)
+        assert not any("project_seed" in m for m in sent)  # no `prepare` projects: every call paid alike
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_candidate_reference_and_empty_calls_pay_for_the_same_requests(device):
+    """Issue 14 (adv12): the unclaimed time judged is a candidate call's requests' against the
+    empty calls' (and the reference's); a request or a projection that one side pays and the other
+    does not is room for a lie that size. 500d7b8 projected only the calls a `settle` followed in
+    a `project` charged beyond a typical `prepare`: their successors' `prepare` then projected
+    nothing, every empty call's still did, and on the H200 cheat/noop_flush hid 0.25 ms a call
+    (accepted at 2.57x, bound 1.4). Here projecting costs 0.25 ms wherever it is done."""
+    _, _, _, slack, null_slack, result = _loop(device, projecting_ms=0.25, full=True)
+    med = wallclock.median
+    assert med(slack) == pytest.approx(med(null_slack), abs=1e-6)
+    assert med(slack) == pytest.approx(med(result.ref_slack), abs=1e-6)
+    # The projection is in every call's measure (an honest call's own work, never a discount).
+    requests = 3 if timing.projects_at_return(device) else 2
+    assert med(slack) == pytest.approx(requests * 0.3 + 0.25 - 0.2, abs=1e-6)
+
+
+def test_work_in_a_gpu_projection_is_charged_whole_to_its_call():
+    """On a GPU each call's `project` is charged in full (no `prepare` projects there to set
+    against it): 50 ms hidden in each lands on each call, none on another."""
+    _, _, honest, _ = _loop("cuda")
+    _, _, hiding, _ = _loop("cuda", hidden_ms=50.0)
+    assert [h - k for h, k in zip(hiding, honest)] == pytest.approx([50.0] * len(honest), abs=1e-6)
 
 
 def test_work_in_the_last_projection_is_charged_to_the_last_call():

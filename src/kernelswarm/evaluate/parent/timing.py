@@ -203,8 +203,19 @@ def candidate_settles(device: str) -> bool:
     real (a GPU drains other contexts' queued work). A request of the candidate's process that no
     clock charges is time to compute in: on a CPU, where settling waits for nothing, the skipped
     work of each call was done there, untimed, and its projections came out right
-    (cheat/settle_work, accepted before). On a GPU that window remains (see _timed_loop)."""
+    (cheat/settle_work, accepted before). Where it settles, every call's outputs are projected
+    before any settle can come (projects_at_return)."""
     return device != "cpu"
+
+
+def projects_at_return(device: str) -> bool:
+    """Whether every timed call's outputs, the reference's and the empty calls' alike, are
+    projected in a `project` of their own sent right after the call, its whole time charged to
+    that call; elsewhere they are projected in the next `prepare`. Where the candidate's worker is
+    sent an uncharged `settle` (a GPU), no request may come between a call and its projection
+    (work finished there is free); and all three kinds of call must pay for the same requests,
+    or the difference is room to under-claim (see _timed_loop)."""
+    return candidate_settles(device)
 
 
 # The timed calls stop once this share of the evaluation's time is left, and the bursts run only
@@ -365,10 +376,11 @@ def _timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
     """The candidate's timed calls, each paired with a reference call in the clean worker (their
     times go to `result.ref_times`), and empty calls there as well; returns the claimed ms, and the
     unclaimed wall ms of each candidate call and of each empty call. Each call's
-    outputs are projected at the start of the next request, on vectors drawn from a seed sent only
-    then; `n_sampled` of all calls, a uniform sample chosen as they return, are kept for a full check."""
+    outputs are projected at the start of the next request (on a GPU in a `project` sent right
+    after the call, projects_at_return), on vectors drawn from a seed sent only then; `n_sampled` of all calls, a uniform sample chosen as they return, are kept for a full check."""
     rng = random.SystemRandom()
     flush_inside = inner_flush(o.device)
+    at_return = projects_at_return(o.device)
     fl = flusher or clean
     times: list[float] = []
     slack: list[float] = []
@@ -378,15 +390,26 @@ def _timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
 
     after_null = False
 
-    def project_last() -> None:
+    def project_last(whole: bool = False) -> None:
         """The last call's outputs projected (and kept) in a request of its own, charged to that
-        call: what it took beyond a typical `prepare` (which projects too, and draws inputs)."""
+        call: what it took beyond a typical `prepare` (which projects too, and draws inputs), or
+        all of it with `whole` (projects_at_return: no `prepare` projects then)."""
         nonlocal keep_slot
         last = result.calls[-1]
         msg = {"op": "project", "seed": last.project_seed, **({"keep_slot": keep_slot} if keep_slot is not None else {})}
         keep_slot = None
         last.projections = _as_projections(worker.call(msg, deadline=deadline)[0].get("projections"))
-        slack[-1] += max(0.0, net_ms(worker) - (wallclock.median(prepares) if prepares else 0.0))
+        typical = 0.0 if whole or not prepares else wallclock.median(prepares)
+        slack[-1] += max(0.0, net_ms(worker) - typical)
+
+    def clean_project() -> float:
+        """Where projects_at_return: the clean worker's last outputs projected as the candidate's
+        are, in a request of their own right after the call; its ms (0 elsewhere: the next
+        `prepare` projects them)."""
+        if not at_return:
+            return 0.0
+        clean.call({"op": "project", "seed": _seed()}, deadline=deadline)
+        return net_ms(clean)
 
     def reference_call() -> None:
         # As a candidate's call: inputs, then the clean worker's flush, then the call; here all in
@@ -395,14 +418,15 @@ def _timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
         with worker.stopped():
             clean.call({"op": "settle"}, deadline=deadline)
             msg: dict[str, Any] = {"op": "prepare", "pool_index": len(result.ref_times) % POOL_SIZE, "key": _seed()}
-            if result.ref_times:  # its previous outputs projected, as the candidate's are
+            if result.ref_times and not at_return:  # its previous outputs projected, as the candidate's are
                 msg["project_seed"] = _seed()
             clean.call(msg, deadline=deadline)
             prepare_ms = net_ms(clean)
             flush_for(clean, fl, deadline)
             reply = clean.call({"op": "time_call", "prepared": True, "flush": flush_inside}, deadline=deadline)[0]
+            call_ms = net_ms(clean) + clean_project()
         result.ref_times.append(float(reply["ms"]))
-        result.ref_slack.append(prepare_ms + net_ms(clean) - result.ref_times[-1])
+        result.ref_slack.append(prepare_ms + call_ms - result.ref_times[-1])
         after_null = True
 
     def done() -> bool:
@@ -417,12 +441,14 @@ def _timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
         # first: nothing of it may slow the calibration down and so widen what it is allowed.
         with worker.stopped():
             clean.call({"op": "settle"}, deadline=deadline)
-            clean.call({"op": "prepare", "pool_index": 0, "key": _seed(), "project_seed": _seed()}, deadline=deadline)
+            msg = {"op": "prepare", "pool_index": 0, "key": _seed(), **({} if at_return else {"project_seed": _seed()})}
+            clean.call(msg, deadline=deadline)
             prepare_ms = net_ms(clean)
             flush_for(clean, fl, deadline)  # as before a candidate's call
             reply = clean.call({"op": "time_call", "null": True, "prepared": True, "flush": flush_inside},
                                deadline=deadline)[0]
-        null_slack.append(prepare_ms + net_ms(clean) - float(reply["ms"]))
+            call_ms = net_ms(clean) + clean_project()
+        null_slack.append(prepare_ms + call_ms - float(reply["ms"]))
         result.null_inside.append(1000.0 * float(reply.get("op_s", 0.0)) - float(reply["ms"]))
         after_null = True
 
@@ -436,13 +462,13 @@ def _timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
             reference_call()
         i, j, key = len(times), len(times) % POOL_SIZE, _seed()
         if after_null and candidate_settles(o.device):
-            # The settle is charged to no call, and the last call's outputs are projected only
-            # after it, in the next `prepare` (an open gap on a GPU: work could be finished in the
-            # settle). Projecting them first, in a `project` charged beyond the median `prepare`
-            # (500d7b8), was tried and undone: on the H200 it let cheat/noop_flush through at
-            # 2.57x [2.52, 2.63] (bound 1.4; it passed in sessions 9 and 10), as every other call's
-            # `prepare` then projected nothing and the empty calls' overhead, which still projects,
-            # absorbed a 0.25 ms lie. On a CPU no settle is sent (candidate_settles).
+            # The settle is charged to no call; the last call's outputs were projected before it
+            # (projects_at_return), so no work done here reaches them. Projecting only the calls
+            # a settle follows, in a `project` charged beyond the median `prepare` (500d7b8), let
+            # cheat/noop_flush through on the H200 at 2.57x (bound 1.4): those calls' successors'
+            # `prepare` then projected nothing while every empty call's still did, and the median
+            # candidate request, lighter by a projection, hid a 0.25 ms lie. Now every call of
+            # all three kinds pays for the same requests: prepare, time_call, project.
             # As the empty call does after the candidate's: whatever switching the device from the
             # other process costs (its context, its caches) is paid here, outside both measures.
             worker.call({"op": "settle"}, deadline=deadline)
@@ -486,6 +512,9 @@ def _timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
                 result.kept[slot] = entry
             else:
                 result.kept.append(entry)
+        if at_return:  # before anything else: no request between a call and its projection
+            with stopped_beside(clean, fl):
+                project_last(whole=True)
         if not reference_first:
             reference_call()
         if i % NULL_EVERY == NULL_EVERY - 1:  # interleaved, so that load on the machine hits both alike
