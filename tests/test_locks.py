@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from html import escape
 from pathlib import Path
 
 import pytest
@@ -144,3 +145,77 @@ def test_eval_waits_for_the_device_and_says_so(tmp_path: Path) -> None:
     out, err = ev.communicate(timeout=allow(600))
     assert ev.returncode in (0, 1), err  # judged once the device was free (the verdict is not this test's)
     assert '"verdict": ' in out
+
+
+def test_a_hold_says_how_long_it_waited_and_for_whom(tmp_path: Path) -> None:
+    mine = locks.device_lock("cpu")
+    with mine.hold() as free:  # nobody else held it: no wait to tell
+        assert free == locks.LockWait()
+    other = _holder(_HOLD_DEVICE, "cpu", "1.0")
+    behind: list[locks.LockWait] = []
+    try:
+        def second_thread() -> None:  # waits behind this process's own blocked take
+            with mine.hold() as w:
+                behind.append(w)
+
+        with mine.hold() as waited:
+            t = threading.Thread(target=second_thread)
+            t.start()
+            t.join(allow(5))
+        assert f"pid {other.pid}" in waited.holder and waited.seconds > 0.3, waited
+        assert behind == [locks.LockWait()]  # started while this process held it: nothing lost
+        other2 = _holder(_HOLD_DEVICE, "cpu", "1.0")
+        results: list[locks.LockWait] = []
+        threads = [threading.Thread(target=lambda: results.append(mine.acquire())) for _ in range(2)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(allow(10))
+        mine.release()
+        mine.release()
+        # Both threads of this process lost the time to the other process, whichever blocked in flock.
+        assert len(results) == 2 and all(f"pid {other2.pid}" in r.holder and r.seconds > 0.3 for r in results), results
+    finally:
+        _end(other)
+    _end(other2)
+
+
+def test_an_evaluation_that_waited_for_another_process_says_so(tmp_path: Path) -> None:
+    """An evaluation kept waiting by another kernelswarm process's hold on the device carries how
+    long and for whom: in the progress line, the store, and the report (device line, attempt)."""
+    from test_supervisor import FakeEvaluator, ScriptedAgent, _problems, fake_baselines
+
+    from kernelswarm.cli.run_cmd import _Progress
+    from kernelswarm.report.data import report_data_from_store
+    from kernelswarm.report.html import render_html
+    from kernelswarm.supervisor import RunConfig, Supervisor
+
+    others: list[subprocess.Popen] = []
+    events = []
+
+    def on_event(e) -> None:
+        events.append(e)
+        if e.kind == "baselines":  # the baselines are timed: another process takes the device for 1.5 s
+            others.append(_holder(_HOLD_DEVICE, "cpu", "1.5"))
+
+    config = RunConfig(device="cpu")
+    db = tmp_path / "k.db"
+    sup = Supervisor(Store(db), config, [ScriptedAgent("a", {0: ["ms=5.0"]})], FakeEvaluator(), fake_baselines(), on_event)
+    try:
+        run_id = sup.run(_problems()[:1])
+    finally:
+        for p in others:
+            _end(p)
+    [ev] = [e.evaluation for e in events if e.kind == "evaluated"]
+    assert ev.lock_wait_s > 0.5 and f"pid {others[0].pid}" in ev.lock_holder, (ev.lock_wait_s, ev.lock_holder)
+    line = _Progress(config)._line(next(e for e in events if e.kind == "evaluated"))
+    assert f"waited {ev.lock_wait_s:.1f} s for the device: pid {others[0].pid}" in line, line
+    sup.store.close()
+    [row] = Store(db, read_only=True).candidates(run_id)
+    assert row.lock_wait_s == ev.lock_wait_s and row.lock_holder == ev.lock_holder
+    data = report_data_from_store(db, run_id)
+    assert "1 of them waited" in data.device_line() and "another kernelswarm process" in data.device_line()
+    [attempt] = data.problems[0].attempts
+    assert attempt.lock_wait.startswith(f"waited {ev.lock_wait_s:.1f} s") and f"pid {others[0].pid}" in attempt.lock_wait
+    html = render_html(data)
+    assert escape(attempt.lock_wait) in html and "1 of them waited" in html

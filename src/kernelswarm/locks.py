@@ -21,7 +21,9 @@ import re
 import stat
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 LOCK_DIR_ENV = "KERNELSWARM_LOCK_DIR"
@@ -37,6 +39,15 @@ class Busy(Exception):
         self.holder = holder  # "pid 1234 (kernelswarm run ...)", or "another process"
 
 
+@dataclass
+class LockWait:
+    """What one `hold` lost to another process: the seconds it waited for that process's hold to
+    end, and who held it (its lock file's line). Zero and "" when the lock was free or already ours."""
+
+    seconds: float = 0.0
+    holder: str = ""
+
+
 class ProcessLock:
     """An flock'd file held by this process on behalf of all its threads (see module doc)."""
 
@@ -46,19 +57,25 @@ class ProcessLock:
         self._count = 0  # holds by this process's threads
         self._taking = False  # a thread is blocked in flock for this process
         self._fd: int | None = None
+        self._blocked_by = ""  # who held the lock when our latest take had to wait ("" if it did not)
 
-    def acquire(self, wait: bool = True, on_wait: Callable[[str], None] | None = None) -> None:
+    def acquire(self, wait: bool = True, on_wait: Callable[[str], None] | None = None) -> LockWait:
         """Hold the lock. Not waiting, raise Busy if another process has it; waiting, call
-        `on_wait(holder)` once before blocking until it is free."""
+        `on_wait(holder)` once before blocking until it is free. Returns what the wait cost (a
+        thread that waited behind another thread of ours, itself blocked by a process, waited too)."""
+        started, behind = time.monotonic(), False
         with self._cond:
             while self._taking:  # another thread of ours is waiting for it: wait with it
+                behind = True
                 self._cond.wait()
+            # Who blocked the take we waited behind (kept until the next take starts).
+            holder = self._blocked_by if behind else ""
             if self._count:
                 self._count += 1
-                return
-            self._taking = True
+                return LockWait(time.monotonic() - started, holder) if holder else LockWait()
+            self._taking, self._blocked_by = True, ""
         try:
-            fd = self._take(wait, on_wait)
+            fd, blocked_by = self._take(wait, on_wait)
         except BaseException:
             with self._cond:
                 self._taking = False
@@ -67,6 +84,8 @@ class ProcessLock:
         with self._cond:
             self._fd, self._count, self._taking = fd, 1, False
             self._cond.notify_all()
+        holder = holder or blocked_by
+        return LockWait(time.monotonic() - started, holder) if holder else LockWait()
 
     def release(self) -> None:
         with self._cond:
@@ -78,10 +97,11 @@ class ProcessLock:
                 self._fd = None
 
     @contextlib.contextmanager
-    def hold(self, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
-        self.acquire(wait=True, on_wait=on_wait)
+    def hold(self, on_wait: Callable[[str], None] | None = None) -> Iterator[LockWait]:
+        """Held meanwhile; yields what waiting for it cost (filled in before the body runs)."""
+        waited = self.acquire(wait=True, on_wait=on_wait)
         try:
-            yield
+            yield waited
         finally:
             self.release()
 
@@ -97,8 +117,10 @@ class ProcessLock:
             text = ""
         return text.splitlines()[0][:200] if text else "another process"
 
-    def _take(self, wait: bool, on_wait: Callable[[str], None] | None) -> int:
+    def _take(self, wait: bool, on_wait: Callable[[str], None] | None) -> tuple[int, str]:
+        """The locked descriptor, and who held the lock when this had to wait ("" if it did not)."""
         fd = _open_lock_file(self.path)
+        blocked_by = ""
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -107,11 +129,14 @@ class ProcessLock:
                     raise
                 if not wait:
                     raise Busy(self.path, self.holder()) from None
+                blocked_by = self.holder()
+                with self._cond:
+                    self._blocked_by = blocked_by
                 if on_wait is not None:
-                    on_wait(self.holder())
+                    on_wait(blocked_by)
                 fcntl.flock(fd, fcntl.LOCK_EX)
             _write_holder(fd)
-            return fd
+            return fd, blocked_by
         except BaseException:
             os.close(fd)
             raise

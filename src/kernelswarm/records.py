@@ -157,6 +157,16 @@ class Evaluation:
     # A rejection that load on the machine could have caused (the wall-clock checks, a timeout):
     # the supervisor judges an identical later proposal again instead of reusing it.
     noise_sensitive: bool = False
+    # Seconds this evaluation waited, before it started, for another kernelswarm process to finish
+    # with the device (locks.device_lock), and who that was; never counted against the candidate.
+    lock_wait_s: float = 0.0
+    lock_holder: str = ""
+
+    def waited_for(self, seconds: float, holder: str) -> None:
+        """Add a wait for another process's hold on the device (locks.LockWait's figures)."""
+        if holder:
+            self.lock_wait_s = round(self.lock_wait_s + seconds, 3)
+            self.lock_holder = holder
 
     @property
     def correct(self) -> bool:
@@ -231,7 +241,15 @@ class Evaluation:
             speedup_ci=_interval(d.get("speedup_ci")),
             speedup_vs_compile_ci=_interval(d.get("speedup_vs_compile_ci")),
             noise_sensitive=bool(d.get("noise_sensitive", False)),
+            lock_wait_s=float(d.get("lock_wait_s") or 0.0),
+            lock_holder=str(d.get("lock_holder") or ""),
         )
+
+
+def lock_wait_text(seconds: float, holder: str) -> str:
+    """How the progress display and the report say that an evaluation waited for another
+    kernelswarm process's hold on the device."""
+    return f"waited {seconds:.1f} s for the device: {holder} held it"
 
 
 def timed_on(host: str | None, device_index: int | None) -> str:

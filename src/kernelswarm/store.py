@@ -165,6 +165,8 @@ class CandidateRow:
     speedup_ci: tuple[float, float] | None = None  # Evaluation.speedup_ci (vs eager)
     speedup_vs_compile_ci: tuple[float, float] | None = None
     noise_sensitive: bool = False  # Evaluation.noise_sensitive: a rejection load could have caused
+    lock_wait_s: float = 0.0  # Evaluation.lock_wait_s: waited for another process's hold on the device
+    lock_holder: str = ""  # who held it then ("" when it did not wait)
 
     @property
     def speedup(self) -> float | None:
@@ -613,7 +615,8 @@ class Store:
         " e.reference_ms, e.compiled_ms, json_extract(e.data, '$.host') AS host,"
         " json_extract(e.data, '$.device_index') AS device_index, json_extract(e.data, '$.speedup_ci') AS speedup_ci,"
         " json_extract(e.data, '$.speedup_vs_compile_ci') AS speedup_vs_compile_ci,"
-        " json_extract(e.data, '$.noise_sensitive') AS noise_sensitive FROM candidates c JOIN problems p ON p.id = c.problem_id"
+        " json_extract(e.data, '$.noise_sensitive') AS noise_sensitive, json_extract(e.data, '$.lock_wait_s') AS lock_wait_s,"
+        " json_extract(e.data, '$.lock_holder') AS lock_holder FROM candidates c JOIN problems p ON p.id = c.problem_id"
         " JOIN runs r ON r.id = p.run_id LEFT JOIN evaluations e ON e.candidate_id = c.id"
     )
 
@@ -627,6 +630,7 @@ class Store:
             timed_on=timed_on(r["host"], r["device_index"]),
             speedup_ci=_ci(r["speedup_ci"]), speedup_vs_compile_ci=_ci(r["speedup_vs_compile_ci"]),
             noise_sensitive=bool(r["noise_sensitive"]),
+            lock_wait_s=float(r["lock_wait_s"] or 0.0), lock_holder=r["lock_holder"] or "",
         )
 
     def candidates(self, run_id: int, problem: str | None = None) -> list[CandidateRow]:
@@ -654,6 +658,15 @@ class Store:
             "SELECT COUNT(*) AS n, COALESCE(SUM(json_extract(e.data, '$.phases_s.timing')), 0.0) AS t FROM evaluations e"
             " JOIN candidates c ON c.id = e.candidate_id JOIN problems p ON p.id = c.problem_id WHERE p.run_id = ?",
             (run_id,))
+        return (int(rows[0]["n"]), float(rows[0]["t"])) if rows else (0, 0.0)
+
+    def lock_waits(self, run_id: int) -> tuple[int, float]:
+        """How many of the run's evaluations waited for another kernelswarm process's hold on the
+        device (Evaluation.lock_wait_s), and the seconds they waited in all."""
+        rows = self._rows(
+            "SELECT COUNT(*) AS n, COALESCE(SUM(json_extract(e.data, '$.lock_wait_s')), 0.0) AS t FROM evaluations e"
+            " JOIN candidates c ON c.id = e.candidate_id JOIN problems p ON p.id = c.problem_id"
+            " WHERE p.run_id = ? AND COALESCE(json_extract(e.data, '$.lock_holder'), '') != ''", (run_id,))
         return (int(rows[0]["n"]), float(rows[0]["t"])) if rows else (0, 0.0)
 
     def log_tails(self, run_id: int) -> dict[int, str]:

@@ -21,7 +21,7 @@ from kernelswarm import machine
 from kernelswarm.agents.base import Agent, Context, Feedback
 from kernelswarm.budget import Budget, run_budget
 from kernelswarm.evaluate.parent.devicelock import DeviceLock
-from kernelswarm.locks import device_lock
+from kernelswarm.locks import LockWait, device_lock
 from kernelswarm.problems.load import Problem
 from kernelswarm.records import Candidate, Check, Evaluation, Mode, Precision, Timing, Verdict
 from kernelswarm.runconfig import CONTEXT_ARMS, Event, RunConfig, host_versions, problem_from_row
@@ -344,7 +344,11 @@ class Supervisor:
         def timed(**kw: Any) -> dict[str, Timing]:
             if seed is not None:
                 kw["keep_compiled"] = seed
-            with self._device_claim(problem):
+            if self.placed or _takes(self._baselines, "on_lock_wait"):
+                kw["on_lock_wait"] = lambda waited: self._baselines_waited(problem, waited)
+            with self._device_claim(problem) as waited:
+                if waited.holder:
+                    self._baselines_waited(problem, waited)
                 return self._baselines(problem, self.config.device, compile_modes=modes,
                                        timeout_s=self.config.baseline_timeout_s, lock=self._device_lock,
                                        **({"mode": self.config.mode} if self.config.mode else {}), **kw)
@@ -361,6 +365,11 @@ class Supervisor:
                 self._emit(Event("note", problem.name, message=f"{_one_line(e)}; timing the baselines again alone"))
         with self._memory_gate.alone():
             return timed()
+
+    def _baselines_waited(self, problem: Problem, waited: LockWait) -> None:
+        from kernelswarm.records import lock_wait_text
+
+        self._emit(Event("note", problem.name, message=f"baselines {lock_wait_text(waited.seconds, waited.holder)}"))
 
     # ---- one round: ask every agent at once, evaluate each answer as soon as it arrives ----
 
@@ -506,12 +515,12 @@ class Supervisor:
         self.store.add_evaluation(row.id, ev)
         return ev
 
-    def _device_claim(self, problem: Problem) -> contextlib.AbstractContextManager[None]:
+    def _device_claim(self, problem: Problem) -> contextlib.AbstractContextManager[LockWait]:
         """The machine-wide hold on the device (locks.device_lock) for one evaluation or baseline:
         no other kernelswarm process judges on it meanwhile; waiting for one is a note. A run
         spread over GPUs or Ray actors leaves it to the evaluator, which knows its GPU."""
         if self.placed or getattr(self.config, "devices", None) or getattr(self.config, "ray", None):
-            return contextlib.nullcontext()
+            return contextlib.nullcontext(LockWait())
 
         def waiting(holder: str) -> None:
             self._emit(Event("note", problem.name, message=f"waiting for {self.config.device}: {holder} is using it"))
@@ -519,13 +528,17 @@ class Supervisor:
         return device_lock(self.config.device).hold(on_wait=waiting)
 
     def _judge_once(self, problem: Problem, row: CandidateRow, eager: Timing, compiled: Timing | None) -> Evaluation:
-        with self._memory_gate.shared(), self._device_claim(problem):
+        with self._memory_gate.shared(), self._device_claim(problem) as waited:
             ev = self._evaluate(problem, row.source, self._options(eager, compiled, problem))
+        ev.waited_for(waited.seconds, waited.holder)
         if self.config.jobs > 1 and _out_of_memory(ev):
             # Other evaluations held device memory too: judge this one again with the device to
             # itself, once they have finished (none starts meanwhile).
-            with self._memory_gate.alone(), self._device_lock.solo(), self._device_claim(problem):
+            before = (ev.lock_wait_s, ev.lock_holder)
+            with self._memory_gate.alone(), self._device_lock.solo(), self._device_claim(problem) as waited:
                 ev = self._evaluate(problem, row.source, self._options(eager, compiled, problem))
+            ev.waited_for(*before)
+            ev.waited_for(waited.seconds, waited.holder)
             ev.checks.insert(0, Check("retried alone", True, "ran out of device memory beside other evaluations; evaluated again alone"))
         return ev
 

@@ -32,3 +32,24 @@ def test_the_device_line_gives_rate_and_share() -> None:
     running = ReportData(title="t", device="cpu", versions={}, problems=[], started_at="2026-12-01T10:00:00+00:00",
                          timing=(3, 1.0))
     assert running.device_line() == "3 candidate evaluations"
+
+
+def test_the_device_line_says_when_evaluations_waited_for_another_process() -> None:
+    """Issue 18: a wait for another kernelswarm process's hold on the device is shown, and the
+    shards of one sweep add theirs up."""
+    from kernelswarm.report.merge import merge_reports
+
+    def part(problem: str, waits: tuple[int, float]) -> ReportData:
+        from kernelswarm.report.data import ProblemReport
+
+        p = ProblemReport(name=problem, level=1, eager_ms=1.0, compile_ms=None, result_ms=1.0, speedup_vs_eager=1.0,
+                          speedup_vs_best=1.0, correct=False, best_agent=None, best_kind=None, best_language=None,
+                          best_source=None, sol_ms=None, baseline_error=None, attempts=[])
+        return ReportData(title="t", device="cpu", versions={}, problems=[p], started_at="2026-12-01T10:00:00+00:00",
+                          finished_at="2026-12-01T10:02:00+00:00", status="finished", timing=(30, 60.0),
+                          lock_waits=waits)
+
+    assert part("a", (0, 0.0)).device_line().endswith("(50%)")  # nothing waited: nothing said
+    merged = merge_reports([part("a", (2, 30.0)), part("b", (1, 12.4))], ["a.db run 1", "b.db run 1"])
+    assert merged.device_line().endswith("; 3 of them waited 42 s in all for another kernelswarm process to "
+                                         "finish with the device")

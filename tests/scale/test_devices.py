@@ -213,6 +213,7 @@ def test_when_no_slot_can_time_any_more_the_run_stops_resumable(tmp_path: Path) 
 def test_ray_on_the_command_line_with_a_stand_in_pool(tmp_path: Path, monkeypatch, fake) -> None:
     """The CLI's wiring of --ray (the pool itself runs Ray in test_ray.py)."""
     import kernelswarm.scale.ray_pool as ray_pool
+    from kernelswarm.locks import LockWait
 
     class Pool:
         def __init__(self, device, jobs, cpu_threads=None, on_note=None, count=None):
@@ -228,7 +229,7 @@ def test_ray_on_the_command_line_with_a_stand_in_pool(tmp_path: Path, monkeypatc
                 return ev
             if method == "screen":
                 return []
-            return fake_baselines(*args, **kw)
+            return fake_baselines(*args, **kw), LockWait()  # the actor's answer: timings, its lock wait
 
         def shutdown(self):
             pass

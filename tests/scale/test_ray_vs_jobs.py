@@ -16,6 +16,7 @@ from pathlib import Path
 from scale_fakes import CONV, LINEAR, fake_baselines, fake_evaluate
 
 from kernelswarm.agents.registry import build_agents
+from kernelswarm.locks import LockWait
 from kernelswarm.problems.load import load_problem
 from kernelswarm.records import Verdict
 from kernelswarm.runconfig import RunConfig
@@ -48,7 +49,7 @@ class Pool:
             return ev
         if method == "screen":
             return []
-        return fake_baselines(*args, **kw)
+        return fake_baselines(*args, **kw), LockWait()  # the actor's answer: timings, its lock wait
 
 
 def test_quarters_alternate_and_verdicts_are_compared_per_candidate(tmp_path: Path, fake) -> None:

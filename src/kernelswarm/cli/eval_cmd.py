@@ -68,7 +68,7 @@ def eval_command(
         err_console.print(f"kernelswarm: waiting for {dev}: {holder} is using it", markup=False, soft_wrap=True)
 
     try:
-        with device_lock(dev).hold(on_wait=waiting):  # one kernelswarm judging on a device at a time
+        with device_lock(dev).hold(on_wait=waiting) as waited:  # one kernelswarm judging on a device at a time
             # Screened as `problems check` does (cached by the problem's hash), before the evaluation so
             # that screening never runs beside its timing: a speedup on a degenerate problem is noise.
             flags = problem_flags(prob, dev).flags
@@ -78,6 +78,7 @@ def eval_command(
     except OSError as e:  # the device lock's folder cannot be made
         die(str(e))
     ev.problem_flags = flags
+    ev.waited_for(waited.seconds, waited.holder)
     if as_json:
         sys.stdout.write(json.dumps(ev.to_dict()) + "\n")
     else:

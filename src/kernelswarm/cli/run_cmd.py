@@ -299,8 +299,11 @@ class _Progress:
         if e.kind == "proposed":
             return f"  {escape(who)}: {escape(e.message)}"
         if e.kind == "evaluated" and e.evaluation is not None:
+            from kernelswarm.records import lock_wait_text
+
             ev = e.evaluation
             where = f" [dim]\\[{escape(ev.timed_on)}][/]" if ev.timed_on else ""
+            where += f" [dim]({escape(lock_wait_text(ev.lock_wait_s, ev.lock_holder))})[/]" if ev.lock_holder else ""
             if ev.correct and ev.candidate:
                 ci = f" [{ev.speedup_ci[0]:.2f}, {ev.speedup_ci[1]:.2f}]" if ev.speedup_ci else ""
                 x = f"{ev.speedup:.2f}x{ci} eager" if ev.speedup else ""

@@ -17,7 +17,7 @@ from typing import Any
 
 from kernelswarm import metrics
 from kernelswarm.metrics import ProblemScore, Summary
-from kernelswarm.records import Selection
+from kernelswarm.records import Selection, lock_wait_text
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ class Attempt:
     # told apart from a candidate caught lying, and never reused for an identical proposal.
     noise_sensitive: bool = False
     has_code: bool = True  # False when the agent produced no code; with no verdict otherwise, it was never judged
+    lock_wait: str = ""  # records.lock_wait_text when it waited for another process's hold on the device
 
     @property
     def caught_lying(self) -> bool:
@@ -174,6 +175,7 @@ class ReportData:
     finished_at: str | None = None
     costs: dict[str, tuple[int, int, float]] = field(default_factory=dict)  # agent -> tokens in, out, USD
     timing: tuple[int, float] = (0, 0.0)  # candidates' evaluations, and seconds in their timing phases
+    lock_waits: tuple[int, float] = (0, 0.0)  # evaluations that waited for another process's device hold, seconds
     generated_at: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
 
     def levels(self) -> list[Summary]:
@@ -186,10 +188,13 @@ class ReportData:
         """The share of the run's wall time the device spent timing candidates (issue 16)."""
         n, timing_s = self.timing
         wall = _wall_s(self.started_at, self.finished_at)
+        waited, wait_s = self.lock_waits
+        others = (f"; {waited} of them waited {wait_s:.0f} s in all for another kernelswarm process to "
+                  "finish with the device") if waited else ""
         if not n or not wall:
-            return f"{n} candidate evaluations"
+            return f"{n} candidate evaluations{others}"
         return (f"{n} candidate evaluations, {60 * n / wall:.1f} per minute; the device timed candidates "
-                f"{timing_s:.0f} s of the run's {wall:.0f} s wall ({timing_s / wall:.0%})")
+                f"{timing_s:.0f} s of the run's {wall:.0f} s wall ({timing_s / wall:.0%}){others}")
 
     def outcome_line(self) -> str:
         return metrics.outcome_line([(p.outcome, p.best_baseline) for p in self.problems])
@@ -291,6 +296,7 @@ def report_data_from_store(db_path: str | Path, run_id: int | None = None) -> Re
                     speedup_vs_eager=c.speedup,  # from the evaluation's own paired window
                     log=logs.get(c.id, ""), speedup_ci=c.speedup_ci if c.speedup is not None else None,
                     noise_sensitive=c.noise_sensitive, has_code=bool(c.source.strip()),
+                    lock_wait=lock_wait_text(c.lock_wait_s, c.lock_holder) if c.lock_holder else "",
                 )
                 for c in by_problem.get(r.name, [])
             ]
@@ -304,13 +310,13 @@ def report_data_from_store(db_path: str | Path, run_id: int | None = None) -> Re
                 interval=_interval(r),
             ))
         costs = {c.agent: (c.tokens_in, c.tokens_out, c.cost_usd) for c in store.agent_costs(run_id)}
-        timing = store.timing_seconds(run_id)
+        timing, waits = store.timing_seconds(run_id), store.lock_waits(run_id)
     finally:
         store.close()
     return ReportData(
         title=f"kernelswarm run {run_id}", device=run.device, versions=dict(run.versions), problems=problems,
         run_id=run_id, status=run.shown_status, started_at=run.started_at, finished_at=run.finished_at, costs=costs,
-        timing=timing,
+        timing=timing, lock_waits=waits,
     )
 
 

@@ -250,7 +250,7 @@ def _problem_details(p: ProblemReport) -> str:
             f"<td class='l'>{escape(a.arm)}</td><td class='l'>{_verdict(a)}</td>"
             f"<td{_num(a.candidate_ms)}>{_ms(a.candidate_ms)}</td><td{_num(a.speedup_vs_eager)}>"
             f"{_x(a.speedup_vs_eager)}</td><td>{_ci(a.speedup_ci)}</td>" + (f"<td class='l'>{escape(a.timed_on)}</td>" if placed else "")
-            + f"<td class='reason'>{escape(a.reason)}</td></tr>"
+            + f"<td class='reason'>{escape(a.reason)}{_waited(a)}</td></tr>"
             for a in p.attempts)
         parts.append('<h3>attempts</h3><table class="sort"><thead><tr><th>round</th><th class="l">agent</th>'
                      '<th class="l">language</th><th class="l">context</th><th class="l">verdict</th><th>time</th>'
@@ -295,6 +295,7 @@ def render_html(data: ReportData) -> str:
         f'<div class="sub">{versions_line(data)}</div>',
         f'<div class="sub">outcomes: {escape(data.outcome_line())}</div>',
         f'<div class="sub">rejections: {escape(data.rejections_line())}</div>',
+        f'<div class="sub">device: {escape(data.device_line())}</div>',
         '<div class="tiles">' + "".join(f'<div class="tile"><b>{v}</b><span>{escape(k)}</span></div>' for v, k in tiles) + "</div>",
         "<h2>Speedup over problems</h2>",
         _figure(dist, "Speedup of each problem's result (log scale): its best correct candidate, or the faster "
@@ -324,3 +325,8 @@ def write_report(data: ReportData, out_dir: str | Path) -> Path:
     path = out / "index.html"
     path.write_text(redact.scrub(render_html(data)), encoding="utf-8")  # the store's text is scrubbed; so is the page
     return path
+
+
+def _waited(a: Attempt) -> str:
+    """An attempt's wait for another kernelswarm process's hold on the device, after its reason."""
+    return f" <span class='sub'>({escape(a.lock_wait)})</span>" if a.lock_wait else ""

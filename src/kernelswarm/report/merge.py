@@ -42,6 +42,7 @@ def merge_reports(parts: list[ReportData], labels: list[str]) -> ReportData:
     versions = {k: v for part in reversed(parts) for k, v in part.versions.items()}  # the first part wins
     # Every shard's evaluations and timing seconds (the device line), not the first shard's alone.
     timing = (sum(part.timing[0] for part in parts), sum(part.timing[1] for part in parts))
+    waits = (sum(part.lock_waits[0] for part in parts), sum(part.lock_waits[1] for part in parts))
     finished = all(p.status == "finished" for p in parts)
     return dataclasses.replace(
         first,
@@ -55,4 +56,5 @@ def merge_reports(parts: list[ReportData], labels: list[str]) -> ReportData:
         finished_at=max(p.finished_at or "" for p in parts) if finished else None,
         costs=costs,
         timing=timing,
+        lock_waits=waits,
     )

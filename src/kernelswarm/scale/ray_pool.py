@@ -135,16 +135,22 @@ class EvaluatorActor:
         with self._slot("screen"):
             return screen_for_run(problem, device, self.lock, None)
 
-    def time_baselines(self, problem: Any, device: str, **kw: Any) -> Any:
+    def time_baselines(self, problem: Any, device: str, **kw: Any) -> tuple[Any, Any]:
+        """The baselines' timings, and what waiting for another process's hold on the device cost
+        them (locks.LockWait; the supervisor, not here, says so)."""
         from kernelswarm.evaluate import time_baselines
         from kernelswarm.evaluate.parent.options import EvalOptions
+        from kernelswarm.locks import LockWait
 
         kw["lock"] = self.lock
         if self.cpu_threads and "options" not in kw:
             kw["options"] = EvalOptions.for_device(device, timeout_s=kw.get("timeout_s", 600.0),
                                                    cpu_threads=self.cpu_threads)
+        waits: list[LockWait] = []
+        kw["on_lock_wait"] = waits.append
         with self._slot("time_baselines"):
-            return time_baselines(problem, device, **kw)
+            timings = time_baselines(problem, device, **kw)
+        return timings, (waits[0] if waits else LockWait())
 
     @contextmanager
     def _slot(self, method: str) -> Iterator[None]:
@@ -256,7 +262,11 @@ def ray_slots(pool: ActorPool) -> list:
     def baseline_timer(i: int) -> Callable[..., Any]:
         def time_baselines(problem: Any, device: str, **kw: Any) -> Any:
             kw.pop("lock", None)
-            return pool.call(i, "time_baselines", problem, device, **kw)
+            told = kw.pop("on_lock_wait", None)  # a callback stays here: it is told after the actor answers
+            timings, waited = pool.call(i, "time_baselines", problem, device, **kw)
+            if waited.holder and told is not None:
+                told(waited)
+            return timings
 
         return time_baselines
 

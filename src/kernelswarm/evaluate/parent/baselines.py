@@ -14,6 +14,7 @@ import secrets
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from kernelswarm.evaluate.parent.devicelock import NO_LOCK, DeviceLock, NoLock
 from kernelswarm.evaluate.parent.options import EvalOptions
 from kernelswarm.evaluate.parent.procs import WorkerFailed, WorkerProcess, init_message
 from kernelswarm.evaluate.parent.timing import time_pair, time_worker
-from kernelswarm.locks import device_lock
+from kernelswarm.locks import LockWait, device_lock
 from kernelswarm.problems.load import Problem, ProblemError
 from kernelswarm.records import Mode, Timing
 
@@ -103,7 +104,8 @@ def check_memory(ref: WorkerProcess, min_free_share: float, what: str, deadline:
 def time_baselines(problem: Problem, device: str, compile_modes: tuple[str, ...] = ("default",),
                    timeout_s: float = 600.0, options: EvalOptions | None = None, lock: DeviceLock | NoLock = NO_LOCK,
                    min_free_share: float = 0.0, mode: str | None = None,
-                   keep_compiled: Path | None = None) -> dict[str, Timing]:
+                   keep_compiled: Path | None = None,
+                   on_lock_wait: Callable[[LockWait], None] | None = None) -> dict[str, Timing]:
     """{'eager': ..., 'compile:<mode>': ...}; a compile mode that fails is left out. `lock`: the
     device's DeviceLock when evaluations run beside this (its timings hold it; it is stopped during others').
     `min_free_share`: raise MemoryPressure if less of the device's memory was free around the
@@ -111,8 +113,12 @@ def time_baselines(problem: Problem, device: str, compile_modes: tuple[str, ...]
     reference's library picks algorithms by the workspace it can get (`picks_by_workspace`).
     `mode`: --mode (train times forward plus backward); None takes the problem's own.
     `keep_compiled`: where to keep a copy of the compile caches the clean worker filled (none if
-    no mode compiled): EvalOptions.compile_seed, the start of each candidate's own caches."""
-    with device_lock(device, options.gpu if options else None).hold():  # as evaluate(): one kernelswarm per device
+    no mode compiled): EvalOptions.compile_seed, the start of each candidate's own caches.
+    `on_lock_wait`: told, before anything is timed, when another kernelswarm process's hold on the
+    device kept these baselines waiting (locks.LockWait)."""
+    with device_lock(device, options.gpu if options else None).hold() as waited:  # as evaluate(): one kernelswarm per device
+        if waited.holder and on_lock_wait is not None:
+            on_lock_wait(waited)
         return _time_baselines_held(problem, device, compile_modes, timeout_s, options, lock, min_free_share, mode,
                                     keep_compiled)
 

@@ -110,8 +110,10 @@ def evaluate(problem: Problem, candidate_source: str, options: EvalOptions | Non
     # No other kernelswarm process judges on this device meanwhile (locks.device_lock); a caller
     # that holds it already (the supervisor, `kernelswarm eval`) passes straight through, and
     # time spent waiting for it is before any deadline starts.
-    with device_lock(options.device, options.gpu).hold():
-        return _evaluate_held(problem, candidate_source, options)
+    with device_lock(options.device, options.gpu).hold() as waited:
+        ev = _evaluate_held(problem, candidate_source, options)
+    ev.waited_for(waited.seconds, waited.holder)  # shown by the progress display and the report
+    return ev
 
 
 def _evaluate_held(problem: Problem, candidate_source: str, options: EvalOptions) -> Evaluation:
