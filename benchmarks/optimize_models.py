@@ -12,8 +12,13 @@ On the GPU machine (float32, TF32 off), from the repository root, one model per 
 On a CPU: --device cpu --size tiny (small configs of the same architectures).
 
 Models: gpt2 (small, batch 8, seq 1024), bert (base, batch 8, seq 512), resnet50 (transformers'
-ResNet-50, batch 32, 224), resnet50-timm (timm's), vit (B/16, batch 32), llama (4 layers, hidden
-2048, batch 4, seq 1024). Random weights from configs.
+ResNet-50, batch 32, 224), vit (B/16, batch 32), llama (4 layers, hidden 2048, batch 4, seq 1024);
+timm's (`timm.create_model(..., pretrained=False)`: nothing is downloaded): timm_resnet50 (batch 32,
+224; `resnet50-timm` is the same), timm_resnet18, timm_vit (vit_base_patch16_224, batch 32).
+Families: `--models timm` (timm_resnet50,timm_vit), `--models transformers`. Random weights from
+configs. timm models on the GPU machine, one per command:
+    PYTHONPATH=src python3 benchmarks/optimize_models.py --models timm_resnet50 --agents cudagraph \
+        --budget 500 --out OUT/optimize_timm_resnet50
 
 --candidates DIR: DIR/<task name>.py are the folder agent's candidates (only tasks with a file are
 searched when the folder is the only agent). DIR/<ClassName>.template.py is a hand-written kernel
@@ -33,8 +38,8 @@ tasks judged forward plus backward, and the assembled model kept only when a few
 features) or `image_loss` (ten-way cross entropy over pooled features). Batch norms run on their
 running statistics (frozen, as when fine-tuning a pretrained CNN): a region whose forward updates
 them is refused as a task, which would leave ResNet-50 in training mode with 3% of its time
-in tasks (measured at --size tiny on the CPU). `resnet50-timm` needs
-timm (and torchvision); the others need only transformers. A hand-written training kernel:
+in tasks (measured at --size tiny on the CPU). timm's models need timm (and torchvision); the
+others need only transformers. A hand-written training kernel:
 benchmarks/train_candidates/llama/LlamaRMSNorm.template.py (Triton forward and backward, fp32
 accumulation), filled for Llama's norm task (its five RMSNorms, one task):
     PYTHONPATH=src python3 benchmarks/optimize_models.py --models llama --mode train \
@@ -61,15 +66,12 @@ def build(name: str, size: str, train: bool = False):
     """(model, example inputs) from a config with random weights; `tiny` for a CPU. `train`: every
     dropout probability of the config set to 0 (a region whose training forward is random is no task)."""
     import torch
-    import transformers as tr
 
     tiny = size == "tiny"
-    if name == "resnet50-timm":
-        import timm
+    if name.startswith("timm_") or name == "resnet50-timm":
+        return build_timm(name, tiny, train)
+    import transformers as tr
 
-        kw = {"drop_rate": 0.0, "drop_path_rate": 0.0} if train else {}
-        return timm.create_model("resnet50", pretrained=False, **kw), \
-            (torch.randn(2, 3, 64, 64) if tiny else torch.randn(32, 3, 224, 224),)
     if name == "gpt2":
         cfg = tr.GPT2Config(n_layer=2, n_embd=64, n_head=4, vocab_size=512, n_positions=64, use_cache=False) \
             if tiny else tr.GPT2Config(use_cache=False)
@@ -100,6 +102,38 @@ def build(name: str, size: str, train: bool = False):
             if ("drop" in key) and isinstance(value, float):
                 setattr(cfg, key, 0.0)
     return make(cfg), (x,)
+
+
+# timm's models: name -> (timm model, its keyword arguments at tiny size, input side at tiny size, full size).
+TIMM = {
+    "timm_resnet18": ("resnet18", {}, 64, 224),
+    "timm_resnet50": ("resnet50", {}, 64, 224),
+    "timm_vit": ("vit_base_patch16_224", {}, None, 224),  # ViT-B/16; tiny: vit_tiny's widths, 2 blocks
+}
+FAMILIES = {"timm": "timm_resnet50,timm_vit", "transformers": "gpt2,bert,resnet50,vit,llama"}
+
+
+def build_timm(name: str, tiny: bool, train: bool):
+    """A timm model with random weights: `pretrained=False`, so timm reads no hub and no file
+    (tests/optimize/test_timm_models.py checks that no connection is tried). Batch 32 at 224 x
+    224; tiny: batch 2, small images, and for the ViT vit_tiny's widths with two blocks."""
+    import timm
+    import torch
+
+    arch, kw, side, full = TIMM["timm_resnet50" if name == "resnet50-timm" else name]
+    kw = dict(kw)
+    if name == "timm_vit" and tiny:
+        arch, side = "vit_tiny_patch16_224", 32
+        kw.update(depth=2, img_size=side, patch_size=8)
+    if train:  # a region whose training forward is random is no task
+        kw.update(drop_rate=0.0, drop_path_rate=0.0)
+    model = timm.create_model(arch, pretrained=False, **kw)
+    return model, (torch.randn(2, 3, side, side) if tiny else torch.randn(32, 3, full, full),)
+
+
+def model_names(spec: str) -> list[str]:
+    """--models: a comma list of names and families (`timm`, `transformers`)."""
+    return [n for part in spec.split(",") if part for n in FAMILIES.get(part, part).split(",")]
 
 
 # Training losses (--mode train). Each is sent to the step processes as its own source: self-contained.
@@ -312,7 +346,9 @@ def _templates(src: str, dst: Path, tasks, model) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--models", default="gpt2")
+    ap.add_argument("--models", default="gpt2",
+                    help="comma list: gpt2, bert, resnet50, vit, llama, timm_resnet18, timm_resnet50, timm_vit; "
+                         "families: timm, transformers")
     ap.add_argument("--agents", default="cudagraph", help="comma list; 'folder' alone: only the candidates")
     ap.add_argument("--candidates", default=None, help="hand-written kernels: DIR/<task name>.py, DIR/<Class>.template.py")
     ap.add_argument("--device", default="cuda")
@@ -340,7 +376,7 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     args.db = args.db or str(args.out / "optimize_models.db")
     rows: list[dict] = []
-    for name in args.models.split(","):
+    for name in model_names(args.models):
         table = Table(args.out, rows, {"model": name, "state": "building", "budget_s": args.budget, "mode": args.mode})
         table.write()
         cand_dir = None
@@ -365,4 +401,5 @@ def main() -> int:
 
 if __name__ == "__main__":
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # random weights from configs: no hub, ever
     sys.exit(main())

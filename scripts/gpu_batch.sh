@@ -45,10 +45,12 @@ case "$what" in
       --budget $(( ${T_MODELS:-215} - 30 )) --out "$out/models"
     ;;
   models)
-    # MODELS=gpt2 (or resnet50, bert, vit, llama; several share T_MODELS); AGENTS, CANDIDATES (a
+    # MODELS=gpt2 (or resnet50, bert, vit, llama, timm_resnet50, timm_vit, timm; several share T_MODELS); AGENTS, CANDIDATES (a
     # folder, or "auto": benchmarks/candidates/<model> where it exists). The table is rewritten as
     # each stage and task ends: OUT/optimize_models.md survives the step's limit. DEVICE=cpu
     # SIZE=tiny tries the same step on a CPU. MODE=train: issue 17's whole models in training.
+    # MODELS=timm: timm's ResNet-50 and ViT-B/16 (the budget is shared, as for any list).
+    MODELS=${MODELS:-gpt2}; [ "$MODELS" = timm ] && MODELS=timm_resnet50,timm_vit
     n=$(echo "${MODELS:-gpt2}" | tr ',' '\n' | wc -l)
     # Training mode: the hand-written kernels are forward-only (benchmarks/candidates) and cudagraph
     # is inference-only, so MODE=train brings benchmarks/train_candidates/<model> where it exists

@@ -2,8 +2,8 @@
 GPU run spends device time on them: each model is captured and cut, every task's own code is
 swapped back in as its winner (through the custom operators), and the assembled model computes
 what the original computes; in training mode (the benchmark's losses, dropout off, batch norms
-frozen) its loss and every parameter's gradient too. timm's ResNet-50 needs torchvision (skipped
-where timm does not import)."""
+frozen) its loss and every parameter's gradient too. timm's ResNet-50 and ViT need torchvision
+(skipped where timm does not import)."""
 
 from __future__ import annotations
 
@@ -22,11 +22,11 @@ sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
 pytest.importorskip("transformers")
 import optimize_models as om  # noqa: E402
 
-MODELS = ["gpt2", "bert", "resnet50", "vit", "llama", "resnet50-timm"]
+MODELS = ["gpt2", "bert", "resnet50", "vit", "llama", "timm_resnet50", "timm_vit"]
 
 
 def _model(name: str, train: bool):
-    if name.endswith("-timm"):
+    if name.startswith("timm_"):
         pytest.importorskip("timm")
     torch.manual_seed(0)
     m, x = om.build(name, "tiny", train)
@@ -105,3 +105,10 @@ def test_compiled_assembly_gpt2():
     attn = {m2 for name, m2 in fast.named_modules() if name.endswith(".attn")}
     assert attn and all(ran[a] == 0 for a in attn)
     assert all(n == 1 for mod, n in ran.items() if mod not in attn), ran
+
+
+def test_model_families():
+    assert om.model_names("timm") == ["timm_resnet50", "timm_vit"]
+    assert om.model_names("gpt2,timm") == ["gpt2", "timm_resnet50", "timm_vit"]
+    assert om.model_names("transformers") == ["gpt2", "bert", "resnet50", "vit", "llama"]
+    assert set(om.TIMM) == {"timm_resnet18", "timm_resnet50", "timm_vit"}

@@ -3,6 +3,7 @@ project's own model into tasks: every task an ordinary problem that rebuilds its
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 
 import pytest
@@ -220,3 +221,46 @@ def test_input_code_keeps_masks_ids_and_spreads_without_a_sort():
     assert abs(float(out.std()) - 3) < 0.1 and abs(float(out.mean()) - 1) < 0.1
     assert _two_values(torch.tensor([1.0, float("nan"), 2.0])) is None
     assert _two_values(torch.full((5,), 2.5)) == (2.5, 2.5)
+
+
+class _Fmt(str, enum.Enum):
+    NCHW = "NCHW"
+    NHWC = "NHWC"
+
+
+class _Sized(int):
+    pass
+
+
+class _WithEnum(torch.nn.Module):
+    """timm's layers keep a str enum as a plain attribute (`output_fmt = Format.NCHW`)."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(8, 8)
+        self.output_fmt = _Fmt.NHWC
+
+    def forward(self, x):
+        y = self.lin(x)
+        return y * 2 if self.output_fmt == _Fmt.NHWC else y
+
+
+def test_str_enum_attribute_is_written_as_its_member(tmp_path):
+    """A str enum's repr (`<_Fmt.NHWC: 'NHWC'>`) is no code: it is written as the member itself,
+    and the task rebuilds the region with the same member (its forward takes the same branch)."""
+    from kernelswarm.optimize.codegen import CodegenError, Writer, literal
+
+    w = Writer()
+    assert literal(_Fmt.NHWC, w).endswith("_Fmt.NHWC")  # this test file's own class, embedded under a prefix
+    with pytest.raises(CodegenError, match="subclass of int"):
+        literal(_Sized(3), w)
+    net = torch.nn.Sequential(_WithEnum(), torch.nn.Linear(8, 8), _WithEnum())
+    c = _cut(net, (torch.randn(2, 8),))
+    task = next(t for t in c.tasks if t.class_name == "_WithEnum")
+    assert "_Fmt.NHWC\n" in task.source
+    _check_files(c, tmp_path)
+    path = tmp_path / "with_enum.py"
+    path.write_text(task.source)
+    mod = exec_problem(path.read_text(), str(path), "cpu")
+    built = mod.Model(*mod.get_init_inputs())
+    assert [m.output_fmt.value for m in built.modules() if hasattr(m, "output_fmt")] == ["NHWC"]

@@ -115,16 +115,19 @@ def _g(x: float) -> str:
 
 def literal(v: Any, w: Writer) -> str:
     """Python source for a plain value (configs, dtypes, enums, importable functions too)."""
-    if v is None or isinstance(v, (bool, int, str)):
+    # Enums first: a `str` or `int` enum (timm's `Format.NCHW`) is a str too, and its repr is no code.
+    if isinstance(v, enum.Enum):
+        return f"{w.use(type(v))}.{v.name}"
+    if v is None or type(v) in (bool, int, str):
         return repr(v)
-    if isinstance(v, float):
-        return _g(v)
+    if isinstance(v, float):  # numpy's float64 too: a float's value is all it carries
+        return _g(float(v))
+    if isinstance(v, (int, str)):  # another subclass: its repr need not rebuild it
+        raise CodegenError(f"a {type(v).__module__}.{type(v).__qualname__} value (a subclass of {type(v).__mro__[1].__name__})")
     if isinstance(v, torch.dtype):
         return str(v)
     if isinstance(v, torch.device):
         return f"torch.device({v.type!r})"
-    if isinstance(v, enum.Enum):
-        return f"{w.use(type(v))}.{v.name}"
     if isinstance(v, tuple):
         return "(" + "".join(literal(x, w) + ", " for x in v) + ")"
     if isinstance(v, list):
