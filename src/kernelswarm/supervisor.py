@@ -540,6 +540,10 @@ class Supervisor:
             ev.waited_for(*before)
             ev.waited_for(waited.seconds, waited.holder)
             ev.checks.insert(0, Check("retried alone", True, "ran out of device memory beside other evaluations; evaluated again alone"))
+        if getattr(self.config, "shard", None) and not ev.host:
+            # A shard's evaluations say where they were timed, as a spread run's do: the shards of
+            # a sweep run on several nodes and are reported as one run (report --db A --db B).
+            ev.host, ev.device_index = _this_place(self.config.device)
         return ev
 
     def _store_evaluation(self, problem: Problem, row: CandidateRow, fut: Future) -> None:
@@ -681,6 +685,17 @@ def _real_screener(lock: DeviceLock, gpu: str | None = None) -> Screener:
         return screened.screen_for_run(problem, device, lock, gpu, beside=beside)
 
     return screen
+
+
+def _this_place(device: str) -> tuple[str, int | None]:
+    """This machine's name, and the physical number of the GPU `device` names here (None on a CPU,
+    or for a GPU named by UUID)."""
+    import socket
+
+    from kernelswarm.locks import device_key
+
+    index = device_key(device).partition(":")[2]
+    return socket.gethostname(), int(index) if index.isdigit() else None
 
 
 def _real_evaluator() -> Evaluator:

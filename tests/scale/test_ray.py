@@ -112,3 +112,33 @@ def test_an_actor_killed_mid_evaluation_has_it_retried_elsewhere(tmp_path: Path,
         ray.shutdown()
         shutil.rmtree(temp, ignore_errors=True)
 
+
+
+@pytest.mark.parametrize("address, says", [
+    ("", "--ray needs an address: local, auto, or a Ray cluster's head as host:port"),
+    ("   ", "--ray needs an address"),
+    ("bogus", "--ray 'bogus' is not an address"),
+    ("ray://x", "--ray 'ray://x' is not an address"),
+    ("http://head:6379/x", "is not an address"),
+    ("head:0", "--ray 'head:0' is not an address"),
+    ("no-such-host.invalid:6379", "--ray no-such-host.invalid:6379: no Ray cluster answers there ("),
+    ("CLOSED", "no Ray cluster answers there (Connection refused); start one with `ray start --head`"),
+])
+def test_a_ray_address_that_cannot_be_used_is_one_line_and_nothing_is_written(
+        address: str, says: str, tmp_path: Path, monkeypatch) -> None:
+    """Checked before the store is opened: not Ray's half minute of native warnings."""
+    import socket
+
+    pytest.importorskip("ray")
+    if address == "CLOSED":  # a port that was just free: nothing listens there
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            address = f"127.0.0.1:{s.getsockname()[1]}"
+    monkeypatch.chdir(tmp_path)
+    for cmd in (["run", LINEAR, "--device", "cpu"], ["optimize", str(Path(LINEAR)), "--device", "cpu"]):
+        started = time.monotonic()
+        res = runner.invoke(app, [*cmd, "--ray", address])
+        assert res.exit_code == 2, res.output
+        assert len(res.output.strip().splitlines()) == 1 and says in res.output, res.output
+        assert time.monotonic() - started < 60
+    assert not Path("kernelswarm.db").exists() or Store("kernelswarm.db").list_runs() == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,10 +65,22 @@ def test_shards_run_separately_and_report_as_one(tmp_path: Path, monkeypatch, fa
     # The device line counts every shard's evaluations, not the first store's alone.
     each = [sum(c.verdict is not None for c in Store(f"s{k}.db").candidates(1)) for k in (1, 2)]
     assert all(each) and f"device: {sum(each)} candidate evaluations" in res.output, res.output
+    # Shards run on several nodes: each evaluation says which machine timed it, and the report says
+    # how many each timed (the terminal, the page, the JSON's attempts).
+    host = socket.gethostname()
+    assert all(c.timed_on == host for k in (1, 2) for c in Store(f"s{k}.db").candidates(1) if c.verdict)
+    assert f"timed on (evaluations): {host}: {sum(each)}" in res.output, res.output
+    assert f"timed on (evaluations): {host}: {sum(each)}" in (tmp_path / "rep" / "index.html").read_text()
+    assert {a["timed_on"] for p in data["problems"] for a in p["attempts"] if a["verdict"]} == {host}
+    # Per agent, the shards' attempts add up (one agent here, both problems).
+    [agent] = [a for a in data["agents"] if a["agent"] == "compile-freezing"]
+    assert agent["evaluated"] == sum(each), data["agents"]
 
     res = runner.invoke(app, ["export", "--db", "s1.db", "--db", "s2.db", "--out", "best"])
     assert res.exit_code == 0, res.output
     assert sorted(p.name for p in (tmp_path / "best").iterdir()) == ["tiny_conv.py", "tiny_linear.py"]
+    for f in (tmp_path / "best").iterdir():  # the winner's file says which machine timed it
+        assert f"# timed on: {host}" in f.read_text() or "# agent: none" in f.read_text()
 
 
 def test_joining_stores_that_are_not_shards_of_one_run_exits_2(tmp_path: Path, monkeypatch, fake) -> None:

@@ -118,8 +118,7 @@ def _spread(devices: str | None, ray: str | None, device: str | None) -> tuple[l
     if devices is not None and ray is not None:
         die("--ray and --devices are two ways to spread a run: choose one")
     if ray is not None:
-        scale_opts.check_ray()
-        return None, ray.strip()
+        return None, scale_opts.check_ray(ray)
     if devices is None:
         return None, None
     if device not in (None, "cuda"):

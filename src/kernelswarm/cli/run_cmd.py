@@ -71,7 +71,7 @@ def _run(store: "Store", db: Path, resume: bool, make_config: "Callable[[], RunC
         from kernelswarm.backends import available
 
         if config.ray:
-            scale_opts.check_ray()
+            scale_opts.check_ray(config.ray)
         elif not available(config.device):
             die(f"run {run_id} ran on {config.device}, which this machine does not have")
         console.print(f"resuming run {run_id} with its stored settings (device {config.device})")
@@ -159,7 +159,7 @@ def _config(problems: list[str], suite, level, device, agents, models, candidate
     if ray is not None:
         if devices is not None:
             die("--ray and --devices are two ways to spread a run: choose one (Ray places actors on every GPU)")
-        scale_opts.check_ray()
+        ray = scale_opts.check_ray(ray)
     gpus = None
     if devices is not None:
         if device not in (None, "cuda"):
@@ -425,6 +425,8 @@ def export_text(r: "ProblemResult", info: "RunInfo") -> str | None:
             f"# device: {info.device}" + (f" ({facts})" if facts else "")]
     if r.best is not None:
         head.append(f"# agent: {r.best.agent} (round {r.best.round}, candidate {r.best.id}, {r.best.kind or 'kind unknown'})")
+        if r.best.timed_on:
+            head.append(f"# timed on: {r.best.timed_on}")
         body = r.best.source
     else:
         which = r.best_baseline

@@ -30,12 +30,16 @@ def gpus(spec: str) -> "list[Gpu]":
         die(str(e))
 
 
-def check_ray() -> None:
-    """--ray without Ray installed: say how to install it."""
-    from kernelswarm.scale.ray_pool import RayError, import_ray
+def check_ray(address: str) -> str:
+    """A --ray value, before anything is written: Ray installed (else how to install it), the
+    address one Ray can use and, for a cluster, answering. Returns it stripped."""
+    from kernelswarm.scale.ray_pool import RayError, check_reachable, import_ray, parse_address
 
     try:
+        text = parse_address(address)[0]
         import_ray()
+        check_reachable(text)
+        return text
     except RayError as e:
         die(str(e))
 

@@ -65,6 +65,8 @@ def _problems(data: ReportData) -> None:
     console.print(f"outcomes: {data.outcome_line()}", markup=False)
     console.print(f"rejections: {data.rejections_line()}", markup=False)
     console.print(f"device: {data.device_line()}", markup=False)
+    if data.places_line():
+        console.print(f"timed on (evaluations): {data.places_line()}", markup=False, soft_wrap=True)
     for p in data.problems:
         if p.flags:
             more = f" (and {len(p.flags) - 1} more)" if len(p.flags) > 1 else ""

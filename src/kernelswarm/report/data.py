@@ -196,6 +196,16 @@ class ReportData:
         return (f"{n} candidate evaluations, {60 * n / wall:.1f} per minute; the device timed candidates "
                 f"{timing_s:.0f} s of the run's {wall:.0f} s wall ({timing_s / wall:.0%}){others}")
 
+    def places_line(self) -> str:
+        """Where the evaluations were timed, in a run spread over GPUs or nodes or made of shards
+        ('node1 cuda:0: 12, node2 cuda:0: 9'); '' when none says."""
+        counts: dict[str, int] = {}
+        for p in self.problems:
+            for a in p.attempts:
+                if a.timed_on and a.verdict is not None:
+                    counts[a.timed_on] = counts.get(a.timed_on, 0) + 1
+        return ", ".join(f"{where}: {n}" for where, n in sorted(counts.items()))
+
     def outcome_line(self) -> str:
         return metrics.outcome_line([(p.outcome, p.best_baseline) for p in self.problems])
 

@@ -296,6 +296,7 @@ def render_html(data: ReportData) -> str:
         f'<div class="sub">outcomes: {escape(data.outcome_line())}</div>',
         f'<div class="sub">rejections: {escape(data.rejections_line())}</div>',
         f'<div class="sub">device: {escape(data.device_line())}</div>',
+        f'<div class="sub">timed on (evaluations): {escape(data.places_line())}</div>' if data.places_line() else "",
         '<div class="tiles">' + "".join(f'<div class="tile"><b>{v}</b><span>{escape(k)}</span></div>' for v, k in tiles) + "</div>",
         "<h2>Speedup over problems</h2>",
         _figure(dist, "Speedup of each problem's result (log scale): its best correct candidate, or the faster "

@@ -29,6 +29,40 @@ class RayError(RuntimeError):
     """Ray is missing, cannot start or connect, or has no place for an actor; one line."""
 
 
+ADDRESS_HELP = "local, auto, or a Ray cluster's head as host:port (ray://host:port for Ray Client)"
+REACH_TIMEOUT_S = 5.0
+
+
+def parse_address(address: str) -> tuple[str, str, int | None]:
+    """A --ray value as (the value stripped, host, port): host "" and port None for `local` and
+    `auto`. Raises RayError for anything else that is not host:port or ray://host:port."""
+    text = address.strip()
+    if text in ("local", "auto"):
+        return text, "", None
+    if not text:
+        raise RayError(f"--ray needs an address: {ADDRESS_HELP}")
+    rest = text.removeprefix("ray://")
+    host, sep, port = rest.rpartition(":")
+    host = host.strip("[]")  # [::1]:6379
+    if not sep or not host or "/" in rest or not port.isdigit() or not 0 < int(port) < 65536:
+        raise RayError(f"--ray {text!r} is not an address: {ADDRESS_HELP}")
+    return text, host, int(port)
+
+
+def check_reachable(address: str) -> None:
+    """A cluster's head must answer on its port within REACH_TIMEOUT_S: a wrong address is one
+    line at once, not Ray's minute of retries on the terminal. Raises RayError."""
+    text, host, port = parse_address(address)
+    if port is None:
+        return
+    try:
+        socket.create_connection((host, port), timeout=REACH_TIMEOUT_S).close()
+    except OSError as e:
+        why = "no answer" if isinstance(e, TimeoutError) else (e.strerror or e.__class__.__name__)
+        raise RayError(f"--ray {text}: no Ray cluster answers there ({why}); start one with `ray start --head`, "
+                       "or use --ray local") from None
+
+
 def import_ray() -> Any:
     try:
         import ray
@@ -48,6 +82,26 @@ def _environment_only(env: dict[str, str]) -> Iterator[None]:
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+@contextmanager
+def _native_stderr_aside() -> Iterator[None]:
+    """Meanwhile, what Ray's native code writes to this process's stderr goes to a file that is
+    then dropped: a cluster it cannot join prints a warning a second for half a minute, and the
+    failure is said in one line (RayError) instead."""
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryFile() as aside:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(aside.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def connect(address: str, num_cpus: int | None = None, temp_dir: str | None = None) -> None:
@@ -74,8 +128,9 @@ def connect(address: str, num_cpus: int | None = None, temp_dir: str | None = No
         else:
             # Nodes get this package as it is here; they need its evaluator's libraries (torch).
             package = str(Path(__file__).resolve().parents[1])
-            ray.init(address=address, runtime_env={"py_modules": [package]}, log_to_driver=False,
-                     configure_logging=False)
+            with _native_stderr_aside():
+                ray.init(address=address, runtime_env={"py_modules": [package]}, log_to_driver=False,
+                         configure_logging=False)
     except Exception as e:  # ConnectionError, a missing cluster, a bad address: all one line
         raise RayError(f"--ray {address}: cannot start or reach Ray ({e.__class__.__name__}: "
                        f"{str(e).strip().splitlines()[0] if str(e).strip() else ''})") from None
