@@ -45,6 +45,11 @@ def test_devices_all_or_a_list_of_one_model() -> None:
             resolve_devices(spec, gpus)
     with pytest.raises(DeviceError, match="no GPU is visible"):
         resolve_devices("all", [])
+    with pytest.raises(DeviceError, match="no GPU is visible"):
+        resolve_devices("cuda:9", [])
+    # A user on a CPU trying CPU slots hears about the name, and what does that on CPUs.
+    with pytest.raises(DeviceError, match="'cpu' is not a GPU name; .* --ray local gives one evaluator per CPU slot"):
+        resolve_devices("cpu,cpu", [])
 
 
 def test_a_worker_sees_only_its_gpu(tmp_path: Path) -> None:

@@ -66,19 +66,22 @@ def resolve_devices(spec: str, gpus: list[Gpu] | None = None) -> list[Gpu]:
     """The GPUs a --devices value names: 'all', or a comma list of cuda:N (N as this process
     counts them) among `gpus` (default: this host's). Raises DeviceError for an unknown or
     repeated GPU, or GPUs of different models."""
+    text = spec.strip()
+    names = None if text == "all" else [p.strip() for p in text.split(",")]
+    for part in names or []:  # the names first: `--devices cpu,cpu` is a question about CPUs
+        if not re.fullmatch(r"cuda:\d+", part):
+            hint = ("; on CPUs, --jobs N runs evaluations side by side and --ray local gives one evaluator "
+                    "per CPU slot") if part.startswith("cpu") else ""
+            raise DeviceError(f"--devices: {part!r} is not a GPU name; use cuda:N (e.g. cuda:0,cuda:1) or all{hint}")
     present = host_gpus() if gpus is None else gpus
     if not present:
         raise DeviceError("--devices: no GPU is visible on this machine (nvidia-smi lists none)")
-    text = spec.strip()
-    if text == "all":
+    if names is None:
         chosen = list(present)
     else:
         chosen = []
-        for part in (p.strip() for p in text.split(",")):
-            m = re.fullmatch(r"cuda:(\d+)", part)
-            if not m:
-                raise DeviceError(f"--devices: {part!r} is not a GPU name; use cuda:N (e.g. cuda:0,cuda:1) or all")
-            i = int(m.group(1))
+        for part in names:
+            i = int(part.removeprefix("cuda:"))
             if i >= len(present):
                 raise DeviceError(f"--devices: cuda:{i} does not exist here ({len(present)} GPU(s) visible: "
                                   f"cuda:0..cuda:{len(present) - 1})")
