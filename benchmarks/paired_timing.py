@@ -3,6 +3,8 @@ no honest fixture may be rejected, and what pairing costs per evaluation.
 
     python benchmarks/paired_timing.py --device cpu --limit 12 --busy 2 --out OUT [--before-src DIR]
     python benchmarks/paired_timing.py --device cuda --limit 20 --out OUT
+    python benchmarks/paired_timing.py --device cuda --problems argmax,tests/evaluate/problems/matmul_big.py \
+        --before-src OLD/src --out OUT     # chosen copies, this tree and an older one alternately
     python benchmarks/paired_timing.py --wins-from DB [--wins-from DB2 ...] --out OUT
 
 Identical candidates: each chosen bundled problem (at the device's sizes, spread over levels 1-3)
@@ -63,7 +65,7 @@ def _child(src: Path, problem: Path, candidate: Path, device: str, timeout: floa
     phases = d.get("phases_s", {})
     ci = d.get("speedup_ci")
     return {
-        "verdict": d["verdict"], "reason": d["reason"][:200], "speedup": d.get("speedup"), "speedup_ci": ci,
+        "verdict": d["verdict"], "reason": d["reason"][:800], "speedup": d.get("speedup"), "speedup_ci": ci,
         "contains_1": (ci[0] <= 1.0 <= ci[1]) if ci else None,
         "reference_ms": d.get("reference_ms"), "candidate_ms": d.get("candidate_ms"),
         "calls": (d.get("candidate") or {}).get("n"), "wall_s": d.get("wall_s"), "process_s": wall,
@@ -97,9 +99,20 @@ def burners(n: int) -> list[subprocess.Popen]:
     return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
 
 
+def chosen(names: str) -> list:
+    """`--problems`: bundled problem names or paths of problem files, comma-separated."""
+    from kernelswarm.problems.load import load_problem
+    from kernelswarm.problems.suite import resolve_problems
+
+    out = []
+    for name in filter(None, (n.strip() for n in names.split(","))):
+        out += [load_problem(Path(name))] if Path(name).is_file() else resolve_problems([name])[0]
+    return out
+
+
 def cases(a: argparse.Namespace, work: Path) -> list[tuple[str, Path, Path]]:
     out = []
-    for p in pick(a.device, a.limit):
+    for p in (chosen(a.problems) if a.problems else pick(a.device, a.limit)):
         out.append((f"{p.name} / copy", p.path, identical(p, work)))
     if a.fixtures:
         sys.path.insert(0, str(FIXTURES))
@@ -173,15 +186,16 @@ def markdown(d: dict) -> str:
     lines = [f"device {d['device']}, {d['cpu_count']} cores, {d['busy']} burner processes; "
              f"{d['copies_containing_1']} of {d['copies']} copies' intervals contain 1; "
              f"honest rejected: {', '.join(d['honest_rejected']) or 'none'} (of {d['honest']})", "",
-             "| case | verdict | speedup | interval | calls | wall s | timing s | before: verdict | before: speedup | before: wall s | before: timing s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| case | verdict | speedup | interval | calls | wall s | timing s | before: verdict | before: speedup | before: interval | before: wall s | before: timing s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in d["rows"]:
         a, b = r["after"], r.get("before", {})
-        ci = a.get("speedup_ci")
+        ci, bci = a.get("speedup_ci"), b.get("speedup_ci")
         cell = lambda v, f="{:.2f}": f.format(v) if isinstance(v, (int, float)) else "-"  # noqa: E731
         lines.append(f"| {r['case']} | {a['verdict']} | {cell(a.get('speedup'))} | "
                      f"{f'{ci[0]:.2f}-{ci[1]:.2f}' if ci else '-'} | {a.get('calls') or '-'} | {cell(a.get('wall_s'), '{:.0f}')} | "
                      f"{cell(a.get('timing_s'), '{:.0f}')} | {b.get('verdict', '-')} | {cell(b.get('speedup'))} | "
+                     f"{f'{bci[0]:.2f}-{bci[1]:.2f}' if bci else '-'} | "
                      f"{cell(b.get('wall_s'), '{:.0f}')} | {cell(b.get('timing_s'), '{:.0f}')} |")
     if d.get("mean_wall_s"):
         w, t = d["mean_wall_s"], d["mean_timing_s"]
@@ -196,6 +210,7 @@ def main() -> int:
     ap.add_argument("--out", type=Path)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--limit", type=int, default=12, help="identical-candidate problems")
+    ap.add_argument("--problems", default="", help="instead of --limit: bundled names or problem files, comma-separated")
     ap.add_argument("--busy", type=int, default=0, help="processes burning a core each meanwhile")
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds per evaluation")
     ap.add_argument("--before-src", type=Path, default=None, help="a `src` folder from before paired timing")
