@@ -53,7 +53,8 @@ def one(problem: str, candidate: str, device: str, timeout: float) -> None:
 
 
 def _child(src: Path, problem: Path, candidate: Path, device: str, timeout: float) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(src)}
+    rest = os.environ.get("PYTHONPATH")  # the tree under test first; what else was there (e.g. pydantic) after it
+    env = {**os.environ, "PYTHONPATH": str(src) + (os.pathsep + rest if rest else "")}
     started = time.monotonic()
     r = subprocess.run([sys.executable, __file__, "--one", str(problem), str(candidate), "--device", device,
                         "--timeout", str(timeout)], capture_output=True, text=True, env=env, timeout=timeout + 300)
