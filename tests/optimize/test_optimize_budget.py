@@ -40,10 +40,15 @@ def test_stopped_before_the_search_keeps_the_whole_models_baselines(tmp_path, mo
     stages, events = [], []
     torch.manual_seed(0)
     model = tinynet.Model()
+    cands = tmp_path / "cands"
+    cands.mkdir()
+    (cands / "blocks_mlp.py").write_text((HERE / "candidates" / "blocks_mlp.py").read_text())
+    (cands / "block_attn.py").write_text("# a misspelt task name: matches no task\n")
     opt = kernelswarm.optimize(model, tuple(tinynet.get_inputs()), device="cpu", agents="folder",
-                               candidates=HERE / "candidates", db=str(tmp_path / "ks.db"), compile=False,
+                               candidates=cands, db=str(tmp_path / "ks.db"), compile=False,
                                should_stop=lambda: True, on_stage=stages.append, on_event=events.append)
     assert [s.name for s in stages] == ["cut", "baselines", "searched", "verified"]
+    assert any("matching no task" in n and "block_attn.py" in n and "blocks_attn" in n for n in opt.end_to_end.notes)
     assert stages[0].tasks and stages[0].end_to_end is None and "capture" in stages[0].seconds
     assert stages[1].end_to_end.eager_ms > 0 and stages[1].end_to_end.compile_ms is None
     assert len(calls) == 1  # timed once

@@ -84,3 +84,41 @@ def test_hand_written_kernel_end_to_end(tmp_path):
             torch.testing.assert_close(got, ref(x), rtol=1e-4, atol=1e-4)
     with pytest.raises(ValueError, match="optimized for Model"):
         kernelswarm.load(torch.nn.Linear(2, 2), tmp_path / "out")
+
+
+def test_output_folders_that_cannot_be_folders_are_refused_first(tmp_path):
+    """--out and --tasks-out are checked before any work: a file in the folder's place (or above
+    it) was a traceback after the cut (--tasks-out) or after the whole search (--out)."""
+    (tmp_path / "afile").write_text("")
+    for flag, value in (("--tasks-out", "afile"), ("--out", "afile"), ("--out", "afile/sub")):
+        r = _cli(str(HERE / "tinynet.py"), "--device", "cpu", flag, value, "--db", str(tmp_path / "ks.db"), cwd=tmp_path)
+        assert r.returncode == 2, (flag, r.stderr[-1000:])
+        assert len(r.stderr.strip().splitlines()) == 1 and "is a file, not a folder" in r.stderr and flag in r.stderr
+    assert not (tmp_path / "ks.db").exists()  # refused before the store was opened
+
+
+def test_api_refuses_a_tasks_out_file(tmp_path):
+    import tinynet
+
+    import kernelswarm
+    from kernelswarm.optimize.api import OptimizeError
+
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(OptimizeError, match="is a file, not a folder"):
+        kernelswarm.optimize(tinynet.Model(), tuple(tinynet.get_inputs()), device="cpu",
+                             tasks_out=str(tmp_path / "afile"), db=str(tmp_path / "ks.db"))
+
+
+def test_candidates_matching_no_task_are_named():
+    """`--candidates DIR` matches `DIR/<task name>.py` by name, as `run` matches problem names; a
+    file that names no task (a typo) is never tried, so the result's notes name it."""
+    import tempfile
+
+    from kernelswarm.optimize.search import unmatched_candidates
+
+    tasks = [type("T", (), {"name": n})() for n in ("blocks_mlp", "blocks_attn")]
+    with tempfile.TemporaryDirectory() as d:
+        for f in ("blocks_mlp.py", "blocks-attn.py", "helpers.txt", "_shared.py"):
+            (Path(d) / f).write_text("")
+        assert unmatched_candidates(d, tasks) == ["blocks-attn.py"]
+    assert unmatched_candidates(None, tasks) == []

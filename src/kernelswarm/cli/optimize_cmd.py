@@ -60,6 +60,14 @@ def optimize(
     if not 0.0 <= min_gain < 10.0:
         die(f"--min-gain must be between 0 and 10 (a share: 0.02 means 2%), not {min_gain}")
     wall = _seconds(time_budget)
+    from kernelswarm.optimize.search import check_folder
+
+    for folder, flag in ((out, "--out"), (tasks_out, "--tasks-out")):
+        if folder is not None:
+            try:
+                check_folder(folder, flag)
+            except ValueError as e:
+                die(str(e))
     gpus, ray = _spread(devices, ray, device)
     problem, model, inputs, device, loss_fn = _load_model(model_file, device)
     if loss_fn is not None and mode != "train":

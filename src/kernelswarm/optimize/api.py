@@ -16,7 +16,13 @@ from kernelswarm.optimize.assemble import Winner, apply_to, assembled_source
 from kernelswarm.optimize.baseline_cache import resumable_baselines
 from kernelswarm.optimize.capture import CaptureError, capture
 from kernelswarm.optimize.clock import clocked
-from kernelswarm.optimize.search import MIN_SHARE, run_tasks, write_tasks
+from kernelswarm.optimize.search import (
+    MIN_SHARE,
+    check_folder,
+    run_tasks,
+    unmatched_candidates,
+    write_tasks,
+)
 from kernelswarm.optimize.tasks import Cut, Task, cut
 from kernelswarm.optimize.verify import (
     MIN_GAIN,
@@ -195,6 +201,11 @@ def optimize(model: nn.Module, example_inputs: Any, device: str | None = None, a
         raise OptimizeError(f"device {device!r} is not available on this machine")
     if time_budget is not None and not time_budget > 0:
         raise OptimizeError(f"time_budget is wall seconds, more than 0, not {time_budget!r}")
+    if tasks_out is not None:
+        try:
+            check_folder(tasks_out, "tasks_out")
+        except ValueError as e:
+            raise OptimizeError(str(e)) from None
     names = parse_names(agents) if isinstance(agents, str) else (list(agents) if agents else None)
     s = Settings(device, names, str(models) if models else None, str(candidates) if candidates else None, rounds,
                  budget, str(db), jobs, timeout, precision, resume, tasks_out, min_share, compile, compile,
@@ -259,6 +270,10 @@ def run(model: nn.Module, example_inputs: Any, s: Settings, whole: Problem | Non
     t = time.monotonic()
     e2e = _verify(s, user, redrawn, source, compiled, base, whole is None, loss)
     secs["verify"] = time.monotonic() - t
+    stray = unmatched_candidates(s.candidates, c.tasks)
+    if stray:
+        e2e.notes.append(f"candidates matching no task (never tried): {', '.join(stray[:8])}"
+                         f"{' ...' if len(stray) > 8 else ''}; task names: {', '.join(t.name for t in c.tasks)}")
     if clock is not None and clock.stopped and not any("time budget" in n for n in e2e.notes):
         e2e.notes.append(f"the time budget ({clock.seconds:.0f} s) ended the search early: resume to continue")
     result_model = _result_model(model, e2e.choice, source, c.tasks, winners, s.device)

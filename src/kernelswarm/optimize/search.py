@@ -113,3 +113,23 @@ def run_tasks(problems: list[Problem], tasks: list[Task], store, config, agents:
     note = (lambda m: on_event(Event("note", "", message=m))) if on_event else None
     with place(config, note) as slots:
         return run_placed(store, config, gated, slots, problems, run_id, on_event=on_event, should_stop=should_stop)
+
+
+def check_folder(path: str | Path, what: str) -> None:
+    """A folder to write (--out, --tasks-out) that cannot be one: refused before any work, not
+    after the search (a file in its place, or under a file)."""
+    p = Path(path)
+    for q in (p, *p.parents):
+        if q.exists():
+            if not q.is_dir():
+                raise ValueError(f"{what} {path}: {q} is a file, not a folder")
+            return
+
+
+def unmatched_candidates(folder: str | None, tasks: list[Task]) -> list[str]:
+    """Files of the candidates folder that name no task (`DIR/<task name>.py` is matched by name,
+    as `run` matches problem names): a misspelt name would otherwise be silently never tried."""
+    if not folder or not Path(folder).is_dir():
+        return []
+    names = {t.name for t in tasks}
+    return sorted(f.name for f in Path(folder).glob("*.py") if f.stem not in names and not f.name.startswith("_"))
