@@ -113,7 +113,7 @@ def test_builtin_compile_candidates_leave_global_settings_alone():
             torch._dynamo.config.recompile_limit) == before
 
 
-def _saved(tmp_path, torch_version=None):
+def _saved(tmp_path, torch_version=None, device="cpu"):
     """A saved folder (as OptimizedModel.save writes it) holding the MLP winner."""
     import json
 
@@ -127,7 +127,7 @@ def _saved(tmp_path, torch_version=None):
             "share": 0.3, "fingerprint": fingerprint(tinynet.Model().blocks[0].mlp), "inputs": [], "outputs": [],
             "winner": {"task": "blocks_mlp", "agent": "test", "candidate_ms": 1.0, "baseline_ms": 2.0}}
     (tmp_path / "manifest.json").write_text(json.dumps({
-        "format": 1, "model_class": "Model", "device": "cpu", "versions": {"torch": torch_version or torch.__version__},
+        "format": 1, "model_class": "Model", "device": device, "versions": {"torch": torch_version or torch.__version__},
         "choice": "assembled", "correct": True, "figures": {}, "tasks": [task], "refused": []}))
     return model
 
@@ -165,6 +165,23 @@ def test_load_applies_warns_and_refuses(tmp_path):
         kernelswarm.load(tinynet.Model(), other)
     with pytest.raises(ValueError, match="optimized for Model, not Linear"):
         kernelswarm.load(torch.nn.Linear(2, 2), tmp_path)
+
+
+def test_load_warns_when_the_winners_cannot_run_here(tmp_path):
+    """A folder optimized on a GPU, loaded on a machine without one (or onto a model left on the
+    CPU): the winners never run there, and the user is told rather than left to find no speedup."""
+    import pytest
+    import tinynet
+
+    import kernelswarm
+
+    _saved(tmp_path, device="cuda")
+    if torch.cuda.is_available():
+        match = "the model's parameters are on cpu"
+    else:
+        match = "optimized on cuda, which this machine does not have"
+    with pytest.warns(UserWarning, match=match):
+        kernelswarm.load(tinynet.Model(), tmp_path)
 
 
 def test_allowances_follow_the_share():

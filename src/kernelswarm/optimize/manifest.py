@@ -91,6 +91,7 @@ def load(model: Any, folder: str | Path) -> Any:
     if cls != m["model_class"]:
         raise LoadError(f"{folder} was optimized for {m['model_class']}, not {cls}")
     _warn_machine(m)
+    _warn_device(model, m["device"])
     source_path = folder / "assembled.py"
     if m["choice"] in ("eager", "compile") or not source_path.is_file():
         return torch.compile(model) if m["choice"] == "compile" else model
@@ -122,6 +123,22 @@ def _only(source: str, keep: list[str]) -> str:
     return source.replace("def ks_assemble(model):", f"_KS_KEEP = {keep!r}\n\n\ndef ks_assemble(model):", 1).replace(
         "    return ks_apply(model, _KS_PLANS, _KS_WINNERS)",
         "    return ks_apply(model, [p for p in _KS_PLANS if p['task'] in _KS_KEEP], _KS_WINNERS)", 1)
+
+
+def _warn_device(model: Any, device: str) -> None:
+    """Winners run only for calls on the device they were verified on: a folder optimized on a GPU
+    loaded where there is none, or onto a model left on another device, would silently run the
+    original model everywhere."""
+    from kernelswarm.backends import available
+
+    if device != "cpu" and not available(device):
+        warnings.warn(f"kernelswarm.load: optimized on {device}, which this machine does not have: the winners "
+                      "run only for calls on it, so the original model runs", stacklevel=3)
+        return
+    here = next((t.device.type for t in model.parameters()), None)
+    if here is not None and here != device:
+        warnings.warn(f"kernelswarm.load: optimized on {device}, but the model's parameters are on {here}: the "
+                      f"winners run only for calls on {device} (move the model there first)", stacklevel=3)
 
 
 def _warn_machine(m: dict[str, Any]) -> None:
