@@ -219,3 +219,15 @@ def test_an_evaluation_that_waited_for_another_process_says_so(tmp_path: Path) -
     assert attempt.lock_wait.startswith(f"waited {ev.lock_wait_s:.1f} s") and f"pid {others[0].pid}" in attempt.lock_wait
     html = render_html(data)
     assert escape(attempt.lock_wait) in html and "1 of them waited" in html
+
+
+def test_a_process_can_name_itself_to_those_it_keeps_waiting(tmp_path: Path) -> None:
+    code = ("import sys, time; from kernelswarm import locks; locks.name_holder('a kernelswarm Ray actor of pid 1');"
+            " locks.device_lock('cpu').acquire(); print('held', flush=True); time.sleep(600)")
+    other = _holder(code)
+    try:
+        with pytest.raises(locks.Busy) as refused:
+            locks.device_lock("cpu").acquire(wait=False)
+        assert refused.value.holder == f"pid {other.pid} (a kernelswarm Ray actor of pid 1)"
+    finally:
+        _end(other)

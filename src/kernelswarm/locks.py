@@ -154,8 +154,19 @@ def _open_lock_file(path: Path) -> int:
     return fd
 
 
+_HOLDER_NAME: str | None = None  # how this process names itself in lock files, when its argv would not do
+
+
+def name_holder(name: str) -> None:
+    """Name this process in the lock files it writes from now on (a Ray actor's argv is Ray's
+    worker script and its sockets, which tell a waiting user nothing)."""
+    global _HOLDER_NAME
+    _HOLDER_NAME = name
+
+
 def _write_holder(fd: int) -> None:
-    line = f"pid {os.getpid()} ({' '.join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv))[:160]})\n"
+    what = _HOLDER_NAME or " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv))
+    line = f"pid {os.getpid()} ({what[:160]})\n"
     with contextlib.suppress(OSError):  # a read-only descriptor (another user's file) names nobody
         os.ftruncate(fd, 0)
         os.pwrite(fd, line.encode(errors="replace"), 0)

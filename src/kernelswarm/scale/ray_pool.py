@@ -13,6 +13,7 @@ Ray is an optional extra; `import ray` happens only in the functions here that n
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import socket
 import threading
@@ -112,6 +113,9 @@ def connect(address: str, num_cpus: int | None = None, temp_dir: str | None = No
     ray = import_ray()
     if ray.is_initialized():
         return
+    # A local Ray keeps token authentication on by default and logs a warning saying so on every
+    # start, onto the run's progress lines; it stays on, and unsaid.
+    logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
     try:
         if address == "local":
             with _environment_only(actor_environment(os.environ)):
@@ -139,9 +143,11 @@ def connect(address: str, num_cpus: int | None = None, temp_dir: str | None = No
 class EvaluatorActor:
     """One place that times, in its own process on some node: `evaluate` and `time_baselines` as
     the local ones, with this actor's own device lock. At most `jobs` of its calls run at once (a
-    lost neighbour's work may be sent here besides its own), so --jobs 1 keeps timings exclusive."""
+    lost neighbour's work may be sent here besides its own), so --jobs 1 keeps timings exclusive.
+    `run`: the supervisor that started it ('pid N on host'), how the device lock files it writes
+    name it to another kernelswarm process kept waiting."""
 
-    def __init__(self, device: str, jobs: int, cpu_threads: int | None) -> None:
+    def __init__(self, device: str, jobs: int, cpu_threads: int | None, run: str = "") -> None:
         from kernelswarm.evaluate.parent.devicelock import DeviceLock
         from kernelswarm.scale.environment import actor_environment
 
@@ -154,6 +160,10 @@ class EvaluatorActor:
         self.slots = threading.BoundedSemaphore(max(1, jobs))
         self.busy: dict[str, int] = {}  # method -> calls under way
         self.host = socket.gethostname()
+        from kernelswarm.locks import name_holder
+
+        # What another kernelswarm process kept waiting for this actor's device is told.
+        name_holder(f"a kernelswarm Ray actor of {run}" if run else "a kernelswarm Ray actor")
         self.gpu_index: int | None = None
         if device == "cuda":
             import ray
@@ -240,7 +250,8 @@ class ActorPool:
             shape = {"num_cpus": cpu_threads}
         n = min(n, count) if count else n
         remote = ray.remote(max_restarts=0, max_concurrency=4 * max(1, jobs) + 4, **shape)(EvaluatorActor)
-        self.actors = [remote.remote(device, jobs, cpu_threads) for _ in range(n)]
+        run = f"pid {os.getpid()} on {socket.gethostname()}"  # the supervisor, as lock files name holders
+        self.actors = [remote.remote(device, jobs, cpu_threads, run) for _ in range(n)]
         self.lost: list[int] = []  # indices of actors lost so far, in order
         self._guard = threading.Lock()
         self.places = [self._describe(i) for i in range(n)]
