@@ -149,12 +149,12 @@ def test_timm_training_gradients(name, no_network):
 def test_timm_resnet18_optimized_end_to_end_on_cuda(tmp_path, no_network):
     """The whole pipeline on a timm model on the GPU (built-in compile agent, a time budget):
     the result is correct, never slower than the faster of eager and torch.compile, and loads
-    onto a fresh instance."""
+    onto a fresh instance. Its time budget fits scripts/gpu_batch.sh's default per-test limit (240 s)."""
     import kernelswarm
 
     model, x = _build("resnet18", "cuda", batch=8)
     opt = kernelswarm.optimize(model, x, device="cuda", agents="compile", db=str(tmp_path / "ks.db"),
-                               timeout=300, time_budget=420, jobs=2)
+                               timeout=120, time_budget=180, jobs=2)
     e = opt.end_to_end
     print("choice", opt.choice, "vs eager", opt.speedup_vs_eager, "vs compile", opt.speedup_vs_compile,
           "tasks", [(t.name, t.count, round(t.share, 3), t.agent, t.speedup) for t in opt.tasks], "notes", e.notes)
