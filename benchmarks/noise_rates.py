@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
 TESTS = ROOT / "tests" / "evaluate"
 TIMING_CHEATS = "noop_flush,swapped_timer,reply_shave,burst_fake,reply_rewrite"
+THREADS = [0]  # --copy-threads: intra-op threads of the copies' workers (0: the default, all cores)
 
 
 def one(kind: str, name: str, index: int, problem_path: str) -> None:
@@ -78,8 +79,11 @@ def one(kind: str, name: str, index: int, problem_path: str) -> None:
         "reason": ev.reason[:240], "speedup": ev.speedup, "ci": list(ci) if ci else None,
         "contains_1": (ci[0] <= 1.0 <= ci[1]) if ci else None,
         "decision": decide(ci, 0.02).value if ev.correct else None, "stated": stated,
+        "candidate_ms": ev.candidate.median_ms if ev.candidate else None,  # charged, as the speedup uses it
+        "reference_ms": ev.reference.median_ms if ev.reference else None,
         "calls": ev.candidate.n if ev.candidate else None, "wall_s": round(ev.wall_s, 1), "shares": shares,
         "ended": time.strftime("%H:%M:%S", time.gmtime()),
+        "wall_clock": next((c.detail[:600] for c in ev.checks if c.name == "wall-clock"), None),
     }))
 
 
@@ -123,6 +127,8 @@ def _child(case: tuple[str, str, int, str], timeout: float) -> dict:
     kind, name, index, problem = case
     with tempfile.TemporaryDirectory(prefix="ks-noise-locks-") as locks:
         env = {**os.environ, "PYTHONPATH": str(SRC), "KERNELSWARM_LOCK_DIR": locks}
+        if kind == "copy" and THREADS[0]:  # the fixtures' own options set their threads (1)
+            env["KERNELSWARM_CPU_THREADS"] = str(THREADS[0])
         load0 = os.getloadavg()[0]
         started = time.monotonic()
         try:
@@ -224,6 +230,7 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=5, help="evaluations of each honest case")
     ap.add_argument("--copies", type=int, default=10, help="bundled problems evaluated against a copy of themselves")
     ap.add_argument("--copy-repeats", type=int, default=3, help="evaluations of each copy")
+    ap.add_argument("--copy-threads", type=int, default=0, help="the copies' CPU threads (0: the default, all cores)")
     ap.add_argument("--fixtures", default="all", help="honest fixtures (file stems, comma-separated), 'all' or ''")
     ap.add_argument("--slow", action="store_true", help="include fixtures marked slow")
     ap.add_argument("--cheats", default=TIMING_CHEATS, help="cheat fixtures (file stems) run beside them, or ''")
@@ -242,12 +249,13 @@ def main() -> int:
         ap.error("--out is required")
     a.out.mkdir(parents=True, exist_ok=True)
     sys.path.insert(0, str(Path(__file__).parent))
+    THREADS[0] = a.copy_threads
     if a.summarize:
         rows = [json.loads(line) for line in a.summarize.read_text().splitlines() if line.strip()]
     else:
         rows = measure(a)
     header = (f"{os.cpu_count()} cores; load {a.load or 'none'} made by this script, {a.jobs} evaluations at once; "
-              f"{len(rows)} evaluations")
+              f"copies on {a.copy_threads or 'all'} threads; {len(rows)} evaluations")
     (a.out / "noise_rates.json").write_text(json.dumps({"load": a.load, "jobs": a.jobs, "rows": rows}, indent=1))
     (a.out / "noise_rates.md").write_text(markdown(rows, header))
     print(markdown(rows, header))

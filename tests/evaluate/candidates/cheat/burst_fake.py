@@ -1,6 +1,6 @@
 # kernelswarm-test: problem=matmul_tanh verdict=incorrect check=timed-output static=off calls=200
 # kernelswarm-test: device=cuda problem=matmul_tanh verdict=incorrect check=timed-output static=off
-# kernelswarm-test: problem=matmul_tanh verdict=incorrect|timeout static=off calls=100000 min_timing=100000 timeout=60
+# kernelswarm-test: problem=matmul_tanh verdict=incorrect|timeout static=off calls=100000 min_timing=100000 timeout=90
 # Claims 60% of each timed call's real time, and makes the bursts of calls that would expose
 # that (the parent times them on its own clock) fast: of each burst it computes only the first
 # call and repeats that call's fingerprint for the others. The fingerprints of burst calls chosen
