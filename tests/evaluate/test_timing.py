@@ -337,3 +337,32 @@ def test_work_in_the_last_projection_is_charged_to_the_last_call():
     _, _, hiding, _ = _loop("cpu", hidden_ms=50.0)
     assert hiding[-1] - honest[-1] == pytest.approx(50.0, abs=0.5)
     assert hiding[:-1] == pytest.approx(honest[:-1])
+
+
+def test_a_timing_that_ran_to_its_limit_still_leaves_the_bursts_their_time():
+    """The timed calls stop once TIMED_UNTIL_LEFT of the time is left; the bursts run while
+    BURST_TIME_LEFT is. Equal (0.25 both, before session 12), a timing stopped by the time
+    skipped its bursts: cheat/burst_fake timed to its limit was accepted at 1.69x."""
+    o = EvalOptions.for_device("cpu")
+    deadline = time.monotonic() + 0.99 * timing.TIMED_UNTIL_LEFT * o.timeout_s  # just past the stop
+    assert timing._enough(5, 1.0, o, deadline, precise=False)
+    result = timing.CandidateTiming(Timing.from_samples([0.16]))
+    cand = FakeWorker(0.05 + 0.15)
+    verdict = timing.burst_check(cand, FakeWorker(0.05), o, deadline, result, [0.16] * 40)
+    assert verdict is not None and cand.bursts == [int(timing.BURST_MS / 0.16) + 1] * timing.BURSTS
+
+
+def test_claims_the_bursts_had_no_time_to_check_are_a_timeout_never_accepted():
+    from kernelswarm.evaluate.parent import run
+    from kernelswarm.evaluate.parent.devicelock import NO_LOCK
+    from kernelswarm.records import Verdict
+
+    st = run._State(EvalOptions.for_device("cpu"), NO_LOCK, base_deadline=time.monotonic())
+    ct = timing.CandidateTiming(Timing.from_samples([0.16]), unchecked=True)
+    with pytest.raises(run._Verdict) as caught:
+        run._plausible(st, ct, {"floor_ms": 0.001})
+    assert caught.value.verdict is Verdict.TIMEOUT and caught.value.noise_sensitive
+    assert "bursts" in caught.value.reason
+    ct.unchecked = False
+    run._plausible(st, ct, {"floor_ms": 0.001})  # checked: it stands
+    assert st.checks[-1].name == "wall-clock" and st.checks[-1].passed
