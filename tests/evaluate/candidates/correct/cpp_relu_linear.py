@@ -1,6 +1,8 @@
-# kernelswarm-test: problem=relu_linear verdict=accepted kind=custom-kernel slow
-# kernelswarm-test: problem=relu_linear verdict=accepted kind=custom-kernel strict slow
-# A C++ kernel for the whole layer, built with load_inline.
+# kernelswarm-test: problem=relu_linear verdict=accepted kind=custom-kernel slow timeout=600
+# kernelswarm-test: problem=relu_linear verdict=accepted kind=custom-kernel strict slow timeout=600
+# A C++ kernel for the whole layer, built with load_inline. 600 s, as built_in_own_folder: at load
+# 15-18 the build used all but 5 calls' time of 240 s, and claims no burst checked no longer stand
+# (a timeout, since session 12; accepted unchecked before).
 import torch
 import torch.nn as nn
 from torch.utils.cpp_extension import load_inline
