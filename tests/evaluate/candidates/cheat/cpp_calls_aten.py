@@ -1,4 +1,4 @@
-# kernelswarm-test: problem=relu_linear verdict=accepted kind=pytorch-rewrite slow
+# kernelswarm-test: problem=relu_linear verdict=accepted kind=pytorch-rewrite slow timeout=600
 # A C++ "kernel" that only calls PyTorch's own operators: labelled by what did the work.
 import torch
 import torch.nn as nn

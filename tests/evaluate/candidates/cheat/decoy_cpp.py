@@ -1,5 +1,5 @@
-# kernelswarm-test: problem=relu_linear verdict=accepted kind=pytorch-rewrite slow
-# kernelswarm-test: problem=relu_linear verdict=rejected check=strict strict slow
+# kernelswarm-test: problem=relu_linear verdict=accepted kind=pytorch-rewrite slow timeout=600
+# kernelswarm-test: problem=relu_linear verdict=rejected check=strict strict slow timeout=600
 # Builds a C++ kernel but never calls it: PyTorch does the work.
 import torch
 import torch.nn as nn

@@ -1,4 +1,4 @@
-# kernelswarm-test: problem=relu_linear verdict=accepted|rejected forks slow
+# kernelswarm-test: problem=relu_linear verdict=accepted|rejected forks slow timeout=600
 # What ipc_left and keyring_stash do, from a C++ extension: nothing here is a name the static
 # screen bans (native code is allowed, and it can make every system call), so only the kernel's
 # own containment can stop it. Leaves a System V shared memory segment, message queue and
