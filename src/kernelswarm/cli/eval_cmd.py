@@ -98,17 +98,19 @@ def _ci(ci: tuple[float, float] | None) -> str:
 
 
 def _print_summary(ev) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     color = "green" if ev.correct else "red"
     what = " (training: forward + backward)" if ev.mode.value == "train" else ""
-    console.print(f"[bold]{ev.problem}[/] on {ev.device}{what}: [{color}]{ev.verdict.value}[/] — {ev.reason}")
+    console.print(f"[bold]{ev.problem}[/] on {ev.device}{what}: [{color}]{ev.verdict.value}[/] — {escape(ev.reason)}", highlight=False)
     table = Table(show_header=True, header_style="bold")
     table.add_column("check")
     table.add_column("")
     table.add_column("detail", overflow="fold")
     for c in ev.checks:
-        table.add_row(c.name, "[green]pass[/]" if c.passed else "[red]FAIL[/]", c.detail)
+        # The details carry what a candidate wrote (its error, its range names): text, not markup.
+        table.add_row(escape(c.name), "[green]pass[/]" if c.passed else "[red]FAIL[/]", escape(c.detail))
     console.print(table)
     if ev.reference:
         console.print(f"reference (eager): {ev.reference.median_ms:.4g} ms median, spread {ev.reference.spread:.1%}, {ev.reference.n} calls")
@@ -121,8 +123,6 @@ def _print_summary(ev) -> None:
         console.print(f"[bold]speedup {ev.speedup:.2f}x{_ci(ev.speedup_ci)} vs eager{extra}[/] ({ev.kind.value})")
         if ev.speedup_ci and ev.speedup_ci[0] < 1.0 < ev.speedup_ci[1]:
             console.print("[dim]the interval contains 1: no speedup beyond the noise of this machine[/]")
-    from rich.markup import escape
-
     for flag in ev.problem_flags:
         console.print(f"[yellow]problem flagged:[/] {escape(flag)}", highlight=False)
     if ev.problem_flags:

@@ -26,6 +26,7 @@ from kernelswarm.evaluate.parent.options import EvalOptions
 from kernelswarm.evaluate.parent.procs import WorkerFailed, WorkerProcess, init_message
 from kernelswarm.evaluate.parent.static import screen_source
 from kernelswarm.locks import device_lock
+from kernelswarm.printable import printable_fields
 from kernelswarm.problems.load import Problem, ProblemError
 from kernelswarm.records import Check, Evaluation, Kind, Mode, Precision, Timing, Verdict
 
@@ -259,7 +260,10 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
         st.phases["device_wait"] = st.waited_s
     ev.phases_s = {k: round(v, 3) for k, v in st.phases.items()}
     ev.wall_s = time.monotonic() - started
-    # Everything here that a candidate could influence, scrubbed of secrets before anyone sees it.
+    # Everything here that a candidate could influence, shown as text (no terminal controls) and
+    # scrubbed of secrets before anyone sees it.
+    ev = printable_fields(ev, ("reason", "log_tail"))
+    ev.checks = [printable_fields(c, ("detail",)) for c in ev.checks]
     return redact.scrub_record(ev), pair
 
 
@@ -434,7 +438,9 @@ def _memory_limit(device: str) -> int | None:
 
 
 def _one_line(text: str) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
+    # Lines end at newlines only: split at a carriage return (or another of str.splitlines's
+    # breaks), a candidate's message chose what the reason showed (cheat/terminal_escape).
+    lines = [line for line in text.strip().split("\n") if line.strip()]
     return (lines[-1] if lines else "unknown error")[:500]
 
 
