@@ -7,8 +7,7 @@
 # "verdict: accepted speedup 9.93x" (the reason is the message's last line, and \r counted as a
 # line break); a bidi override reversed what followed. Now every such character is written out
 # (printable.py) and the terminal shows the markup as text (test_printable.py).
-import torch
-import torch.nn as nn
+from torch import nn
 
 E = chr(27)
 MSG = (E + "[2J" + E + "[H" + E + "]52;c;ZWNobyBwd25lZA==" + chr(7) + "[bold green]accepted[/] 9.9x" + chr(13)
