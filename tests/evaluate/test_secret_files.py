@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import uuid
 from pathlib import Path
@@ -25,7 +26,10 @@ def test_a_projects_env_file_is_not_readable(tmp_path, monkeypatch) -> None:
     project = tmp_path / "project"
     (project / "src").mkdir(parents=True)
     (project / ".env").write_bytes(KEY)
-    monkeypatch.syspath_prepend(str(project))  # as `python -m kernelswarm` run from the project has it
+    # A project whose code the worker imports (PYTHONPATH=. from its root), its .env beside that
+    # code. A folder only on the evaluator's own import path is not in the worker's root at all
+    # (test_a_key_in_a_folder_on_the_evaluators_import_path_is_not_readable).
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(project), os.environ.get("PYTHONPATH")) if p))
     options = EvalOptions.for_device("cpu", timeout_s=240.0, static_screen=False, timed_calls=10, min_timing_s=0.0,
                                      max_timed_calls=20, cpu_threads=1)
     source = (CANDIDATES / "isolation" / "dotenv_seeker.py").read_text()
@@ -140,3 +144,23 @@ def test_a_compiler_outside_the_system_folders_gets_its_own_folders_only(tmp_pat
     shown = set(rootfs.exposed([str(prefix / "bin")]))
     assert {str(prefix / d) for d in ("bin", "lib", "libexec", "include")} <= shown, shown
     assert str(prefix) not in shown and str(tmp_path / "opt") not in shown
+
+
+@pytest.mark.skipif(not contain.available(), reason="no namespaces here")
+def test_a_key_in_a_folder_on_the_evaluators_import_path_is_not_readable(tmp_path, monkeypatch) -> None:
+    """Issue 14.3, adv12: a project folder on the evaluator's own import path (the folder of the
+    script that started it, or one a notebook prepended) holding a key in an ordinary module and
+    a store. A worker is a new interpreter and never imports from there: the folder is not in its
+    root, and isolation/project_keys finds neither (before: both hashes came back)."""
+    project = tmp_path / "project"
+    project.mkdir()
+    key = f"sk-adv12-{uuid.uuid4().hex}"
+    (project / "settings.py").write_text(f'OPENAI_API_KEY = "{key}"\n')
+    (project / "ks.db").write_bytes(b"SQLite format 3\x00" + b"\x00" * 84)
+    monkeypatch.syspath_prepend(str(project))
+    source = (CANDIDATES / "isolation" / "project_keys.py").read_text()
+    ev = evaluate(load_problem(PROBLEMS / "relu_linear.py"), source, _options())
+    told = json.dumps(ev.to_dict(), default=str)
+    assert hashlib.sha256(key.encode()).hexdigest() not in told and key not in told, ev.reason
+    assert str(project) not in told, ev.reason
+    assert ev.verdict.value == "accepted", (ev.verdict.value, ev.reason)

@@ -90,21 +90,17 @@ def shared_paths() -> list[str]:
 
 def code_paths(pythonpath: str, env: dict[str, str] | None = None) -> list[str]:
     """Folders the worker's own code lives in (the interpreter, its prefixes, site folders and the
-    folders their .pth files add, `pythonpath`, the rest of this process's import path, and the
-    folders `env`'s PATH, library and CUDA variables name: compilers, ninja, CUDA): the candidate's
-    own root (rootfs.py) shows them, and a private /tmp or home must not hide them when kernelswarm,
+    folders their .pth files add, `pythonpath`: the worker's whole import path, and the folders
+    `env`'s PATH, library and CUDA variables name: compilers, ninja, CUDA): the candidate's own
+    root (rootfs.py) shows them, and a private /tmp or home must not hide them when kernelswarm,
     its Python or its tools were installed there (a CI clone, a venv, ~/.local/bin), or the worker
-    would fail to start, or import another kernelswarm. Not this process's working folder, nor a
-    folder above or below it that only the import path names (`python -m` puts it first there):
-    the worker never imports from it, and it is where a project keeps its store and its keys."""
-    cwd = os.path.realpath(os.getcwd())
-
-    def near_cwd(p: str) -> bool:
-        r = os.path.realpath(p)
-        return r == cwd or cwd.startswith(r.rstrip("/") + "/") or r.startswith(cwd + "/")
-
+    would fail to start, or import another kernelswarm. Not the rest of this process's import path:
+    the worker is a new interpreter and never imports from what this process added to its own (the
+    working folder `python -m` puts first, the folder of the script that started it, one a
+    notebook or a test prepended), and that is where a project keeps its store and its keys (a
+    key in a project's settings.py there came back hashed from isolation/project_keys)."""
     found = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable)),
-             *pythonpath.split(os.pathsep), *_site_paths(), *(p for p in sys.path if p and not near_cwd(p))}
+             *pythonpath.split(os.pathsep), *_site_paths()}
     for name in _TOOL_PATHS:
         found.update((env or {}).get(name, "").split(os.pathsep))
     return sorted(p for p in found if p and os.path.isabs(p) and os.path.isdir(p))
