@@ -38,3 +38,31 @@ def test_an_evaluation_shows_a_hostile_message_as_text():
     assert "\\x1b]52;c;" in out.stdout and "\\u202e" in out.stdout
     first = out.stdout.splitlines()[0]
     assert "runtime_error" in first and "\\x1b[2J" in first, first  # the whole message, not its tail
+
+
+def test_long_text_is_cut_saying_how_much():
+    from kernelswarm.printable import capped
+
+    assert capped("abc", 5) == "abc"
+    assert capped("x" * 10, 4) == "xxxx... (6 more characters)"
+
+
+def test_a_candidates_names_cannot_flood_its_evaluation():
+    """cheat/range_name_flood: three 200 KB profiler range names. Before, the `kind` check's detail
+    held all three whole (400 KB of its evaluation's 405 KB); now each name is cut and every
+    detail is bounded."""
+    import json
+
+    sys.path.insert(0, str(ROOT / "tests/evaluate"))
+    from fixtures import PROBLEMS, scenarios
+    from test_fixtures import _options
+
+    from kernelswarm.evaluate import evaluate
+    from kernelswarm.problems import load_problem
+
+    s = next(s for s in scenarios("cheat") if s.path.stem == "range_name_flood")
+    ev = evaluate(load_problem(PROBLEMS / f"{s.problem}.py"), s.path.read_text(), _options(s))
+    assert ev.verdict.value in s.verdicts, ev.reason
+    kind = next(c.detail for c in ev.checks if c.name == "kind")
+    assert "RRRR" in kind and "more characters" in kind and len(kind) < 1000, len(kind)
+    assert len(json.dumps(ev.to_dict())) < 50_000

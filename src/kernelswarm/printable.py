@@ -32,9 +32,20 @@ def printable(text: str) -> str:
     return "".join(ch if ch.isprintable() or ch in "\n\t" else _escaped(ch) for ch in text)
 
 
-def printable_fields(record: T, names: tuple[str, ...]) -> T:
-    """A dataclass record with its text fields `names` made printable (a copy where it is frozen)."""
+def capped(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, saying how much was left out (a candidate's names and
+    messages are its own length: 600 KB of profiler range names filled one check's detail)."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit} more characters)"
+
+
+def printable_fields(record: T, names: tuple[str, ...], limit: int | None = None) -> T:
+    """A dataclass record with its text fields `names` made printable (a copy where it is frozen),
+    each cut to `limit` characters if given."""
     changes = {n: printable(getattr(record, n)) for n in names if isinstance(getattr(record, n), str)}
+    if limit is not None:
+        changes = {n: capped(v, limit) for n, v in changes.items()}
     changes = {n: v for n, v in changes.items() if v != getattr(record, n)}
     if not changes:
         return record

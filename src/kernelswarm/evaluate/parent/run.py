@@ -26,7 +26,7 @@ from kernelswarm.evaluate.parent.options import EvalOptions
 from kernelswarm.evaluate.parent.procs import WorkerFailed, WorkerProcess, init_message
 from kernelswarm.evaluate.parent.static import screen_source
 from kernelswarm.locks import device_lock
-from kernelswarm.printable import printable_fields
+from kernelswarm.printable import capped, printable_fields
 from kernelswarm.problems.load import Problem, ProblemError
 from kernelswarm.records import Check, Evaluation, Kind, Mode, Precision, Timing, Verdict
 
@@ -99,6 +99,10 @@ class _Verdict(Exception):
         self.verdict = verdict
         self.reason = reason
         self.noise_sensitive = noise_sensitive
+
+
+# The longest a check's detail is kept (what the evaluator writes stays far below it).
+DETAIL_LIMIT = 4000
 
 
 def evaluate(problem: Problem, candidate_source: str, options: EvalOptions | None = None) -> Evaluation:
@@ -263,7 +267,7 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
     # Everything here that a candidate could influence, shown as text (no terminal controls) and
     # scrubbed of secrets before anyone sees it.
     ev = printable_fields(ev, ("reason", "log_tail"))
-    ev.checks = [printable_fields(c, ("detail",)) for c in ev.checks]
+    ev.checks = [printable_fields(c, ("detail",), limit=DETAIL_LIMIT) for c in ev.checks]
     return redact.scrub_record(ev), pair
 
 
@@ -407,11 +411,11 @@ def _label(st: _State, ct: timing.CandidateTiming) -> Kind:
     """custom-kernel only when the candidate's own kernels did a real share of the profiled work."""
     from kernelswarm.evaluate.worker.labels import MIN_CUSTOM_SHARE
 
-    top = ", ".join(ct.ran[:3]) or "nothing recorded"
+    top = _names(ct.ran[:3]) or "nothing recorded"
     if ct.custom_share >= MIN_CUSTOM_SHARE[st.options.device]:
         st.ok("kind", f"custom kernels did {ct.custom_share:.0%} of the profiled work (top: {top})")
         return Kind.CUSTOM_KERNEL
-    defined = f"; defined but idle: {', '.join(ct.defined)}" if ct.defined else ""
+    defined = f"; defined but idle: {_names(ct.defined)}" if ct.defined else ""
     st.ok("kind", f"custom kernels did {ct.custom_share:.0%} of the work; PyTorch did the rest (top: {top}){defined}")
     return Kind.PYTORCH_REWRITE
 
@@ -435,6 +439,13 @@ def _memory_limit(device: str) -> int | None:
         return int(total * 0.6)
     except (ValueError, OSError):
         return None
+
+
+def _names(names: list[str], most: int = 10, each: int = 120) -> str:
+    """Kernel and range names for a detail: the candidate chose them (cheat/range_name_flood put
+    three 200 KB range names in the `kind` check), so each is cut, and only the first few shown."""
+    shown = [capped(str(n), each) for n in names[:most]]
+    return ", ".join(shown) + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 def _one_line(text: str) -> str:

@@ -10,7 +10,6 @@
 # the copy it is; io_uring is otherwise open to candidates (nothing legitimate needs it either).
 import ctypes
 import mmap
-import os
 import struct
 
 import torch
