@@ -66,3 +66,21 @@ def test_a_candidates_names_cannot_flood_its_evaluation():
     kind = next(c.detail for c in ev.checks if c.name == "kind")
     assert "RRRR" in kind and "more characters" in kind and len(kind) < 1000, len(kind)
     assert len(json.dumps(ev.to_dict())) < 50_000
+
+
+def test_an_enormous_error_message_stays_bounded():
+    """cheat/huge_error: a 64 MB message (held already: reason 500, detail 2000, log tail 4000
+    characters; the evaluation 8 KB as JSON)."""
+    import json
+
+    sys.path.insert(0, str(ROOT / "tests/evaluate"))
+    from fixtures import PROBLEMS, scenarios
+    from test_fixtures import _options
+
+    from kernelswarm.evaluate import evaluate
+    from kernelswarm.problems import load_problem
+
+    s = next(s for s in scenarios("cheat") if s.path.stem == "huge_error")
+    ev = evaluate(load_problem(PROBLEMS / f"{s.problem}.py"), s.path.read_text(), _options(s))
+    assert ev.verdict.value in s.verdicts, ev.reason
+    assert len(json.dumps(ev.to_dict())) < 50_000
