@@ -1,5 +1,4 @@
 # kernelswarm-test: problem=relu_linear verdict=accepted kind=pytorch-rewrite
-# kernelswarm-test: problem=relu_linear verdict=accepted kind=pytorch-rewrite calls=100000 min_timing=100000 timeout=90
 import torch
 import torch.nn as nn
 
