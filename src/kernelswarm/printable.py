@@ -46,7 +46,12 @@ def printable_fields(record: T, names: tuple[str, ...], limit: int | None = None
     changes = {n: printable(getattr(record, n)) for n in names if isinstance(getattr(record, n), str)}
     if limit is not None:
         changes = {n: capped(v, limit) for n, v in changes.items()}
-    changes = {n: v for n, v in changes.items() if v != getattr(record, n)}
+    return with_changes(record, {n: v for n, v in changes.items() if v != getattr(record, n)})
+
+
+def with_changes(record: T, changes: dict) -> T:
+    """`record` with the fields in `changes` set: a copy where the dataclass is frozen, the record
+    itself otherwise (unchanged, and the same object, when there is nothing to change)."""
     if not changes:
         return record
     if type(record).__dataclass_params__.frozen:  # type: ignore[attr-defined]

@@ -26,6 +26,8 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
+from kernelswarm.printable import with_changes
+
 SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)", re.IGNORECASE)
 MIN_LENGTH = 8
 MARK = "[redacted]"
@@ -116,13 +118,7 @@ def scrub_record(record: T) -> T:
             continue
         if new is not value and new != value:
             changes[f.name] = new
-    if not changes:
-        return record
-    if type(record).__dataclass_params__.frozen:  # type: ignore[attr-defined]
-        return dataclasses.replace(record, **changes)  # type: ignore[type-var]
-    for name, new in changes.items():
-        setattr(record, name, new)
-    return record
+    return with_changes(record, changes)
 
 
 def scrub_any(value: Any) -> Any:
