@@ -25,6 +25,22 @@ class ProblemError(ValueError):
     """A problem file that cannot be used; the message is one line and names the file."""
 
 
+def reference_failed(path: Path, message: str) -> ProblemError:
+    """The reference did not run in its worker. A module beside the problem file is not on the
+    worker's import path (the file's folder is not: a project keeps its keys and its store there,
+    and a candidate's worker sees only what its import path names), so where the message is that
+    module missing, say how to bring it."""
+    hint = ""
+    missing = re.search(r"No module named '([\w.]+)'", message)
+    if missing:
+        top = missing.group(1).split(".")[0]
+        folder = Path(path).resolve().parent
+        if (folder / f"{top}.py").is_file() or (folder / top / "__init__.py").is_file():
+            hint = (f" ({top} is beside the problem file: put its folder on PYTHONPATH, e.g. "
+                    f"PYTHONPATH={folder}, or install it, so that the workers import it)")
+    return ProblemError(f"{path}: the reference fails to run: {message}{hint}")
+
+
 @dataclass(frozen=True)
 class Problem:
     """A reference module in KernelBench format."""

@@ -23,7 +23,7 @@ from kernelswarm.evaluate.parent.options import EvalOptions
 from kernelswarm.evaluate.parent.procs import WorkerFailed, WorkerProcess, init_message
 from kernelswarm.evaluate.parent.timing import time_pair, time_worker
 from kernelswarm.locks import LockWait, device_lock
-from kernelswarm.problems.load import Problem, ProblemError
+from kernelswarm.problems.load import Problem, ProblemError, reference_failed
 from kernelswarm.records import Mode, Timing
 
 
@@ -141,7 +141,7 @@ def _time_baselines_held(problem: Problem, device: str, compile_modes: tuple[str
             if "train_error" in spec:
                 raise ProblemError(f"{problem.path}: training mode: {spec['train_error']}")
         except WorkerFailed as e:
-            raise ProblemError(f"{problem.path}: the reference fails to run: {e.message}") from None
+            raise reference_failed(problem.path, e.message) from None
         result: dict[str, Timing] = {}
         for i, cmode in enumerate(compile_modes):
             pair = compile_pair(problem, o, deadline, ref, spec, cmode, lock=lock, min_free_share=min_free_share)
@@ -156,7 +156,7 @@ def _time_baselines_held(problem: Problem, device: str, compile_modes: tuple[str
                 result["eager"] = time_worker(ref, o, deadline, spec["spec"], secrets.randbits(62), lock=lock)
                 check_memory(ref, min_free_share, "eager baseline", deadline)
             except WorkerFailed as e:
-                raise ProblemError(f"{problem.path}: the reference fails to run: {e.message}") from None
+                raise reference_failed(problem.path, e.message) from None
         if keep_compiled is not None and len(result) > 1:
             keep_caches(workdir, keep_compiled)
         return result

@@ -27,7 +27,7 @@ from kernelswarm.evaluate.parent.procs import WorkerFailed, WorkerProcess, init_
 from kernelswarm.evaluate.parent.static import screen_source
 from kernelswarm.locks import device_lock
 from kernelswarm.printable import capped, printable_fields
-from kernelswarm.problems.load import Problem, ProblemError
+from kernelswarm.problems.load import Problem, ProblemError, reference_failed
 from kernelswarm.records import Check, Evaluation, Kind, Mode, Precision, Timing, Verdict
 
 # Stress trials scale floating inputs small and large; fp16's range (max 65504) gets milder scales.
@@ -189,7 +189,7 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
             spec = baselines.reference_spec(ref, {"op": "spec", "seed": _seed(), "precision": options.precision.value,
                                                   "work_key": _work_key(problem, options.device)}, lock, st.deadline)
         except WorkerFailed as e:
-            raise ProblemError(f"{problem.path}: the reference fails to run: {e.message}") from None
+            raise reference_failed(problem.path, e.message) from None
         if "train_error" in spec:  # KS-TRAIN: nothing for a backward to reach
             raise ProblemError(f"{problem.path}: training mode: {spec['train_error']}")
         if st.mode is not Mode.TRAIN:  # (a training candidate's frames carry gradients as well)
