@@ -26,3 +26,13 @@ def die(message: str, code: int = 2) -> NoReturn:
     """Unusable input: one line on stderr, no traceback, exit 2."""
     err_console.print(f"kernelswarm: {message}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def check_evaluator_env() -> None:
+    """What the evaluator reads from the environment, checked before any work starts."""
+    from kernelswarm.evaluate.parent.autogroup import BadNice, requested_nice
+
+    try:
+        requested_nice()
+    except BadNice as e:
+        die(str(e))

@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from kernelswarm.cli.common import console, die, err_console
+from kernelswarm.cli.common import check_evaluator_env, console, die, err_console
 
 
 def register(app: typer.Typer) -> None:
@@ -41,6 +41,7 @@ def eval_command(
         die(f"unknown mode {mode!r}: choose train or inference")
     if min_speedup is not None and not min_speedup > 0:
         die("--min-speedup must be positive")
+    check_evaluator_env()
     try:
         prob = load_problem(problem)
     except ProblemError as e:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Optional
 import typer
 
 from kernelswarm.cli import scale_opts
-from kernelswarm.cli.common import console, die, err_console
+from kernelswarm.cli.common import check_evaluator_env, console, die, err_console
 
 if TYPE_CHECKING:
     from kernelswarm.optimize.api import OptimizedModel
@@ -59,6 +59,7 @@ def optimize(
         die(f"unknown mode {mode!r}: choose inference or train")
     if not 0.0 <= min_gain < 10.0:
         die(f"--min-gain must be between 0 and 10 (a share: 0.02 means 2%), not {min_gain}")
+    check_evaluator_env()
     wall = _seconds(time_budget)
     from kernelswarm.optimize.search import check_folder
 

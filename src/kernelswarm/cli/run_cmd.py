@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Callable, Optional
 import typer
 
 from kernelswarm.cli import scale_opts
-from kernelswarm.cli.common import console, die, err_console
+from kernelswarm.cli.common import check_evaluator_env, console, die, err_console
 
 if TYPE_CHECKING:
     from kernelswarm.store import ProblemResult, RunInfo, Store
@@ -50,6 +50,7 @@ def run(
     min_gain: float = typer.Option(0.02, "--min-gain", help="A candidate replaces the faster baseline only when its speedup interval's low end clears 1 + this."),
 ) -> None:
     """Optimize problems with every configured agent; store, select and summarize."""
+    check_evaluator_env()
     store = _open_store(db)
     try:
         _run(store, db, resume, lambda: _config(problems or [], suite, level, device, agents, models, candidates,

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from kernelswarm import intervals, redact
-from kernelswarm.evaluate.parent import baselines, judge, timing
+from kernelswarm.evaluate.parent import autogroup, baselines, judge, timing
 from kernelswarm.evaluate.worker import contain
 from kernelswarm.evaluate.parent.devicelock import NO_LOCK, DeviceLock, NoLock
 from kernelswarm.evaluate.parent.options import EvalOptions
@@ -156,6 +156,7 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
     # meanwhile; this evaluation's own workers are registered with it, to be stopped in turn.
     lock = options.timing_lock or NO_LOCK
     st = _State(options, lock, base_deadline=started + options.timeout_s, mode=options.mode_for(problem))
+    nice = autogroup.requested_nice()  # a bad $KERNELSWARM_AUTOGROUP_NICE stops here (BadNice)
     options.precision = Precision(options.precision)
     ev = Evaluation(problem=problem.name, device=options.device, verdict=Verdict.REJECTED, reason="",
                     precision=options.precision, problem_hash=problem.hash, mode=st.mode)
@@ -181,6 +182,9 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
         # of both (timing.flush_outside): each call then follows another process's flush alike.
         flusher = WorkerProcess("reference", workdir / "flusher", options.device, lock=lock, gpu=options.gpu)
         contain.note_session(workdir, flusher.proc.pid)
+        # One weight for the three workers' scheduling groups before any of them works (autogroup.py).
+        st.ok("scheduling", autogroup.equalize(
+            {"reference": ref.proc.pid, "candidate": cand.proc.pid, "flush": flusher.proc.pid}, nice).detail)
         init = init_message(problem, options)
         cand.send(init)  # the candidate worker starts torch and the device while the reference works
         flusher.send(init)
