@@ -71,3 +71,32 @@ def test_memory_held_by_a_winners_children_is_bounded(tmp_path, monkeypatch):
     with pytest.raises(StepsError) as err:
         _check(tmp_path, "hoard_memory", timed=False)
     assert "memory" in str(err.value), str(err.value)
+
+
+def test_no_project_key_readable_from_the_step_process(tmp_path, monkeypatch):
+    """Issue 14.3 in optimize's step processes (adv13): a project folder on the parent's import path
+    (the folder of the script that ran `optimize`), holding a key in its settings.py, an `.env`-free
+    store, and the whole-model problem file the user gave; a key in the parent's environment too.
+    Before, the step process's import path was the parent's whole sys.path, and the parents of the
+    problem, candidate and loss files were bound into its root: the winner found the key's hash,
+    the store and the clean processes' folders. Now its root shows only its own folder (copies of
+    the files it runs), its PYTHONPATH the package's and the user's, and it finds nothing."""
+    import hashlib
+    import shutil
+    import uuid
+
+    project = tmp_path / "project"
+    project.mkdir()
+    key = f"sk-adv13-{uuid.uuid4().hex}"
+    (project / "settings.py").write_text(f'OPENAI_API_KEY = "{key}"\n')
+    (project / "ks.db").write_bytes(b"SQLite format 3\x00" + b"\x00" * 84)
+    shutil.copyfile(HERE / "problem.py", project / "model_problem.py")
+    monkeypatch.syspath_prepend(str(project))
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    with pytest.raises(StepsError) as err:
+        check_steps(project / "model_problem.py", HERE / "project_keys.py", "cpu", "", "eager",
+                    folder=tmp_path / "steps", timed=False)
+    told = str(err.value)
+    assert "found:" in told, told
+    assert hashlib.sha256(key.encode()).hexdigest()[:16] not in told and key not in told, told
+    assert "store" not in told and "sibling" not in told and str(project) not in told, told

@@ -120,13 +120,11 @@ def check_steps(user: Path, candidate: Path, device: str, root: str, against: st
     folder = Path(tempfile.mkdtemp(prefix="kernelswarm-steps-")) if own else folder
     folder.mkdir(parents=True, exist_ok=True)
     base = {"op": "init", "problem": str(user), "device": device, "seed": seed, "root": root, "loss": loss}
-    # What the candidate's contained process must still see: the problem's, its own and the loss's files.
-    readable = tuple(sorted({str(Path(p).resolve().parent) for p in (user, candidate, *([loss["path"]] if loss else []))}))
     workers: list[StepWorker] = []
     try:
         ref = _start(workers, "reference64", folder, device, {**base, "dtype": "float64"})
         ref32 = _start(workers, "reference", folder, device, base)
-        cand = _start(workers, "candidate", folder, device, {**base, "candidate": str(candidate)}, readable)
+        cand = _start(workers, "candidate", folder, device, _own_copies(folder / "candidate", base, candidate), ())
         p0 = _user_weights(ref, (ref32, cand))
         worst: dict[str, float] = {}
         for name, lr in OPTIMIZERS:
@@ -152,6 +150,21 @@ def check_steps(user: Path, candidate: Path, device: str, root: str, against: st
             w.kill()
         if own:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _own_copies(own: Path, init: dict[str, Any], candidate: Path) -> dict[str, Any]:
+    """The candidate's `init` with the files it runs (the problem, its own source, the loss) copied
+    into its own folder, the only one of the host's its contained process sees: the folders they
+    came from (a user's project, when the user gave the whole-model problem; the steps folder, with
+    the clean processes' own) are not in its root (adv13)."""
+    own.mkdir(parents=True, exist_ok=True)
+    out = {**init, "problem": str(own / "problem.py"), "candidate": str(own / "candidate.py")}
+    shutil.copyfile(init["problem"], out["problem"])
+    shutil.copyfile(candidate, out["candidate"])
+    if init.get("loss"):
+        out["loss"] = {**init["loss"], "path": str(own / "loss.py")}
+        shutil.copyfile(init["loss"]["path"], out["loss"]["path"])
+    return out
 
 
 def _start(workers: list[StepWorker], role: str, folder: Path, device: str, init: dict[str, Any],

@@ -300,7 +300,7 @@ def _zygote_environment(gpu: str | None) -> dict[str, str]:
         # OpenMP threads sleep as soon as a parallel region ends instead of spinning on the
         # cores, where they slowed the other worker's calls (3 to 5 ms per call on 2 cores here).
         OMP_WAIT_POLICY="PASSIVE",
-        PYTHONPATH=os.pathsep.join(p for p in [_package_root(), env.get("PYTHONPATH", "")] if p),
+        PYTHONPATH=worker_python_path(env),
     )
     if gpu is not None:  # this evaluation's GPU (EvalOptions.gpu): the worker sees it alone, as cuda:0
         env["CUDA_VISIBLE_DEVICES"] = gpu
@@ -363,6 +363,13 @@ def init_message(problem: "Problem", options: "EvalOptions") -> dict[str, Any]:
     the mode (train: every model call is forward plus backward, see evaluate/worker/train.py)."""
     return {"op": "init", "device": options.device, "problem_source": problem.source, "problem_path": str(problem.path),
             "cpu_threads": options.threads(), "mode": options.mode_for(problem).value}
+
+
+def worker_python_path(env: dict[str, str]) -> str:
+    """A worker's import path: kernelswarm's own folder and `env`'s (the allow-listed) PYTHONPATH,
+    never this process's sys.path (see contain.code_paths: every folder on it is in the root of a
+    contained worker)."""
+    return os.pathsep.join(p for p in [_package_root(), env.get("PYTHONPATH", "")] if p)
 
 
 def _package_root() -> str:
