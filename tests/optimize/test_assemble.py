@@ -235,3 +235,33 @@ def test_fingerprint_ignores_the_module_name_a_model_file_was_loaded_as():
     assert fingerprint(a.blocks[0].mlp) == fingerprint(b.blocks[0].mlp)
     assert fingerprint(a.blocks[0].mlp) != fingerprint(a.blocks[0].attn)
     del sys.modules[as_problem.__name__]
+
+
+def test_assembled_file_is_written_where_no_one_else_can_plant_it(tmp_path, monkeypatch):
+    """adv13: `apply_to` (kernelswarm.load, optimize's result) writes the assembled source to a file
+    that Triton reads kernels back from. Before, the file was /tmp/kernelswarm-assembled/<hash>.py:
+    another local user made that folder first, with a link where the file goes (the user's own
+    file overwritten with the source) or a file of theirs read back as the kernel's source. Now
+    the folder is this process's own (0700, an unguessable name)."""
+    import os
+    import stat
+    import tempfile
+
+    from kernelswarm.optimize.codegen import short_hash
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    source = "def ks_assemble(model):\n    return ['adv13']\n"
+    name = f"kernelswarm_assembled_{short_hash(source)}"
+    planted = tmp_path / "kernelswarm-assembled"
+    planted.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("the user's own file\n")
+    (planted / f"{name}.py").symlink_to(victim)
+    monkeypatch.setattr("kernelswarm.optimize.assemble._FOLDER", [], raising=False)
+    monkeypatch.delitem(__import__("sys").modules, name, raising=False)
+    assert apply_to(torch.nn.Linear(2, 2), source) == ["adv13"]
+    assert victim.read_text() == "the user's own file\n"
+    module = __import__("sys").modules.pop(name)
+    folder = os.path.dirname(module.__file__)
+    assert folder != str(planted) and os.path.dirname(folder) == str(tmp_path)
+    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700 and os.stat(folder).st_uid == os.getuid()

@@ -73,14 +73,31 @@ def assembled_source(model_source: str, root: str, plans: list[dict], winners: l
     return "\n".join(parts) + "\n"
 
 
+_FOLDER: list[Path] = []  # this process's folder of assembled files, made once
+
+
+def _own_folder() -> Path:
+    """A folder of this process's own (mkdtemp: mode 0700, a name no one can guess), removed when
+    it exits. Before, a fixed /tmp/kernelswarm-assembled: another local user could make it first and
+    put a link where a file was about to be written (the user's file overwritten with the source)
+    or replace the file that Triton reads a kernel's source back from (their kernel compiled and
+    run in the user's process): tests/optimize/test_assemble.py."""
+    if not _FOLDER:
+        import atexit
+        import shutil
+
+        _FOLDER.append(Path(tempfile.mkdtemp(prefix="kernelswarm-assembled-")))
+        atexit.register(shutil.rmtree, _FOLDER[0], True)
+    return _FOLDER[0]
+
+
 def apply_to(model: nn.Module, source: str) -> list:
     """Swap the winners of an assembled file into `model` (in place); returns the runtime's
     regions. Executes the file's definitions (the model's code, the runtime, the winners)."""
     name = f"kernelswarm_assembled_{short_hash(source)}"
     module = sys.modules.get(name)
     if module is None:
-        path = Path(tempfile.gettempdir()) / "kernelswarm-assembled" / f"{name}.py"
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path = _own_folder() / f"{name}.py"
         path.write_text(source)  # kernels' source is read back from the file (triton)
         module = types.ModuleType(name)
         module.__file__ = str(path)
