@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 _CHILD = r'''
-import collections, json, re, statistics, sys, time
+import collections, json, os, re, statistics, sys, time
 from pathlib import Path
 from kernelswarm.evaluate import EvalOptions, evaluate
 from kernelswarm.evaluate.parent import procs
@@ -38,7 +38,9 @@ def call(self, msg, *a, **k):
     reply = original_call(self, msg, *a, **k)
     op = str(msg.get("op")) + (".null" if msg.get("null") else "") + (".calibrate" if msg.get("calibrate") else "")
     op_s = reply[0].get("op_s") if isinstance(reply[0], dict) else None
-    rec[(self.role, op)].append((1000 * (time.perf_counter() - t), 1000 * float(op_s) if isinstance(op_s, (int, float)) else -1.0))
+    ms = reply[0].get("ms") if isinstance(reply[0], dict) else None
+    rec[(self.role, op)].append((1000 * (time.perf_counter() - t), 1000 * float(op_s) if isinstance(op_s, (int, float)) else -1.0,
+                                 float(ms) if isinstance(ms, (int, float)) else -1.0))
     return reply
 procs.WorkerProcess.call = call
 
@@ -49,20 +51,20 @@ def stopped(self):
     t = time.perf_counter()
     cm = original_stopped(self)
     cm.__enter__()
-    rec[(self.role, "(SIGSTOP)")].append((1000 * (time.perf_counter() - t), -1.0))
+    rec[(self.role, "(SIGSTOP)")].append((1000 * (time.perf_counter() - t), -1.0, -1.0))
     try:
         yield
     finally:
         t = time.perf_counter()
         cm.__exit__(None, None, None)
-        rec[(self.role, "(SIGCONT)")].append((1000 * (time.perf_counter() - t), -1.0))
+        rec[(self.role, "(SIGCONT)")].append((1000 * (time.perf_counter() - t), -1.0, -1.0))
 procs.WorkerProcess.stopped = stopped
 
 original_scan = contain.session_states
 def scan(sid):
     t = time.perf_counter()
     out = original_scan(sid)
-    rec[("parent", "(scan /proc)")].append((1000 * (time.perf_counter() - t), -1.0))
+    rec[("parent", "(scan /proc)")].append((1000 * (time.perf_counter() - t), -1.0, -1.0))
     return out
 contain.session_states = scan
 
@@ -75,25 +77,26 @@ for path in map(Path, sys.argv[2:]):
     ev = evaluate(load_problem(path), source, EvalOptions.for_device(device))
     table = {f"{r}:{o}": {"n": len(v), "median_ms": round(statistics.median(x[0] for x in v), 3),
                           "total_s": round(sum(x[0] for x in v) / 1000, 2),
-                          "worker_op_median_ms": round(statistics.median(x[1] for x in v), 3)}
+                          "worker_op_median_ms": round(statistics.median(x[1] for x in v), 3),
+                          "claimed_median_ms": round(statistics.median(x[2] for x in v), 4)}
              for (r, o), v in sorted(rec.items(), key=lambda kv: -sum(x[0] for x in kv[1]))}
     print(json.dumps({"problem": path.stem, "verdict": ev.verdict.value, "reason": ev.reason[:300],
                       "speedup": ev.speedup, "ci": ev.speedup_ci, "wall_s": round(time.perf_counter() - t0, 1),
                       "phases_s": ev.phases_s, "calls": ev.candidate.n if ev.candidate else 0,
-                      "processes_in_proc": nproc, "requests": table}), flush=True)
+                      "processes_in_proc": nproc, "variant": os.environ.get("RC_VARIANT", ""), "requests": table}), flush=True)
 '''
 
 
 def markdown(rows: list[dict]) -> str:
     out = []
     for r in rows:
-        out.append(f"### {r['problem']}: {r['verdict']} {r.get('speedup')} {r.get('ci')}, {r['wall_s']} s, "
+        out.append(f"### {r['problem']} {r.get('variant', '')}: {r['verdict']} {r.get('speedup')} {r.get('ci')}, {r['wall_s']} s, "
                    f"{r['calls']} timed calls, {r['processes_in_proc']} processes in /proc")
         out.append(f"phases: {json.dumps(r['phases_s'])}\n")
-        out.append("| role:request | n | median ms | total s | worker's own op ms (median) |")
-        out.append("|---|---|---|---|---|")
+        out.append("| role:request | n | median ms | total s | worker's own op ms (median) | claimed ms (median) |")
+        out.append("|---|---|---|---|---|---|")
         for k, v in r["requests"].items():
-            out.append(f"| {k} | {v['n']} | {v['median_ms']} | {v['total_s']} | {v['worker_op_median_ms']} |")
+            out.append(f"| {k} | {v['n']} | {v['median_ms']} | {v['total_s']} | {v['worker_op_median_ms']} | {v['claimed_median_ms']} |")
         out.append("")
     return "\n".join(out)
 
@@ -116,8 +119,8 @@ def main() -> None:
         out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
         err = "timed out"
     rows = [json.loads(x) for x in out.splitlines() if x.startswith("{")]
-    (a.out / "request_costs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    (a.out / "request_costs.md").write_text(markdown(rows))
+    (a.out / "request_costs.jsonl").open("a").write("".join(json.dumps(r) + "\n" for r in rows))
+    (a.out / "request_costs.md").open("a").write(markdown(rows))
     print(markdown(rows))
     if not rows:
         print("no evaluation finished:", err.strip()[-2000:], file=sys.stderr)

@@ -205,20 +205,24 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
         st.phases["start"] = time.monotonic() - t
         ct = _run_candidate(st, cand, ref, flusher, problem, candidate_source, spec, workdir, lock)
         ev.candidate = ct.timing
+        t = time.monotonic()
+        # The flusher is as clean as the reference's worker and idle now: the checks are shared
+        # between them. (In training mode only the reference's worker knows the outputs' roles.)
+        # The candidate's worker profiles meanwhile (timing.send_label): nothing here is timed.
+        clean = (ref, flusher) if st.mode is not Mode.TRAIN else (ref,)
+        ev.max_rel_error = judge.outputs(st, clean)
+        st.phases["check.trials"] = time.monotonic() - t
+        judge.timed_calls(st, clean, ct)
+        st.phases["check"] = time.monotonic() - t
+        t = time.monotonic()
+        timing.take_label(cand, ct, st.deadline)
+        st.phases["label_wait"] = time.monotonic() - t
         cand.kill()
         if cand.survivors:  # nothing of the candidate may run while the reference is timed
             raise st.fail(Verdict.REJECTED, "contained", f"{len(cand.survivors)} of its processes could not be killed")
         if cand.exceeded:  # past a bound on what it may use, whenever that happened
             raise st.fail(Verdict.REJECTED, "resources", cand.exceeded)
         st.ok("contained", f"every process it started is gone ({cand.containment})")
-        t = time.monotonic()
-        # The flusher is as clean as the reference's worker and idle now: the checks are shared
-        # between them. (In training mode only the reference's worker knows the outputs' roles.)
-        clean = (ref, flusher) if st.mode is not Mode.TRAIN else (ref,)
-        ev.max_rel_error = judge.outputs(st, clean)
-        st.phases["check.trials"] = time.monotonic() - t
-        judge.timed_calls(st, clean, ct)
-        st.phases["check"] = time.monotonic() - t
         t = time.monotonic()
         ev.reference = ct.reference  # timed call by call beside the candidate's: never an earlier baseline
         if pair is None and options.baseline_compile:
@@ -357,6 +361,7 @@ def _candidate_on_device(st: _State, cand: WorkerProcess, ref: WorkerProcess, fl
     if integrity["python_threads"] > 0 or ct.threads_left:
         raise st.fail(Verdict.REJECTED, "threads", "the candidate left Python threads running")
     st.ok("timer-integrity", "timing functions unchanged, no threads left behind")
+    timing.send_label(cand, ct)  # answered after the clean workers' checks (take_label)
     return ct
 
 

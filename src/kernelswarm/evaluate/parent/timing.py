@@ -321,13 +321,22 @@ def time_candidate(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, 
         result.wall_detail += f" (measured again {result.remeasured}x where a clock first disagreed)"
     result.timing = Timing.from_samples([t * result.charged for t in times])
     result.reference = Timing.from_samples(result.ref_times)
-    # What ran, by the profiler, only now: a profiler once started leaves its hooks in the process
-    # (CUPTI stays attached after a CUDA profile, pytorch/pytorch#144455: launches 10-20% slower),
-    # and only the candidate's process is profiled. Before the timing, that slowed the candidate
-    # alone: identical copies measured 0.79x on the H200 where launches dominate.
-    label = worker.call({"op": "label", "weight_seed": weight_seed}, deadline=deadline)[0]
-    result.custom_share, result.ran, result.defined = float(label["custom_share"]), list(label["ran"]), list(label["defined"])
     return result
+
+
+def send_label(worker: WorkerProcess, result: CandidateTiming) -> None:
+    """Ask the candidate's worker what ran, by the profiler, only now that the timing is over: a
+    profiler once started leaves its hooks in the process (CUPTI stays attached after a CUDA
+    profile, pytorch/pytorch#144455: launches 10-20% slower), and only the candidate's process is
+    profiled. Before the timing, that slowed the candidate alone: identical copies measured 0.79x
+    on the H200 where launches dominate. The answer is taken later (`take_label`): the profiler's
+    start (5-6 s on the H200) overlaps the clean workers' checks, which time nothing."""
+    worker.send({"op": "label", "weight_seed": result.weight_seed})
+
+
+def take_label(worker: WorkerProcess, result: CandidateTiming, deadline: float) -> None:
+    label = worker.finish_call("label", deadline)[0]
+    result.custom_share, result.ran, result.defined = float(label["custom_share"]), list(label["ran"]), list(label["defined"])
 
 
 def confirm_charges() -> bool:
