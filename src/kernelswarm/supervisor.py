@@ -12,6 +12,7 @@ import errno
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
@@ -96,6 +97,10 @@ class Supervisor:
         # GPU of its own, or in a Ray actor elsewhere) takes the device lock. Held here as well, it
         # would be the wrong device's, and a Ray actor on this host would wait for it forever.
         self.placed = False
+        # A whole model's search within a time budget (optimize/clock.py): no evaluation or
+        # baseline started here runs past this time.monotonic() instant, so that the assembled
+        # model's judgement keeps the time reserved for it. None: each has its configured timeout.
+        self.deadline: float | None = None
 
     # ---- the run ----
 
@@ -350,7 +355,8 @@ class Supervisor:
                 if waited.holder:
                     self._baselines_waited(problem, waited)
                 return self._baselines(problem, self.config.device, compile_modes=modes,
-                                       timeout_s=self.config.baseline_timeout_s, lock=self._device_lock,
+                                       timeout_s=self._until_deadline(self.config.baseline_timeout_s),
+                                       lock=self._device_lock,
                                        **({"mode": self.config.mode} if self.config.mode else {}), **kw)
 
         beside = self.config.jobs > 1
@@ -491,7 +497,7 @@ class Supervisor:
         ratio to eager comes from them. `problem`'s compile seed, where its baseline kept one."""
         from kernelswarm.evaluate.parent.options import EvalOptions
 
-        settings = dict(timeout_s=self.config.timeout_s, strict=self.config.strict,
+        settings = dict(timeout_s=self._until_deadline(self.config.timeout_s), strict=self.config.strict,
                         precision=Precision(self.config.precision), reference=eager, compiled=compiled,
                         mode=Mode(self.config.mode) if self.config.mode else None)
         if hasattr(EvalOptions, "for_device"):  # the device's own defaults (fewer timed calls on CPU)
@@ -506,6 +512,12 @@ class Supervisor:
         if seed is not None and seed.is_dir() and hasattr(opts, "compile_seed"):
             opts.compile_seed = str(seed)
         return opts
+
+    def _until_deadline(self, timeout_s: float) -> float:
+        """An evaluation's time limit, cut to what is left before `deadline` (at least a second)."""
+        if self.deadline is None:
+            return timeout_s
+        return min(timeout_s, max(1.0, self.deadline - time.monotonic()))
 
     def _judge(self, problem: Problem, row: CandidateRow, eager: Timing, compiled: Timing | None) -> Evaluation:
         """Evaluate and store at once, in the evaluating thread: a finished evaluation is durable

@@ -144,6 +144,9 @@ class Settings:
     search_below: float = 0.0  # tasks under this share of the model's time are not searched at all
     on_stage: Callable[[Stage], None] | None = None  # told as each stage ends (benchmarks write rows)
     time_budget: float | None = None  # wall seconds for the whole run (optimize/clock.py); None: no limit
+    # Wall seconds for the whole model's eager and torch.compile window; past it torch.compile is
+    # "not measured in time" and eager is timed alone. None: with a time budget, a share of it.
+    compile_limit: float | None = None
 
 
 @dataclass(frozen=True)
@@ -168,7 +171,7 @@ def optimize(model: nn.Module, example_inputs: Any, device: str | None = None, a
              ray: str | None = None, min_gain: float = MIN_GAIN, mode: str = "inference",
              loss_fn: Callable | None = None, should_stop: Callable[[], bool] | None = None,
              search_below: float = 0.0, on_stage: Callable[[Stage], None] | None = None,
-             time_budget: float | None = None) -> OptimizedModel:
+             time_budget: float | None = None, compile_limit: float | None = None) -> OptimizedModel:
     """Optimize a whole model; see OptimizedModel. `agents` is a list of names (or a comma list),
     `models` a models file, `candidates` a folder of hand-written candidates (DIR/<task name>.py).
     `devices` (["cuda:0", "cuda:1"]) or `ray` (an address, or "local") spread the tasks' search
@@ -183,7 +186,10 @@ def optimize(model: nn.Module, example_inputs: Any, device: str | None = None, a
 
     `time_budget` (wall seconds for the whole call): before each task's search and before the
     assembled model is judged, the run stops when what comes next would not fit, estimated from
-    what it measured (optimize/clock.py); a task already searching runs to its end.
+    what it measured (optimize/clock.py); the search's evaluations end by the time the judgement
+    needs (cut there: they ran out of time). `compile_limit` (seconds; default with a budget: 40%
+    of it): the whole model's torch.compile baseline is given up past it ("not measured in time",
+    eager timed alone, no torch.compile(assembled)) rather than spending the budget on it.
 
     Finer control: `should_stop()` is asked before each task's search and before the
     assembled model is judged (yes: the rest is skipped, the faster baseline stands unless an
@@ -201,6 +207,8 @@ def optimize(model: nn.Module, example_inputs: Any, device: str | None = None, a
         raise OptimizeError(f"device {device!r} is not available on this machine")
     if time_budget is not None and not time_budget > 0:
         raise OptimizeError(f"time_budget is wall seconds, more than 0, not {time_budget!r}")
+    if compile_limit is not None and not compile_limit > 0:
+        raise OptimizeError(f"compile_limit is wall seconds, more than 0, not {compile_limit!r}")
     if tasks_out is not None:
         try:
             check_folder(tasks_out, "tasks_out")
@@ -210,7 +218,8 @@ def optimize(model: nn.Module, example_inputs: Any, device: str | None = None, a
     s = Settings(device, names, str(models) if models else None, str(candidates) if candidates else None, rounds,
                  budget, str(db), jobs, timeout, precision, resume, tasks_out, min_share, compile, compile,
                  devices=list(devices) if devices else None, ray=ray, min_gain=min_gain, mode=mode, loss_fn=loss_fn,
-                 should_stop=should_stop, search_below=search_below, on_stage=on_stage, time_budget=time_budget)
+                 should_stop=should_stop, search_below=search_below, on_stage=on_stage, time_budget=time_budget,
+                 compile_limit=compile_limit)
     return run(model, example_inputs, s, whole=None, on_event=on_event)
 
 
@@ -257,7 +266,8 @@ def run(model: nn.Module, example_inputs: Any, s: Settings, whole: Problem | Non
     secs["baselines"] = time.monotonic() - t
     _stage(s, "baselines", secs, c, base)
     t = time.monotonic()
-    run_id, results = _search(problems, c, s, on_event) if c.tasks else (None, {})
+    deadline = clock.search_deadline() if clock is not None else None
+    run_id, results = _search(problems, c, s, on_event, deadline) if c.tasks else (None, {})
     secs["search"] = time.monotonic() - t
     _stage(s, "searched", secs, c, base)
     t = time.monotonic()
@@ -268,7 +278,7 @@ def run(model: nn.Module, example_inputs: Any, s: Settings, whole: Problem | Non
         if winners else (None, None)
     secs["assemble"] = time.monotonic() - t
     t = time.monotonic()
-    e2e = _verify(s, user, redrawn, source, compiled, base, whole is None, loss)
+    e2e = _verify(s, user, redrawn, source, compiled, base, whole is None, loss, clock)
     secs["verify"] = time.monotonic() - t
     stray = unmatched_candidates(s.candidates, c.tasks)
     if stray:
@@ -311,11 +321,22 @@ def _whole(work: nn.Module, inputs: tuple, whole: Problem | None, c: Cut, folder
 
 
 def _verify(s: Settings, user: Problem | None, redrawn: Problem | None, source: str | None, compiled: str | None,
-            base: EndToEnd | None, own_root: bool, loss: dict[str, str] | None) -> EndToEnd:
+            base: EndToEnd | None, own_root: bool, loss: dict[str, str] | None, clock: Any = None) -> EndToEnd:
     """The assembled model judged end to end (its baselines reused from `base`); when the
-    budget ran out first, the faster baseline stands and a note says the assembly was not judged."""
+    budget ran out first, the faster baseline stands and a note says the assembly was not judged.
+    torch.compile(assembled) is left out where torch.compile of the whole model was not measured,
+    or where the budget has room for the assembled model's evaluations without it only."""
     if user is None:
         return EndToEnd("eager", None, None, notes=["the whole model could not be judged"], mode=s.mode)
+    dropped = ""
+    if source is not None and compiled is not None:
+        if base is not None and base.compile_missing:
+            compiled, dropped = None, f"torch.compile of the whole model was {base.compile_missing}"
+        elif clock is not None and not clock.fits_judgement(True) and clock.fits_judgement(False):
+            clock.compiled_form = False
+            compiled, dropped = None, "the budget had room for the assembled model's evaluations without it only"
+    if dropped and base is not None:
+        base.notes.append(f"torch.compile(assembled) was not judged: {dropped}")
     if source is not None and s.should_stop is not None and s.should_stop():
         assert base is not None
         base.notes.append("the assembled model was not judged: the time budget ran out (the faster baseline stands)")
@@ -370,7 +391,8 @@ def _versions(device: str, e2e: EndToEnd) -> dict[str, str]:
     return out
 
 
-def _search(problems: list[Problem], c: Cut, s: Settings, on_event: Callable | None) -> tuple[int, dict]:
+def _search(problems: list[Problem], c: Cut, s: Settings, on_event: Callable | None,
+            deadline: float | None = None) -> tuple[int, dict]:
     from kernelswarm.agents.registry import build_agents
     from kernelswarm.store import Store
     from kernelswarm.supervisor import RunConfig
@@ -383,7 +405,8 @@ def _search(problems: list[Problem], c: Cut, s: Settings, on_event: Callable | N
     store = Store(s.db)
     try:
         run_id = run_tasks(problems, c.tasks, store, config, agents, on_event=on_event, resume=s.resume,
-                           min_share=s.min_share, should_stop=s.should_stop, search_below=s.search_below)
+                           min_share=s.min_share, should_stop=s.should_stop, search_below=s.search_below,
+                           deadline=deadline)
         return run_id, {r.name: r for r in store.problem_results(run_id)}
     finally:
         store.close()  # lets go of the writer's lock

@@ -56,9 +56,11 @@ def resumable_baselines(user: Any, s: Any, cache: Path) -> Any:
     if stored is not None:
         base = verify.baselines_from(*stored, s.min_gain, s.mode)
         base.notes.append("the whole model's eager and torch.compile times are the stopped run's (resumed)")
+        if s.compile_baselines and stored[1] is None:
+            base.compile_missing = "not measured by the stopped run"
         return base
     base = verify.whole_baselines(user, s.device, s.timeout or 600.0, s.precision, s.compile_baselines,
-                                  s.min_gain, train)
+                                  s.min_gain, train, compile_limit_s=getattr(s, "compile_limit", None))
     if base.timings is not None and base.timings[0] is not None:
         write(cache, k, *base.timings)
     return base

@@ -1,12 +1,17 @@
-"""A wall-time budget for one `optimize` (`--time-budget`, `time_budget=`): before each task's
-search and before the assembled model is judged, the run asks whether what comes next still fits.
+"""A wall-time budget for one `optimize` (`--time-budget`, `time_budget=`): what needs no
+candidate gets its time first, the tasks' search shares what is left.
 
-What comes next is estimated from what this run has measured itself: a task takes as long as the
-longest task so far (before the first, a quarter of the whole model's baselines), and judging the
-assembled model takes three whole-model evaluations, each about as long as the window that timed
-eager and torch.compile of the whole model (two when --jobs > 1 overlaps their starts and checks;
-training mode adds the optimizer steps' processes). A task already searching runs to its end: its
-evaluations are bounded by --timeout, not by this budget, so the budget is a target, not a kill.
+Order of spending: capture and cut; the whole model's eager and torch.compile window, torch.compile
+bounded (`compile_limit`: by default COMPILE_SHARE of the budget; past it eager is timed alone and
+torch.compile is "not measured in time"); then the search, which must end by its deadline: the
+budget's end less the judgement's reserve. The reserve is the assembled model's evaluations (with
+the user's weights, with redrawn ones, and torch.compile(assembled) when torch.compile of the whole
+model was measured), each about as long as the whole model's window (overlapped with --jobs > 1;
+training mode adds the optimizer steps' processes). No task starts when it would not fit (a task
+is estimated as the longest so far, before the first a quarter of the whole model's window), and
+no evaluation of the search runs past the deadline (Supervisor.deadline: cut there, its verdict
+says it ran out of time). The judgement then runs the evaluations that still fit: all, or
+without torch.compile(assembled), or none (the faster baseline stands, and says so).
 """
 
 from __future__ import annotations
@@ -32,17 +37,22 @@ def parse_seconds(text: str) -> float:
     return seconds
 
 
+COMPILE_SHARE = 0.4  # of the budget, at most, for the whole model's eager and torch.compile window
+
+
 class TimeBudget:
     """What the search may still start, and whether the assembled model's judgement fits. Fed by
     the run's stages (`stage`) and the supervisor's events (`event`, from its threads: locked)."""
 
     def __init__(self, seconds: float, jobs: int = 1, train: bool = False,
-                 also: Callable[[], bool] | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+                 also: Callable[[], bool] | None = None, clock: Callable[[], float] = time.monotonic,
+                 compiled_form: bool = True) -> None:
         self.seconds, self.jobs, self.train, self.also, self.clock = seconds, jobs, train, also, clock
         self.start = clock()
-        self.whole_s = 0.0  # the whole model's baselines' wall time
+        self.whole_s = 0.0  # one whole-model window (the baselines' timing call, compile included if in it)
         self.task_s = 0.0  # the longest task so far
         self.searched = False  # the search has ended: only the judgement remains
+        self.compiled_form = compiled_form  # torch.compile(assembled) is to be judged (when it fits)
         self.started: dict[str, float] = {}
         self.stopped = False  # said yes once: the run was cut short by the budget
         self._lock = threading.Lock()
@@ -50,11 +60,26 @@ class TimeBudget:
     def elapsed(self) -> float:
         return self.clock() - self.start
 
-    def reserve(self) -> float:
-        """The assembled model's judgement: its evaluations (user's weights, redrawn, compiled),
-        overlapped with jobs > 1; training mode adds the steps' check (about one more)."""
-        n = (3.0 if self.jobs < 2 else 2.0) + (1.0 if self.train else 0.0)
-        return n * self.whole_s
+    def compile_limit(self) -> float:
+        """Seconds the whole model's eager and torch.compile window may take."""
+        return COMPILE_SHARE * self.seconds
+
+    def reserve(self, compiled: bool | None = None) -> float:
+        """The assembled model's judgement: its evaluations (user's weights, redrawn, and compiled
+        when `compiled`, by default when asked and torch.compile was measured), overlapped with
+        jobs > 1; training mode adds the steps' check (about one more)."""
+        n = 3.0 if (self.compiled_form if compiled is None else compiled) else 2.0
+        if self.jobs >= 2:
+            n = max(1.5, n - 1.0)
+        return (n + (1.0 if self.train else 0.0)) * self.whole_s
+
+    def search_deadline(self) -> float:
+        """The instant (this clock's) by which every evaluation of the search must have ended."""
+        return self.start + self.seconds - self.reserve()
+
+    def fits_judgement(self, compiled: bool) -> bool:
+        """Whether the judgement (with torch.compile(assembled) or without) fits what is left."""
+        return self.elapsed() + self.reserve(compiled) <= self.seconds
 
     def should_stop(self) -> bool:
         if self.also is not None and self.also():  # the caller's own stop, not this budget's
@@ -66,10 +91,16 @@ class TimeBudget:
         return over
 
     def stage(self, st: Any) -> None:
-        """optimize's Stage: the baselines' wall time; the end of the search."""
+        """optimize's Stage: the whole model's window (the call that timed its baselines, not an
+        attempt at torch.compile that ran out of time), whether torch.compile was measured; the end
+        of the search."""
         with self._lock:
             if st.name == "baselines":
-                self.whole_s = st.seconds.get("baselines", 0.0)
+                e = getattr(st, "end_to_end", None)
+                window = getattr(e, "window_s", None)
+                self.whole_s = window if window is not None else st.seconds.get("baselines", 0.0)
+                if e is not None and getattr(e, "compile_missing", ""):
+                    self.compiled_form = False  # no torch.compile(assembled) without the whole model's
             elif st.name == "searched":
                 self.searched = True
 
@@ -87,7 +118,10 @@ def clocked(s: Any, on_event: Callable | None) -> tuple[Any, Callable | None, Ti
     caller's own), and stage and event hooks that feed it what this run measures."""
     if s.time_budget is None:
         return s, on_event, None
-    clock = TimeBudget(s.time_budget, s.jobs, s.mode == "train", also=s.should_stop)
+    clock = TimeBudget(s.time_budget, s.jobs, s.mode == "train", also=s.should_stop,
+                       compiled_form=s.compile_assembled and s.compile_baselines)
+    if s.compile_limit is None and s.compile_baselines:
+        s = replace(s, compile_limit=clock.compile_limit())
     told = s.on_stage
 
     def stage(st: Any) -> None:

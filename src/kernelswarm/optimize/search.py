@@ -89,10 +89,12 @@ def _offered(problem: Problem, agents: list[Agent]) -> bool:
 
 def run_tasks(problems: list[Problem], tasks: list[Task], store, config, agents: list[Agent],
               on_event: Callable | None = None, resume: bool = False, min_share: float = MIN_SHARE,
-              should_stop: Callable[[], bool] | None = None, search_below: float = 0.0) -> int:
+              should_stop: Callable[[], bool] | None = None, search_below: float = 0.0,
+              deadline: float | None = None) -> int:
     """One supervisor run over the tasks (hottest first); returns its run id. Tasks under
     `search_below` of the model's time are left out (their baselines and candidates could not pay
-    for their evaluations); `should_stop` is asked before each task (Supervisor.run)."""
+    for their evaluations); `should_stop` is asked before each task (Supervisor.run). `deadline` (a
+    time.monotonic() instant): no evaluation runs past it (Supervisor.deadline; this host only)."""
     from kernelswarm.supervisor import Supervisor
 
     shares = {t.name: t.share for t in tasks}
@@ -100,6 +102,7 @@ def run_tasks(problems: list[Problem], tasks: list[Task], store, config, agents:
     allow = allowances(tasks, config.rounds, config.budget_usd, min_share)
     gated = [TaskGate(a, allow) for a in agents]
     sup = Supervisor(store, config, gated, on_event=on_event)
+    sup.deadline = deadline
     run_id = store.resumable_run_id() if resume else None
     if run_id is not None:
         known = {r["hash"] for r in store.problem_rows(run_id)}

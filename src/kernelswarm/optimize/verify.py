@@ -7,6 +7,7 @@ torch.compile(assembled); it is never slower than the faster of the first two.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -72,6 +73,8 @@ class EndToEnd:
     mode: str = "inference"  # train: figures are forward plus backward, and whole training steps were checked
     steps: StepsCheck | None = None  # training mode: the chosen assembled model's optimizer steps and their timing
     timings: tuple[Timing, Timing | None] | None = None  # eager's and torch.compile's timings (whole_baselines)
+    window_s: float | None = None  # wall seconds of the call that timed them (what one whole-model evaluation costs)
+    compile_missing: str = ""  # why torch.compile of the whole model has no figure ("" when it has one)
 
     @property
     def result_ms(self) -> float | None:
@@ -181,19 +184,44 @@ def whole_problems(model: nn.Module, example_inputs: tuple, folder: Path, name: 
 
 
 def whole_baselines(user: Problem, device: str, timeout_s: float, precision: str, compile_baseline: bool = True,
-                    min_gain: float = MIN_GAIN, train: bool = False) -> EndToEnd:
+                    min_gain: float = MIN_GAIN, train: bool = False, compile_limit_s: float | None = None) -> EndToEnd:
     """Eager and torch.compile of the whole model, timed alternately in one window (nothing
     assembled yet): the figures every later evaluation chains through. Measured before the search,
-    so that a run stopped early still has them, and never timed twice."""
+    so that a run stopped early still has them, and never timed twice.
+
+    `compile_limit_s`: the most this window may take while torch.compile of the whole model is in
+    it (ResNet-50's took 290 s on the H200, the whole budget). Past it, eager is timed alone and
+    torch.compile is reported "not measured in time": the run goes on against eager."""
     from kernelswarm.evaluate import EvalOptions, time_baselines
     from kernelswarm.records import Mode, Precision
 
     mode = Mode.TRAIN if train else Mode.INFERENCE
-    opts = EvalOptions.for_device(device, timeout_s=timeout_s, precision=Precision(precision), baseline_compile=False,
-                                  mode=mode)
+
+    def timed(modes: tuple[str, ...], limit: float) -> tuple[dict[str, Timing], float]:
+        opts = EvalOptions.for_device(device, timeout_s=limit, precision=Precision(precision),
+                                      baseline_compile=False, mode=mode)
+        start = time.monotonic()
+        t = time_baselines(user, device, compile_modes=modes, timeout_s=limit, options=opts, mode=mode.value)
+        return t, time.monotonic() - start
+
     modes = ("default",) if compile_baseline else ()
-    t = time_baselines(user, device, compile_modes=modes, timeout_s=timeout_s, options=opts, mode=mode.value)
-    return baselines_from(t["eager"], t.get("compile:default"), min_gain, mode.value)
+    limit = min(timeout_s, compile_limit_s) if modes and compile_limit_s else timeout_s
+    missing, start = "", time.monotonic()
+    try:
+        t, window = timed(modes, limit)
+    except Exception:
+        if limit >= timeout_s or time.monotonic() - start < 0.9 * limit:
+            raise  # not the limit's doing: the whole model fails (or its own timeout ran out)
+        missing = f"not measured in time (its {limit:.0f} s limit ran out)"
+        t, window = timed((), timeout_s)
+    if modes and not missing and "compile:default" not in t:
+        missing = "failed"
+    e2e = baselines_from(t["eager"], t.get("compile:default"), min_gain, mode.value)
+    e2e.window_s = window
+    if missing:
+        e2e.compile_missing = missing
+        e2e.notes.append(f"torch.compile of the whole model: {missing}; judged against eager alone")
+    return e2e
 
 
 def baselines_from(eager: Timing, compiled: Timing | None, min_gain: float = MIN_GAIN,
@@ -232,7 +260,8 @@ def end_to_end(user: Problem, redrawn: Problem | None, assembled: str | None, co
         base = whole_baselines(user, device, timeout_s, precision, compile_baseline, min_gain, train is not None)
     eager, compiled = base.timings
     e2e = EndToEnd("eager", eager.median_ms, compiled.median_ms if compiled else None, min_gain=min_gain,
-                   mode=mode.value, timings=(eager, compiled), notes=list(base.notes))
+                   mode=mode.value, timings=(eager, compiled), notes=list(base.notes), window_s=base.window_s,
+                   compile_missing=base.compile_missing)
     e2e.figures.update(baseline_figures(eager, compiled))
     if assembled is None:
         return choose(e2e)

@@ -1,0 +1,144 @@
+"""What needs no candidate gets its time first (issue 15, session 13): the whole model's
+torch.compile baseline bounded ("not measured in time", eager timed alone), the search ending by
+the judgement's reserve (Supervisor.deadline), torch.compile(assembled) left out when only the
+assembled model's own evaluations fit."""
+
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from kernelswarm.optimize.clock import COMPILE_SHARE, TimeBudget
+
+HERE = Path(__file__).parent
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _baselines(window_s: float | None, missing: str = "", baselines_s: float = 99.0):
+    e2e = SimpleNamespace(window_s=window_s, compile_missing=missing)
+    return SimpleNamespace(name="baselines", seconds={"baselines": baselines_s}, end_to_end=e2e)
+
+
+def test_the_reserve_counts_the_window_that_timed_eager_not_a_compile_given_up():
+    clock = FakeClock()
+    b = TimeBudget(300.0, jobs=1, clock=clock)
+    assert b.compile_limit() == pytest.approx(COMPILE_SHARE * 300.0)
+    # 120 s spent on a torch.compile that ran out of its limit, then eager alone in 20 s
+    b.stage(_baselines(20.0, "not measured in time (its 120 s limit ran out)", baselines_s=140.0))
+    assert b.whole_s == 20.0 and not b.compiled_form
+    assert b.reserve() == 40.0  # two evaluations (user's weights, redrawn): no torch.compile(assembled)
+    assert b.search_deadline() == pytest.approx(1000.0 + 300.0 - 40.0)
+    b2 = TimeBudget(300.0, jobs=3, clock=clock)
+    b2.stage(_baselines(20.0))
+    assert b2.compiled_form and b2.reserve() == 40.0 and b2.reserve(compiled=False) == 30.0
+
+
+def test_the_judgement_fits_with_or_without_the_compiled_form():
+    clock = FakeClock()
+    b = TimeBudget(100.0, jobs=1, clock=clock)
+    b.stage(_baselines(20.0))
+    clock.now += 30
+    assert b.fits_judgement(True)  # 30 + 60 <= 100
+    clock.now += 15
+    assert not b.fits_judgement(True) and b.fits_judgement(False)  # 45 + 60 > 100 >= 45 + 40
+    clock.now += 20
+    assert not b.fits_judgement(False)
+
+
+def test_no_evaluation_of_the_search_runs_past_the_deadline(tmp_path):
+    from kernelswarm.runconfig import RunConfig
+    from kernelswarm.store import Store
+    from kernelswarm.supervisor import Supervisor
+
+    store = Store(str(tmp_path / "ks.db"))
+    try:
+        sup = Supervisor(store, RunConfig(device="cpu", timeout_s=300.0), [], evaluator=lambda *a: None)
+        assert sup._until_deadline(300.0) == 300.0  # no deadline: the configured timeout
+        sup.deadline = time.monotonic() + 50.0
+        assert 45.0 < sup._options(None, None).timeout_s <= 50.0
+        assert 45.0 < sup._until_deadline(600.0) <= 50.0 and sup._until_deadline(10.0) == 10.0
+        sup.deadline = time.monotonic() - 5.0
+        assert sup._until_deadline(300.0) == 1.0  # past it: the least an evaluation can be given
+    finally:
+        store.close()
+
+
+def test_out_of_budget_for_the_compiled_form_it_is_left_out(monkeypatch):
+    """Room for the assembled model's own evaluations, not for torch.compile(assembled): that one
+    is not judged and a note says why; with torch.compile of the whole model not measured, it is
+    never judged."""
+    from kernelswarm.optimize import api
+    from kernelswarm.optimize.api import Settings, _verify
+    from kernelswarm.optimize.verify import EndToEnd, choose
+
+    seen = []
+    monkeypatch.setattr(api, "end_to_end", lambda user, redrawn, src, compiled, *a, **k: seen.append(compiled)
+                        or k["base"])
+    clock = FakeClock()
+    b = TimeBudget(100.0, jobs=1, clock=clock)
+    b.stage(_baselines(20.0))
+    clock.now += 45
+    base = choose(EndToEnd("eager", 10.0, 8.0))
+    user = type("P", (), {"name": "whole"})()
+    e2e = _verify(Settings("cpu", should_stop=b.should_stop), user, None, "asm", "compiled asm", base, True, None, b)
+    assert seen == [None] and any("torch.compile(assembled) was not judged" in n for n in e2e.notes)
+    base = choose(EndToEnd("eager", 10.0, None, compile_missing="not measured in time (its 40 s limit ran out)"))
+    e2e = _verify(Settings("cpu"), user, None, "asm", "compiled asm", base, True, None)
+    assert seen == [None, None] and any("not measured in time" in n for n in e2e.notes)
+
+
+def test_the_whole_models_compile_is_given_up_at_its_limit(tmp_path):
+    """A limit no torch.compile can meet on a CPU (a worker's start alone takes longer): eager is
+    timed alone, torch.compile is "not measured in time", the window is eager's alone."""
+    import tinynet
+
+    from kernelswarm.optimize.verify import whole_baselines, whole_problems
+
+    torch.manual_seed(0)
+    model = tinynet.Model().eval()
+    _, user = whole_problems(copy.deepcopy(model), tuple(tinynet.get_inputs()), tmp_path / "whole", "tinynet_whole")
+    start = time.monotonic()
+    base = whole_baselines(user, "cpu", 600.0, "fp32", compile_baseline=True, compile_limit_s=1.0)
+    assert base.compile_missing.startswith("not measured in time"), base.compile_missing
+    assert base.compile_ms is None and base.eager_ms > 0 and base.choice == "eager"
+    assert any("not measured in time" in n for n in base.notes)
+    assert 0 < base.window_s < time.monotonic() - start
+
+
+@pytest.mark.slow
+def test_optimize_goes_on_against_eager_when_compile_is_not_in_time(tmp_path):
+    """The API end to end with a compile limit that cannot be met: the hand-written task is still
+    searched and the assembled model judged (user's weights and redrawn), torch.compile(assembled)
+    not; the result is never below eager."""
+    import tinynet
+
+    import kernelswarm
+
+    torch.manual_seed(0)
+    model = tinynet.Model()
+    cands = tmp_path / "cands"
+    cands.mkdir()
+    (cands / "blocks_mlp.py").write_text((HERE / "candidates" / "blocks_mlp.py").read_text())
+    stages = []
+    opt = kernelswarm.optimize(model, tuple(tinynet.get_inputs()), device="cpu", agents="folder", candidates=cands,
+                               db=str(tmp_path / "ks.db"), time_budget=1200, compile_limit=1.0, on_stage=stages.append)
+    e = opt.end_to_end
+    assert e.compile_missing.startswith("not measured in time") and e.compile_ms is None
+    assert opt.speedup_vs_compile is None and opt.correct
+    labels = [label for label, _ in e.evaluations]
+    assert labels and all("compile" not in label for label in labels), labels
+    assert any("torch.compile(assembled) was not judged" in n for n in e.notes), e.notes
+    assert [t.name for t in opt.tasks if t.baseline_ms is not None] == ["blocks_mlp"]
+    assert (opt.speedup_vs_eager or 0) >= 1.0 or opt.choice == "eager"
