@@ -200,14 +200,17 @@ def _f(x, fmt: str = ".3g") -> str:
 
 
 def markdown(rows: list[dict]) -> str:
-    head = ("| model | state | tasks (regions) | covered | ceiling | eager ms | compile ms | result | result ms "
-            "| vs eager | vs compile | capture s | cut s | baselines s | search s | assemble s | verify s | wall s |")
-    lines = [head, "| --- " * 18 + "|"]
+    head = ("| model | state | tasks (regions) | covered | ceiling | eager ms | compile ms | assembled ms | judged "
+            "| result | result ms | vs eager | vs compile | capture s | cut s | baselines s | search s | assemble s "
+            "| verify s | wall s |")
+    lines = [head, "| --- " * 20 + "|"]
     for r in rows:
         s = r.get("seconds", {})
+        compile_ms = _f(r.get("compile_ms")) if not r.get("compile_missing") else r["compile_missing"].split(" (")[0]
         lines.append(f"| {r['model']} | {r['state']} | {r.get('tasks', '-')} ({r.get('regions', '-')}) "
                      f"| {_f(r.get('covered_share'), '.1%')} | {_f(r.get('ceiling'), '.2f')} | {_f(r.get('eager_ms'))} "
-                     f"| {_f(r.get('compile_ms'))} | {r.get('choice', '-')} | {_f(r.get('result_ms'))} "
+                     f"| {compile_ms} | {_f(r.get('assembled_ms'))} | {judged(r)} "
+                     f"| {r.get('choice', '-')} | {_f(r.get('result_ms'))} "
                      f"| {_f(r.get('speedup_vs_eager'), '.3f')} | {_f(r.get('speedup_vs_compile'), '.3f')} "
                      + " ".join(f"| {_f(s.get(k), '.1f')}" for k in ("capture", "cut", "baselines", "search",
                                                                     "assemble", "verify"))
@@ -234,12 +237,22 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def judged(row: dict) -> str:
+    """Whether the assembled model was judged end to end, and what the evaluations said."""
+    evs = row.get("evaluations") or []
+    if not evs:
+        return "no winner" if row.get("state") == "done" and not row.get("winners") else "not judged"
+    return ", ".join(f"{'compiled' if 'compile' in label else ('redrawn' if 'redrawn' in label else 'user')} "
+                     f"{verdict}" for label, verdict, _ in evs)
+
+
 def task_rows(tasks, searchable: set[str]) -> list[dict]:
     return [{"name": t.name, "class": t.class_name, "count": t.count, "share": t.share, "paths": list(t.paths)[:4],
              "state": "queued" if t.name in searchable else "not searched"} for t in tasks]
 
 
-def one_model(name: str, args, table: Table, cand_dir: Path | None) -> None:
+def one_model(name: str, args, table: Table, cand_dir: Path | None, agents: str, budget: float,
+              compile_limit: float | None, cand_src: Path | None) -> None:
     import torch
 
     import kernelswarm
@@ -260,9 +273,9 @@ def one_model(name: str, args, table: Table, cand_dir: Path | None) -> None:
         row["wall_s"] = time.monotonic() - start
         if st.name == "cut":
             if cand_dir is not None:
-                _templates(args.candidates, cand_dir, st.tasks, model)
+                _templates(cand_src, cand_dir, st.tasks, model)
             searchable = {t.name for t in st.tasks if t.share >= args.min_share and
-                          (args.agents != "folder" or (cand_dir / f"{t.name}.py").is_file())}
+                          (agents != "folder" or (cand_dir / f"{t.name}.py").is_file())}
             row.update(state="cut", tasks=len(st.tasks), regions=sum(len(t.paths) for t in st.tasks),
                        covered_share=st.covered_share, ceiling=1 / (1 - st.covered_share) if st.covered_share < 0.999
                        else None, refused=st.refused[:20], per_task=task_rows(st.tasks, searchable))
@@ -271,7 +284,8 @@ def one_model(name: str, args, table: Table, cand_dir: Path | None) -> None:
             e = st.end_to_end
             row.update(state="baselines", eager_ms=e.eager_ms, compile_ms=e.compile_ms, choice=e.choice,
                        result_ms=e.result_ms, speedup_vs_eager=e.speedup_vs_eager,
-                       speedup_vs_compile=e.speedup_vs_compile, reason=e.reason)
+                       speedup_vs_compile=e.speedup_vs_compile, reason=e.reason,
+                       compile_missing=e.compile_missing, window_s=e.window_s)
         elif st.name == "searched":
             row["state"] = "searched"
         table.write()
@@ -293,9 +307,11 @@ def one_model(name: str, args, table: Table, cand_dir: Path | None) -> None:
             t["state"] = "not reached (budget)"
             table.write()
 
-    opt = kernelswarm.optimize(model, inputs, device=args.device, agents=args.agents,
+    row.update(agents=agents, budget_s=budget, compile_limit_s=compile_limit)
+    opt = kernelswarm.optimize(model, inputs, device=args.device, agents=agents,
                                candidates=str(cand_dir) if cand_dir else None, db=args.db, timeout=args.timeout,
-                               jobs=args.jobs, time_budget=args.budget, search_below=args.min_share,
+                               jobs=args.jobs, time_budget=budget, compile_limit=compile_limit,
+                               search_below=args.min_share,
                                on_stage=on_stage, on_event=on_event, mode=args.mode,
                                loss_fn=loss_for(name) if train else None)
     e = opt.end_to_end
@@ -304,7 +320,8 @@ def one_model(name: str, args, table: Table, cand_dir: Path | None) -> None:
                speedup_vs_eager=opt.speedup_vs_eager, speedup_vs_compile=opt.speedup_vs_compile,
                speedup_ci=opt.speedup_ci, reason=e.reason, notes=e.notes, seconds=opt.seconds,
                wall_s=time.monotonic() - start, versions=opt.versions, steps=_steps(e.steps),
-               evaluations=[(label, ev.verdict.value, ev.reason[:200]) for label, ev in e.evaluations])
+               evaluations=[(label, ev.verdict.value, ev.reason[:200]) for label, ev in e.evaluations],
+               compile_missing=e.compile_missing, winners=[w.task for w in opt.winners])
     for t in by_name.values():
         if t["state"] in ("queued", "searching"):
             t["state"] = "not reached (budget)"
@@ -344,30 +361,80 @@ def _templates(src: str, dst: Path, tasks, model) -> None:
             (dst / f"{hot.name}.py").write_text(_fill(tmpl.read_text(), model.get_submodule(hot.paths[0])))
 
 
+def _per_model(spec: str | None, names: list[str], what: str) -> list[float | None]:
+    """A number for every model: one for all, or a comma list in --models' order."""
+    if spec is None:
+        return [None] * len(names)
+    try:
+        values = [float(v) for v in spec.split(",")]
+    except ValueError:
+        raise ValueError(f"{what} {spec!r}: seconds, or a comma list of seconds (one per model)") from None
+    if len(values) == 1:
+        values *= len(names)
+    if len(values) != len(names) or any(v <= 0 for v in values):
+        raise ValueError(f"{what} {spec!r}: one positive number, or one per model ({len(names)}: {', '.join(names)})")
+    return values
+
+
+def model_plan(names: list[str], args) -> dict[str, tuple[str, float, float | None, Path | None]]:
+    """Per model: (agents, budget s, compile limit s or None, candidates folder or None)."""
+    budgets = _per_model(args.budget, names, "--budget")
+    limits = _per_model(args.compile_limit, names, "--compile-limit")
+    if "=" in args.agents:
+        given = dict(part.split("=", 1) for part in args.agents.split(";") if part.strip())
+        unknown = set(given) - set(names)
+        if unknown:
+            raise ValueError(f"--agents names models not in --models: {', '.join(sorted(unknown))}")
+    plan = {}
+    for name, budget, limit in zip(names, budgets, limits):
+        agents = given.get(name, "cudagraph") if "=" in args.agents else args.agents
+        cand = None
+        if args.candidates == "auto":
+            auto = HERE / ("train_candidates" if args.mode == "train" else "candidates") / name
+            cand = auto if auto.is_dir() else None
+        elif args.candidates:
+            cand = Path(args.candidates)
+            if not cand.is_dir():
+                raise ValueError(f"--candidates {args.candidates}: no such folder")
+        if cand is not None and "folder" not in agents.split(","):
+            agents += ",folder"
+        plan[name] = (agents, budget, limit, cand)
+    return plan
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default="gpt2",
                     help="comma list: gpt2, bert, resnet50, vit, llama, timm_resnet18, timm_resnet50, timm_vit; "
                          "families: timm, transformers")
-    ap.add_argument("--agents", default="cudagraph", help="comma list; 'folder' alone: only the candidates")
-    ap.add_argument("--candidates", default=None, help="hand-written kernels: DIR/<task name>.py, DIR/<Class>.template.py")
+    ap.add_argument("--agents", default="cudagraph",
+                    help="comma list; 'folder' alone: only the candidates. Per model: 'resnet50=folder;bert=cudagraph' "
+                         "(models not named get cudagraph)")
+    ap.add_argument("--candidates", default=None,
+                    help="hand-written kernels: DIR/<task name>.py, DIR/<Class>.template.py; 'auto': "
+                         "benchmarks/candidates/<model> for each model that has one")
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--size", choices=("full", "tiny"), default="full", help="tiny: small configs for a CPU")
     ap.add_argument("--mode", choices=("inference", "train"), default="inference",
                     help="train: forward plus backward, a loss per model, optimizer steps checked (issue 17)")
-    ap.add_argument("--budget", type=float, default=500.0,
-                    help="wall seconds per model, everything included (optimize's time_budget)")
+    ap.add_argument("--budget", default="500",
+                    help="wall seconds per model, everything included (optimize's time_budget); a comma list: "
+                         "one per model, in --models' order")
+    ap.add_argument("--compile-limit", default=None,
+                    help="seconds for the whole model's eager and torch.compile window (past it: 'not measured in "
+                         "time', eager alone); default 40%% of the budget; a comma list: one per model")
     ap.add_argument("--min-share", type=float, default=0.01, help="tasks under this share are not searched")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per evaluation")
     ap.add_argument("--jobs", type=int, default=3, help="evaluations at once (timings one at a time)")
     ap.add_argument("--db", default=None, help="default: a fresh store under OUT")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/optimize_models"))
     args = ap.parse_args()
-    if args.candidates and not Path(args.candidates).is_dir():
-        print(f"--candidates {args.candidates}: no such folder", file=sys.stderr)
+    names = model_names(args.models)
+    try:
+        plan = model_plan(names, args)
+    except ValueError as e:
+        print(e, file=sys.stderr)
         return 2
-    if args.candidates and "folder" not in args.agents.split(","):
-        args.agents += ",folder"
 
     import torch
 
@@ -376,17 +443,18 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     args.db = args.db or str(args.out / "optimize_models.db")
     rows: list[dict] = []
-    for name in model_names(args.models):
-        table = Table(args.out, rows, {"model": name, "state": "building", "budget_s": args.budget, "mode": args.mode})
+    for name in names:
+        agents, budget, limit, cand_src = plan[name]
+        table = Table(args.out, rows, {"model": name, "state": "building", "budget_s": budget, "mode": args.mode})
         table.write()
         cand_dir = None
-        if args.candidates:  # a copy: templates are filled in beside the task files
+        if cand_src is not None:  # a copy: templates are filled in beside the task files
             cand_dir = Path(tempfile.mkdtemp(prefix=f"ks-cands-{name}-"))
-            for f in Path(args.candidates).glob("*.py"):
+            for f in cand_src.glob("*.py"):
                 if not f.name.endswith(".template.py"):
                     shutil.copy(f, cand_dir / f.name)
         try:
-            one_model(name, args, table, cand_dir)
+            one_model(name, args, table, cand_dir, agents, budget, limit, cand_src)
         except Exception as e:  # the next model still runs; this row says what stopped it
             table.row.update(state="failed", error=f"{type(e).__name__}: {e}"[:500])
             table.write()

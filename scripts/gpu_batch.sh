@@ -4,12 +4,13 @@
 #   bash scripts/gpu_batch.sh bench OUT   # paired timing (copies of the reference), training, whole models
 #   bash scripts/gpu_batch.sh models OUT  # whole models alone (MODELS, default gpt2; MODE=train), one budget per model
 #   bash scripts/gpu_batch.sh train OUT   # the training problems alone
+#   bash scripts/gpu_batch.sh e2e OUT     # ResNet-50 with its hand-written kernel and BERT-base, each judged end to end
 # Each step has its own limit (seconds, environment: T_TESTS,
 # T_NOISE, T_TRAIN, T_MODELS); a step that runs out writes what it had. Logs and tables go to OUT.
 # Without pydantic on the machine, carry its wheels in .whl/ (see docs/benchmarks.md).
 set -u
-what=${1:?usage: scripts/gpu_batch.sh tests|bench|models|train OUT}
-out=${2:?usage: scripts/gpu_batch.sh tests|bench|models|train OUT}
+what=${1:?usage: scripts/gpu_batch.sh tests|bench|models|train|e2e OUT}
+out=${2:?usage: scripts/gpu_batch.sh tests|bench|models|train|e2e OUT}
 if [ -d .whl ] && ! python3 -c "import pydantic" 2>/dev/null; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
   export PYTHONPATH="/tmp/site${PYTHONPATH:+:$PYTHONPATH}"
@@ -66,6 +67,18 @@ case "$what" in
       --agents "$agents" ${cand:+--candidates "$cand"} --jobs "${JOBS:-3}" \
       --device "${DEVICE:-cuda}" --size "${SIZE:-full}" --mode "${MODE:-inference}" \
       --budget $(( (${T_MODELS:-540} - 40) / n )) --out "$out"
+    ;;
+  e2e)
+    # Issue 15 in one command (T_E2E, default 500 s): ResNet-50 (transformers, batch 32) searched with
+    # its hand-written conv-bn-relu epilogue only (benchmarks/candidates/resnet50), its whole-model
+    # torch.compile given LIMITS' first figure before "not measured in time"; then BERT-base (batch
+    # 8, seq 512) with the cudagraph agent on tasks over MIN_SHARE of its time. Each model's budget
+    # (BUDGETS, in --models' order) keeps the assembled model's judgement its time. One table:
+    # OUT/optimize_models.md (tasks, covered share, eager/compile/assembled ms, judged, result).
+    step "$out/e2e.log" "${T_E2E:-500}" python3 benchmarks/optimize_models.py --models "${MODELS:-resnet50,bert}" \
+      --agents "${AGENTS:-resnet50=folder;bert=cudagraph}" --candidates auto --budget "${BUDGETS:-230,235}" \
+      --compile-limit "${LIMITS:-40,95}" --min-share "${MIN_SHARE:-0.1}" --jobs "${JOBS:-3}" \
+      --timeout "${TIMEOUT:-240}" --device "${DEVICE:-cuda}" --size "${SIZE:-full}" --out "$out"
     ;;
   train)
     step "$out/train.log" "${T_TRAIN:-540}" python3 benchmarks/train_builtin.py --out "$out" --device "${DEVICE:-cuda}" \

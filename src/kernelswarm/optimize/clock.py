@@ -38,6 +38,7 @@ def parse_seconds(text: str) -> float:
 
 
 COMPILE_SHARE = 0.4  # of the budget, at most, for the whole model's eager and torch.compile window
+MARGIN = 0.03  # of the budget, left between the search's deadline and the judgement's reserve
 
 
 class TimeBudget:
@@ -74,8 +75,10 @@ class TimeBudget:
         return (n + (1.0 if self.train else 0.0)) * self.whole_s
 
     def search_deadline(self) -> float:
-        """The instant (this clock's) by which every evaluation of the search must have ended."""
-        return self.start + self.seconds - self.reserve()
+        """The instant (this clock's) by which every evaluation of the search must have ended: the
+        judgement's reserve, and a margin for what comes between (the search's last results
+        stored, the assembly written), before the budget's end."""
+        return self.start + self.seconds * (1.0 - MARGIN) - self.reserve()
 
     def fits_judgement(self, compiled: bool) -> bool:
         """Whether the judgement (with torch.compile(assembled) or without) fits what is left."""

@@ -163,11 +163,18 @@ def group_regions(regions: list[Region]) -> list[list[Region]]:
     """Regions that compute the same thing, weights aside."""
     groups: list[list[Region]] = []
     by_key: dict[str, list[list[Region]]] = {}
+    codes: dict[int, str | None] = {}  # each module's code written once, not once per comparison
+
+    def code_of(m: nn.Module) -> str | None:
+        if id(m) not in codes:
+            codes[id(m)] = _code_without_weights(m)
+        return codes[id(m)]
+
     for r in regions:
         key = _group_key(r)
         for g in by_key.get(key, []):
-            code = _code_without_weights(r.module)
-            if (code is not None and code == _code_without_weights(g[0].module)) or _same_function(g[0], r):
+            code = code_of(r.module)
+            if (code is not None and code == code_of(g[0].module)) or _same_function(g[0], r):
                 g.append(r)
                 break
         else:

@@ -1,0 +1,55 @@
+"""benchmarks/optimize_models.py's one-command plan (issue 15, session 13): a budget, a compile
+limit, agents and hand-written candidates per model, and the table that says whether each
+assembled model was judged."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
+import optimize_models as om  # noqa: E402
+
+
+def _args(**kw):
+    base = dict(budget="500", compile_limit=None, agents="cudagraph", candidates=None, mode="inference")
+    return SimpleNamespace(**(base | kw))
+
+
+def test_each_model_gets_its_budget_limit_agents_and_candidates():
+    plan = om.model_plan(["resnet50", "bert"], _args(budget="230,235", compile_limit="40,95",
+                                                    agents="resnet50=folder;bert=cudagraph", candidates="auto"))
+    agents, budget, limit, cand = plan["resnet50"]
+    assert (agents, budget, limit) == ("folder", 230.0, 40.0)
+    assert cand == om.HERE / "candidates" / "resnet50" and (cand / "ResNetConvLayer.template.py").is_file()
+    assert plan["bert"] == ("cudagraph", 235.0, 95.0, None)  # no hand-written kernel for BERT: no folder agent
+    one = om.model_plan(["gpt2", "vit"], _args(budget="300"))
+    assert one["gpt2"][1:3] == (300.0, None) and one["vit"][:2] == ("cudagraph", 300.0)
+    auto = om.model_plan(["gpt2"], _args(candidates="auto", agents="compile"))
+    assert auto["gpt2"][0] == "compile,folder"
+
+
+@pytest.mark.parametrize("kw,word", [(dict(budget="100,200,300"), "--budget"), (dict(budget="soon"), "--budget"),
+                                     (dict(compile_limit="0"), "--compile-limit"),
+                                     (dict(agents="llama=folder"), "--agents"),
+                                     (dict(candidates="/nonexistent/cands"), "--candidates")])
+def test_a_plan_that_cannot_be_is_one_line(kw, word):
+    with pytest.raises(ValueError, match=word) as e:
+        om.model_plan(["resnet50", "bert"], _args(**kw))
+    assert "\n" not in str(e.value)
+
+
+def test_the_table_says_what_was_judged():
+    rows = [{"model": "resnet50", "state": "done", "tasks": 30, "regions": 71, "covered_share": 0.84, "ceiling": 6.25,
+             "eager_ms": 12.0, "compile_ms": None, "compile_missing": "not measured in time (its 40 s limit ran out)",
+             "assembled_ms": 11.8, "choice": "eager", "result_ms": 12.0, "winners": ["embedder_embedder"],
+             "evaluations": [("assembled, user's weights", "accepted", ""), ("assembled, redrawn weights", "accepted", "")]},
+            {"model": "bert", "state": "done", "eager_ms": 21.4, "compile_ms": 21.0, "choice": "compile", "winners": []}]
+    md = om.markdown(rows)
+    first = md.splitlines()[2]
+    assert "| not measured in time |" in first and "| 11.8 |" in first and "user accepted, redrawn accepted" in first
+    assert "| no winner |" in md.splitlines()[3]
+    assert om.judged({"state": "searched"}) == "not judged"
