@@ -45,6 +45,14 @@ for t in [t for t in c.tasks if t.class_name == "ResNetConvLayer"]:
     with torch.no_grad():
         torch.testing.assert_close(new(xi), reg(xi), rtol=1e-5, atol=1e-5)
     done.add(type(reg.activation).__name__)
+    if isinstance(reg.activation, torch.nn.ReLU):  # the folded path, cuDNN's fused call played by conv + ReLU
+        calls = []
+        ns["_FUSED_ON"] = ("cpu",)
+        ns["_CONV_RELU"] = lambda x, w, b, *a: calls.append(1) or torch.relu(torch.nn.functional.conv2d(x, w, b, *a))
+        with torch.no_grad():
+            torch.testing.assert_close(new(xi), reg(xi), rtol=1e-5, atol=1e-5)
+        assert calls, "the folded convolution was not called"
+        done.add("folded")
 print("checked", sorted(done))
 '''
 
@@ -56,7 +64,8 @@ def test_resnet_conv_layer_template_under_the_interpreter():
     env = dict(os.environ, TRITON_INTERPRET="1", PYTHONPATH=str(ROOT / "src"))
     r = subprocess.run([sys.executable, "-c", _SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
     assert r.returncode == 0, r.stderr[-3000:]
-    assert "checked ['Identity', 'ReLU']" in r.stdout  # both epilogues: with and without the ReLU
+    # both epilogues (with and without the ReLU), and batch norm folded into the convolution
+    assert "checked ['Identity', 'ReLU', 'folded']" in r.stdout
 
 
 def test_fill_names_every_placeholder():

@@ -1,8 +1,13 @@
-# A hand-written Triton epilogue for ResNet-50's convolution layers (transformers' ResNetConvLayer:
-# Conv2d without bias -> BatchNorm2d in inference -> ReLU or nothing). The convolution stays
-# cuDNN's; batch norm and the ReLU are one Triton pass over its output, in place, where eager
-# PyTorch makes two (the normalization, then the activation). Each program takes one (image,
-# channel) plane, so the channel's four statistics are loaded once per program, not per element.
+# A hand-written kernel for ResNet-50's convolution layers (transformers' ResNetConvLayer: Conv2d
+# without bias -> BatchNorm2d in inference -> ReLU or nothing).
+# With the ReLU, on CUDA: the batch norm folded into the convolution (weight * s, bias beta - mean * s,
+# s = gamma / sqrt(var + eps), recomputed from the live parameters every call: a few small kernels
+# over the weights, not the activations), then convolution, bias and ReLU in one cuDNN call
+# (torch.cudnn_convolution_relu): one kernel where eager makes three (convolution, normalization,
+# activation) and torch.compile two (convolution, a fused Triton epilogue). Without the ReLU, or where
+# that call is missing or refused: cuDNN's convolution, then batch norm and the ReLU as one Triton
+# pass over its output, in place; each program takes one (image, channel) plane, so the channel's
+# four statistics are loaded once per program, not per element.
 # A template: benchmarks/optimize_models.py fills $in_channels, $out_channels, $kernel_size,
 # $stride, $padding, $relu and $eps with the hottest ResNetConvLayer task's figures and brings it
 # as that task's candidate (DIR/<task name>.py).
@@ -39,13 +44,30 @@ class _ConvLayer(nn.Module):
         self.normalization = nn.BatchNorm2d($out_channels, eps=$eps)
 
 
+_CONV_RELU = getattr(torch, "cudnn_convolution_relu", None)  # convolution + bias + ReLU, one cuDNN call
+_FUSED_ON = ("cuda",)  # device types it runs on
+
+
+def _folded(conv, bn):
+    """The convolution's weight and bias with the (inference) batch norm folded in."""
+    s = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
+    return conv.weight * s.view(-1, 1, 1, 1), bn.bias - bn.running_mean * s
+
+
 class ModelNew(nn.Module):
     def __init__(self):
         super().__init__()
         self.region = _ConvLayer()
 
     def forward(self, x0):
+        global _CONV_RELU
         conv, bn = self.region.convolution, self.region.normalization
+        if $relu and _CONV_RELU is not None and x0.device.type in _FUSED_ON:
+            w, b = _folded(conv, bn)
+            try:
+                return _CONV_RELU(x0.contiguous(), w, b, conv.stride, conv.padding, conv.dilation, conv.groups)
+            except RuntimeError:  # not in this build's cuDNN for these shapes: the Triton epilogue instead
+                _CONV_RELU = None
         y = F.conv2d(x0, conv.weight, None, conv.stride, conv.padding).contiguous()
         n, c, h, w = y.shape
         hw = h * w

@@ -30,7 +30,7 @@ def optimize(
     candidates: Optional[Path] = typer.Option(None, help="Folder of candidates: DIR/<task name>.py."),
     rounds: int = typer.Option(1, min=1, help="Rounds for the hottest task; others get rounds by their share."),
     budget: Optional[float] = typer.Option(None, min=0, help="USD for model agents, shared by the tasks by their share."),
-    time_budget: Optional[str] = typer.Option(None, "--time-budget", metavar="TIME", help="Wall time for the whole run: seconds, or 15m, 2h. Before each task and before the assembled model is judged, the run stops when what comes next would not fit (a task already searching finishes); --resume continues."),
+    time_budget: Optional[str] = typer.Option(None, "--time-budget", metavar="TIME", help="Wall time for the whole run: seconds, or 15m, 2h. The whole model's torch.compile baseline gets at most 40% of it ('not measured in time' past that), the assembled model's judgement is reserved, and the tasks' search shares what is left (its evaluations end by then); --resume continues."),
     db: Path = typer.Option(Path("kernelswarm.db"), help="The store (SQLite)."),
     resume: bool = typer.Option(False, "--resume", help="Continue this model's unfinished search in --db."),
     jobs: int = typer.Option(1, min=1, help="Evaluations at once."),

@@ -269,6 +269,7 @@ def run(model: nn.Module, example_inputs: Any, s: Settings, whole: Problem | Non
     deadline = clock.search_deadline() if clock is not None else None
     run_id, results = _search(problems, c, s, on_event, deadline) if c.tasks else (None, {})
     secs["search"] = time.monotonic() - t
+    at_deadline = deadline is not None and time.monotonic() >= deadline - 1.0
     _stage(s, "searched", secs, c, base)
     t = time.monotonic()
     tasks, winners = _results(c, results)
@@ -284,6 +285,9 @@ def run(model: nn.Module, example_inputs: Any, s: Settings, whole: Problem | Non
     if stray:
         e2e.notes.append(f"candidates matching no task (never tried): {', '.join(stray[:8])}"
                          f"{' ...' if len(stray) > 8 else ''}; task names: {', '.join(t.name for t in c.tasks)}")
+    if at_deadline:
+        e2e.notes.append("the search ran into its deadline (the budget less the judgement's reserve): an "
+                         "evaluation still running was cut there, its verdict 'time limit' is the budget's")
     if clock is not None and clock.stopped and not any("time budget" in n for n in e2e.notes):
         e2e.notes.append(f"the time budget ({clock.seconds:.0f} s) ended the search early: resume to continue")
     result_model = _result_model(model, e2e.choice, source, c.tasks, winners, s.device)
