@@ -158,6 +158,14 @@ def flush_outside(worker: WorkerProcess, clean: WorkerProcess, deadline: float) 
 SYMMETRIC = os.environ.get("KERNELSWARM_TIMING_SYMMETRIC", "0") == "1"
 
 
+# Only the flush half of SYMMETRIC: every timed call of either worker follows a stop and continue
+# of its process around the flush before it (as the candidate's always does), the clean worker is
+# not stopped during the candidate's requests. For measurement (benchmarks/request_costs.py): on
+# the H200 a copy's claims ran 0.3-7% above the reference's in 6 of 6 runs on the defaults, 0.4-2.7%
+# with SYMMETRIC (3 runs), whose stops during the candidate's requests charged copies to 0.65-0.80x.
+FLUSH_SYMMETRIC = os.environ.get("KERNELSWARM_FLUSH_SYMMETRIC", "0") == "1"
+
+
 FORGIVE_WAIT = os.environ.get("KERNELSWARM_FORGIVE_WAIT", "0") == "1"  # see net_ms; off by default (SYMMETRIC)
 
 
@@ -183,7 +191,7 @@ def flush_for(proc: WorkerProcess, fl: WorkerProcess, deadline: float) -> float:
     timed call; its threads (the OpenMP pool's included) woke then, on the cores the call was
     about to use, while the reference's call followed its own prepare undisturbed: copies' claimed
     medians ran 1-8% above the reference's under load 11-14 on this CPU, 2-6% on the H200."""
-    if fl is proc or not SYMMETRIC:
+    if fl is proc or not (SYMMETRIC or FLUSH_SYMMETRIC):
         return float(fl.call({"op": "flush"}, deadline=deadline)[0].get("flush_ms", 0.0))
     return flush_outside(proc, fl, deadline)
 
