@@ -20,7 +20,9 @@ per side the medians over timed calls of: wait ms and run ms of all threads duri
 the summed util_avg before it, the means of its threads' involuntary switches (preemptions) and
 migrations during it, the run ms of the other worker's threads during the call, and
 the worker's whole CPU time over the evaluation. `--symmetric 0,1` sets KERNELSWARM_TIMING_SYMMETRIC
-for each evaluation in turn.
+for each evaluation in turn, `--autogroup off,-10` KERNELSWARM_AUTOGROUP_NICE (the evaluator's own
+write, session 13; `--clean-nice` is the script's, from before it). Each row also keeps the
+evaluation's `scheduling` and `wall-clock` check details and the charged candidate median.
 """
 
 from __future__ import annotations
@@ -125,8 +127,12 @@ for pid, rec in seen.items():
     sides[rec["role"]] = {"n": len(c), "claimed_ms": med(0), "run_ms": med(1), "wait_ms": med(2), "util_before": med(3),
                           "threads": med(4), "other_run_ms": med(5),
                           "preempted": round(statistics.mean(x[6] for x in c), 2), "migrated": round(statistics.mean(x[7] for x in c), 2), "cpu_s": round(rec["cpu_s"], 2), "autogroup": " ".join(rec["group"])}
+detail = {c.name: c.detail for c in ev.checks}
 print(json.dumps({"verdict": ev.verdict.value, "reason": ev.reason[:200], "speedup": ev.speedup, "ci": ev.speedup_ci,
-                  "wall_s": round(ev.wall_s, 1), **sides}))
+                  "wall_s": round(ev.wall_s, 1), "scheduling": detail.get("scheduling", "-"),
+                  "wall_clock": detail.get("wall-clock", "-")[:600],
+                  "charged_ms": ev.candidate.median_ms if ev.candidate else None,
+                  "reference_ms": ev.reference.median_ms if ev.reference else None, **sides}))
 '''
 
 
@@ -136,6 +142,9 @@ def main() -> None:
     ap.add_argument("--load", default="torch:2:2", help="as benchmarks/copy_charges.py; '' for none")
     ap.add_argument("--clean-nice", default="0", help="comma-separated: one evaluation per value and problem, in turn")
     ap.add_argument("--symmetric", default="0", help="comma-separated KERNELSWARM_TIMING_SYMMETRIC values, in turn")
+    ap.add_argument("--autogroup", default="", help="comma-separated KERNELSWARM_AUTOGROUP_NICE values, in turn "
+                    "(off: the workers' autogroups left as their sessions start them; '': the environment's); "
+                    "AG/C also sets KERNELSWARM_SYMMETRIC_CLAIMS=C")
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=400)
     ap.add_argument("--out", type=Path, required=True)
@@ -150,8 +159,14 @@ def main() -> None:
         time.sleep(2.0)
         for k in range(a.rounds):
             for problem in a.problem:
-                for nice, sym in [(n, y) for n in a.clean_nice.split(",") for y in a.symmetric.split(",")]:
+                for nice, sym, ag in [(n, y, g) for n in a.clean_nice.split(",") for y in a.symmetric.split(",")
+                                      for g in a.autogroup.split(",")]:
                     env["KERNELSWARM_TIMING_SYMMETRIC"] = sym
+                    ag, _, claims = ag.partition("/")  # "-10/1": KERNELSWARM_SYMMETRIC_CLAIMS=1 as well
+                    if ag:
+                        env["KERNELSWARM_AUTOGROUP_NICE"] = ag
+                    if claims:
+                        env["KERNELSWARM_SYMMETRIC_CLAIMS"] = claims
                     load0 = os.getloadavg()[0]
                     p = subprocess.run([sys.executable, "-c", _ONE, problem, nice], capture_output=True, text=True,
                                        env=env, timeout=a.timeout, check=False)
@@ -160,6 +175,8 @@ def main() -> None:
                     except (IndexError, ValueError):
                         row = {"verdict": "error", "reason": p.stderr[-300:]}
                     row = {"problem": Path(problem).stem, "round": k, "clean_nice": nice, "symmetric": sym,
+                           "autogroup_env": env.get("KERNELSWARM_AUTOGROUP_NICE", ""),
+                           "symmetric_claims": env.get("KERNELSWARM_SYMMETRIC_CLAIMS", ""),
                            "load": [round(load0, 1), round(os.getloadavg()[0], 1)], **row}
                     log.write(json.dumps(row) + "\n")
                     log.flush()

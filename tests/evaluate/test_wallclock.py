@@ -91,3 +91,41 @@ def test_the_relative_bound_allows_what_the_clean_workers_own_bursts_varied_by()
     # under-claim (cheat/noop_flush) is charged as before.
     quiet = wallclock.judge_relative([0.08] * 50, 0.27, [0.0, 0.001, -0.001], spread=0.004)
     assert 0.08 * quiet.charge > 0.2
+
+
+def _real_call_slack(claimed_ms: float, real_ms: float, extra_ms: float, n: int = 60, seed: int = 1):
+    """As _samples, but every real call's request (the reference's and the candidate's alike)
+    leaves `extra_ms` more unclaimed than an empty call's: what load did to real calls here."""
+    rng = random.Random(seed)
+    times, slack, null = _samples(claimed_ms, real_ms, base_ms=3.0, n=n, seed=seed)
+    slack = [s + extra_ms for s in slack]
+    ref_slack = [3.0 + extra_ms + rng.gauss(0, 0.2) for _ in range(n)]
+    return times, slack, null, ref_slack
+
+
+def test_what_the_reference_itself_left_unclaimed_is_not_charged_to_a_copy():
+    """Session 13 (noise14): at load 7-10 a copy of multi_head_attention left 3.26 ms a call
+    unclaimed beyond the empty calls', the paired reference calls 2.5 ms of it; judged against
+    the empty calls alone it was charged to 0.84x with claims that agreed (1.06)."""
+    times, slack, null, ref_slack = _real_call_slack(claimed_ms=2.25, real_ms=2.25, extra_ms=2.0)
+    old = wallclock.judge_claims(times, slack, null)  # one-sided: the judgement before
+    assert old.believed and old.charge > 1.2
+    times, slack, null, ref_slack = _real_call_slack(claimed_ms=2.25, real_ms=2.25, extra_ms=3.0)
+    assert not wallclock.judge_claims(times, slack, null).believed  # even called a liar
+    v = wallclock.judge_claims(times, slack, null, ref_slack)
+    assert v.believed and v.charge == 1.0 and "paired reference calls left" in v.detail, v.detail
+
+
+def test_an_under_claim_beyond_the_references_own_slack_is_still_charged_or_rejected():
+    times, slack, null, ref_slack = _real_call_slack(claimed_ms=3.0, real_ms=5.0, extra_ms=2.5)
+    v = wallclock.judge_claims(times, slack, null, ref_slack)
+    assert v.believed and v.charge > 1.0
+    assert 4.0 <= wallclock.median(times) * v.charge <= 5.0  # 2 ms hidden of 5: charged all but the noise
+    times, slack, null, ref_slack = _real_call_slack(claimed_ms=1.0, real_ms=5.0, extra_ms=2.5)
+    assert not wallclock.judge_claims(times, slack, null, ref_slack).believed
+
+
+def test_a_reference_quicker_than_the_empty_calls_gives_no_credit():
+    times, slack, null, ref_slack = _real_call_slack(claimed_ms=3.0, real_ms=5.0, extra_ms=0.0)
+    ref_slack = [s - 2.0 for s in ref_slack]  # below the empty calls': no discount from it
+    assert wallclock.judge_claims(times, slack, null, ref_slack).charge == wallclock.judge_claims(times, slack, null).charge

@@ -166,6 +166,11 @@ SYMMETRIC = os.environ.get("KERNELSWARM_TIMING_SYMMETRIC", "0") == "1"
 FLUSH_SYMMETRIC = os.environ.get("KERNELSWARM_FLUSH_SYMMETRIC", "0") == "1"
 
 
+# The per-call check judges only the candidate's unclaimed time beyond what the paired reference
+# calls left (wallclock.judge_claims); 0: against the empty calls alone, as before session 13.
+SYMMETRIC_CLAIMS = os.environ.get("KERNELSWARM_SYMMETRIC_CLAIMS", "1") == "1"
+
+
 FORGIVE_WAIT = os.environ.get("KERNELSWARM_FORGIVE_WAIT", "0") == "1"  # see net_ms; off by default (SYMMETRIC)
 
 
@@ -383,8 +388,9 @@ def least_charged(windows: list[tuple[Any, ...]]) -> tuple[Any, ...]:
 def _judged(times: list[float], slack: list[float], null_slack: list[float], result: CandidateTiming) -> wallclock.ClaimVerdict:
     """The claims against the empty calls (wallclock.judge_claims), then, where they stand,
     against the reference's calls they were paired with (wallclock.judge_paired_slack)."""
-    claims = wallclock.judge_claims(times, slack, null_slack)
-    if not claims.believed or len(result.ref_slack) != len(slack):
+    paired = len(result.ref_slack) == len(slack) and bool(slack)
+    claims = wallclock.judge_claims(times, slack, null_slack, result.ref_slack if paired and SYMMETRIC_CLAIMS else None)
+    if not claims.believed or not paired:
         return claims
     paired = wallclock.judge_paired_slack(times, slack, result.ref_slack, wallclock.median(result.ref_times))
     if paired.charge <= claims.charge:
