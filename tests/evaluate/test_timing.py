@@ -366,3 +366,26 @@ def test_claims_the_bursts_had_no_time_to_check_are_a_timeout_never_accepted():
     ct.unchecked = False
     run._plausible(st, ct, {"floor_ms": 0.001})  # checked: it stands
     assert st.checks[-1].name == "wall-clock" and st.checks[-1].passed
+
+
+def test_the_per_call_check_against_the_paired_reference_is_behind_its_switch():
+    """Session 13: judging the candidate's unclaimed time beyond the paired reference calls'
+    (wallclock.judge_claims with ref_slack) let cheat/noop_flush through at 1.64x under load 9-10:
+    measurement only until it keeps every timing cheat's verdict."""
+    import os
+
+    assert os.environ.get("KERNELSWARM_SYMMETRIC_CLAIMS") is not None or not timing.SYMMETRIC_CLAIMS
+    result = timing.CandidateTiming(Timing.from_samples([2.0]))
+    times = [2.0] * 40
+    null = [3.0 + 0.01 * (k % 5) for k in range(40)]
+    slack = [s + 2.0 for s in null]  # 2 ms beyond the empty calls' on every call...
+    result.ref_slack = list(slack)  # ...as the paired reference calls left too
+    result.ref_times = [2.0] * 40
+    old = timing.SYMMETRIC_CLAIMS
+    try:
+        timing.SYMMETRIC_CLAIMS = False
+        assert timing._judged(times, slack, null, result).charge > 1.2
+        timing.SYMMETRIC_CLAIMS = True
+        assert timing._judged(times, slack, null, result).charge == 1.0
+    finally:
+        timing.SYMMETRIC_CLAIMS = old

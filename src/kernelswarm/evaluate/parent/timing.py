@@ -166,9 +166,13 @@ SYMMETRIC = os.environ.get("KERNELSWARM_TIMING_SYMMETRIC", "0") == "1"
 FLUSH_SYMMETRIC = os.environ.get("KERNELSWARM_FLUSH_SYMMETRIC", "0") == "1"
 
 
-# The per-call check judges only the candidate's unclaimed time beyond what the paired reference
-# calls left (wallclock.judge_claims); 0: against the empty calls alone, as before session 13.
-SYMMETRIC_CLAIMS = os.environ.get("KERNELSWARM_SYMMETRIC_CLAIMS", "1") == "1"
+# KERNELSWARM_SYMMETRIC_CLAIMS=1: the per-call check takes the candidate's unclaimed time beyond
+# what the paired reference calls left where that is the smaller (wallclock.judge_claims). Off by
+# default, kept for measurement: at load 9-10 on this 2-core CPU (session 13) it let
+# cheat/noop_flush/nostatic through at 1.64x (bound 1.4; beyond the empty calls' its 6.11 ms a
+# call unclaimed would have been a lie, beyond the reference's 2.85 ms was inside the noise),
+# and a copy of multi_head_attention was still charged to 0.41x by the paired check.
+SYMMETRIC_CLAIMS = os.environ.get("KERNELSWARM_SYMMETRIC_CLAIMS", "0") == "1"
 
 
 FORGIVE_WAIT = os.environ.get("KERNELSWARM_FORGIVE_WAIT", "0") == "1"  # see net_ms; off by default (SYMMETRIC)
