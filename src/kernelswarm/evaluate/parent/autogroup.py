@@ -7,7 +7,8 @@ timed calls than the candidate's worker did, while their work was alike, and cop
 reference "won" 1.2-3.9x by their claims; with the reference's, the candidate's and the flush
 worker's autogroups all at nice -10 the waits were alike (claims 0.85-1.14 in 8 of 10:
 docs/benchmarks.md, session 12 "why copies win under load"). A heavier weight than the load's
-own groups is what evens them out; the same weight for all three is what keeps it fair.
+own groups is what evened them out; the same weight for all three is what keeps it fair. But a
+worker heavier than the evaluating process also outruns the parent's own clock (see DEFAULT_NICE).
 
 The candidate cannot undo it: its worker has no capabilities (a lower nice needs CAP_SYS_NICE)
 and may write only in its own folder; a higher nice of its own group slows only itself.
@@ -24,7 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ENV = "KERNELSWARM_AUTOGROUP_NICE"
-DEFAULT_NICE = -10
+# 0, the weight every new session's group starts with: equal, and no heavier than the evaluator.
+# -10 (what session 12 measured to even out the waits) is not the default: at load ~10 on this
+# 2-core CPU the candidate's worker, heavier than the evaluating process, ran at once when
+# continued and before the parent could send its request and start its clock:
+# cheat/sigcont_head_start was accepted at 9.47x (bound 1.4), cheat/noop_flush at 3.33x and
+# cheat/swapped_timer at 1.91x (docs/benchmarks.md, session 13).
+DEFAULT_NICE = 0
 OFF = "off"
 _ENABLED = Path("/proc/sys/kernel/sched_autogroup_enabled")
 # Without CAP_SYS_ADMIN the kernel takes one autogroup write per 100 ms from anyone (EAGAIN
@@ -50,7 +57,7 @@ class Applied:
 
 
 def requested_nice() -> int | None:
-    """$KERNELSWARM_AUTOGROUP_NICE: an integer from -20 to 19 (default -10), or None for `off`.
+    """$KERNELSWARM_AUTOGROUP_NICE: an integer from -20 to 19 (default 0), or None for `off`.
     Raises BadNice with a one-line message otherwise."""
     raw = os.environ.get(ENV, "").strip()
     if not raw:
@@ -101,7 +108,7 @@ def equalize(pids: dict[str, int], requested: int | None) -> Applied:
                        "the workers are scheduled as plain processes")
     why = _write_all(pids, requested)
     if not why:
-        return _as_found(pids, requested, f"nice {requested} written for {names}")
+        return _as_found(pids, requested, f"nice {requested} for {names}")
     if requested == 0:
         return _as_found(pids, requested, f"nice 0 could not be written ({why})")
     # A negative nice needs CAP_SYS_NICE: fall back to what any owner may write, on all of them.
