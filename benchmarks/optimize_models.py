@@ -241,7 +241,10 @@ def judged(row: dict) -> str:
     """Whether the assembled model was judged end to end, and what the evaluations said."""
     evs = row.get("evaluations") or []
     if not evs:
-        return "no winner" if row.get("state") == "done" and not row.get("winners") else "not judged"
+        if row.get("state") != "done" or row.get("winners"):
+            return "not judged"
+        searched = any(t.get("state") == "done" for t in row.get("per_task", []))
+        return "no winner" if searched else "nothing searched"
     return ", ".join(f"{'compiled' if 'compile' in label else ('redrawn' if 'redrawn' in label else 'user')} "
                      f"{verdict}" for label, verdict, _ in evs)
 
@@ -423,6 +426,9 @@ def main() -> int:
     ap.add_argument("--compile-limit", default=None,
                     help="seconds for the whole model's eager and torch.compile window (past it: 'not measured in "
                          "time', eager alone); default 40%% of the budget; a comma list: one per model")
+    ap.add_argument("--total", type=float, default=None,
+                    help="wall seconds for the whole command: a model's budget is cut to what is left of it "
+                         "(less 15 s for its build), and a model with under a minute left is skipped")
     ap.add_argument("--min-share", type=float, default=0.01, help="tasks under this share are not searched")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per evaluation")
     ap.add_argument("--jobs", type=int, default=3, help="evaluations at once (timings one at a time)")
@@ -443,8 +449,15 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     args.db = args.db or str(args.out / "optimize_models.db")
     rows: list[dict] = []
+    began = time.monotonic()
     for name in names:
         agents, budget, limit, cand_src = plan[name]
+        if args.total is not None:  # what an earlier model overran comes out of this one's budget
+            budget = min(budget, args.total - (time.monotonic() - began) - 15.0)
+            if budget < 60.0:
+                Table(args.out, rows, {"model": name, "state": "skipped: no time left", "budget_s": budget,
+                                       "mode": args.mode}).write()
+                continue
         table = Table(args.out, rows, {"model": name, "state": "building", "budget_s": budget, "mode": args.mode})
         table.write()
         cand_dir = None

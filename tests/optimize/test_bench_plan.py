@@ -47,9 +47,27 @@ def test_the_table_says_what_was_judged():
              "eager_ms": 12.0, "compile_ms": None, "compile_missing": "not measured in time (its 40 s limit ran out)",
              "assembled_ms": 11.8, "choice": "eager", "result_ms": 12.0, "winners": ["embedder_embedder"],
              "evaluations": [("assembled, user's weights", "accepted", ""), ("assembled, redrawn weights", "accepted", "")]},
-            {"model": "bert", "state": "done", "eager_ms": 21.4, "compile_ms": 21.0, "choice": "compile", "winners": []}]
+            {"model": "bert", "state": "done", "eager_ms": 21.4, "compile_ms": 21.0, "choice": "compile", "winners": [],
+             "per_task": [{"name": "attention_self", "class": "BertSelfAttention", "count": 12, "share": 0.3,
+                           "state": "done"}]}]
     md = om.markdown(rows)
     first = md.splitlines()[2]
     assert "| not measured in time |" in first and "| 11.8 |" in first and "user accepted, redrawn accepted" in first
     assert "| no winner |" in md.splitlines()[3]
     assert om.judged({"state": "searched"}) == "not judged"
+    assert om.judged({"state": "done", "per_task": [{"state": "not reached (budget)"}]}) == "nothing searched"
+
+
+def test_a_model_left_without_time_is_skipped_not_started(tmp_path, monkeypatch):
+    """--total: a model's budget is cut to what is left of the command; under a minute, it is
+    skipped and its row says so (no model is built)."""
+    import json
+
+    monkeypatch.setattr(om, "one_model", lambda *a, **k: pytest.fail("a model was started"))
+    monkeypatch.setattr(sys, "argv", ["optimize_models.py", "--models", "resnet50,bert", "--device", "cpu",
+                                      "--budget", "200,200", "--total", "70", "--out", str(tmp_path)])
+    assert om.main() == 0
+    rows = json.loads((tmp_path / "optimize_models.json").read_text())
+    assert [(r["model"], r["state"]) for r in rows] == [("resnet50", "skipped: no time left"),
+                                                       ("bert", "skipped: no time left")]
+    assert "skipped: no time left" in (tmp_path / "optimize_models.md").read_text()
