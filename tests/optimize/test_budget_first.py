@@ -145,3 +145,26 @@ def test_optimize_goes_on_against_eager_when_compile_is_not_in_time(tmp_path):
     else:
         assert not labels and "nothing was assembled" in e.reason, e.reason
     assert opt.choice in ("eager", "assembled"), opt.choice
+
+
+def test_bad_compile_limit_is_one_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=str(HERE.parents[1] / "src"))
+    for bad in ("soon", "0"):
+        r = subprocess.run([sys.executable, "-m", "kernelswarm", "optimize", str(HERE / "tinynet.py"), "--device",
+                            "cpu", "--compile-limit", bad], cwd=tmp_path, env=env, capture_output=True, text=True,
+                           timeout=300)
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 2 and len(lines) == 1 and "--compile-limit" in lines[0], (bad, r.stderr)
+    assert not (tmp_path / "kernelswarm.db").exists()
+
+
+def test_api_refuses_a_compile_limit_of_nothing():
+    import kernelswarm
+    from kernelswarm.optimize.api import OptimizeError
+
+    with pytest.raises(OptimizeError, match="compile_limit"):
+        kernelswarm.optimize(torch.nn.Linear(2, 2), (torch.randn(1, 2),), device="cpu", compile_limit=-1)

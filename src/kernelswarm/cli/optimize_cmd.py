@@ -31,6 +31,7 @@ def optimize(
     rounds: int = typer.Option(1, min=1, help="Rounds for the hottest task; others get rounds by their share."),
     budget: Optional[float] = typer.Option(None, min=0, help="USD for model agents, shared by the tasks by their share."),
     time_budget: Optional[str] = typer.Option(None, "--time-budget", metavar="TIME", help="Wall time for the whole run: seconds, or 15m, 2h. The whole model's torch.compile baseline gets at most 40% of it ('not measured in time' past that), the assembled model's judgement is reserved, and the tasks' search shares what is left (its evaluations end by then); --resume continues."),
+    compile_limit: Optional[str] = typer.Option(None, "--compile-limit", metavar="TIME", help="Wall time for the whole model's eager and torch.compile window: past it torch.compile is 'not measured in time' and eager is timed alone (default with --time-budget: 40% of it)."),
     db: Path = typer.Option(Path("kernelswarm.db"), help="The store (SQLite)."),
     resume: bool = typer.Option(False, "--resume", help="Continue this model's unfinished search in --db."),
     jobs: int = typer.Option(1, min=1, help="Evaluations at once."),
@@ -61,6 +62,7 @@ def optimize(
         die(f"--min-gain must be between 0 and 10 (a share: 0.02 means 2%), not {min_gain}")
     check_evaluator_env()
     wall = _seconds(time_budget)
+    limit = _seconds(compile_limit, "--compile-limit")
     from kernelswarm.optimize.search import check_folder
 
     for folder, flag in ((out, "--out"), (tasks_out, "--tasks-out")):
@@ -80,7 +82,7 @@ def optimize(
                  str(candidates.resolve()) if candidates else None, rounds, budget, str(db), jobs, timeout, precision,
                  resume, str(tasks_out) if tasks_out else None, compile_assembled=not no_compile,
                  compile_baselines=not no_compile, devices=gpus, ray=ray, min_gain=min_gain, mode=mode,
-                 loss_fn=loss_fn, time_budget=wall)
+                 loss_fn=loss_fn, time_budget=wall, compile_limit=limit)
     _check_agents(s)
     view = None if as_json else _show
     from kernelswarm.store import StoreError
@@ -110,8 +112,8 @@ def optimize(
     raise typer.Exit(0 if opt.correct else 1)
 
 
-def _seconds(text: str | None) -> float | None:
-    """--time-budget as seconds, or exit 2 with one line."""
+def _seconds(text: str | None, flag: str = "--time-budget") -> float | None:
+    """--time-budget (or another time flag) as seconds, or exit 2 with one line."""
     if text is None:
         return None
     from kernelswarm.optimize.clock import parse_seconds
@@ -119,7 +121,7 @@ def _seconds(text: str | None) -> float | None:
     try:
         return parse_seconds(text)
     except ValueError as e:
-        die(f"--time-budget: {e}")
+        die(f"{flag}: {e}")
 
 
 def _spread(devices: str | None, ray: str | None, device: str | None) -> tuple[list[str] | None, str | None]:
