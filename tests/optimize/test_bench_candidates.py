@@ -158,3 +158,36 @@ def test_llama_rms_norm_training_template_under_the_interpreter():
                        timeout=600, check=False)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "checked layers_input_layernorm 5" in r.stdout, r.stdout
+
+
+@pytest.mark.gpu
+def test_resnet_conv_layer_template_takes_the_fused_cudnn_call_on_cuda():
+    """On CUDA the filled template's ReLU layers run batch norm folded into one cuDNN
+    convolution+bias+ReLU call (not the Triton fallback), within float32 error of the region."""
+    torch = pytest.importorskip("torch")
+    tr = pytest.importorskip("transformers")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA")
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import optimize_models as om
+
+    torch.manual_seed(0)
+    layer = tr.models.resnet.modeling_resnet.ResNetConvLayer(64, 64, kernel_size=3, stride=1).cuda().eval()
+    with torch.no_grad():
+        layer.normalization.running_mean.normal_(0, 0.5)
+        layer.normalization.running_var.uniform_(0.5, 2.0)
+        layer.normalization.weight.normal_(1, 0.2)
+    ns = {}
+    tmpl = (ROOT / "benchmarks/candidates/resnet50/ResNetConvLayer.template.py").read_text()
+    exec(compile(om._fill(tmpl, layer), "conv_layer", "exec"), ns)
+    new = ns["ModelNew"]().cuda()
+    new.region.load_state_dict(layer.state_dict())
+    x = torch.randn(8, 64, 56, 56, device="cuda")
+    tf32 = torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = False  # both convolutions in float32
+    try:
+        with torch.no_grad():
+            torch.testing.assert_close(new(x), layer(x), rtol=1e-4, atol=1e-4)
+    finally:
+        torch.backends.cudnn.allow_tf32 = tf32
+    assert ns["_CONV_RELU"] is not None, "cuDNN refused the fused call: the Triton epilogue ran instead"
