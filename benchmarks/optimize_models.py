@@ -255,7 +255,7 @@ def task_rows(tasks, searchable: set[str]) -> list[dict]:
 
 
 def one_model(name: str, args, table: Table, cand_dir: Path | None, agents: str, budget: float,
-              compile_limit: float | None, cand_src: Path | None) -> None:
+              compile_limit: float | None, cand_src: Path | None, min_share: float = 0.01) -> None:
     import torch
 
     import kernelswarm
@@ -277,7 +277,7 @@ def one_model(name: str, args, table: Table, cand_dir: Path | None, agents: str,
         if st.name == "cut":
             if cand_dir is not None:
                 _templates(cand_src, cand_dir, st.tasks, model)
-            searchable = {t.name for t in st.tasks if t.share >= args.min_share and
+            searchable = {t.name for t in st.tasks if t.share >= min_share and
                           (agents != "folder" or (cand_dir / f"{t.name}.py").is_file())}
             row.update(state="cut", tasks=len(st.tasks), regions=sum(len(t.paths) for t in st.tasks),
                        covered_share=st.covered_share, ceiling=1 / (1 - st.covered_share) if st.covered_share < 0.999
@@ -314,7 +314,7 @@ def one_model(name: str, args, table: Table, cand_dir: Path | None, agents: str,
     opt = kernelswarm.optimize(model, inputs, device=args.device, agents=agents,
                                candidates=str(cand_dir) if cand_dir else None, db=args.db, timeout=args.timeout,
                                jobs=args.jobs, time_budget=budget, compile_limit=compile_limit,
-                               search_below=args.min_share,
+                               search_below=min_share,
                                on_stage=on_stage, on_event=on_event, mode=args.mode,
                                loss_fn=loss_for(name) if train else None)
     e = opt.end_to_end
@@ -364,7 +364,7 @@ def _templates(src: str, dst: Path, tasks, model) -> None:
             (dst / f"{hot.name}.py").write_text(_fill(tmpl.read_text(), model.get_submodule(hot.paths[0])))
 
 
-def _per_model(spec: str | None, names: list[str], what: str) -> list[float | None]:
+def _per_model(spec: str | None, names: list[str], what: str, positive: bool = True) -> list[float | None]:
     """A number for every model: one for all, or a comma list in --models' order."""
     if spec is None:
         return [None] * len(names)
@@ -374,22 +374,24 @@ def _per_model(spec: str | None, names: list[str], what: str) -> list[float | No
         raise ValueError(f"{what} {spec!r}: seconds, or a comma list of seconds (one per model)") from None
     if len(values) == 1:
         values *= len(names)
-    if len(values) != len(names) or any(v <= 0 for v in values):
-        raise ValueError(f"{what} {spec!r}: one positive number, or one per model ({len(names)}: {', '.join(names)})")
+    if len(values) != len(names) or any(v <= 0 if positive else v < 0 for v in values):
+        raise ValueError(f"{what} {spec!r}: one {'positive' if positive else 'non-negative'} number, or one per model "
+                         f"({len(names)}: {', '.join(names)})")
     return values
 
 
-def model_plan(names: list[str], args) -> dict[str, tuple[str, float, float | None, Path | None]]:
-    """Per model: (agents, budget s, compile limit s or None, candidates folder or None)."""
+def model_plan(names: list[str], args) -> dict[str, tuple[str, float, float | None, Path | None, float]]:
+    """Per model: (agents, budget s, compile limit s or None, candidates folder or None, min share)."""
     budgets = _per_model(args.budget, names, "--budget")
     limits = _per_model(args.compile_limit, names, "--compile-limit")
+    shares = _per_model(getattr(args, "min_share", "0.01"), names, "--min-share", positive=False)
     if "=" in args.agents:
         given = dict(part.split("=", 1) for part in args.agents.split(";") if part.strip())
         unknown = set(given) - set(names)
         if unknown:
             raise ValueError(f"--agents names models not in --models: {', '.join(sorted(unknown))}")
     plan = {}
-    for name, budget, limit in zip(names, budgets, limits):
+    for name, budget, limit, share in zip(names, budgets, limits, shares):
         agents = given.get(name, "cudagraph") if "=" in args.agents else args.agents
         cand = None
         if args.candidates == "auto":
@@ -401,7 +403,7 @@ def model_plan(names: list[str], args) -> dict[str, tuple[str, float, float | No
                 raise ValueError(f"--candidates {args.candidates}: no such folder")
         if cand is not None and "folder" not in agents.split(","):
             agents += ",folder"
-        plan[name] = (agents, budget, limit, cand)
+        plan[name] = (agents, budget, limit, cand, share)
     return plan
 
 
@@ -429,7 +431,8 @@ def main() -> int:
     ap.add_argument("--total", type=float, default=None,
                     help="wall seconds for the whole command: a model's budget is cut to what is left of it "
                          "(less 15 s for its build), and a model with under a minute left is skipped")
-    ap.add_argument("--min-share", type=float, default=0.01, help="tasks under this share are not searched")
+    ap.add_argument("--min-share", default="0.01",
+                    help="tasks under this share are not searched; a comma list: one per model")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per evaluation")
     ap.add_argument("--jobs", type=int, default=3, help="evaluations at once (timings one at a time)")
     ap.add_argument("--db", default=None, help="default: a fresh store under OUT")
@@ -451,7 +454,7 @@ def main() -> int:
     rows: list[dict] = []
     began = time.monotonic()
     for name in names:
-        agents, budget, limit, cand_src = plan[name]
+        agents, budget, limit, cand_src, share = plan[name]
         if args.total is not None:  # what an earlier model overran comes out of this one's budget
             budget = min(budget, args.total - (time.monotonic() - began) - 15.0)
             if budget < 60.0:
@@ -467,7 +470,7 @@ def main() -> int:
                 if not f.name.endswith(".template.py"):
                     shutil.copy(f, cand_dir / f.name)
         try:
-            one_model(name, args, table, cand_dir, agents, budget, limit, cand_src)
+            one_model(name, args, table, cand_dir, agents, budget, limit, cand_src, share)
         except Exception as e:  # the next model still runs; this row says what stopped it
             table.row.update(state="failed", error=f"{type(e).__name__}: {e}"[:500])
             table.write()

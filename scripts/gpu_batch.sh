@@ -77,7 +77,7 @@ case "$what" in
     # OUT/optimize_models.md (tasks, covered share, eager/compile/assembled ms, judged, result).
     step "$out/e2e.log" "${T_E2E:-500}" python3 benchmarks/optimize_models.py --models "${MODELS:-resnet50,bert}" \
       --agents "${AGENTS:-resnet50=folder;bert=cudagraph}" --candidates auto --budget "${BUDGETS:-230,235}" \
-      --compile-limit "${LIMITS:-40,95}" --min-share "${MIN_SHARE:-0.1}" --jobs "${JOBS:-3}" \
+      --compile-limit "${LIMITS:-40,95}" --min-share "${MIN_SHARE:-0.01,0.1}" --jobs "${JOBS:-3}" \
       --timeout "${TIMEOUT:-240}" --total $(( ${T_E2E:-500} - 5 )) --device "${DEVICE:-cuda}" --size "${SIZE:-full}" \
       --out "$out"
     ;;

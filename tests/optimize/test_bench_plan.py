@@ -15,25 +15,27 @@ import optimize_models as om  # noqa: E402
 
 
 def _args(**kw):
-    base = dict(budget="500", compile_limit=None, agents="cudagraph", candidates=None, mode="inference")
+    base = dict(budget="500", compile_limit=None, agents="cudagraph", candidates=None, mode="inference",
+                min_share="0.01")
     return SimpleNamespace(**(base | kw))
 
 
 def test_each_model_gets_its_budget_limit_agents_and_candidates():
     plan = om.model_plan(["resnet50", "bert"], _args(budget="230,235", compile_limit="40,95",
-                                                    agents="resnet50=folder;bert=cudagraph", candidates="auto"))
-    agents, budget, limit, cand = plan["resnet50"]
-    assert (agents, budget, limit) == ("folder", 230.0, 40.0)
+                                                    agents="resnet50=folder;bert=cudagraph", candidates="auto",
+                                                    min_share="0,0.1"))
+    agents, budget, limit, cand, share = plan["resnet50"]
+    assert (agents, budget, limit, share) == ("folder", 230.0, 40.0, 0.0)
     assert cand == om.HERE / "candidates" / "resnet50" and (cand / "ResNetConvLayer.template.py").is_file()
-    assert plan["bert"] == ("cudagraph", 235.0, 95.0, None)  # no hand-written kernel for BERT: no folder agent
+    assert plan["bert"] == ("cudagraph", 235.0, 95.0, None, 0.1)  # no hand-written kernel for BERT: no folder agent
     one = om.model_plan(["gpt2", "vit"], _args(budget="300"))
-    assert one["gpt2"][1:3] == (300.0, None) and one["vit"][:2] == ("cudagraph", 300.0)
+    assert one["gpt2"][1:3] == (300.0, None) and one["vit"][:2] == ("cudagraph", 300.0) and one["vit"][4] == 0.01
     auto = om.model_plan(["gpt2"], _args(candidates="auto", agents="compile"))
     assert auto["gpt2"][0] == "compile,folder"
 
 
 @pytest.mark.parametrize("kw,word", [(dict(budget="100,200,300"), "--budget"), (dict(budget="soon"), "--budget"),
-                                     (dict(compile_limit="0"), "--compile-limit"),
+                                     (dict(compile_limit="0"), "--compile-limit"), (dict(min_share="-0.1"), "--min-share"),
                                      (dict(agents="llama=folder"), "--agents"),
                                      (dict(candidates="/nonexistent/cands"), "--candidates")])
 def test_a_plan_that_cannot_be_is_one_line(kw, word):
