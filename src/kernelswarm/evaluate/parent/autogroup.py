@@ -7,8 +7,8 @@ timed calls than the candidate's worker did, while their work was alike, and cop
 reference "won" 1.2-3.9x by their claims; with the reference's, the candidate's and the flush
 worker's autogroups all at nice -10 the waits were alike (claims 0.85-1.14 in 8 of 10:
 docs/benchmarks.md, session 12 "why copies win under load"). A heavier weight than the load's
-own groups is what evened them out; the same weight for all three is what keeps it fair. But a
-worker heavier than the evaluating process also outruns the parent's own clock (see DEFAULT_NICE).
+own groups is what evened them out; the same weight for all three is what keeps it fair (see
+DEFAULT_NICE for why 0 is the default).
 
 The candidate cannot undo it: its worker has no capabilities (a lower nice needs CAP_SYS_NICE)
 and may write only in its own folder; a higher nice of its own group slows only itself.
@@ -25,12 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ENV = "KERNELSWARM_AUTOGROUP_NICE"
-# 0, the weight every new session's group starts with: equal, and no heavier than the evaluator.
-# -10 (what session 12 measured to even out the waits) is not the default: at load ~10 on this
-# 2-core CPU the candidate's worker, heavier than the evaluating process, ran at once when
-# continued and before the parent could send its request and start its clock:
-# cheat/sigcont_head_start was accepted at 9.47x (bound 1.4), cheat/noop_flush at 3.33x and
-# cheat/swapped_timer at 1.91x (docs/benchmarks.md, session 13).
+# 0, the weight every new session's group starts with: equal, as before session 13. -10 (what
+# session 12 measured to even out the waits) gave claims that agree (0.95-1.15 for copies, 6 of 6)
+# but is not the default yet: at load 7-13 on this 2-core CPU the timing cheats crossed their
+# bounds with it (noop_flush 5 of 5 runs, 1.68-3.37x; sigcont_head_start 9.47x and 8.01x) as
+# without it (noop_flush 2 of 4, sigcont_head_start 9.09x once, swapped_timer 2 of 2), and
+# copies were still charged below 1 (docs/benchmarks.md, session 13): no measurement yet shows
+# it keeps every cheat's verdict.
 DEFAULT_NICE = 0
 OFF = "off"
 _ENABLED = Path("/proc/sys/kernel/sched_autogroup_enabled")
