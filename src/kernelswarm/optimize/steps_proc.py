@@ -172,6 +172,8 @@ class StepWorker:
         folder (not a link to another process's output), of tensors only."""
         import torch
 
+        from kernelswarm.evaluate.wire.protocol import inflated_archive
+
         if path.parent != self.folder:
             raise StepsError(f"the {self.role}'s output is outside its folder")
         try:
@@ -183,7 +185,19 @@ class StepWorker:
             if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
                 raise StepsError(f"the {self.role}'s {path.name} is not a plain file of its own")
             with os.fdopen(os.dup(fd), "rb") as f:
-                state = torch.load(f, weights_only=True, map_location="cpu")
+                if inflated_archive(f, st.st_size):  # a winner's 1 MB file took 1 GiB here (zip_bomb)
+                    raise StepsError(f"the {self.role}'s {path.name} is not as torch.save writes it "
+                                     "(compressed entries, or larger than the file)")
+            # Mapped, not read: torch.load inflates a compressed entry however large it says it is,
+            # and maps only stored ones, so what this reads is the file's own bytes (the check above
+            # reads the archive as Python's zipfile does, this as torch's own reader does). Copied
+            # at once: the mapping would follow what the writer still does to the file.
+            mapped = torch.load(f"/proc/self/fd/{fd}", weights_only=True, map_location="cpu", mmap=True)
+            state = ({k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in mapped.items()}
+                     if isinstance(mapped, dict) else mapped)
+            del mapped
+        except StepsError:
+            raise
         except (OSError, RuntimeError, ValueError, EOFError) as e:
             raise StepsError(f"the {self.role}'s {path.name} cannot be read ({type(e).__name__})") from None
         finally:

@@ -26,6 +26,23 @@ MAX_BLOB = 16 * 1024**3  # a candidate cannot make the parent allocate more than
 Deadline = Union[float, Callable[[], float], None]
 
 
+def inflated_archive(f: Any, size: int) -> bool:
+    """Whether `f` (a file of `size` bytes, left at its start) is not an archive as torch.save
+    writes it: entries stored as they are, together no larger than the file. torch.load also
+    inflates compressed entries, however large they say they are, into the reading process's
+    memory: 1 MB of deflated zeros is 1 GiB there (adv13: cheat/blob_bomb through the clean
+    worker, candidates_steps/zip_bomb through optimize's judging process)."""
+    import zipfile
+
+    try:
+        entries = zipfile.ZipFile(f).infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return True
+    finally:
+        f.seek(0)
+    return any(e.compress_type != zipfile.ZIP_STORED for e in entries) or sum(e.file_size for e in entries) > size
+
+
 class ChannelClosed(EOFError):
     """The other side exited or closed its end."""
 

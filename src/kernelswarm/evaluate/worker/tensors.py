@@ -306,7 +306,12 @@ def from_blob(blob: "bytes | SealedBlob") -> list[torch.Tensor]:
     if isinstance(blob, SealedBlob):
         data = torch.load(blob.path, weights_only=True, map_location="cpu", mmap=True)
     else:
-        data = torch.load(io.BytesIO(blob), weights_only=True, map_location="cpu")
+        from kernelswarm.evaluate.wire.protocol import inflated_archive
+
+        f = io.BytesIO(blob)
+        if inflated_archive(f, len(blob)):  # 1 MB of deflated zeros: 1 GiB here (cheat/blob_bomb)
+            raise ValueError("the candidate's outputs are not as torch.save writes them (compressed entries)")
+        data = torch.load(f, weights_only=True, map_location="cpu")
     if not isinstance(data, list) or not all(type(t) is torch.Tensor for t in data):  # noqa: E721
         raise ValueError("the candidate's outputs are not a list of plain tensors")
     return data
