@@ -264,6 +264,9 @@ def _as_init(libc: ctypes.CDLL, go_r: int, forked_w: int, start_r: int, private:
     os.environ[ENV_MODE] = mode
     worker = os.fork()
     if worker == 0:
+        # Only its own descriptors: `forked_w` was this process's (a worker once held its write
+        # end, dead by then but still a pipe it could write: cheat/inherited_fds, adv13).
+        os.close(forked_w)
         os.read(start_r, 1)
         os.close(start_r)
         os.chdir(cwd)  # through the bound folder, not the hidden one
