@@ -98,9 +98,10 @@ def _run_worker(request: dict[str, Any], timeout_s: float, prefix: Callable[[Pat
     and, before the candidate is imported, the same sandbox (sandbox.candidate_sandbox: no
     capabilities, no `setsid` or `ptrace`, writes only inside its folder). Every process it
     started is killed before this returns, and its folder removed."""
-    from kernelswarm.evaluate.worker import contain
     from kernelswarm.evaluate.parent import shield
+    from kernelswarm.evaluate.parent.own_files import read_head
     from kernelswarm.evaluate.parent.procs import worker_env
+    from kernelswarm.evaluate.worker import contain
 
     contain.clean_stale()  # what a SIGKILLed profile or evaluation left
     folder = Path(tempfile.mkdtemp(prefix=contain.PREFIX + "profile-"))
@@ -124,11 +125,16 @@ def _run_worker(request: dict[str, Any], timeout_s: float, prefix: Callable[[Pat
             code = _wait_worker(argv, folder, env, log_path, report_w, timeout_s, request)
         finally:
             os.close(report_r)
-        if not res_path.exists():
+        # The worker's folder is the candidate's: its answer only as a plain file, never through a
+        # link it made there (to /dev/zero, a FIFO, a file of the user's: own_files.py).
+        answer = read_head(res_path, _MAX_RESULT)
+        if answer is None:
             tail = _tail(log_path)
             raise ProfileError(f"the profiling worker exited with status {code}: {tail}")
         try:
-            result = json.loads(res_path.read_text()[:_MAX_RESULT])
+            if len(answer) > _MAX_RESULT:
+                raise ValueError("too large")
+            result = json.loads(answer.decode())
         except (OSError, ValueError) as e:
             raise ProfileError(f"the profiling worker's answer is unreadable ({e.__class__.__name__})") from None
         made = after(folder) if after is not None else None
@@ -176,10 +182,9 @@ def _wait_worker(argv: list[str], folder: Path, env: dict[str, str], log_path: P
 
 def _tail(log_path: Path) -> str:
     """The last line of the worker's output, scrubbed of secrets (the candidate prints to it)."""
-    try:
-        lines = log_path.read_bytes()[-4000:].decode(errors="replace").strip().splitlines()
-    except OSError:
-        lines = []
+    from kernelswarm.evaluate.parent.own_files import read_tail
+
+    lines = read_tail(log_path, 4000).decode(errors="replace").strip().splitlines()
     lines = [line for line in lines if not line.startswith("USDT:")]
     return redact.scrub(lines[-1] if lines else "no output")
 

@@ -164,3 +164,16 @@ def test_a_key_in_a_folder_on_the_evaluators_import_path_is_not_readable(tmp_pat
     assert hashlib.sha256(key.encode()).hexdigest() not in told and key not in told, ev.reason
     assert str(project) not in told, ev.reason
     assert ev.verdict.value == "accepted", (ev.verdict.value, ev.reason)
+
+
+def test_the_log_is_not_read_through_a_link_the_candidate_made():
+    """adv13, cheat/log_link: the candidate's log replaced by a link to /proc/self/environ, which
+    the evaluator resolved as itself when reading the log's tail: its environment came back in
+    the verdict's log_tail. Now the tail is read only from a plain file (own_files.read_tail)."""
+    with open("/proc/self/environ", "rb") as f:
+        entries = [e.decode(errors="replace") for e in f.read().split(b"\0") if e][:3]
+    source = (CANDIDATES / "cheat" / "log_link.py").read_text()
+    ev = evaluate(load_problem(PROBLEMS / "relu_linear.py"), source, _options())
+    told = json.dumps(ev.to_dict(), default=str)
+    assert ev.verdict.value == "runtime_error", (ev.verdict.value, ev.reason)
+    assert not [e for e in entries if e in told], ev.log_tail[:300]

@@ -142,3 +142,29 @@ def test_nothing_a_winner_leaves_outlives_the_check(tmp_path, monkeypatch):
             except OSError:
                 pass
     assert not alive, alive
+
+
+def test_links_in_the_winners_folder_are_not_followed(tmp_path, monkeypatch):
+    """adv13: the judging process copies the user's weights into the candidate's folder and reads
+    its log there. Before, a link the winner made there was followed on the machine's own
+    filesystem: a file of the user's (here one in the machine's /tmp) was overwritten with the
+    weights, and the log's link to /proc/self/environ put the judging process's environment in
+    the error. Now neither is followed (evaluate/parent/own_files.py)."""
+    import os
+    import uuid
+
+    tag = uuid.uuid4().hex
+    monkeypatch.setenv("KERNELSWARM_TEST_TAG", tag)
+    victim = f"/tmp/ks-adv13-victim-{tag}"
+    with open(victim, "w") as f:
+        f.write("the user's own file\n")
+    with open("/proc/self/environ", "rb") as f:
+        own_environment = f.read().split(b"\0")[0].decode(errors="replace")[:60]
+    try:
+        with pytest.raises(StepsError) as err:
+            _check(tmp_path, "link_out", timed=False)
+        with open(victim, "rb") as f:
+            assert f.read() == b"the user's own file\n"
+    finally:
+        os.unlink(victim)
+    assert "died" in str(err.value) and own_environment not in str(err.value), str(err.value)

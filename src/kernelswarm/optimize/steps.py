@@ -157,13 +157,15 @@ def _own_copies(own: Path, init: dict[str, Any], candidate: Path) -> dict[str, A
     into its own folder, the only one of the host's its contained process sees: the folders they
     came from (a user's project, when the user gave the whole-model problem; the steps folder, with
     the clean processes' own) are not in its root (adv13)."""
-    own.mkdir(parents=True, exist_ok=True)
+    from kernelswarm.evaluate.parent.own_files import copy_into
+
+    own.mkdir(parents=True, exist_ok=True)  # a kept folder may hold an earlier candidate's links
     out = {**init, "problem": str(own / "problem.py"), "candidate": str(own / "candidate.py")}
-    shutil.copyfile(init["problem"], out["problem"])
-    shutil.copyfile(candidate, out["candidate"])
+    copy_into(init["problem"], out["problem"])
+    copy_into(candidate, out["candidate"])
     if init.get("loss"):
         out["loss"] = {**init["loss"], "path": str(own / "loss.py")}
-        shutil.copyfile(init["loss"]["path"], out["loss"]["path"])
+        copy_into(init["loss"]["path"], out["loss"]["path"])
     return out
 
 
@@ -183,8 +185,10 @@ def _user_weights(ref: StepWorker, others: tuple[StepWorker, ...]) -> dict[str, 
 
     path = ref.folder / "user_weights.pt"
     ref.call({"op": "save", "path": str(path)})
-    for w in others:
-        shutil.copyfile(path, w.folder / "user_weights.pt")
+    from kernelswarm.evaluate.parent.own_files import copy_into
+
+    for w in others:  # into the candidate's folder too: never through a link it made there
+        copy_into(path, w.folder / "user_weights.pt")
     return {k: v.double() for k, v in torch.load(path, weights_only=True).items()}
 
 

@@ -210,10 +210,10 @@ class StepWorker:
 
     def _tail(self) -> str:
         self.log.flush()
-        try:
-            lines = Path(self.log.name).read_text(errors="replace").strip().splitlines()
-        except OSError:
-            lines = []
+        from kernelswarm.evaluate.parent.own_files import read_tail
+
+        # In the step process's folder: not through a link it made there (own_files.py).
+        lines = read_tail(self.log.name, 4000).decode(errors="replace").strip().splitlines()
         return lines[-1][:300] if lines else "no output"
 
     def kill(self) -> None:

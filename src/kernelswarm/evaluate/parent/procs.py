@@ -251,10 +251,10 @@ class WorkerProcess:
             signal_group(self.proc.pid, signal.SIGCONT)
 
     def log_tail(self, lines: int = 40) -> str:
-        try:
-            text = self.log_path.read_bytes()[-20000:].decode(errors="replace")
-        except OSError:
-            return ""
+        from kernelswarm.evaluate.parent.own_files import read_tail
+
+        # In the candidate's folder: not through a link it made there (own_files.py).
+        text = read_tail(self.log_path, 20000).decode(errors="replace")
         text = "\n".join(line for line in text.splitlines() if not line.startswith("USDT:"))
         return "\n".join(text.splitlines()[-lines:])
 
