@@ -230,6 +230,11 @@ def _ncu(request: dict[str, Any], device: str, timeout_s: float) -> tuple[list[N
                 "--metrics", ",".join(NCU_METRICS), "--launch-count", "500", "--target-processes", "all"]
 
     def read_report(folder: Path) -> subprocess.CompletedProcess:
+        import stat
+
+        # The candidate's folder: ncu opens the report by name, so not a link it made there.
+        if not stat.S_ISREG(os.lstat(folder / "profile.ncu-rep").st_mode):
+            raise OSError("the report is not a plain file of the worker's folder")
         return subprocess.run([exe, "--import", str(folder / "profile.ncu-rep"), "--csv", "--print-units", "base",
                                "--page", "details"], capture_output=True, text=True, timeout=120)
 
