@@ -314,7 +314,7 @@ def one_model(name: str, args, table: Table, cand_dir: Path | None, agents: str,
     opt = kernelswarm.optimize(model, inputs, device=args.device, agents=agents,
                                candidates=str(cand_dir) if cand_dir else None, db=args.db, timeout=args.timeout,
                                jobs=args.jobs, time_budget=budget, compile_limit=compile_limit,
-                               search_below=min_share,
+                               search_below=min_share, assemble_accepted=name in args.assemble_accepted.split(","),
                                on_stage=on_stage, on_event=on_event, mode=args.mode,
                                loss_fn=loss_for(name) if train else None)
     e = opt.end_to_end
@@ -428,6 +428,9 @@ def main() -> int:
     ap.add_argument("--compile-limit", default=None,
                     help="seconds for the whole model's eager and torch.compile window (past it: 'not measured in "
                          "time', eager alone); default 40%% of the budget; a comma list: one per model")
+    ap.add_argument("--assemble-accepted", default="",
+                    help="comma list of models whose tasks are assembled with their fastest correct candidate even "
+                         "where it did not clear the task's bar (the whole model's judgement decides)")
     ap.add_argument("--total", type=float, default=None,
                     help="wall seconds for the whole command: a model's budget is cut to what is left of it "
                          "(less 15 s for its build), and a model with under a minute left is skipped")

@@ -133,15 +133,20 @@ def test_optimize_goes_on_against_eager_when_compile_is_not_in_time(tmp_path):
     (cands / "blocks_mlp.py").write_text((HERE / "candidates" / "blocks_mlp.py").read_text())
     stages = []
     opt = kernelswarm.optimize(model, tuple(tinynet.get_inputs()), device="cpu", agents="folder", candidates=cands,
-                               db=str(tmp_path / "ks.db"), time_budget=1200, compile_limit=1.0, on_stage=stages.append)
+                               db=str(tmp_path / "ks.db"), time_budget=1200, compile_limit=1.0, on_stage=stages.append,
+                               assemble_accepted=True)
     e = opt.end_to_end
     assert e.compile_missing.startswith("not measured in time") and e.compile_ms is None
     assert opt.speedup_vs_compile is None and opt.correct
     assert [t.name for t in opt.tasks if t.baseline_ms is not None] == ["blocks_mlp"]  # searched all the same
     labels = [label for label, _ in e.evaluations]
-    if opt.winners:  # the kernel won its task (timing on a loaded CPU may not say so): judged without compile
+    # assemble_accepted: the kernel is assembled when correct, won or not (the wall clock under load may
+    # still reject it, issue 13); then the whole model is judged, without torch.compile(assembled)
+    if opt.winners:
         assert labels and all("compile" not in label for label in labels), labels
         assert any("torch.compile(assembled) was not judged" in n for n in e.notes), e.notes
+        won = opt.tasks[[t.name for t in opt.tasks].index("blocks_mlp")].agent is not None
+        assert won or any("did not clear their task's bar" in n and "blocks_mlp" in n for n in e.notes), e.notes
     else:
         assert not labels and "nothing was assembled" in e.reason, e.reason
     assert opt.choice in ("eager", "assembled"), opt.choice
@@ -168,3 +173,22 @@ def test_api_refuses_a_compile_limit_of_nothing():
 
     with pytest.raises(OptimizeError, match="compile_limit"):
         kernelswarm.optimize(torch.nn.Linear(2, 2), (torch.randn(1, 2),), device="cpu", compile_limit=-1)
+
+
+def test_assemble_accepted_takes_a_tasks_fastest_correct_candidate_where_none_won():
+    """assemble_accepted: a task without a winner but with a correct candidate is assembled with its
+    fastest one (the whole model's judgement decides); a task that has a winner keeps it, a task with
+    nothing correct is left as it is."""
+    from kernelswarm.optimize.api import _accepted_not_won
+    from kernelswarm.optimize.assemble import Winner
+
+    def row(source, ms):
+        return SimpleNamespace(source=source, agent="folder", candidate_ms=ms)
+
+    tasks = [SimpleNamespace(name=n) for n in ("won", "slower", "none", "absent")]
+    results = {"won": SimpleNamespace(fastest_accepted=row("w", 1.0), best_baseline_ms=2.0),
+               "slower": SimpleNamespace(fastest_accepted=row("s", 1.1), best_baseline_ms=1.0),
+               "none": SimpleNamespace(fastest_accepted=None, best_baseline_ms=1.0)}
+    winners = [Winner("won", "w", "folder", 1.0, 2.0)]
+    tried = _accepted_not_won(SimpleNamespace(tasks=tasks), results, winners)
+    assert tried == [Winner("slower", "s", "folder", 1.1, 1.0)]

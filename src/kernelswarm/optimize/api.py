@@ -147,6 +147,9 @@ class Settings:
     # Wall seconds for the whole model's eager and torch.compile window; past it torch.compile is
     # "not measured in time" and eager is timed alone. None: with a time budget, a share of it.
     compile_limit: float | None = None
+    # Assemble a task's fastest accepted (correct) candidate even where it did not clear the task's
+    # bar: the whole model's judgement decides (a hand-written kernel's end-to-end effect measured).
+    assemble_accepted: bool = False
 
 
 @dataclass(frozen=True)
@@ -171,7 +174,8 @@ def optimize(model: nn.Module, example_inputs: Any, device: str | None = None, a
              ray: str | None = None, min_gain: float = MIN_GAIN, mode: str = "inference",
              loss_fn: Callable | None = None, should_stop: Callable[[], bool] | None = None,
              search_below: float = 0.0, on_stage: Callable[[Stage], None] | None = None,
-             time_budget: float | None = None, compile_limit: float | None = None) -> OptimizedModel:
+             time_budget: float | None = None, compile_limit: float | None = None,
+             assemble_accepted: bool = False) -> OptimizedModel:
     """Optimize a whole model; see OptimizedModel. `agents` is a list of names (or a comma list),
     `models` a models file, `candidates` a folder of hand-written candidates (DIR/<task name>.py).
     `devices` (["cuda:0", "cuda:1"]) or `ray` (an address, or "local") spread the tasks' search
@@ -190,6 +194,8 @@ def optimize(model: nn.Module, example_inputs: Any, device: str | None = None, a
     needs (cut there: they ran out of time). `compile_limit` (seconds; default with a budget: 40%
     of it): the whole model's torch.compile baseline is given up past it ("not measured in time",
     eager timed alone, no torch.compile(assembled)) rather than spending the budget on it.
+    `assemble_accepted`: a task whose fastest correct candidate did not clear its bar is assembled
+    with it all the same (the whole model's judgement still decides; notes name those tasks).
 
     Finer control: `should_stop()` is asked before each task's search and before the
     assembled model is judged (yes: the rest is skipped, the faster baseline stands unless an
@@ -219,7 +225,7 @@ def optimize(model: nn.Module, example_inputs: Any, device: str | None = None, a
                  budget, str(db), jobs, timeout, precision, resume, tasks_out, min_share, compile, compile,
                  devices=list(devices) if devices else None, ray=ray, min_gain=min_gain, mode=mode, loss_fn=loss_fn,
                  should_stop=should_stop, search_below=search_below, on_stage=on_stage, time_budget=time_budget,
-                 compile_limit=compile_limit)
+                 compile_limit=compile_limit, assemble_accepted=assemble_accepted)
     return run(model, example_inputs, s, whole=None, on_event=on_event)
 
 
@@ -273,6 +279,8 @@ def run(model: nn.Module, example_inputs: Any, s: Settings, whole: Problem | Non
     _stage(s, "searched", secs, c, base)
     t = time.monotonic()
     tasks, winners = _results(c, results)
+    tried = _accepted_not_won(c, results, winners) if s.assemble_accepted else []
+    winners += tried
     if user is None:
         winners = []
     source, compiled = _assemble(c, winners, redrawn or user, "region" if whole is None else "", s) \
@@ -285,6 +293,10 @@ def run(model: nn.Module, example_inputs: Any, s: Settings, whole: Problem | Non
     if stray:
         e2e.notes.append(f"candidates matching no task (never tried): {', '.join(stray[:8])}"
                          f"{' ...' if len(stray) > 8 else ''}; task names: {', '.join(t.name for t in c.tasks)}")
+    if tried and source is not None:
+        e2e.notes.append("assembled with candidates that did not clear their task's bar (assemble_accepted): "
+                         + ", ".join(f"{w.task} ({w.baseline_ms / w.candidate_ms:.3f}x its faster baseline)"
+                                     for w in tried))
     if at_deadline:
         e2e.notes.append("the search ran into its deadline (the budget less the judgement's reserve): an "
                          "evaluation still running was cut there, its verdict 'time limit' is the budget's")
@@ -431,6 +443,18 @@ def _results(c: Cut, results: dict) -> tuple[list[TaskResult], list[Winner]]:
                               tuple(t.paths), allow[t.name].llm, r.speedup_vs_eager if r else None,
                               best.speedup_ci if best else None))
     return out, winners
+
+
+def _accepted_not_won(c: Cut, results: dict, winners: list[Winner]) -> list[Winner]:
+    """Each task without a winner but with a correct candidate: its fastest, as if it had won."""
+    won = {w.task for w in winners}
+    out = []
+    for t in c.tasks:
+        r = results.get(t.name)
+        fa = r.fastest_accepted if r is not None and t.name not in won else None
+        if fa is not None and fa.candidate_ms and r.best_baseline_ms:
+            out.append(Winner(t.name, fa.source, fa.agent, fa.candidate_ms, r.best_baseline_ms))
+    return out
 
 
 def _result_model(model: nn.Module, choice: str, source: str | None, tasks: list[Task], winners: list[Winner],
