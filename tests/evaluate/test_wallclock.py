@@ -129,3 +129,72 @@ def test_a_reference_quicker_than_the_empty_calls_gives_no_credit():
     times, slack, null, ref_slack = _real_call_slack(claimed_ms=3.0, real_ms=5.0, extra_ms=0.0)
     ref_slack = [s - 2.0 for s in ref_slack]  # below the empty calls': no discount from it
     assert wallclock.judge_claims(times, slack, null, ref_slack).charge == wallclock.judge_claims(times, slack, null).charge
+
+def _paired(times, slack, lie_ms: float = 0.0, jitter: float = 0.2, seed: int = 1):
+    """The reference's unclaimed time beside each candidate call: the same, less any lie."""
+    rng = random.Random(seed)
+    return [s - lie_ms + rng.gauss(0, jitter) for s in slack]
+
+
+def test_stop_rule_an_honest_call_whose_empty_calls_cost_milliseconds_stops():
+    """The GPU's case (issue 16): a 0.5 ms call whose empty calls carry 20 ms of fresh inputs and
+    projections, spread 2 ms. The per-call error never gets within a tenth of the claim (the old
+    rule ran to the cap), but the excess is far inside the allowance's fixed part."""
+    times, slack, null = _samples(0.5, 0.5, 20.0, n=100, jitter=2.0)
+    assert not wallclock.precise_enough(times, slack, null)
+    assert wallclock.can_stop(times, slack, null, _paired(times, slack, jitter=0.02), reference_ms=0.5)
+
+
+def test_stop_rule_a_lie_near_the_fixed_part_goes_on():
+    """An unclaimed excess at the allowance's fixed part: more calls could charge it, so no stop."""
+    times, slack, null = _samples(0.5, 0.5, 20.0, n=100, jitter=2.0)
+    fixed = wallclock.allowance(times, slack, null) - wallclock._statistical(slack, null)
+    lying = [s + fixed for s in slack]
+    assert not wallclock.can_stop(times, lying, null, _paired(times, slack, jitter=0.02), reference_ms=0.5)
+
+
+def test_stop_rule_a_candidate_widening_its_own_spread_only_delays_the_stop():
+    times, slack, null = _samples(0.5, 0.5, 20.0, n=100, jitter=2.0)
+    ref = _paired(times, slack, jitter=0.02)
+    rng = random.Random(5)
+    wide = [s + rng.gauss(0, 20.0) for s in slack]
+    assert wallclock.can_stop(times, slack, null, ref, 0.5)
+    assert not wallclock.can_stop(times, wide, null, ref, 0.5)
+
+
+def test_stop_rule_waits_for_the_paired_check_too():
+    """A 0.25 ms lie on a 0.5 ms call (cheat/noop_flush's size) that the per-call check allows
+    whatever the count, but the paired one could still see with more calls: no stop."""
+    times, slack, null = _samples(0.5, 0.5, 20.0, n=100, jitter=2.0)
+    ref = _paired(times, slack, jitter=0.02)
+    assert wallclock.can_stop(times, slack, null, ref, 0.5)
+    lie = _paired(times, slack, lie_ms=0.25, jitter=1.0)
+    assert not wallclock.can_stop(times, slack, null, lie, 0.5)
+    # Precise enough and clear of the fixed part: the same lie decided with quiet pairs.
+    quiet_lie = _paired(times, slack, lie_ms=0.25, jitter=0.02)
+    assert wallclock.can_stop(times, slack, null, quiet_lie, 0.5)
+
+
+def test_stop_rule_keeps_the_old_precision_where_it_held():
+    quiet = _samples(5.0, 5.0, 3.0, n=20, jitter=0.05)
+    assert wallclock.can_stop(*quiet, _paired(quiet[0], quiet[1], jitter=0.01), reference_ms=5.0)
+    assert not wallclock.can_stop([], [], [], [], 0.0)
+
+
+def test_stop_rule_an_excess_far_below_zero_is_no_stop():
+    """The candidate's requests much shorter than the clean side's (load on one side): more calls."""
+    times, slack, null = _samples(0.5, 0.5, 20.0, n=100, jitter=2.0)
+    ref = _paired(times, slack, jitter=0.02)
+    fast = [s - 10.0 for s in slack]
+    assert not wallclock.can_stop(times, fast, null, _paired(times, fast, lie_ms=-10.0, jitter=0.02), 0.5)
+    assert not wallclock.can_stop(times, slack, null, _paired(times, slack, lie_ms=-1.0, jitter=0.5), 0.5)
+    assert wallclock.can_stop(times, slack, null, ref, 0.5)
+
+
+def test_stop_rule_follows_judge_claims_onto_the_paired_reference_calls():
+    """What real calls leave unclaimed beyond empty ones under load (the reference's too) is no
+    charge (judge_claims with ref_slack): the stop follows it rather than running to the cap."""
+    times, slack, null, ref_slack = _real_call_slack(claimed_ms=2.25, real_ms=2.25, extra_ms=3.0, n=100)
+    ref_slack = [r + (s - r) * 0.0 for s, r in zip(slack, ref_slack)]
+    assert not wallclock.can_stop(times, slack, null, [], 2.25)  # the empty calls' basis alone: not clear
+    assert wallclock.can_stop(times, slack, null, ref_slack, 2.25)

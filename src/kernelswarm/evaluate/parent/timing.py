@@ -467,7 +467,9 @@ def _timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
     def done() -> bool:
         n = len(times)
         # The allowance and the interval are only looked at once the minimum is met (the bootstrap costs).
-        precise = n >= o.timed_calls and wallclock.precise_enough(times, slack, null_slack) and decided(result.ref_times, times)
+        precise = (n >= o.timed_calls and decided(result.ref_times, times)
+                   and wallclock.can_stop(times, slack, null_slack, result.ref_slack,
+                                          wallclock.median(result.ref_times)))
         return _enough(n, sum(times), o, deadline, precise)
 
     def null_call() -> None:

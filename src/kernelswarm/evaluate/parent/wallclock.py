@@ -107,6 +107,58 @@ def precise_enough(times: list[float], slack: list[float], null_slack: list[floa
     return _statistical(slack, null_slack) <= max(WALL_PRECISION * median(times), WALL_FLOOR_MS)
 
 
+def _settled(excess: float, error: float, fixed: float, med: float) -> bool:
+    """Whether a check whose allowance is `error` (its statistical term) plus `fixed` (what no
+    number of samples narrows) has a verdict more samples cannot change: precise (its charge,
+    if any, could still move by at most WALL_PRECISION of the claims), or clear (the excess,
+    plus its own error, within the fixed part alone: no charge now, and none at any count).
+
+    Clear on both sides: an excess far below zero (the candidate's requests shorter than the
+    clean side's) is no evidence of honesty but of load falling on one side (on this 2-core CPU
+    under load 10 the reference's worker waited milliseconds longer for a core), under which a
+    lie hides; one-sided, cheat/noop_flush and cheat/reply_shave stopped at the tests' 10-call
+    minimum and got through at 2.5x and 1.7x (bounds 1.4 and 1.5)."""
+    return error <= WALL_PRECISION * med or abs(excess) + error <= fixed
+
+
+def can_stop(times: list[float], slack: list[float], null_slack: list[float], ref_slack: list[float],
+             reference_ms: float) -> bool:
+    """The stop rule of the timed calls (issue 16): whether more calls could still change the
+    verdict of either per-call check, the claims against the empty calls (judge_claims) and
+    against the paired reference calls (judge_paired_slack). Each check's allowance is a
+    statistical term, which narrows as calls come, plus a fixed part, which does not; more calls
+    can change a verdict only where the excess lies within its error of that fixed part, or
+    where a charge is still imprecise. Where every empty call carries milliseconds of its own
+    (fresh 1 GiB inputs and projections on a GPU), the per-call error never got within a tenth
+    of a 0.5 ms claim (`precise_enough`) and every honest evaluation ran to the call cap; the
+    empty call's cost is in the fixed part (WALL_OF_BASE), so such a candidate is clear early.
+
+    The error of each excess here is the candidate's own spread as well as the clean side's
+    (for judge_claims larger than its statistical term, which is the clean worker's alone): a
+    candidate can widen its own, which only delays the stop, never narrow the clean worker's.
+    A liar stops early only with a lie within the fixed part, which the check allows at any
+    count. The timing looks at this every CI_EVERY calls (timing.decided), at most a few dozen
+    looks at a 3-standard-error margin."""
+    if len(null_slack) < 3 or not times:
+        return False
+    med = median(times)
+    stat = _statistical(slack, null_slack)
+    error = max(stat, WALL_Z * math.hypot(_median_error(slack), _median_error(null_slack)))
+    fixed = allowance(times, slack, null_slack) - stat
+    paired = len(ref_slack) == len(slack)
+    diffs = [c - r for c, r in zip(slack, ref_slack)] if paired else []
+    diff_error = PAIRED_Z * _median_error(diffs) if diffs else 0.0
+    # judge_claims takes the smaller of the excess over the empty calls' and over the paired
+    # reference calls' (its own error added to the noise): either clear is no charge at any count.
+    if not (precise_enough(times, slack, null_slack)
+            or _settled(median(slack) - median(null_slack), error, fixed, med)
+            or (bool(diffs) and abs(median(diffs)) + diff_error <= fixed)):
+        return False
+    if not paired:  # no paired calls: the claims' check alone
+        return True
+    return _settled(median(diffs), diff_error, max(PAIRED_FLOOR_MS, PAIRED_REL * reference_ms), med)
+
+
 def split_note(inside: list[float], null_inside: list[float]) -> str:
     """Where the unclaimed time per call went, as the workers report their own op times: a
     diagnosis for the report (a hostile candidate can misreport its share), never a verdict."""
