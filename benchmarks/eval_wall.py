@@ -48,20 +48,28 @@ for name in sys.argv[2].split(","):
 """
 
 
-def _run(tree: Path, device: str, problems: str, locks: str) -> list[dict]:
+def _run(tree: Path, device: str, problems: str, locks: str, limit_s: float | None = None) -> list[dict]:
+    """One process of `tree` evaluating `problems` in turn; stopped after `limit_s` (what it
+    finished by then counts)."""
     env = {**os.environ, "PYTHONPATH": str(tree), "KERNELSWARM_LOCK_DIR": locks}
-    proc = subprocess.run([sys.executable, "-c", _CHILD, device, problems], env=env, capture_output=True,
-                          text=True, check=False)
-    rows = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
-    if proc.returncode != 0:
-        print(f"{tree}: exited {proc.returncode}: {proc.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+    try:
+        proc = subprocess.run([sys.executable, "-c", _CHILD, device, problems], env=env, capture_output=True,
+                              text=True, check=False, timeout=limit_s)
+        out, code, err = proc.stdout, proc.returncode, proc.stderr
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
+        code, err = "stopped at --limit", ""
+    rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    if code != 0:
+        print(f"{tree}: exited {code}: {err.strip().splitlines()[-1:]}", file=sys.stderr)
     return rows
 
 
 def _table(rows: list[dict], problems: list[str]) -> str:
-    phases = ["start", "trials", "timing", "check", "reference.prepare", "candidate.prepare", "reference.fingerprints"]
-    lines = ["| problem | path | n | wall s | " + " | ".join(phases) + " | timed calls | timing share |",
-             "|---|---|---|---|" + "---|" * len(phases) + "---|---|"]
+    phases = ["start", "trials", "timing", "check", "reference.prepare", "candidate.prepare", "candidate.time_call",
+              "candidate.project", "reference.fingerprints"]
+    lines = ["| problem | path | n | verdicts | wall s | " + " | ".join(phases) + " | timed calls | timing share |",
+             "|---|---|---|---|---|" + "---|" * len(phases) + "---|---|"]
     for name in problems:
         for path in ("old", "new"):
             rs = [r for r in rows if r["problem"] == name and r["path"] == path]
@@ -71,7 +79,8 @@ def _table(rows: list[dict], problems: list[str]) -> str:
             cells = [statistics.median(r["phases"].get(p, 0.0) for r in rs) for p in phases]
             calls = statistics.median(r["calls"] for r in rs)
             share = statistics.median(r["phases"].get("timing", 0.0) / r["wall_s"] for r in rs)
-            lines.append(f"| {name} | {path} | {len(rs)} | {wall:.1f} | " + " | ".join(f"{c:.1f}" for c in cells)
+            verdicts = ",".join(sorted({r["verdict"] for r in rs}))
+            lines.append(f"| {name} | {path} | {len(rs)} | {verdicts} | {wall:.1f} | " + " | ".join(f"{c:.1f}" for c in cells)
                          + f" | {calls:.0f} | {share:.0%} |")
     return "\n".join(lines)
 
@@ -83,6 +92,7 @@ def main() -> None:
     ap.add_argument("--problems", default="", help="comma list of bundled problems (default: the device's four or five)")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--limit", type=float, default=None, help="seconds at most for each process (one tree, one round)")
     args = ap.parse_args()
     if not (args.old / "kernelswarm").is_dir():
         print(f"--old {args.old}: no kernelswarm package there", file=sys.stderr)
@@ -93,7 +103,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ks-eval-wall-") as locks:
         for r in range(args.rounds):
             for path in (("old", "new") if r % 2 == 0 else ("new", "old")):
-                for i, row in enumerate(_run(trees[path], args.device, problems, locks)):
+                for i, row in enumerate(_run(trees[path], args.device, problems, locks, args.limit)):
                     row.update(path=path, round=r, warm=i > 0 or len(problems.split(",")) == 1)
                     rows.append(row)
                     print(json.dumps({k: v for k, v in row.items() if k != "versions"}), flush=True)

@@ -194,7 +194,11 @@ def test_stop_rule_an_excess_far_below_zero_is_no_stop():
 def test_stop_rule_follows_judge_claims_onto_the_paired_reference_calls():
     """What real calls leave unclaimed beyond empty ones under load (the reference's too) is no
     charge (judge_claims with ref_slack): the stop follows it rather than running to the cap."""
-    times, slack, null, ref_slack = _real_call_slack(claimed_ms=2.25, real_ms=2.25, extra_ms=3.0, n=100)
-    ref_slack = [r + (s - r) * 0.0 for s, r in zip(slack, ref_slack)]
+    rng = random.Random(3)
+    times = [2.25] * 100
+    null = [3.0 + rng.gauss(0, 2.0) for _ in range(50)]
+    slack = [6.0 + rng.gauss(0, 0.5) for _ in range(100)]  # 3 ms beyond the empty calls'
+    ref_slack = [s + rng.gauss(0, 0.05) for s in slack]  # the reference's calls left as much
+    assert not wallclock.precise_enough(times, slack, null)
     assert not wallclock.can_stop(times, slack, null, [], 2.25)  # the empty calls' basis alone: not clear
     assert wallclock.can_stop(times, slack, null, ref_slack, 2.25)

@@ -122,8 +122,17 @@ def fingerprint_parts(tensors: list[Any]) -> list[torch.Tensor]:
         # Every 7th element in logical order, without copying a non-contiguous output (a
         # channels-last one, say) whole: the fingerprint is part of every timed call's overhead.
         sample = d.reshape(-1)[::7] if d.is_contiguous() else torch.take(d, torch.arange(0, d.numel(), 7, device=d.device))
-        parts.extend([d.sum(dtype=torch.float64), d.abs().sum(dtype=torch.float64), sample.abs().sum(dtype=torch.float64)])
+        # Sums of magnitudes as 1-norms: the same float64 sums without a temporary copy of
+        # |d| (on the H200 a 1 GiB output's copy was part of every timed request, issue 16).
+        parts.extend([d.sum(dtype=torch.float64), _abs_sum(d), _abs_sum(sample)])
     return parts
+
+
+def _abs_sum(d: torch.Tensor) -> torch.Tensor:
+    """The float64 sum of |d|, in one pass (complex: of the moduli, as abs() gives them)."""
+    if d.is_complex():
+        return d.abs().sum(dtype=torch.float64)
+    return torch.linalg.vector_norm(d, 1, dtype=torch.float64)
 
 
 # Random projections of a timed output (issue 14.1): for each output, PROJECTIONS values
@@ -134,7 +143,11 @@ def fingerprint_parts(tensors: list[Any]) -> list[torch.Tensor]:
 # not, or one computed in lower precision, cannot match without the right values, yet the cost
 # is one pass over the output and a few hundred random numbers.
 PROJECTIONS = 6
-_PROJECT_CHUNK = 1 << 22  # elements converted to float64 at a time
+# Elements converted to float64 at a time: 32 MiB of float64 on a CPU; 256 MiB on a GPU, where
+# the chunks' kernel launches were the cost (a 1 GiB output's `project` took 7.7 ms in 64 chunks
+# on the H200, issue 16). The candidate's worker and the clean one project alike on one device.
+_PROJECT_CHUNK = {"cpu": 1 << 22}
+_PROJECT_CHUNK_DEVICE = 1 << 25
 
 
 def projection_parts(tensors: list[Any], seed: int) -> list[torch.Tensor]:
@@ -156,7 +169,7 @@ def projection_parts(tensors: list[Any], seed: int) -> list[torch.Tensor]:
         tail = torch.randn(n - rows * cols, PROJECTIONS, **kw)
         body = flat[:rows * cols].view(rows, cols)
         acc = flat[rows * cols:].to(torch.float64) @ tail
-        step = max(1, _PROJECT_CHUNK // cols)
+        step = max(1, _PROJECT_CHUNK.get(d.device.type, _PROJECT_CHUNK_DEVICE) // cols)
         for lo in range(0, rows, step):
             acc = acc + (u[lo:lo + step] * (body[lo:lo + step].to(torch.float64) @ w)).sum(0)
         parts.append(acc)
@@ -255,7 +268,7 @@ def output_problems(outputs: list[Any], inputs: list[Any], device: torch.device)
     """Why these outputs are unacceptable as plain results, or '' when they are fine."""
     input_ptrs = {x.untyped_storage().data_ptr() for x in inputs if isinstance(x, torch.Tensor) and x.numel()}
     for i, out in enumerate(outputs):
-        if type(out) is not torch.Tensor:  # noqa: E721 - exact type: subclasses can compute lazily
+        if type(out) is not torch.Tensor:
             return f"output {i} is a {type(out).__module__}.{type(out).__qualname__}, not a plain torch.Tensor"
         if out.layout is not torch.strided or out.is_meta:
             return f"output {i} has no real storage ({out.layout}, meta={out.is_meta})"
@@ -266,7 +279,7 @@ def output_problems(outputs: list[Any], inputs: list[Any], device: torch.device)
     return ""
 
 
-def to_blob(outputs: list[Any]) -> "bytes | SealedBlob":
+def to_blob(outputs: list[Any]) -> bytes | SealedBlob:
     """Outputs serialized for the parent: large ones in a sealed memory file, small ones as bytes."""
     from kernelswarm.evaluate.wire import sealed
 
@@ -298,7 +311,7 @@ def _own_storage(t: torch.Tensor) -> torch.Tensor:
     return t.contiguous().clone()
 
 
-def from_blob(blob: "bytes | SealedBlob") -> list[torch.Tensor]:
+def from_blob(blob: bytes | SealedBlob) -> list[torch.Tensor]:
     """Read tensors an untrusted process sent: the weights-only loader cannot run code. A sealed
     file is mapped, not copied."""
     from kernelswarm.evaluate.wire.sealed import SealedBlob
@@ -312,7 +325,7 @@ def from_blob(blob: "bytes | SealedBlob") -> list[torch.Tensor]:
         if inflated_archive(f, len(blob)):  # 1 MB of deflated zeros: 1 GiB here (cheat/blob_bomb)
             raise ValueError("the candidate's outputs are not as torch.save writes them (compressed entries)")
         data = torch.load(f, weights_only=True, map_location="cpu")
-    if not isinstance(data, list) or not all(type(t) is torch.Tensor for t in data):  # noqa: E721
+    if not isinstance(data, list) or not all(type(t) is torch.Tensor for t in data):
         raise ValueError("the candidate's outputs are not a list of plain tensors")
     return data
 
