@@ -27,11 +27,11 @@ from pathlib import Path
 ENV = "KERNELSWARM_AUTOGROUP_NICE"
 # 0, the weight every new session's group starts with: equal, as before session 13. -10 (what
 # session 12 measured to even out the waits) gave claims that agree (0.95-1.15 for copies, 6 of 6)
-# but is not the default yet: at load 7-13 on this 2-core CPU the timing cheats crossed their
-# bounds with it (noop_flush 5 of 5 runs, 1.68-3.37x; sigcont_head_start 9.47x and 8.01x) as
-# without it (noop_flush 2 of 4, sigcont_head_start 9.09x once, swapped_timer 2 of 2), and
-# copies were still charged below 1 (docs/benchmarks.md, session 13): no measurement yet shows
-# it keeps every cheat's verdict.
+# but is not the default: at load 4-13 on this 2-core CPU the timing cheats crossed their
+# bounds with it as without it (sigcont_head_start 9.47x and 8.01x with it, 9.09x without), and
+# cheat/noop_flush more often with it (6 of 7 runs at 1.68-3.37x, never rejected) than without
+# (3 of 6, rejected in the other 3); copies were still charged below 1 with it
+# (docs/benchmarks.md, session 13).
 DEFAULT_NICE = 0
 OFF = "off"
 _ENABLED = Path("/proc/sys/kernel/sched_autogroup_enabled")
