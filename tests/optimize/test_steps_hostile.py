@@ -168,3 +168,18 @@ def test_links_in_the_winners_folder_are_not_followed(tmp_path, monkeypatch):
     finally:
         os.unlink(victim)
     assert "died" in str(err.value) and own_environment not in str(err.value), str(err.value)
+
+
+def test_a_link_an_earlier_winner_left_in_a_kept_folder_is_not_written_through(tmp_path):
+    """adv13: the steps folder is kept (for inspection) and reused by the next check; a winner's
+    own folder may hold a link it made, where the judging process opens the next step process's
+    log for writing: before, that truncated the file the link named (a user's file)."""
+    victim = tmp_path / "users_file"
+    victim.write_text("the user's own file\n")
+    own = tmp_path / "honest" / "candidate"
+    own.mkdir(parents=True)
+    (own / "log.txt").symlink_to(victim)
+    (own / "problem.py").symlink_to(victim)
+    r = _check(tmp_path, "honest", timed=False)
+    assert r.passed, r.detail
+    assert victim.read_text() == "the user's own file\n"

@@ -60,7 +60,12 @@ class StepWorker:
                        ("TORCHINDUCTOR_CACHE_DIR", "inductor"), ("TRITON_CACHE_DIR", "triton"),
                        ("TORCH_EXTENSIONS_DIR", "extensions"), ("CUDA_CACHE_PATH", "nv_cache"),
                        ("CUPY_CACHE_DIR", "cupy_cache"))})
-        self.log = open(self.folder / "log.txt", "wb")  # noqa: SIM115 (closed in kill)
+        # A new file: a kept steps folder may hold what an earlier winner left in its own folder,
+        # a link to a file of the user's where this log goes included (truncated through it).
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.folder / "log.txt")
+        self.log = os.fdopen(os.open(self.folder / "log.txt", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                                     | os.O_CLOEXEC, 0o644), "wb")  # closed in kill
         argv = [sys.executable, "-m", "kernelswarm.optimize.steps_worker"]
         report_r = report_w = -1
         self.contained = contained and contain.available()
