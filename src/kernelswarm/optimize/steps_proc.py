@@ -62,9 +62,10 @@ class StepWorker:
                        ("CUPY_CACHE_DIR", "cupy_cache"))})
         # A new file: a kept steps folder may hold what an earlier winner left in its own folder,
         # a link to a file of the user's where this log goes included (truncated through it).
+        self.log_path = self.folder / "log.txt"
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.folder / "log.txt")
-        self.log = os.fdopen(os.open(self.folder / "log.txt", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+            os.unlink(self.log_path)
+        self.log = os.fdopen(os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
                                      | os.O_CLOEXEC, 0o644), "wb")  # closed in kill
         argv = [sys.executable, "-m", "kernelswarm.optimize.steps_worker"]
         report_r = report_w = -1
@@ -218,7 +219,7 @@ class StepWorker:
         from kernelswarm.evaluate.parent.own_files import read_tail
 
         # In the step process's folder: not through a link it made there (own_files.py).
-        lines = read_tail(self.log.name, 4000).decode(errors="replace").strip().splitlines()
+        lines = read_tail(self.log_path, 4000).decode(errors="replace").strip().splitlines()
         return lines[-1][:300] if lines else "no output"
 
     def kill(self) -> None:
