@@ -19,7 +19,7 @@ HERE = Path(__file__).parent / "candidates" / "cheat" / "blob_bomb.py"
 
 def _bomb() -> bytes:
     """The candidate's own bomb (its module loaded here, its patch of to_blob undone)."""
-    import kernelswarm.evaluate.worker.tensors as tensors
+    from kernelswarm.evaluate.worker import tensors
 
     original = tensors.to_blob
     spec = importlib.util.spec_from_file_location("adv13_blob_bomb", HERE)

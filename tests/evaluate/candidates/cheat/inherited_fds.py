@@ -43,12 +43,12 @@ def _found():
             except OSError as e:
                 found.append(f"{fd}: a socket ({link}, {e.strerror})")
         elif stat.S_ISFIFO(st.st_mode):
-            flags = int(open(f"/proc/self/fdinfo/{fd}").read().split("flags:")[1].split()[0], 8)
+            with open(f"/proc/self/fdinfo/{fd}") as info:
+                flags = int(info.read().split("flags:")[1].split()[0], 8)
             if flags & os.O_ACCMODE != os.O_RDONLY:
                 found.append(f"{fd}: a writable pipe ({link})")
-        elif stat.S_ISDIR(st.st_mode) or (stat.S_ISREG(st.st_mode) and not link.startswith(os.getcwd())):
-            found.append(f"{fd}: {link}")
-        elif "memfd" in link or "eventfd" in link or "pidfd" in link:
+        elif (stat.S_ISDIR(st.st_mode) or (stat.S_ISREG(st.st_mode) and not link.startswith(os.getcwd()))
+              or "memfd" in link or "eventfd" in link or "pidfd" in link):
             found.append(f"{fd}: {link}")
     return found
 
