@@ -161,8 +161,9 @@ SYMMETRIC = os.environ.get("KERNELSWARM_TIMING_SYMMETRIC", "0") == "1"
 # Only the flush half of SYMMETRIC: every timed call of either worker follows a stop and continue
 # of its process around the flush before it (as the candidate's always does), the clean worker is
 # not stopped during the candidate's requests. For measurement (benchmarks/request_costs.py): on
-# the H200 a copy's claims ran 0.3-7% above the reference's in 6 of 6 runs on the defaults, 0.4-2.7%
-# with SYMMETRIC (3 runs), whose stops during the candidate's requests charged copies to 0.65-0.80x.
+# the H200 a copy's claims ran 0.3-5% above the reference's in 7 of 7 runs on the defaults, 0.4-2.7%
+# with SYMMETRIC (3 runs), whose stops during the candidate's requests charged copies to 0.65-0.80x,
+# 0.2-2.2% with this (2 runs, copies 0.98 and 1.00x): too few to make it the default.
 FLUSH_SYMMETRIC = os.environ.get("KERNELSWARM_FLUSH_SYMMETRIC", "0") == "1"
 
 
