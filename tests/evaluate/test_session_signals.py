@@ -113,3 +113,46 @@ def test_a_continued_session_gets_no_head_start(monkeypatch) -> None:
     finally:
         proc.kill()
         proc.wait()
+
+
+# Records, in its SIGCONT handler, whether a request was already waiting on stdin, then reads it.
+_CONTINUED = r"""
+import os, select, signal, sys, time
+seen = []
+signal.signal(signal.SIGCONT, lambda *_: seen.append(bool(select.select([0], [], [], 0)[0])))
+print("ready", flush=True)
+line = sys.stdin.readline()
+print("waiting" if seen and seen[0] else "empty", line.strip(), flush=True)
+"""
+
+
+def test_a_timed_request_is_in_the_workers_pipe_before_it_is_continued():
+    """cheat/sigcont_head_start (issue 14): continued first and asked after, a worker had the
+    parent's own delay in between (milliseconds under load) to compute its prepared call untimed,
+    8-9.5x at load 10 here. `call_when_continued` writes the request while the worker is stopped
+    and starts the request's clock right before the continue."""
+    from kernelswarm.evaluate.parent.procs import WorkerProcess
+
+    child = subprocess.Popen([sys.executable, "-c", _CONTINUED], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             start_new_session=True)
+    try:
+        assert child.stdout.readline().strip() == b"ready"
+        w = object.__new__(WorkerProcess)
+        w.proc = child
+
+        def send(msg, blob=b""):
+            child.stdin.write(f"{msg['op']}\n".encode())
+            child.stdin.flush()
+
+        def finish_call(op, deadline=None):
+            return {"ok": True, "said": child.stdout.readline().decode().split()}, b""
+
+        w.send, w.finish_call = send, finish_call
+        stopped_states = []
+        before, reply = w.call_when_continued({"op": "time_call"}, lambda: stopped_states.append(_states(child.pid)) or 7)
+        assert before == 7 and stopped_states and stopped_states[0] <= {"T", "t"}
+        assert reply["said"] == ["waiting", "time_call"], reply
+        assert w.last_wall_s > 0.0
+    finally:
+        child.kill()
+        child.wait(timeout=allow(10))

@@ -272,6 +272,10 @@ class LoggedWorker:
     def stopped(self):
         yield
 
+    def call_when_continued(self, msg, while_stopped, deadline=None):
+        before = while_stopped()
+        return before, self.call(msg, deadline=deadline)[0]
+
 
 def _loop(device: str, hidden_ms: float = 0.0, projecting_ms: float = 0.0, full: bool = False):
     o = EvalOptions.for_device(device, timed_calls=12, max_timed_calls=12, min_timing_s=0.0)

@@ -25,7 +25,7 @@ import contextlib
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from kernelswarm.evaluate.worker import contain
 
@@ -134,11 +134,11 @@ class DeviceLock:
         return self.exclusive("solo")
 
 
-def signal_group(pgid: int, sig: int) -> None:
+def signal_group(pgid: int, sig: int, before_continue: Callable[[], None] | None = None) -> None:
     """Send `sig` to a worker that may already be gone: its process group and every other process
     of its session (a worker's session and group ids are both its pid; a candidate's process can
     leave the group, not the session: contain.signal_session)."""
-    contain.signal_session(pgid, sig)
+    contain.signal_session(pgid, sig, before_continue)
 
 
 class NoLock:

@@ -524,8 +524,10 @@ def _timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
             prepared = worker.call(msg, deadline=deadline)[0]
             prepare_ms = net_ms(worker)
             prepares.append(prepare_ms)
-            result.flush_ms.append(flush_outside(worker, fl, deadline))
-            reply = worker.call({"op": "time_call", "prepared": True, "flush": flush_inside}, deadline=deadline)[0]
+            # The time_call is in the candidate's pipe before it is continued (call_when_continued).
+            flush, reply = worker.call_when_continued({"op": "time_call", "prepared": True, "flush": flush_inside},
+                                                      lambda: fl.call({"op": "flush"}, deadline=deadline)[0], deadline)
+            result.flush_ms.append(float(flush.get("flush_ms", 0.0)))
         if earlier is not None:
             earlier.projections = _as_projections(prepared.get("projections"))
         ms, wall_ms = float(reply["ms"]), 1000.0 * worker.last_wall_s

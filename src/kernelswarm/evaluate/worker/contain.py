@@ -466,7 +466,7 @@ def session_members(sid: int) -> list[int]:
     return sorted(session_states(sid))
 
 
-def signal_session(sid: int, sig: int) -> None:
+def signal_session(sid: int, sig: int, before_continue: Callable[[], None] | None = None) -> None:
     """Send `sig` to the process group `sid` and to every other process of the session `sid`: a
     candidate's process may leave its worker's group (`setpgid`, which build tools need and
     confine.py allows), never its session. SIGSTOP returns once every one of them has stopped
@@ -478,6 +478,8 @@ def signal_session(sid: int, sig: int) -> None:
     a SIGCONT handler did its call's work there (cheat/sigcont_head_start)."""
     if sig == signal.SIGCONT:
         members = list(session_states(sid))
+        if before_continue is not None:  # e.g. a clock started once the scan is done
+            before_continue()
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(sid, sig)
         for pid in members:
