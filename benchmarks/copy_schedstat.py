@@ -92,6 +92,7 @@ def stat(sid):
     return run, wait, util
 
 original = procs.WorkerProcess.call
+original_continued = procs.WorkerProcess.call_when_continued
 def call(self, msg, *a, **k):
     pid = self.proc.pid
     if nice and (self.role == "reference" or both) and pid not in niced:
@@ -100,13 +101,24 @@ def call(self, msg, *a, **k):
             f.write(str(nice))
     if msg.get("op") != "time_call" or msg.get("null"):
         return original(self, msg, *a, **k)
+    return measured(self, msg, lambda: original(self, msg, *a, **k))
+
+def call_when_continued(self, msg, while_stopped, deadline=None):
+    # The candidate's timed calls (sent while it is stopped after the flush): read around the
+    # whole, the flush included, during which its threads are stopped.
+    out = []
+    measured(self, msg, lambda: out.append(original_continued(self, msg, while_stopped, deadline)) or (out[0][1], b""))
+    return out[0]
+
+def measured(self, msg, do):
+    pid = self.proc.pid
     if pid not in members or len(seen.get(pid, {}).get("calls", ())) % 25 == 0:
         members[pid] = session(pid)  # outside the timed request: before it is sent
     others = [o for o in members if o != pid]
     o0 = sum(stat(o)[0] for o in others)
     r0, w0, util = stat(pid)
     c0 = stat.counts
-    reply = original(self, msg, *a, **k)
+    reply = do()
     r1, w1, _ = stat(pid)
     c1 = stat.counts
     o1 = sum(stat(o)[0] for o in others)
@@ -117,6 +129,7 @@ def call(self, msg, *a, **k):
     rec["cpu_s"] = r1 / 1e9
     return reply
 procs.WorkerProcess.call = call
+procs.WorkerProcess.call_when_continued = call_when_continued
 
 path = Path(sys.argv[1])
 ev = evaluate(load_problem(path), path.read_text().replace("class Model(", "class ModelNew("), EvalOptions.for_device("cpu"))

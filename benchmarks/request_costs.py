@@ -44,6 +44,17 @@ def call(self, msg, *a, **k):
     return reply
 procs.WorkerProcess.call = call
 
+original_continued = procs.WorkerProcess.call_when_continued
+def call_when_continued(self, msg, while_stopped, deadline=None):
+    t = time.perf_counter()
+    before, reply = original_continued(self, msg, while_stopped, deadline)
+    op = str(msg.get("op")) + " (after the flush, continued)"
+    op_s, ms = reply.get("op_s"), reply.get("ms")
+    rec[(self.role, op)].append((1000 * self.last_wall_s, 1000 * float(op_s) if isinstance(op_s, (int, float)) else -1.0,
+                                 float(ms) if isinstance(ms, (int, float)) else -1.0))
+    return before, reply
+procs.WorkerProcess.call_when_continued = call_when_continued
+
 original_stopped = procs.WorkerProcess.stopped
 import contextlib
 @contextlib.contextmanager

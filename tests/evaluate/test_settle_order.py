@@ -40,7 +40,16 @@ def _evaluate_logged(problem: str, device: str, monkeypatch) -> tuple[object, li
         log.append((self.workdir.name, str(msg.get("op")), dict(msg), 1000.0 * self.last_wall_s))
         return reply
 
+    real_continued = procs.WorkerProcess.call_when_continued
+
+    def spy_continued(self, msg, while_stopped, deadline=None):
+        # The flush in `while_stopped` goes through `call` (logged first), then the timed call.
+        before, reply = real_continued(self, msg, while_stopped, deadline)
+        log.append((self.workdir.name, str(msg.get("op")), dict(msg), 1000.0 * self.last_wall_s))
+        return before, reply
+
     monkeypatch.setattr(procs.WorkerProcess, "call", spy)
+    monkeypatch.setattr(procs.WorkerProcess, "call_when_continued", spy_continued)
     o = EvalOptions.for_device(device, timeout_s=240, timed_calls=10 if device == "cpu" else 100,
                                max_timed_calls=20 if device == "cpu" else 200, cpu_threads=1)
     ev = evaluate(load_problem(PROBLEMS / f"{problem}.py"), COPY, o)
