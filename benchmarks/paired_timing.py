@@ -113,7 +113,9 @@ def chosen(names: str) -> list:
 
 def cases(a: argparse.Namespace, work: Path) -> list[tuple[str, Path, Path]]:
     out = []
-    for p in (chosen(a.problems) if a.problems else pick(a.device, a.limit)):
+    problems = chosen(a.problems) if a.problems else pick(a.device, a.limit)
+    index, count = a.shard
+    for p in problems[index::count]:
         out.append((f"{p.name} / copy", p.path, identical(p, work)))
     if a.fixtures:
         sys.path.insert(0, str(FIXTURES))
@@ -205,6 +207,16 @@ def markdown(d: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        index, count = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give I/N, e.g. 0/3") from None
+    if not 0 <= index < count:
+        raise argparse.ArgumentTypeError(f"{text!r}: I must be from 0 to N-1")
+    return index, count
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--one", nargs=2, metavar=("PROBLEM", "CANDIDATE"), help=argparse.SUPPRESS)
@@ -217,6 +229,8 @@ def main() -> int:
     ap.add_argument("--before-src", type=Path, default=None, help="a `src` folder from before paired timing")
     ap.add_argument("--budget", type=float, default=0.0, help="start no evaluation after this many seconds (0: no limit)")
     ap.add_argument("--fixtures", action="store_true", help="also the honest fixtures for the device")
+    ap.add_argument("--shard", type=_shard, default=(0, 1), metavar="I/N",
+                    help="only every Nth chosen problem from the Ith (0-based): several processes share the list")
     ap.add_argument("--wins-from", type=Path, action="append", default=None, help="stores of runs to analyse")
     a = ap.parse_args()
     if a.one:

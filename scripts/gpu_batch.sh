@@ -5,12 +5,14 @@
 #   bash scripts/gpu_batch.sh models OUT  # whole models alone (MODELS, default gpt2; MODE=train), one budget per model
 #   bash scripts/gpu_batch.sh train OUT   # the training problems alone
 #   bash scripts/gpu_batch.sh e2e OUT     # ResNet-50 with its hand-written kernel and BERT-base, each judged end to end
+#   bash scripts/gpu_batch.sh copies OUT  # copies of the reference on 20 bundled problems (issue 13: each interval must hold 1)
+#   bash scripts/gpu_batch.sh ab OUT      # matmul_big's copy, KERNELSWARM_FLUSH_SYMMETRIC 0 and 1 alternately (AB rounds)
 # Each step has its own limit (seconds, environment: T_TESTS,
 # T_NOISE, T_TRAIN, T_MODELS); a step that runs out writes what it had. Logs and tables go to OUT.
 # Without pydantic on the machine, carry its wheels in .whl/ (see docs/benchmarks.md).
 set -u
-what=${1:?usage: scripts/gpu_batch.sh tests|bench|models|train|e2e OUT}
-out=${2:?usage: scripts/gpu_batch.sh tests|bench|models|train|e2e OUT}
+what=${1:?usage: scripts/gpu_batch.sh tests|bench|models|train|e2e|copies|ab OUT}
+out=${2:?usage: scripts/gpu_batch.sh tests|bench|models|train|e2e|copies|ab OUT}
 if [ -d .whl ] && ! python3 -c "import pydantic" 2>/dev/null; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
   export PYTHONPATH="/tmp/site${PYTHONPATH:+:$PYTHONPATH}"
@@ -82,6 +84,28 @@ case "$what" in
       --compile-limit "${LIMITS:-40,95}" --min-share "${MIN_SHARE:-0.01,0.1}" --jobs "${JOBS:-3}" \
       --assemble-accepted "${ASSEMBLE_ACCEPTED-resnet50}" --timeout "${TIMEOUT:-240}" --total $(( ${T_E2E:-500} - 5 )) --device "${DEVICE:-cuda}" --size "${SIZE:-full}" \
       --out "$out"
+    ;;
+  copies)
+    # NOISE_LIMIT (20) bundled problems spread over levels 1-3, each against a copy of itself, in
+    # LANES (3) processes at once that share the device lock (a busy GPU, as under --jobs); no lane
+    # starts an evaluation after T_COPIES-150 s. Tables: OUT/copies<I>/paired_timing.md.
+    lanes=${LANES:-3}
+    for i in $(seq 0 $(( lanes - 1 ))); do
+      step "$out/copies$i.log" "${T_COPIES:-540}" python3 benchmarks/paired_timing.py --device cuda \
+        --limit "${NOISE_LIMIT:-20}" --shard "$i/$lanes" --timeout "${TIMEOUT:-200}" \
+        --budget $(( ${T_COPIES:-540} - 150 )) --out "$out/copies$i" &
+    done
+    wait
+    ;;
+  ab)
+    # The old order (0: only the candidate stopped around the flush before its timed calls) and
+    # the new (1: every worker's timed call alike), one evaluation each, alternately, AB rounds.
+    for r in $(seq 1 "${AB:-3}"); do
+      for v in 0 1; do
+        KERNELSWARM_FLUSH_SYMMETRIC=$v step "$out/ab_${r}_$v.log" 150 python3 benchmarks/paired_timing.py --device cuda \
+          --problems "${PROBLEM:-tests/evaluate/problems/matmul_big.py}" --timeout 120 --out "$out/ab_${r}_$v"
+      done
+    done
     ;;
   train)
     step "$out/train.log" "${T_TRAIN:-540}" python3 benchmarks/train_builtin.py --out "$out" --device "${DEVICE:-cuda}" \

@@ -158,13 +158,24 @@ def flush_outside(worker: WorkerProcess, clean: WorkerProcess, deadline: float) 
 SYMMETRIC = os.environ.get("KERNELSWARM_TIMING_SYMMETRIC", "0") == "1"
 
 
-# Only the flush half of SYMMETRIC: every timed call of either worker follows a stop and continue
-# of its process around the flush before it (as the candidate's always does), the clean worker is
-# not stopped during the candidate's requests. For measurement (benchmarks/request_costs.py): on
-# the H200 a copy's claims ran 0.3-5% above the reference's in 7 of 7 runs on the defaults, 0.4-2.7%
-# with SYMMETRIC (3 runs), whose stops during the candidate's requests charged copies to 0.65-0.80x,
-# 0.2-2.2% with this (2 runs, copies 0.98 and 1.00x): too few to make it the default.
-FLUSH_SYMMETRIC = os.environ.get("KERNELSWARM_FLUSH_SYMMETRIC", "0") == "1"
+def flush_symmetric(device: str) -> bool:
+    """Whether every timed call of either worker follows the same events as the candidate's: its
+    process stopped while the flush worker flushes, its `time_call` written while it is still
+    stopped, and continued right as its wall clock starts (WorkerProcess.call_when_continued).
+    The clean worker is not stopped during the candidate's requests (that is SYMMETRIC's other half).
+
+    On by default on a GPU, where a claim holds the host's work inside its events (the launches
+    between the start event and the first kernel, the wake-up after the whole-device synchronize):
+    a process just continued from a stop runs that part slower than one that waited on its pipe,
+    and the candidate's is the one always stopped. On the H200 copies of matmul_big (a 0.47 ms
+    call) claimed 0.3-5% more than the reference they copy in 7 of 7 runs on the old order, and
+    measured 0.86-1.00x with intervals excluding 1 in 6 (docs/benchmarks.md, session 13).
+    `KERNELSWARM_FLUSH_SYMMETRIC=0|1` sets it on any device; the CPU keeps the old order by default
+    (its bounds on the timing cheats were measured with it)."""
+    value = os.environ.get("KERNELSWARM_FLUSH_SYMMETRIC", "")
+    if value in ("0", "1"):
+        return value == "1"
+    return device != "cpu"
 
 
 # KERNELSWARM_SYMMETRIC_CLAIMS=1: the per-call check takes the candidate's unclaimed time beyond
@@ -192,7 +203,7 @@ def net_ms(proc: WorkerProcess) -> float:
     return 1000.0 * max(0.0, proc.last_wall_s - wait)
 
 
-def flush_for(proc: WorkerProcess, fl: WorkerProcess, deadline: float) -> float:
+def flush_for(proc: WorkerProcess, fl: WorkerProcess, deadline: float, device: str) -> float:
     """The flush before one of `proc`'s timed requests: `proc` stopped meanwhile where the flush
     worker is another process (as the candidate's is, flush_outside), so that a clean worker's
     call follows a SIGCONT of its process exactly as the candidate's does.
@@ -201,9 +212,24 @@ def flush_for(proc: WorkerProcess, fl: WorkerProcess, deadline: float) -> float:
     timed call; its threads (the OpenMP pool's included) woke then, on the cores the call was
     about to use, while the reference's call followed its own prepare undisturbed: copies' claimed
     medians ran 1-8% above the reference's under load 11-14 on this CPU, 2-6% on the H200."""
-    if fl is proc or not (SYMMETRIC or FLUSH_SYMMETRIC):
+    if not stops_for_flush(proc, fl, device):
         return float(fl.call({"op": "flush"}, deadline=deadline)[0].get("flush_ms", 0.0))
     return flush_outside(proc, fl, deadline)
+
+
+def stops_for_flush(proc: WorkerProcess, fl: WorkerProcess, device: str) -> bool:
+    return fl is not proc and (SYMMETRIC or flush_symmetric(device))
+
+
+def clean_timed_call(proc: WorkerProcess, fl: WorkerProcess, msg: dict[str, Any], deadline: float,
+                     device: str) -> dict[str, Any]:
+    """A clean worker's timed request after the flush worker's flush, by the same events as the
+    candidate's where flush_symmetric: stopped during the flush, the request written while stopped,
+    the clock started as it is continued."""
+    if not stops_for_flush(proc, fl, device):
+        fl.call({"op": "flush"}, deadline=deadline)
+        return proc.call(msg, deadline=deadline)[0]
+    return proc.call_when_continued(msg, lambda: fl.call({"op": "flush"}, deadline=deadline)[0], deadline)[1]
 
 
 def stopped_beside(clean: WorkerProcess, fl: WorkerProcess) -> contextlib.AbstractContextManager[None]:
@@ -458,8 +484,8 @@ def _timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
                 msg["project_seed"] = _seed()
             clean.call(msg, deadline=deadline)
             prepare_ms = net_ms(clean)
-            flush_for(clean, fl, deadline)
-            reply = clean.call({"op": "time_call", "prepared": True, "flush": flush_inside}, deadline=deadline)[0]
+            reply = clean_timed_call(clean, fl, {"op": "time_call", "prepared": True, "flush": flush_inside},
+                                     deadline, o.device)
             call_ms = net_ms(clean) + clean_project()
         result.ref_times.append(float(reply["ms"]))
         result.ref_slack.append(prepare_ms + call_ms - result.ref_times[-1])
@@ -485,9 +511,9 @@ def _timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
             msg = {"op": "prepare", "pool_index": 0, "key": _seed(), **({} if at_return else {"project_seed": _seed()})}
             clean.call(msg, deadline=deadline)
             prepare_ms = net_ms(clean)
-            flush_for(clean, fl, deadline)  # as before a candidate's call
-            reply = clean.call({"op": "time_call", "null": True, "prepared": True, "flush": flush_inside},
-                               deadline=deadline)[0]
+            # As a candidate's call: the flush worker's flush first.
+            reply = clean_timed_call(clean, fl, {"op": "time_call", "null": True, "prepared": True,
+                                                 "flush": flush_inside}, deadline, o.device)
             call_ms = net_ms(clean) + clean_project()
         null_slack.append(prepare_ms + call_ms - float(reply["ms"]))
         result.null_inside.append(1000.0 * float(reply.get("op_s", 0.0)) - float(reply["ms"]))
@@ -607,12 +633,12 @@ def burst_check(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
     for b in range(BURSTS):
         with worker.stopped():  # as for the empty calls: nothing of the candidate's runs meanwhile
             clean.call({"op": "settle"}, deadline=deadline)
-            flush_for(clean, fl, deadline)
+            flush_for(clean, fl, deadline, o.device)
             clean.call({"op": "time_burst", "null": True, "calls": [[0, _seed()] for _ in range(n)], "flush": flush},
                        deadline=deadline)
             null_walls.append(net_ms(clean))
             if ref_med > 0:
-                flush_for(clean, fl, deadline)
+                flush_for(clean, fl, deadline, o.device)
                 clean.call({"op": "time_burst", "calls": [[i % POOL_SIZE, _seed()] for i in range(n)],
                             "project_seed": _seed(), "flush": flush}, deadline=deadline)
                 ref_walls.append(net_ms(clean))
