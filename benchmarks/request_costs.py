@@ -94,7 +94,9 @@ for path in map(Path, sys.argv[2:]):
     print(json.dumps({"problem": path.stem, "verdict": ev.verdict.value, "reason": ev.reason[:300],
                       "speedup": ev.speedup, "ci": ev.speedup_ci, "wall_s": round(time.perf_counter() - t0, 1),
                       "phases_s": ev.phases_s, "calls": ev.candidate.n if ev.candidate else 0,
-                      "processes_in_proc": nproc, "variant": os.environ.get("RC_VARIANT", ""), "requests": table}), flush=True)
+                      "processes_in_proc": nproc, "variant": os.environ.get("RC_VARIANT", ""),
+                      "checks": [f"{c.name}: {c.detail}"[:600] for c in ev.checks if any(w in c.name for w in ("wall", "clock", "burst", "paired", "timing"))],
+                      "requests": table}), flush=True)
 '''
 
 
@@ -104,6 +106,7 @@ def markdown(rows: list[dict]) -> str:
         out.append(f"### {r['problem']} {r.get('variant', '')}: {r['verdict']} {r.get('speedup')} {r.get('ci')}, {r['wall_s']} s, "
                    f"{r['calls']} timed calls, {r['processes_in_proc']} processes in /proc")
         out.append(f"phases: {json.dumps(r['phases_s'])}\n")
+        out += [f"- {c}" for c in r.get("checks", [])] + [""]
         out.append("| role:request | n | median ms | total s | worker's own op ms (median) | claimed ms (median) |")
         out.append("|---|---|---|---|---|---|")
         for k, v in r["requests"].items():
