@@ -84,6 +84,8 @@ def one(kind: str, name: str, index: int, problem_path: str) -> None:
         "calls": ev.candidate.n if ev.candidate else None, "wall_s": round(ev.wall_s, 1), "shares": shares,
         "ended": time.strftime("%H:%M:%S", time.gmtime()),
         "wall_clock": next((c.detail[:600] for c in ev.checks if c.name == "wall-clock"), None),
+        # What the wall clock vouched for (wallclock.vouch; trees before session 14 have none).
+        "resolution": next((c.detail[:400] for c in ev.checks if c.name == "resolution"), None),
     }))
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from kernelswarm import intervals, redact
-from kernelswarm.evaluate.parent import autogroup, baselines, judge, timing
+from kernelswarm.evaluate.parent import autogroup, baselines, judge, timing, wallclock
 from kernelswarm.evaluate.worker import contain
 from kernelswarm.evaluate.parent.devicelock import NO_LOCK, DeviceLock, NoLock
 from kernelswarm.evaluate.parent.options import EvalOptions
@@ -239,6 +239,7 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
         ev.reason = f"correct ({ev.kind.value}); max normwise error {ev.max_rel_error:.2g}"
         t = time.monotonic()
         _intervals(ev, pair)
+        _vouch(st, ev, ct)
         st.phases["intervals"] = time.monotonic() - t
     except _Verdict as v:
         ev.verdict, ev.reason, ev.kind = v.verdict, v.reason, None
@@ -299,6 +300,25 @@ def _intervals(ev: Evaluation, pair: tuple[Timing, Timing] | None) -> None:
     if pair is not None and pair[0].samples and len(pair[0].samples) == len(pair[1].samples):
         eager, compiled = pair
         ev.speedup_vs_compile_ci = intervals.chained_ci([(ref.samples, cand.samples), (compiled.samples, eager.samples)])
+
+
+def _vouch(st: _State, ev: Evaluation, ct: timing.CandidateTiming) -> None:
+    """A speedup counted only as far as the wall clock can confirm it (wallclock.vouch): the
+    interval's low end goes down to what it vouches for (the decision follows: undecided where
+    the clock cannot resolve the claimed gain), and a claimed gain beyond that, and beyond 1, is
+    not counted. After the speed-of-light check, which judges the claims themselves."""
+    ref, cand = ev.reference, ev.candidate
+    if not (ref and cand and cand.samples and ct.resolution):
+        return
+    v = wallclock.vouch(ref.median_ms, ct.claimed_ms, cand.median_ms, ct.resolution)
+    st.ok("resolution", v.detail)
+    if ev.speedup_ci is not None:
+        ev.speedup_ci = (min(ev.speedup_ci[0], v.vouched), ev.speedup_ci[1])
+    if ev.speedup_vs_compile_ci is not None and ev.compiled is not None:
+        low = v.vouched * ev.compiled.median_ms / ref.median_ms
+        ev.speedup_vs_compile_ci = (min(ev.speedup_vs_compile_ci[0], low), ev.speedup_vs_compile_ci[1])
+    if v.cap > 1.0:
+        ev.candidate = Timing.from_samples([t * v.cap for t in cand.samples])
 
 
 def _run_candidate(st: _State, cand: WorkerProcess, ref: WorkerProcess, flusher: WorkerProcess, problem: Problem, source: str, spec: dict,

@@ -121,6 +121,10 @@ class CandidateTiming:
     # they cannot stand (run._plausible: a timeout, judged again where the machine has more time).
     unchecked: bool = False
     remeasured: int = 0  # how many times a clock's verdict of a lie was measured again
+    # The per-call wall clock's view of the window that stood: what the speedup's confirmation
+    # allows for (wallclock.vouch). None: not timed.
+    resolution: wallclock.Resolution | None = None
+    claimed_ms: float = 0.0  # the claimed median of that window, before any charge
 
 
 def flush_outside(worker: WorkerProcess, clean: WorkerProcess, deadline: float) -> float:
@@ -329,6 +333,9 @@ def time_candidate(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, 
         claims = _judged(times, slack, null_slack, result)
         windows.append((times, slack, null_slack, result.ref_times, result.ref_slack, claims))
     times, slack, null_slack, result.ref_times, result.ref_slack, claims = least_charged(windows) if confirm else windows[-1]
+    result.resolution = wallclock.resolution(times, slack, null_slack, result.ref_slack,
+                                             wallclock.median(result.ref_times or [0.0]))
+    result.claimed_ms = wallclock.median(times) if times else 0.0
     if result.wall_ok:
         result.wall_ok, result.charged = claims.believed, claims.charge
         result.wall_detail = claims.detail + wallclock.split_note(result.inside, result.null_inside)
