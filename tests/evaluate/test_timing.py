@@ -393,3 +393,45 @@ def test_the_per_call_check_against_the_paired_reference_is_behind_its_switch():
         assert timing._judged(times, slack, null, result).charge == 1.0
     finally:
         timing.SYMMETRIC_CLAIMS = old
+
+
+def _vouched(resolution: wallclock.Resolution, claimed_ms: float = 0.08, reference_ms: float = 0.27):
+    """run._vouch on an accepted evaluation of a candidate claiming `claimed_ms` a call."""
+    from kernelswarm.evaluate.parent import run
+    from kernelswarm.evaluate.parent.devicelock import NO_LOCK
+    from kernelswarm.records import Evaluation, Kind, Verdict
+
+    st = run._State(EvalOptions.for_device("cpu"), NO_LOCK, base_deadline=time.monotonic())
+    ref = Timing.from_samples([reference_ms * (1 + 0.01 * (k % 3)) for k in range(30)])
+    cand = Timing.from_samples([claimed_ms * (1 + 0.01 * (k % 3)) for k in range(30)])
+    ev = Evaluation("matmul", "cpu", Verdict.ACCEPTED, "ok", kind=Kind.PYTORCH_REWRITE, reference=ref, candidate=cand)
+    run._intervals(ev, None)
+    ct = timing.CandidateTiming(cand, resolution=resolution, claimed_ms=cand.median_ms)
+    run._vouch(st, ev, ct)
+    return ev, st
+
+
+def test_a_claimed_gain_the_clock_cannot_resolve_counts_as_1x_and_is_undecided():
+    """cheat/noop_flush's 3.4x claim where the per-call clock's noise is 2 ms a call (load ~10 on
+    this CPU): not a win, whatever the claims; the interval still holds the claims' high end."""
+    from kernelswarm import intervals
+    from kernelswarm.records import SpeedDecision
+
+    ev, st = _vouched(wallclock.Resolution(excess_ms=0.19, noise_ms=2.0, allowed_ms=0.054))
+    assert ev.speedup == pytest.approx(1.0)
+    low, high = ev.speedup_ci
+    assert low < 0.2 and high > 3.0 and low <= ev.speedup <= high
+    assert intervals.decide(ev.speedup_ci, 0.02) is SpeedDecision.UNDECIDED
+    assert st.checks[-1].name == "resolution" and "too noisy" in st.checks[-1].detail
+
+
+def test_a_gain_the_clock_resolves_is_counted_whole(monkeypatch):
+    from kernelswarm.evaluate.parent import run
+
+    quiet = wallclock.Resolution(excess_ms=0.0, noise_ms=0.01, allowed_ms=0.054)
+    ev, st = _vouched(quiet, claimed_ms=0.135)
+    assert ev.speedup == pytest.approx(2.0, rel=0.02) and ev.speedup_ci[0] > 1.9
+    assert st.checks[-1].name == "resolution" and "counted as" not in st.checks[-1].detail
+    monkeypatch.setattr(run, "VOUCH", False)  # KERNELSWARM_VOUCH=0: as before session 14
+    ev, st = _vouched(wallclock.Resolution(0.19, 2.0, 0.054))
+    assert ev.speedup > 3.0 and not st.checks
