@@ -277,6 +277,14 @@ class WorkerProcess:
         finally:
             signal_group(self.proc.pid, signal.SIGCONT)
 
+    def cpu_ms(self) -> float:
+        """CPU ms used so far by the worker and every live process it started (cputime.tree_cpu_ns:
+        a contained worker's launcher, its namespace and all in it); -1 once it is gone."""
+        from kernelswarm.evaluate.parent.cputime import tree_cpu_ns
+
+        used = tree_cpu_ns(self.proc.pid)
+        return used / 1e6 if used >= 0 else -1.0
+
     def log_tail(self, lines: int = 40) -> str:
         from kernelswarm.evaluate.parent.own_files import read_tail
 

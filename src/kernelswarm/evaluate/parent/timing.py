@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import os
 import random
 import secrets
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kernelswarm import intervals
-from kernelswarm.evaluate.parent import wallclock
+from kernelswarm.evaluate.parent import cputime, wallclock
 from kernelswarm.evaluate.parent.devicelock import NO_LOCK, DeviceLock, NoLock
 from kernelswarm.evaluate.parent.options import EvalOptions
 from kernelswarm.evaluate.parent.procs import WorkerProcess
@@ -125,6 +126,12 @@ class CandidateTiming:
     # allows for (wallclock.vouch). None: not timed.
     resolution: wallclock.Resolution | None = None
     claimed_ms: float = 0.0  # the claimed median of that window, before any charge
+    # On a CPU (cputime.py): the threads each worker may use (0: no CPU-time check), the
+    # candidate's processes' CPU ms read while stopped before each timed call of this window, and
+    # the clean worker's CPU ms over each paired reference call's prepare and call.
+    cpu_threads: int = 0
+    cpu_marks: list[float] = field(default_factory=list)
+    ref_cpu: list[float] = field(default_factory=list)
 
 
 def flush_outside(worker: WorkerProcess, clean: WorkerProcess, deadline: float) -> float:
@@ -309,6 +316,8 @@ def time_candidate(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, 
     setup = worker.call({"op": "time_setup", "pool_seeds": pool_seeds, "weight_seed": weight_seed, "spec": spec}, deadline=deadline)[0]
     result = CandidateTiming(Timing.from_samples([1.0]), pool_seeds=pool_seeds, weight_seed=weight_seed,
                              settled_ms=float(setup.get("settled_ms", 0.0)))
+    if o.device == "cpu" and cputime.process_cpu_ns(os.getpid()) >= 0:
+        result.cpu_threads = o.threads() or 1
     by_bytes = SAMPLED_BYTES // output_bytes if output_bytes else MAX_SAMPLED  # large outputs: fewer full copies
     n_sampled = max(MIN_SAMPLED, min(MAX_SAMPLED, int(SAMPLED_SHARE * o.timed_calls), by_bytes))
     fl = flusher or clean
@@ -428,12 +437,34 @@ def _judged(times: list[float], slack: list[float], null_slack: list[float], res
     against the reference's calls they were paired with (wallclock.judge_paired_slack)."""
     paired = len(result.ref_slack) == len(slack) and bool(slack)
     claims = wallclock.judge_claims(times, slack, null_slack, result.ref_slack if paired and SYMMETRIC_CLAIMS else None)
+    claims = _cpu_charged(claims, times, result)
     if not claims.believed or not paired:
         return claims
     paired = wallclock.judge_paired_slack(times, slack, result.ref_slack, wallclock.median(result.ref_times))
     if paired.charge <= claims.charge:
         return dataclasses.replace(claims, detail=f"{claims.detail}; {paired.detail}")
     return dataclasses.replace(claims, charge=paired.charge, detail=f"{claims.detail}; {paired.detail}")
+
+
+def _cpu_charged(claims: wallclock.ClaimVerdict, times: list[float], result: CandidateTiming) -> wallclock.ClaimVerdict:
+    """`claims` charged, too, for the CPU work the candidate's processes did outside its claimed
+    times beyond what the reference's did (cputime.judge): load-proof where the wall clocks are
+    not (issue 14: a thread of the candidate's computed the next call between `prepare`'s reply and
+    the stop that follows it, where no clock runs)."""
+    marks = result.cpu_marks
+    if not result.cpu_threads or len(marks) < 2 or min(marks) < 0:
+        return claims
+    cycles = [b - a for a, b in itertools.pairwise(marks)]  # call i and what followed, to the next call
+    verdict = cputime.judge(cycles, times, result.ref_cpu, result.ref_times, result.cpu_threads)
+    if verdict is None:
+        return claims
+    detail = f"{claims.detail}; {verdict.detail}"
+    if verdict.charge_ms <= 0:
+        return dataclasses.replace(claims, detail=detail)
+    med = max(wallclock.median(times), 1e-6)
+    # Structural: CPU time is what ran, which load does not add to (not `noisy`).
+    return dataclasses.replace(claims, charge=max(claims.charge, (med + verdict.charge_ms) / med), detail=detail,
+                               noisy=claims.noisy and claims.charge >= (med + verdict.charge_ms) / med)
 
 
 def _short_of_time(o: EvalOptions, deadline: float) -> bool:
@@ -455,6 +486,7 @@ def _timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
     slack: list[float] = []
     null_slack: list[float] = []
     prepares: list[float] = []  # the candidate's `prepare` requests' ms
+    result.cpu_marks, result.ref_cpu = [], []  # this window's
     keep_slot: int | None = None  # the slot the last call's outputs go to, sent with the next request
 
     after_null = False
@@ -480,12 +512,18 @@ def _timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
         clean.call({"op": "project", "seed": _seed()}, deadline=deadline)
         return net_ms(clean)
 
+    def stopped_flush() -> dict[str, Any]:
+        if result.cpu_threads:  # read while it is stopped: all it used since the last timed call
+            result.cpu_marks.append(worker.cpu_ms())
+        return fl.call({"op": "flush"}, deadline=deadline)[0]
+
     def reference_call() -> None:
         # As a candidate's call: inputs, then the clean worker's flush, then the call; here all in
         # the clean worker, the candidate's process stopped meanwhile.
         nonlocal after_null
         with worker.stopped():
             clean.call({"op": "settle"}, deadline=deadline)
+            cpu_before = clean.cpu_ms() if result.cpu_threads and fl is not clean else -1.0
             msg: dict[str, Any] = {"op": "prepare", "pool_index": len(result.ref_times) % POOL_SIZE, "key": _seed()}
             if result.ref_times and not at_return:  # its previous outputs projected, as the candidate's are
                 msg["project_seed"] = _seed()
@@ -494,6 +532,8 @@ def _timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
             reply = clean_timed_call(clean, fl, {"op": "time_call", "prepared": True, "flush": flush_inside},
                                      deadline, o.device)
             call_ms = net_ms(clean) + clean_project()
+            if cpu_before >= 0:  # its prepare and call (the flush is another process's)
+                result.ref_cpu.append(clean.cpu_ms() - cpu_before)
         result.ref_times.append(float(reply["ms"]))
         result.ref_slack.append(prepare_ms + call_ms - result.ref_times[-1])
         after_null = True
@@ -559,7 +599,7 @@ def _timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
             prepares.append(prepare_ms)
             # The time_call is in the candidate's pipe before it is continued (call_when_continued).
             flush, reply = worker.call_when_continued({"op": "time_call", "prepared": True, "flush": flush_inside},
-                                                      lambda: fl.call({"op": "flush"}, deadline=deadline)[0], deadline)
+                                                      lambda: stopped_flush(), deadline)
             result.flush_ms.append(float(flush.get("flush_ms", 0.0)))
         if earlier is not None:
             earlier.projections = _as_projections(prepared.get("projections"))

@@ -1,0 +1,113 @@
+"""CPU time a worker's processes used, read from outside, and what a candidate's used beyond its
+claims. Standard library only.
+
+A wall clock measures the machine as much as the worker: on a busy host every request waits for a
+core, and any work the candidate does where no clock runs (a thread of its own computing the next
+call while the parent is busy stopping the process after `prepare`'s reply) hides in that noise.
+CPU time is the work itself: the kernel counts it per thread whether the thread is waited for or
+not, and load on the machine does not add to it. So on a CPU the candidate's process is read while
+it is stopped before each timed call (every thread it ever ran, the dead ones included), and the
+CPU time it used per call beyond its claim is compared with what the clean worker used beyond its
+claim on the paired reference call (the same requests of the same code, around calls of the same
+shapes): the difference is work the candidate did outside the claimed time.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+_PROCESS_CLOCK = 2  # CPUCLOCK_SCHED, per process (linux/posix-timers.h)
+
+
+def process_cpu_ns(pid: int) -> int:
+    """CPU ns used by every thread of process `pid`, exited threads included (the kernel's
+    per-process CPU clock, readable for any process this one can see); -1 when gone."""
+    try:
+        return time.clock_gettime_ns((~pid << 3) | _PROCESS_CLOCK)
+    except OSError:
+        return -1
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
+                found.extend(int(c) for c in f.read().split())
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def tree_cpu_ns(root: int) -> int:
+    """CPU ns of `root` and every live descendant (a candidate's helpers and what they started:
+    orphans are reparented to the worker's namespace init, the root where there is one); -1 when
+    the root is gone. A descendant that exited took its time with it; a thread that exited did not
+    (process_cpu_ns)."""
+    own = process_cpu_ns(root)
+    if own < 0:
+        return -1
+    total, seen, todo = own, {root}, _children(root)
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        used = process_cpu_ns(pid)
+        if used >= 0:
+            total += used
+            todo.extend(_children(pid))
+    return total
+
+
+# Allowed beyond the reference's CPU time outside its claims, per call: this much...
+CPU_ALLOW_MS = 0.05
+# ...plus this share of the reference's claim (the same requests cost a little more or less in
+# another process: allocator state, cache misses under load).
+CPU_ALLOW_SHARE = 0.15
+TRIM = 0.1  # the highest tenth of each side's per-call figures left out (a collection, a page fault)
+
+
+@dataclass(frozen=True)
+class CpuVerdict:
+    """The candidate's CPU time outside its claims against the reference's, per call."""
+
+    charge_ms: float  # to add to each claim: CPU work done outside the claimed time (0: none seen)
+    detail: str
+
+
+def trimmed_mean(values: list[float], trim: float = TRIM) -> float:
+    if not values:
+        return 0.0
+    kept = sorted(values)[: max(1, len(values) - int(trim * len(values)))]
+    return sum(kept) / len(kept)
+
+
+def judge(cand_cpu_ms: list[float], claims: list[float], ref_cpu_ms: list[float], ref_claims: list[float],
+          threads: int) -> CpuVerdict | None:
+    """`cand_cpu_ms[i]`: the candidate's CPU ms from before its call i to before its call i + 1
+    (call i, the `prepare` of the next, and anything between); `ref_cpu_ms[j]`: the clean worker's
+    CPU ms over its `prepare` and call j. CPU time over `threads` cores is the least wall time the
+    work could have taken; what it exceeds the claim by, beyond what the reference's does, is
+    charged. None where there is nothing to compare."""
+    n, m = min(len(cand_cpu_ms), len(claims)), min(len(ref_cpu_ms), len(ref_claims))
+    if n < 3 or m < 3 or threads < 1:
+        return None
+    cand = trimmed_mean([cand_cpu_ms[i] / threads - claims[i] for i in range(n)])
+    ref = trimmed_mean([ref_cpu_ms[j] / threads - ref_claims[j] for j in range(m)])
+    ref_claim = trimmed_mean(ref_claims[:m])
+    allow = CPU_ALLOW_MS + CPU_ALLOW_SHARE * ref_claim
+    excess = cand - ref
+    detail = (f"CPU time outside the claims: {cand:.3g} ms per call (the reference's {ref:.3g} ms, "
+              f"{threads} thread{'s' if threads > 1 else ''}; allowed {allow:.3g} ms more)")
+    if excess <= allow:
+        return CpuVerdict(0.0, detail)
+    # Beyond the allowance only: what noise could have put there is never charged.
+    return CpuVerdict(excess - allow, f"{detail}: charged {excess - allow:.3g} ms per call of CPU work done "
+                                      "where no claim was")

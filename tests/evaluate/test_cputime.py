@@ -1,0 +1,60 @@
+"""cputime.py: CPU time of a worker's processes read from outside, and the charge for CPU work
+done outside the claimed times."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+from kernelswarm.evaluate.parent import cputime
+
+
+def _burn(seconds: float) -> None:
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        pass
+
+
+def test_a_threads_time_counts_after_it_exited() -> None:
+    before = cputime.process_cpu_ns(os.getpid())
+    t = threading.Thread(target=_burn, args=(0.05,))
+    t.start()
+    t.join()
+    assert cputime.process_cpu_ns(os.getpid()) - before >= 50e6  # the thread is gone, its time is not
+
+
+def test_the_tree_counts_a_childs_time_and_a_gone_process_is_negative() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time\nend = time.process_time() + 0.3\n"
+                              "while time.process_time() < end: pass\ntime.sleep(60)"])
+    try:
+        deadline = time.monotonic() + 60
+        while cputime.process_cpu_ns(child.pid) < 300e6 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        own = cputime.process_cpu_ns(os.getpid())
+        tree = cputime.tree_cpu_ns(os.getpid())
+        assert tree - own >= 300e6  # the child's CPU time is in its parent's tree
+    finally:
+        child.kill()
+        child.wait()
+    assert cputime.process_cpu_ns(child.pid) == -1 and cputime.tree_cpu_ns(child.pid) == -1
+
+
+def test_work_outside_the_claims_is_charged_beyond_the_references() -> None:
+    ref_claims, ref_cpu = [1.0] * 20, [1.4] * 20  # the reference: 0.4 ms of CPU per call outside its claim
+    honest = cputime.judge([1.45] * 20, [1.0] * 20, ref_cpu, ref_claims, threads=1)
+    assert honest is not None and honest.charge_ms == 0.0
+    # A third of each call's work done where no claim runs (a thread of its own, between requests).
+    cheat = cputime.judge([1.4] * 20, [0.6] * 20, ref_cpu, ref_claims, threads=1)
+    assert cheat is not None and abs(cheat.charge_ms - (0.4 - cputime.CPU_ALLOW_MS - cputime.CPU_ALLOW_SHARE)) < 1e-9
+    # Two cores' work in a claim where one thread was given: charged, as the same work on one core.
+    wide = cputime.judge([2.4] * 20, [1.0] * 20, ref_cpu, ref_claims, threads=1)
+    assert wide is not None and wide.charge_ms > 0.7
+    # The same on two threads given: its due.
+    assert cputime.judge([2.4] * 20, [1.0] * 20, [2.8] * 20, ref_claims, threads=2).charge_ms == 0.0
+    # A few spikes (a collection) are left out; too few samples say nothing.
+    spiky = cputime.judge([1.4] * 18 + [9.0] * 2, [1.0] * 20, ref_cpu, ref_claims, threads=1)
+    assert spiky is not None and spiky.charge_ms == 0.0
+    assert cputime.judge([1.0, 1.0], [1.0, 1.0], ref_cpu, ref_claims, threads=1) is None
