@@ -2,13 +2,15 @@
 
     PYTHONPATH=src python benchmarks/request_costs.py --device cuda --out OUT \
         --problem src/kernelswarm/problems/suite/level1/relu.py --problem tests/evaluate/problems/matmul_big.py
+    # another tree (its own src; label its rows): --src .old/src --variant old
 
 Each problem's copy (`class Model` renamed `ModelNew`: correct, about 1x) is evaluated in one
 process, one after another (the first also starts the zygote and the device). In that process the
 parent's `WorkerProcess.call` is wrapped: per worker role and request (`op`, with `null` and
 `calibrate` told apart) the parent's wall ms of each request and the worker's own op ms as it
 reports it; `WorkerProcess.stopped` (SIGSTOP of a worker's session, then SIGCONT) is timed too,
-and so is `contain.session_states` (the scan of /proc each stop and continue makes).
+and so is `contain.session_states` (the scan of /proc each stop and continue made) and, where the
+tree has it, `members.NamespaceView.states` (the contained worker's namespace listed instead).
 
 Writes OUT/request_costs.jsonl (one line per evaluation: verdict, speedup, interval, phases,
 calls, and per (role, op) count / median / total ms) and OUT/request_costs.md (the tables).
@@ -78,6 +80,17 @@ def scan(sid):
     rec[("parent", "(scan /proc)")].append((1000 * (time.perf_counter() - t), -1.0, -1.0))
     return out
 contain.session_states = scan
+try:  # the namespace's own /proc (parent/members.py), where the tree has it
+    from kernelswarm.evaluate.parent import members
+    original_states = members.NamespaceView.states
+    def ns_states(self):
+        t = time.perf_counter()
+        out = original_states(self)
+        rec[("parent", "(list the namespace)")].append((1000 * (time.perf_counter() - t), -1.0, -1.0))
+        return out
+    members.NamespaceView.states = ns_states
+except ImportError:
+    pass
 
 nproc = sum(1 for p in Path("/proc").iterdir() if p.name.isdigit())
 device = sys.argv[1]
@@ -121,10 +134,14 @@ def main() -> None:
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--timeout", type=float, default=500)
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--src", type=Path, default=Path(__file__).resolve().parents[1] / "src",
+                    help="the `src` folder of the tree to measure (an old one: `git archive REV src`)")
+    ap.add_argument("--variant", default="", help="a label for this tree's rows (RC_VARIANT)")
     a = ap.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1] / "src"),
-                                                          os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(a.src.resolve()), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    if a.variant:
+        env["RC_VARIANT"] = a.variant
     try:
         p = subprocess.run([sys.executable, "-c", _CHILD, a.device, *a.problem], capture_output=True, text=True,
                            env=env, timeout=a.timeout, check=False)

@@ -137,8 +137,11 @@ class DeviceLock:
 def signal_group(pgid: int, sig: int, before_continue: Callable[[], None] | None = None) -> None:
     """Send `sig` to a worker that may already be gone: its process group and every other process
     of its session (a worker's session and group ids are both its pid; a candidate's process can
-    leave the group, not the session: contain.signal_session)."""
-    contain.signal_session(pgid, sig, before_continue)
+    leave the group, not the session: contain.signal_session). A contained worker's processes are
+    found in its PID namespace's own /proc where it was registered (members.py)."""
+    from kernelswarm.evaluate.parent import members
+
+    contain.signal_session(pgid, sig, before_continue, members.view_of(pgid))
 
 
 class NoLock:

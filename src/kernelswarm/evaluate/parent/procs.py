@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from kernelswarm import redact
 from kernelswarm.evaluate.worker import contain
-from kernelswarm.evaluate.parent import forkserver, guard, replies, shield
+from kernelswarm.evaluate.parent import forkserver, guard, members, replies, shield
 from kernelswarm.evaluate.parent.devicelock import signal_group
 from kernelswarm.evaluate.wire.protocol import Channel, ChannelClosed, ChannelTimeout, ProtocolError
 
@@ -132,6 +132,7 @@ class WorkerProcess:
         self.chan = Channel(from_child_r, to_child_w, peer_pid=self.proc.pid)
         self.containment = "session"  # how what the candidate starts is kept (contain.py)
         self._pidfd = -1  # the contained worker (its namespace's first process), to kill it
+        self.members_why = "not in a PID namespace"  # why stops scan /proc (members.py), if they do
         self.survivors: list[int] = []  # processes of its session still alive after kill() gave up
         # What the candidate's processes may write and hold in all (guard.py): past a bound, they
         # are killed, and `exceeded` says why.
@@ -166,6 +167,9 @@ class WorkerProcess:
                 self._pidfd = os.pidfd_open(init)
             except (OSError, AttributeError):
                 self._pidfd = -1
+            # Stops and continues find the worker's processes in its namespace's own /proc, not
+            # in a scan of the machine's; where that cannot be read, `members_why` says why.
+            self.members_why = members.register(self.proc.pid, init)
 
     def _exceed(self, reason: str) -> None:
         """From the disk guard's thread: kill every process of the worker (the evaluation's thread,
@@ -316,6 +320,7 @@ class WorkerProcess:
             pass
         self.survivors = contain.kill_session(self.proc.pid)
         self.lock.unregister(self.proc.pid)
+        members.unregister(self.proc.pid)
         self.chan.close()
         if not self._log.closed:
             self._log.close()

@@ -40,7 +40,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import NoReturn
+from typing import NoReturn, Protocol
 
 _CLONE_NEWNS, _CLONE_NEWUSER, _CLONE_NEWPID, _CLONE_NEWIPC = 0x00020000, 0x10000000, 0x20000000, 0x08000000
 _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_BIND, _MS_REC, _MS_PRIVATE = 2, 4, 8, 4096, 16384, 1 << 18
@@ -466,35 +466,51 @@ def session_members(sid: int) -> list[int]:
     return sorted(session_states(sid))
 
 
-def signal_session(sid: int, sig: int, before_continue: Callable[[], None] | None = None) -> None:
+class Members(Protocol):
+    """Another way to find a session's processes than a scan of the machine's /proc: a contained
+    worker's namespace (parent/members.py), numbered its own way."""
+
+    def states(self) -> dict[int, str]: ...
+
+    def kill(self, pid: int, sig: int) -> None: ...
+
+
+def signal_session(sid: int, sig: int, before_continue: Callable[[], None] | None = None,
+                   members: Members | None = None) -> None:
     """Send `sig` to the process group `sid` and to every other process of the session `sid`: a
-    candidate's process may leave its worker's group (`setpgid`, which build tools need and
-    confine.py allows), never its session. SIGSTOP returns once every one of them has stopped
-    (or after a second: one in uninterruptible sleep stops when it wakes), so that none of them
-    runs, nor starts another, while something else is timed. SIGCONT finds every member first,
-    while all are still stopped (none can start another), then continues them all at once:
-    continued first and scanned after, the candidate ran for the length of the scan (2.5 ms here,
-    more on a host with many processes) before the parent's clock started on its next request, and
-    a SIGCONT handler did its call's work there (cheat/sigcont_head_start)."""
+    candidate's process may leave its worker's process group (`setpgid`, which build tools need and
+    confine.py allows), never its session. `members`: where they are found instead of a scan of
+    every process of the machine (a contained worker's PID namespace, which holds all of them).
+    SIGSTOP returns once every one of them has stopped (or after a second: one in uninterruptible
+    sleep stops when it wakes), so that none of them runs, nor starts another, while something
+    else is timed; one found running again (continued by another) is stopped again. SIGCONT finds
+    every member first, while all are still stopped (none can start another), then continues them
+    all at once: continued first and scanned after, the candidate ran for the length of the scan
+    (2.5 ms here, more on a host with many processes) before the parent's clock started on its
+    next request, and a SIGCONT handler did its call's work there (cheat/sigcont_head_start)."""
+    scan: Callable[[], dict[int, str]] = members.states if members is not None else lambda: session_states(sid)
+    send: Callable[[int, int], None] = members.kill if members is not None else os.kill
     if sig == signal.SIGCONT:
-        members = list(session_states(sid))
+        found = list(scan())
         if before_continue is not None:  # e.g. a clock started once the scan is done
             before_continue()
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(sid, sig)
-        for pid in members:
+        for pid in found:
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, sig)
+                send(pid, sig)
         return
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(sid, sig)
     sent: set[int] = set()
     end = time.monotonic() + 1.0
     while True:
-        states = session_states(sid)
-        for pid in states.keys() - sent if sig == signal.SIGSTOP else states:
+        states = scan()
+        for pid, state in states.items():
+            if sig == signal.SIGSTOP and pid in sent and state in ("T", "t"):
+                continue
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, sig)
+                send(pid, sig)
             sent.add(pid)
         # A process still running may have started another since the scan: look again until
         # every member was signalled and has stopped.
