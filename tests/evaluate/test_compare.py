@@ -2,7 +2,7 @@
 
 import torch
 
-from kernelswarm.evaluate.worker.compare import compare
+from kernelswarm.evaluate.worker.compare import compare, compare_exact
 
 
 def _refs(a, b):
@@ -88,6 +88,41 @@ def test_chunked_comparison_agrees_with_one_pass():
     ref64_nan[10, 10] = float("nan")
     assert compare(cand_nan, ref_nan, ref64_nan, "fp32", chunk=97).ok
     assert not compare(ok, ref_nan, ref64_nan, "fp32", chunk=97).ok
+
+
+def test_the_finite_path_gives_the_exact_paths_verdict_error_and_margin():
+    """`compare`'s pass over the reference then the candidate (issue 16: a 256 MiB output took
+    38 s in two passes of float64 copies on a CPU) against `compare_exact`, on honest, wrong,
+    borderline and non-finite outputs, float64 reference or not, in chunks and whole."""
+    g = torch.Generator().manual_seed(16)
+    a, b = torch.randn(96, 256, generator=g), torch.randn(256, 40, generator=g)
+    ref, ref64 = _refs(a, b)
+    honest = sum(a[:, i:i + 50] @ b[i:i + 50] for i in range(0, 256, 50))
+    one_off = honest.clone()
+    one_off[3, 4] += 1e-2
+    spread = honest + 3e-4 * torch.randn(honest.shape, generator=g) * ref.abs()  # normwise, not per element
+    scale = float(ref64.pow(2).mean().sqrt())
+    near = (ref64 + 0.8 * (3e-5 * ref64.abs() + 1e-5 * scale)).float()  # each element inside, the norm not
+    zeros_ref = torch.zeros(8, 8)
+    cases = [(near, ref, ref64), (honest, ref, ref64), (one_off, ref, ref64), (spread, ref, ref64), (honest, ref, None),
+             ((a.bfloat16() @ b.bfloat16()).float(), ref, ref64), (zeros_ref.clone(), zeros_ref, zeros_ref.double()),
+             (zeros_ref + 1e-30, zeros_ref, zeros_ref.double()), (ref.clone(), ref, ref64)]
+    nan = honest.clone()
+    nan[5, 5] = float("nan")
+    cases.append((nan, ref, ref64))
+    inf_ref64 = ref64.clone()
+    inf_ref64[1, 1] = float("inf")
+    cases.append((honest, ref, inf_ref64))
+    for precision in ("fp32", "bf16"):
+        for i, (cand, r, r64) in enumerate(cases):
+            for chunk in (None, 97, 1 << 24):
+                fast, exact = compare(cand, r, r64, precision, chunk=chunk), compare_exact(cand, r, r64, precision)
+                assert (fast.ok, fast.detail) == (exact.ok, exact.detail), (precision, i, chunk, fast, exact)
+                for x, y in ((fast.rel_error, exact.rel_error), (fast.margin, exact.margin), (fast.ref_rel, exact.ref_rel)):
+                    assert x == y or abs(x - y) <= 1e-9 * max(1.0, abs(y)), (precision, i, chunk, fast, exact)
+    assert not compare(one_off, ref, ref64, "fp32").ok and "(3, 4)" in compare(one_off, ref, ref64, "fp32").detail
+    assert not compare(nan, ref, ref64, "fp32").ok
+    assert "normwise error" in compare(near, ref, ref64, "fp32").detail and not compare(near, ref, ref64, "fp32").ok
 
 
 # Margins of the fp32 policy (issue 13, "correctness by chance"): honest float32 orders of
