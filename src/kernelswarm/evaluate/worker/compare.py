@@ -55,9 +55,10 @@ class Comparison:
 CHUNK = 1 << 24
 
 
-# On a CPU, steps the size of a cache: a 256 MiB output compared in steps of 2^24 elements took
-# 38 s on the 2-core development machine, each step's float64 temporaries going through memory.
-_CPU_CHUNK = 1 << 18
+# On a CPU, steps of 32 MiB of float64: under load each operation's threads wait for cores, and
+# on the busy 2-core development machine (load 15) 2^24 elements took 9.5 s in steps of 2^18,
+# 6.4-7.7 s of 2^20, 2.0-2.3 s of 2^22 and 1.9-2.5 s of 2^24 (the two-pass compare: 7.2-8.5 s).
+_CPU_CHUNK = 1 << 22
 
 
 def compare(cand: torch.Tensor, ref: torch.Tensor, ref64: torch.Tensor | None, precision: str,
