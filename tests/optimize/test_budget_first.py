@@ -79,12 +79,13 @@ def test_out_of_budget_for_the_compiled_form_it_is_left_out(monkeypatch):
     """Room for the assembled model's own evaluations, not for torch.compile(assembled): that one
     is not judged and a note says why; with torch.compile of the whole model not measured, it is
     never judged."""
-    from kernelswarm.optimize import api
-    from kernelswarm.optimize.api import Settings, _verify
+    from kernelswarm.optimize import judge
+    from kernelswarm.optimize.judge import verify_assembled
+    from kernelswarm.optimize.result import Settings
     from kernelswarm.optimize.verify import EndToEnd, choose
 
     seen = []
-    monkeypatch.setattr(api, "end_to_end", lambda user, redrawn, src, compiled, *a, **k: seen.append(compiled)
+    monkeypatch.setattr(judge, "end_to_end", lambda user, redrawn, src, compiled, *a, **k: seen.append(compiled)
                         or k["base"])
     clock = FakeClock()
     b = TimeBudget(100.0, jobs=1, clock=clock)
@@ -92,10 +93,10 @@ def test_out_of_budget_for_the_compiled_form_it_is_left_out(monkeypatch):
     clock.now += 45
     base = choose(EndToEnd("eager", 10.0, 8.0))
     user = type("P", (), {"name": "whole"})()
-    e2e = _verify(Settings("cpu", should_stop=b.should_stop), user, None, "asm", "compiled asm", base, True, None, b)
+    e2e = verify_assembled(Settings("cpu", should_stop=b.should_stop), user, None, "asm", "compiled asm", base, True, None, b)
     assert seen == [None] and any("torch.compile(assembled) was not judged" in n for n in e2e.notes)
     base = choose(EndToEnd("eager", 10.0, None, compile_missing="not measured in time (its 40 s limit ran out)"))
-    e2e = _verify(Settings("cpu"), user, None, "asm", "compiled asm", base, True, None)
+    e2e = verify_assembled(Settings("cpu"), user, None, "asm", "compiled asm", base, True, None)
     assert seen == [None, None] and any("not measured in time" in n for n in e2e.notes)
 
 
@@ -179,7 +180,7 @@ def test_assemble_accepted_takes_a_tasks_fastest_correct_candidate_where_none_wo
     """assemble_accepted: a task without a winner but with a correct candidate is assembled with its
     fastest one (the whole model's judgement decides); a task that has a winner keeps it, a task with
     nothing correct is left as it is."""
-    from kernelswarm.optimize.api import _accepted_not_won
+    from kernelswarm.optimize.judge import accepted_not_won
     from kernelswarm.optimize.assemble import Winner
 
     def row(source, ms):
@@ -190,5 +191,5 @@ def test_assemble_accepted_takes_a_tasks_fastest_correct_candidate_where_none_wo
                "slower": SimpleNamespace(fastest_accepted=row("s", 1.1), best_baseline_ms=1.0),
                "none": SimpleNamespace(fastest_accepted=None, best_baseline_ms=1.0)}
     winners = [Winner("won", "w", "folder", 1.0, 2.0)]
-    tried = _accepted_not_won(SimpleNamespace(tasks=tasks), results, winners)
+    tried = accepted_not_won(SimpleNamespace(tasks=tasks), results, winners)
     assert tried == [Winner("slower", "s", "folder", 1.1, 1.0)]

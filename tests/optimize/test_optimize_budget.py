@@ -114,12 +114,13 @@ def test_overlapped_judgement_reads_both_evaluations(tmp_path):
 
 def test_out_of_budget_the_assembly_is_not_judged():
     """Winners but no time left: the faster baseline stands, saying why; nothing is evaluated."""
-    from kernelswarm.optimize.api import Settings, _verify
+    from kernelswarm.optimize.judge import verify_assembled
+    from kernelswarm.optimize.result import Settings
     from kernelswarm.optimize.verify import EndToEnd, choose
 
     base = choose(EndToEnd("eager", 10.0, 8.0))
     s = Settings("cpu", should_stop=lambda: True)
     user = type("P", (), {"name": "whole"})()
-    e2e = _verify(s, user, None, "assembled source", None, base, True, None)
+    e2e = verify_assembled(s, user, None, "assembled source", None, base, True, None)
     assert e2e.choice == "compile" and e2e.correct and not e2e.evaluations
     assert "not judged within the time budget" in e2e.reason and any("time budget" in n for n in e2e.notes)

@@ -15,7 +15,7 @@ from kernelswarm.cli import scale_opts
 from kernelswarm.cli.common import check_evaluator_env, console, die, err_console
 
 if TYPE_CHECKING:
-    from kernelswarm.optimize.api import OptimizedModel
+    from kernelswarm.optimize.result import OptimizedModel
 
 
 def register(app: typer.Typer) -> None:
@@ -47,7 +47,8 @@ def optimize(
     ray: Optional[str] = typer.Option(None, "--ray", help="Search the tasks in Ray actors: local or a cluster address (as `run --ray`); the whole model is judged here."),
 ) -> None:
     """Optimize a whole model: tasks, the swarm on each, a verified drop-in model."""
-    from kernelswarm.optimize.api import OptimizeError, Settings, run
+    from kernelswarm.optimize.pipeline import run
+    from kernelswarm.optimize.result import OptimizeError, Settings
     from kernelswarm.records import Precision
 
     if precision not in {p.value for p in Precision}:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from kernelswarm.optimize.api import OptimizedModel
+    from kernelswarm.optimize.result import OptimizedModel
 
 FORMAT = 1
 
