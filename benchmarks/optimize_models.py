@@ -255,7 +255,8 @@ def task_rows(tasks, searchable: set[str]) -> list[dict]:
 
 
 def one_model(name: str, args, table: Table, cand_dir: Path | None, agents: str, budget: float,
-              compile_limit: float | None, cand_src: Path | None, min_share: float = 0.01) -> None:
+              compile_limit: float | None, cand_src: Path | None, min_share: float = 0.01,
+              top: int | None = None) -> None:
     import torch
 
     import kernelswarm
@@ -277,8 +278,9 @@ def one_model(name: str, args, table: Table, cand_dir: Path | None, agents: str,
         if st.name == "cut":
             if cand_dir is not None:
                 _templates(cand_src, cand_dir, st.tasks, model)
-            searchable = {t.name for t in st.tasks if t.share >= min_share and
-                          (agents != "folder" or (cand_dir / f"{t.name}.py").is_file())}
+            hot = sorted((t for t in st.tasks if t.share >= min_share and
+                          (agents != "folder" or (cand_dir / f"{t.name}.py").is_file())), key=lambda t: -t.share)
+            searchable = {t.name for t in hot[:top]}
             row.update(state="cut", tasks=len(st.tasks), regions=sum(len(t.paths) for t in st.tasks),
                        covered_share=st.covered_share, ceiling=1 / (1 - st.covered_share) if st.covered_share < 0.999
                        else None, refused=st.refused[:20], per_task=task_rows(st.tasks, searchable))
@@ -310,11 +312,12 @@ def one_model(name: str, args, table: Table, cand_dir: Path | None, agents: str,
             t["state"] = "not reached (budget)"
             table.write()
 
-    row.update(agents=agents, budget_s=budget, compile_limit_s=compile_limit)
+    row.update(agents=agents, budget_s=budget, compile_limit_s=compile_limit, top=top)
     opt = kernelswarm.optimize(model, inputs, device=args.device, agents=agents,
                                candidates=str(cand_dir) if cand_dir else None, db=args.db, timeout=args.timeout,
                                jobs=args.jobs, time_budget=budget, compile_limit=compile_limit,
-                               search_below=min_share, assemble_accepted=name in args.assemble_accepted.split(","),
+                               search_below=min_share, search_top=top,
+                               assemble_accepted=name in args.assemble_accepted.split(","),
                                on_stage=on_stage, on_event=on_event, mode=args.mode,
                                loss_fn=loss_for(name) if train else None)
     e = opt.end_to_end
@@ -380,6 +383,14 @@ def _per_model(spec: str | None, names: list[str], what: str, positive: bool = T
     return values
 
 
+def top_plan(names: list[str], spec: str | None) -> dict[str, int | None]:
+    """--top: per model, how many of its hottest tasks are searched (None: all)."""
+    values = _per_model(spec, names, "--top", positive=False)
+    if any(v is not None and v != int(v) for v in values):
+        raise ValueError(f"--top {spec!r}: a whole number of tasks, or one per model ({', '.join(names)})")
+    return {n: int(v) if v else None for n, v in zip(names, values)}
+
+
 def model_plan(names: list[str], args) -> dict[str, tuple[str, float, float | None, Path | None, float]]:
     """Per model: (agents, budget s, compile limit s or None, candidates folder or None, min share)."""
     budgets = _per_model(args.budget, names, "--budget")
@@ -436,6 +447,9 @@ def main() -> int:
                          "(less 15 s for its build), and a model with under a minute left is skipped")
     ap.add_argument("--min-share", default="0.01",
                     help="tasks under this share are not searched; a comma list: one per model")
+    ap.add_argument("--top", default=None,
+                    help="only the N hottest tasks (of those over --min-share) are searched; a comma list: one per "
+                         "model (0: all)")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per evaluation")
     ap.add_argument("--jobs", type=int, default=3, help="evaluations at once (timings one at a time)")
     ap.add_argument("--db", default=None, help="default: a fresh store under OUT")
@@ -444,6 +458,7 @@ def main() -> int:
     names = model_names(args.models)
     try:
         plan = model_plan(names, args)
+        tops = top_plan(names, args.top)
     except ValueError as e:
         print(e, file=sys.stderr)
         return 2
@@ -458,6 +473,7 @@ def main() -> int:
     began = time.monotonic()
     for name in names:
         agents, budget, limit, cand_src, share = plan[name]
+        top = tops[name]
         if args.total is not None:  # what an earlier model overran comes out of this one's budget
             budget = min(budget, args.total - (time.monotonic() - began) - 15.0)
             if budget < 60.0:
@@ -473,7 +489,7 @@ def main() -> int:
                 if not f.name.endswith(".template.py"):
                     shutil.copy(f, cand_dir / f.name)
         try:
-            one_model(name, args, table, cand_dir, agents, budget, limit, cand_src, share)
+            one_model(name, args, table, cand_dir, agents, budget, limit, cand_src, share, top)
         except Exception as e:  # the next model still runs; this row says what stopped it
             table.row.update(state="failed", error=f"{type(e).__name__}: {e}"[:500])
             table.write()

@@ -73,3 +73,13 @@ def test_a_model_left_without_time_is_skipped_not_started(tmp_path, monkeypatch)
     assert [(r["model"], r["state"]) for r in rows] == [("resnet50", "skipped: no time left"),
                                                        ("bert", "skipped: no time left")]
     assert "skipped: no time left" in (tmp_path / "optimize_models.md").read_text()
+
+
+def test_top_is_a_whole_number_of_tasks_per_model():
+    assert om.top_plan(["vit", "timm_resnet18"], "1,2") == {"vit": 1, "timm_resnet18": 2}
+    assert om.top_plan(["vit", "bert"], None) == {"vit": None, "bert": None}
+    assert om.top_plan(["vit"], "0") == {"vit": None}  # 0: every task over --min-share
+    for bad in ("1.5", "-1", "1,2,3", "some"):
+        with pytest.raises(ValueError, match="--top") as e:
+            om.top_plan(["vit", "bert"], bad)
+        assert "\n" not in str(e.value)

@@ -193,3 +193,30 @@ def test_assemble_accepted_takes_a_tasks_fastest_correct_candidate_where_none_wo
     winners = [Winner("won", "w", "folder", 1.0, 2.0)]
     tried = accepted_not_won(SimpleNamespace(tasks=tasks), results, winners)
     assert tried == [Winner("slower", "s", "folder", 1.1, 1.0)]
+
+
+def test_search_top_keeps_the_n_hottest_tasks_offered():
+    """search_top: the search takes only the N hottest of the tasks over search_below that some
+    agent offers for (a folder agent offers only the tasks it has a file for); None takes them all."""
+    from kernelswarm.agents.folder import FolderAgent
+    from kernelswarm.optimize.search import searched
+
+    tasks = [SimpleNamespace(name=n, share=s) for n, s in (("mlp", 0.4), ("attn", 0.3), ("norm", 0.2), ("emb", 0.005))]
+    problems = [SimpleNamespace(name=n) for n in ("emb", "norm", "mlp", "attn")]
+    anyone = [SimpleNamespace()]  # not a folder agent: offers for every task
+    names = lambda ps: [p.name for p in ps]  # noqa: E731
+    assert names(searched(problems, tasks, anyone)) == ["emb", "norm", "mlp", "attn"]  # as given when no top
+    assert names(searched(problems, tasks, anyone, search_top=2)) == ["mlp", "attn"]
+    assert names(searched(problems, tasks, anyone, 0.25, 5)) == ["mlp", "attn"]
+    folder = FolderAgent(Path(__file__).parent / "candidates")  # holds blocks_mlp.py only
+    assert names(searched(problems, tasks, [folder], search_top=1)) == []
+    assert names(searched([SimpleNamespace(name="blocks_mlp")] + problems, tasks, [folder], search_top=1)) == ["blocks_mlp"]
+
+
+def test_api_refuses_a_search_top_of_nothing():
+    import kernelswarm
+    from kernelswarm.optimize.api import OptimizeError
+
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(OptimizeError, match="search_top"):
+            kernelswarm.optimize(torch.nn.Linear(2, 2), (torch.randn(1, 2),), device="cpu", search_top=bad)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from kernelswarm.optimize.api import _working_copy
+from kernelswarm.optimize.pipeline import _working_copy
 from kernelswarm.optimize.capture import capture
 from kernelswarm.optimize.tasks import cut
 

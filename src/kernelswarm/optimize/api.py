@@ -32,7 +32,7 @@ def optimize(model: nn.Module, example_inputs: Any, device: str | None = None, a
              loss_fn: Callable | None = None, should_stop: Callable[[], bool] | None = None,
              search_below: float = 0.0, on_stage: Callable[[Stage], None] | None = None,
              time_budget: float | None = None, compile_limit: float | None = None,
-             assemble_accepted: bool = False) -> OptimizedModel:
+             assemble_accepted: bool = False, search_top: int | None = None) -> OptimizedModel:
     """Optimize a whole model; see OptimizedModel. `agents` is a list of names (or a comma list),
     `models` a models file, `candidates` a folder of hand-written candidates (DIR/<task name>.py).
     `devices` (["cuda:0", "cuda:1"]) or `ray` (an address, or "local") spread the tasks' search
@@ -72,6 +72,8 @@ def optimize(model: nn.Module, example_inputs: Any, device: str | None = None, a
         raise OptimizeError(f"time_budget is wall seconds, more than 0, not {time_budget!r}")
     if compile_limit is not None and not compile_limit > 0:
         raise OptimizeError(f"compile_limit is wall seconds, more than 0, not {compile_limit!r}")
+    if search_top is not None and (isinstance(search_top, bool) or not isinstance(search_top, int) or search_top < 1):
+        raise OptimizeError(f"search_top is a number of tasks, at least 1, not {search_top!r}")
     if tasks_out is not None:
         try:
             check_folder(tasks_out, "tasks_out")
@@ -82,5 +84,5 @@ def optimize(model: nn.Module, example_inputs: Any, device: str | None = None, a
                  budget, str(db), jobs, timeout, precision, resume, tasks_out, min_share, compile, compile,
                  devices=list(devices) if devices else None, ray=ray, min_gain=min_gain, mode=mode, loss_fn=loss_fn,
                  should_stop=should_stop, search_below=search_below, on_stage=on_stage, time_budget=time_budget,
-                 compile_limit=compile_limit, assemble_accepted=assemble_accepted)
+                 compile_limit=compile_limit, assemble_accepted=assemble_accepted, search_top=search_top)
     return run(model, example_inputs, s, whole=None, on_event=on_event)

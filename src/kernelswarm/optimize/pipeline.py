@@ -156,7 +156,7 @@ def _search(problems: list[Problem], c: Cut, s: Settings, on_event: Callable | N
     try:
         run_id = run_tasks(problems, c.tasks, store, config, agents, on_event=on_event, resume=s.resume,
                            min_share=s.min_share, should_stop=s.should_stop, search_below=s.search_below,
-                           deadline=deadline)
+                           deadline=deadline, search_top=s.search_top)
         return run_id, {r.name: r for r in store.problem_results(run_id)}
     finally:
         store.close()  # lets go of the writer's lock

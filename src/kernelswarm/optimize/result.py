@@ -121,6 +121,7 @@ class Settings:
     # remaining tasks are left unsearched and nothing unjudged is assembled (the run stays resumable).
     should_stop: Callable[[], bool] | None = None
     search_below: float = 0.0  # tasks under this share of the model's time are not searched at all
+    search_top: int | None = None  # only the N hottest tasks (of those not below search_below) are searched
     on_stage: Callable[[Stage], None] | None = None  # told as each stage ends (benchmarks write rows)
     time_budget: float | None = None  # wall seconds for the whole run (optimize/clock.py); None: no limit
     # Wall seconds for the whole model's eager and torch.compile window; past it torch.compile is

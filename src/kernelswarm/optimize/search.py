@@ -87,18 +87,29 @@ def _offered(problem: Problem, agents: list[Agent]) -> bool:
     return any(not isinstance(a, FolderAgent) or (a.directory / f"{problem.name}.py").is_file() for a in agents)
 
 
+def searched(problems: list[Problem], tasks: list[Task], agents: list[Agent], search_below: float = 0.0,
+             search_top: int | None = None) -> list[Problem]:
+    """The task problems the search takes, hottest first: at least `search_below` of the model's
+    time, offered by some agent, and only the `search_top` hottest of those (None: all)."""
+    shares = {t.name: t.share for t in tasks}
+    kept = [p for p in problems if shares.get(p.name, 1.0) >= search_below and _offered(p, agents)]
+    if search_top is None:
+        return kept
+    return sorted(kept, key=lambda p: -shares.get(p.name, 1.0))[:search_top]
+
+
 def run_tasks(problems: list[Problem], tasks: list[Task], store, config, agents: list[Agent],
               on_event: Callable | None = None, resume: bool = False, min_share: float = MIN_SHARE,
               should_stop: Callable[[], bool] | None = None, search_below: float = 0.0,
-              deadline: float | None = None) -> int:
+              deadline: float | None = None, search_top: int | None = None) -> int:
     """One supervisor run over the tasks (hottest first); returns its run id. Tasks under
     `search_below` of the model's time are left out (their baselines and candidates could not pay
-    for their evaluations); `should_stop` is asked before each task (Supervisor.run). `deadline` (a
-    time.monotonic() instant): no evaluation runs past it (Supervisor.deadline; this host only)."""
+    for their evaluations), and past the `search_top` hottest of those left; `should_stop` is asked
+    before each task (Supervisor.run). `deadline` (a time.monotonic() instant): no evaluation runs
+    past it (Supervisor.deadline; this host only)."""
     from kernelswarm.supervisor import Supervisor
 
-    shares = {t.name: t.share for t in tasks}
-    problems = [p for p in problems if shares.get(p.name, 1.0) >= search_below and _offered(p, agents)]
+    problems = searched(problems, tasks, agents, search_below, search_top)
     allow = allowances(tasks, config.rounds, config.budget_usd, min_share)
     gated = [TaskGate(a, allow) for a in agents]
     sup = Supervisor(store, config, gated, on_event=on_event)
