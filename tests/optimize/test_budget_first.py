@@ -220,3 +220,36 @@ def test_api_refuses_a_search_top_of_nothing():
     for bad in (0, -1, 1.5, True):
         with pytest.raises(OptimizeError, match="search_top"):
             kernelswarm.optimize(torch.nn.Linear(2, 2), (torch.randn(1, 2),), device="cpu", search_top=bad)
+
+
+def test_a_compile_that_outlasts_the_evaluations_timeout_leaves_eager_alone(monkeypatch):
+    """The whole model's torch.compile running out of the evaluation's own timeout (no shorter
+    compile limit: timm's ResNet-18 under load on the CPU, whose window then failed with the dead
+    worker's EBADF): eager is timed alone, torch.compile "not measured in time". A failure before
+    the time ran out still raises."""
+    from kernelswarm.optimize import verify
+    from kernelswarm.records import Timing
+
+    calls = []
+    eager = Timing(median_ms=2.0, mean_ms=2.0, min_ms=1.9, p10_ms=1.9, p90_ms=2.1, n=10)
+
+    def fake(user, device, compile_modes=(), timeout_s=0.0, **kw):
+        calls.append((compile_modes, timeout_s))
+        if compile_modes:
+            clock["now"] += timeout_s  # the compile ran its whole time out
+            raise OSError(9, "Bad file descriptor")
+        return {"eager": eager}
+
+    clock = {"now": 0.0}
+    monkeypatch.setattr(verify.time, "monotonic", lambda: clock["now"])
+    monkeypatch.setattr("kernelswarm.evaluate.time_baselines", fake)
+    base = verify.whole_baselines(SimpleNamespace(name="whole"), "cpu", 120.0, "fp32", compile_baseline=True)
+    assert calls == [(("default",), 120.0), ((), 120.0)]
+    assert base.compile_missing.startswith("not measured in time") and base.eager_ms == 2.0 and base.choice == "eager"
+
+    def broken(user, device, compile_modes=(), timeout_s=0.0, **kw):
+        raise OSError(9, "Bad file descriptor")  # at once: not the time's doing
+
+    monkeypatch.setattr("kernelswarm.evaluate.time_baselines", broken)
+    with pytest.raises(OSError):
+        verify.whole_baselines(SimpleNamespace(name="whole"), "cpu", 120.0, "fp32", compile_baseline=True)
