@@ -180,8 +180,8 @@ def test_assemble_accepted_takes_a_tasks_fastest_correct_candidate_where_none_wo
     """assemble_accepted: a task without a winner but with a correct candidate is assembled with its
     fastest one (the whole model's judgement decides); a task that has a winner keeps it, a task with
     nothing correct is left as it is."""
-    from kernelswarm.optimize.judge import accepted_not_won
     from kernelswarm.optimize.assemble import Winner
+    from kernelswarm.optimize.judge import accepted_not_won
 
     def row(source, ms):
         return SimpleNamespace(source=source, agent="folder", candidate_ms=ms)

@@ -8,8 +8,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from kernelswarm.optimize.pipeline import _working_copy
 from kernelswarm.optimize.capture import capture
+from kernelswarm.optimize.pipeline import _working_copy
 from kernelswarm.optimize.tasks import cut
 
 
