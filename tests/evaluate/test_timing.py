@@ -435,3 +435,38 @@ def test_a_gain_the_clock_resolves_is_counted_whole(monkeypatch):
     monkeypatch.setattr(run, "VOUCH", False)  # KERNELSWARM_VOUCH=0: as before session 14
     ev, st = _vouched(wallclock.Resolution(0.19, 2.0, 0.054))
     assert ev.speedup > 3.0 and not st.checks
+
+
+class SpikedWorker(FakeWorker):
+    """A candidate's worker whose burst rounds take `per_round_ms` a call each, in turn: load that
+    hit some rounds and not others."""
+
+    def __init__(self, per_round_ms: list[float]) -> None:
+        super().__init__(per_round_ms[0])
+        self.per_round = per_round_ms
+
+    def call(self, msg, blob=b"", deadline=None):
+        if msg["op"] == "time_burst":
+            self.per_call_ms = self.per_round[len(self.bursts) % len(self.per_round)]
+        return super().call(msg, blob, deadline)
+
+
+def _rounds(per_round_ms: list[float], claimed_ms: float, monkeypatch, least: bool = True):
+    monkeypatch.setattr(timing, "LEAST_BURST_ROUND", least)
+    o = EvalOptions.for_device("cpu")
+    result = timing.CandidateTiming(Timing.from_samples([claimed_ms]), ref_times=[0.27] * 40)
+    return timing.burst_check(SpikedWorker([0.05 + x for x in per_round_ms]), FakeClean(0.05, 0.27), o,
+                              time.monotonic() + o.timeout_s, result, [claimed_ms] * 40, claimed_ms)
+
+
+def test_a_burst_bound_that_not_every_round_shows_is_noise(monkeypatch):
+    """A copy of a 0.27 ms call whose bursts load hit in two rounds of three (1 ms a call more):
+    by the median round a liar, by the least round what it is. A lie shows in every round."""
+    spiked = [1.27, 0.27, 1.27]
+    assert not _rounds(spiked, 0.27, monkeypatch, least=False).believed  # before session 14
+    honest = _rounds(spiked, 0.27, monkeypatch)
+    assert honest.believed and honest.charge == 1.0
+    lie = _rounds([0.27, 0.27, 0.27], 0.1, monkeypatch)  # claims 0.1 of a 0.27 ms call, every round
+    assert not lie.believed
+    shaved = _rounds([0.27, 0.27, 0.27], 0.2, monkeypatch)  # a smaller lie, every round: charged
+    assert shaved.believed and 0.27 * (1 - wallclock.RELATIVE_MARGIN) <= 0.2 * shaved.charge <= 0.27

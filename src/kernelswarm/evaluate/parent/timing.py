@@ -50,6 +50,9 @@ BURST_UNTIL_MS, BURST_MS, BURSTS, BURST_CALLS, BURST_CHECKED = 20.0, 25.0, 3, (8
 BURST_LONG_CALLS = 3
 # A clock's verdict of a lie is measured again this many times (fresh windows) before it stands.
 REMEASURE = 2
+# The burst bound from its least round (a lie shows in every round; see burst_check);
+# KERNELSWARM_LEAST_BURST_ROUND=0: the median round, as before session 14, for comparison.
+LEAST_BURST_ROUND = os.environ.get("KERNELSWARM_LEAST_BURST_ROUND", "1") != "0"
 
 
 def _seed() -> int:
@@ -721,9 +724,17 @@ def burst_check(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
     # round's own empty burst, as its inflation is: less the least of them, a typical burst was
     # charged the rounds' spread (under load 12, 0.1-0.3 ms a call: an honest copy of a 0.17 ms
     # call was charged in three windows running).
+    # Session 14: the least round, divided too (LEAST_BURST_ROUND). A bound no round agrees on is
+    # noise, not a lie: under load 15 a copy of bmm_scale_softmax was rejected as a liar (17.6 ms
+    # a burst call against a claimed 5.48 ms, bound 15 ms) and one of kl_div_loss charged to 0.79x,
+    # while the per-call clock showed both copies' requests 8-14 ms *less* unclaimed than the
+    # reference's. What a spike on the reference's burst excuses is bounded anyway: the speedup
+    # counts only what the per-call clock vouches for (wallclock.vouch), so a lie the bursts let
+    # through gains nothing beyond the per-call check's fixed allowance.
     if inflation:
         nulls = null_walls if confirm_charges() else [min(null_walls)] * len(null_walls)
-        per_call = wallclock.median([(w - nulls[i]) / n / inflation[i] for i, w in enumerate(walls)])
+        rounds = [(w - nulls[i]) / n / inflation[i] for i, w in enumerate(walls)]
+        per_call = min(rounds) if LEAST_BURST_ROUND else wallclock.median(rounds)
     else:
         per_call = (min(walls) - min(null_walls)) / n
     verdict = wallclock.judge_burst(times, per_call, n)
@@ -737,7 +748,10 @@ def burst_check(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
         # noise the candidate cannot touch (it is stopped meanwhile), which a difference of two
         # bursts carries at least.
         own = [(r - z) / n for r, z in zip(ref_walls, null_walls)]
-        relative = wallclock.judge_relative(times, ref_med, [(w - r) / n for w, r in zip(walls, ref_walls)],
+        deltas = [(w - r) / n for w, r in zip(walls, ref_walls)]
+        if LEAST_BURST_ROUND:  # as the absolute bound: what every round shows (its noise then out)
+            deltas = [min(deltas)]
+        relative = wallclock.judge_relative(times, ref_med, deltas,
                                             spread=max(own) - min(own) if confirm_charges() else 0.0)
         verdict = dataclasses.replace(verdict, charge=max(verdict.charge, relative.charge),
                                       detail=f"{verdict.detail}; {relative.detail}")
