@@ -36,7 +36,8 @@ def _judged(opt, labels=("assembled, user's weights", "assembled, redrawn weight
     assert all(label in got for label in labels), (e.reason, e.notes, list(got))
     assert all(got[label].correct for label in labels), [(k, v.verdict.value, v.reason) for k, v in got.items()]
     assert opt.correct and opt.assembled is not None, (e.reason, e.notes)
-    assert e.result_ms <= e.eager_ms and opt.speedup_vs_eager >= 1.0, (e.result_ms, e.eager_ms)
+    # Against eager in the result's own paired window (medians of two windows need not agree)
+    assert opt.speedup_vs_eager >= 1.0, (opt.choice, e.reason)
 
 
 def whole_inference(tmp_path: Path, device: str, candidate: Path = GPT2_MLP, kernel: str | None = "_bias_gelu_new",
@@ -61,7 +62,7 @@ def whole_inference(tmp_path: Path, device: str, candidate: Path = GPT2_MLP, ker
                                assemble_accepted=True)
     mlp = next(t for t in opt.tasks if t.name == "h_mlp")
     assert mlp.count == layers, opt.tasks
-    assert [(w.task, w.agent) for w in opt.winners] == [("h_mlp", "folder")], opt.winners
+    assert [(w.task, w.agent) for w in opt.winners] == [("h_mlp", "folder")], (opt.winners, opt.end_to_end.notes)
     _judged(opt)
     # The assembled model runs the kernel, and torch.compile of it computes what the original does.
     asm = copy.deepcopy(model)
