@@ -231,3 +231,92 @@ def test_a_process_can_name_itself_to_those_it_keeps_waiting(tmp_path: Path) -> 
         assert refused.value.holder == f"pid {other.pid} (a kernelswarm Ray actor of pid 1)"
     finally:
         _end(other)
+
+
+def test_a_wait_with_a_deadline_ends_there_naming_the_holder(tmp_path: Path) -> None:
+    other = _holder(_HOLD_DEVICE, "cpu", "60")
+    mine = locks.device_lock("cpu")
+    behind: list[BaseException] = []
+    try:
+        def second_thread() -> None:  # waits behind this process's own blocked take: by its own deadline too
+            try:
+                mine.acquire(until=time.monotonic() + 0.5)
+            except locks.LockTimeout as e:
+                behind.append(e)
+
+        t = threading.Thread(target=second_thread)
+        started = time.monotonic()
+        with pytest.raises(locks.LockTimeout, match=f"still held by pid {other.pid}") as refused:
+            t.start()
+            with mine.hold(until=started + 1.0):
+                pytest.fail("held while another process had it")
+        took = time.monotonic() - started
+        t.join(allow(5))
+        assert 1.0 <= took < 1.0 + allow(1.0) and refused.value.waited_s >= 0.9, took
+        assert len(behind) == 1 and not mine.held
+    finally:
+        _end(other)
+    with mine.hold(until=time.monotonic() - 1.0) as free:  # free: taken even past the instant
+        assert free == locks.LockWait() and mine.held
+
+
+def test_a_run_with_a_deadline_never_waits_past_it_for_the_device(tmp_path: Path) -> None:
+    """Optimize's time budget (Supervisor.deadline) bounds the wall time: the wait for another
+    process's hold on the device counts against it. Baselines not begun by then fail 'not measured
+    by the deadline' (a resumed run measures them), an evaluation not begun is not stored (a
+    resumed run judges it), and the run ends within its deadline plus a small margin."""
+    from test_supervisor import FakeEvaluator, ScriptedAgent, _problems, fake_baselines
+
+    from kernelswarm.supervisor import RunConfig, Supervisor
+
+    timed: list[str] = []
+
+    def baselines(*args, **kw):
+        timed.append("baselines")
+        return fake_baselines()(*args, **kw)
+
+    # 1. Held from the start: the baselines are never timed.
+    other = _holder(_HOLD_DEVICE, "cpu", "60")
+    notes: list[str] = []
+    sup = Supervisor(Store(tmp_path / "a.db"), RunConfig(device="cpu"), [ScriptedAgent("a", {0: ["ms=5.0"]})],
+                     FakeEvaluator(), baselines, lambda e: notes.append(e.message))
+    try:
+        started = time.monotonic()
+        sup.deadline = started + 2.0
+        run_id = sup.run(_problems()[:1])
+        took = time.monotonic() - started
+    finally:
+        _end(other)
+    assert took < 2.0 + allow(1.5), took
+    assert timed == []
+    [row] = sup.store.problem_rows(run_id)
+    assert row["eager"] is None and "not measured by the deadline" in row["baseline_error"]
+    assert f"pid {other.pid}" in row["baseline_error"], row["baseline_error"]
+    sup.store.close()
+
+    # 2. Taken by another process once the baselines are timed: the evaluation is not started.
+    others: list[subprocess.Popen] = []
+    events = []
+
+    def on_event(e) -> None:
+        events.append(e)
+        if e.kind == "baselines":
+            others.append(_holder(_HOLD_DEVICE, "cpu", "60"))
+
+    evaluator = FakeEvaluator()
+    sup = Supervisor(Store(tmp_path / "b.db"), RunConfig(device="cpu"), [ScriptedAgent("a", {0: ["ms=5.0"]})],
+                     evaluator, fake_baselines(), on_event)
+    try:
+        started = time.monotonic()
+        sup.deadline = started + allow(3.0)
+        run_id = sup.run(_problems()[:1])
+        took = time.monotonic() - started
+    finally:
+        for p in others:
+            _end(p)
+    assert took < sup.deadline - started + allow(1.5), took
+    assert evaluator.calls == []
+    said = [e.message for e in events if e.kind == "note" and "not evaluated by the deadline" in e.message]
+    assert len(said) == 1 and f"pid {others[0].pid}" in said[0], [e.message for e in events]
+    [cand] = sup.store.candidates(run_id)
+    assert cand.verdict is None  # nothing stored: a resumed run judges it

@@ -39,6 +39,16 @@ class Busy(Exception):
         self.holder = holder  # "pid 1234 (kernelswarm run ...)", or "another process"
 
 
+class LockTimeout(Busy):
+    """Another process still held the lock when the waiter's deadline came (a run's time budget:
+    time waited for the device counts against it); names the holder and the time waited."""
+
+    def __init__(self, path: Path, holder: str, waited_s: float) -> None:
+        super().__init__(path, holder)
+        self.waited_s = waited_s
+        self.args = (f"{path}: still held by {holder} at the deadline (waited {waited_s:.1f} s for it)",)
+
+
 @dataclass
 class LockWait:
     """What one `hold` lost to another process: the seconds it waited for that process's hold to
@@ -59,15 +69,19 @@ class ProcessLock:
         self._fd: int | None = None
         self._blocked_by = ""  # who held the lock when our latest take had to wait ("" if it did not)
 
-    def acquire(self, wait: bool = True, on_wait: Callable[[str], None] | None = None) -> LockWait:
+    def acquire(self, wait: bool = True, on_wait: Callable[[str], None] | None = None,
+                until: float | None = None) -> LockWait:
         """Hold the lock. Not waiting, raise Busy if another process has it; waiting, call
-        `on_wait(holder)` once before blocking until it is free. Returns what the wait cost (a
+        `on_wait(holder)` once before blocking until it is free, or until the time.monotonic()
+        instant `until` (then raise LockTimeout, not holding it). Returns what the wait cost (a
         thread that waited behind another thread of ours, itself blocked by a process, waited too)."""
         started, behind = time.monotonic(), False
         with self._cond:
             while self._taking:  # another thread of ours is waiting for it: wait with it
                 behind = True
-                self._cond.wait()
+                if until is not None and time.monotonic() >= until:
+                    raise LockTimeout(self.path, self._blocked_by or self.holder(), time.monotonic() - started)
+                self._cond.wait(None if until is None else max(0.0, until - time.monotonic()))
             # Who blocked the take we waited behind (kept until the next take starts).
             holder = self._blocked_by if behind else ""
             if self._count:
@@ -75,7 +89,7 @@ class ProcessLock:
                 return LockWait(time.monotonic() - started, holder) if holder else LockWait()
             self._taking, self._blocked_by = True, ""
         try:
-            fd, blocked_by = self._take(wait, on_wait)
+            fd, blocked_by = self._take(wait, on_wait, until, started)
         except BaseException:
             with self._cond:
                 self._taking = False
@@ -97,9 +111,10 @@ class ProcessLock:
                 self._fd = None
 
     @contextlib.contextmanager
-    def hold(self, on_wait: Callable[[str], None] | None = None) -> Iterator[LockWait]:
-        """Held meanwhile; yields what waiting for it cost (filled in before the body runs)."""
-        waited = self.acquire(wait=True, on_wait=on_wait)
+    def hold(self, on_wait: Callable[[str], None] | None = None, until: float | None = None) -> Iterator[LockWait]:
+        """Held meanwhile; yields what waiting for it cost (filled in before the body runs). Not
+        taken by `until` (a time.monotonic() instant): LockTimeout, and the body never runs."""
+        waited = self.acquire(wait=True, on_wait=on_wait, until=until)
         try:
             yield waited
         finally:
@@ -117,8 +132,10 @@ class ProcessLock:
             text = ""
         return text.splitlines()[0][:200] if text else "another process"
 
-    def _take(self, wait: bool, on_wait: Callable[[str], None] | None) -> tuple[int, str]:
-        """The locked descriptor, and who held the lock when this had to wait ("" if it did not)."""
+    def _take(self, wait: bool, on_wait: Callable[[str], None] | None, until: float | None = None,
+              began: float = 0.0) -> tuple[int, str]:
+        """The locked descriptor, and who held the lock when this had to wait ("" if it did not).
+        `began`: when the acquire started (a LockTimeout counts the whole wait)."""
         fd = _open_lock_file(self.path)
         blocked_by = ""
         try:
@@ -134,12 +151,33 @@ class ProcessLock:
                     self._blocked_by = blocked_by
                 if on_wait is not None:
                     on_wait(blocked_by)
-                fcntl.flock(fd, fcntl.LOCK_EX)
+                if until is None:
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                else:
+                    _flock_by(fd, until, lambda: LockTimeout(self.path, blocked_by, time.monotonic() - began))
             _write_holder(fd)
             return fd, blocked_by
         except BaseException:
             os.close(fd)
             raise
+
+
+def _flock_by(fd: int, until: float, timed_out: Callable[[], LockTimeout]) -> None:
+    """flock `fd` exclusively, trying again until the time.monotonic() instant `until` (flock has
+    no timeout of its own); past it, raise `timed_out()`."""
+    pause = 0.01
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except OSError as e:
+            if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise
+        left = until - time.monotonic()
+        if left <= 0:
+            raise timed_out()
+        time.sleep(min(pause, left))
+        pause = min(0.2, pause * 2)  # within 0.2 s of the holder letting go
 
 
 def _open_lock_file(path: Path) -> int:

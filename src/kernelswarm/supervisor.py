@@ -22,7 +22,7 @@ from kernelswarm import machine
 from kernelswarm.agents.base import Agent, Context, Feedback
 from kernelswarm.budget import Budget, run_budget
 from kernelswarm.evaluate.parent.devicelock import DeviceLock
-from kernelswarm.locks import LockWait, device_lock
+from kernelswarm.locks import LockTimeout, LockWait, device_lock
 from kernelswarm.problems.load import Problem
 from kernelswarm.records import Candidate, Check, Evaluation, Mode, Precision, Timing, Verdict
 from kernelswarm.runconfig import CONTEXT_ARMS, Event, RunConfig, host_versions, problem_from_row
@@ -298,7 +298,11 @@ class Supervisor:
 
         with self._baseline_guard:
             ahead = self._screen_futs.pop(pid, None)
-        flags = ahead.result() if ahead is not None else list(self._screen(problem, self.config.device))
+        try:
+            flags = ahead.result() if ahead is not None else self._screen_held(problem)
+        except LockTimeout as e:  # left unscreened (flags unset): a resumed run screens it
+            self._emit(Event("note", problem.name, message=f"not screened by the deadline: {_one_line(e)}"))
+            return
         slow = launch_bound(self.config.device, eager.median_ms if eager else None)
         flags += [slow] if slow else []
         self.store.set_problem_flags(pid, flags)
@@ -306,6 +310,12 @@ class Supervisor:
             more = f" (and {len(flags) - 1} more)" if len(flags) > 1 else ""
             self._emit(Event("note", problem.name, message=f"flagged by the screen: {flags[0]}{more}; "
                                                            "kept out of the headline figures"))
+
+    def _screen_held(self, problem: Problem) -> list[str]:
+        """The screen; with a deadline, under the run's hold on the device, so that its wait for the
+        device (screened.screen_for_run holds it too) ends by then."""
+        with self._device_claim(problem) if self.deadline is not None else contextlib.nullcontext():
+            return list(self._screen(problem, self.config.device))
 
     def _finish(self, pid: int, problem: Problem, already: bool = False) -> ProblemResult:
         if not already:
@@ -327,6 +337,8 @@ class Supervisor:
         try:
             t = self._baselines_gated(problem, modes)
             return t.get("eager"), t.get("compile:default"), None
+        except LockTimeout as e:  # the deadline came first: eager alone would wait for the same lock
+            return None, None, f"baselines not measured by the deadline: {_one_line(e)}"
         except Exception as e:
             _stop_if_out_of_space(e)
             first = _one_line(e)
@@ -537,7 +549,9 @@ class Supervisor:
         def waiting(holder: str) -> None:
             self._emit(Event("note", problem.name, message=f"waiting for {self.config.device}: {holder} is using it"))
 
-        return device_lock(self.config.device).hold(on_wait=waiting)
+        # The wait counts against the run's deadline (optimize's time budget): the device not had by
+        # then, nothing is started (LockTimeout), and a resumed run does it. Never a candidate's timing.
+        return device_lock(self.config.device).hold(on_wait=waiting, until=self.deadline)
 
     def _judge_once(self, problem: Problem, row: CandidateRow, eager: Timing, compiled: Timing | None) -> Evaluation:
         with self._memory_gate.shared(), self._device_claim(problem) as waited:
@@ -561,6 +575,10 @@ class Supervisor:
     def _store_evaluation(self, problem: Problem, row: CandidateRow, fut: Future) -> None:
         try:
             ev: Evaluation = fut.result()
+        except LockTimeout as e:  # never started: not the candidate's doing, nothing stored
+            self._emit(Event("note", problem.name, row.agent, row.round,
+                             f"not evaluated by the deadline: {_one_line(e)}; a resumed run evaluates it"))
+            return
         except Exception as e:
             _stop_if_out_of_space(e)
             # The evaluator itself failed: not the candidate's fault, so nothing is stored and a
