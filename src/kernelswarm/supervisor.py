@@ -363,6 +363,11 @@ class Supervisor:
                 kw["keep_compiled"] = seed
             if self.placed or _takes(self._baselines, "on_lock_wait"):
                 kw["on_lock_wait"] = lambda waited: self._baselines_waited(problem, waited)
+            if _takes(self._baselines, "on_compile_missing"):
+                kw["on_compile_missing"] = lambda cmode, why: self._emit(
+                    Event("note", problem.name, message=f"torch.compile ({cmode}) baseline: {why}"))
+            if self.deadline is not None and _takes(self._baselines, "end_by"):
+                kw["end_by"] = self.deadline  # eager timed again alone, after a compile ran out, ends by then too
             with self._device_claim(problem) as waited:
                 if waited.holder:
                     self._baselines_waited(problem, waited)

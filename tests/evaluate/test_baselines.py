@@ -107,3 +107,30 @@ def test_eager_is_not_timed_alone_when_the_compile_pair_gives_it(tmp_path, monke
     monkeypatch.setattr(baselines, "compile_pair", lambda *a, **k: None)  # compiling failed
     got = baselines.time_baselines(load_problem(CONV), "cpu", compile_modes=("default",), timeout_s=120)
     assert alone == [1] and set(got) == {"eager"} and got["eager"].median_ms > 0
+
+
+def test_a_compile_killed_at_its_time_limit_leaves_eager_timed_in_a_fresh_worker(tmp_path, monkeypatch):
+    """A torch.compile baseline whose worker was killed at the time limit (a whole model's compile
+    under load: models14's timm ResNet-18): eager is timed alone in a fresh clean worker, never on
+    the killed one (OSError EBADF before), and every compile mode is told 'not measured in time'."""
+    from kernelswarm.evaluate.parent.procs import WorkerFailed
+
+    monkeypatch.setenv("KERNELSWARM_CACHE", str(tmp_path))
+    killed = []
+
+    def compile_runs_out(ref, *a, **k):  # as WorkerProcess.finish_call at a deadline: kill, then raise
+        ref.kill()
+        killed.append(ref.proc.pid)
+        raise WorkerFailed("timeout", "no answer to 'time_pair' before the time limit")
+
+    monkeypatch.setattr(baselines, "time_pair", compile_runs_out)
+    eager_on = []
+    real = baselines.time_worker
+    monkeypatch.setattr(baselines, "time_worker", lambda ref, *a, **k: eager_on.append(ref.proc.pid) or real(ref, *a, **k))
+    told: list[tuple[str, str]] = []
+    got = baselines.time_baselines(load_problem(CONV), "cpu", compile_modes=("default", "reduce-overhead"), timeout_s=120,
+                                   on_compile_missing=lambda mode, why: told.append((mode, why)))
+    assert set(got) == {"eager"} and got["eager"].median_ms > 0
+    assert len(killed) == 1 and len(eager_on) == 1 and eager_on[0] != killed[0]  # once, in another worker
+    assert [m for m, _ in told] == ["default", "reduce-overhead"]
+    assert all(why.startswith("not measured in time") for _, why in told), told

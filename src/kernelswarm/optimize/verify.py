@@ -201,8 +201,11 @@ def whole_baselines(user: Problem, device: str, timeout_s: float, precision: str
         opts = EvalOptions.for_device(device, timeout_s=limit, precision=Precision(precision),
                                       baseline_compile=False, mode=mode)
         start = time.monotonic()
-        t = time_baselines(user, device, compile_modes=modes, timeout_s=limit, options=opts, mode=mode.value)
+        t = time_baselines(user, device, compile_modes=modes, timeout_s=limit, options=opts, mode=mode.value,
+                           on_compile_missing=lambda cmode, why: told.append(why))
         return t, time.monotonic() - start
+
+    told: list[str] = []  # why torch.compile was left out, as time_baselines says
 
     modes = ("default",) if compile_baseline else ()
     limit = min(timeout_s, compile_limit_s) if modes and compile_limit_s else timeout_s
@@ -218,7 +221,9 @@ def whole_baselines(user: Problem, device: str, timeout_s: float, precision: str
         missing = f"not measured in time (its {limit:.0f} s limit ran out)"
         t, window = timed((), timeout_s)
     if modes and not missing and "compile:default" not in t:
-        missing = "failed"
+        # Its worker killed at the limit, eager was timed alone in a fresh one (time_baselines).
+        timed_out = told and told[0].startswith("not measured in time")
+        missing = f"not measured in time (its {limit:.0f} s limit ran out)" if timed_out else "failed"
     e2e = baselines_from(t["eager"], t.get("compile:default"), min_gain, mode.value)
     e2e.window_s = window
     if missing:

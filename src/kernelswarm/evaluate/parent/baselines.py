@@ -50,15 +50,18 @@ def picks_by_workspace(problem: Problem) -> bool:
 
 def compile_pair(problem: Problem, o: EvalOptions, deadline: float, ref: WorkerProcess, spec: dict,
                  mode: str = "default", lock: DeviceLock | NoLock = NO_LOCK,
-                 min_free_share: float = 0.0) -> tuple[Timing, Timing] | None:
+                 min_free_share: float = 0.0, failures: list[WorkerFailed] | None = None) -> tuple[Timing, Timing] | None:
     """Eager and torch.compile(mode) of the reference timed alternately, measured now (never
-    cached: a baseline divides speedups only in the run that timed it); None if compiling fails.
-    Raises MemoryPressure if less than `min_free_share` of device memory was free."""
+    cached: a baseline divides speedups only in the run that timed it); None if compiling fails
+    (why appended to `failures`). Raises MemoryPressure if less than `min_free_share` of device
+    memory was free."""
     try:
         pair = time_pair(ref, o, deadline, spec["spec"], secrets.randbits(62), mode, lock=lock)
     except WorkerFailed as e:
         if "out of memory" in f"{e.message} {e.detail}".lower():  # not the compiler's failure: say so, to retry
             raise ProblemError(f"{problem.path}: torch.compile baseline ran out of device memory: {e.message}") from None
+        if failures is not None:
+            failures.append(e)
         return None
     check_memory(ref, min_free_share, f"torch.compile ({mode}) baseline", deadline)
     return pair
@@ -105,7 +108,9 @@ def time_baselines(problem: Problem, device: str, compile_modes: tuple[str, ...]
                    timeout_s: float = 600.0, options: EvalOptions | None = None, lock: DeviceLock | NoLock = NO_LOCK,
                    min_free_share: float = 0.0, mode: str | None = None,
                    keep_compiled: Path | None = None,
-                   on_lock_wait: Callable[[LockWait], None] | None = None) -> dict[str, Timing]:
+                   on_lock_wait: Callable[[LockWait], None] | None = None,
+                   on_compile_missing: Callable[[str, str], None] | None = None,
+                   end_by: float | None = None) -> dict[str, Timing]:
     """{'eager': ..., 'compile:<mode>': ...}; a compile mode that fails is left out. `lock`: the
     device's DeviceLock when evaluations run beside this (its timings hold it; it is stopped during others').
     `min_free_share`: raise MemoryPressure if less of the device's memory was free around the
@@ -115,43 +120,76 @@ def time_baselines(problem: Problem, device: str, compile_modes: tuple[str, ...]
     `keep_compiled`: where to keep a copy of the compile caches the clean worker filled (none if
     no mode compiled): EvalOptions.compile_seed, the start of each candidate's own caches.
     `on_lock_wait`: told, before anything is timed, when another kernelswarm process's hold on the
-    device kept these baselines waiting (locks.LockWait)."""
+    device kept these baselines waiting (locks.LockWait).
+    `on_compile_missing`: told (mode, why) of each compile mode left out: "failed: ..." or "not
+    measured in time (...)" (its worker killed at `timeout_s`: eager is then timed alone in a fresh
+    clean worker with a fresh `timeout_s`, cut at `end_by`, a time.monotonic() instant)."""
     with device_lock(device, options.gpu if options else None).hold() as waited:  # as evaluate(): one kernelswarm per device
         if waited.holder and on_lock_wait is not None:
             on_lock_wait(waited)
-        return _time_baselines_held(problem, device, compile_modes, timeout_s, options, lock, min_free_share, mode,
-                                    keep_compiled)
+        o = options or EvalOptions.for_device(device, timeout_s=timeout_s)
+        if mode is not None:
+            o = dataclasses.replace(o, mode=Mode(mode))
+        told = on_compile_missing or (lambda cmode, why: None)
+        return _time_baselines_held(problem, device, compile_modes, timeout_s, o, lock,
+                                    min_free_share if picks_by_workspace(problem) else 0.0,  # else its kernels do not depend on it
+                                    keep_compiled, told, end_by)
+
+
+def _start_reference(problem: Problem, o: EvalOptions, device: str, lock: DeviceLock | NoLock, workdir: Path,
+                     deadline: float) -> tuple[WorkerProcess, dict[str, Any]]:
+    """A fresh clean worker with the reference loaded, and its output spec."""
+    ref = WorkerProcess("reference", workdir, device, lock=lock, gpu=o.gpu)
+    try:
+        ref.call(init_message(problem, o), deadline=deadline)
+        spec = reference_spec(ref, {"op": "spec", "seed": secrets.randbits(62)}, lock, deadline)
+        if "train_error" in spec:
+            raise ProblemError(f"{problem.path}: training mode: {spec['train_error']}")
+    except WorkerFailed as e:
+        ref.kill()
+        raise reference_failed(problem.path, e.message) from None
+    except BaseException:
+        ref.kill()
+        raise
+    return ref, spec
 
 
 def _time_baselines_held(problem: Problem, device: str, compile_modes: tuple[str, ...], timeout_s: float,
-                         options: EvalOptions | None, lock: DeviceLock | NoLock, min_free_share: float,
-                         mode: str | None, keep_compiled: Path | None = None) -> dict[str, Timing]:
-    o = options or EvalOptions.for_device(device, timeout_s=timeout_s)
-    if mode is not None:
-        o = dataclasses.replace(o, mode=Mode(mode))
-    if not picks_by_workspace(problem):
-        min_free_share = 0.0  # its kernels do not depend on the memory free
+                         o: EvalOptions, lock: DeviceLock | NoLock, min_free_share: float,
+                         keep_compiled: Path | None, told: Callable[[str, str], None],
+                         end_by: float | None) -> dict[str, Timing]:
     deadline = time.monotonic() + timeout_s
     workdir = Path(tempfile.mkdtemp(prefix="kernelswarm-baseline-"))
-    ref = WorkerProcess("reference", workdir, device, lock=lock, gpu=o.gpu)
+    ref: WorkerProcess | None = None
     try:
-        try:
-            ref.call(init_message(problem, o), deadline=deadline)
-            spec = reference_spec(ref, {"op": "spec", "seed": secrets.randbits(62)}, lock, deadline)
-            if "train_error" in spec:
-                raise ProblemError(f"{problem.path}: training mode: {spec['train_error']}")
-        except WorkerFailed as e:
-            raise reference_failed(problem.path, e.message) from None
+        ref, spec = _start_reference(problem, o, device, lock, workdir, deadline)
         result: dict[str, Timing] = {}
         for i, cmode in enumerate(compile_modes):
-            pair = compile_pair(problem, o, deadline, ref, spec, cmode, lock=lock, min_free_share=min_free_share)
+            failures: list[WorkerFailed] = []
+            pair = compile_pair(problem, o, deadline, ref, spec, cmode, lock=lock, min_free_share=min_free_share,
+                                failures=failures)
             if pair is not None:
                 if i == 0:  # the eager timing paired with the first mode's stands for eager
                     result["eager"] = pair[0]
                 result[f"compile:{cmode}"] = pair[1]
+                continue
+            if failures and failures[0].kind == "timeout":  # killed at the deadline: the modes left would be too
+                for left in compile_modes[i:]:
+                    told(left, f"not measured in time (the {timeout_s:.0f} s limit ran out)")
+                break
+            told(cmode, f"failed: {failures[0].message}" if failures else "failed")
+            if ref.proc.poll() is not None:  # died compiling: eager alone needs a clean worker
+                for left in compile_modes[i + 1:]:
+                    told(left, f"not measured (the clean worker died compiling {cmode})")
+                break
         # Eager alone only where no first mode's pair gave it: timed first as well, it was a whole
         # timing window held exclusively and then thrown away.
         if "eager" not in result:
+            if ref.proc.poll() is not None:  # killed (its time ran out) or died: never reused (EBADF)
+                dead, ref = ref, None
+                dead.kill()
+                deadline = time.monotonic() + timeout_s if end_by is None else min(time.monotonic() + timeout_s, end_by)
+                ref, spec = _start_reference(problem, o, device, lock, workdir, deadline)
             try:
                 result["eager"] = time_worker(ref, o, deadline, spec["spec"], secrets.randbits(62), lock=lock)
                 check_memory(ref, min_free_share, "eager baseline", deadline)
@@ -161,5 +199,6 @@ def _time_baselines_held(problem: Problem, device: str, compile_modes: tuple[str
             keep_caches(workdir, keep_compiled)
         return result
     finally:
-        ref.kill()
+        if ref is not None:
+            ref.kill()
         shutil.rmtree(workdir, ignore_errors=True)
