@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -608,3 +609,24 @@ def test_candidates_get_their_problems_compile_seed_and_the_seeds_go_with_the_ru
     seen.clear()
     sup.run(_problems())  # a timer that keeps nothing: no seed, no folder made
     assert seen == {p.name: None for p in _problems()} and sup._seed_root is None
+
+
+def test_a_compile_baseline_left_out_is_a_note_and_eager_alone_ends_by_the_deadline(tmp_path: Path) -> None:
+    """The baseline timer says why torch.compile was left out (its worker killed at the time limit:
+    baselines.time_baselines times eager alone in a fresh worker); the run says so, and hands the
+    timer its deadline for that second window."""
+    seen: list[float | None] = []
+
+    def timer(problem, device, compile_modes=("default",), timeout_s=600.0, lock=None,
+              on_compile_missing=None, end_by=None):
+        seen.append(end_by)
+        for mode in compile_modes:
+            on_compile_missing(mode, "not measured in time (the 5 s limit ran out)")
+        return {"eager": _t(10.0)}
+
+    sup, events = _sup(tmp_path, [ScriptedAgent("a", {0: []})], baselines=timer)
+    sup.deadline = time.monotonic() + 600.0
+    sup.run(_problems()[:1])
+    assert seen == [sup.deadline]
+    notes = [e.message for e in events if e.kind == "note"]
+    assert "torch.compile (default) baseline: not measured in time (the 5 s limit ran out)" in notes, notes
