@@ -124,11 +124,18 @@ def test_a_contained_workers_processes_are_stopped_and_continued_through_its_nam
     assert view.states() == {}  # closed: nothing found, nothing reused
 
 
-def test_registered_views_are_used_and_dropped() -> None:
+def test_registered_views_are_used_and_dropped(monkeypatch) -> None:
+    from kernelswarm.evaluate.parent import guard
+
     proc, init = _contained()
     try:
+        scanned = guard.resident(proc.pid)  # the machine's /proc: the launcher's too
         assert members.register(proc.pid, init) == ""
         assert members.view_of(proc.pid) is not None
+        real = contain.session_states
+        monkeypatch.setattr(contain, "session_states", lambda sid: {} if sid == proc.pid else real(sid))
+        listed = guard.resident(proc.pid)  # the namespace's processes, every one of the candidate's
+        assert 0.5 * scanned < listed <= scanned, (listed, scanned)
         from kernelswarm.evaluate.parent.devicelock import signal_group
 
         signal_group(proc.pid, signal.SIGSTOP)

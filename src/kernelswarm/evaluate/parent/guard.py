@@ -59,14 +59,21 @@ def memory_bound(limit: int | None = None) -> int:
 
 
 def resident(sid: int) -> int:
-    """Resident bytes of every live process of session `sid`."""
+    """Resident bytes of every live process of session `sid`: of a contained worker, of every
+    process of its PID namespace, read in the namespace's own /proc (members.py)."""
+    from kernelswarm.evaluate.parent import members
     from kernelswarm.evaluate.worker import contain
 
     page, total = os.sysconf("SC_PAGE_SIZE"), 0
-    for pid in contain.session_members(sid):
+    view = members.view_of(sid)
+    for pid in view.states() if view is not None else contain.session_members(sid):
         try:
-            with open(f"/proc/{pid}/statm", "rb") as f:
-                total += int(f.read().split()[1]) * page
+            if view is not None:
+                raw = view.read(pid, "statm")
+            else:
+                with open(f"/proc/{pid}/statm", "rb") as f:
+                    raw = f.read()
+            total += int(raw.split()[1]) * page
         except (OSError, ValueError, IndexError):
             continue
     return total

@@ -102,6 +102,17 @@ class NamespaceView:
             return None
         return "T" if all(st in ("T", "t") for st in states) else "R"
 
+    def read(self, pid: int, name: str) -> bytes:
+        """The namespace's process `pid`'s /proc file `name` (its first 4 KiB); raises OSError."""
+        with self._lock:
+            if self.fd < 0:
+                raise ProcessLookupError(pid)
+            fd = os.open(f"{pid}/{name}", os.O_RDONLY | os.O_CLOEXEC, dir_fd=self.fd)
+            try:
+                return os.read(fd, 4096)
+            finally:
+                os.close(fd)
+
     def kill(self, pid: int, sig: int) -> None:
         """Signal the namespace's process `pid`; raises ProcessLookupError when it is gone."""
         with self._lock:
