@@ -33,7 +33,10 @@ never rejects: an honest kernel that hides its loads better than the reference i
 the bursts' speed (understated, never overstated).
 
 What neither can see: time a hostile worker saves by skipping work of the overhead itself (the
-cache flush) and then leaves unclaimed. That is bounded by the flush's own cost (on an H100 about
+cache flush) and then leaves unclaimed.
+
+Each check charges only what it can prove, so a lie within its noise stands; `vouch` then counts
+a speedup only as far as the per-call clock resolved it (undecided where it cannot). That is bounded by the flush's own cost (on an H100 about
 0.1 ms per call; on a CPU several milliseconds), and is listed in the README.
 """
 
@@ -95,10 +98,10 @@ def _median_error(xs: list[float]) -> float:
 def _persistent_error(xs: list[float]) -> float:
     """Standard error of the median of `xs` (in time order) where load lasts many calls: from the
     spread of the medians of ten consecutive batches, and never below the independent samples'
-    (`_median_error`). On a busy machine another process's burst covers
-    several calls in a row: counted as independent luck, the paired differences of a copy of the
-    reference looked precise, and the copy was charged to 0.41x (8.32 ms beyond the paired
-    reference calls' against an allowance of 5.93 ms; docs/benchmarks.md, session 13)."""
+    (`_median_error`). On a busy machine another process's burst covers several calls in a row:
+    counted as independent luck, the paired differences of a copy of the reference looked
+    precise, and the copy was charged to 0.41x (8.32 ms beyond the paired reference calls'
+    against an allowance of 5.93 ms; docs/benchmarks.md, session 13)."""
     iid = _median_error(xs)
     b = max(2, len(xs) // PERSIST_BATCHES)
     k = len(xs) // b
@@ -283,7 +286,6 @@ def judge_paired_slack(times: list[float], slack: list[float], ref_slack: list[f
         return ClaimVerdict(True, 1.0, seen)
     charge = (med + excess - noise) / med
     return ClaimVerdict(True, charge, f"{seen}: charged {med * charge:.4g} ms")
-
 
 
 @dataclass(frozen=True)
