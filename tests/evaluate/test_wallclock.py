@@ -236,12 +236,12 @@ def _counted(lie_ms: float, noise_ms: float, seed: int, reference_ms: float = 0.
 
 
 def test_a_lie_larger_than_the_noise_is_charged():
-    """cheat/noop_flush's 0.19 ms of a 0.27 ms call, on a quiet machine: charged, and counted at
-    no more than the check's fixed allowance (a fifth of the reference's call) allows."""
+    """cheat/noop_flush's 0.19 ms of a 0.27 ms call, on a quiet machine: charged by the paired
+    check (down to its fixed allowance, a fifth of the reference's call), and counted at 1x."""
     slack, ref_slack = _episodes(0.19, 0.005, seed=1)
     v = wallclock.judge_paired_slack([0.08] * 200, slack, ref_slack, reference_ms=0.27)
     assert v.charge > 1.5 and _res(slack, ref_slack).noise_ms < 0.05
-    assert _counted(0.19, 0.005, seed=1) < 1.3
+    assert _counted(0.19, 0.005, seed=1) == pytest.approx(1.0)
 
 
 def test_a_lie_smaller_than_the_noise_gains_nothing_and_is_undecided():
@@ -260,14 +260,13 @@ def test_a_lie_smaller_than_the_noise_gains_nothing_and_is_undecided():
 
 @pytest.mark.parametrize("lie_ms", [0.02, 0.06, 0.1, 0.19, 0.25])
 @pytest.mark.parametrize("noise_ms", [0.001, 0.03, 0.1, 0.3, 1.0, 5.0])
-def test_no_under_claim_gains_more_than_the_fixed_allowance_at_any_noise(lie_ms, noise_ms):
-    """Whatever the lie's size against the noise: caught (charged) where the noise is smaller,
-    counted at no more than 1x where it is larger, and never beyond what the paired check's fixed
-    allowance (PAIRED_REL of the reference's call) lets through on any machine. Not tuned to one
-    fixture: a copy of a 0.27 ms call claiming 2-93% less."""
-    allowed = 1.0 / (1.0 - wallclock.PAIRED_REL)
+def test_no_under_claim_gains_anything_at_any_noise(lie_ms, noise_ms):
+    """Whatever the lie's size against the noise: charged where the noise is smaller, and in
+    every case counted at no more than 1x (the clock vouches for the claims plus what it saw
+    unclaimed plus its noise). Not tuned to one fixture: a copy of a 0.27 ms call claiming 7-93%
+    less, under noise from a microsecond to 5 ms a call, 5 draws each."""
     for seed in range(5):
-        assert _counted(lie_ms, noise_ms, seed) <= allowed * 1.02, (lie_ms, noise_ms, seed)
+        assert _counted(lie_ms, noise_ms, seed) <= 1.0 + 1e-9, (lie_ms, noise_ms, seed)
 
 
 def test_an_honest_copy_under_persistent_load_is_never_charged():
@@ -290,13 +289,12 @@ def test_an_honest_copy_under_persistent_load_is_never_charged():
     assert naive_charged >= 3  # the test can fail: without the persistence the copy is charged
 
 
-def test_a_real_gain_the_clock_resolves_stands_nearly_whole():
-    """On a quiet machine a candidate twice as fast keeps its whole gain: the clock's noise is
-    within what every check allows anyway."""
+def test_a_real_gain_the_clock_resolves_stands_less_its_noise():
+    """On a quiet machine a candidate twice as fast keeps its gain, less the clock's noise."""
     slack, ref_slack = _episodes(0.0, 0.002, seed=3)
     r = _res(slack, ref_slack)
     v = wallclock.vouch(0.27, 0.135, 0.135, r)
-    assert r.noise_ms < 0.01 and r.unseen_ms < 0 and v.cap == 1.0
+    assert r.noise_ms < 0.01 and 0.27 / (0.135 * v.cap) > 1.85
 
 
 def test_without_paired_calls_the_resolution_is_the_empty_calls():

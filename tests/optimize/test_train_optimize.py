@@ -192,3 +192,9 @@ def _noise(db: Path, task: str) -> None:
     mine = [e for e in evs if e.get("problem") == task]
     if mine and all(e.get("noise_sensitive") for e in mine):
         pytest.xfail(f"issue 13, open: the {task} kernel was rejected by a clock under load: {mine[0].get('reason')}")
+    # Accepted, but its gain below what the wall clock could resolve (wallclock.vouch): under load
+    # 14 a clock noise of milliseconds a call left a 1.4 ms task's interval below even this bar.
+    noisy = [c for e in mine for c in e.get("checks") or []
+             if c.get("name") == "resolution" and "too noisy" in c.get("detail", "")]
+    if noisy:
+        pytest.xfail(f"undecided: the machine is too noisy for {task}: {noisy[0]['detail']}")
