@@ -71,7 +71,7 @@ _SCHEMAS: dict[str, tuple[dict[str, Check], dict[str, Check]]] = {
     "sandbox": ({"sandbox": _text}, {}),
     "import": ({}, {}),
     "run": ({"fingerprint_at_return": _fingerprint, "python_threads": _count}, {"inputs_mutated": _flag}),
-    "label": ({"custom_share": _share, "ran": _list_of(_text), "defined": _list_of(_text)}, {}),
+    "label": ({"custom_share": _share, "ran": _list_of(_text), "defined": _list_of(_text)}, {"timed_ext_share": _share}),
     "time_setup": ({}, {"warmup_calls": _count, "warmup_ms": _finite, "settled_ms": _finite}),
     "settle": ({"settled_ms": _finite}, {}),
     "time_call": ({"ms": _finite, "fingerprint_at_return": _fingerprint, "python_threads": _count}, {}),

@@ -442,11 +442,22 @@ def _plausible(st: _State, ct: timing.CandidateTiming, spec: dict) -> None:
     st.ok("wall-clock", ct.wall_detail)
 
 
+# A custom kernel's label needs its extension called in at least this share of the timed calls
+# (where that is counted: a CPU's ExtensionTracer); the profiled call alone can be told apart.
+MIN_TIMED_EXT_SHARE = 0.9
+
+
 def _label(st: _State, ct: timing.CandidateTiming) -> Kind:
     """custom-kernel only when the candidate's own kernels did a real share of the profiled work."""
     from kernelswarm.evaluate.worker.labels import MIN_CUSTOM_SHARE
 
     top = _names(ct.ran[:3]) or "nothing recorded"
+    if ct.custom_share >= MIN_CUSTOM_SHARE[st.options.device] and ct.timed_ext_share is not None \
+            and ct.timed_ext_share < MIN_TIMED_EXT_SHARE:
+        # Its kernel ran under the profiler, not in the calls that were timed (cheat/profiler_launder).
+        st.ok("kind", f"custom kernels did {ct.custom_share:.0%} of the profiled call but were called in only "
+                      f"{ct.timed_ext_share:.0%} of the timed calls: PyTorch did the timed work (top: {top})")
+        return Kind.PYTORCH_REWRITE
     if ct.custom_share >= MIN_CUSTOM_SHARE[st.options.device]:
         st.ok("kind", f"custom kernels did {ct.custom_share:.0%} of the profiled work (top: {top})")
         return Kind.CUSTOM_KERNEL

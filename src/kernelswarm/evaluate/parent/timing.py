@@ -100,6 +100,7 @@ class CandidateTiming:
     pending: list[tuple[str, dict[str, Any], bytes]] = field(default_factory=list)  # sampled outputs to check
     kept: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # sampled, still in the worker
     custom_share: float = 0.0  # share of profiled work in the candidate's own kernels
+    timed_ext_share: float | None = None  # share of timed calls that called its extension (CPU only)
     ran: list[str] = field(default_factory=list)  # what the profiler saw, most time first
     defined: list[str] = field(default_factory=list)  # kernels the source defines
     wall_ok: bool = True  # claimed times agree with the parent's wall clock
@@ -400,6 +401,8 @@ def send_label(worker: WorkerProcess, result: CandidateTiming) -> None:
 def take_label(worker: WorkerProcess, result: CandidateTiming, deadline: float) -> None:
     label = worker.finish_call("label", deadline)[0]
     result.custom_share, result.ran, result.defined = float(label["custom_share"]), list(label["ran"]), list(label["defined"])
+    if "timed_ext_share" in label:
+        result.timed_ext_share = float(label["timed_ext_share"])
 
 
 def confirm_charges() -> bool:

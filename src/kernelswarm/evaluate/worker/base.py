@@ -60,6 +60,7 @@ class Worker:
         self.primitives = self.backend.timing_primitives()
         self.threads_at_start = threading.active_count()
         self.tracer = None
+        self.timed_ext = [0, 0]  # timed calls that called the candidate's extension (tracer), of all
         self.kernel_names: set[str] = set()
         self.candidate: types.ModuleType | None = None
         # The least device memory seen free around the model's runs: libraries pick algorithms on
@@ -170,7 +171,10 @@ class Worker:
         model = self.model(msg["weight_seed"])
         inputs = clone_inputs(self.pool[0] if self.pool else [])
         share, ran = profile_call(self.bind(model, msg["weight_seed"], inputs, 0), self.device, self.kernel_names, self.tracer)
-        return {"custom_share": share, "ran": ran, "defined": sorted(self.kernel_names)}
+        reply = {"custom_share": share, "ran": ran, "defined": sorted(self.kernel_names)}
+        if self.timed_ext[1]:  # the share of timed calls that called its extension (CPU: ExtensionTracer)
+            reply["timed_ext_share"] = self.timed_ext[0] / self.timed_ext[1]
+        return reply
 
     def op_time_setup(self, msg: dict) -> dict:
         """Build the timing input pool and warm up (absorbs compilation and autotuning).
@@ -269,8 +273,12 @@ class Worker:
             fn = self.bind(self.timed_models[msg.get("slot") or "main"], self.timed_seed, args, key)
         if msg.get("flush", True):  # see timing.flush_outside: the candidate's is done by the clean worker
             self.backend.flush_cache()
+        ext_before = self.tracer.calls if self.tracer is not None else 0
         ms, result = self.backend.time_call(fn)
         threads = self.candidate_threads()
+        if self.tracer is not None and not msg.get("null"):
+            self.timed_ext[0] += self.tracer.calls > ext_before
+            self.timed_ext[1] += 1
         from kernelswarm.evaluate.worker.tensors import as_outputs
 
         self.last_outputs = as_outputs(result)

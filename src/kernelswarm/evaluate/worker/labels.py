@@ -33,11 +33,14 @@ class ExtensionTracer:
     """Wraps modules returned by cpp_extension.load_inline/load so their calls show in the profiler.
 
     Installed before the candidate is imported; it only names ranges while `active` is set,
-    during the labelling call, so it changes neither results nor timed calls.
+    during the labelling call, so it changes neither results nor timed calls. Otherwise it counts
+    the calls (`calls`): the worker notes which timed calls called the extension at all, since a
+    candidate can see the profiler and run its kernel only under it (cheat/profiler_launder).
     """
 
     def __init__(self) -> None:
         self.active = False
+        self.calls = 0
         import torch.utils.cpp_extension as ce
 
         self._ce = ce
@@ -75,6 +78,7 @@ class _TracedModule:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             if not tracer.active:
+                tracer.calls += 1
                 return value(*args, **kwargs)
             with torch.profiler.record_function(f"ks_ext::{name}"):
                 return value(*args, **kwargs)
