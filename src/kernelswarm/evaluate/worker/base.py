@@ -344,10 +344,11 @@ class Worker:
         """Keep the last timed call's outputs, as they are, to be copied out after the timing: in
         `slot` (replacing what was kept there: the parent keeps a uniform sample of all calls)."""
         slot = int(msg.get("slot", len(self.kept)))
+        outputs = support.unshared(self.last_outputs)
         if 0 <= slot < len(self.kept):
-            self.kept[slot] = self.last_outputs
+            self.kept[slot] = outputs
         else:
-            self.kept.append(self.last_outputs)
+            self.kept.append(outputs)
         return {}
 
     def op_kept_outputs(self, msg: dict) -> tuple[dict, bytes]:

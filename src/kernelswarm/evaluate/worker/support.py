@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -76,3 +77,29 @@ def cached_work(key: str | None, count: Callable[[], Any]) -> Any:
     if key:
         write_cache("work.json", key, dataclasses.asdict(work))
     return work
+
+
+def _holds(t: Any) -> tuple[int, int]:
+    import torch
+
+    return sys.getrefcount(t), torch._C._storage_Use_Count(t.untyped_storage()._cdata)
+
+
+def unshared(outputs: list[Any]) -> list[Any]:
+    """`outputs`, each tensor that something else still holds (the module's own output buffer, or
+    a view of it) copied: an honest module that writes every call into one buffer it keeps (as
+    captured CUDA graphs and torch.compile's "reduce-overhead" do) returns outputs the next call
+    overwrites, and a kept output must be the one its call returned (correct/static_output_buffer
+    was judged incorrect before: its kept output held a later call's values). A fresh output is
+    kept as it is (no copy, no cost). The references are counted against a fresh tensor's, held
+    the same way, in the same kind of loop."""
+    import torch
+
+    probe = [torch.empty(1)]
+    base = [_holds(t) for t in probe][0]
+    held = [isinstance(t, torch.Tensor) and t.layout == torch.strided and _more(_holds(t), base) for t in outputs]
+    return [t.clone() if h else t for t, h in zip(outputs, held)]
+
+
+def _more(counts: tuple[int, int], base: tuple[int, int]) -> bool:
+    return counts[0] > base[0] or counts[1] > base[1]
