@@ -133,6 +133,7 @@ class WorkerProcess:
         self.containment = "session"  # how what the candidate starts is kept (contain.py)
         self._pidfd = -1  # the contained worker (its namespace's first process), to kill it
         self.members_why = "not in a PID namespace"  # why stops scan /proc (members.py), if they do
+        self._keepers: list[int] = []  # see _await_launcher
         self.survivors: list[int] = []  # processes of its session still alive after kill() gave up
         # What the candidate's processes may write and hold in all (guard.py): past a bound, they
         # are killed, and `exceeded` says why.
@@ -148,6 +149,7 @@ class WorkerProcess:
         # request was sent: the reply's wake-up latency on a busy machine (thread_delay_s).
         self.last_wait_s = 0.0
         self.op_seconds: dict[str, float] = {}  # worker-reported compute time per op, for phase reports
+        self.stops = 0  # how many times it was stopped and continued (cputime.stop_cost_ms)
 
     def _await_launcher(self) -> None:
         """The launcher's first frame: how the worker is contained and its process id."""
@@ -162,6 +164,9 @@ class WorkerProcess:
         self.containment = str(header.get("contain")) + (f": {header['why']}" if header.get("why") else "")
         self.chan.peer_pid = pid  # sealed output files are opened from the worker itself
         init = header.get("init")
+        # The containment's own processes (its launcher, its namespace's init): the evaluator's code,
+        # never the candidate's, waking on every stop and continue of their child (cpu_ms).
+        self._keepers = [p for p in (self.proc.pid, init) if isinstance(p, int) and not isinstance(p, bool) and p != pid]
         if isinstance(init, int) and not isinstance(init, bool) and init != self.proc.pid:
             try:  # the namespace's first process: killing it kills everything in the namespace
                 self._pidfd = os.pidfd_open(init)
@@ -213,6 +218,7 @@ class WorkerProcess:
         the prepared call there, 8-9.5x at load 10 on a 2-core CPU). Only for small requests: one
         larger than the pipe's buffer would wait for a reader that is stopped."""
         started = [0.0, 0.0]
+        self.stops += 1
 
         def clock() -> None:
             started[0], started[1] = time.perf_counter(), thread_delay_s()
@@ -275,6 +281,7 @@ class WorkerProcess:
         their threads runs, including a candidate's child that left the worker's process group
         (issue 14.4: one that burned the cores only while the worker was stopped slowed the
         reference and the empty calls, and an honest copy was accepted at 1.76x)."""
+        self.stops += 1
         signal_group(self.proc.pid, signal.SIGSTOP)
         try:
             yield
@@ -283,11 +290,15 @@ class WorkerProcess:
 
     def cpu_ms(self) -> float:
         """CPU ms used so far by the worker and every live process it started (cputime.tree_cpu_ns:
-        a contained worker's launcher, its namespace and all in it); -1 once it is gone."""
-        from kernelswarm.evaluate.parent.cputime import tree_cpu_ns
+        everything in a contained worker's namespace, orphans included), less the containment's own
+        processes (they run no candidate code; each wakes on every stop and continue of the worker,
+        which charged an honest copy of relu_linear 0.26-0.41 ms a call); -1 once it is gone."""
+        from kernelswarm.evaluate.parent.cputime import process_cpu_ns, tree_cpu_ns
 
         used = tree_cpu_ns(self.proc.pid)
-        return used / 1e6 if used >= 0 else -1.0
+        if used < 0:
+            return -1.0
+        return (used - sum(max(0, process_cpu_ns(p)) for p in self._keepers)) / 1e6
 
     def log_tail(self, lines: int = 40) -> str:
         from kernelswarm.evaluate.parent.own_files import read_tail

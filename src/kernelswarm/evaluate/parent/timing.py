@@ -136,6 +136,8 @@ class CandidateTiming:
     cpu_threads: int = 0
     cpu_marks: list[float] = field(default_factory=list)
     ref_cpu: list[float] = field(default_factory=list)
+    stop_marks: list[int] = field(default_factory=list)  # the candidate's stops so far, at each mark
+    stop_ms: float = 0.0  # CPU ms a stop and continue costs the clean worker (cputime.stop_cost_ms)
 
 
 def flush_outside(worker: WorkerProcess, clean: WorkerProcess, deadline: float) -> float:
@@ -461,7 +463,8 @@ def _cpu_charged(claims: wallclock.ClaimVerdict, times: list[float], result: Can
     if not result.cpu_threads or len(marks) < 2 or min(marks) < 0:
         return claims
     cycles = [b - a for a, b in itertools.pairwise(marks)]  # call i and what followed, to the next call
-    verdict = cputime.judge(cycles, times, result.ref_cpu, result.ref_times, result.cpu_threads)
+    stops = [b - a for a, b in itertools.pairwise(result.stop_marks)]
+    verdict = cputime.judge(cycles, times, result.ref_cpu, result.ref_times, result.cpu_threads, stops, result.stop_ms)
     if verdict is None:
         return claims
     detail = f"{claims.detail}; {verdict.detail}"
@@ -492,7 +495,9 @@ def _timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
     slack: list[float] = []
     null_slack: list[float] = []
     prepares: list[float] = []  # the candidate's `prepare` requests' ms
-    result.cpu_marks, result.ref_cpu = [], []  # this window's
+    result.cpu_marks, result.ref_cpu, result.stop_marks = [], [], []  # this window's
+    if result.cpu_threads and fl is not clean:
+        result.stop_ms = cputime.stop_cost_ms(clean.proc.pid)
     keep_slot: int | None = None  # the slot the last call's outputs go to, sent with the next request
 
     after_null = False
@@ -521,6 +526,7 @@ def _timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
     def stopped_flush() -> dict[str, Any]:
         if result.cpu_threads:  # read while it is stopped: all it used since the last timed call
             result.cpu_marks.append(worker.cpu_ms())
+            result.stop_marks.append(worker.stops)
         return fl.call({"op": "flush"}, deadline=deadline)[0]
 
     def reference_call() -> None:
