@@ -138,7 +138,7 @@ def test_a_timed_request_is_in_the_workers_pipe_before_it_is_continued():
     try:
         assert child.stdout.readline().strip() == b"ready"
         w = object.__new__(WorkerProcess)
-        w.proc = child
+        w.proc, w.stops = child, 0
 
         def send(msg, blob=b""):
             child.stdin.write(f"{msg['op']}\n".encode())
