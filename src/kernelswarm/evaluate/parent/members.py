@@ -97,10 +97,9 @@ class NamespaceView:
                     states.append(raw[raw.rindex(b")") + 2:].split(b" ", 1)[0].decode())
         except OSError:
             return None
-        states = [st for st in states if st not in ("Z", "X")]
-        if not states:
-            return None
-        return "T" if all(st in ("T", "t") for st in states) else "R"
+        from kernelswarm.evaluate.worker.contain import live_threads_state
+
+        return live_threads_state(states)
 
     def read(self, pid: int, name: str) -> bytes:
         """The namespace's process `pid`'s /proc file `name` (its first 4 KiB); raises OSError."""

@@ -421,10 +421,16 @@ def _zombie_threads(pid: int) -> str | None:
         states = [(_stat_of(f"/proc/{pid}/task/{tid}/stat") or ["Z"])[0] for tid in os.listdir(f"/proc/{pid}/task")]
     except OSError:
         return None
-    states = [st for st in states if st not in ("Z", "X")]
-    if not states:
+    return live_threads_state(states)
+
+
+def live_threads_state(states: list[str]) -> str | None:
+    """Of a zombie's threads' states: "T" if every live one is stopped, "R" if any runs, None if
+    none lives."""
+    live = [st for st in states if st not in ("Z", "X")]
+    if not live:
         return None
-    return "T" if all(st in ("T", "t") for st in states) else "R"
+    return "T" if all(st in ("T", "t") for st in live) else "R"
 
 
 def _stat_of(path: str) -> list[str] | None:
