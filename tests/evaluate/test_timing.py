@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from kernelswarm.evaluate.parent import timing, wallclock
+from kernelswarm.evaluate.parent import bursts, request_order, timing, wallclock
 from kernelswarm.evaluate.parent.options import EvalOptions
 from kernelswarm.records import Timing
 
@@ -207,12 +207,12 @@ def test_the_parents_own_wait_for_a_core_is_not_charged_a_lie_still_is():
     def check(claimed_ms: float, forgive: bool):
         cand = WaitedWorker(0.05 + 0.15, wait_ms=30.0)  # 30 ms waited on every candidate burst only
         result = timing.CandidateTiming(Timing.from_samples([claimed_ms]))
-        old, timing.FORGIVE_WAIT = timing.FORGIVE_WAIT, forgive
+        old, request_order.FORGIVE_WAIT = request_order.FORGIVE_WAIT, forgive
         try:
             return timing.burst_check(cand, FakeWorker(0.05), o, time.monotonic() + o.timeout_s, result,
                                       [claimed_ms] * 40, claimed_ms)
         finally:
-            timing.FORGIVE_WAIT = old
+            request_order.FORGIVE_WAIT = old
 
     assert check(0.16, forgive=False).charge > 1.5  # the wait, charged as the candidate's
     honest = check(0.16, forgive=True)
@@ -452,7 +452,7 @@ class SpikedWorker(FakeWorker):
 
 
 def _rounds(per_round_ms: list[float], claimed_ms: float, monkeypatch, least: bool = True):
-    monkeypatch.setattr(timing, "LEAST_BURST_ROUND", least)
+    monkeypatch.setattr(bursts, "LEAST_BURST_ROUND", least)
     o = EvalOptions.for_device("cpu")
     result = timing.CandidateTiming(Timing.from_samples([claimed_ms]), ref_times=[0.27] * 40)
     return timing.burst_check(SpikedWorker([0.05 + x for x in per_round_ms]), FakeClean(0.05, 0.27), o,

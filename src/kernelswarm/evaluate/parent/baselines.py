@@ -21,7 +21,7 @@ from typing import Any
 from kernelswarm.evaluate.parent.devicelock import NO_LOCK, DeviceLock, NoLock
 from kernelswarm.evaluate.parent.options import EvalOptions
 from kernelswarm.evaluate.parent.procs import WorkerFailed, WorkerProcess, init_message
-from kernelswarm.evaluate.parent.timing import time_pair, time_worker
+from kernelswarm.evaluate.parent.baseline_timing import time_pair, time_worker
 from kernelswarm.locks import LockWait, device_lock
 from kernelswarm.problems.load import Problem, ProblemError, reference_failed
 from kernelswarm.records import Mode, Timing

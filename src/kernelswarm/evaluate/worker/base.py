@@ -245,7 +245,7 @@ class Worker:
         return {}
 
     def op_prepare(self, msg: dict) -> dict:
-        """Before a timed call (timing._timed_loop): the previous call's outputs projected on
+        """Before a timed call (timed_loop.timed_loop): the previous call's outputs projected on
         vectors whose seed arrives only now, after that call returned; then this call's inputs.
         The clean worker flushes the caches next, and `time_call` with `prepared` times the call."""
         from kernelswarm.evaluate.worker.tensors import perturb
@@ -293,7 +293,7 @@ class Worker:
 
     def _keep_first(self, msg: dict) -> None:
         """A `keep_slot` in a `prepare` or `project`: the last call's outputs kept first (op_keep),
-        inside a request the parent charges (timing._timed_loop)."""
+        inside a request the parent charges (timed_loop.timed_loop)."""
         if "keep_slot" in msg:
             self.op_keep({"slot": msg.pop("keep_slot")})
 
