@@ -39,3 +39,15 @@ def test_best_agent_share_and_levels() -> None:
     assert out[2].n == 3 and out[2].best_agent_share["x"] == pytest.approx(2 / 3)
     assert [o.label for o in summarize_by_level(scores[:2])] == ["level 1"]
     assert summarize([]).n == 0 and summarize([]).geomean_vs_eager is None
+
+
+def test_problems_never_measured_are_counted_apart_not_as_failures() -> None:
+    """Issue 13.6: a run stopped after two of five problems: its shares are of the two it measured
+    (before: correct 40%, fast_1.0 20%, 'baseline' credited with the three it never reached)."""
+    measured = [_s("a", 1, 2.0, 1.5, "x"), _s("b", 1, 1.0, 1.0, None, correct=False)]
+    never = [ProblemScore(n, 1, False, None, None, None, measured=False) for n in ("c", "d", "e")]
+    s = summarize(measured + never)
+    assert s.n == 2 and s.n_unmeasured == 3
+    assert s.correct_share == 0.5 and s.fast_p_vs_eager[1.0] == 0.5
+    assert s.best_agent_share == {BASELINE: 0.5, "x": 0.5}
+    assert summarize(never).n == 0 and summarize(never).correct_share == 0.0

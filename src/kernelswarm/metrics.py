@@ -52,6 +52,7 @@ class ProblemScore:
     speedup_vs_best: float | None  # faster baseline's time / result time
     best_agent: str | None  # agent whose candidate is the result; None when a baseline stands
     flagged: bool = False  # screening found the problem unfair (a no-op could pass): kept out of the headline
+    measured: bool = True  # False: never measured (the run stopped before it): no failure, kept out of the figures
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class Summary:
 
     label: str  # "level 1", "no level", or "all"
     level: int | None  # None for all levels together, or for problems without a level
-    n: int  # problems counted in the figures below (flagged problems are not)
+    n: int  # problems counted in the figures below (flagged and never measured problems are not)
     geomean_vs_eager: float | None
     median_vs_eager: float | None
     mean_vs_eager: float | None
@@ -74,6 +75,7 @@ class Summary:
     n_flagged: int = 0  # problems the screen flagged, counted apart from every figure above
     flagged_geomean_vs_eager: float | None = None  # their own geometric means, shown apart
     flagged_geomean_vs_best: float | None = None
+    n_unmeasured: int = 0  # problems never measured (a stopped run), counted apart: neither failed nor solved
 
 
 def geomean(xs: Iterable[float]) -> float | None:
@@ -122,9 +124,12 @@ def best_agent_share(scores: Sequence[ProblemScore]) -> dict[str, float]:
 
 def summarize(scores: Sequence[ProblemScore], level: int | None = None, label: str = "all") -> Summary:
     """Figures over the problems the screen found fair; flagged ones are counted apart, since a
-    speedup on a problem a no-op passes does not show a faster kernel."""
-    flagged = [s for s in scores if s.flagged]
-    scores = [s for s in scores if not s.flagged]
+    speedup on a problem a no-op passes does not show a faster kernel. Problems never measured (the
+    run stopped before them) are counted apart too: they are not failures, and a stopped run's
+    shares are of what it measured."""
+    unmeasured = [s for s in scores if not s.measured]
+    flagged = [s for s in scores if s.flagged and s.measured]
+    scores = [s for s in scores if not s.flagged and s.measured]
     eager = [s.speedup_vs_eager for s in scores if s.speedup_vs_eager is not None]
     best = [s.speedup_vs_best for s in scores if s.speedup_vs_best is not None]
     return Summary(
@@ -138,6 +143,7 @@ def summarize(scores: Sequence[ProblemScore], level: int | None = None, label: s
         n_flagged=len(flagged),
         flagged_geomean_vs_eager=geomean(s.speedup_vs_eager for s in flagged if s.speedup_vs_eager is not None),
         flagged_geomean_vs_best=geomean(s.speedup_vs_best for s in flagged if s.speedup_vs_best is not None),
+        n_unmeasured=len(unmeasured),
     )
 
 

@@ -36,7 +36,7 @@ from typing import Any, Iterator
 
 from kernelswarm import intervals, redact
 from kernelswarm.locks import Busy, ProcessLock, store_lock
-from kernelswarm.metrics import ProblemScore
+from kernelswarm.metrics import NOT_MEASURED, ProblemScore
 from kernelswarm.records import Candidate, Evaluation, Selection, SpeedDecision, Timing, Verdict, timed_on
 
 DEFAULT_MIN_GAIN = 0.02  # `run --min-gain`: a candidate's interval must clear 1 + this to replace a baseline
@@ -267,7 +267,8 @@ class ProblemResult:
     def score(self) -> ProblemScore:
         """This result reduced to what kernelswarm.metrics needs."""
         return ProblemScore(self.name, self.level, self.n_accepted > 0, self.speedup_vs_eager,
-                            self.speedup_vs_best_baseline, self.result_agent, flagged=bool(self.flags))
+                            self.speedup_vs_best_baseline, self.result_agent, flagged=bool(self.flags),
+                            measured=self.outcome != NOT_MEASURED)
 
 
 @dataclass(frozen=True)

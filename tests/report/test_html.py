@@ -71,3 +71,20 @@ def test_flagged_problem_is_marked_and_counted_apart():
     assert "output is tiny: &lt;zeros&gt; would pass" in page and "<zeros>" not in page
     assert "1 flagged problem(s) kept out of the figures above" in page
     assert "25.5×" in page and "<b>2×</b><span>geomean vs eager" in page  # the headline is the fair problem's
+
+
+def test_problems_never_measured_are_counted_apart_in_page_and_terminal(capsys):
+    """A stopped run's unmeasured problems are neither failures nor the baseline's: kept out of the
+    level figures, in the HTML report and the terminal summary alike."""
+    from kernelswarm.cli.summary import print_summary
+
+    fair = ProblemReport("relu", 1, 1.0, 1.0, 0.5, 2.0, 2.0, True, best_agent="a")
+    never = ProblemReport("gelu", 1, None, None, None, None, None, False)
+    data = ReportData("t", "cpu", {}, [fair, never], status="stopped (its process is gone)")
+    page = render_html(data)
+    assert "1 problem(s) never measured (the run stopped before them) kept out of the figures above" in page
+    assert "<b>100%</b><span>with a correct candidate" in page
+    print_summary(data)
+    out = capsys.readouterr().out
+    assert "level 1: 1 problem(s) never measured" in out and "best agent, level 1: a 100%" in out
+    assert "on cpu, stopped" in out  # no empty "()" where no device name was recorded

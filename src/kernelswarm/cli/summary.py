@@ -48,7 +48,8 @@ def _problems(data: ReportData) -> None:
 
     state = "" if data.status == "finished" else f", {data.status}"
     where = data.versions.get("device_name", "")
-    t = Table(title=f"{data.title} on {data.device} ({where}){state}", title_justify="left")
+    where = f" ({where})" if where else ""
+    t = Table(title=f"{data.title} on {data.device}{where}{state}", title_justify="left")
     for col in ("problem", "level", "eager ms", "compile ms", "result", "ms", "vs eager", "vs best baseline",
                 "interval vs best baseline", "why", "rejected"):
         t.add_column(col, justify="right" if "ms" in col or col.startswith(("vs", "interval")) else "left")
@@ -97,6 +98,10 @@ def _levels(data: ReportData) -> None:
             console.print(f"{lv.label}: {lv.n_flagged} flagged problem(s) kept out of the figures above; on them, "
                           f"geomean {_x(lv.flagged_geomean_vs_eager)} vs eager, {_x(lv.flagged_geomean_vs_best)} "
                           "vs best baseline (`kernelswarm problems check` says why)", highlight=False, markup=False)
+    for lv in levels:
+        if lv.n_unmeasured:
+            console.print(f"{lv.label}: {lv.n_unmeasured} problem(s) never measured (the run stopped before them) "
+                          "kept out of the figures above", highlight=False, markup=False)
     for lv in levels:
         shares = ", ".join(f"{a} {_pct(v)}" for a, v in lv.best_agent_share.items())
         console.print(f"best agent, {lv.label}: {shares}", highlight=False, markup=False)

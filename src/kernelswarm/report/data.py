@@ -121,7 +121,7 @@ class ProblemReport:
 
     def score(self) -> ProblemScore:
         return ProblemScore(self.name, self.level, self.correct, self.speedup_vs_eager, self.speedup_vs_best,
-                            self.best_agent, flagged=bool(self.flags))
+                            self.best_agent, flagged=bool(self.flags), measured=self.outcome != metrics.NOT_MEASURED)
 
 
 @dataclass(frozen=True)

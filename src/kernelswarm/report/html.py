@@ -189,10 +189,13 @@ def _flag_chip(p: ProblemReport) -> str:
 
 
 def _flagged_note(levels: list[Summary]) -> str:
-    """Flagged problems, counted apart from the level figures, with their own geometric means."""
+    """Flagged problems, counted apart from the level figures, with their own geometric means; and
+    problems never measured, counted apart."""
     lines = [f"{escape(s.label)}: {s.n_flagged} flagged problem(s) kept out of the figures above; on them, geomean "
              f"{_x(s.flagged_geomean_vs_eager)} vs eager, {_x(s.flagged_geomean_vs_best)} vs best baseline"
              for s in levels if s.n_flagged]
+    lines += [f"{escape(s.label)}: {s.n_unmeasured} problem(s) never measured (the run stopped before them) kept out "
+              "of the figures above" for s in levels if s.n_unmeasured]
     return f'<p class="sub">{"<br>".join(lines)}</p>' if lines else ""
 
 
