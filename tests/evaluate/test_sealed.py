@@ -20,7 +20,7 @@ CHILD = textwrap.dedent('''
     from kernelswarm.evaluate.wire import sealed
     how = sys.argv[1]
     if how == "sealed":
-        blob = sealed.write(lambda f: f.write(b"x" * 4096))
+        blob = sealed.write(4096, lambda fd: os.pwrite(fd, b"x" * 4096, 0))
         desc = sealed.describe(blob)
     elif how == "unsealed":
         fd = os.memfd_create("plain", os.MFD_ALLOW_SEALING)
@@ -89,7 +89,7 @@ def test_a_stated_size_that_differs_or_is_too_large_is_refused():
 
 
 def test_a_channel_opens_sealed_files_only_from_its_peer():
-    blob = sealed.write(lambda f: f.write(b"z" * 100))
+    blob = sealed.write(100, lambda fd: os.pwrite(fd, b"z" * 100, 0))
     r1, w1 = os.pipe()
     sender, receiver = Channel(-1, w1), Channel(r1, -1, peer_pid=os.getpid())
     sender.send({"op": "x"}, blob)

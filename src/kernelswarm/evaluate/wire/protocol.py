@@ -1,8 +1,8 @@
 """Framing between the trusted parent and a worker: a JSON header and an opaque blob.
 
-Standard library only. The parent never unpickles what a worker sends: blobs are tensors
-serialized by `torch.save` and are only ever read with `torch.load(weights_only=True)` in the
-clean reference worker; headers are plain JSON. A large blob travels as a sealed memory file
+Standard library only. Nobody unpickles what a worker sends: blobs are outputs laid out as raw
+bytes (worker/rawblob.py), only ever read in the clean reference worker, which checks their
+header itself; headers are plain JSON. A large blob travels as a sealed memory file
 (`sealed.py`): the frame carries only where to open it, and the receiver verifies the seals.
 """
 

@@ -6,14 +6,16 @@ reproduces exactly the inputs the candidate saw without them ever crossing a pip
 
 from __future__ import annotations
 
-import io
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
-if TYPE_CHECKING:
-    from kernelswarm.evaluate.wire.sealed import SealedBlob
+from kernelswarm.evaluate.worker import rawblob
+
+# Outputs to and from the clean worker (rawblob.py), named here: the workers call them through
+# this module (a candidate that replaces them here is what cheat/blob_bomb tries).
+to_blob, from_blob = rawblob.to_blob, rawblob.from_blob
 
 # Timed calls shrink floating inputs by a per-call factor s in [1 - 2**-6, 1] and, elementwise, by a
 # further random factor in [1 - 2**-9, 1]: every call sees different contents (defeating caches
@@ -277,57 +279,6 @@ def output_problems(outputs: list[Any], inputs: list[Any], device: torch.device)
         if out.numel() and out.untyped_storage().data_ptr() in input_ptrs:
             return f"output {i} aliases an input's storage"
     return ""
-
-
-def to_blob(outputs: list[Any]) -> bytes | SealedBlob:
-    """Outputs serialized for the parent: large ones in a sealed memory file, small ones as bytes."""
-    from kernelswarm.evaluate.wire import sealed
-
-    host = [_own_storage(o.detach()) for o in outputs]
-    # No CRC32 of each record: the bytes cross in a sealed memory file or a pipe, which nothing
-    # corrupts, and a sender that lies writes a matching checksum as easily (issue 16: the CRC
-    # was about a third of a large output's save).
-    crc = getattr(torch.serialization, "get_crc32_options", lambda: True)()
-    getattr(torch.serialization, "set_crc32_options", lambda _: None)(False)
-    try:
-        if sealed.AVAILABLE and sum(t.nbytes for t in host) >= sealed.min_sealed():
-            return sealed.write(lambda f: torch.save(host, f))
-        buf = io.BytesIO()
-        torch.save(host, buf)
-        return buf.getvalue()
-    finally:
-        getattr(torch.serialization, "set_crc32_options", lambda _: None)(crc)
-
-
-def _own_storage(t: torch.Tensor) -> torch.Tensor:
-    """`t` on the host, contiguous, and alone in its storage: torch.save writes a view's whole
-    base storage. A device tensor's copy is that already; a host tensor is copied only where
-    it is not (issue 16: cloning every host output cost as much as saving it)."""
-    if t.device.type != "cpu":
-        return t.to("cpu").contiguous()
-    if (t.is_contiguous() and t.storage_offset() == 0 and t.untyped_storage().nbytes() == t.nbytes
-            and type(t) is torch.Tensor and not t.is_conj() and not t.is_neg()):
-        return t
-    return t.contiguous().clone()
-
-
-def from_blob(blob: bytes | SealedBlob) -> list[torch.Tensor]:
-    """Read tensors an untrusted process sent: the weights-only loader cannot run code. A sealed
-    file is mapped, not copied."""
-    from kernelswarm.evaluate.wire.sealed import SealedBlob
-
-    if isinstance(blob, SealedBlob):
-        data = torch.load(blob.path, weights_only=True, map_location="cpu", mmap=True)
-    else:
-        from kernelswarm.evaluate.wire.protocol import inflated_archive
-
-        f = io.BytesIO(blob)
-        if inflated_archive(f, len(blob)):  # 1 MB of deflated zeros: 1 GiB here (cheat/blob_bomb)
-            raise ValueError("the candidate's outputs are not as torch.save writes them (compressed entries)")
-        data = torch.load(f, weights_only=True, map_location="cpu")
-    if not isinstance(data, list) or not all(type(t) is torch.Tensor for t in data):
-        raise ValueError("the candidate's outputs are not a list of plain tensors")
-    return data
 
 
 def spec_of(outputs: list[Any]) -> list[dict]:

@@ -6,7 +6,8 @@
 # one storage is 1 GiB of deflated zeros, under the pipe's 1 MB (a larger blob goes as a sealed file,
 # which is mapped, not inflated). Before, the clean worker took 1 GiB for every check it read
 # (the figure from test_blob_bomb.py, which reads such a blob); now it refuses any archive with a
-# compressed entry, and the outputs are unreadable: incorrect.
+# compressed entry, and the outputs are unreadable: incorrect. Since fixed15 the clean worker reads
+# only raw outputs (worker/rawblob.py) and refuses any archive without reading it: still incorrect.
 import collections
 import io
 import pickle
