@@ -88,3 +88,17 @@ def test_problems_never_measured_are_counted_apart_in_page_and_terminal(capsys):
     out = capsys.readouterr().out
     assert "level 1: 1 problem(s) never measured" in out and "best agent, level 1: a 100%" in out
     assert "on cpu, stopped" in out  # no empty "()" where no device name was recorded
+
+
+def test_an_agents_geomean_leaves_flagged_problems_out_as_the_levels_do():
+    """Issue 13.5: a 25.5x on a problem whose output is always zero is no faster kernel; the level
+    figures left it out while the agent's geomean (terminal and page) counted it."""
+    zeros = ProblemReport("zeros", 1, 1.0, 1.0, 0.04, 25.5, 25.5, True, best_agent="a", flags=["output is tiny"],
+                          attempts=[Attempt(1, "a", 0, "triton", "none", "accepted", "ok", "custom-kernel", 0.04, 25.5)])
+    relu = ProblemReport("relu", 1, 1.0, 1.0, 0.5, 2.0, 2.0, True, best_agent="a",
+                         attempts=[Attempt(2, "a", 0, "triton", "none", "accepted", "ok", "custom-kernel", 0.5, 2.0)])
+    data = ReportData("t", "cpu", {}, [zeros, relu])
+    (row,) = data.agents()
+    assert row.geomean_speedup == 2.0 and row.accepted == 2 and row.best_share == 1.0
+    (arm,) = data.arms()
+    assert arm.geomean_speedup == 2.0 and arm.solved == 2

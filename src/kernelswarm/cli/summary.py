@@ -113,7 +113,8 @@ def _agents(data: ReportData) -> None:
     agents = data.agents()
     if not agents:
         return
-    t = Table(title="agents (geomean: geometric mean over the problems each agent solved)", title_justify="left")
+    t = Table(title="agents (geomean: geometric mean over the problems each agent solved, flagged ones left out)",
+              title_justify="left")
     for col in ("agent", "candidates", "accepted (of evaluated)", "rejected: lying", "rejected: noise",
                 "result on (share of problems)", "geomean speedup vs eager", "tokens in", "tokens out", "cost USD"):
         t.add_column(col, justify="left" if col == "agent" else "right")

@@ -133,7 +133,7 @@ class AgentRow:
     evaluated: int  # candidates that reached a verdict
     accepted: int
     best_share: float  # share of all problems on which its candidate is the result (it beat the baseline)
-    geomean_speedup: float | None  # geometric mean, over problems it solved, of its best speedup against eager
+    geomean_speedup: float | None  # geometric mean, over fair problems it solved, of its best speedup against eager
     lies: int = 0  # candidates rejected by a check no load explains
     noise_rejections: int = 0  # candidates rejected by a check the machine's load could have tripped
     tokens_in: int = 0
@@ -154,7 +154,7 @@ class ArmRow:
     accepted: int
     problems: int  # problems with at least one candidate in this arm
     solved: int  # problems with an accepted candidate in this arm
-    geomean_speedup: float | None  # over solved problems, of the arm's best speedup against eager
+    geomean_speedup: float | None  # over solved fair problems, of the arm's best speedup against eager
 
     @property
     def correct_share(self) -> float:
@@ -222,8 +222,10 @@ class ReportData:
         rows = []
         for name in names:
             mine = [a for p in self.problems for a in p.attempts if a.agent == name]
+            # Over the problems the screen found fair, as the level figures are: a speedup on a
+            # problem a no-op passes does not show a faster kernel.
             best_per_problem = [max((a.speedup_vs_eager for a in p.attempts if a.agent == name and a.speedup_vs_eager),
-                                    default=None) for p in self.problems]
+                                    default=None) for p in self.problems if not p.flags]
             tin, tout, cost = self.costs.get(name, (0, 0, 0.0))
             rows.append(AgentRow(
                 agent=name, attempts=len(mine), evaluated=sum(a.verdict is not None for a in mine),
@@ -240,13 +242,14 @@ class ReportData:
         rows = []
         for arm in labels:
             per_problem = [[a for a in p.attempts if a.arm == arm] for p in self.problems]
+            fair = [not p.flags for p, xs in zip(self.problems, per_problem) if xs]  # as agents(): flagged apart
             per_problem = [xs for xs in per_problem if xs]
             best = [max((a.speedup_vs_eager for a in xs if a.speedup_vs_eager), default=None) for xs in per_problem]
             rows.append(ArmRow(
                 arm=arm, attempts=sum(len(xs) for xs in per_problem),
                 accepted=sum(a.verdict == "accepted" for xs in per_problem for a in xs),
                 problems=len(per_problem), solved=sum(b is not None for b in best),
-                geomean_speedup=metrics.geomean(b for b in best if b is not None),
+                geomean_speedup=metrics.geomean(b for b, ok in zip(best, fair) if b is not None and ok),
             ))
         return rows
 

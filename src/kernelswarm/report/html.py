@@ -142,7 +142,7 @@ def _agents_table(data: ReportData) -> str:
             f"<td{_num(a.best_share)}>{_pct(a.best_share)}</td><td{_num(a.geomean_speedup)}>{_x(a.geomean_speedup)}</td><td{_num(a.tokens_in)}>{a.tokens_in:,}</td>"
             f"<td{_num(a.tokens_out)}>{a.tokens_out:,}</td><td{_num(a.cost_usd)}>${a.cost_usd:.2f}</td></tr>")
     return ('<table class="sort"><thead><tr><th class="l">agent</th><th>candidates</th><th>accepted (of evaluated)</th>'
-            "<th>rejected: caught lying</th><th>rejected: noise-sensitive</th><th>result on (share of problems)</th><th>geomean speedup vs eager (problems it solved)</th>"
+            "<th>rejected: caught lying</th><th>rejected: noise-sensitive</th><th>result on (share of problems)</th><th>geomean speedup vs eager (problems it solved, flagged ones left out)</th>"
             "<th>tokens in</th><th>tokens out</th><th>cost</th>"
             f"</tr></thead><tbody>{''.join(rows)}</tbody></table>")
 
