@@ -119,6 +119,9 @@ def fingerprint_parts(tensors: list[Any]) -> list[torch.Tensor]:
         if not isinstance(t, torch.Tensor) or t.numel() == 0:
             continue
         d = t.detach()
+        if d.device.type == "cpu" and d.is_floating_point() and d.is_contiguous():
+            parts.extend(_host_sums(d.reshape(-1)))
+            continue
         if not (d.is_floating_point() or d.is_complex()):
             d = d.to(torch.float64)
         # Every 7th element in logical order, without copying a non-contiguous output (a
@@ -128,6 +131,28 @@ def fingerprint_parts(tensors: list[Any]) -> list[torch.Tensor]:
         # |d| (on the H200 a 1 GiB output's copy was part of every timed request, issue 16).
         parts.extend([d.sum(dtype=torch.float64), _abs_sum(d), _abs_sum(sample)])
     return parts
+
+
+# A CPU's float64 sums of float32 elements (sum or norm with dtype=float64) convert element by
+# element, unvectorised: 40 ns an element, 170 ms for a 16 MiB output, about 11x a float32 sum.
+# Converted in steps into one float64 buffer, then summed, the same three sums took a seventh of
+# the time on one thread (issue 16; fixed15's section of docs/benchmarks.md). Steps are a
+# multiple of 7, so that every 7th element of the whole is every 7th of each step.
+_HOST_STEP = 7 << 19
+
+
+def _host_sums(flat: torch.Tensor) -> list[torch.Tensor]:
+    """`fingerprint_parts`' three sums of a contiguous floating CPU tensor, `flat` (1-D)."""
+    n = flat.numel()
+    buf = torch.empty(min(_HOST_STEP, n), dtype=torch.float64)
+    acc = torch.zeros(3, dtype=torch.float64)
+    for lo in range(0, n, _HOST_STEP):
+        b = buf[:min(_HOST_STEP, n - lo)]
+        b.copy_(flat[lo:lo + b.numel()])
+        acc[0] += b.sum()
+        acc[1] += b.abs_().sum()
+        acc[2] += b[::7].sum()
+    return list(acc.unbind())
 
 
 def _abs_sum(d: torch.Tensor) -> torch.Tensor:
