@@ -61,7 +61,9 @@ class ReferenceWorker(Worker):
         else:
             inputs = make_inputs(self.problem, msg["input_seed"], self.device, msg.get("scale", 1.0), msg.get("mixed"))
         try:
-            cands = from_blob(blob)
+            # On the device at once: compared there, and fingerprinted there as at return, not on
+            # the host (a CPU's float64 sums are the slow part of a fingerprint: tensors._host_sums).
+            cands = [c.to(self.device) for c in from_blob(blob)]
         except Exception as e:
             return {"match": False, "detail": f"unreadable outputs ({e.__class__.__name__})", "rel_error": None}
         model = self.model(msg["weight_seed"])
