@@ -66,8 +66,8 @@ def _run(tree: Path, device: str, problems: str, locks: str, limit_s: float | No
 
 
 def _table(rows: list[dict], problems: list[str]) -> str:
-    phases = ["start", "trials", "timing", "check", "reference.prepare", "candidate.prepare", "candidate.time_call",
-              "candidate.project", "reference.fingerprints"]
+    phases = ["start", "trials", "candidate.run", "timing", "collect", "check", "reference.check", "reference.fingerprints",
+              "reference.prepare", "candidate.prepare", "candidate.time_call", "candidate.project"]
     lines = ["| problem | path | n | verdicts | wall s | " + " | ".join(phases) + " | timed calls | timing share |",
              "|---|---|---|---|---|" + "---|" * len(phases) + "---|---|"]
     for name in problems:

@@ -1,6 +1,7 @@
-"""Two fixed costs of an evaluation, old tree beside new in one run, alternated (issue 16).
+"""Fixed costs of an evaluation, old tree beside new in one run, alternated (issue 16).
 
-    PYTHONPATH=src python benchmarks/fixed_costs.py --old OLD/src [--elements 67108864] [--device cpu]
+    PYTHONPATH=src python benchmarks/fixed_costs.py --old OLD/src [--elements 67108864] [--device cpu] \
+        [--parts stops,compare,transfer]
 
 1. Stop and continue of a contained worker (`contain.signal_session`, around every timed call):
    a worker in a PID namespace of its own with three spinning children (one left its group, one
@@ -9,6 +10,12 @@
 2. The check of one large output (`compare.compare`, every correctness trial's): a float32
    output of `--elements` values (a relu's, the reference's own and its float64 result) compared
    by the old tree's compare.py and this tree's, alternated, `--repeats` each.
+3. A large output between processes and its fingerprint (each tree in a process of its own,
+   alternated, `--repeats` each after one unmeasured): `send` is the worker's `tensors.to_blob` of
+   a relu's output of `--elements` float32 values on `--device` (the trials' and kept outputs'
+   way to the parent), `receive` the clean worker's `tensors.from_blob` of it, the tensor moved to
+   the device and summed (every byte read, as the check reads it); `fingerprint` is
+   `tensors.fingerprint` of that output (every trial's and every timed call's, both workers').
 
 Prints a markdown table (median and spread per way) and one JSON line.
 """
@@ -104,6 +111,49 @@ def compares(old_src: Path, elements: int, repeats: int, device: str) -> dict[st
     return out
 
 
+_TRANSFER = r"""
+import json, sys, time, torch
+from kernelswarm.evaluate.worker import tensors as T
+n, device, repeats = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+torch.manual_seed(0)
+y = torch.relu(torch.randn(n, device=device))
+sync = torch.cuda.synchronize if device != "cpu" else (lambda: None)
+out = {"send": [], "receive": [], "fingerprint": []}
+for i in range(repeats + 1):
+    sync()
+    t0 = time.perf_counter()
+    blob = T.to_blob([y])
+    t1 = time.perf_counter()
+    c = T.from_blob(blob)[0].to(device)
+    s = float(c.sum())
+    sync()
+    t2 = time.perf_counter()
+    fp = T.fingerprint([y])
+    t3 = time.perf_counter()
+    assert s == s and fp[0] == fp[0]
+    del c
+    getattr(blob, "close", lambda: None)()
+    if i:
+        for k, v in zip(out, (t1 - t0, t2 - t1, t3 - t2)):
+            out[k].append(1000 * v)
+print(json.dumps(out))
+"""
+
+
+def transfers(old_src: Path, elements: int, repeats: int, device: str, rounds: int = 2) -> dict[str, list[float]]:
+    """Part 3: each tree's send, receive and fingerprint, in processes of their own, alternated."""
+    new_src = Path(__file__).resolve().parents[1] / "src"
+    out: dict[str, list[float]] = {}
+    for r in range(rounds):
+        for name, src in (("old", old_src), ("new", new_src))[::1 if r % 2 == 0 else -1]:
+            env = {**os.environ, "PYTHONPATH": str(src.resolve())}
+            res = subprocess.run([sys.executable, "-c", _TRANSFER, str(elements), device, str(repeats)], env=env,
+                                 capture_output=True, text=True, check=True)
+            for k, v in json.loads(res.stdout.strip().splitlines()[-1]).items():
+                out.setdefault(f"{name} {k}", []).extend(v)
+    return dict(sorted(out.items(), key=lambda kv: (kv[0].split()[1], kv[0])))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--old", type=Path, required=True, help="the old tree's src folder")
@@ -111,9 +161,13 @@ def main() -> None:
     ap.add_argument("--elements", type=int, default=1 << 26)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--parts", default="stops,compare,transfer", help="which of the three parts to measure")
     a = ap.parse_args()
+    parts = set(a.parts.split(","))
     nproc = sum(1 for p in Path("/proc").iterdir() if p.name.isdigit())
-    rows = {**stop_continue(a.cycles), **compares(a.old, a.elements, a.repeats, a.device)}
+    rows = {**(stop_continue(a.cycles) if "stops" in parts else {}),
+            **(compares(a.old, a.elements, a.repeats, a.device) if "compare" in parts else {}),
+            **(transfers(a.old, a.elements, a.repeats, a.device) if "transfer" in parts else {})}
     print(f"{nproc} processes in /proc; load {os.getloadavg()[0]:.1f}; {a.elements} elements on {a.device}\n")
     print("| what | n | median ms | min ms | max ms |\n|---|---|---|---|---|")
     for name, v in rows.items():

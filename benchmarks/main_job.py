@@ -2,6 +2,7 @@
 
     git archive a47e2b9 src | tar -x -C /tmp/old     # the tree issue 16 was filed against
     PYTHONPATH=src python benchmarks/main_job.py --old /tmp/old/src --rounds 3 --out OUT
+    # two trees neither of which is this checkout: --old A/src --new B/src
 
 `python3 quickstart.py run` is `kernelswarm run` with its defaults inside the quick start's
 environment; each round runs exactly that once per tree (the order alternating round by round),
@@ -70,8 +71,8 @@ def _evaluations(db: Path) -> list[dict]:
 
 def _table(rows: list[dict]) -> str:
     lines = [("| path | runs | wall s (each) | median wall s | load (start) | evaluations | eval wall summed s |"
-              " timing summed s | verdicts |"),
-             "|---|---|---|---|---|---|---|---|---|"]
+              " timing summed s | trials + checks + collect summed s | verdicts |"),
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for path in ("old", "new"):
         rs = [r for r in rows if r["path"] == path]
         if not rs:
@@ -82,26 +83,30 @@ def _table(rows: list[dict]) -> str:
         verdicts: dict[str, int] = {}
         for e in evs:
             verdicts[e["verdict"]] = verdicts.get(e["verdict"], 0) + 1
-        timing = statistics.median(sum(e["phases_s"].get("timing", 0.0) for e in r["evaluations"]) for r in rs)
+        timing = statistics.median(sum((e["phases_s"] or {}).get("timing", 0.0) for e in r["evaluations"]) for r in rs)
         ev_wall = statistics.median(sum(e["wall_s"] for e in r["evaluations"]) for r in rs)
+        fixed = statistics.median(sum(sum((e["phases_s"] or {}).get(k, 0.0) for k in ("trials", "check", "collect"))
+                                      for e in r["evaluations"]) for r in rs)
         lines.append(f"| {path} | {len(rs)} | {', '.join(f'{w:.0f}' for w in walls)} | {statistics.median(walls):.0f} | "
                      f"{', '.join(f'{x:.1f}' for x in loads)} | {len(evs) / len(rs):.0f} | {ev_wall:.0f} | "
-                     f"{timing:.0f} | {', '.join(f'{k} {v}' for k, v in sorted(verdicts.items()))} |")
+                     f"{timing:.0f} | {fixed:.0f} | {', '.join(f'{k} {v}' for k, v in sorted(verdicts.items()))} |")
     return "\n".join(lines)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--old", type=Path, required=True, help="the old tree's src folder")
+    ap.add_argument("--new", type=Path, default=ROOT / "src", help="the new tree's src folder (default: this one's)")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--paths", default="old,new", help="which trees, in the first round's order")
     ap.add_argument("--timeout", type=float, default=1800.0, help="seconds per main job")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
-    if not (args.old / "kernelswarm").is_dir():
-        print(f"--old {args.old}: no kernelswarm package there", file=sys.stderr)
-        sys.exit(2)
-    trees = {"old": args.old.resolve(), "new": ROOT / "src"}
+    for flag, tree in (("--old", args.old), ("--new", args.new)):
+        if not (tree / "kernelswarm").is_dir():
+            print(f"{flag} {tree}: no kernelswarm package there", file=sys.stderr)
+            sys.exit(2)
+    trees = {"old": args.old.resolve(), "new": args.new.resolve()}
     order = [p for p in args.paths.split(",") if p]
     if not order or any(p not in trees for p in order):
         print(f"--paths {args.paths}: a comma list of old, new", file=sys.stderr)
