@@ -93,6 +93,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--out", type=Path)
     ap.add_argument("--limit", type=float, default=None, help="seconds at most for each process (one tree, one round)")
+    ap.add_argument("--fresh-counts", action="store_true",
+                    help="remove the cached FLOP and byte counts (work.json) before each process: every tree counts "
+                         "each problem's work itself, as a first evaluation of it does (the peaks stay cached)")
     args = ap.parse_args()
     if not (args.old / "kernelswarm").is_dir():
         print(f"--old {args.old}: no kernelswarm package there", file=sys.stderr)
@@ -103,6 +106,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ks-eval-wall-") as locks:
         for r in range(args.rounds):
             for path in (("old", "new") if r % 2 == 0 else ("new", "old")):
+                if args.fresh_counts:
+                    cache = Path(os.environ.get("KERNELSWARM_CACHE") or Path.home() / ".cache" / "kernelswarm")
+                    (cache / "work.json").unlink(missing_ok=True)
                 for i, row in enumerate(_run(trees[path], args.device, problems, locks, args.limit)):
                     row.update(path=path, round=r, warm=i > 0 or len(problems.split(",")) == 1)
                     rows.append(row)
