@@ -8,12 +8,13 @@
 #   bash scripts/gpu_batch.sh copies OUT  # copies of the reference on 20 bundled problems (issue 13: each interval must hold 1)
 #   bash scripts/gpu_batch.sh ab OUT      # matmul_big's copy, KERNELSWARM_FLUSH_SYMMETRIC 0 and 1 alternately (AB rounds)
 #   bash scripts/gpu_batch.sh judged OUT  # ViT-B/16 and timm's ResNet-18, each assembled model judged end to end (~270 s)
+#   bash scripts/gpu_batch.sh vouch OUT   # an honest 2x of a short call, matmul_big's copy, timing cheats: the vouch with and without the bursts (~250 s)
 # Each step has its own limit (seconds, environment: T_TESTS,
-# T_NOISE, T_TRAIN, T_MODELS, T_E2E, T_JUDGED); a step that runs out writes what it had. Logs and tables go to OUT.
+# T_NOISE, T_TRAIN, T_MODELS, T_E2E, T_JUDGED, T_VOUCH); a step that runs out writes what it had. Logs and tables go to OUT.
 # Without pydantic on the machine, carry its wheels in .whl/ (see docs/benchmarks.md).
 set -u
-what=${1:?usage: scripts/gpu_batch.sh tests|bench|models|train|e2e|copies|ab|judged OUT}
-out=${2:?usage: scripts/gpu_batch.sh tests|bench|models|train|e2e|copies|ab|judged OUT}
+what=${1:?usage: scripts/gpu_batch.sh tests|bench|models|train|e2e|copies|ab|judged|vouch OUT}
+out=${2:?usage: scripts/gpu_batch.sh tests|bench|models|train|e2e|copies|ab|judged|vouch OUT}
 if [ -d .whl ] && ! python3 -c "import pydantic" 2>/dev/null; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
   export PYTHONPATH="/tmp/site${PYTHONPATH:+:$PYTHONPATH}"
@@ -125,6 +126,13 @@ case "$what" in
       --top "${TOP:-1,1}" --min-share "${MIN_SHARE:-0.05}" --jobs "${JOBS:-3}" \
       --assemble-accepted "${ASSEMBLE_ACCEPTED-vit,timm_resnet18}" --timeout "${TIMEOUT:-120}" \
       --total $(( ${T_JUDGED:-300} - 10 )) --device "${DEVICE:-cuda}" --size "${SIZE:-full}" --out "$out"
+    ;;
+  vouch)
+    # Issue 13 (session 15): each evaluation's speedup as the per-call clock alone vouches for it
+    # (old) and with the bursts (new), from the same measurements; no evaluation starts after
+    # T_VOUCH-100 s. CASES: benchmarks/burst_vouch.py's names. The table is OUT/vouch.log.
+    step "$out/vouch.log" "${T_VOUCH:-250}" python3 benchmarks/burst_vouch.py --device cuda --rounds "${ROUNDS:-1}" \
+      ${CASES:+--cases "$CASES"} --budget $(( ${T_VOUCH:-250} - 100 ))
     ;;
   train)
     step "$out/train.log" "${T_TRAIN:-540}" python3 benchmarks/train_builtin.py --out "$out" --device "${DEVICE:-cuda}" \

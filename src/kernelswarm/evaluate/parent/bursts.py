@@ -8,7 +8,7 @@ import os
 import random
 import time
 
-from kernelswarm.evaluate.parent import wallclock
+from kernelswarm.evaluate.parent import burstvouch, wallclock
 from kernelswarm.evaluate.parent.candidate_timing import (
     POOL_SIZE,
     CandidateTiming,
@@ -28,6 +28,7 @@ from kernelswarm.evaluate.parent.request_order import (
 )
 from kernelswarm.evaluate.parent.timed_loop import BURST_TIME_LEFT
 from kernelswarm.evaluate.parent.windows import confirm_charges
+from kernelswarm.evaluate.wire.chain import chained_keys
 
 # Bursts (see burst_check): BURSTS bursts of calls (each waited for), each burst about BURST_MS of
 # claimed work, within BURST_CALLS calls; of all their calls, BURST_CHECKED chosen after they
@@ -69,6 +70,7 @@ def burst_check(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
     rng = random.SystemRandom()
     ref_med = wallclock.median(result.ref_times) if result.ref_times else 0.0
     walls: list[float] = []
+    cand_walls: list[float] = []  # the candidate's, at least their CPU time over the allowed threads (burstvouch)
     null_walls: list[float] = []
     inflation: list[float] = []  # per round: the reference's burst calls over its lone calls
     ref_walls: list[float] = []  # per round: the reference's burst of as many calls as the candidate's
@@ -100,9 +102,13 @@ def burst_check(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
             if candidate_settles(o.device):
                 worker.call({"op": "settle"}, deadline=deadline)
             flush_outside(worker, fl, deadline)
+            cpu_before = worker.cpu_ms() if result.cpu_threads else -1.0
             reply = worker.call({"op": "time_burst", "calls": calls, "project_seed": project_seed, "flush": flush},
                                 deadline=deadline)[0]
+            cpu = worker.cpu_ms() - cpu_before if cpu_before >= 0 else 0.0
         walls.append(net_ms(worker))
+        # For the bursts' vouch only: at least its CPU time over the threads it may use.
+        cand_walls.append(max(walls[-1], cpu / result.cpu_threads if result.cpu_threads else 0.0))
         fps = reply.get("fingerprints")
         if not isinstance(fps, list) or len(fps) != n:
             return wallclock.ClaimVerdict(False, 1.0, f"burst {b}: {n} calls asked, fingerprints for "
@@ -111,8 +117,9 @@ def burst_check(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
             result.threads_left = True
         projs = reply.get("projections")
         projs = projs if isinstance(projs, list) and len(projs) == n else [None] * n
+        keys = chained_keys([key for _, key in calls], fps)  # the inputs each call was drawn from
         done.extend(CheckedCall(j, key, fp, "", project_seed + m, as_projections(p))
-                    for m, ((j, key), fp, p) in enumerate(zip(calls, fps, projs)))
+                    for m, ((j, _), key, fp, p) in enumerate(zip(calls, keys, fps, projs)))
     for k in sorted(rng.sample(range(len(done)), min(BURST_CHECKED, len(done)))):
         done[k].label = f"burst call {k}"
         result.calls.append(done[k])
@@ -135,6 +142,8 @@ def burst_check(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
         per_call = min(rounds) if LEAST_BURST_ROUND else wallclock.median(rounds)
     else:
         per_call = (min(walls) - min(null_walls)) / n
+    if ref_walls:
+        result.bursts.append(burstvouch.view(ref_med, cand_walls, ref_walls, null_walls, n))
     verdict = wallclock.judge_burst(times, per_call, n)
     if inflation and max(inflation) > 1.0:
         note = f" (bursts here ran {min(inflation):.2g}-{max(inflation):.2g}x slower than lone calls, by the reference's)"

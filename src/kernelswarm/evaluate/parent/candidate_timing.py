@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from kernelswarm.evaluate.parent import wallclock
+from kernelswarm.evaluate.parent import burstvouch, wallclock
 from kernelswarm.records import Timing
 
 POOL_SIZE = 3  # distinct base input sets; every call still gets its own perturbed contents
@@ -95,6 +95,7 @@ class CandidateTiming:
     # allows for (wallclock.vouch). None: not timed.
     resolution: wallclock.Resolution | None = None
     claimed_ms: float = 0.0  # the claimed median of that window, before any charge
+    bursts: list[burstvouch.BurstView] = field(default_factory=list)  # each burst check's view of it
     # On a CPU (cputime.py): the threads each worker may use (0: no CPU-time check), the
     # candidate's processes' CPU ms read while stopped before each timed call of this window, and
     # the clean worker's CPU ms over each paired reference call's prepare and call.

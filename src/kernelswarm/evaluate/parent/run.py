@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from kernelswarm import intervals, redact
-from kernelswarm.evaluate.parent import autogroup, baselines, judge, timing, wallclock
+from kernelswarm.evaluate.parent import autogroup, baselines, burstvouch, judge, timing, wallclock
 from kernelswarm.evaluate.worker import contain
 from kernelswarm.evaluate.parent.devicelock import NO_LOCK, DeviceLock, NoLock
 from kernelswarm.evaluate.parent.options import EvalOptions
@@ -306,6 +306,8 @@ def _intervals(ev: Evaluation, pair: tuple[Timing, Timing] | None) -> None:
 # (the behaviour before session 14), for before-and-after measurements on other devices: on a GPU
 # a short call's per-call clock may resolve less than its gain (see wallclock.vouch).
 VOUCH = os.environ.get("KERNELSWARM_VOUCH", "1") != "0"
+# KERNELSWARM_BURST_VOUCH=0: the per-call clock vouches alone (before session 15), for comparison.
+BURST_VOUCH = os.environ.get("KERNELSWARM_BURST_VOUCH", "1") != "0"
 
 
 def _vouch(st: _State, ev: Evaluation, ct: timing.CandidateTiming) -> None:
@@ -316,7 +318,9 @@ def _vouch(st: _State, ev: Evaluation, ct: timing.CandidateTiming) -> None:
     ref, cand = ev.reference, ev.candidate
     if not (ref and cand and cand.samples and ct.resolution) or not VOUCH:
         return
-    v = wallclock.vouch(ref.median_ms, ct.claimed_ms, cand.median_ms, ct.resolution)
+    bursts = burstvouch.merged(ct.bursts) if BURST_VOUCH else None
+    v = wallclock.vouch(ref.median_ms, ct.claimed_ms, cand.median_ms, ct.resolution,
+                        burstvouch.bound_ms(bursts), burstvouch.detail(bursts) if bursts else "")
     st.ok("resolution", v.detail)
     if ev.speedup_ci is not None:
         ev.speedup_ci = (min(ev.speedup_ci[0], v.vouched), ev.speedup_ci[1])

@@ -302,7 +302,11 @@ class Worker:
         on its own keyed inputs, started on an idle device and waited for, as a timed call is (so
         the burst measures the same latency the claims do, launches included), and fingerprinted
         on the device as it returns. No cache flush: there is none for a hostile worker to skip.
-        With `null`, the empty function (in the clean worker). See timing.burst_check."""
+        With `null`, the empty function (in the clean worker). See timing.burst_check.
+
+        Each call's inputs are keyed by the previous call's fingerprint as well (wire/chain.py),
+        read back as that call returns: no call can start before the one before it is done."""
+        from kernelswarm.evaluate.wire import chain
         from kernelswarm.evaluate.worker.tensors import as_outputs, fingerprint_parts, perturb, projection_parts
 
         torch = self.torch
@@ -315,12 +319,11 @@ class Worker:
         if msg.get("flush", True):  # on a CPU the clean worker's, before the request (timing.burst_check)
             self.backend.flush_cache()
         sync()
-        parts: list[Any] = []
+        fps: list[list[float]] = []
         projected: list[list[Any]] = []
-        counts: list[int] = []
         seed = int(msg.get("project_seed", 0))
         for n, (j, key) in enumerate(msg["calls"]):
-            args = perturb(self.pool[j], key)
+            args = perturb(self.pool[j], chain.chain_key(key, fps[-1]) if fps else key)
             call = None if null else self.bind(model, self.timed_seed, args, key)
             if null and self.trainer is not None:  # KS-TRAIN: an empty call draws its upstream too
                 self.trainer.upstream(key)
@@ -328,15 +331,9 @@ class Worker:
             out = as_outputs([o.clone() for o in empty] if null else call())
             sync()
             p = fingerprint_parts(out)
-            parts.extend(p)
-            counts.append(len(p))
+            fps.append(torch.stack(p).tolist() if p else [])  # the next call's key needs it now
             projected.append(projection_parts(out, seed + n))
             del out, args
-        flat = torch.stack(parts).tolist() if parts else []  # the fingerprints, read once
-        fps, at = [], 0
-        for n in counts:
-            fps.append(flat[at:at + n])
-            at += n
         return {"fingerprints": fps, "projections": [[p.tolist() for p in ps] for ps in projected],
                 "python_threads": self.candidate_threads()}
 
