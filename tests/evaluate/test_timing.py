@@ -470,3 +470,47 @@ def test_a_burst_bound_that_not_every_round_shows_is_noise(monkeypatch):
     assert not lie.believed
     shaved = _rounds([0.27, 0.27, 0.27], 0.2, monkeypatch)  # a smaller lie, every round: charged
     assert shaved.believed and 0.27 * (1 - wallclock.RELATIVE_MARGIN) <= 0.2 * shaved.charge <= 0.27
+
+
+class SpikedClean(FakeClean):
+    """The clean worker whose reference bursts load hit in some rounds: `ref_round_ms` a call
+    more than its empty calls in each round, in turn."""
+
+    def __init__(self, ref_round_ms: list[float]) -> None:
+        super().__init__(0.05, ref_round_ms[0])
+        self.ref_round = ref_round_ms
+        self.ref_bursts = 0
+
+    def call(self, msg, blob=b"", deadline=None):
+        if msg["op"] == "time_burst" and not msg.get("null"):
+            self.ref_warm_ms = self.ref_round[self.ref_bursts % len(self.ref_round)]
+            self.ref_bursts += 1
+        return super().call(msg, blob, deadline)
+
+
+def _noisy_rounds(cand_round_ms: list[float], ref_round_ms: list[float], claimed_ms: float, monkeypatch):
+    monkeypatch.setattr(bursts, "LEAST_BURST_ROUND", True)
+    o = EvalOptions.for_device("cpu")
+    result = timing.CandidateTiming(Timing.from_samples([claimed_ms]), ref_times=[0.27] * 40)
+    return timing.burst_check(SpikedWorker([0.05 + x for x in cand_round_ms]), SpikedClean(ref_round_ms), o,
+                              time.monotonic() + o.timeout_s, result, [claimed_ms] * 40, claimed_ms)
+
+
+def test_the_least_rounds_relative_bound_allows_the_clean_workers_own_burst_spread(monkeypatch):
+    """Session 15: a copy of softmax_rows (a 0.29 ms call, claims equal to the reference's) was
+    charged to 0.22x at load 4-6 because its burst was the slower of the pair in each of three
+    rounds (+1.08 ms a call at least), while burst rounds there varied by hundreds of ms. The
+    clean worker's own bursts of the same calls varied by 1.2 ms a call here: a least difference
+    below that is noise, not a lie."""
+    ref_rounds = [0.27, 1.5, 0.6]  # the reference's own bursts, load on its second round
+    copy = _noisy_rounds([0.9, 2.0, 1.2], ref_rounds, 0.27, monkeypatch)  # each round 0.5-0.63 ms slower
+    assert copy.believed and copy.charge == 1.0, copy.detail
+    # Without the clean worker's spread (as before) the same rounds charged the copy 2.6x.
+    relative = wallclock.judge_relative([0.27] * 40, 0.27, [min(c - r for c, r in zip([0.9, 2.0, 1.2], ref_rounds))])
+    assert relative.charge > 2.5
+    # A lie is rejected as before: the spread softens charges, not a rejection.
+    liar = _noisy_rounds([1.08, 1.08, 1.08], [0.27, 0.3, 0.27], 0.27, monkeypatch)  # 4x its claims
+    assert not liar.believed, liar.detail
+    # Where the clean worker's own bursts agree, a lie beyond the margin is charged as before.
+    shaved = _noisy_rounds([0.27, 0.27, 0.27], [0.27, 0.27, 0.27], 0.2, monkeypatch)
+    assert shaved.believed and 0.27 * (1 - wallclock.RELATIVE_MARGIN) <= 0.2 * shaved.charge <= 0.27
