@@ -58,3 +58,25 @@ def test_work_outside_the_claims_is_charged_beyond_the_references() -> None:
     spiky = cputime.judge([1.4] * 18 + [9.0] * 2, [1.0] * 20, ref_cpu, ref_claims, threads=1)
     assert spiky is not None and spiky.charge_ms == 0.0
     assert cputime.judge([1.0, 1.0], [1.0, 1.0], ref_cpu, ref_claims, threads=1) is None
+
+
+def test_a_stops_cost_counts_the_wake_up_until_the_threads_sleep_again() -> None:
+    """Session 15: measured back to back, a continue's work that took longer than 2 ms (threads
+    woken with cold caches, waiting for a core at load 10) was left out of the stop cost and charged
+    to honest copies as their own work. Here a continue costs the process 5 ms of CPU (its handler):
+    the stop cost must count it."""
+    child = subprocess.Popen([sys.executable, "-c",
+                              "import signal, sys, time\n"
+                              "def woken(*_):\n"
+                              "    end = time.thread_time() + 0.005\n"
+                              "    while time.thread_time() < end: pass\n"
+                              "signal.signal(signal.SIGCONT, woken)\n"
+                              "print('ready', flush=True)\n"
+                              "time.sleep(600)\n"], stdout=subprocess.PIPE)
+    try:
+        assert child.stdout.readline().strip() == b"ready"
+        cost = cputime.stop_cost_ms(child.pid, pairs=4)
+        assert 4.0 <= cost < 50.0, cost
+    finally:
+        child.kill()
+        child.wait()

@@ -74,13 +74,43 @@ def _state(pid: int) -> str:
         return ""
 
 
-def stop_cost_ms(pid: int, pairs: int = 8) -> float:
+def _threads_settled(pid: int) -> bool:
+    """Whether every thread of `pid` is asleep or stopped again (or the process is gone)."""
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return True
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat", "rb") as f:
+                state = f.read().rsplit(b")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state not in (b"S", b"D", b"T", b"t", b"I"):
+            return False
+    return True
+
+
+# A stop's hold: how long a measured stop lasts (a candidate's worker stays stopped for a flush or
+# the reference's call meanwhile, while other processes run), and the longest wait for its threads
+# to go back to sleep after each continue.
+STOP_HOLD_S, STOP_SETTLE_S = 0.01, 0.2
+
+
+def stop_cost_ms(pid: int, pairs: int = 8, hold_s: float = STOP_HOLD_S) -> float:
     """CPU ms one stop and continue (SIGSTOP, SIGCONT) costs process `pid` (a clean worker, idle):
     every one of its threads is woken twice, 50-60 us here for an idle torch process. A candidate's
     worker is stopped and continued two or three times between its timed calls, the reference's
     not at all while its CPU time is read, so this much per stop is the candidate's due (on this
     2-core CPU, 0.2-0.4 ms per call: an honest copy of relu_linear was charged to 0.56-0.64x
-    before it was counted)."""
+    before it was counted).
+
+    Each stop is held `hold_s` and each continue waits for the threads to sleep again, as the
+    candidate's are: its stops last milliseconds while others run, and a thread woken then runs
+    with cold caches and may wait for a core before its wake-up is done. Measured back to back
+    with a fixed 2 ms at the end, the cost read 0.03-0.10 ms per stop at load 10 on this CPU,
+    held 0.16-0.21 ms (session 15): honest copies of softmax_rows were charged the difference,
+    0.12-0.19 ms a call, and measured 0.55-0.69x."""
     import signal
 
     before = process_cpu_ns(pid)
@@ -89,7 +119,12 @@ def stop_cost_ms(pid: int, pairs: int = 8) -> float:
         end = time.monotonic() + 1.0
         while _state(pid) not in ("T", "t", "") and time.monotonic() < end:
             time.sleep(0.0002)
+        time.sleep(hold_s)
         os.kill(pid, signal.SIGCONT)
+        end = time.monotonic() + STOP_SETTLE_S
+        time.sleep(0.0005)
+        while not _threads_settled(pid) and time.monotonic() < end:
+            time.sleep(0.0005)
     time.sleep(0.002)  # its threads woken and back asleep
     after = process_cpu_ns(pid)
     return max(0.0, (after - before) / 1e6 / pairs) if before >= 0 and after >= 0 else 0.0

@@ -76,7 +76,8 @@ def timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dead
     prepares: list[float] = []  # the candidate's `prepare` requests' ms
     result.cpu_marks, result.ref_cpu, result.stop_marks = [], [], []  # this window's
     if result.cpu_threads and fl is not clean:
-        result.stop_ms = cputime.stop_cost_ms(clean.proc.pid)
+        with worker.stopped():  # nothing of the candidate's may make the clean worker's wake-ups dearer
+            result.stop_ms = cputime.stop_cost_ms(clean.proc.pid)
     keep_slot: int | None = None  # the slot the last call's outputs go to, sent with the next request
 
     after_null = False
