@@ -118,6 +118,17 @@ PRELUDE = "import os\nimport torch\nimport torch.nn.functional as F\n"
     ("from os import posix_spawn", "posix_spawn"),
     ("from os import system as run\nrun('true')", "import os.system"),
     ("f = self.forward.__globals__", "__globals__"),
+    # adv15: a module passed as `self`, and the standard library's importers by computed name.
+    ("def f(self, n):\n    return getattr(self, n)\ns = f(torch, 's' + 'ys')", "getattr(self, ...)"),
+    ("def f(self, i):\n    return getattr(self, f's{i}')", "getattr(self, ...)"),
+    ("def f(self, i):\n    return getattr(self, '_' + i)", "getattr(self, ...)"),
+    ("import pkgutil\ng = pkgutil.resolve_name('g' + 'c')", "import pkgutil"),
+    ("import pydoc\ng = pydoc.locate('g' + 'c')", "import pydoc"),
+    ("import timeit\ntimeit.timeit('import gc', number=1)", "import timeit"),
+    ("import runpy", "import runpy"),
+    ("from unittest import mock\nmock.patch('time.perf_counter').start()", "import unittest"),
+    ("import asyncio\nasyncio.create_subprocess_exec('sh')", "create_subprocess_exec"),
+    ("m = torch._utils._import_dotted_name('g' + 'c')", "_import_dotted_name"),
 ])
 def test_banned_constructs_are_named(snippet, what):
     findings = screen_source(PRELUDE + snippet + "\n")
@@ -147,6 +158,8 @@ def test_tf32_switch_fails_under_fp32_and_names_the_precision_flag(snippet):
     "import tempfile\nfolder = tempfile.mkdtemp()\nopen(os.path.join(folder, 'k.cu'), 'w').write('')",
     "x = getattr(F, 'relu')",
     "def f(self, i):\n    return getattr(self, f'conv{i}')",
+    "def f(self, i):\n    return getattr(self, 'layer' + str(i))",
+    "def f(self, i):\n    return getattr(self, 'block_{}'.format(i))",
     "x = torch.random.fork_rng",
     "vars = [1, 2]\ntotal = sum(v for v in vars)",
     "def f(compile=True):\n    return compile",

@@ -78,6 +78,19 @@ _BANNED_IMPORTS = {
     "http": _NET,
     "requests": _NET,
     "random": "a kernel is deterministic",
+    # Imports and code by a name or text computed at run time (adv15: `pkgutil.resolve_name("g" +
+    # "c")`, `pydoc.locate`; timeit, code and runpy run statements given as text; mock patches any
+    # object by its dotted name; pty starts processes).
+    "pydoc": "dynamic imports hide what the candidate loads",
+    "pkgutil": "dynamic imports hide what the candidate loads",
+    "runpy": "dynamic code hides what runs",
+    "code": "dynamic code hides what runs",
+    "codeop": "dynamic code hides what runs",
+    "timeit": "dynamic code hides what runs",
+    "zipimport": "dynamic imports hide what the candidate loads",
+    "imp": "dynamic imports hide what the candidate loads",
+    "unittest": "patching objects by name can alter the evaluator",
+    "pty": _PROCS,
 }
 
 # Attribute names that are a red flag whoever owns them.
@@ -100,6 +113,9 @@ _BANNED_ATTRS = {
     "_exit": "exiting early can forge a result",
     "execv": "replacing the process", "execve": "replacing the process",
     "spawnv": _PROCS, "spawnl": _PROCS,
+    "create_subprocess_exec": _PROCS, "create_subprocess_shell": _PROCS,
+    "_import_dotted_name": "dynamic imports hide what the candidate loads",
+    "resolve_name": "dynamic imports hide what the candidate loads",
     "manual_seed": _SEED, "manual_seed_all": _SEED, "set_rng_state": _SEED, "get_rng_state": _SEED,
     "initial_seed": _SEED,
     "sys": _BANNED_ANYWHERE["sys"],
@@ -247,6 +263,27 @@ def _constant_str(node: ast.AST) -> str | None:
     return None
 
 
+def _constant_prefix(node: ast.AST) -> str:
+    """The constant text a computed string starts with (`f"conv{i}"`, `"layer" + str(i)`)."""
+    if isinstance(node, ast.JoinedStr) and node.values and isinstance(node.values[0], ast.Constant):
+        return str(node.values[0].value)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mod)):
+        return _constant_str(node.left) or _constant_prefix(node.left)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format":
+        return _constant_prefix(node.func.value) if not isinstance(node.func.value, ast.Constant) \
+            else str(node.func.value.value).split("{", 1)[0]
+    return ""
+
+
+def _harmless_prefix(prefix: str) -> bool:
+    """A constant start no banned name shares: nothing banned can be reached behind it."""
+    if not prefix or prefix.startswith("_"):
+        return False
+    banned = (set(_BANNED_IMPORTS) | set(_BANNED_ATTRS) | set(_PRECISION_ATTRS) | _OS_CALLS | set(_BANNED_BUILTINS)
+              | _SEEDERS | {"load", "environ", "getattr"})
+    return not any(b.startswith(prefix) for b in banned)
+
+
 class _Screen(ast.NodeVisitor):
     def __init__(self, names: dict[str, str], allow_tf32: bool, bound: set[str]) -> None:
         self.names = names
@@ -300,8 +337,12 @@ class _Screen(ast.NodeVisitor):
         owner_text = ast.unparse(owner)
         if name is None:
             # `getattr(self, f"conv{i}")` is how modules reach numbered layers; anything else
-            # looked up by a computed name could be any attribute of any module.
-            if not (isinstance(owner, ast.Name) and owner.id == "self"):
+            # looked up by a computed name could be any attribute of any module. `self` is only a
+            # parameter's name: a function called with a module as `self` reached any of its
+            # attributes (cheat/screen_self_getattr), so the name must start with a constant that
+            # begins no banned name (`conv` can reach `conv1`, never `sys`).
+            prefix = _constant_prefix(node.args[1])
+            if not (isinstance(owner, ast.Name) and owner.id == "self" and _harmless_prefix(prefix)):
                 self.flag(node, f"getattr({owner_text}, ...)", "looking up attributes by a computed name hides what is reached")
             return
         dotted, what = _resolve(node, self.names), f"getattr({owner_text}, {name!r})"
