@@ -38,6 +38,8 @@ _DEFAULT_STRESS = (1e-2, 1e2)
 # one element (a candidate stable only when `|x[0, 0]|` is large passes it); a mixed one does not:
 # probing k elements misses the large ones with probability (1 - MIXED_SHARE)**k per trial.
 MIXED_TRIALS, MIXED_SHARE = 2, 1.0 / 32
+# ...and once with each slice of the first dimension scaled by its own factor between the two, so
+# that magnitudes between the scales are met too (stress graded: cheat/mid_scale_softmax).
 _SECOND_POISON = 1234.5  # the determinism re-run poisons with a finite value instead of NaN
 
 
@@ -369,6 +371,8 @@ def _candidate_on_device(st: _State, cand: WorkerProcess, ref: WorkerProcess, fl
         mixed = [scales[0], scales[1], MIXED_SHARE]
         plan += [(f"stress mixed {k} (x{scales[0]:g} and x{scales[1]:g} on {MIXED_SHARE:.3g} of the elements each)",
                   {"input_seed": _seed(), "weight_seed": w_b, "scale": 1.0, "mixed": mixed}) for k in range(MIXED_TRIALS)]
+        plan.append((f"stress graded (each row scaled between x{scales[0]:g} and x{scales[1]:g})",
+                     {"input_seed": _seed(), "weight_seed": w_b, "scale": 1.0, "graded": list(scales)}))
     _trials(st, cand, spec, plan)
     st.ok("output", "plain tensors of their own storage, inputs unchanged")
     st.phases["trials"] = time.monotonic() - t

@@ -141,7 +141,8 @@ class Worker:
 
         try:
             model = self.model(msg["weight_seed"])
-            inputs = make_inputs(self.problem, msg["input_seed"], self.device, msg.get("scale", 1.0), msg.get("mixed"))
+            inputs = make_inputs(self.problem, msg["input_seed"], self.device, msg.get("scale", 1.0), msg.get("mixed"),
+                                 msg.get("graded"))
             before = fingerprint(inputs)
             given = clone_inputs(inputs)
             if self.trainer is not None:  # KS-TRAIN

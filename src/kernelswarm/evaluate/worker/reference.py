@@ -59,7 +59,8 @@ class ReferenceWorker(Worker):
             base = make_inputs(self.problem, msg["pool_seed"], self.device)
             inputs = perturb(base, msg["key"])
         else:
-            inputs = make_inputs(self.problem, msg["input_seed"], self.device, msg.get("scale", 1.0), msg.get("mixed"))
+            inputs = make_inputs(self.problem, msg["input_seed"], self.device, msg.get("scale", 1.0), msg.get("mixed"),
+                                 msg.get("graded"))
         try:
             # On the device at once: compared there, and fingerprinted there as at return, not on
             # the host (a CPU's float64 sums are the slow part of a fingerprint: tensors._host_sums).

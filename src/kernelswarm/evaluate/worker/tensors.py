@@ -30,13 +30,19 @@ def seed_all(seed: int) -> None:
 
 
 def make_inputs(module: Any, seed: int, device: torch.device, scale: float = 1.0,
-                mixed: list[float] | tuple[float, float, float] | None = None) -> list[Any]:
+                mixed: list[float] | tuple[float, float, float] | None = None,
+                graded: list[float] | tuple[float, float] | None = None) -> list[Any]:
     """The problem's get_inputs() under `seed`, floating tensors scaled, moved to `device`.
 
     `mixed` = (small, large, share): each floating element independently, from a generator seeded
     by `seed`, is scaled by `large` with probability `share`, by `small` with the same probability,
     and left as drawn otherwise. One element then says nothing about any other: a candidate that
-    inspects a few elements to guess whether it is being stress-tested guesses wrong."""
+    inspects a few elements to guess whether it is being stress-tested guesses wrong.
+
+    `graded` = (small, large): each slice along the first dimension scaled by its own factor drawn
+    log-uniformly between them, so that one trial meets every magnitude in between (a softmax
+    wrong only where a row's max lies between 88 and 200 passed the x1, x100 and mixed trials:
+    cheat/mid_scale_softmax)."""
     seed_all(seed)
     # Created on the device directly (torch.randn on a GPU is far faster than on the host for
     # large inputs); both workers do the same, so both draw identical values from the seed.
@@ -50,6 +56,8 @@ def make_inputs(module: Any, seed: int, device: torch.device, scale: float = 1.0
             x = x.to(device)
             if x.is_floating_point() and mixed is not None:
                 x = x * _mixed_factors(x, seed, i, mixed)
+            if x.is_floating_point() and graded is not None and x.dim() > 0:
+                x = x * _graded_factors(x, seed, i, graded)
         out.append(x)
     return out
 
@@ -62,6 +70,15 @@ def _mixed_factors(x: torch.Tensor, seed: int, i: int, mixed: list[float] | tupl
     ones = torch.ones((), dtype=x.dtype, device=x.device)
     f = torch.where(u < share, ones * large, ones)
     return torch.where(u > 1.0 - share, ones * small, f)
+
+
+def _graded_factors(x: torch.Tensor, seed: int, i: int, graded: list[float] | tuple[float, float]) -> torch.Tensor:
+    small, large = (float(v) for v in graded)
+    gen = torch.Generator(device=x.device)
+    gen.manual_seed((seed * 7907 + 37 * i + 23) % (2**63))
+    u = torch.rand((x.shape[0],) + (1,) * (x.dim() - 1), generator=gen, device=x.device, dtype=torch.float64)
+    logs = math.log10(small) + u * (math.log10(large) - math.log10(small))
+    return torch.pow(10.0, logs).to(x.dtype)
 
 
 def perturb(inputs: list[Any], key: int) -> list[Any]:
