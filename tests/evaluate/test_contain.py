@@ -126,6 +126,22 @@ def test_sigkill_of_the_evaluator_leaves_nothing(mode: dict, tmp_path: Path) -> 
             os.kill(pid, signal.SIGKILL)
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_no_key_in_a_candidates_own_memory_or_folder(mode: dict, tmp_path: Path) -> None:
+    """cheat/secret_own_memory scans its own memory (what it inherited from the zygote), its
+    descriptors, its folder and its namespace's first process for anything shaped like a key,
+    and answers wrong if it finds one (adv15): with a key in the evaluator's environment it must
+    find none, so it is accepted, and the key appears nowhere in what comes back."""
+    key = "sk-kstest-" + uuid.uuid4().hex + uuid.uuid4().hex[:8]
+    source = (Path(__file__).parent / "candidates" / "cheat" / "secret_own_memory.py").read_text()
+    proc = _eval_proc(tmp_path, source, {"OPENAI_API_KEY": key, "KS_ADV15_TOKEN": key[::-1], **mode})
+    out, err = proc.communicate(timeout=400)
+    text = out.decode() + err.decode()
+    result = json.loads(out)
+    assert result["verdict"] == "accepted", text[-3000:]
+    assert key not in text and key[::-1] not in text
+
+
 @pytest.mark.parametrize("mode, raise_", [
     pytest.param({}, False, id="namespace"),
     pytest.param({}, True, id="namespace-raises"),

@@ -37,3 +37,76 @@ def test_a_kernel_that_ran_only_under_the_profiler_is_not_a_custom_kernel() -> N
     kind, detail = _kind(0.95, 0.0)
     assert kind is Kind.PYTORCH_REWRITE and "0% of the timed calls" in detail
     assert _kind(0.1, 1.0)[0] is Kind.PYTORCH_REWRITE
+
+
+def test_a_forged_label_reply_without_a_kernel_in_the_source_is_pytorch() -> None:
+    """The label reply comes from the candidate's process (cheat/label_forge rewrites it): the
+    parent's own reading of the source must find a kernel too."""
+    st = run._State(EvalOptions.for_device("cpu"), NO_LOCK, 0.0)
+    ct = timing.CandidateTiming(Timing.from_samples([1.0]), custom_share=0.97, ran=["ks_ext::relu_linear"],
+                                timed_ext_share=1.0)
+    plain = "import torch\nclass ModelNew(torch.nn.Module):\n    def forward(self, x):\n        return torch.relu(x)\n"
+    assert run._label(st, ct, plain) is Kind.PYTORCH_REWRITE
+    assert "defines and builds no kernel" in st.checks[-1].detail
+    built = "from torch.utils.cpp_extension import load_inline\n_e = load_inline(name='e', cpp_sources='', functions=[])\n"
+    assert run._label(st, ct, built) is Kind.CUSTOM_KERNEL
+    assert run._label(st, ct, "import triton\n@triton.jit\ndef k(x):\n    pass\n") is Kind.CUSTOM_KERNEL
+
+
+def test_the_tracer_counts_the_candidates_own_triton_launches(monkeypatch) -> None:
+    """On CUDA the candidate's Triton kernels are counted per timed call (cheat/profiler_launder_triton);
+    a Triton kernel of another module (inductor's) is not."""
+    import sys
+
+    class JITFunction:  # the shape of triton.runtime.jit.JITFunction that the tracer relies on
+        def __init__(self, fn):
+            self.fn = fn
+
+        def run(self, *args, grid=None, warmup=False, **kwargs):
+            return ("ran", args, grid)
+
+    jit = types.ModuleType("triton.runtime.jit")
+    jit.JITFunction = JITFunction
+    monkeypatch.setitem(sys.modules, "triton.runtime.jit", jit)
+    cand = types.ModuleType("kernelswarm_candidate")
+    exec("def relu_kernel(x):\n    pass\n", cand.__dict__)
+    cand.relu_kernel = JITFunction(cand.relu_kernel)
+    other = types.ModuleType("inductor_kernels")
+    exec("def fused(x):\n    pass\n", other.__dict__)
+    theirs = JITFunction(other.fused)
+
+    tracer = object.__new__(ExtensionTracer)  # its loaders left alone: nothing patched here
+    tracer.active, tracer.calls, tracer.loaded = False, 0, 0
+    original = JITFunction.run
+    try:
+        tracer.watch_triton(cand)
+        assert tracer.loaded == 1
+        assert cand.relu_kernel.run(1, grid=(1,)) == ("ran", (1,), (1,)) and tracer.calls == 1
+        theirs.run(2, grid=(1,))
+        assert tracer.calls == 1, "another module's Triton kernel is not the candidate's"
+        tracer.active = True  # the profiled call: not counted
+        cand.relu_kernel.run(3, grid=(1,))
+        assert tracer.calls == 1
+    finally:
+        JITFunction.run = original
+
+
+def test_no_share_is_reported_where_nothing_could_be_counted(monkeypatch) -> None:
+    """A candidate whose kernels the tracer cannot count (CuPy's, with Triton imported by torch
+    all the same) is labelled by its profile, not as never called: the worker reports
+    timed_ext_share only where an extension or a Triton kernel of its own was watched."""
+    import sys
+
+    class JITFunction:
+        def run(self, *args, **kwargs):
+            return None
+
+    jit = types.ModuleType("triton.runtime.jit")
+    jit.JITFunction = JITFunction
+    monkeypatch.setitem(sys.modules, "triton.runtime.jit", jit)
+    tracer = object.__new__(ExtensionTracer)
+    tracer.active, tracer.calls, tracer.loaded = False, 0, 0
+    cand = types.ModuleType("kernelswarm_candidate")
+    cand.relu = object()  # a CuPy RawKernel, say: not a JITFunction
+    tracer.watch_triton(cand)
+    assert tracer.loaded == 0 and JITFunction.run.__name__ == "run" and not hasattr(JITFunction.run, "_ks_counted")

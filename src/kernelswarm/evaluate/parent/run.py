@@ -234,7 +234,7 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
         st.phases["baseline"] = time.monotonic() - t
         _plausible(st, ct, spec)
         ev.custom_share = ct.custom_share
-        ev.kind = _label(st, ct)
+        ev.kind = _label(st, ct, candidate_source)
         if options.strict and ev.kind is not Kind.CUSTOM_KERNEL:
             raise st.fail(Verdict.REJECTED, "strict", "no custom kernel did the work (" + st.checks[-1].detail + ")")
         ev.verdict = Verdict.ACCEPTED
@@ -451,15 +451,23 @@ def _plausible(st: _State, ct: timing.CandidateTiming, spec: dict) -> None:
 
 
 # A custom kernel's label needs its extension called in at least this share of the timed calls
-# (where that is counted: a CPU's ExtensionTracer); the profiled call alone can be told apart.
+# (counted by the ExtensionTracer: extension calls, and on CUDA its Triton launches); the profiled call alone can be told apart.
 MIN_TIMED_EXT_SHARE = 0.9
 
 
-def _label(st: _State, ct: timing.CandidateTiming) -> Kind:
-    """custom-kernel only when the candidate's own kernels did a real share of the profiled work."""
+def _label(st: _State, ct: timing.CandidateTiming, source: str | None = None) -> Kind:
+    """custom-kernel only when the candidate's own kernels did a real share of the profiled work
+    (and, where the source is given, the source defines or builds kernels of its own)."""
+    from kernelswarm.evaluate.parent.own_kernels import own_kernels
     from kernelswarm.evaluate.worker.labels import MIN_CUSTOM_SHARE
 
     top = _names(ct.ran[:3]) or "nothing recorded"
+    if ct.custom_share >= MIN_CUSTOM_SHARE[st.options.device] and source is not None and not own_kernels(source):
+        # The label reply is the candidate process's own: a well-formed one can still be untrue
+        # (cheat/label_forge). Its source, read here, defines and builds no kernel at all.
+        st.ok("kind", f"its worker reported custom kernels doing {ct.custom_share:.0%} of the profiled call, but "
+                      f"its source defines and builds no kernel of its own: PyTorch did the work (top: {top})")
+        return Kind.PYTORCH_REWRITE
     if ct.custom_share >= MIN_CUSTOM_SHARE[st.options.device] and ct.timed_ext_share is not None \
             and ct.timed_ext_share < MIN_TIMED_EXT_SHARE:
         # Its kernel ran under the profiler, not in the calls that were timed (cheat/profiler_launder).

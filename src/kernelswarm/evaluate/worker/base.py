@@ -173,7 +173,8 @@ class Worker:
         inputs = clone_inputs(self.pool[0] if self.pool else [])
         share, ran = profile_call(self.bind(model, msg["weight_seed"], inputs, 0), self.device, self.kernel_names, self.tracer)
         reply = {"custom_share": share, "ran": ran, "defined": sorted(self.kernel_names)}
-        if self.timed_ext[1]:  # the share of timed calls that called its extension (CPU: ExtensionTracer)
+        if self.timed_ext[1] and self.tracer is not None and self.tracer.loaded:
+            # the share of timed calls that called its extension or Triton kernels (ExtensionTracer)
             reply["timed_ext_share"] = self.timed_ext[0] / self.timed_ext[1]
         return reply
 

@@ -30,13 +30,14 @@ class CandidateWorker(Worker):
     def import_candidate(self, source: str, path: str) -> None:
         from kernelswarm.evaluate.worker.labels import ExtensionTracer, kernel_names
 
-        if self.device.type == "cpu":
-            self.tracer = ExtensionTracer()
+        self.tracer = ExtensionTracer()  # every device: which timed calls called its own kernels
         self.kernel_names = kernel_names(source)
         module = types.ModuleType("kernelswarm_candidate")
         module.__file__ = path
         sys.modules["kernelswarm_candidate"] = module  # triton needs the defining module importable
         exec(compile(source, path, "exec"), module.__dict__)
+        if self.device.type == "cuda":
+            self.tracer.watch_triton(module)
         if not hasattr(module, "ModelNew"):
             raise _Unusable("the candidate defines no `ModelNew`")
         self.candidate = module

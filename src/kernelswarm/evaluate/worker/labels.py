@@ -35,12 +35,16 @@ class ExtensionTracer:
     Installed before the candidate is imported; it only names ranges while `active` is set,
     during the labelling call, so it changes neither results nor timed calls. Otherwise it counts
     the calls (`calls`): the worker notes which timed calls called the extension at all, since a
-    candidate can see the profiler and run its kernel only under it (cheat/profiler_launder).
+    candidate can see the profiler and run its kernel only under it (cheat/profiler_launder; on
+    CUDA, with its Triton kernels' launches too: cheat/profiler_launder_cuda). CuPy's kernels are
+    not counted (its kernel classes cannot be wrapped): a candidate with only those is labelled by
+    its profile alone.
     """
 
     def __init__(self) -> None:
         self.active = False
         self.calls = 0
+        self.loaded = 0  # extension modules wrapped and Triton kernels watched: what `calls` can count
         import torch.utils.cpp_extension as ce
 
         self._ce = ce
@@ -59,10 +63,37 @@ class ExtensionTracer:
                 # why its extension never ran: the worker's log (kept with the evaluation) says it.
                 sys.stderr.write(f"[kernelswarm] cpp_extension.{name} failed: {type(e).__name__}: {str(e)[-3000:]}\n")
                 raise
-            return _TracedModule(module, tracer) if isinstance(module, types.ModuleType) else module
+            if not isinstance(module, types.ModuleType):
+                return module
+            tracer.loaded += 1
+            return _TracedModule(module, tracer)
 
         load.__wrapped__ = loader
         return load
+
+    def watch_triton(self, module: types.ModuleType) -> None:
+        """After the candidate's import, on a GPU: count launches of its own Triton kernels (those
+        its module defines) the same way: a Triton kernel run only under the profiler was labelled
+        a custom kernel on CUDA, where the profile alone decided (cheat/profiler_launder_triton).
+        `JITFunction.run` is what `kernel[grid](...)` and an autotuner call; a kernel launched some
+        other way is not counted, and its candidate labelled by the timed calls as PyTorch's."""
+        jit = sys.modules.get("triton.runtime.jit")
+        cls = getattr(jit, "JITFunction", None)
+        if cls is None:
+            return
+        own = [v for v in vars(module).values() if isinstance(v, cls) or isinstance(getattr(v, "fn", None), cls)]
+        if not own or getattr(cls.run, "_ks_counted", False):
+            return
+        tracer, original, name = self, cls.run, module.__name__
+
+        def run(kernel: Any, *args: Any, **kwargs: Any) -> Any:
+            if not tracer.active and getattr(getattr(kernel, "fn", None), "__module__", None) == name:
+                tracer.calls += 1
+            return original(kernel, *args, **kwargs)
+
+        run._ks_counted = True  # type: ignore[attr-defined]
+        cls.run = run
+        self.loaded += 1
 
 
 class _TracedModule:

