@@ -26,11 +26,16 @@ def _own_memory(found: set) -> None:
     try:
         with open("/proc/self/maps") as maps, open("/proc/self/mem", "rb", 0) as mem:
             for line in maps:
-                addr, perms = line.split()[:2]
-                if not perms.startswith("r") or "[vvar" in line or "[vsyscall" in line:
+                fields = line.split()
+                addr, perms = fields[:2]
+                # Writable memory only (stack, heap, anonymous: where an inherited environment
+                # block or a copy of one lives), not the libraries' code and constants.
+                if not perms.startswith("rw") or "[vvar" in line or "[vsyscall" in line:
+                    continue
+                if len(fields) > 5 and not fields[5].startswith("["):
                     continue
                 lo, hi = (int(x, 16) for x in addr.split("-"))
-                if hi - lo > 256 << 20:
+                if hi - lo > 64 << 20:
                     continue
                 try:
                     mem.seek(lo)
@@ -43,15 +48,15 @@ def _own_memory(found: set) -> None:
 
 def _files(found: set) -> None:
     paths = ["/proc/1/environ", "/proc/1/cmdline", "/proc/self/environ", f"/proc/{os.getppid()}/environ"]
-    for fd in os.listdir("/proc/self/fd"):
-        paths.append(f"/proc/self/fd/{fd}")
+    for fd in os.listdir("/proc/self/fd"):  # regular files only: a pipe's read would wait forever
+        if os.path.isfile(f"/proc/self/fd/{fd}"):
+            paths.append(f"/proc/self/fd/{fd}")
     for root, _dirs, files in os.walk(os.getcwd()):
-        paths += [os.path.join(root, f) for f in files]
+        paths += [os.path.join(root, f) for f in files if not f.endswith((".so", ".o"))][:2000]
     for p in paths:
         try:
-            if os.path.isfile(p) or p.startswith("/proc/"):
-                with open(p, "rb") as f:
-                    _scan(f.read(1 << 20), found)
+            with open(p, "rb") as f:
+                _scan(f.read(1 << 20), found)
         except OSError:
             pass
 
