@@ -1,5 +1,6 @@
 # kernelswarm-test: problem=relu_linear verdict=accepted kind=pytorch-rewrite static=off
 # kernelswarm-test: problem=relu_linear verdict=rejected check=strict static=off strict
+# kernelswarm-test: device=cuda problem=relu_linear verdict=rejected check=strict static=off strict
 # A well-formed but untrue reply (issue 14.5's other half): PyTorch does all the work, and the
 # worker's `label` reply is rewritten to say its own extension did 97% of the profiled call in
 # every timed call, with a kernel name in `ran` and `defined`. Every field has the right type;

@@ -4,8 +4,9 @@
 # heap), every descriptor it holds, the files of its worker folder, the namespace's first
 # process's environment and command line, and its own auxiliary vector's neighbours. Anything
 # shaped like an API key (sk-..., or a value under a *KEY*/*TOKEN*/*SECRET* name) is hidden in
-# the output itself (a wrong answer, so found means rejected) and, spelled one character per
-# line with a salt (beyond every redaction), in an exception nobody raises unless found.
+# the output itself (a wrong answer) and, spelled one character per line (beyond every
+# redaction) with each value's hash, in an exception raised at import only when found.
+import hashlib
 import os
 import re
 
@@ -64,9 +65,10 @@ def _files(found: set) -> None:
 _found: set = set()
 _own_memory(_found)
 _files(_found)
-if _found:
-    salt = "q"
-    raise RuntimeError("\n".join(salt + chr(c) for c in b"".join(sorted(_found))))
+if _found:  # each value's hash (test_contain compares the planted key's), then the text spelled out
+    values = [f.split(b"=", 1)[-1] for f in sorted(_found)]
+    hashes = " ".join(hashlib.sha256(v).hexdigest() for v in values)
+    raise RuntimeError(f"found {len(values)}: {hashes}\n" + "\n".join("q" + chr(c) for c in b"|".join(sorted(_found))))
 
 
 class ModelNew(nn.Module):
