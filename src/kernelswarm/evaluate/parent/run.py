@@ -73,6 +73,7 @@ class _State:
     # policy allowed there; timed outputs' projections are judged by them (compare.projection_allowance).
     ref_rel: float = 0.0
     allowed_norm: float = 0.0
+    work_pending: bool = False  # the reference's worker owes the floor's count (op_work)
 
     def __post_init__(self) -> None:
         self.waited_before = self.lock.waited_s()
@@ -192,12 +193,16 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
         flusher.send(init)
         try:
             ref.call(init, deadline=st.deadline)
-            spec = baselines.reference_spec(ref, {"op": "spec", "seed": _seed(), "precision": options.precision.value,
-                                                  "work_key": _work_key(problem, options.device)}, lock, st.deadline)
+            ask = {"op": "spec", "seed": _seed(), "precision": options.precision.value,
+                   "work_key": _work_key(problem, options.device), "defer_work": st.mode is not Mode.TRAIN}
+            spec = baselines.reference_spec(ref, ask, lock, st.deadline)
         except WorkerFailed as e:
             raise reference_failed(problem.path, e.message) from None
         if "train_error" in spec:  # KS-TRAIN: nothing for a backward to reach
             raise ProblemError(f"{problem.path}: training mode: {spec['train_error']}")
+        if spec.pop("work_deferred", False):  # counted while the candidate's trials run (op_work)
+            ref.send({**ask, "op": "work"})
+            st.work_pending = True
         if st.mode is not Mode.TRAIN:  # (a training candidate's frames carry gradients as well)
             # A candidate's frames carry its outputs and no more: a huge one is a protocol
             # violation, not something for the evaluator to allocate.
@@ -207,6 +212,7 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
         st.phases["start"] = time.monotonic() - t
         ct = _run_candidate(st, cand, ref, flusher, problem, candidate_source, spec, workdir, lock)
         ev.candidate = ct.timing
+        ev.sol_ms = spec.get("sol_ms")  # (a deferred count arrived before the timing)
         t = time.monotonic()
         # The flusher is as clean as the reference's worker and idle now: the checks are shared
         # between them. (In training mode only the reference's worker knows the outputs' roles.)
@@ -376,6 +382,11 @@ def _candidate_on_device(st: _State, cand: WorkerProcess, ref: WorkerProcess, fl
     _trials(st, cand, spec, plan)
     st.ok("output", "plain tensors of their own storage, inputs unchanged")
     st.phases["trials"] = time.monotonic() - t
+    if st.work_pending:  # the floor's count, asked after `spec`, before the reference is timed
+        t = time.monotonic()
+        spec.update(ref.finish_call("work", st.deadline)[0])
+        st.work_pending = False
+        st.phases["work_wait"] = time.monotonic() - t
     flusher.finish_call("init", st.deadline)
     with lock.exclusive("candidate timing"):
         t = time.monotonic()

@@ -123,14 +123,35 @@ class Worker:
             if not msg.get("measure_peaks", True) and sol.peaks_if_cached(self.device_name) is None:
                 # Measuring peaks is timing: the parent asks again holding the device exclusively.
                 return {"peaks_missing": True}
-            work = support.cached_work(msg.get("work_key"), lambda: sol.count_work(model, inputs))
-            peaks = sol.cached_peaks(self.device_name)
-            reply["floor_ms"] = sol.floor_ms(work, peaks, msg.get("precision", "fp32"))
-            reply["sol_ms"] = sol.sol_ms(work, peaks, msg.get("precision", "fp32"))
-            reply["work"] = {"flops": work.flops, "bytes": work.bytes}
+            if msg.get("defer_work") and not support.work_cached(msg.get("work_key")):
+                sol.cached_peaks(self.device_name)  # measured now where they must be, not during the trials
+                return {**reply, "work_deferred": True}  # the parent asks for the count later (op_work)
         except Exception as e:  # the floor is a plausibility check; without it the rest still holds
-            reply["floor_error"] = f"{e.__class__.__name__}: {e}"
-        return reply
+            return {**reply, "floor_error": f"{e.__class__.__name__}: {e}"}
+        return {**reply, **self._floor(model, inputs, msg)}
+
+    def op_work(self, msg: dict) -> dict:
+        """The floor, from the FLOPs and bytes counted now: `spec` deferred it, since the FLOP
+        counter's first count in a process loads torch._dynamo and sympy (5 s on the H200 host, 14 s
+        on the loaded 2-core CPU), and the parent asks while the candidate's trials run."""
+        from kernelswarm.evaluate.worker.tensors import make_inputs
+
+        model, inputs = self.reference_model(msg["seed"]), make_inputs(self.problem, msg["seed"], self.device)
+        return self._floor(model, inputs, msg, measure=False)
+
+    def _floor(self, model: Any, inputs: list[Any], msg: dict, measure: bool = True) -> dict:
+        """The speed-of-light floor and time, and the work they come from; or why there is none.
+        Without `measure`, the peaks `spec` left cached (none are measured while the trials run)."""
+        try:
+            from kernelswarm import sol
+
+            work = support.cached_work(msg.get("work_key"), lambda: sol.count_work(model, inputs))
+            peaks = (None if measure else sol.peaks_if_cached(self.device_name)) or sol.cached_peaks(self.device_name)
+            return {"floor_ms": sol.floor_ms(work, peaks, msg.get("precision", "fp32")),
+                    "sol_ms": sol.sol_ms(work, peaks, msg.get("precision", "fp32")),
+                    "work": {"flops": work.flops, "bytes": work.bytes}}
+        except Exception as e:  # the floor is a plausibility check; without it the rest still holds
+            return {"floor_error": f"{e.__class__.__name__}: {e}"}
 
     def op_run(self, msg: dict) -> tuple[dict, bytes]:
         """One correctness trial: fresh inputs, poisoned memory, outputs returned raw."""

@@ -66,6 +66,11 @@ def write_cache(name: str, key: str, value: Any) -> None:
     tmp.replace(path)
 
 
+def work_cached(key: str | None) -> bool:
+    """Whether cached_work has this key's count."""
+    return bool(key and read_cache("work.json").get(key))
+
+
 def cached_work(key: str | None, count: Callable[[], Any]) -> Any:
     """FLOPs and bytes of a problem on a device, counted once (the FLOP counter costs seconds to load)."""
     from kernelswarm import sol
