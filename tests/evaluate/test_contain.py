@@ -130,16 +130,17 @@ def test_sigkill_of_the_evaluator_leaves_nothing(mode: dict, tmp_path: Path) -> 
 def test_no_key_in_a_candidates_own_memory_or_folder(mode: dict, tmp_path: Path) -> None:
     """cheat/secret_own_memory scans its own memory (what it inherited from the zygote), its
     descriptors, its folder and its namespace's first process for anything shaped like a key,
-    and answers wrong if it finds one (adv15): with a key in the evaluator's environment it must
-    find none, so it is accepted, and the key appears nowhere in what comes back."""
+    and raises with each value's hash if it finds one (adv15): with keys in the evaluator's
+    environment their hashes must not come back, nor the keys themselves."""
     key = "sk-kstest-" + uuid.uuid4().hex + uuid.uuid4().hex[:8]
     source = (Path(__file__).parent / "candidates" / "cheat" / "secret_own_memory.py").read_text()
     proc = _eval_proc(tmp_path, source, {"OPENAI_API_KEY": key, "KS_ADV15_TOKEN": key[::-1], **mode})
     out, err = proc.communicate(timeout=400)
     text = out.decode() + err.decode()
-    result = json.loads(out)
-    assert result["verdict"] == "accepted", text[-3000:]
+    json.loads(out)  # one JSON object, whatever the verdict (it may find key-shaped text of no one's)
     assert key not in text and key[::-1] not in text
+    for planted in (key, key[::-1]):
+        assert hashlib.sha256(planted.encode()).hexdigest() not in text, "the candidate could read a planted key"
 
 
 @pytest.mark.parametrize("mode, raise_", [

@@ -13,7 +13,7 @@ import re
 import torch
 import torch.nn as nn
 
-_KEYLIKE = re.compile(rb"(?:sk-[A-Za-z0-9_\-]{16,})|(?:[A-Z_]*(?:KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL)[A-Z_]*=[^\0\n]{8,})")
+_KEYLIKE = re.compile(rb"(?:(?<![A-Za-z0-9])sk-[A-Za-z0-9_\-]{16,})|(?:[A-Z_]*(?:KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL)[A-Z_]*=[^\0\n]{8,})")
 _ALLOWED = re.compile(rb"KERNELSWARM_|TORCH_|TRITON_|CUDA_|CUPY_")
 
 
