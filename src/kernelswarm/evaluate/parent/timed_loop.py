@@ -3,6 +3,8 @@ worker, with empty calls there between them, and the rule that stops it (enough,
 
 from __future__ import annotations
 
+import contextlib
+import os
 import random
 import time
 from typing import Any
@@ -50,12 +52,30 @@ def enough(n: int, total_ms: float, o: EvalOptions, deadline: float, precise: bo
 
 CI_EVERY = 10  # past the minimum, the interval is looked at every this many pairs...
 CI_QUICK = 300  # ...with this many resamples: enough to see whether it is still wide
+# KERNELSWARM_WIN_STOP=0: the timing stops only where the clocks' verdicts are settled too (as
+# before session 15), never on cannot_win alone; for before-and-after measurements.
+WIN_STOP = os.environ.get("KERNELSWARM_WIN_STOP", "1") != "0"
 
 
 def decided(ref: list[float], cand: list[float]) -> bool:
     """Whether the paired interval no longer straddles 1 widely (more pairs could still decide it);
     looked at every CI_EVERY pairs only."""
     return len(cand) % CI_EVERY == 0 and not intervals.too_wide(intervals.ratio_ci(ref, cand, resamples=CI_QUICK))
+
+
+def cannot_win(ref: list[float], cand: list[float]) -> bool:
+    """Whether the paired interval of the claims lies wholly below 1: no gain at any margin, so
+    no more calls can make the candidate a win (looked at every CI_EVERY pairs only).
+
+    Since session 14 a speedup counts only as far as the wall clock confirms it (wallclock.vouch),
+    and every check of the clocks can only charge: both lower the candidate's speedup, never
+    raise it. A timing stopped here leaves the decision as it would be at any count (the baseline
+    stands); the per-call checks and the bursts still judge the claims that were timed. What a
+    liar could gain by it is a stop at the minimum count with claims that show it slower than the
+    reference: nothing to win with. On a GPU (100 calls at least, 500 at most) an honest slower
+    candidate's timing ran on while the per-call checks settled (wallclock.can_stop), to decide
+    a verdict that makes no difference to the decision."""
+    return len(cand) % CI_EVERY == 0 and intervals.ratio_ci(ref, cand, resamples=CI_QUICK)[1] < 1.0
 
 
 
@@ -81,6 +101,23 @@ def timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dead
     keep_slot: int | None = None  # the slot the last call's outputs go to, sent with the next request
 
     after_null = False
+    # The candidate's process stays stopped across the clean worker's calls that follow one
+    # another (a reference call and an empty one, in either order): one stop and continue where
+    # there were two (about 5 ms each on the H200 host, issue 16). Nothing of the candidate's runs
+    # in between either way; it is continued before any request of its own.
+    held = contextlib.ExitStack()
+    holding = False
+
+    def hold() -> None:
+        nonlocal holding
+        if not holding:
+            held.enter_context(worker.stopped())
+            holding = True
+
+    def release() -> None:
+        nonlocal holding
+        held.close()
+        holding = False
 
     def project_last(whole: bool = False) -> None:
         """The last call's outputs projected (and kept) in a request of its own, charged to that
@@ -113,19 +150,19 @@ def timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dead
         # As a candidate's call: inputs, then the clean worker's flush, then the call; here all in
         # the clean worker, the candidate's process stopped meanwhile.
         nonlocal after_null
-        with worker.stopped():
-            clean.call({"op": "settle"}, deadline=deadline)
-            cpu_before = clean.cpu_ms() if result.cpu_threads and fl is not clean else -1.0
-            msg: dict[str, Any] = {"op": "prepare", "pool_index": len(result.ref_times) % POOL_SIZE, "key": fresh_seed()}
-            if result.ref_times and not at_return:  # its previous outputs projected, as the candidate's are
-                msg["project_seed"] = fresh_seed()
-            clean.call(msg, deadline=deadline)
-            prepare_ms = net_ms(clean)
-            reply = clean_timed_call(clean, fl, {"op": "time_call", "prepared": True, "flush": flush_inside},
-                                     deadline, o.device)
-            call_ms = net_ms(clean) + clean_project()
-            if cpu_before >= 0:  # its prepare and call (the flush is another process's)
-                result.ref_cpu.append(clean.cpu_ms() - cpu_before)
+        hold()
+        clean.call({"op": "settle"}, deadline=deadline)
+        cpu_before = clean.cpu_ms() if result.cpu_threads and fl is not clean else -1.0
+        msg: dict[str, Any] = {"op": "prepare", "pool_index": len(result.ref_times) % POOL_SIZE, "key": fresh_seed()}
+        if result.ref_times and not at_return:  # its previous outputs projected, as the candidate's are
+            msg["project_seed"] = fresh_seed()
+        clean.call(msg, deadline=deadline)
+        prepare_ms = net_ms(clean)
+        reply = clean_timed_call(clean, fl, {"op": "time_call", "prepared": True, "flush": flush_inside},
+                                 deadline, o.device)
+        call_ms = net_ms(clean) + clean_project()
+        if cpu_before >= 0:  # its prepare and call (the flush is another process's)
+            result.ref_cpu.append(clean.cpu_ms() - cpu_before)
         result.ref_times.append(float(reply["ms"]))
         result.ref_slack.append(prepare_ms + call_ms - result.ref_times[-1])
         after_null = True
@@ -135,98 +172,104 @@ def timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dead
         # The allowance and the interval are only looked at once the minimum is met (the bootstrap costs).
         # Every CI_EVERY calls, the cheap rule first: the interval's bootstrap (decided, about
         # 25 ms at 200 pairs here) only where the clocks' verdicts are settled.
+        # Or the decision is settled whatever the checks find: the claims cannot win (cannot_win).
         precise = (n >= o.timed_calls and n % CI_EVERY == 0
-                   and wallclock.can_stop(times, slack, null_slack, result.ref_slack,
-                                          wallclock.median(result.ref_times))
-                   and decided(result.ref_times, times))
+                   and ((wallclock.can_stop(times, slack, null_slack, result.ref_slack,
+                                            wallclock.median(result.ref_times))
+                         and decided(result.ref_times, times))
+                        or (WIN_STOP and cannot_win(result.ref_times, times))))
         return enough(n, sum(times), o, deadline, precise)
 
     def null_call() -> None:
         nonlocal after_null
         # The candidate's process is stopped meanwhile, and what it queued on the device drains
         # first: nothing of it may slow the calibration down and so widen what it is allowed.
-        with worker.stopped():
-            clean.call({"op": "settle"}, deadline=deadline)
-            msg = {"op": "prepare", "pool_index": 0, "key": fresh_seed(), **({} if at_return else {"project_seed": fresh_seed()})}
-            clean.call(msg, deadline=deadline)
-            prepare_ms = net_ms(clean)
-            # As a candidate's call: the flush worker's flush first.
-            reply = clean_timed_call(clean, fl, {"op": "time_call", "null": True, "prepared": True,
-                                                 "flush": flush_inside}, deadline, o.device)
-            call_ms = net_ms(clean) + clean_project()
+        hold()
+        clean.call({"op": "settle"}, deadline=deadline)
+        msg = {"op": "prepare", "pool_index": 0, "key": fresh_seed(), **({} if at_return else {"project_seed": fresh_seed()})}
+        clean.call(msg, deadline=deadline)
+        prepare_ms = net_ms(clean)
+        # As a candidate's call: the flush worker's flush first.
+        reply = clean_timed_call(clean, fl, {"op": "time_call", "null": True, "prepared": True,
+                                             "flush": flush_inside}, deadline, o.device)
+        call_ms = net_ms(clean) + clean_project()
         null_slack.append(prepare_ms + call_ms - float(reply["ms"]))
         result.null_inside.append(1000.0 * float(reply.get("op_s", 0.0)) - float(reply["ms"]))
         after_null = True
 
-    for _ in range(3):
-        null_call()
-    while not done():
-        # The reference's call of the pair comes first or second, drawn: neither always follows
-        # the other's cache traces.
-        reference_first = rng.random() < 0.5
-        if reference_first:
-            reference_call()
-        i, j, key = len(times), len(times) % POOL_SIZE, fresh_seed()
-        if after_null and candidate_settles(o.device):
-            # The settle is charged to no call; the last call's outputs were projected before it
-            # (projects_at_return), so no work done here reaches them. Projecting only the calls
-            # a settle follows, in a `project` charged beyond the median `prepare` (500d7b8), let
-            # cheat/noop_flush through on the H200 at 2.57x (bound 1.4): those calls' successors'
-            # `prepare` then projected nothing while every empty call's still did, and the median
-            # candidate request, lighter by a projection, hid a 0.25 ms lie. Now every call of
-            # all three kinds pays for the same requests: prepare, time_call, project.
-            # As the empty call does after the candidate's: whatever switching the device from the
-            # other process costs (its context, its caches) is paid here, outside both measures.
-            worker.call({"op": "settle"}, deadline=deadline)
-        after_null = False
-        msg: dict[str, Any] = {"op": "prepare", "pool_index": j, "key": key}
-        earlier = result.calls[-1] if result.calls and result.calls[-1].projections is None else None
-        if earlier is not None:
-            msg["project_seed"] = earlier.project_seed
-        if keep_slot is not None:  # the previous call's outputs kept inside this charged request
-            msg["keep_slot"], keep_slot = keep_slot, None
-        with stopped_beside(clean, fl):  # as the candidate's process is during the reference's call
-            prepared = worker.call(msg, deadline=deadline)[0]
-            prepare_ms = net_ms(worker)
-            prepares.append(prepare_ms)
-            # The time_call is in the candidate's pipe before it is continued (call_when_continued).
-            flush, reply = worker.call_when_continued({"op": "time_call", "prepared": True, "flush": flush_inside},
-                                                      lambda: stopped_flush(), deadline)
-            result.flush_ms.append(float(flush.get("flush_ms", 0.0)))
-        if earlier is not None:
-            earlier.projections = as_projections(prepared.get("projections"))
-        ms, wall_ms = float(reply["ms"]), 1000.0 * worker.last_wall_s
-        if not (0.0 < ms <= wall_ms):
-            result.wall_ok = False
-            result.wall_detail = f"call {i} claimed {ms:.4g} ms but took {wall_ms:.4g} ms of wall time end to end"
-        if reply.get("python_threads", 0) > 0:
-            result.threads_left = True
-        times.append(ms)
-        slack.append(prepare_ms + net_ms(worker) - ms)
-        op_s = reply.get("op_s")
-        if isinstance(op_s, (int, float)):
-            result.inside.append(1000.0 * float(op_s) - ms)
-        result.calls.append(CheckedCall(j, key, reply["fingerprint_at_return"], f"timed call {i}", fresh_seed()))
-        slot = reservoir_slot(i, n_sampled, rng)
-        if slot is not None:  # chosen only now that the call has returned; copied out after the timing
-            # Kept by the next `prepare` (or the last `project`), not a request of its own: a
-            # candidate's process runs whatever a request asks, and the time of a lone `keep` was
-            # charged to no call, a window to finish the kept call's output in (cheat/keep_work).
-            keep_slot = slot
-            entry = (f"timed call {i}", {
-                "op": "check", "pool_index": j, "pool_seed": result.pool_seeds[j], "key": key,
-                "weight_seed": result.weight_seed, "fingerprint_at_return": reply["fingerprint_at_return"]})
-            if slot < len(result.kept):
-                result.kept[slot] = entry
-            else:
-                result.kept.append(entry)
-        if at_return:  # before anything else: no request between a call and its projection
-            with stopped_beside(clean, fl):
-                project_last(whole=True)
-        if not reference_first:
-            reference_call()
-        if i % NULL_EVERY == NULL_EVERY - 1:  # interleaved, so that load on the machine hits both alike
+    try:
+        for _ in range(3):
             null_call()
+        while not done():
+            # The reference's call of the pair comes first or second, drawn: neither always follows
+            # the other's cache traces.
+            reference_first = rng.random() < 0.5
+            if reference_first:
+                reference_call()
+            release()  # the candidate's own requests follow
+            i, j, key = len(times), len(times) % POOL_SIZE, fresh_seed()
+            if after_null and candidate_settles(o.device):
+                # The settle is charged to no call; the last call's outputs were projected before it
+                # (projects_at_return), so no work done here reaches them. Projecting only the calls
+                # a settle follows, in a `project` charged beyond the median `prepare` (500d7b8), let
+                # cheat/noop_flush through on the H200 at 2.57x (bound 1.4): those calls' successors'
+                # `prepare` then projected nothing while every empty call's still did, and the median
+                # candidate request, lighter by a projection, hid a 0.25 ms lie. Now every call of
+                # all three kinds pays for the same requests: prepare, time_call, project.
+                # As the empty call does after the candidate's: whatever switching the device from the
+                # other process costs (its context, its caches) is paid here, outside both measures.
+                worker.call({"op": "settle"}, deadline=deadline)
+            after_null = False
+            msg: dict[str, Any] = {"op": "prepare", "pool_index": j, "key": key}
+            earlier = result.calls[-1] if result.calls and result.calls[-1].projections is None else None
+            if earlier is not None:
+                msg["project_seed"] = earlier.project_seed
+            if keep_slot is not None:  # the previous call's outputs kept inside this charged request
+                msg["keep_slot"], keep_slot = keep_slot, None
+            with stopped_beside(clean, fl):  # as the candidate's process is during the reference's call
+                prepared = worker.call(msg, deadline=deadline)[0]
+                prepare_ms = net_ms(worker)
+                prepares.append(prepare_ms)
+                # The time_call is in the candidate's pipe before it is continued (call_when_continued).
+                flush, reply = worker.call_when_continued({"op": "time_call", "prepared": True, "flush": flush_inside},
+                                                          lambda: stopped_flush(), deadline)
+                result.flush_ms.append(float(flush.get("flush_ms", 0.0)))
+            if earlier is not None:
+                earlier.projections = as_projections(prepared.get("projections"))
+            ms, wall_ms = float(reply["ms"]), 1000.0 * worker.last_wall_s
+            if not (0.0 < ms <= wall_ms):
+                result.wall_ok = False
+                result.wall_detail = f"call {i} claimed {ms:.4g} ms but took {wall_ms:.4g} ms of wall time end to end"
+            if reply.get("python_threads", 0) > 0:
+                result.threads_left = True
+            times.append(ms)
+            slack.append(prepare_ms + net_ms(worker) - ms)
+            op_s = reply.get("op_s")
+            if isinstance(op_s, (int, float)):
+                result.inside.append(1000.0 * float(op_s) - ms)
+            result.calls.append(CheckedCall(j, key, reply["fingerprint_at_return"], f"timed call {i}", fresh_seed()))
+            slot = reservoir_slot(i, n_sampled, rng)
+            if slot is not None:  # chosen only now that the call has returned; copied out after the timing
+                # Kept by the next `prepare` (or the last `project`), not a request of its own: a
+                # candidate's process runs whatever a request asks, and the time of a lone `keep` was
+                # charged to no call, a window to finish the kept call's output in (cheat/keep_work).
+                keep_slot = slot
+                entry = (f"timed call {i}", {
+                    "op": "check", "pool_index": j, "pool_seed": result.pool_seeds[j], "key": key,
+                    "weight_seed": result.weight_seed, "fingerprint_at_return": reply["fingerprint_at_return"]})
+                if slot < len(result.kept):
+                    result.kept[slot] = entry
+                else:
+                    result.kept.append(entry)
+            if at_return:  # before anything else: no request between a call and its projection
+                with stopped_beside(clean, fl):
+                    project_last(whole=True)
+            if not reference_first:
+                reference_call()
+            if i % NULL_EVERY == NULL_EVERY - 1:  # interleaved, so that load on the machine hits both alike
+                null_call()
+    finally:
+        release()
     if result.calls and result.calls[-1].projections is None:
         project_last()
     return times, slack, null_slack
