@@ -9,12 +9,13 @@
 #   bash scripts/gpu_batch.sh ab OUT      # matmul_big's copy, KERNELSWARM_FLUSH_SYMMETRIC 0 and 1 alternately (AB rounds)
 #   bash scripts/gpu_batch.sh judged OUT  # ViT-B/16 and timm's ResNet-18, each assembled model judged end to end (~270 s)
 #   bash scripts/gpu_batch.sh vouch OUT   # an honest 2x of a short call, matmul_big's copy, timing cheats: the vouch with and without the bursts (~250 s)
+#   bash scripts/gpu_batch.sh calls OUT   # the timed loop's ms per call and calls, OLD's src beside this tree (~240 s)
 # Each step has its own limit (seconds, environment: T_TESTS,
 # T_NOISE, T_TRAIN, T_MODELS, T_E2E, T_JUDGED, T_VOUCH); a step that runs out writes what it had. Logs and tables go to OUT.
 # Without pydantic on the machine, carry its wheels in .whl/ (see docs/benchmarks.md).
 set -u
-what=${1:?usage: scripts/gpu_batch.sh tests|bench|models|train|e2e|copies|ab|judged|vouch OUT}
-out=${2:?usage: scripts/gpu_batch.sh tests|bench|models|train|e2e|copies|ab|judged|vouch OUT}
+what=${1:?usage: scripts/gpu_batch.sh tests|bench|models|train|e2e|copies|ab|judged|vouch|calls OUT}
+out=${2:?usage: scripts/gpu_batch.sh tests|bench|models|train|e2e|copies|ab|judged|vouch|calls OUT}
 if [ -d .whl ] && ! python3 -c "import pydantic" 2>/dev/null; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
   export PYTHONPATH="/tmp/site${PYTHONPATH:+:$PYTHONPATH}"
@@ -98,6 +99,18 @@ case "$what" in
         --budget $(( ${T_COPIES:-540} - 150 )) --out "$out/copies$i" &
     done
     wait
+    ;;
+  calls)
+    # Issue 16 (session 15): what each timed call costs an evaluation and how many it needs, the
+    # tree in OLD (a src folder, default .old16/src, carried) beside this one, each process at
+    # most T_CALLS_EACH s: a candidate that cannot win (the reference run twice a call: the
+    # timing stops at the minimum) and a copy (one stop where the clean worker's calls follow one
+    # another). Tables: OUT/slower/eval_wall.md, OUT/copy/eval_wall.md.
+    for c in slower copy; do
+      step "$out/$c.log" "${T_CALLS:-120}" python3 benchmarks/eval_wall.py --old "${OLD:-.old16/src}" --device cuda \
+        --problems "${PROBLEMS:-level1/softmax,level1/layer_norm}" --rounds 1 --limit "${T_CALLS_EACH:-55}" \
+        --candidate "$c" --out "$out/$c"
+    done
     ;;
   ab)
     # The old order (0: only the candidate stopped around the flush before its timed calls) and
