@@ -151,11 +151,13 @@ def fingerprint_parts(tensors: list[Any]) -> list[torch.Tensor]:
 
 
 # A CPU's float64 sums of float32 elements (sum or norm with dtype=float64) convert element by
-# element, unvectorised: 40 ns an element, 170 ms for a 16 MiB output, about 11x a float32 sum.
-# Converted in steps into one float64 buffer, then summed, the same three sums took a seventh of
-# the time on one thread (issue 16; fixed15's section of docs/benchmarks.md). Steps are a
-# multiple of 7, so that every 7th element of the whole is every 7th of each step.
-_HOST_STEP = 7 << 19
+# element, unvectorised. Converted in steps into one float64 buffer, then summed there, the same
+# three sums of 4 M values took 9.6-13.7 ms instead of 26-29 on one thread, 33-55 instead of 66-131
+# on two (load 5: fixed15's section of docs/benchmarks.md). Each step is below torch's parallel
+# grain (32768 elements), so its operations run on this thread and stay in cache: larger steps run
+# on both cores, and under load each operation waited for the second one (7 x 2^13: 112-742 ms).
+# A multiple of 7, so that every 7th element of the whole is every 7th of each step.
+_HOST_STEP = 7 << 12
 
 
 def _host_sums(flat: torch.Tensor) -> list[torch.Tensor]:
