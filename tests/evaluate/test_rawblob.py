@@ -76,3 +76,17 @@ def test_two_entries_may_share_bytes_and_read_the_same_values():
     blob = _forged([{"dtype": "float32", "shape": [4], "offset": 0}] * 2, bytes(rawblob._memory(data)))
     a, b = from_blob(blob)
     assert torch.equal(a, data) and torch.equal(b, data)
+
+
+def test_a_cuda_staging_buffer_falls_back_to_pageable_memory(monkeypatch):
+    """A driver that refuses pinned memory (or a build without CUDA) costs speed, not the trial."""
+    empty = torch.empty
+
+    def refuse_pinned(*args, pin_memory=False, **kw):
+        if pin_memory:
+            raise RuntimeError("no pinned memory here")
+        return empty(*args, **kw)
+
+    monkeypatch.setattr(torch, "empty", refuse_pinned)
+    stage = rawblob._staging(1024, torch.device("cuda"))
+    assert stage.numel() == 1024 and stage.device.type == "cpu" and not stage.is_pinned()

@@ -86,11 +86,22 @@ def _put_tensor(put: Callable[[int, Any], None], at: int, t: torch.Tensor) -> No
         put(at, _memory(t))  # straight from the tensor's memory: the only copy
         return
     flat = t.resolve_conj().resolve_neg().contiguous().view(-1).view(torch.uint8)  # a copy only on its device
-    stage = torch.empty(min(_STEP, flat.numel()), dtype=torch.uint8, pin_memory=t.device.type == "cuda")
+    stage = _staging(min(_STEP, flat.numel()), t.device)
     for lo in range(0, flat.numel(), _STEP):
         k = min(_STEP, flat.numel() - lo)
         stage[:k].copy_(flat[lo:lo + k])  # waits for the copy: a pinned buffer's copy too
         put(at + lo, _memory(stage[:k]))
+
+
+def _staging(n: int, device: torch.device) -> torch.Tensor:
+    """A host buffer of `n` bytes: pinned for a CUDA device (its copies go straight to it) where the
+    driver grants it, else pageable (the copy is staged by the driver, as before)."""
+    if device.type == "cuda":
+        try:
+            return torch.empty(n, dtype=torch.uint8, pin_memory=True)
+        except RuntimeError:
+            pass
+    return torch.empty(n, dtype=torch.uint8)
 
 
 def _memory(t: torch.Tensor) -> memoryview:
