@@ -7,8 +7,9 @@ Each evaluation is the evaluator's own (the fixtures' options), and both vouches
 from its one set of measurements (run._vouch wrapped): `old` is wallclock.vouch with the per-call
 clock alone (KERNELSWARM_BURST_VOUCH=0), `new` with the bursts' bound too (burstvouch.py). The
 speedup each would count and the low end of its interval, the claimed speedup after the charges,
-and each clock's longest call. Cases: an honest 2x of a short call (correct/sliced_once), copies
-of the reference, and the timing cheats that under-claim. Prints one table to stdout.
+and each clock's longest call. Cases: an honest 2x of a short call (correct/sliced_once; on a CPU
+also sin2x, benchmarks/candidates/burst_vouch/, whose floor a CPU's peaks measured under load do not
+reach), copies of the reference, and the timing cheats that under-claim. Prints one table to stdout.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ CHEAT = ROOT / "tests" / "evaluate" / "candidates" / "cheat"
 CASES = {
     "honest2x": ("matmul_sliced", "matmul_sliced", ROOT / "tests/evaluate/candidates/correct/sliced_once.py", True),
     "copy": ("matmul_sliced", "matmul_big", None, True),
+    "sin2x": ("sin_twice", "sin_twice", ROOT / "benchmarks/candidates/burst_vouch/sin_once.py", True),
+    "sin_copy": ("sin_twice", "sin_twice", None, True),
     "noop_flush": ("matmul", "matmul_big", CHEAT / "noop_flush.py", False),
     "swapped_timer": ("matmul", "matmul_big", CHEAT / "swapped_timer.py", False),
     "reply_shave": ("matmul_tanh", "matmul_tanh", CHEAT / "reply_shave.py", False),
@@ -62,10 +65,15 @@ def _both(rows: list[dict]) -> None:
     run._vouch = wrapped
 
 
+def _problem_path(problem: str) -> Path:
+    own = ROOT / "benchmarks" / "candidates" / "burst_vouch" / f"{problem}.py"
+    return own if own.exists() else PROBLEMS / f"{problem}.py"
+
+
 def _source(problem: str, candidate: Path | None) -> str:
     if candidate is not None:
         return candidate.read_text()
-    return re.sub(r"\bclass Model\(", "class ModelNew(", (PROBLEMS / f"{problem}.py").read_text())
+    return re.sub(r"\bclass Model\(", "class ModelNew(", _problem_path(problem).read_text())
 
 
 def main() -> int:
@@ -103,7 +111,7 @@ def main() -> int:
                                           max_timed_calls=(200 if cand and cand.parent == CHEAT else 20) if cpu else 200)
             t = time.monotonic()
             before = len(rows)
-            ev = evaluate(load_problem(PROBLEMS / f"{problem}.py"), _source(problem, cand), opts)
+            ev = evaluate(load_problem(_problem_path(problem)), _source(problem, cand), opts)
             row = rows[-1] if len(rows) > before else {}
             wall = time.monotonic() - t
             if row:
