@@ -49,11 +49,12 @@ class BurstView:
 def view(reference_ms: float, cand_ms: list[float], ref_ms: list[float], null_ms: list[float], calls: int) -> BurstView:
     """A window's view from each round's burst wall ms: the candidate's (`cand_ms`), the
     reference's (`ref_ms`) and the empty function's (`null_ms`), all of `calls` calls, beside
-    reference lone calls of median `reference_ms`. A round whose reference burst took no time
-    beyond the empty one's vouches for nothing (its ratio is infinite)."""
+    reference lone calls of median `reference_ms`. A round where either burst took no time
+    beyond the empty one's vouches for nothing (its ratio is infinite): a call below the empty
+    call's noise is unresolved, not fast, and a ratio of 0 would let any claim stand."""
     ratios, own = [], []
     for c, r, z in zip(cand_ms, ref_ms, null_ms):
-        ratios.append((c - z) / (r - z) if r > z else math.inf)
+        ratios.append((c - z) / (r - z) if r > z and c > z else math.inf)
         own.append(r - z)
     spread = max(own) / min(own) if own and min(own) > 0 else math.inf
     return BurstView(reference_ms, tuple(max(0.0, x) for x in ratios), spread, calls)
