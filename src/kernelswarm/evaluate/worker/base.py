@@ -346,7 +346,10 @@ class Worker:
         projected: list[list[Any]] = []
         seed = int(msg.get("project_seed", 0))
         for n, (j, key) in enumerate(msg["calls"]):
-            args = perturb(self.pool[j], chain.chain_key(key, fps[-1]) if fps else key)
+            # The chained key draws everything of the call: its inputs and, in training mode, its
+            # upstream gradients, as the clean worker redraws them to check it (op_fingerprints).
+            key = chain.chain_key(key, fps[-1]) if fps else key
+            args = perturb(self.pool[j], key)
             call = None if null else self.bind(model, self.timed_seed, args, key)
             if null and self.trainer is not None:  # KS-TRAIN: an empty call draws its upstream too
                 self.trainer.upstream(key)
