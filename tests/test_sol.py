@@ -99,6 +99,14 @@ def test_sol_uses_the_fastest_unit_and_the_slower_term():
     assert floor_ms(memory, p) == pytest.approx(MARGIN * 1.0)
 
 
+def test_a_floor_from_peaks_measured_under_load_is_lowered_by_the_load():
+    memory = Work(flops=0, bytes=int(1e9))  # 1 ms at the measured 1000 GB/s
+    quiet, loaded = _peaks(), _peaks(busy=3.0)  # four runnable processes per core while measured
+    assert floor_ms(memory, quiet) == pytest.approx(MARGIN * 1.0)
+    assert floor_ms(memory, loaded) == pytest.approx(MARGIN * 1.0 / 4.0)
+    assert sol_ms(memory, loaded) == sol_ms(memory, quiet)  # the reported speed of light is unchanged
+
+
 def test_sol_lets_cache_resident_bytes_move_at_cache_bandwidth():
     p = _peaks(cache_bytes=int(1e6), cache_bandwidth_gbs=4000.0)
     w = Work(flops=0, bytes=int(3e6))

@@ -367,9 +367,13 @@ def floor_ms(work: Work, peaks: Peaks, precision: str = "fp32") -> float:
     """The evaluator's plausibility floor: a candidate timed below this is rejected.
 
     MARGIN x sol_ms, so that an honest kernel running at (or a little past) the measured peaks is
-    never rejected; only timings that no hardware could produce are.
+    never rejected; only timings that no hardware could produce are. Peaks measured while other
+    processes shared the cores (a CPU's `busy`: load per core) read low by up to one share per
+    runnable process, and a low peak raises the floor: the floor is lowered by that much too. On
+    this 2-core box at load 13-19, peaks measured at 6-16 GFLOP/s against about 47 idle rejected
+    honest candidates (correct/ext_fallback, a full-speed 192x384x192 matmul) as faster than light.
     """
-    return MARGIN * sol_ms(work, peaks, precision)
+    return MARGIN * sol_ms(work, peaks, precision) / (1.0 + max(0.0, peaks.busy))
 
 
 def fraction_of_sol(sol_ms: float, measured_ms: float) -> float:
