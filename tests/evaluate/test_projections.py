@@ -6,7 +6,9 @@ those calls could not tell any of them apart."""
 import torch
 
 from kernelswarm.evaluate.worker.compare import compare, projection_allowance, projection_error
-from kernelswarm.evaluate.worker.tensors import fingerprint, frobenius, magnitudes, perturb, projections, same_fingerprint
+from kernelswarm.evaluate.worker import tensors
+from kernelswarm.evaluate.worker.tensors import (
+    fingerprint, frobenius, magnitudes, perturb, projections, projections_and_norms, same_fingerprint)
 
 
 def _tf32(t):
@@ -64,3 +66,20 @@ def test_non_finite_and_malformed_projections_do_not_match():
     assert projection_error([1.0, 2.0], [1.0], 1.0) == float("inf")
     assert projection_error([float("nan")], [1.0], 1.0) == float("inf")
     assert projection_error([float("nan")], [float("nan")], 1.0) == 0.0
+
+
+def test_projections_and_norms_in_one_pass_equal_the_two_apart(monkeypatch):
+    """The clean worker's check takes each output's norm from the projection's own float64 steps:
+    several steps, a tail beyond the last full row, complex, integer, float64 and empty outputs."""
+    monkeypatch.setitem(tensors._PROJECT_CHUNK, "cpu", 1 << 10)  # many steps on a small output
+    g = torch.Generator().manual_seed(3)
+    outs = [torch.randn(97, 61, generator=g), torch.randn(1000, dtype=torch.float64, generator=g),
+            torch.randn(40, 7, dtype=torch.complex64, generator=g), torch.randint(-9, 9, (333,), generator=g),
+            torch.randn(50, 3, generator=g).t(), torch.empty(0), torch.ones(1)]
+    for seed in (1, 2, 99):
+        got, norms = projections_and_norms(outs, seed)
+        assert got == projections(outs, seed)
+        want = frobenius(outs)
+        assert len(norms) == len(want) == 6
+        for a, b in zip(norms, want):
+            assert abs(a - b) <= 1e-12 * b

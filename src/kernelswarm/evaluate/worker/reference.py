@@ -101,7 +101,7 @@ class ReferenceWorker(Worker):
         their seed (tensors.projection_parts; the bound is compare.projection_allowance)."""
         from kernelswarm.evaluate.worker.compare import projection_allowance, projection_error
         from kernelswarm.evaluate.worker.tensors import (
-            as_outputs, fingerprint, frobenius, magnitudes, make_inputs, perturb, projections, same_fingerprint)
+            as_outputs, fingerprint, magnitudes, make_inputs, perturb, projections_and_norms, same_fingerprint)
 
         model = self.model(msg["weight_seed"])
         bound = projection_allowance(float(msg.get("allowed_norm", 0.0)), float(msg.get("ref_rel", 0.0)))
@@ -118,8 +118,7 @@ class ReferenceWorker(Worker):
                                                   f"expected {magnitudes(fingerprint(want))} (a stale or skipped result)"}
             if call.get("projections") is None:
                 continue
-            expected = projections(want, call["project_seed"])
-            norms = frobenius(want)
+            expected, norms = projections_and_norms(want, call["project_seed"])
             if len(call["projections"]) != len(expected):
                 return {"match": False, "detail": f"{label}: projections of {len(call['projections'])} outputs, "
                                                   f"expected {len(expected)}"}

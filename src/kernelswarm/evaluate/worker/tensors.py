@@ -196,8 +196,10 @@ _PROJECT_CHUNK = {"cpu": 1 << 22}
 _PROJECT_CHUNK_DEVICE = 1 << 25
 
 
-def projection_parts(tensors: list[Any], seed: int) -> list[torch.Tensor]:
-    """Per output, its PROJECTIONS projections (float64, on the outputs' device, not waited for)."""
+def projection_parts(tensors: list[Any], seed: int, squares: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
+    """Per output, its PROJECTIONS projections (float64, on the outputs' device, not waited for).
+    With `squares`, each output's float64 sum of squared elements is appended to it, taken from
+    the same float64 steps (the clean worker's check needs the norm too: no second float64 copy)."""
     parts = []
     for i, t in enumerate(tensors):
         if not isinstance(t, torch.Tensor) or t.numel() == 0:
@@ -214,11 +216,19 @@ def projection_parts(tensors: list[Any], seed: int) -> list[torch.Tensor]:
         w, u = torch.randn(cols, PROJECTIONS, **kw), torch.randn(rows, PROJECTIONS, **kw)
         tail = torch.randn(n - rows * cols, PROJECTIONS, **kw)
         body = flat[:rows * cols].view(rows, cols)
-        acc = flat[rows * cols:].to(torch.float64) @ tail
+        rest = flat[rows * cols:].to(torch.float64)
+        acc = rest @ tail
+        sq = rest.dot(rest) if squares is not None else None
         step = max(1, _PROJECT_CHUNK.get(d.device.type, _PROJECT_CHUNK_DEVICE) // cols)
         for lo in range(0, rows, step):
-            acc = acc + (u[lo:lo + step] * (body[lo:lo + step].to(torch.float64) @ w)).sum(0)
+            chunk = body[lo:lo + step].to(torch.float64)
+            acc = acc + (u[lo:lo + step] * (chunk @ w)).sum(0)
+            if sq is not None:
+                flat64 = chunk.view(-1)
+                sq = sq + flat64.dot(flat64)
         parts.append(acc)
+        if squares is not None:
+            squares.append(sq)
     return parts
 
 
@@ -249,6 +259,13 @@ def _prime(p: int) -> bool:
 
 def projections(tensors: list[Any], seed: int) -> list[list[float]]:
     return [p.tolist() for p in projection_parts(tensors, seed)]
+
+
+def projections_and_norms(tensors: list[Any], seed: int) -> tuple[list[list[float]], list[float]]:
+    """`projections` and `frobenius` of the same outputs in one pass over them."""
+    squares: list[torch.Tensor] = []
+    parts = projection_parts(tensors, seed, squares)
+    return [p.tolist() for p in parts], [math.sqrt(max(0.0, float(q))) for q in squares]
 
 
 def frobenius(tensors: list[Any]) -> list[float]:
