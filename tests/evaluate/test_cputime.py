@@ -80,3 +80,16 @@ def test_a_stops_cost_counts_the_wake_up_until_the_threads_sleep_again() -> None
     finally:
         child.kill()
         child.wait()
+
+
+def test_a_few_preempted_calls_of_either_side_move_nothing() -> None:
+    # A copy: the same CPU and claims on both sides, but 5 of the reference's 100 calls were
+    # preempted under load (a claim of 5 ms is wall time, no CPU). Session 15's mean followed them:
+    # the reference's figure sank 0.24 ms below the copy's and the copy was charged.
+    ref_claims = [0.1] * 95 + [5.0] * 5
+    honest = cputime.judge([1.0] * 100, [0.1] * 100, [1.0] * 100, ref_claims, threads=2)
+    assert honest is not None and honest.charge_ms == 0.0, honest.detail
+    # And the candidate's own: a third of its calls sleep (claims are never below the wall time, and
+    # its median claim stays 0.1 ms) while 0.6 ms of work a cycle is done where no claim runs.
+    padded = cputime.judge([1.6] * 99, [0.1, 0.1, 20.0] * 33, [1.0] * 100, [0.1] * 100, threads=2)
+    assert padded is not None and padded.charge_ms > 0.15, padded.detail

@@ -136,7 +136,6 @@ CPU_ALLOW_MS = 0.1
 # ...plus this share of the reference's claim (the same requests cost a little more or less in
 # another process: allocator state, cache misses under load).
 CPU_ALLOW_SHARE = 0.15
-TRIM = 0.1  # the highest tenth of each side's per-call figures left out (a collection, a page fault)
 
 
 @dataclass(frozen=True)
@@ -147,11 +146,12 @@ class CpuVerdict:
     detail: str
 
 
-def trimmed_mean(values: list[float], trim: float = TRIM) -> float:
+def median(values: list[float]) -> float:
     if not values:
         return 0.0
-    kept = sorted(values)[: max(1, len(values) - int(trim * len(values)))]
-    return sum(kept) / len(kept)
+    s = sorted(values)
+    mid = len(s) // 2
+    return s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
 
 
 def judge(cand_cpu_ms: list[float], claims: list[float], ref_cpu_ms: list[float], ref_claims: list[float],
@@ -162,18 +162,32 @@ def judge(cand_cpu_ms: list[float], claims: list[float], ref_cpu_ms: list[float]
     work could have taken; what it exceeds the claim by, beyond what the reference's does, is
     charged. `stops[i]`: how many times the candidate's process was stopped and continued in cycle i,
     each worth `stop_ms` (stop_cost_ms), which is not its work. None where there is nothing to
-    compare."""
+    compare.
+
+    Each side's figure is the median of its calls' (CPU / threads - claim). A claim is wall time: a
+    call preempted under load claims milliseconds that are no CPU, and its figure goes deeply
+    negative. A mean (session 14 to 15: the highest tenth left out, the lowest kept) followed the
+    few preempted calls of either side: on this 2-core CPU at load 4 the reference's claims
+    reached 5 ms at their 99th percentile against the candidate's 1.9, and its mean came out 0.19
+    ms a call below the candidate's where the medians differed by 0.04; honest copies of
+    softmax_rows (a 0.1 ms call) were charged 0.05-0.25 ms a call in 7 of 11 evaluations at load
+    2-6, measuring 0.28-0.64x (docs/benchmarks.md, session 16).
+    And a candidate could sleep through a third of its calls (claims are never below the wall
+    time, so they stand; its median claim does not move) to hide milliseconds of work in the
+    others. The median moves with neither: work hidden in fewer than half the cycles shifts it
+    only within the spread of honest cycles, and so would the claims' median that the speedup is
+    taken from."""
     n, m = min(len(cand_cpu_ms), len(claims)), min(len(ref_cpu_ms), len(ref_claims))
     if n < 3 or m < 3 or threads < 1:
         return None
     stops = stops or [0] * n
-    cand = trimmed_mean([(cand_cpu_ms[i] - stops[i] * stop_ms) / threads - claims[i] for i in range(n)])
-    ref = trimmed_mean([ref_cpu_ms[j] / threads - ref_claims[j] for j in range(m)])
-    ref_claim = trimmed_mean(ref_claims[:m])
+    cand = median([(cand_cpu_ms[i] - stops[i] * stop_ms) / threads - claims[i] for i in range(n)])
+    ref = median([ref_cpu_ms[j] / threads - ref_claims[j] for j in range(m)])
+    ref_claim = median(ref_claims[:m])
     allow = CPU_ALLOW_MS + CPU_ALLOW_SHARE * ref_claim
     excess = cand - ref
     detail = (f"CPU time outside the claims: {cand:.3g} ms per call (the reference's {ref:.3g} ms, "
-              f"{threads} thread{'s' if threads > 1 else ''}; {stop_ms:.3g} ms per stop of its process "
+              f"{threads} thread{'s' if threads > 1 else ''}, medians; {stop_ms:.3g} ms per stop of its process "
               f"left out; allowed {allow:.3g} ms more)")
     if excess <= allow:
         return CpuVerdict(0.0, detail)
