@@ -157,14 +157,17 @@ def main() -> None:
     ap.add_argument("--problems", default="level1/layer_norm,level1/softmax,level1/relu")
     ap.add_argument("--warmup", default="level1/relu", help="evaluated first in each process, not shown ('' for none)")
     ap.add_argument("--limit", type=float, default=120.0, help="seconds at most for each tree's process")
+    ap.add_argument("--new-first", action="store_true", help="run this tree's process before the old one's")
     ap.add_argument("--out", type=Path, help="also write the rows as JSON here")
     a = ap.parse_args()
     if not (a.old / "kernelswarm").is_dir():
         sys.exit(f"--old {a.old}: no kernelswarm package there")
     problems = ",".join(p for p in [a.warmup, *a.problems.split(",")] if p)
     with tempfile.TemporaryDirectory(prefix="call_wall-") as locks:
-        old = _run(a.old.resolve(), a.device, problems, locks, a.limit)
-        new = _run(ROOT / "src", a.device, problems, locks, a.limit)
+        trees = {"old": a.old.resolve(), "new": ROOT / "src"}
+        rows = {k: _run(trees[k], a.device, problems, locks, a.limit)
+                for k in (("new", "old") if a.new_first else ("old", "new"))}
+        old, new = rows["old"], rows["new"]
     if a.warmup:
         old, new = old[1:], new[1:]
     if a.out:
