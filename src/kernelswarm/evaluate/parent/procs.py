@@ -141,6 +141,8 @@ class WorkerProcess:
         self._guard: guard.Guard | None = None
         if contained:
             self._await_launcher()
+        elif role == "reference":  # a clean worker: stops find its processes in its own tree
+            self.members_why = members.register_clean(self.proc.pid)
         if role == "candidate":
             self._guard = guard.Guard(workdir, self._exceed, sid=self.proc.pid, memory=memory_limit)
         self._request_id: int | None = None  # the request awaiting its reply
