@@ -8,7 +8,7 @@ import torch
 from kernelswarm.evaluate.worker.compare import compare, projection_allowance, projection_error
 from kernelswarm.evaluate.worker import tensors
 from kernelswarm.evaluate.worker.tensors import (
-    fingerprint, frobenius, magnitudes, perturb, projections, projections_and_norms, same_fingerprint)
+    expected_checks, fingerprint, frobenius, magnitudes, perturb, projections, same_fingerprint)
 
 
 def _tf32(t):
@@ -68,18 +68,20 @@ def test_non_finite_and_malformed_projections_do_not_match():
     assert projection_error([float("nan")], [float("nan")], 1.0) == 0.0
 
 
-def test_projections_and_norms_in_one_pass_equal_the_two_apart(monkeypatch):
-    """The clean worker's check takes each output's norm from the projection's own float64 steps:
-    several steps, a tail beyond the last full row, complex, integer, float64 and empty outputs."""
+def test_one_pass_gives_the_projections_norms_and_magnitudes_of_the_passes_apart(monkeypatch):
+    """The clean worker's check takes each expected output's norm and fingerprint magnitudes from
+    the projection's own float64 steps: several steps (each starting at another offset of the
+    every-7th sample), a tail beyond the last full row, integer, bool, float16, float64, strided and
+    empty outputs; a complex one's magnitudes are its moduli, as fingerprint gives them."""
     monkeypatch.setitem(tensors._PROJECT_CHUNK, "cpu", 1 << 10)  # many steps on a small output
     g = torch.Generator().manual_seed(3)
     outs = [torch.randn(97, 61, generator=g), torch.randn(1000, dtype=torch.float64, generator=g),
-            torch.randn(40, 7, dtype=torch.complex64, generator=g), torch.randint(-9, 9, (333,), generator=g),
-            torch.randn(50, 3, generator=g).t(), torch.empty(0), torch.ones(1)]
+            torch.randint(-9, 9, (333,), generator=g), torch.randn(50, 3, generator=g).t(), torch.empty(0),
+            torch.ones(1), torch.randn(41, 29, generator=g).half(), torch.randn(300, generator=g) > 0]
     for seed in (1, 2, 99):
-        got, norms = projections_and_norms(outs, seed)
-        assert got == projections(outs, seed)
-        want = frobenius(outs)
-        assert len(norms) == len(want) == 6
-        for a, b in zip(norms, want):
-            assert abs(a - b) <= 1e-12 * b
+        for group in (outs, outs + [torch.randn(40, 7, dtype=torch.complex64, generator=g)]):
+            got, norms, mags = expected_checks(group, seed)
+            assert got == projections(group, seed)
+            for a, b in zip(norms + mags, frobenius(group) + magnitudes(fingerprint(group)), strict=True):
+                assert abs(a - b) <= 1e-12 * abs(b), (a, b)
+    assert expected_checks([], 5) == ([], [], [])

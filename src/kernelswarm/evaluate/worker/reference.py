@@ -101,7 +101,7 @@ class ReferenceWorker(Worker):
         their seed (tensors.projection_parts; the bound is compare.projection_allowance)."""
         from kernelswarm.evaluate.worker.compare import projection_allowance, projection_error
         from kernelswarm.evaluate.worker.tensors import (
-            as_outputs, fingerprint, magnitudes, make_inputs, perturb, projections_and_norms, same_fingerprint)
+            as_outputs, expected_checks, fingerprint, magnitudes, make_inputs, perturb, same_fingerprint)
 
         model = self.model(msg["weight_seed"])
         bound = projection_allowance(float(msg.get("allowed_norm", 0.0)), float(msg.get("ref_rel", 0.0)))
@@ -113,12 +113,17 @@ class ReferenceWorker(Worker):
                 bases[j] = make_inputs(self.problem, msg["pool_seeds"][j], self.device)
             want = as_outputs(self.bind(model, msg["weight_seed"], perturb(bases[j], call["key"]), call["key"])())
             got = call["fingerprint"]
-            if not same_fingerprint(magnitudes(fingerprint(want)), magnitudes(got), rel=msg["tolerance"]):
+            projected = call.get("projections") is not None
+            # One float64 pass over the expected output gives its projections, norms and magnitudes.
+            if projected:
+                expected, norms, mags = expected_checks(want, call["project_seed"])
+            else:
+                expected, norms, mags = [], [], magnitudes(fingerprint(want))
+            if not same_fingerprint(mags, magnitudes(got), rel=msg["tolerance"]):
                 return {"match": False, "detail": f"{label}: output magnitudes {magnitudes(got)} do not match the "
-                                                  f"expected {magnitudes(fingerprint(want))} (a stale or skipped result)"}
-            if call.get("projections") is None:
+                                                  f"expected {mags} (a stale or skipped result)"}
+            if not projected:
                 continue
-            expected, norms = projections_and_norms(want, call["project_seed"])
             if len(call["projections"]) != len(expected):
                 return {"match": False, "detail": f"{label}: projections of {len(call['projections'])} outputs, "
                                                   f"expected {len(expected)}"}

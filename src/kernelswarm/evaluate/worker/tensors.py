@@ -196,10 +196,11 @@ _PROJECT_CHUNK = {"cpu": 1 << 22}
 _PROJECT_CHUNK_DEVICE = 1 << 25
 
 
-def projection_parts(tensors: list[Any], seed: int, squares: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
+def projection_parts(tensors: list[Any], seed: int, sums: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
     """Per output, its PROJECTIONS projections (float64, on the outputs' device, not waited for).
-    With `squares`, each output's float64 sum of squared elements is appended to it, taken from
-    the same float64 steps (the clean worker's check needs the norm too: no second float64 copy)."""
+    With `sums`, each output's float64 [sum of squares, sum of magnitudes, sum of magnitudes of
+    every 7th element] is appended to it, from the same float64 steps (what the clean worker's
+    check needs beside the projections: its norm and fingerprint_parts' magnitudes)."""
     parts = []
     for i, t in enumerate(tensors):
         if not isinstance(t, torch.Tensor) or t.numel() == 0:
@@ -218,18 +219,27 @@ def projection_parts(tensors: list[Any], seed: int, squares: list[torch.Tensor] 
         body = flat[:rows * cols].view(rows, cols)
         rest = flat[rows * cols:].to(torch.float64)
         acc = rest @ tail
-        sq = rest.dot(rest) if squares is not None else None
+        total = torch.zeros(3, dtype=torch.float64, device=d.device) if sums is not None else None
+        if total is not None:
+            _add_sums(total, rest, rows * cols)
         step = max(1, _PROJECT_CHUNK.get(d.device.type, _PROJECT_CHUNK_DEVICE) // cols)
         for lo in range(0, rows, step):
             chunk = body[lo:lo + step].to(torch.float64)
             acc = acc + (u[lo:lo + step] * (chunk @ w)).sum(0)
-            if sq is not None:
-                flat64 = chunk.view(-1)
-                sq = sq + flat64.dot(flat64)
+            if total is not None:
+                _add_sums(total, chunk.view(-1), lo * cols)
         parts.append(acc)
-        if squares is not None:
-            squares.append(sq)
+        if sums is not None:
+            sums.append(total)
     return parts
+
+
+def _add_sums(total: torch.Tensor, values: torch.Tensor, start: int) -> None:
+    """`values` (float64, 1-D) are the elements from `start` on: their squares, magnitudes, and the
+    magnitudes of those whose index is a multiple of 7 (fingerprint_parts' sample) added to `total`."""
+    total[0] += values.dot(values)
+    total[1] += torch.linalg.vector_norm(values, 1)
+    total[2] += torch.linalg.vector_norm(values[(-start) % 7::7], 1)
 
 
 def projection_width(shape: tuple[int, ...], seed: int) -> int:
@@ -261,11 +271,18 @@ def projections(tensors: list[Any], seed: int) -> list[list[float]]:
     return [p.tolist() for p in projection_parts(tensors, seed)]
 
 
-def projections_and_norms(tensors: list[Any], seed: int) -> tuple[list[list[float]], list[float]]:
-    """`projections` and `frobenius` of the same outputs in one pass over them."""
-    squares: list[torch.Tensor] = []
-    parts = projection_parts(tensors, seed, squares)
-    return [p.tolist() for p in parts], [math.sqrt(max(0.0, float(q))) for q in squares]
+def expected_checks(tensors: list[Any], seed: int) -> tuple[list[list[float]], list[float], list[float]]:
+    """What the clean worker checks a timed call's expected outputs by, in one float64 pass over
+    them: their projections, each output's Frobenius norm, and `magnitudes(fingerprint(tensors))`
+    (a complex output's magnitudes are its elements' moduli: those from fingerprint itself)."""
+    sums: list[torch.Tensor] = []
+    parts = projection_parts(tensors, seed, sums)
+    values = torch.stack(sums).tolist() if sums else []
+    if any(isinstance(t, torch.Tensor) and t.is_complex() for t in tensors):
+        mags = magnitudes(fingerprint(tensors))
+    else:
+        mags = [m for v in values for m in v[1:]]
+    return [p.tolist() for p in parts], [math.sqrt(max(0.0, v[0])) for v in values], mags
 
 
 def frobenius(tensors: list[Any]) -> list[float]:
