@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 import types
 
 from kernelswarm.evaluate.parent import run, timing
@@ -14,19 +15,23 @@ from kernelswarm.records import Kind, Timing
 
 def test_the_tracer_counts_calls_outside_the_profiled_one() -> None:
     tracer = object.__new__(ExtensionTracer)  # its loaders left alone: nothing patched here
-    tracer.active, tracer.calls = False, 0
+    tracer.active, tracer.calls, tracer.ext_ns = False, 0, 0
     ext = types.ModuleType("ext")
     ext.twice = lambda x: 2 * x
+    ext.slow = lambda: time.sleep(0.02)
     traced = _TracedModule(ext, tracer)
     assert traced.twice(3) == 6 and tracer.calls == 1
+    traced.slow()  # the time inside its calls is summed too (on a CPU, the timed calls' share)
+    assert tracer.calls == 2 and tracer.ext_ns >= 20e6
     tracer.active = True  # the profiled call: named in the profiler, not counted
-    assert traced.twice(4) == 8 and tracer.calls == 1
+    spent = tracer.ext_ns
+    assert traced.twice(4) == 8 and tracer.calls == 2 and tracer.ext_ns == spent
 
 
-def _kind(share: float, timed_share: float | None) -> tuple[Kind, str]:
+def _kind(share: float, timed_share: float | None, **fields) -> tuple[Kind, str]:
     st = run._State(EvalOptions.for_device("cpu"), NO_LOCK, 0.0)
     ct = timing.CandidateTiming(Timing.from_samples([1.0]), custom_share=share, ran=["ks_ext::relu_linear"],
-                                timed_ext_share=timed_share)
+                                timed_ext_share=timed_share, **fields)
     kind = run._label(st, ct)
     return kind, st.checks[-1].detail
 
@@ -35,8 +40,33 @@ def test_a_kernel_that_ran_only_under_the_profiler_is_not_a_custom_kernel() -> N
     assert _kind(0.95, 1.0)[0] is Kind.CUSTOM_KERNEL
     assert _kind(0.95, None)[0] is Kind.CUSTOM_KERNEL  # not counted (a GPU): the profile decides
     kind, detail = _kind(0.95, 0.0)
-    assert kind is Kind.PYTORCH_REWRITE and "0% of the timed calls" in detail
+    assert kind is Kind.PYTORCH_REWRITE and "in only 0% of the timed calls" in detail
     assert _kind(0.1, 1.0)[0] is Kind.PYTORCH_REWRITE
+
+
+def test_a_kernel_on_a_sliver_of_the_timed_calls_is_not_a_custom_kernel() -> None:
+    """Called in every timed call but on a sliver of it (cheat/decoy_sliver): the share of the
+    timed calls' time inside its extension decides on a CPU."""
+    assert _kind(0.95, 1.0, timed_ext_time_share=0.9)[0] is Kind.CUSTOM_KERNEL
+    kind, detail = _kind(0.95, 1.0, timed_ext_time_share=0.2)
+    assert kind is Kind.PYTORCH_REWRITE and "20% of the timed calls' time" in detail
+
+
+def test_the_parents_samples_decide_over_the_workers_word() -> None:
+    """Whatever the worker reports (cheat/label_forge_decoy forges every field), the parent's own
+    samples of the timed calls (ipsample) decide; a worker that refused them gets no label."""
+    from kernelswarm.evaluate.parent.ipsample import Samples
+
+    def sampled(own: float, total: int = 200) -> dict:
+        return {"ip_samples": Samples({"/w/x.so": total}, sampled_ns=1, cpu_ns=1), "ip_own_share": own}
+
+    assert _kind(0.97, 1.0, timed_ext_time_share=1.0, **sampled(0.8))[0] is Kind.CUSTOM_KERNEL
+    kind, detail = _kind(0.97, 1.0, timed_ext_time_share=1.0, **sampled(0.09))
+    assert kind is Kind.PYTORCH_REWRITE and "9% of its timed calls' CPU time" in detail
+    assert _kind(0.97, 1.0, **sampled(0.09, total=5))[0] is Kind.CUSTOM_KERNEL  # too few samples to say
+    kind, detail = _kind(0.97, 1.0, ip_blocked=True, ip_note="its worker refused the evaluator's sampling")
+    assert kind is Kind.PYTORCH_REWRITE and "nothing vouches" in detail
+    assert _kind(0.97, 1.0, ip_note="not sampled (perf events not permitted)")[0] is Kind.CUSTOM_KERNEL
 
 
 def test_a_forged_label_reply_without_a_kernel_in_the_source_is_pytorch() -> None:

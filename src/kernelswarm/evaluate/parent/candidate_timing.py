@@ -65,7 +65,12 @@ class CandidateTiming:
     pending: list[tuple[str, dict[str, Any], bytes]] = field(default_factory=list)  # sampled outputs to check
     kept: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # sampled, still in the worker
     custom_share: float = 0.0  # share of profiled work in the candidate's own kernels
+    ip_samples: Any = None  # ipsample.Samples of its timed calls, taken by the parent (CPU only)
+    ip_own_share: float | None = None  # their share in code from its own folder (None: not sampled)
+    ip_note: str = ""  # why its timed calls were not sampled
+    ip_blocked: bool = False  # the clean worker could be sampled and the candidate's could not
     timed_ext_share: float | None = None  # share of timed calls that called its extension (CPU only)
+    timed_ext_time_share: float | None = None  # share of the timed calls' time inside its extension (CPU only)
     ran: list[str] = field(default_factory=list)  # what the profiler saw, most time first
     defined: list[str] = field(default_factory=list)  # kernels the source defines
     wall_ok: bool = True  # claimed times agree with the parent's wall clock

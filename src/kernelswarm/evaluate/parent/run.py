@@ -19,16 +19,32 @@ from pathlib import Path
 from typing import Any
 
 from kernelswarm import intervals, redact
-from kernelswarm.evaluate.parent import autogroup, baselines, burstvouch, judge, timing, wallclock
-from kernelswarm.evaluate.worker import contain
+from kernelswarm.evaluate.parent import (
+    autogroup,
+    baselines,
+    burstvouch,
+    judge,
+    timing,
+    wallclock,
+)
 from kernelswarm.evaluate.parent.devicelock import NO_LOCK, DeviceLock, NoLock
+from kernelswarm.evaluate.parent.kind import label_of
 from kernelswarm.evaluate.parent.options import EvalOptions
 from kernelswarm.evaluate.parent.procs import WorkerFailed, WorkerProcess, init_message
 from kernelswarm.evaluate.parent.static import screen_source
+from kernelswarm.evaluate.worker import contain
 from kernelswarm.locks import device_lock
-from kernelswarm.printable import capped, printable_fields
+from kernelswarm.printable import printable_fields
 from kernelswarm.problems.load import Problem, ProblemError, reference_failed
-from kernelswarm.records import Check, Evaluation, Kind, Mode, Precision, Timing, Verdict
+from kernelswarm.records import (
+    Check,
+    Evaluation,
+    Kind,
+    Mode,
+    Precision,
+    Timing,
+    Verdict,
+)
 
 # Stress trials scale floating inputs small and large; fp16's range (max 65504) gets milder scales.
 _STRESS_SCALES = {"fp16": (1e-1, 1e1)}
@@ -88,7 +104,7 @@ class _State:
         """--timeout bounds the candidate's own time: waiting for the device is added back."""
         return self.base_deadline + self.waited_s
 
-    def fail(self, verdict: Verdict, name: str, detail: str) -> "_Verdict":
+    def fail(self, verdict: Verdict, name: str, detail: str) -> _Verdict:
         self.checks.append(Check(name, False, detail))
         return _Verdict(verdict, f"{name}: {detail}")
 
@@ -461,36 +477,10 @@ def _plausible(st: _State, ct: timing.CandidateTiming, spec: dict) -> None:
     st.ok("wall-clock", ct.wall_detail)
 
 
-# A custom kernel's label needs its extension called in at least this share of the timed calls
-# (counted by the ExtensionTracer: extension calls, and on CUDA its Triton launches); the profiled call alone can be told apart.
-MIN_TIMED_EXT_SHARE = 0.9
-
-
 def _label(st: _State, ct: timing.CandidateTiming, source: str | None = None) -> Kind:
-    """custom-kernel only when the candidate's own kernels did a real share of the profiled work
-    (and, where the source is given, the source defines or builds kernels of its own)."""
-    from kernelswarm.evaluate.parent.own_kernels import own_kernels
-    from kernelswarm.evaluate.worker.labels import MIN_CUSTOM_SHARE
-
-    top = _names(ct.ran[:3]) or "nothing recorded"
-    if ct.custom_share >= MIN_CUSTOM_SHARE[st.options.device] and source is not None and not own_kernels(source):
-        # The label reply is the candidate process's own: a well-formed one can still be untrue
-        # (cheat/label_forge). Its source, read here, defines and builds no kernel at all.
-        st.ok("kind", f"its worker reported custom kernels doing {ct.custom_share:.0%} of the profiled call, but "
-                      f"its source defines and builds no kernel of its own: PyTorch did the work (top: {top})")
-        return Kind.PYTORCH_REWRITE
-    if ct.custom_share >= MIN_CUSTOM_SHARE[st.options.device] and ct.timed_ext_share is not None \
-            and ct.timed_ext_share < MIN_TIMED_EXT_SHARE:
-        # Its kernel ran under the profiler, not in the calls that were timed (cheat/profiler_launder).
-        st.ok("kind", f"custom kernels did {ct.custom_share:.0%} of the profiled call but were called in only "
-                      f"{ct.timed_ext_share:.0%} of the timed calls: PyTorch did the timed work (top: {top})")
-        return Kind.PYTORCH_REWRITE
-    if ct.custom_share >= MIN_CUSTOM_SHARE[st.options.device]:
-        st.ok("kind", f"custom kernels did {ct.custom_share:.0%} of the profiled work (top: {top})")
-        return Kind.CUSTOM_KERNEL
-    defined = f"; defined but idle: {_names(ct.defined)}" if ct.defined else ""
-    st.ok("kind", f"custom kernels did {ct.custom_share:.0%} of the work; PyTorch did the rest (top: {top}){defined}")
-    return Kind.PYTORCH_REWRITE
+    kind, detail = label_of(ct, st.options.device, source)
+    st.ok("kind", detail)
+    return kind
 
 
 def _work_key(problem: Problem, device: str) -> str:
@@ -512,13 +502,6 @@ def _memory_limit(device: str) -> int | None:
         return int(total * 0.6)
     except (ValueError, OSError):
         return None
-
-
-def _names(names: list[str], most: int = 10, each: int = 120) -> str:
-    """Kernel and range names for a detail: the candidate chose them (cheat/range_name_flood put
-    three 200 KB range names in the `kind` check), so each is cut, and only the first few shown."""
-    shown = [capped(str(n), each) for n in names[:most]]
-    return ", ".join(shown) + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 def _one_line(text: str) -> str:

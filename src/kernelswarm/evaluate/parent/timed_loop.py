@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from kernelswarm import intervals
-from kernelswarm.evaluate.parent import cputime, wallclock
+from kernelswarm.evaluate.parent import cputime, ipsample, wallclock
 from kernelswarm.evaluate.parent.candidate_timing import (
     NULL_EVERY,
     POOL_SIZE,
@@ -99,6 +99,19 @@ def timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dead
         with worker.stopped():  # nothing of the candidate's may make the clean worker's wake-ups dearer
             result.stop_ms = cputime.stop_cost_ms(clean.proc.pid)
     keep_slot: int | None = None  # the slot the last call's outputs go to, sent with the next request
+    # On a CPU the parent samples where the candidate's timed calls ran (ipsample: the label's check
+    # from outside), and the clean worker's calls alike, so that the sampling costs both the same.
+    sampler, clean_sampler = None, None
+    if o.device == "cpu":
+        clean_sampler, machine_note = ipsample.start(clean.chan.peer_pid)
+        if clean_sampler is None:  # the machine permits no perf events: the label stands on the worker's word
+            result.ip_note = machine_note
+        else:
+            sampler, note = ipsample.start(worker.chan.peer_pid)
+            # The clean worker could be sampled and the candidate's could not: it made itself so
+            # (cheat/label_unsampled), and nothing then vouches for its label.
+            result.ip_blocked = sampler is None
+            result.ip_note = note and f"its worker refused the evaluator's sampling, as the clean worker did not: {note}"
 
     after_null = False
     # The candidate's process stays stopped across the clean worker's calls that follow one
@@ -158,8 +171,9 @@ def timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dead
             msg["project_seed"] = fresh_seed()
         clean.call(msg, deadline=deadline)
         prepare_ms = net_ms(clean)
-        reply = clean_timed_call(clean, fl, {"op": "time_call", "prepared": True, "flush": flush_inside},
-                                 deadline, o.device)
+        with ipsample.window(clean_sampler):
+            reply = clean_timed_call(clean, fl, {"op": "time_call", "prepared": True, "flush": flush_inside},
+                                     deadline, o.device)
         call_ms = net_ms(clean) + clean_project()
         if cpu_before >= 0:  # its prepare and call (the flush is another process's)
             result.ref_cpu.append(clean.cpu_ms() - cpu_before)
@@ -190,8 +204,9 @@ def timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dead
         clean.call(msg, deadline=deadline)
         prepare_ms = net_ms(clean)
         # As a candidate's call: the flush worker's flush first.
-        reply = clean_timed_call(clean, fl, {"op": "time_call", "null": True, "prepared": True,
-                                             "flush": flush_inside}, deadline, o.device)
+        with ipsample.window(clean_sampler):
+            reply = clean_timed_call(clean, fl, {"op": "time_call", "null": True, "prepared": True,
+                                                 "flush": flush_inside}, deadline, o.device)
         call_ms = net_ms(clean) + clean_project()
         null_slack.append(prepare_ms + call_ms - float(reply["ms"]))
         result.null_inside.append(1000.0 * float(reply.get("op_s", 0.0)) - float(reply["ms"]))
@@ -231,8 +246,9 @@ def timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dead
                 prepare_ms = net_ms(worker)
                 prepares.append(prepare_ms)
                 # The time_call is in the candidate's pipe before it is continued (call_when_continued).
-                flush, reply = worker.call_when_continued({"op": "time_call", "prepared": True, "flush": flush_inside},
-                                                          lambda: stopped_flush(), deadline)
+                with ipsample.window(sampler):
+                    flush, reply = worker.call_when_continued({"op": "time_call", "prepared": True, "flush": flush_inside},
+                                                              lambda: stopped_flush(), deadline)
                 result.flush_ms.append(float(flush.get("flush_ms", 0.0)))
             if earlier is not None:
                 earlier.projections = as_projections(prepared.get("projections"))
@@ -270,6 +286,22 @@ def timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dead
                 null_call()
     finally:
         release()
+        _take_samples(sampler, clean_sampler, worker, result)
     if result.calls and result.calls[-1].projections is None:
         project_last()
     return times, slack, null_slack
+
+
+def _take_samples(sampler: ipsample.Sampler | None, clean_sampler: ipsample.Sampler | None, worker: WorkerProcess,
+                  result: CandidateTiming) -> None:
+    """The candidate's sampled timed calls, added to what earlier windows sampled, and their share
+    in code from its own folder."""
+    if clean_sampler is not None:
+        clean_sampler.close()
+    if sampler is None:
+        return
+    try:
+        result.ip_samples = sampler.take().merged(result.ip_samples)
+    finally:
+        sampler.close()
+    result.ip_own_share = result.ip_samples.share(ipsample.own_files(result.ip_samples, str(worker.workdir)))

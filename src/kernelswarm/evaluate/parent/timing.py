@@ -237,6 +237,8 @@ def take_label(worker: WorkerProcess, result: CandidateTiming, deadline: float) 
     result.custom_share, result.ran, result.defined = float(label["custom_share"]), list(label["ran"]), list(label["defined"])
     if "timed_ext_share" in label:
         result.timed_ext_share = float(label["timed_ext_share"])
+    if "timed_ext_time_share" in label:
+        result.timed_ext_time_share = float(label["timed_ext_time_share"])
 
 
 

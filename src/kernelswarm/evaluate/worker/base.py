@@ -61,6 +61,7 @@ class Worker:
         self.threads_at_start = threading.active_count()
         self.tracer = None
         self.timed_ext = [0, 0]  # timed calls that called the candidate's extension (tracer), of all
+        self.timed_ext_ns = [0, 0]  # ns inside its extension calls during timed calls, of the calls' claimed ns
         self.kernel_names: set[str] = set()
         self.candidate: types.ModuleType | None = None
         # The least device memory seen free around the model's runs: libraries pick algorithms on
@@ -197,6 +198,9 @@ class Worker:
         if self.timed_ext[1] and self.tracer is not None and self.tracer.loaded:
             # the share of timed calls that called its extension or Triton kernels (ExtensionTracer)
             reply["timed_ext_share"] = self.timed_ext[0] / self.timed_ext[1]
+        if self.timed_ext_ns[1] > 0 and self.tracer is not None and self.tracer.loaded and self.device.type == "cpu":
+            # where the timed calls' time went: a CPU extension call is its own work (a GPU's is a launch)
+            reply["timed_ext_time_share"] = min(1.0, self.timed_ext_ns[0] / self.timed_ext_ns[1])
         return reply
 
     def op_time_setup(self, msg: dict) -> dict:
@@ -297,11 +301,14 @@ class Worker:
         if msg.get("flush", True):  # see timing.flush_outside: the candidate's is done by the clean worker
             self.backend.flush_cache()
         ext_before = self.tracer.calls if self.tracer is not None else 0
+        ext_ns_before = self.tracer.ext_ns if self.tracer is not None else 0
         ms, result = self.backend.time_call(fn)
         threads = self.candidate_threads()
         if self.tracer is not None and not msg.get("null"):
             self.timed_ext[0] += self.tracer.calls > ext_before
             self.timed_ext[1] += 1
+            self.timed_ext_ns[0] += self.tracer.ext_ns - ext_ns_before
+            self.timed_ext_ns[1] += max(0, int(ms * 1e6))
         from kernelswarm.evaluate.worker.tensors import as_outputs
 
         self.last_outputs = as_outputs(result)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import sys
+import time
 import types
 from typing import Any
 
@@ -36,7 +37,10 @@ class ExtensionTracer:
     during the labelling call, so it changes neither results nor timed calls. Otherwise it counts
     the calls (`calls`): the worker notes which timed calls called the extension at all, since a
     candidate can see the profiler and run its kernel only under it (cheat/profiler_launder; on
-    CUDA, with its Triton kernels' launches too: cheat/profiler_launder_cuda). CuPy's kernels are
+    CUDA, with its Triton kernels' launches too: cheat/profiler_launder_cuda). On a CPU, where an
+    extension call is its work, it also sums the time spent inside those calls (`ext_ns`): a
+    candidate that runs its kernel on a sliver in each timed call, and on all of it only while
+    the profiler records, called its extension in every timed call (cheat/decoy_sliver). CuPy's kernels are
     not counted (its kernel classes cannot be wrapped): a candidate with only those is labelled by
     its profile alone.
     """
@@ -44,6 +48,7 @@ class ExtensionTracer:
     def __init__(self) -> None:
         self.active = False
         self.calls = 0
+        self.ext_ns = 0  # wall time inside the candidate's extension calls outside the profiler (CPU)
         self.loaded = 0  # extension modules wrapped and Triton kernels watched: what `calls` can count
         import torch.utils.cpp_extension as ce
 
@@ -110,7 +115,11 @@ class _TracedModule:
         def call(*args: Any, **kwargs: Any) -> Any:
             if not tracer.active:
                 tracer.calls += 1
-                return value(*args, **kwargs)
+                start = time.perf_counter_ns()
+                try:
+                    return value(*args, **kwargs)
+                finally:
+                    tracer.ext_ns += time.perf_counter_ns() - start
             with torch.profiler.record_function(f"ks_ext::{name}"):
                 return value(*args, **kwargs)
 
