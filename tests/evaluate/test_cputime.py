@@ -93,3 +93,19 @@ def test_a_few_preempted_calls_of_either_side_move_nothing() -> None:
     # its median claim stays 0.1 ms) while 0.6 ms of work a cycle is done where no claim runs.
     padded = cputime.judge([1.6] * 99, [0.1, 0.1, 20.0] * 33, [1.0] * 100, [0.1] * 100, threads=2)
     assert padded is not None and padded.charge_ms > 0.15, padded.detail
+
+
+def test_a_waited_for_childs_time_stays_in_the_tree() -> None:
+    # A child that forks a grandchild, which burns 0.3 s of CPU and exits, waited for by the child:
+    # the grandchild's time is then in no live process's clock, only in its parent's reaped time.
+    code = ("import os, time\npid = os.fork()\nif pid == 0:\n    end = time.process_time() + 0.3\n"
+            "    while time.process_time() < end: pass\n    os._exit(0)\nos.waitpid(pid, 0)\nprint('reaped', flush=True)\n"
+            "time.sleep(60)")
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "reaped"
+        assert cputime.reaped_ns(child.pid) >= 0.25e9
+        assert cputime.tree_cpu_ns(child.pid) - cputime.process_cpu_ns(child.pid) >= 0.25e9
+    finally:
+        child.kill()
+        child.wait()

@@ -45,15 +45,31 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+_TICK_NS = 1_000_000_000 // (os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100)
+
+
+def reaped_ns(pid: int) -> int:
+    """CPU ns of the children `pid` has waited for (and theirs), as the kernel adds them to it
+    (cutime and cstime, in clock ticks); 0 when unreadable."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        return (int(fields[13]) + int(fields[14])) * _TICK_NS
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 def tree_cpu_ns(root: int) -> int:
     """CPU ns of `root` and every live descendant (a candidate's helpers and what they started:
-    orphans are reparented to the worker's namespace init, the root where there is one); -1 when
-    the root is gone. A descendant that exited took its time with it; a thread that exited did not
-    (process_cpu_ns)."""
+    orphans are reparented to the worker's namespace init, the root where there is one), and of
+    the children each of them waited for; -1 when the root is gone. A thread that exited keeps its
+    time in its process (process_cpu_ns); a child that exited and was waited for, in its parent's
+    reaped time (a worker that forked a child per call to compute half of it on another core
+    hid that core's work: cheat/fork_cores)."""
     own = process_cpu_ns(root)
     if own < 0:
         return -1
-    total, seen, todo = own, {root}, _children(root)
+    total, seen, todo = own + reaped_ns(root), {root}, _children(root)
     while todo:
         pid = todo.pop()
         if pid in seen:
@@ -61,7 +77,7 @@ def tree_cpu_ns(root: int) -> int:
         seen.add(pid)
         used = process_cpu_ns(pid)
         if used >= 0:
-            total += used
+            total += used + reaped_ns(pid)
             todo.extend(_children(pid))
     return total
 
