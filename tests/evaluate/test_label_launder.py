@@ -140,3 +140,44 @@ def test_no_share_is_reported_where_nothing_could_be_counted(monkeypatch) -> Non
     cand.relu = object()  # a CuPy RawKernel, say: not a JITFunction
     tracer.watch_triton(cand)
     assert tracer.loaded == 0 and JITFunction.run.__name__ == "run" and not hasattr(JITFunction.run, "_ks_counted")
+
+
+def test_the_tracer_counts_the_candidates_cupy_kernels(monkeypatch) -> None:
+    """On CUDA the CuPy kernels a candidate's module holds are replaced by counting stand-ins
+    (cheat/profiler_launder_cupy): CuPy's classes cannot be patched themselves."""
+    import sys
+
+    raw = types.ModuleType("cupy._core.raw")
+
+    class RawKernel:  # the shape the tracer relies on: a callable of one of CuPy's own types
+        def __init__(self, name):
+            self.name = name
+
+        def __call__(self, grid, block, args):
+            return ("launched", self.name, args)
+
+    RawKernel.__module__ = "cupy._core.raw"
+    raw.RawKernel = RawKernel
+    monkeypatch.setitem(sys.modules, "cupy._core.raw", raw)
+    cand = types.ModuleType("kernelswarm_candidate")
+    cand.relu = RawKernel("relu")
+    cand.helper = lambda x: x  # the candidate's own functions are left alone
+    cand.Klass = RawKernel
+
+    class ufunc:  # CuPy's own operations are not the candidate's kernels
+        def __call__(self, x):
+            return x
+
+    ufunc.__module__ = "cupy._core._kernel"
+    cand.sqrt = ufunc()
+
+    tracer = object.__new__(ExtensionTracer)  # its loaders left alone: nothing patched here
+    tracer.active, tracer.calls, tracer.loaded = False, 0, 0
+    tracer.watch_cupy(cand)
+    assert tracer.loaded == 1 and cand.helper(3) == 3 and cand.Klass is RawKernel and cand.sqrt(4) == 4
+    assert tracer.calls == 0
+    assert cand.relu((1,), (1,), (2,)) == ("launched", "relu", (2,)) and tracer.calls == 1
+    assert cand.relu.name == "relu"  # its attributes reach through
+    tracer.active = True  # the profiled call: not counted
+    cand.relu((1,), (1,), (2,))
+    assert tracer.calls == 1

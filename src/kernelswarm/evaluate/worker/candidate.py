@@ -38,6 +38,7 @@ class CandidateWorker(Worker):
         exec(compile(source, path, "exec"), module.__dict__)
         if self.device.type == "cuda":
             self.tracer.watch_triton(module)
+            self.tracer.watch_cupy(module)
         if not hasattr(module, "ModelNew"):
             raise _Unusable("the candidate defines no `ModelNew`")
         self.candidate = module

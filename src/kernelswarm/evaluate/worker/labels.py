@@ -37,12 +37,11 @@ class ExtensionTracer:
     during the labelling call, so it changes neither results nor timed calls. Otherwise it counts
     the calls (`calls`): the worker notes which timed calls called the extension at all, since a
     candidate can see the profiler and run its kernel only under it (cheat/profiler_launder; on
-    CUDA, with its Triton kernels' launches too: cheat/profiler_launder_cuda). On a CPU, where an
+    CUDA, with its Triton kernels' launches and its CuPy kernels' calls too:
+    cheat/profiler_launder_cuda, cheat/profiler_launder_cupy). On a CPU, where an
     extension call is its work, it also sums the time spent inside those calls (`ext_ns`): a
     candidate that runs its kernel on a sliver in each timed call, and on all of it only while
-    the profiler records, called its extension in every timed call (cheat/decoy_sliver). CuPy's kernels are
-    not counted (its kernel classes cannot be wrapped): a candidate with only those is labelled by
-    its profile alone.
+    the profiler records, called its extension in every timed call (cheat/decoy_sliver).
     """
 
     def __init__(self) -> None:
@@ -99,6 +98,41 @@ class ExtensionTracer:
         run._ks_counted = True  # type: ignore[attr-defined]
         cls.run = run
         self.loaded += 1
+
+
+    def watch_cupy(self, module: types.ModuleType) -> None:
+        """After the candidate's import, on a GPU: count calls of the CuPy kernels its module holds
+        (RawKernel, ElementwiseKernel, ReductionKernel, a RawModule's functions: callables of
+        CuPy's own types at module level), each replaced there by a counting stand-in. CuPy's
+        kernel classes cannot be patched, and a candidate with only CuPy kernels was labelled by
+        its profile alone: one that launched its kernel only under the profiler was a custom
+        kernel (cheat/profiler_launder_cupy). A kernel kept elsewhere (made inside ModelNew) is
+        not counted, and a candidate with nothing counted keeps its profile's label."""
+        found = {name: v for name, v in vars(module).items()
+                 if type(v).__name__ in _CUPY_KERNELS and (type(v).__module__ or "").split(".")[0] == "cupy"}
+        for name, kernel in found.items():
+            setattr(module, name, _CountedKernel(kernel, self))
+        self.loaded += len(found)
+
+
+# CuPy's types of kernels a candidate writes itself (not its ufuncs: `cupy.sqrt` is CuPy's own).
+_CUPY_KERNELS = {"RawKernel", "ElementwiseKernel", "ReductionKernel", "Function", "Fusion", "_JitRawKernel"}
+
+
+class _CountedKernel:
+    """A CuPy kernel that counts its calls outside the profiled one (ExtensionTracer.watch_cupy)."""
+
+    def __init__(self, kernel: Any, tracer: ExtensionTracer) -> None:
+        object.__setattr__(self, "_kernel", kernel)
+        object.__setattr__(self, "_tracer", tracer)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not self._tracer.active:
+            self._tracer.calls += 1
+        return self._kernel(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._kernel, name)
 
 
 class _TracedModule:
