@@ -17,8 +17,9 @@ _src = r"""
 torch::Tensor split_mm(torch::Tensor a, torch::Tensor b) {
     auto out = torch::empty({a.size(0), b.size(1)}, a.options());
     const int64_t half = a.size(0) / 2;
-    KS_WORKER other([&] { at::mm_out(out.narrow(0, 0, half), a.narrow(0, 0, half), b); });
-    at::mm_out(out.narrow(0, half, a.size(0) - half), a.narrow(0, half, a.size(0) - half), b);
+    auto top = out.narrow(0, 0, half), bottom = out.narrow(0, half, a.size(0) - half);
+    KS_WORKER other([&] { at::mm_out(top, a.narrow(0, 0, half), b); });
+    at::mm_out(bottom, a.narrow(0, half, a.size(0) - half), b);
     other.join();
     return out;
 }
