@@ -224,8 +224,10 @@ def _exec_regions(pid: int) -> list[tuple[int, int, str]]:
     return regions
 
 
-def start(pid: int) -> tuple[Sampler | None, str]:
+def start(pid: int | None) -> tuple[Sampler | None, str]:
     """A sampler on `pid`'s threads, or None and why not (perf events not permitted here)."""
+    if pid is None:
+        return None, "not sampled (no process to sample)"
     try:
         return Sampler(pid), ""
     except OSError as e:

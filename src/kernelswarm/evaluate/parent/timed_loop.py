@@ -103,11 +103,11 @@ def timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dead
     # from outside), and the clean worker's calls alike, so that the sampling costs both the same.
     sampler, clean_sampler = None, None
     if o.device == "cpu":
-        clean_sampler, machine_note = ipsample.start(clean.chan.peer_pid)
+        clean_sampler, machine_note = ipsample.start(_worker_pid(clean))
         if clean_sampler is None:  # the machine permits no perf events: the label stands on the worker's word
             result.ip_note = machine_note
         else:
-            sampler, note = ipsample.start(worker.chan.peer_pid)
+            sampler, note = ipsample.start(_worker_pid(worker))
             # The clean worker could be sampled and the candidate's could not: it made itself so
             # (cheat/label_unsampled), and nothing then vouches for its label.
             result.ip_blocked = sampler is None
@@ -290,6 +290,11 @@ def timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dead
     if result.calls and result.calls[-1].projections is None:
         project_last()
     return times, slack, null_slack
+
+
+def _worker_pid(worker: WorkerProcess) -> int | None:
+    """The worker's own process (its channel's peer: in a PID namespace, not its launcher)."""
+    return getattr(getattr(worker, "chan", None), "peer_pid", None)
 
 
 def _take_samples(sampler: ipsample.Sampler | None, clean_sampler: ipsample.Sampler | None, worker: WorkerProcess,
