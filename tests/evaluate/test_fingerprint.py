@@ -47,3 +47,27 @@ def test_one_element_changed_shows(monkeypatch):
     before = tensors.fingerprint([t])
     t[140] += 1e-3  # an element of the 7-strided sample, in a later step
     assert not tensors.same_fingerprint(before, tensors.fingerprint([t]), rel=1e-9)
+
+
+def test_the_sums_run_on_one_thread_and_leave_the_count_as_it_was(monkeypatch):
+    """On a CPU the steps run on the calling thread alone (torch's threads set to one meanwhile),
+    and the worker's count is back afterwards: the next timed call runs on as many threads as before."""
+    seen = []
+    real = torch.Tensor.copy_
+
+    def copy(self, src, *a, **k):
+        seen.append(torch.get_num_threads())
+        return real(self, src, *a, **k)
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        monkeypatch.setattr(tensors, "_HOST_STEP", 70)
+        monkeypatch.setattr(torch.Tensor, "copy_", copy)
+        fp = tensors.fingerprint([torch.arange(300, dtype=torch.float32)])
+        monkeypatch.undo()
+        assert seen and set(seen) == {1}
+        assert torch.get_num_threads() == 2
+        assert fp == [44850.0, 44850.0, float(sum(range(0, 300, 7)))]
+    finally:
+        torch.set_num_threads(before)

@@ -153,25 +153,35 @@ def fingerprint_parts(tensors: list[Any]) -> list[torch.Tensor]:
 # A CPU's float64 sums of float32 elements (sum or norm with dtype=float64) convert element by
 # element, unvectorised. Converted in steps into one float64 buffer, then summed there, the same
 # three sums of 4 M values took 9.6-13.7 ms instead of 26-29 on one thread, 33-55 instead of 66-131
-# on two (load 5: fixed15's section of docs/benchmarks.md). Each step is below torch's parallel
-# grain (32768 elements), so its operations run on this thread and stay in cache: larger steps run
-# on both cores, and under load each operation waited for the second one (7 x 2^13: 112-742 ms).
-# A multiple of 7, so that every 7th element of the whole is every 7th of each step.
-_HOST_STEP = 7 << 12
+# on two (load 5: fixed15's section of docs/benchmarks.md). The steps run on this thread alone
+# (torch's threads set to one meanwhile): on two threads under load each operation waited for the
+# second core (7 x 2^13: 112-742 ms). Steps were below torch's parallel grain for that (7 x 2^12):
+# eight operations per 28 K elements, whose dispatch was most of the time; on one thread the steps
+# can be larger, with the buffer still in cache: 4 M values 8.0-13.1 ms -> 3.6-4.1 (min), medians
+# 16-19 -> 7-9 (load 6, session 16's warm16). A multiple of 7, so that every 7th element of the
+# whole is every 7th of each step.
+_HOST_STEP = 7 << 16
 
 
 def _host_sums(flat: torch.Tensor) -> list[torch.Tensor]:
     """`fingerprint_parts`' three sums of a contiguous floating CPU tensor, `flat` (1-D)."""
-    n = flat.numel()
-    buf = torch.empty(min(_HOST_STEP, n), dtype=torch.float64)
-    acc = torch.zeros(3, dtype=torch.float64)
-    for lo in range(0, n, _HOST_STEP):
-        b = buf[:min(_HOST_STEP, n - lo)]
-        b.copy_(flat[lo:lo + b.numel()])
-        acc[0] += b.sum()
-        acc[1] += b.abs_().sum()
-        acc[2] += b[::7].sum()
-    return list(acc.unbind())
+    threads = torch.get_num_threads()
+    if threads > 1:
+        torch.set_num_threads(1)
+    try:
+        n = flat.numel()
+        buf = torch.empty(min(_HOST_STEP, n), dtype=torch.float64)
+        acc = torch.zeros(3, dtype=torch.float64)
+        for lo in range(0, n, _HOST_STEP):
+            b = buf[:min(_HOST_STEP, n - lo)]
+            b.copy_(flat[lo:lo + b.numel()])
+            acc[0] += b.sum()
+            acc[1] += b.abs_().sum()
+            acc[2] += b[::7].sum()
+        return list(acc.unbind())
+    finally:
+        if threads > 1:
+            torch.set_num_threads(threads)
 
 
 def _abs_sum(d: torch.Tensor) -> torch.Tensor:
