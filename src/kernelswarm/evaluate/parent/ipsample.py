@@ -33,11 +33,12 @@ _SAMPLE_IP, _SAMPLE_TID = 1 << 0, 1 << 1
 _DISABLED, _EXCLUDE_KERNEL, _EXCLUDE_HV = 1 << 0, 1 << 5, 1 << 6
 _ENABLE, _DISABLE = 0x2400, 0x2401  # PERF_EVENT_IOC_ENABLE / DISABLE
 _RECORD_SAMPLE = 9
-# Ring buffer pages per thread: 32 KiB, about 1,300 samples (0.13 s of a thread's CPU time) per
-# window; the share of the rest is taken to be as theirs. Small, since a user's perf buffers share one locked-memory
-# allowance (perf_event_mlock_kb, 516 KiB by default) where the evaluator is not root.
+# Ring buffer pages per thread: 32 KiB, about 1,300 samples (0.68 s of a thread's CPU time) per
+# window; the share of the rest is taken to be as theirs. Small, since a user's perf buffers share
+# one locked-memory allowance (perf_event_mlock_kb, 516 KiB by default) where the evaluator is not root.
 _PAGES = 8
-PERIOD_NS = 100_000  # one sample per 0.1 ms of a thread's CPU time
+PERIOD_NS = 500_000  # one sample per 0.5 ms of a thread's CPU time: each costs the sampled thread about
+# 10 us in this VM (2% of a timed call; both workers pay it alike)
 # Threads sampled at most, each an event (a descriptor and a ring) of the parent's: a worker that
 # starts thousands must not use up the evaluator's descriptors (cheat/thread_swarm). The CPU time
 # of threads beyond these counts as not the candidate's kernel, like any unsampled time.

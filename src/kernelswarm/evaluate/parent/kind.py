@@ -18,7 +18,7 @@ MIN_TIMED_EXT_SHARE = 0.9
 # On a CPU, the share of the timed calls' CPU time the parent's samples must find in code the
 # candidate built (ipsample), and the samples that make it a finding. Half the profile's bar: the
 # timed request also holds the worker's own work (its fingerprint of the outputs, the binding).
-MIN_IP_OWN_SHARE, MIN_IP_SAMPLES = 0.25, 20
+MIN_IP_OWN_SHARE, MIN_IP_SAMPLES = 0.25, 10
 
 
 def label_of(ct: CandidateTiming, device: str, source: str | None = None) -> tuple[Kind, str]:
