@@ -7,7 +7,8 @@ Each evaluation is the evaluator's own (the fixtures' options), and both vouches
 from its one set of measurements (run._vouch wrapped): `old` is wallclock.vouch with the per-call
 clock alone (KERNELSWARM_BURST_VOUCH=0), `new` with the bursts' bound too (burstvouch.py). The
 speedup each would count and the low end of its interval, the claimed speedup after the charges,
-and each clock's longest call. Cases: an honest 2x of a short call (correct/sliced_once; on a CPU
+and each clock's longest call, with what the bursts' bound is made of (each round's ratio of the
+candidate's burst calls to the reference's, and the clean worker's own bursts' spread). Cases: an honest 2x of a short call (correct/sliced_once; on a CPU
 also sin2x, benchmarks/candidates/burst_vouch/, whose floor a CPU's peaks measured under load do not
 reach), copies of the reference, and the timing cheats that under-claim. Prints one table to stdout.
 """
@@ -52,9 +53,14 @@ def _both(rows: list[dict]) -> None:
         ref, cand, row = ev.reference, ev.candidate, {}
         if ref and cand and cand.samples and ct.resolution:
             ci = ev.speedup_ci
-            bound = burstvouch.bound_ms(burstvouch.merged(ct.bursts))
+            view = burstvouch.merged(ct.bursts)
+            bound = burstvouch.bound_ms(view)
             row = {"claimed": ref.median_ms / cand.median_ms, "per_call_ms": ct.claimed_ms + ct.resolution.unseen_ms,
-                   "burst_ms": bound, "ref_ms": ref.median_ms}
+                   "burst_ms": bound, "ref_ms": ref.median_ms,
+                   # What the bound is made of (burstvouch.bound_ms): each round's ratio and the
+                   # clean worker's own bursts' spread, so that a bound of no use says why.
+                   "ratios": "/".join(f"{x:.3g}" for x in view.ratios) if view else "-",
+                   "spread": f"{view.spread:.3g}" if view else "-"}
             for name, b in (("old", math.inf), ("new", bound)):
                 v = wallclock.vouch(ref.median_ms, ct.claimed_ms, cand.median_ms, ct.resolution, b)
                 row[name] = ref.median_ms / (cand.median_ms * v.cap)
@@ -96,8 +102,9 @@ def main() -> int:
     cpu = args.device == "cpu"
     started = time.monotonic()
     print(f"# device {args.device}; load {os.getloadavg()[0]:.1f} at start; old = per-call clock alone, new = with the bursts")
-    print("| case | problem | verdict | claimed | old speedup [low] | new speedup [low] | per-call / bursts' longest call ms | ref ms | wall s |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| case | problem | verdict | claimed | old speedup [low] | new speedup [low] | per-call / bursts' longest call ms | "
+          "rounds' ratios / spread | ref ms | wall s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in range(args.rounds):
         for name in names:
             if time.monotonic() - started > args.budget:
@@ -117,10 +124,11 @@ def main() -> int:
             if row:
                 print(f"| {name} | {problem} | {ev.verdict.value} | {row['claimed']:.3g} | {row['old']:.3g} [{row['old_low']:.3g}] | "
                       f"{row['new']:.3g} [{row['new_low']:.3g}] | {row['per_call_ms']:.3g} / {row['burst_ms']:.3g} | "
+                      f"{row['ratios']} / {row['spread']} | "
                       f"{row['ref_ms']:.3g} | {wall:.0f} |", flush=True)
             else:
                 reason = ev.reason.replace("|", "/")[:90]
-                print(f"| {name} | {problem} | {ev.verdict.value} ({reason}) | | | | | | {wall:.0f} |", flush=True)
+                print(f"| {name} | {problem} | {ev.verdict.value} ({reason}) | | | | | | | {wall:.0f} |", flush=True)
     return 0
 
 
