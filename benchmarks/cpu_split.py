@@ -92,8 +92,8 @@ timing.timed_loop = loop
 judged = []
 orig_judge = cputime.judge
 inputs = []
-def judge(cand_cpu, claims, ref_cpu, ref_claims, threads, stops=None, stop_ms=0.0):
-    v = orig_judge(cand_cpu, claims, ref_cpu, ref_claims, threads, stops, stop_ms)
+def judge(cand_cpu, claims, ref_cpu, ref_claims, threads, stops=None, stop_ms=0.0, ref_stops=None):
+    v = orig_judge(cand_cpu, claims, ref_cpu, ref_claims, threads, stops, stop_ms, ref_stops)
     judged.append(v.detail if v else None)
     n, m = min(len(cand_cpu), len(claims)), min(len(ref_cpu), len(ref_claims))
     own = [cand_cpu[i] - (stops[i] if stops else 0) * stop_ms for i in range(n)]

@@ -109,3 +109,16 @@ def test_a_waited_for_childs_time_stays_in_the_tree() -> None:
     finally:
         child.kill()
         child.wait()
+
+
+def test_the_clean_workers_own_stops_are_left_out_as_the_candidates_are() -> None:
+    # Both stopped once a call (request_order.flush_symmetric), each stop worth 0.4 ms of wake-ups:
+    # left out of both sides, a copy is not charged; left in the reference's, a candidate that
+    # did 0.35 ms a call of work outside its claims would hide inside the clean worker's stop.
+    ref_cpu, cand_cpu = [1.4] * 20, [1.4] * 20
+    same = cputime.judge(cand_cpu, [1.0] * 20, ref_cpu, [1.0] * 20, threads=1, stops=[1] * 20, stop_ms=0.4,
+                         ref_stops=[1] * 20)
+    assert same is not None and same.charge_ms == 0.0
+    hidden = cputime.judge([1.75] * 20, [1.0] * 20, ref_cpu, [1.0] * 20, threads=1, stops=[1] * 20, stop_ms=0.4,
+                           ref_stops=[1] * 20)
+    assert hidden is not None and hidden.charge_ms > 0.09, hidden.detail

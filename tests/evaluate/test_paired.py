@@ -24,10 +24,10 @@ def _burners(n: int = 2) -> list[subprocess.Popen]:
 
 
 @pytest.mark.xfail(strict=False, reason="issue 13, open: a copy of the reference can measure below 1 with an "
-                   "interval excluding it: on this 2-core CPU at load 3-14 (session 15) its claims matched the "
-                   "reference's within 5% in every run, and one-sided charges pushed it down: mostly the CPU-time "
-                   "check (0.08-0.19 ms a call in 6 of 9 runs; the stops' undercounted cost fixed, the rest not "
-                   "found), once the least burst round's charges (fixed); after the fixes 1 pass, 1 fail")
+                   "interval excluding it on this busy 2-core CPU. Session 16 fixed the CPU-time check's statistic "
+                   "(medians) and the stop before the candidate's call alone (flush_symmetric on the CPU): 11 of 11 "
+                   "passed at load 4-7 on that tree; after the rebase onto the parent's sampling of the timed calls "
+                   "(ipsample, 76bb527) 1 of 5 passed (intervals [0.03, 0.27] to [0.10, 0.96])")
 def test_a_copy_of_the_reference_under_load_gets_an_interval_containing_1(tmp_path):
     copy = tmp_path / "copy.py"
     copy.write_text(PROBLEM.read_text().replace("class Model(", "class ModelNew("))

@@ -107,5 +107,6 @@ class CandidateTiming:
     cpu_threads: int = 0
     cpu_marks: list[float] = field(default_factory=list)
     ref_cpu: list[float] = field(default_factory=list)
+    ref_stops: list[int] = field(default_factory=list)  # the clean worker's stops within each ref_cpu
     stop_marks: list[int] = field(default_factory=list)  # the candidate's stops so far, at each mark
     stop_ms: float = 0.0  # CPU ms a stop and continue costs the clean worker (cputime.stop_cost_ms)

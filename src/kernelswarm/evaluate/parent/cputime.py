@@ -117,9 +117,9 @@ def stop_cost_ms(pid: int, pairs: int = 8, hold_s: float = STOP_HOLD_S) -> float
     """CPU ms one stop and continue (SIGSTOP, SIGCONT) costs process `pid` (a clean worker, idle):
     every one of its threads is woken twice, 50-60 us here for an idle torch process. A candidate's
     worker is stopped and continued two or three times between its timed calls, the reference's
-    not at all while its CPU time is read, so this much per stop is the candidate's due (on this
-    2-core CPU, 0.2-0.4 ms per call: an honest copy of relu_linear was charged to 0.56-0.64x
-    before it was counted).
+    once while its CPU time is read (for the flush, since session 16), and this much per stop is
+    left out of either (on this 2-core CPU, 0.2-0.4 ms per call: an honest copy of relu_linear was
+    charged to 0.56-0.64x before it was counted).
 
     Each stop is held `hold_s` and each continue waits for the threads to sleep again, as the
     candidate's are: its stops last milliseconds while others run, and a thread woken then runs
@@ -171,14 +171,16 @@ def median(values: list[float]) -> float:
 
 
 def judge(cand_cpu_ms: list[float], claims: list[float], ref_cpu_ms: list[float], ref_claims: list[float],
-          threads: int, stops: list[int] | None = None, stop_ms: float = 0.0) -> CpuVerdict | None:
+          threads: int, stops: list[int] | None = None, stop_ms: float = 0.0,
+          ref_stops: list[int] | None = None) -> CpuVerdict | None:
     """`cand_cpu_ms[i]`: the candidate's CPU ms from before its call i to before its call i + 1
     (call i, the `prepare` of the next, and anything between); `ref_cpu_ms[j]`: the clean worker's
     CPU ms over its `prepare` and call j. CPU time over `threads` cores is the least wall time the
     work could have taken; what it exceeds the claim by, beyond what the reference's does, is
     charged. `stops[i]`: how many times the candidate's process was stopped and continued in cycle i,
-    each worth `stop_ms` (stop_cost_ms), which is not its work. None where there is nothing to
-    compare.
+    each worth `stop_ms` (stop_cost_ms), which is not its work; `ref_stops[j]` likewise for the clean
+    worker within its call j (stopped for the flush before it, request_order.flush_symmetric).
+    None where there is nothing to compare.
 
     Each side's figure is the median of its calls' (CPU / threads - claim). A claim is wall time: a
     call preempted under load claims milliseconds that are no CPU, and its figure goes deeply
@@ -198,7 +200,8 @@ def judge(cand_cpu_ms: list[float], claims: list[float], ref_cpu_ms: list[float]
         return None
     stops = stops or [0] * n
     cand = median([(cand_cpu_ms[i] - stops[i] * stop_ms) / threads - claims[i] for i in range(n)])
-    ref = median([ref_cpu_ms[j] / threads - ref_claims[j] for j in range(m)])
+    ref_stops = ref_stops if ref_stops and len(ref_stops) >= m else [0] * m
+    ref = median([(ref_cpu_ms[j] - ref_stops[j] * stop_ms) / threads - ref_claims[j] for j in range(m)])
     ref_claim = median(ref_claims[:m])
     allow = CPU_ALLOW_MS + CPU_ALLOW_SHARE * ref_claim
     excess = cand - ref

@@ -94,7 +94,7 @@ def timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dead
     slack: list[float] = []
     null_slack: list[float] = []
     prepares: list[float] = []  # the candidate's `prepare` requests' ms
-    result.cpu_marks, result.ref_cpu, result.stop_marks = [], [], []  # this window's
+    result.cpu_marks, result.ref_cpu, result.ref_stops, result.stop_marks = [], [], [], []  # this window's
     if result.cpu_threads and fl is not clean:
         with worker.stopped():  # nothing of the candidate's may make the clean worker's wake-ups dearer
             result.stop_ms = cputime.stop_cost_ms(clean.proc.pid)
@@ -166,6 +166,7 @@ def timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dead
         hold()
         clean.call({"op": "settle"}, deadline=deadline)
         cpu_before = clean.cpu_ms() if result.cpu_threads and fl is not clean else -1.0
+        stops_before = clean.stops if cpu_before >= 0 else 0
         msg: dict[str, Any] = {"op": "prepare", "pool_index": len(result.ref_times) % POOL_SIZE, "key": fresh_seed()}
         if result.ref_times and not at_return:  # its previous outputs projected, as the candidate's are
             msg["project_seed"] = fresh_seed()
@@ -177,6 +178,7 @@ def timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dead
         call_ms = net_ms(clean) + clean_project()
         if cpu_before >= 0:  # its prepare and call (the flush is another process's)
             result.ref_cpu.append(clean.cpu_ms() - cpu_before)
+            result.ref_stops.append(clean.stops - stops_before)  # stopped for the flush (flush_symmetric)
         result.ref_times.append(float(reply["ms"]))
         result.ref_slack.append(prepare_ms + call_ms - result.ref_times[-1])
         after_null = True

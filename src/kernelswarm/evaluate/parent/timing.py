@@ -266,7 +266,8 @@ def _cpu_charged(claims: wallclock.ClaimVerdict, times: list[float], result: Can
         return claims
     cycles = [b - a for a, b in itertools.pairwise(marks)]  # call i and what followed, to the next call
     stops = [b - a for a, b in itertools.pairwise(result.stop_marks)]
-    verdict = cputime.judge(cycles, times, result.ref_cpu, result.ref_times, result.cpu_threads, stops, result.stop_ms)
+    verdict = cputime.judge(cycles, times, result.ref_cpu, result.ref_times, result.cpu_threads, stops, result.stop_ms,
+                            result.ref_stops)
     if verdict is None:
         return claims
     detail = f"{claims.detail}; {verdict.detail}"
