@@ -25,8 +25,9 @@ def _burners(n: int = 2) -> list[subprocess.Popen]:
 
 @pytest.mark.xfail(strict=False, reason="issue 13, open: a copy of the reference can measure below 1 with an "
                    "interval excluding it on this busy 2-core CPU. Session 16 fixed the CPU-time check's statistic "
-                   "(medians) and made the clean worker's stop before its call symmetric on the CPU: 11 of 11 passed "
-                   "at load 4-7 before a rebase, 4 of 11 at load 3.2-8.7 after it: the paired check charges copies "
+                   "(medians); with the clean worker's stop before its call made symmetric too (tried, reverted on the "
+                   "CPU) 11 of 11 passed at load 4-7 before a rebase, 4 of 11 at load 3.2-8.7 after it: the paired "
+                   "check charges copies "
                    "0.09-0.23 ms a call more unclaimed than the reference's (allowed 0.08-0.12; source not found)")
 def test_a_copy_of_the_reference_under_load_gets_an_interval_containing_1(tmp_path):
     copy = tmp_path / "copy.py"

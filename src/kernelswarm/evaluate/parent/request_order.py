@@ -52,19 +52,21 @@ def flush_symmetric(device: str) -> bool:
     stopped, and continued right as its wall clock starts (WorkerProcess.call_when_continued).
     The clean worker is not stopped during the candidate's requests (that is SYMMETRIC's other half).
 
-    On by default on every device. A process just continued from a stop runs the first part of a
-    request slower than one that waited on its pipe (every thread of it wakes, on caches others
-    used meanwhile), and the candidate's is the one always stopped. On the H200 copies of
-    matmul_big (a 0.47 ms call) claimed 0.3-5% more than the reference they copy in 7 of 7 runs on
-    the old order, and measured 0.86-1.00x with intervals excluding 1 in 6 (docs/benchmarks.md,
-    session 13). On this 2-core CPU (session 16, load 4-14, copies of softmax_rows, a 0.1 ms call)
-    the old order left a copy 0.10-0.24 ms a call more unclaimed than the paired reference calls in
-    8 of 13 evaluations (the other 5 in windows whose noise was 0.36-3.8 ms), and the paired check
-    (allowing 0.10-0.13 in the quieter windows) charged it to 0.60-0.82x in 4; with the clean
-    worker stopped and continued alike, 0.03-0.07 in 3 of 3.
-    `KERNELSWARM_FLUSH_SYMMETRIC=0` restores the old order (the clean worker's call sent while it
-    waits on its pipe)."""
-    return os.environ.get("KERNELSWARM_FLUSH_SYMMETRIC", "") != "0"
+    On by default on a GPU, where a claim holds the host's work inside its events (the launches
+    between the start event and the first kernel, the wake-up after the whole-device synchronize):
+    a process just continued from a stop runs that part slower than one that waited on its pipe,
+    and the candidate's is the one always stopped. On the H200 copies of matmul_big (a 0.47 ms
+    call) claimed 0.3-5% more than the reference they copy in 7 of 7 runs on the old order, and
+    measured 0.86-1.00x with intervals excluding 1 in 6 (docs/benchmarks.md, session 13).
+    `KERNELSWARM_FLUSH_SYMMETRIC=0|1` sets it on any device; the CPU keeps the old order by default
+    (its bounds on the timing cheats were measured with it). Session 16 tried it on by default on
+    this CPU: copies of softmax_rows left 0.11-0.22 ms a call more unclaimed than the paired
+    reference calls with it and 0.01-0.17 without (4 evaluations each in turn, load 1-3), their
+    intervals excluding 1 in 3 of 4 with it and 2 of 4 without (docs/benchmarks.md, session 16)."""
+    value = os.environ.get("KERNELSWARM_FLUSH_SYMMETRIC", "")
+    if value in ("0", "1"):
+        return value == "1"
+    return device != "cpu"
 
 
 
