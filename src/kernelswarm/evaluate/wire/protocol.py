@@ -21,6 +21,11 @@ from kernelswarm.evaluate.wire.sealed import SealedBlob
 _LEN = struct.Struct("<QQ")
 MAX_HEADER = 16 * 1024 * 1024
 MAX_BLOB = 16 * 1024**3  # a candidate cannot make the parent allocate more than this
+# No header nests deeper (the deepest real one, a burst's projections in a reply, is 4). A frame
+# of lists nested 200,000 deep (400 KB) made Python's JSON decoder raise RecursionError, which is
+# no ValueError: the evaluator crashed with a traceback (cheat/forge_deep_frame); one nested just
+# below the decoder's limit would parse, and crash whatever walks it next (repr, json.dumps).
+MAX_DEPTH = 32
 
 # A monotonic-clock deadline, or a function giving the current one (it may move while waiting).
 Deadline = Union[float, Callable[[], float], None]
@@ -96,11 +101,16 @@ class Channel:
         if hlen > MAX_HEADER or blen > self.max_blob:
             raise ProtocolError(f"frame too large ({hlen} header bytes, {blen} blob bytes)")
         try:
-            header = json.loads(self._read(hlen, deadline))
+            raw = self._read(hlen, deadline)
+            header = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as e:
             raise ProtocolError(f"malformed header: {e}") from None
+        except RecursionError:
+            raise ProtocolError("malformed header: nested too deep") from None
         if not isinstance(header, dict):
             raise ProtocolError("header is not an object")
+        if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and _depth(header) > MAX_DEPTH:
+            raise ProtocolError(f"malformed header: nested deeper than {MAX_DEPTH}")
         blob = self._read(blen, deadline) if blen else b""
         return header, blob
 
@@ -130,6 +140,19 @@ class Channel:
                     os.close(fd)
                 except OSError:
                     pass
+
+
+def _depth(value: Any) -> int:
+    """How deep lists and objects nest in a parsed header, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        deepest = max(deepest, d)
+        if d > MAX_DEPTH:
+            break
+        children = v.values() if isinstance(v, dict) else v
+        stack.extend((c, d + 1) for c in children if isinstance(c, (list, dict)))
+    return deepest
 
 
 def _write_all(fd: int, data: bytes) -> None:
