@@ -129,6 +129,18 @@ PRELUDE = "import os\nimport torch\nimport torch.nn.functional as F\n"
     ("from unittest import mock\nmock.patch('time.perf_counter').start()", "import unittest"),
     ("import asyncio\nasyncio.create_subprocess_exec('sh')", "create_subprocess_exec"),
     ("m = torch._utils._import_dotted_name('g' + 'c')", "_import_dotted_name"),
+    # adv17: importers reached as attributes, Python run from files or text, Python from native code.
+    ("import itertools\ns = itertools.__loader__.load_module('sys')", "__loader__"),
+    ("s = torch.__spec__.loader.load_module('gc')", "__spec__"),
+    ("m = torch.hub.load('.', 'model', source='local')", "torch.hub"),
+    ("from torch.hub import load", "torch.hub"),
+    ("m = torch.hub._import_module('x', 'x.py')", "torch.hub"),
+    ("from torch.package import PackageImporter", "torch.package"),
+    ("f = torch.fx.graph_module._forward_from_src('import sys', {})", "_forward_from_src"),
+    ("src = 'pybind11::object f() { return pybind11::module_::import(\"sys\"); }'", "::import("),
+    ("src = 'py::object f(py::object m) { return m.attr(\"sys\"); }'", ".attr("),
+    ("src = 'void f() { PyRun_SimpleString(\"import gc\"); }'", "PyRun_SimpleString"),
+    ("src = 'PyObject* f(PyObject* m) { return PyImport_ImportModule(\"sys\"); }'", "PyImport_ImportModule"),
 ])
 def test_banned_constructs_are_named(snippet, what):
     findings = screen_source(PRELUDE + snippet + "\n")

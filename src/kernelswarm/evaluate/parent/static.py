@@ -39,6 +39,7 @@ _SERIAL = "loading serialized results is not computing them"
 _NET = "no network access is needed to compute a kernel"
 _FRAMES = "frame introspection reaches the evaluator"
 _SEED = "re-seeding or reading the generator can replay the evaluator's inputs"
+_UNREAD = "runs Python the screen never read (imports by a name or from a file or text)"
 _TF32 = ("switches fp32 math to TF32, which the fp32 precision policy does not allow "
          "(judge the candidate with --precision tf32 to allow it)")
 _HALF = ("changes reduced-precision reduction flags, which the fp32 precision policy does not allow "
@@ -118,6 +119,10 @@ _BANNED_ATTRS = {
     "resolve_name": "dynamic imports hide what the candidate loads",
     "manual_seed": _SEED, "manual_seed_all": _SEED, "set_rng_state": _SEED, "get_rng_state": _SEED,
     "initial_seed": _SEED,
+    # adv17: every module's `__loader__` is an importer (a built-in module's makes `sys` and `gc`:
+    # cheat/screen_loader_reach), and these load modules from a name, a file or text.
+    "__loader__": _UNREAD, "__spec__": _UNREAD, "load_module": _UNREAD, "exec_module": _UNREAD,
+    "import_module": _UNREAD, "_import_module": _UNREAD, "_forward_from_src": _UNREAD, "PyCodeCache": _UNREAD,
     "sys": _BANNED_ANYWHERE["sys"],
     "_set_allocator_settings": "allocator settings are the evaluator's",
     "cudaCtxResetPersistingL2Cache": "L2 persistence settings are the evaluator's",
@@ -159,6 +164,9 @@ _BANNED_BUILTINS = {
 
 # Torch modules that are evaluator internals, not a kernel's business.
 _TORCH_INTERNALS = ("torch._dynamo.eval_frame", "torch.profiler", "torch.autograd.profiler", "torch.testing")
+# Torch modules that run Python from files or archives, banned wherever reached: torch.hub.load
+# with source="local" ran a `hubconf.py` the candidate wrote as text (cheat/screen_hub_local).
+_TORCH_UNREAD = ("torch.hub", "torch.package")
 
 # Native code or paths inside string constants (C++ passed to load_inline), comments removed.
 _BANNED_TEXT = [
@@ -169,6 +177,11 @@ _BANNED_TEXT = [
      "process or loader calls from native code"),
     (re.compile(r"\bpthread_create\b|std::thread\b|std::async\b"), _THREADS),
     (re.compile(r"\bsetenv\s*\(|\bputenv\s*\("), "changing the environment from native code"),
+    # adv17: native code that reaches Python itself (pybind11's import handed `sys` back to the
+    # candidate: cheat/screen_native_python); a kernel works on the tensors it is given.
+    (re.compile(r"\bPy(?:Import|Run|Eval|Sys|Marshal)_\w+|\bPyObject_(?:Get|Set)Attr\w*|\bPy_CompileString\w*"
+                r"|::import\s*\(|\b(?:py|pybind11)::(?:eval|exec|eval_file|globals)\b|\.attr\s*\("),
+     "native code reaching the interpreter reaches the evaluator"),
 ]
 _NATIVE_COMMENT = re.compile(r"//[^\n]*|/\*.*?\*/", re.DOTALL)
 
@@ -370,6 +383,8 @@ class _Screen(ast.NodeVisitor):
             why = _SEED
         elif imported and dotted.startswith(_TORCH_INTERNALS):
             why = "evaluator internals are not a kernel's business"
+        elif any(dotted == m or dotted.startswith(m + ".") for m in _TORCH_UNREAD):
+            why = _UNREAD
         else:
             return False
         self.flag(node, label, why)
