@@ -18,6 +18,8 @@ import os
 import time
 from dataclasses import dataclass
 
+from kernelswarm.evaluate.parent.members import children
+
 _PROCESS_CLOCK = 2  # CPUCLOCK_SCHED, per process (linux/posix-timers.h)
 
 
@@ -28,21 +30,6 @@ def process_cpu_ns(pid: int) -> int:
         return time.clock_gettime_ns((~pid << 3) | _PROCESS_CLOCK)
     except OSError:
         return -1
-
-
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    try:
-        tids = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return found
-    for tid in tids:
-        try:
-            with open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
-                found.extend(int(c) for c in f.read().split())
-        except (OSError, ValueError):
-            continue
-    return found
 
 
 _TICK_NS = 1_000_000_000 // (os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100)
@@ -69,7 +56,7 @@ def tree_cpu_ns(root: int) -> int:
     own = process_cpu_ns(root)
     if own < 0:
         return -1
-    total, seen, todo = own + reaped_ns(root), {root}, _children(root)
+    total, seen, todo = own + reaped_ns(root), {root}, children(root)
     while todo:
         pid = todo.pop()
         if pid in seen:
@@ -78,7 +65,7 @@ def tree_cpu_ns(root: int) -> int:
         used = process_cpu_ns(pid)
         if used >= 0:
             total += used + reaped_ns(pid)
-            todo.extend(_children(pid))
+            todo.extend(children(pid))
     return total
 
 

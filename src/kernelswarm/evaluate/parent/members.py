@@ -172,7 +172,7 @@ class TreeView:
                 state = live_threads_state([_state(f"/proc/{pid}/task/{t}/stat") or "Z" for t in tids])
             if state:
                 found[pid] = state
-            todo.extend(_children(pid))
+            todo.extend(children(pid))
         return found
 
     def read(self, pid: int, name: str) -> bytes:
@@ -200,8 +200,8 @@ def _state(path: str) -> str | None:
         return None
 
 
-def _children(pid: int) -> list[int]:
-    """The children of every thread of `pid`."""
+def children(pid: int) -> list[int]:
+    """The children of every thread of `pid` (empty when it is gone)."""
     found: list[int] = []
     try:
         tids = os.listdir(f"/proc/{pid}/task")
