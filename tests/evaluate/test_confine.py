@@ -38,6 +38,14 @@ attempt("own-nice", lambda: os.setpriority(os.PRIO_PROCESS, 0, 1))
 attempt("own-affinity", lambda: os.sched_setaffinity(0, os.sched_getaffinity(0)))
 attempt("own-limit", lambda: resource.setrlimit(resource.RLIMIT_CORE, (0, 0)))
 attempt("user-nice", lambda: os.setpriority(os.PRIO_USER, 0, 19))
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+def sysv(name, *args):
+    if getattr(libc, name)(*args) < 0:
+        raise OSError(ctypes.get_errno(), name)
+attempt("shmget", lambda: sysv("shmget", 0, ctypes.c_size_t(1 << 20), 0o1600))
+attempt("msgget", lambda: sysv("msgget", 0, 0o1600))
+attempt("memfd", lambda: os.close(os.memfd_create("x")))
 print([l.split()[1] for l in open("/proc/self/status") if l.startswith("CapEff")][0])
 """
 
@@ -55,6 +63,9 @@ def test_confined_process_keeps_its_session_and_no_capabilities() -> None:
     # Its own priority, affinity and limits stay its own to set; every process of its user's not.
     assert "own-nice ok" in lines and "own-affinity ok" in lines and "own-limit ok" in lines
     assert "user-nice refused 1" in lines
+    # Memory no process maps (adv17: cheat/isolation/memfd_hoard): no System V segments or
+    # queues; memfds stay (the worker's own outputs travel in them), counted by guard.unlinked.
+    assert "shmget refused 1" in lines and "msgget refused 1" in lines and "memfd ok" in lines
     assert lines[-1] == "0000000000000000"
 
 

@@ -24,6 +24,7 @@ Standard library only.
 from __future__ import annotations
 
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -58,9 +59,11 @@ def memory_bound(limit: int | None = None) -> int:
         return 0
 
 
-def resident(sid: int) -> int:
+def resident(sid: int, disk_dev: int | None = None) -> int:
     """Resident bytes of every live process of session `sid`: of a contained worker, of every
-    process of its PID namespace, read in the namespace's own /proc (members.py)."""
+    process of its PID namespace, read in the namespace's own /proc (members.py); and the bytes of
+    the files they hold open whose names are gone (`unlinked`), but for those on device
+    `disk_dev` (the worker's folder's: the disk's bound counts them)."""
     from kernelswarm.evaluate.parent import members
     from kernelswarm.evaluate.worker import contain
 
@@ -76,27 +79,95 @@ def resident(sid: int) -> int:
             total += int(raw.split()[1]) * page
         except (OSError, ValueError, IndexError):
             continue
-    return total
+    return total + sum(n for (dev, _), n in unlinked(sid).items() if dev != disk_dev)
+
+
+def unlinked(sid: int) -> dict[tuple[int, int], int]:
+    """Files the processes of session `sid` hold open whose names are gone (memfds, deleted
+    files), by (device, inode), with the bytes each occupies: memory or disk that neither a
+    resident set nor a walk of the folder counts. A memfd written with write() and never mapped
+    held 600 MiB beyond both (cheat/isolation/memfd_hoard, adv17), a file deleted while held open
+    in its folder 512 MiB past the disk's bound (isolation/unlinked_disk_fill). A worker's own
+    outputs travel in memfds (wire/sealed.py), as large as the outputs, for a moment."""
+    from kernelswarm.evaluate.parent import members
+    from kernelswarm.evaluate.worker import contain
+
+    view = members.view_of(sid)
+    found: dict[tuple[int, int], int] = {}
+    if view is not None:
+        for pid in view.states():
+            found.update(view.unlinked(pid))
+    else:
+        for pid in contain.session_members(sid):
+            found.update(members.unlinked_of(pid))
+    return found
 
 
 def usage(folder: Path | str) -> int:
     """Bytes the files under `folder` occupy on disk (links not followed; what vanishes meanwhile
     is skipped)."""
-    total, stack = 0, [str(folder)]
-    while stack:
+    return walk(folder)[0]
+
+
+# Folders nested deeper than this in a worker's folder are a violation of their own: the walk
+# holds a descriptor per level (honest builds nest a dozen levels).
+MAX_NEST = 128
+_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def walk(folder: Path | str) -> tuple[int, str | None]:
+    """Bytes the files under `folder` occupy on disk, and what stopped the walk from seeing all
+    of them (None: nothing). Walked by descriptors, each folder opened from its parent's: a chain
+    of folders whose path is longer than the system's limit cannot be opened by name, and a walk
+    by path skipped it, with everything written at its end (isolation/deep_disk_fill, adv17). A
+    folder it cannot open or read (made unreadable), or nesting past MAX_NEST, is a finding."""
+    total = 0
+    frames: list[tuple[int, list[str]]] = []  # per open level: its descriptor, subfolders left
+
+    def enter(fd: int) -> None:
+        nonlocal total
+        subdirs = []
         try:
-            with os.scandir(stack.pop()) as entries:
+            with os.scandir(fd) as entries:
                 for e in entries:
                     try:
                         st = e.stat(follow_symlinks=False)
-                    except OSError:
+                    except FileNotFoundError:
                         continue
                     total += st.st_blocks * 512
-                    if e.is_dir(follow_symlinks=False):
-                        stack.append(e.path)
-        except OSError:
-            continue
-    return total
+                    if stat.S_ISDIR(st.st_mode):
+                        subdirs.append(e.name)
+        except BaseException:
+            os.close(fd)
+            raise
+        frames.append((fd, subdirs))
+
+    try:
+        enter(os.open(folder, _DIR))
+        while frames:
+            fd, subdirs = frames[-1]
+            if not subdirs:
+                os.close(fd)
+                frames.pop()
+                continue
+            name = subdirs.pop()
+            if len(frames) >= MAX_NEST:
+                return total, f"nests folders deeper than {MAX_NEST}"
+            try:
+                child = os.open(name, _DIR, dir_fd=fd)
+            except FileNotFoundError:
+                continue
+            enter(child)
+    except FileNotFoundError:
+        if not frames:
+            return 0, None  # no folder (yet, or any more)
+        return total, "holds a folder that vanished while it was read"
+    except OSError as e:
+        return total, f"holds a folder the evaluator cannot read ({e.strerror})"
+    finally:
+        for fd, _ in frames:
+            os.close(fd)
+    return total, None
 
 
 def _free(folder: str) -> int:
@@ -120,11 +191,22 @@ class Guard:
         self.on_exceed = on_exceed
         self._stop = threading.Event()
         self._base = usage(self.folder)
+        try:
+            self._dev: int | None = os.stat(self.folder).st_dev
+        except OSError:
+            self._dev = None
         self._thread = threading.Thread(target=self._watch, name="kernelswarm-guard", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
+
+    def _unlinked_here(self) -> int:
+        """Bytes of files in the folder's filesystem that the worker's processes hold open after
+        deleting them: no walk of the folder finds them (isolation/unlinked_disk_fill)."""
+        if self.sid is None or self._dev is None:
+            return 0
+        return sum(n for (dev, _), n in unlinked(self.sid).items() if dev == self._dev)
 
     def _watch(self) -> None:
         grown, free_then, next_walk = 0, _free(self.folder), time.monotonic() + WALK_S
@@ -132,7 +214,7 @@ class Guard:
         while not self._stop.wait(POLL_S):
             if self.sid is not None and self.memory and time.monotonic() >= next_mem:
                 next_mem = time.monotonic() + MEM_POLL_S
-                held = resident(self.sid)
+                held = resident(self.sid, self._dev)
                 if held > self.memory and not self._stop.is_set():
                     self.on_exceed(f"its processes held {held / 2**20:.0f} MiB of memory together, past the "
                                    f"bound of {self.memory / 2**20:.0f} MiB (KERNELSWARM_MEMORY_MB)")
@@ -142,8 +224,12 @@ class Guard:
             # that could have taken it past the bound.
             if free_then - free < self.limit - grown and time.monotonic() < next_walk:
                 continue
-            grown = usage(self.folder) - self._base
+            used, unseen = walk(self.folder)
+            grown = used - self._base + self._unlinked_here()
             free_then, next_walk = free, time.monotonic() + WALK_S
+            if unseen and not self._stop.is_set():
+                self.on_exceed(f"its folder {unseen}: what it holds cannot be bounded")
+                return
             if grown > self.limit and not self._stop.is_set():
                 self.on_exceed(f"its folder grew by {grown / 2**20:.0f} MiB, past the bound of "
                                f"{self.limit / 2**20:.0f} MiB (KERNELSWARM_DISK_MB)")

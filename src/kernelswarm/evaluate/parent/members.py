@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import stat
 import threading
 
 
@@ -113,6 +114,14 @@ class NamespaceView:
             finally:
                 os.close(fd)
 
+    def unlinked(self, pid: int) -> dict[tuple[int, int], int]:
+        """Files process `pid` holds open whose names are gone (memfds, deleted files): bytes
+        each occupies, by (device, inode); empty where its descriptors cannot be read."""
+        with self._lock:
+            if self.fd < 0:
+                return {}
+            return _unlinked(f"{pid}/fd", self.fd)
+
     def kill(self, pid: int, sig: int) -> None:
         """Signal the namespace's process `pid`; raises ProcessLookupError when it is gone."""
         with self._lock:
@@ -180,11 +189,49 @@ class TreeView:
         with open(f"/proc/{pid}/{name}", "rb") as f:
             return f.read(4096)
 
+    def unlinked(self, pid: int) -> dict[tuple[int, int], int]:
+        return unlinked_of(pid)
+
     def kill(self, pid: int, sig: int) -> None:
         os.kill(pid, sig)
 
     def close(self) -> None:
         pass
+
+
+def unlinked_of(pid: int) -> dict[tuple[int, int], int]:
+    """As NamespaceView.unlinked, for a process of the machine's /proc."""
+    return _unlinked(f"/proc/{pid}/fd", None)
+
+
+def _unlinked(folder: str, dir_fd: int | None) -> dict[tuple[int, int], int]:
+    """`folder` (a process's /proc fd folder, relative to `dir_fd`): the regular files among its
+    descriptors whose names are gone, by (device, inode), with the bytes each occupies. A memfd
+    written and never mapped, or a file deleted while held open, is in no resident set and under
+    no folder the guard walks (cheat/isolation/memfd_hoard)."""
+    found: dict[tuple[int, int], int] = {}
+    try:
+        if dir_fd is None:
+            names = os.listdir(folder)
+        else:
+            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=dir_fd)
+            try:
+                names = os.listdir(fd)
+            finally:
+                os.close(fd)
+    except OSError:
+        return found
+    for name in names:
+        try:
+            path = f"{folder}/{name}"
+            if not os.readlink(path, dir_fd=dir_fd).endswith(" (deleted)"):
+                continue
+            st = os.stat(path, dir_fd=dir_fd)  # the file itself, through the descriptor's link
+        except (OSError, ValueError):
+            continue
+        if stat.S_ISREG(st.st_mode):
+            found[(st.st_dev, st.st_ino)] = st.st_blocks * 512
+    return found
 
 
 def _state(path: str) -> str | None:

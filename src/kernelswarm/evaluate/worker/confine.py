@@ -37,12 +37,20 @@ _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 # The keyring calls too: a key added to the user's keyring is the user's, not the process's, and
 # outlives the evaluation where the next candidate, as the same user, reads it (cheat/keyring_stash);
 # `request_key` can make the kernel start a helper program outside every namespace.
+# And System V shared memory and message queues (i386: the `ipc` multiplexer as well): a segment
+# filled through a mapping, then detached, is memory that no process maps, so no resident set
+# counts it, and it lives as long as the IPC namespace (600 MiB held beyond every bound:
+# cheat/isolation/memfd_hoard, adv17); a queue holds kernel memory alike. Nothing honest here
+# uses them (PyTorch's shared memory is files in /dev/shm, bounded with /tmp).
 _X86_64 = (0xC000003E, {"setsid": 112, "ptrace": 101, "process_vm_readv": 310, "process_vm_writev": 311,
-                        "pidfd_getfd": 438, "add_key": 248, "request_key": 249, "keyctl": 250})
+                        "pidfd_getfd": 438, "add_key": 248, "request_key": 249, "keyctl": 250,
+                        "shmget": 29, "msgget": 68})
 _I386 = (0x40000003, {"setsid": 66, "ptrace": 26, "process_vm_readv": 347, "process_vm_writev": 348,
-                      "pidfd_getfd": 438, "add_key": 286, "request_key": 287, "keyctl": 288})
+                      "pidfd_getfd": 438, "add_key": 286, "request_key": 287, "keyctl": 288,
+                      "ipc": 117, "shmget": 395, "msgget": 399})
 _AARCH64 = (0xC00000B7, {"setsid": 157, "ptrace": 117, "process_vm_readv": 270, "process_vm_writev": 271,
-                         "pidfd_getfd": 438, "add_key": 217, "request_key": 218, "keyctl": 219})
+                         "pidfd_getfd": 438, "add_key": 217, "request_key": 218, "keyctl": 219,
+                         "shmget": 194, "msgget": 186})
 # Refused unless sockets are kept (see the module's note): per ABI, as the tables above.
 _SOCKETS = {0xC000003E: {"socket": 41}, 0x40000003: {"socket": 359, "socketcall": 102}, 0xC00000B7: {"socket": 198}}
 # Calls that act on a process named by its id: allowed on the caller itself only (these arguments
@@ -174,7 +182,7 @@ def deny_escapes(sockets: bool = False) -> str:
         _install(_program([(_AARCH64[0], table(*_AARCH64), False)]))
     else:
         return f"no seccomp filter for {machine}"
-    return ("setsid, ptrace, process_vm_*, pidfd_getfd, keyrings" + ("" if sockets else ", socket")
+    return ("setsid, ptrace, process_vm_*, pidfd_getfd, keyrings, System V shm and queues" + ("" if sockets else ", socket")
             + " and other processes' priority, scheduling, affinity and limits refused (seccomp)")
 
 
