@@ -71,3 +71,17 @@ def test_the_sums_run_on_one_thread_and_leave_the_count_as_it_was(monkeypatch):
         assert fp == [44850.0, 44850.0, float(sum(range(0, 300, 7)))]
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+def test_one_float64_copy_gives_the_numbers_of_two(dtype):
+    """The general path (a device's; a CPU's other layouts) converts a floating output to float64
+    once and reads both sums from that copy: the same numbers as each reduction's own conversion."""
+    torch.manual_seed(3)
+    for t in (torch.randn(40, 70, dtype=dtype).t(), torch.randn(2, 3, 9, 9, dtype=dtype).to(memory_format=torch.channels_last)):
+        assert not t.is_contiguous()
+        d = t.detach()
+        sample = torch.take(d, torch.arange(0, d.numel(), 7))
+        want = [float(d.sum(dtype=torch.float64)), float(torch.linalg.vector_norm(d, 1, dtype=torch.float64)),
+                float(torch.linalg.vector_norm(sample, 1, dtype=torch.float64))]
+        assert tensors.fingerprint([t]) == want

@@ -59,3 +59,78 @@ def test_half_precision_factors_still_vary():
     """float16 factors are formed in float32 and rounded once: several levels, as before."""
     r, _ = _ratio(2**30 + 5, shape=(256, 256), dtype=torch.float16)
     assert r.unique().numel() >= 3
+
+
+def test_device_factors_lie_in_the_range_and_are_keyed():
+    """A device's factors (tensors._device_factors, one uniform_ pass), drawn here from a CPU
+    generator: in [s (1 - _PERTURB), s), the input's dtype, reproducible from the key, every
+    element its own level."""
+    from kernelswarm.evaluate.worker.tensors import _device_factors
+
+    for dtype in (torch.float32, torch.float16, torch.bfloat16, torch.float64):
+        x = torch.ones(256, 256, dtype=dtype)
+        s = 1.0 - _SCALE * 1234 / 4096.0
+
+        def draw(seed):
+            gen = torch.Generator()
+            gen.manual_seed(seed)
+            return _device_factors(x, gen, s)
+
+        f = draw(7)
+        assert f.dtype == dtype and f.shape == x.shape and torch.equal(f, draw(7))
+        assert dtype == torch.bfloat16 or not torch.equal(f, draw(8))  # (bfloat16: one or two levels)
+        if dtype == torch.float16:
+            assert f.unique().numel() >= 3
+        lo, hi = s * (1.0 - _PERTURB), s
+        slack = {torch.float32: 1e-7, torch.float64: 0.0}.get(dtype, 8e-3)  # rounded to the dtype once
+        assert float(f.double().min()) >= lo - slack and float(f.double().max()) <= hi + slack
+        if dtype in (torch.float32, torch.float64):
+            u = (hi - f.double()) / (hi - lo)
+            # (float32 holds about 32 K levels in that range: 65 K draws fill most of them)
+            levels = 0.99 if dtype == torch.float64 else 0.4
+            assert abs(float(u.mean()) - 0.5) < 0.01 and f.unique().numel() > levels * f.numel()
+
+
+def test_the_product_taken_in_the_factors_buffer_is_the_same_numbers():
+    """perturb multiplies into the factors' own buffer where the input is contiguous: x * f and
+    f * x in place are the same numbers; other layouts keep x * f (the input's layout)."""
+    x = torch.randn(64, 33)
+    from kernelswarm.evaluate.worker import tensors
+
+    f = tensors._factors(x, 99, 0)
+    assert torch.equal(perturb([x], 99)[0], x * f)
+    t = torch.randn(33, 64).t()
+    assert torch.equal(perturb([t], 99)[0], t * tensors._factors(t, 99, 0))
+    cl = torch.randn(2, 3, 8, 8).to(memory_format=torch.channels_last)
+    assert perturb([cl], 5)[0].is_contiguous(memory_format=torch.channels_last)
+
+
+def test_a_cpu_perturbation_and_projection_run_on_one_thread_and_leave_the_count():
+    """The worker's own work around a timed call (inputs, projections) runs on one thread of a
+    CPU (tensors.one_thread), and the count the timed call runs on is back afterwards."""
+    from kernelswarm.evaluate.worker import tensors
+
+    seen = []
+    real_mul, real_mm = torch.Tensor.mul_, torch.Tensor.__matmul__
+
+    def mul(self, *a, **k):
+        seen.append(torch.get_num_threads())
+        return real_mul(self, *a, **k)
+
+    def mm(self, *a, **k):
+        seen.append(torch.get_num_threads())
+        return real_mm(self, *a, **k)
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        torch.Tensor.mul_, torch.Tensor.__matmul__ = mul, mm
+        try:
+            y = perturb([torch.randn(300, 40)], 11)[0]
+            tensors.projections([y], 5)
+        finally:
+            torch.Tensor.mul_, torch.Tensor.__matmul__ = real_mul, real_mm
+        assert seen and set(seen) == {1}
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

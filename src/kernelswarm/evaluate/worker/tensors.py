@@ -6,8 +6,9 @@ reproduces exactly the inputs the candidate saw without them ever crossing a pip
 
 from __future__ import annotations
 
+import contextlib
 import math
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 
@@ -81,16 +82,39 @@ def _graded_factors(x: torch.Tensor, seed: int, i: int, graded: list[float] | tu
     return torch.pow(10.0, logs).to(x.dtype)
 
 
+@contextlib.contextmanager
+def one_thread(device: torch.device) -> Iterator[None]:
+    """A worker's own work on a CPU's tensors (inputs, fingerprints, projections) on the calling
+    thread alone, torch's count restored after: the timed call is what runs on the configured
+    threads. On this 2-core CPU under load every operation on two threads waited for the second
+    core: 2 M elements' float64 conversion took 16-27 ms on two, 1.2-4 on one (load 4, session 17;
+    warm16's fingerprints the same). The same in both workers, around every kind of timed call."""
+    threads = torch.get_num_threads() if device.type == "cpu" else 1
+    if threads > 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if threads > 1:
+            torch.set_num_threads(threads)
+
+
 def perturb(inputs: list[Any], key: int) -> list[Any]:
     """A fresh copy of `inputs` whose floating tensors are shrunk elementwise by a keyed random factor."""
     out = []
-    for i, x in enumerate(inputs):
-        if isinstance(x, torch.Tensor):
-            if x.is_floating_point():
-                x = x * _factors(x, key, i)
-            else:
-                x = x.clone()
-        out.append(x)
+    device = next((x.device for x in inputs if isinstance(x, torch.Tensor)), torch.device("cpu"))
+    with one_thread(device):
+        for i, x in enumerate(inputs):
+            if isinstance(x, torch.Tensor):
+                if x.is_floating_point():
+                    f = _factors(x, key, i)
+                    # The factors' own buffer takes the product where it has the input's layout
+                    # (one allocation fewer: each is a page-faulted fresh block on a CPU, a pass
+                    # of the device's memory on a GPU); x * f and f * x are the same numbers.
+                    x = f.mul_(x) if x.is_contiguous() and f.dtype == x.dtype and f.shape == x.shape else x * f
+                else:
+                    x = x.clone()
+            out.append(x)
     return out
 
 
@@ -100,8 +124,7 @@ def _factors(x: torch.Tensor, key: int, i: int) -> torch.Tensor:
     gen.manual_seed((key * 1000003 + i) % (2**63))
     s = 1.0 - _SCALE * ((key >> 7) % 4096) / 4096.0
     if x.device.type != "cpu":  # the device's generator (Philox) is fast
-        u = torch.rand(x.shape, generator=gen, device=x.device, dtype=x.dtype)
-        return s * (1.0 - _PERTURB * u)
+        return _device_factors(x, gen, s)
     # The host's generator (mt19937) is serial, one draw per element: it made each timed call's
     # inputs cost 2.5x the call itself (argmax, 4M elements). Here u = (v + 2**15) / 2**16 for v
     # 16 of a full-range draw's 64 bits: a quarter of the draws, and the factor's steps (2**-25)
@@ -115,6 +138,17 @@ def _factors(x: torch.Tensor, key: int, i: int) -> torch.Tensor:
     return f if f.dtype == x.dtype else f.to(x.dtype)
 
 
+def _device_factors(x: torch.Tensor, gen: torch.Generator, s: float) -> torch.Tensor:
+    """A device's factors, uniform in [s (1 - _PERTURB), s), drawn in one pass (uniform_ forms
+    from + (to - from) u in float32 and rounds once): s * (1 - _PERTURB * u) from torch.rand took
+    three passes over the input's size and two temporaries (on the H200 a 1 GiB input's `prepare`
+    wrote 4 GiB to draw its factors, issue 16). Half-precision factors are drawn in float32 and
+    rounded once, as the host's are (bfloat16's spacing near 1 is the range's width)."""
+    f = torch.empty(x.shape, dtype=x.dtype if x.element_size() >= 4 else torch.float32, device=x.device)
+    f.uniform_(s * (1.0 - _PERTURB), s, generator=gen)
+    return f if f.dtype == x.dtype else f.to(x.dtype)
+
+
 def clone_inputs(inputs: list[Any]) -> list[Any]:
     return [x.clone() if isinstance(x, torch.Tensor) else x for x in inputs]
 
@@ -125,7 +159,10 @@ def fingerprint(tensors: list[Any]) -> list[float]:
     Sums taken on different devices differ in the last bits (summation order), so fingerprints are
     compared with a relative tolerance far below any real change of content.
     """
-    return [float(x) for x in fingerprint_parts(tensors)]
+    parts = fingerprint_parts(tensors)
+    if parts and len({p.device for p in parts}) == 1:
+        return torch.stack(parts).tolist()  # one read back (a device's: one synchronize, not three)
+    return [float(x) for x in parts]
 
 
 def fingerprint_parts(tensors: list[Any]) -> list[torch.Tensor]:
@@ -144,6 +181,12 @@ def fingerprint_parts(tensors: list[Any]) -> list[torch.Tensor]:
         # Every 7th element in logical order, without copying a non-contiguous output (a
         # channels-last one, say) whole: the fingerprint is part of every timed call's overhead.
         sample = d.reshape(-1)[::7] if d.is_contiguous() else torch.take(d, torch.arange(0, d.numel(), 7, device=d.device))
+        if d.is_floating_point() and d.dtype != torch.float64:
+            # A reduction to float64 of a float32 tensor converts it whole first (sum's and
+            # vector_norm's dtype=): converted once here, both sums read that copy, the same
+            # numbers as two conversions (on the H200 a 1 GiB output's second conversion was 3
+            # GiB of memory traffic in every timed request, issue 16).
+            d, sample = d.to(torch.float64), sample.to(torch.float64)
         # Sums of magnitudes as 1-norms: the same float64 sums without a temporary copy of
         # |d| (on the H200 a 1 GiB output's copy was part of every timed request, issue 16).
         parts.extend([d.sum(dtype=torch.float64), _abs_sum(d), _abs_sum(sample)])
@@ -165,10 +208,7 @@ _HOST_STEP = 7 << 16
 
 def _host_sums(flat: torch.Tensor) -> list[torch.Tensor]:
     """`fingerprint_parts`' three sums of a contiguous floating CPU tensor, `flat` (1-D)."""
-    threads = torch.get_num_threads()
-    if threads > 1:
-        torch.set_num_threads(1)
-    try:
+    with one_thread(flat.device):
         n = flat.numel()
         buf = torch.empty(min(_HOST_STEP, n), dtype=torch.float64)
         acc = torch.zeros(3, dtype=torch.float64)
@@ -179,9 +219,6 @@ def _host_sums(flat: torch.Tensor) -> list[torch.Tensor]:
             acc[1] += b.abs_().sum()
             acc[2] += b[::7].sum()
         return list(acc.unbind())
-    finally:
-        if threads > 1:
-            torch.set_num_threads(threads)
 
 
 def _abs_sum(d: torch.Tensor) -> torch.Tensor:
@@ -199,10 +236,11 @@ def _abs_sum(d: torch.Tensor) -> torch.Tensor:
 # not, or one computed in lower precision, cannot match without the right values, yet the cost
 # is one pass over the output and a few hundred random numbers.
 PROJECTIONS = 6
-# Elements converted to float64 at a time: 32 MiB of float64 on a CPU; 256 MiB on a GPU, where
-# the chunks' kernel launches were the cost (a 1 GiB output's `project` took 7.7 ms in 64 chunks
-# on the H200, issue 16). The candidate's worker and the clean one project alike on one device.
-_PROJECT_CHUNK = {"cpu": 1 << 22}
+# Elements converted to float64 at a time: 4 MiB of float64 on a CPU (in cache, session 17);
+# 256 MiB on a GPU, where the chunks' kernel launches were the cost (a 1 GiB output's `project`
+# took 7.7 ms in 64 chunks on the H200, issue 16). The candidate's worker and the clean one
+# project alike on one device.
+_PROJECT_CHUNK = {"cpu": 1 << 19}
 _PROJECT_CHUNK_DEVICE = 1 << 25
 
 
@@ -211,6 +249,12 @@ def projection_parts(tensors: list[Any], seed: int, sums: list[torch.Tensor] | N
     With `sums`, each output's float64 [sum of squares, sum of magnitudes, sum of magnitudes of
     every 7th element] is appended to it, from the same float64 steps (what the clean worker's
     check needs beside the projections: its norm and fingerprint_parts' magnitudes)."""
+    device = next((t.device for t in tensors if isinstance(t, torch.Tensor)), torch.device("cpu"))
+    with one_thread(device):
+        return _projection_parts(tensors, seed, sums)
+
+
+def _projection_parts(tensors: list[Any], seed: int, sums: list[torch.Tensor] | None) -> list[torch.Tensor]:
     parts = []
     for i, t in enumerate(tensors):
         if not isinstance(t, torch.Tensor) or t.numel() == 0:
@@ -233,8 +277,16 @@ def projection_parts(tensors: list[Any], seed: int, sums: list[torch.Tensor] | N
         if total is not None:
             _add_sums(total, rest, rows * cols)
         step = max(1, _PROJECT_CHUNK.get(d.device.type, _PROJECT_CHUNK_DEVICE) // cols)
+        # On a CPU each step is converted into one reused float64 buffer (a fresh one was a
+        # page-faulted block each time, and .to() the unvectorised conversion: 2 M elements' pass
+        # took 17 ms at least on two threads under load, session 17), on one thread (one_thread).
+        buf = torch.empty(min(step, rows) * cols, dtype=torch.float64) if d.device.type == "cpu" and rows else None
         for lo in range(0, rows, step):
-            chunk = body[lo:lo + step].to(torch.float64)
+            if buf is None:
+                chunk = body[lo:lo + step].to(torch.float64)
+            else:
+                src = body[lo:lo + step]
+                chunk = buf[:src.numel()].view(src.shape).copy_(src)
             acc = acc + (u[lo:lo + step] * (chunk @ w)).sum(0)
             if total is not None:
                 _add_sums(total, chunk.view(-1), lo * cols)
