@@ -1,8 +1,8 @@
 """Where a warm evaluation's wall goes, phase by phase and, inside the timed loop, request by
 request: an old source tree beside this one in one run (issue 16).
 
-    git archive BASE src | tar -x -C .old16              # the old path
-    PYTHONPATH=src python benchmarks/call_wall.py --old .old16/src --device cuda
+    git archive BASE src | tar -x -C .old17              # the old path
+    PYTHONPATH=src python benchmarks/call_wall.py --old .old17/src --device cuda
 
 For each tree, one process evaluates a copy of each problem's reference (ModelNew = Model) in
 turn; its first evaluation starts everything (the zygote, torch) and is a warm-up, not shown
@@ -13,7 +13,8 @@ send to reply and the worker's own time for it (`op_s`), and the stops and conti
 SIGCONT with their scans of the worker's processes) and CPU-time reads. Only requests made inside
 `timed_loop` count there; its figures are per timed call of the candidate (one pair: the
 candidate's call, the reference's, and the share of an empty call). `other` is the loop's wall
-that none of them holds: the parent's own Python.
+that none of them holds: the parent's own Python. What a tree lacks of the wrapped functions
+(the old tree may be any commit) is named on stderr and its figures left out; its phases stay.
 
 Prints two markdown tables to stdout: every phase of `phases_s` per problem, old beside new, and
 the timed loop's ms per timed call by request. Exit 0 whatever the verdicts.
@@ -33,11 +34,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # Run in the child, under the tree's own PYTHONPATH: nothing of the other tree is imported.
 _CHILD = r"""
-import json, re, signal, sys, time
+import importlib, json, re, signal, sys, time
 from collections import defaultdict
 from pathlib import Path
 from kernelswarm.evaluate import EvalOptions, evaluate
-from kernelswarm.evaluate.parent import procs, timing
 from kernelswarm.problems.load import load_problem
 import kernelswarm
 
@@ -46,42 +46,68 @@ stats = defaultdict(lambda: [0, 0.0, 0.0])  # key -> [count, parent ms, worker m
 inside = [False]
 sent = {}
 loop = [0.0, 0]  # the timed loops' wall ms, the candidate's timed calls
+missing = []  # what this tree lacks of what is wrapped: its figures are left out, the phases stay
 
 def note(key, ms, worker_ms=0.0):
     if inside[0]:
         s = stats[key]
         s[0] += 1; s[1] += ms; s[2] += worker_ms
 
-W = procs.WorkerProcess
-init, send, finish, cpu = W.__init__, W.send, W.finish_call, W.cpu_ms
-def _init(self, role, workdir, *a, **k):
-    init(self, role, workdir, *a, **k)
-    self.tag = Path(workdir).name
-def _send(self, msg, blob=b""):
-    sent[id(self)] = clock()
-    return send(self, msg, blob)
-def _finish(self, op, deadline=None):
-    reply, out = finish(self, op, deadline)
-    note(f"{self.tag}.{op}", 1000 * (clock() - sent.get(id(self), clock())), 1000 * float(reply.get("op_s", 0.0)))
-    return reply, out
-def _cpu(self):
-    t = clock(); v = cpu(self); note("cpu_ms reads", 1000 * (clock() - t)); return v
-W.__init__, W.send, W.finish_call, W.cpu_ms = _init, _send, _finish, _cpu
-sig = procs.signal_group
-def _sig(pgid, s, before_continue=None):
-    t = clock(); sig(pgid, s, before_continue)
-    note({signal.SIGSTOP: "SIGSTOP (and scan)", signal.SIGCONT: "SIGCONT (and scan)"}.get(s, "signal"), 1000 * (clock() - t))
-procs.signal_group = _sig
-tl = timing.timed_loop
-def _loop(worker, clean, o, deadline, result, *a, **k):
-    n0, t = len(result.calls), clock()
-    inside[0] = True
-    try:
-        return tl(worker, clean, o, deadline, result, *a, **k)
-    finally:
-        inside[0] = False
-        loop[0] += 1000 * (clock() - t); loop[1] += len(result.calls) - n0
-timing.timed_loop = _loop
+def found(module, *names):
+    # The first of `names` that module `module` (of kernelswarm.evaluate) has: a tree that moved
+    # or renamed it loses that figure, not its run (the old tree may be any commit).
+    for where in (f"kernelswarm.evaluate.parent.{module}", f"kernelswarm.evaluate.{module}"):
+        try:
+            mod = importlib.import_module(where)
+        except ImportError:
+            continue
+        for name in names:
+            if callable(getattr(mod, name, None)):
+                return mod, name
+    missing.append(f"{module}.{'|'.join(names)}")
+    return None, None
+
+mod, _ = found("procs", "WorkerProcess")
+W = getattr(mod, "WorkerProcess", None)
+if W is not None and all(hasattr(W, n) for n in ("__init__", "send", "finish_call", "cpu_ms")):
+    init, send, finish, cpu = W.__init__, W.send, W.finish_call, W.cpu_ms
+    def _init(self, role, workdir, *a, **k):
+        init(self, role, workdir, *a, **k)
+        self.tag = Path(workdir).name
+    def _send(self, msg, blob=b""):
+        sent[id(self)] = clock()
+        return send(self, msg, blob)
+    def _finish(self, op, deadline=None):
+        reply, out = finish(self, op, deadline)
+        note(f"{getattr(self, 'tag', '?')}.{op}", 1000 * (clock() - sent.get(id(self), clock())),
+             1000 * float(reply.get("op_s", 0.0)))
+        return reply, out
+    def _cpu(self):
+        t = clock(); v = cpu(self); note("cpu_ms reads", 1000 * (clock() - t)); return v
+    W.__init__, W.send, W.finish_call, W.cpu_ms = _init, _send, _finish, _cpu
+elif W is not None:
+    missing.append("procs.WorkerProcess's send/finish_call/cpu_ms")
+if mod is not None and callable(getattr(mod, "signal_group", None)):
+    sig = mod.signal_group
+    def _sig(pgid, s, *a, **k):
+        t = clock(); sig(pgid, s, *a, **k)
+        note({signal.SIGSTOP: "SIGSTOP (and scan)", signal.SIGCONT: "SIGCONT (and scan)"}.get(s, "signal"), 1000 * (clock() - t))
+    mod.signal_group = _sig
+# The loop as the timing calls it: through timing's own name for it.
+tmod, tname = found("timing", "timed_loop", "_timed_loop")
+if tmod is not None:
+    tl = getattr(tmod, tname)
+    def _loop(worker, clean, o, deadline, result, *a, **k):
+        n0, t = len(result.calls), clock()
+        inside[0] = True
+        try:
+            return tl(worker, clean, o, deadline, result, *a, **k)
+        finally:
+            inside[0] = False
+            loop[0] += 1000 * (clock() - t); loop[1] += len(result.calls) - n0
+    setattr(tmod, tname, _loop)
+if missing:
+    print("call_wall: this tree lacks " + ", ".join(missing) + ": its timed loop's figures are left out", file=sys.stderr)
 
 suite = Path(kernelswarm.__file__).parent / "problems" / "suite"
 for name in sys.argv[2].split(","):
@@ -91,7 +117,8 @@ for name in sys.argv[2].split(","):
     ev = evaluate(problem, source, EvalOptions.for_device(sys.argv[1]))
     print(json.dumps({"problem": name, "verdict": ev.verdict.value, "reason": ev.reason[:200], "wall_s": ev.wall_s,
                       "phases": ev.phases_s, "calls": ev.candidate.n if ev.candidate else 0, "speedup": ev.speedup,
-                      "loop_ms": loop[0], "loop_calls": loop[1], "requests": {k: v for k, v in stats.items()}}), flush=True)
+                      "loop_ms": loop[0] if tmod is not None else None, "loop_calls": loop[1],
+                      "requests": {k: v for k, v in stats.items()}}), flush=True)
 """
 
 
@@ -104,6 +131,9 @@ def _run(tree: Path, device: str, problems: str, locks: str, limit_s: float) -> 
     except subprocess.TimeoutExpired as e:
         out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
         code, err = "stopped at --limit", ""
+    for line in err.splitlines():
+        if line.startswith("call_wall:"):  # what of this tree could not be wrapped
+            print(f"{tree}: {line}", file=sys.stderr)
     if code != 0:
         print(f"{tree}: exited {code}: {err.strip().splitlines()[-1:]}", file=sys.stderr)
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
@@ -139,6 +169,9 @@ def request_table(old: list[dict], new: list[dict]) -> str:
              "|---|---|---|---|---|---|---|"]
     for tree, rows in (("old", old), ("new", new)):
         for r in rows:
+            if r.get("loop_ms") is None:  # the tree's loop could not be wrapped (stderr says why)
+                lines.append(f"| {r['problem']} | {tree} | | (not measured in this tree) | | | |")
+                continue
             n = max(1, r["loop_calls"])
             reqs = sorted(r["requests"].items(), key=lambda kv: -kv[1][1])
             # (a SIGCONT that call_when_continued sends lies inside its request's wall: counted twice)
