@@ -141,6 +141,14 @@ PRELUDE = "import os\nimport torch\nimport torch.nn.functional as F\n"
     ("src = 'py::object f(py::object m) { return m.attr(\"sys\"); }'", ".attr("),
     ("src = 'void f() { PyRun_SimpleString(\"import gc\"); }'", "PyRun_SimpleString"),
     ("src = 'PyObject* f(PyObject* m) { return PyImport_ImportModule(\"sys\"); }'", "PyImport_ImportModule"),
+    ("import traceback\nf = next(traceback.walk_stack(None))[0]", "walk_stack"),
+    ("import logging\nb = logging.currentframe().f_builtins['__import__']", "f_builtins"),
+    ("import cProfile\ncProfile.run('import sys')", "import cProfile"),
+    ("import pdb\npdb.run('import gc')", "import pdb"),
+    ("import site\nsite.addsitedir('.')", "import site"),
+    ("import types\nc = types.CodeType", "CodeType"),
+    ("os.execlp('sh', 'sh')", "execlp"),
+    ("os.spawnlp(os.P_NOWAIT, 'sh', 'sh')", "spawnlp"),
 ])
 def test_banned_constructs_are_named(snippet, what):
     findings = screen_source(PRELUDE + snippet + "\n")

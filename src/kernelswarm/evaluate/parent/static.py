@@ -92,12 +92,22 @@ _BANNED_IMPORTS = {
     "imp": "dynamic imports hide what the candidate loads",
     "unittest": "patching objects by name can alter the evaluator",
     "pty": _PROCS,
+    # adv17: the profilers, debuggers and doctest run statements given as text (cProfile.run ran
+    # a string that imported sys: cheat/screen_profile_text), `site` runs a folder's .pth lines.
+    "profile": "dynamic code hides what runs", "cProfile": "dynamic code hides what runs",
+    "trace": "dynamic code hides what runs", "pdb": "dynamic code hides what runs",
+    "bdb": "dynamic code hides what runs", "doctest": "dynamic code hides what runs",
+    "site": _UNREAD,
 }
 
 # Attribute names that are a red flag whoever owns them.
 _BANNED_ATTRS = {
     "_getframe": _FRAMES, "f_back": _FRAMES, "f_locals": _FRAMES, "f_globals": _FRAMES,
     "gi_frame": _FRAMES, "tb_frame": _FRAMES, "cr_frame": _FRAMES, "f_code": _FRAMES,
+    # adv17: frames from the standard library's walkers, and a frame's builtins, whose
+    # `__import__` read by a string key reached `sys` (cheat/screen_frame_builtins).
+    "ag_frame": _FRAMES, "f_builtins": _FRAMES, "walk_stack": _FRAMES, "walk_tb": _FRAMES,
+    "currentframe": _FRAMES, "CodeType": "building code objects hides what runs",
     "__subclasses__": "walking the class tree reaches the evaluator",
     "__globals__": "reaching into other functions' globals",
     "__builtins__": "patching builtins alters the evaluator",
@@ -113,7 +123,10 @@ _BANNED_ATTRS = {
     "setsid": _PROCS,
     "_exit": "exiting early can forge a result",
     "execv": "replacing the process", "execve": "replacing the process",
-    "spawnv": _PROCS, "spawnl": _PROCS,
+    "execl": "replacing the process", "execle": "replacing the process", "execlp": "replacing the process",
+    "execlpe": "replacing the process", "execvp": "replacing the process", "execvpe": "replacing the process",
+    "spawnv": _PROCS, "spawnl": _PROCS, "spawnle": _PROCS, "spawnlp": _PROCS, "spawnlpe": _PROCS,
+    "spawnve": _PROCS, "spawnvp": _PROCS, "spawnvpe": _PROCS,
     "create_subprocess_exec": _PROCS, "create_subprocess_shell": _PROCS,
     "_import_dotted_name": "dynamic imports hide what the candidate loads",
     "resolve_name": "dynamic imports hide what the candidate loads",
