@@ -269,6 +269,9 @@ def _projection_parts(tensors: list[Any], seed: int, sums: list[torch.Tensor] | 
         gen.manual_seed((seed * 1000003 + i) % (2**63))
         kw: dict[str, Any] = {"generator": gen, "device": d.device, "dtype": torch.float64}
         w, u = torch.randn(cols, PROJECTIONS, **kw), torch.randn(rows, PROJECTIONS, **kw)
+        # The same values laid out by column: the product with six columns then takes a kernel of
+        # the other operand order (one thread, 455 x 1151 float64 steps: 0.72 -> 0.47 ms a step).
+        w = w.t().contiguous().t()
         tail = torch.randn(n - rows * cols, PROJECTIONS, **kw)
         body = flat[:rows * cols].view(rows, cols)
         rest = flat[rows * cols:].to(torch.float64)
