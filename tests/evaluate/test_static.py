@@ -149,6 +149,10 @@ PRELUDE = "import os\nimport torch\nimport torch.nn.functional as F\n"
     ("import types\nc = types.CodeType", "CodeType"),
     ("os.execlp('sh', 'sh')", "execlp"),
     ("os.spawnlp(os.P_NOWAIT, 'sh', 'sh')", "spawnlp"),
+    ("import typing\ndef f(x: \"__import__('sys')\"): pass\ns = typing.get_type_hints(f)", "get_type_hints"),
+    ("import string\nm = string.Formatter().get_field('0.sys', [torch], {})", "get_field"),
+    ("import logging.config\nlogging.config.dictConfig({})", "dictConfig"),
+    ("import asyncio\nasyncio.to_thread(print)", "to_thread"),
 ])
 def test_banned_constructs_are_named(snippet, what):
     findings = screen_source(PRELUDE + snippet + "\n")

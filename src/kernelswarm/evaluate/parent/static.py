@@ -108,6 +108,12 @@ _BANNED_ATTRS = {
     # `__import__` read by a string key reached `sys` (cheat/screen_frame_builtins).
     "ag_frame": _FRAMES, "f_builtins": _FRAMES, "walk_stack": _FRAMES, "walk_tb": _FRAMES,
     "currentframe": _FRAMES, "CodeType": "building code objects hides what runs",
+    # adv17: names and code evaluated from text: annotations written as strings (get_type_hints
+    # evaluated "__import__('sys')"), a format field's dotted path (get_field follows it with
+    # getattr), logging's configuration (its "()" factories import any dotted name):
+    # cheat/screen_text_lookups. And threads started by asyncio's executors.
+    "get_type_hints": _UNREAD, "ForwardRef": _UNREAD, "_evaluate": _UNREAD, "get_field": _UNREAD,
+    "dictConfig": _UNREAD, "fileConfig": _UNREAD, "to_thread": _THREADS, "run_in_executor": _THREADS,
     "__subclasses__": "walking the class tree reaches the evaluator",
     "__globals__": "reaching into other functions' globals",
     "__builtins__": "patching builtins alters the evaluator",
