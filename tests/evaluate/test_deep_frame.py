@@ -42,3 +42,11 @@ def test_headers_as_deep_as_real_ones_and_wide_ones_pass():
     header, _ = chan.recv(deadline=None)
     assert len(header["fingerprints"]) == 5000
     chan._writer.join()
+
+
+def test_brackets_inside_strings_do_not_count():
+    text = '"a ' + "[" * 100 + ' \\" {{{ \\\\"'
+    chan = _frame(('{"error": ' + __import__("json").dumps(text) + ', "x": [[1]]}').encode())
+    header, _ = chan.recv(deadline=None)
+    assert header["error"] == text and header["x"] == [[1]]
+    chan._writer.join()
