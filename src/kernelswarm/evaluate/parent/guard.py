@@ -143,7 +143,11 @@ def walk(folder: Path | str) -> tuple[int, str | None]:
         frames.append((fd, subdirs))
 
     try:
-        enter(os.open(folder, _DIR))
+        try:
+            root = os.open(folder, _DIR)
+        except FileNotFoundError:
+            return 0, None  # no folder (yet, or any more)
+        enter(root)
         while frames:
             fd, subdirs = frames[-1]
             if not subdirs:
@@ -155,14 +159,12 @@ def walk(folder: Path | str) -> tuple[int, str | None]:
                 return total, f"nests folders deeper than {MAX_NEST}"
             try:
                 child = os.open(name, _DIR, dir_fd=fd)
-            except FileNotFoundError:
+            except PermissionError:
+                raise
+            except OSError:  # gone, or no longer a folder (a build replacing its outputs)
                 continue
             enter(child)
-    except FileNotFoundError:
-        if not frames:
-            return 0, None  # no folder (yet, or any more)
-        return total, "holds a folder that vanished while it was read"
-    except OSError as e:
+    except OSError as e:  # a folder made unreadable
         return total, f"holds a folder the evaluator cannot read ({e.strerror})"
     finally:
         for fd, _ in frames:
