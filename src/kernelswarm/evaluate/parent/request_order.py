@@ -138,6 +138,36 @@ def candidate_settles(device: str) -> bool:
     return device != "cpu"
 
 
+def clean_settles(device: str) -> bool:
+    """Whether the clean worker is sent `settle` before its reference and empty calls in the timed
+    loop: only where the candidate's is too (candidate_settles), so that either side's `prepare` is
+    the first request of its process since the other's call, or neither's is. Where neither
+    settles, the clean worker is stopped and continued right before its `prepare` instead
+    (continue_before_prepare), as the candidate's process is.
+
+    On a CPU the settle waits for nothing, but it was the clean worker's first request after the
+    candidate's call and the flush worker's sweep (which evicts every cache), uncharged: its
+    `prepare` then ran in a process already brought back in, the candidate's did not. A copy of
+    softmax_rows left 0.05-0.09 ms a call more unclaimed in its `prepare` than the paired reference
+    call, at every decile of the pairs (the worker's own time for it alike), and the paired check
+    charged copies to 0.5-0.7x at load 2-3 on this 2-core CPU; sent a settle before its `prepare` as
+    a probe, the copy's `prepare` cost what the reference's did (-0.01 ms; benchmarks/slack_split.py,
+    docs/benchmarks.md session 17). Neither the sandbox, the PID namespace, nor a stop and continue
+    of the clean worker right before its `prepare` changed it."""
+    return candidate_settles(device)
+
+
+def continue_before_prepare(proc: WorkerProcess, device: str) -> None:
+    """Where the clean worker does not settle (clean_settles), it is stopped and continued right
+    before its `prepare`, as the candidate's process is continued (the timed loop's `release`) right
+    before its own: the continue wakes either process outside its clock. Without it, under load 5-6
+    on this CPU, the clean worker's `prepare` woke it inside its clock and took 0.1-0.2 ms longer
+    than the candidate's (docs/benchmarks.md, session 17)."""
+    if not clean_settles(device):
+        with proc.stopped():
+            pass
+
+
 def projects_at_return(device: str) -> bool:
     """Whether every timed call's outputs, the reference's and the empty calls' alike, are
     projected in a `project` of their own sent right after the call, its whole time charged to

@@ -24,7 +24,9 @@ from kernelswarm.evaluate.parent.options import EvalOptions
 from kernelswarm.evaluate.parent.procs import WorkerProcess
 from kernelswarm.evaluate.parent.request_order import (
     candidate_settles,
+    clean_settles,
     clean_timed_call,
+    continue_before_prepare,
     inner_flush,
     net_ms,
     projects_at_return,
@@ -164,9 +166,11 @@ def timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dead
         # the clean worker, the candidate's process stopped meanwhile.
         nonlocal after_null
         hold()
-        clean.call({"op": "settle"}, deadline=deadline)
+        if clean_settles(o.device):
+            clean.call({"op": "settle"}, deadline=deadline)
         cpu_before = clean.cpu_ms() if result.cpu_threads and fl is not clean else -1.0
         stops_before = clean.stops if cpu_before >= 0 else 0
+        continue_before_prepare(clean, o.device)  # its stop, left out of its CPU time as the candidate's
         msg: dict[str, Any] = {"op": "prepare", "pool_index": len(result.ref_times) % POOL_SIZE, "key": fresh_seed()}
         if result.ref_times and not at_return:  # its previous outputs projected, as the candidate's are
             msg["project_seed"] = fresh_seed()
@@ -201,7 +205,9 @@ def timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dead
         # The candidate's process is stopped meanwhile, and what it queued on the device drains
         # first: nothing of it may slow the calibration down and so widen what it is allowed.
         hold()
-        clean.call({"op": "settle"}, deadline=deadline)
+        if clean_settles(o.device):
+            clean.call({"op": "settle"}, deadline=deadline)
+        continue_before_prepare(clean, o.device)
         msg = {"op": "prepare", "pool_index": 0, "key": fresh_seed(), **({} if at_return else {"project_seed": fresh_seed()})}
         clean.call(msg, deadline=deadline)
         prepare_ms = net_ms(clean)
