@@ -60,6 +60,31 @@ class NamespaceView:
         with self._lock:
             return self._states() if self.fd >= 0 else {}
 
+    def outside_group(self) -> list[int]:
+        """The namespace's live processes that are not in the worker's process group, which a
+        signal to that group (contain.signal_session) does not reach. The group is led outside the
+        namespace (by the launcher, the session's leader), so this /proc reads its members' group
+        as 0; any other group is one a process of the candidate's made (setpgid)."""
+        with self._lock:
+            if self.fd < 0:
+                return []
+            found = []
+            for name in os.listdir(self.fd):
+                if not name.isdigit():
+                    continue
+                try:
+                    fd = os.open(f"{name}/stat", os.O_RDONLY, dir_fd=self.fd)
+                    try:
+                        raw = os.read(fd, 1024)
+                    finally:
+                        os.close(fd)
+                    group = int(raw[raw.rindex(b")") + 2:].split(b" ", 3)[2])
+                except (OSError, ValueError, IndexError):
+                    continue
+                if group != 0:
+                    found.append(int(name))
+            return found
+
     def _states(self) -> dict[int, str]:
         found = {}
         for name in os.listdir(self.fd):
