@@ -154,10 +154,11 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--burners", type=int, default=2)
     ap.add_argument("--old", type=Path, help="an old tree's src folder, run in turn with this one")
+    ap.add_argument("--old-only", action="store_true", help="with --old: that tree alone")
     ap.add_argument("--env", action="append", default=[], help="K=V for the evaluations")
     ap.add_argument("--timeout", type=float, default=900.0)
     a = ap.parse_args()
-    trees = [a.old.resolve(), ROOT / "src"] if a.old else [ROOT / "src"]
+    trees = ([a.old.resolve()] if a.old_only else [a.old.resolve(), ROOT / "src"]) if a.old else [ROOT / "src"]
     burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(a.burners)]
     try:
         time.sleep(1.0)

@@ -17,12 +17,13 @@ from kernelswarm.evaluate.parent import members
 from kernelswarm.evaluate.parent.devicelock import signal_group
 from kernelswarm.evaluate.worker import contain
 
-# A session leader with a child and a grandchild, and a child whose main thread exits while another
+# A session leader with a child and a grandchild (in a group of its own), and a child whose main thread exits while another
 # thread sleeps (a zombie leader of live threads); prints "ready", then sleeps.
 _TREE = r"""
 import ctypes, os, threading, time
 if os.fork() == 0:
     if os.fork() == 0:
+        os.setpgid(0, 0)  # leaves the group: the group's signal misses it
         time.sleep(600)
     time.sleep(600)
 if os.fork() == 0:
@@ -46,6 +47,7 @@ def test_a_clean_workers_tree_holds_what_the_session_scan_finds_and_is_stopped_w
         view = members.TreeView(leader.pid)
         tree, scanned = view.states(), contain.session_states(leader.pid)
         assert len(tree) == 4 and tree.keys() == scanned.keys(), (tree, scanned)
+        assert len(view.outside_group()) == 1, view.outside_group()  # the grandchild only
         assert members.register_clean(leader.pid) == ""
         assert isinstance(members.view_of(leader.pid), members.TreeView)
         signal_group(leader.pid, signal.SIGSTOP)

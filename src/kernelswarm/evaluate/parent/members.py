@@ -209,6 +209,22 @@ class TreeView:
             todo.extend(children(pid))
         return found
 
+    def outside_group(self) -> list[int]:
+        """The worker's live descendants that are not in its process group (the worker leads it),
+        which a signal to that group does not reach (as NamespaceView.outside_group)."""
+        found: list[int] = []
+        todo, seen = [self.pid], set()
+        while todo:
+            pid = todo.pop()
+            if pid in seen:
+                continue
+            seen.add(pid)
+            group = _group(f"/proc/{pid}/stat")
+            if group is not None and group != self.pid:
+                found.append(pid)
+            todo.extend(children(pid))
+        return found
+
     def read(self, pid: int, name: str) -> bytes:
         """Process `pid`'s /proc file `name` (its first 4 KiB); raises OSError."""
         with open(f"/proc/{pid}/{name}", "rb") as f:
@@ -269,6 +285,19 @@ def _state(path: str) -> str | None:
             os.close(fd)
         return raw[raw.rindex(b")") + 2:].split(b" ", 1)[0].decode()
     except (OSError, ValueError):
+        return None
+
+
+def _group(path: str) -> int | None:
+    """The process group of a /proc stat file, or None where it is gone."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            raw = os.read(fd, 1024)
+        finally:
+            os.close(fd)
+        return int(raw[raw.rindex(b")") + 2:].split(b" ", 3)[2])
+    except (OSError, ValueError, IndexError):
         return None
 
 
