@@ -27,7 +27,8 @@ def _burners(n: int = 2) -> list[subprocess.Popen]:
                    "interval excluding it on this busy 2-core CPU. Session 17 made the clean worker's `prepare` follow "
                    "the candidate's events (no uncharged settle, a continue right before it) and cut the parent's work "
                    "after the candidate's clock starts; the copy's `time_call` round trip is still 0.02-0.06 ms dearer "
-                   "than the reference's, and copies were charged to 0.64-0.76x in 2 of 9 evaluations at load 4-7; "
+                   "than the reference's; at load 1-3 copies' intervals excluded 1 in 2 of 6 evaluations (3 of 6 on the "
+                   "old order), at load 4-7 in 2 of 9; "
                    "this test, on the session's trees, failed 4 of 16 at load 4-8 (once [0.10, 0.28])")
 def test_a_copy_of_the_reference_under_load_gets_an_interval_containing_1(tmp_path):
     copy = tmp_path / "copy.py"
