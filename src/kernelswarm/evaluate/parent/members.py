@@ -72,33 +72,37 @@ class NamespaceView:
             for name in os.listdir(self.fd):
                 if not name.isdigit():
                     continue
+                fields = self._stat_fields(name)
                 try:
-                    fd = os.open(f"{name}/stat", os.O_RDONLY, dir_fd=self.fd)
-                    try:
-                        raw = os.read(fd, 1024)
-                    finally:
-                        os.close(fd)
-                    group = int(raw[raw.rindex(b")") + 2:].split(b" ", 3)[2])
-                except (OSError, ValueError, IndexError):
+                    group = int(fields[2]) if fields else 0
+                except (ValueError, IndexError):
                     continue
                 if group != 0:
                     found.append(int(name))
             return found
+
+    def _stat_fields(self, name: str) -> list[bytes]:
+        """The fields of process `name`'s stat after its command name (state first), read in this
+        namespace's /proc; empty when it is gone or unreadable."""
+        try:
+            fd = os.open(f"{name}/stat", os.O_RDONLY, dir_fd=self.fd)
+            try:
+                raw = os.read(fd, 1024)
+            finally:
+                os.close(fd)
+            return raw[raw.rindex(b")") + 2:].split(b" ", 4)
+        except (OSError, ValueError):
+            return []
 
     def _states(self) -> dict[int, str]:
         found = {}
         for name in os.listdir(self.fd):
             if not name.isdigit():
                 continue
-            try:
-                fd = os.open(f"{name}/stat", os.O_RDONLY, dir_fd=self.fd)
-                try:
-                    raw = os.read(fd, 1024)
-                finally:
-                    os.close(fd)
-                state: str | None = raw[raw.rindex(b")") + 2:].split(b" ", 1)[0].decode()
-            except (OSError, ValueError):
+            fields = self._stat_fields(name)
+            if not fields:
                 continue
+            state: str | None = fields[0].decode()
             if state in ("Z", "X"):
                 state = self._zombie_threads(name)
             if state is not None:
