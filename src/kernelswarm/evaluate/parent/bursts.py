@@ -19,10 +19,10 @@ from kernelswarm.evaluate.parent.candidate_timing import (
 from kernelswarm.evaluate.parent.options import EvalOptions
 from kernelswarm.evaluate.parent.procs import WorkerProcess
 from kernelswarm.evaluate.parent.request_order import (
+    TIMED_FLUSH,
     candidate_settles,
     flush_for,
     flush_outside,
-    inner_flush,
     net_ms,
     stopped_beside,
 )
@@ -75,10 +75,10 @@ def burst_check(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
     inflation: list[float] = []  # per round: the reference's burst calls over its lone calls
     ref_walls: list[float] = []  # per round: the reference's burst of as many calls as the candidate's
     done: list[CheckedCall] = []
-    # Each burst starts from flushed caches, flushed from outside on a CPU as before a timed call (a
-    # flush in the candidate's own request is one it can skip, and 5-8 ms of a CPU flush spread over
-    # a burst's calls is most of a short call).
-    flush = inner_flush(o.device)
+    # Each burst starts from flushed caches, flushed from outside as before a timed call, on every
+    # device (TIMED_FLUSH): a flush in the candidate's own request is one it can skip, and 5-8 ms of
+    # a CPU flush spread over a burst's calls is most of a short call.
+    flush = TIMED_FLUSH
     fl = flusher or clean
     for b in range(BURSTS):
         with worker.stopped():  # as for the empty calls: nothing of the candidate's runs meanwhile

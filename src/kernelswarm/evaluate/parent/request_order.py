@@ -30,8 +30,7 @@ def flush_outside(worker: WorkerProcess, clean: WorkerProcess, deadline: float) 
     alike (the clean worker's sweep runs on the same thread count): the candidate's worker flushes
     nothing itself and has no flush to skip or time to hide in one. Work moved into `prepare`
     shows in its wall time. A GPU's L2 is the device's, which the sweep from another context
-    evicts too; the candidate's own flush is kept there as well, for its context's persisting
-    lines: skipping it saves about 0.1 ms a call, which the bursts (no flush) bound."""
+    evicts too, and there as well no timed request of either worker flushes (see TIMED_FLUSH)."""
     with worker.stopped():
         reply = clean.call({"op": "flush"}, deadline=deadline)[0]
     return float(reply.get("flush_ms", 0.0))
@@ -123,9 +122,14 @@ def stopped_beside(clean: WorkerProcess, fl: WorkerProcess) -> contextlib.Abstra
     return clean.stopped()
 
 
-def inner_flush(device: str) -> bool:
-    """Whether the timed request itself flushes too (candidate and empty calls alike)."""
-    return device != "cpu"
+# What a timed request (`time_call`, `time_burst`) asks its worker to flush itself, on every device:
+# nothing. Until session 18 a GPU's were asked to (for the candidate context's persisting L2 lines,
+# which only that context can reset): the empty calls' and the reference's requests paid for their
+# flush, and a candidate whose flush was a no-op did not. cheat/noop_flush/nostatic was accepted at
+# 1.86x on the H200 (bound 1.4), and at 1.30x and 1.06x on the tree before. Every flush before a
+# timed call or a burst is the flush worker's, with the candidate's process stopped (flush_outside);
+# a persisting window is the static screen's to refuse (cheat/l2_persist).
+TIMED_FLUSH = False
 
 
 def candidate_settles(device: str) -> bool:

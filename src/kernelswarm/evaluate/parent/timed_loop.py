@@ -23,11 +23,11 @@ from kernelswarm.evaluate.parent.candidate_timing import (
 from kernelswarm.evaluate.parent.options import EvalOptions
 from kernelswarm.evaluate.parent.procs import WorkerProcess
 from kernelswarm.evaluate.parent.request_order import (
+    TIMED_FLUSH,
     candidate_settles,
     clean_settles,
     clean_timed_call,
     continue_before_prepare,
-    inner_flush,
     net_ms,
     projects_at_return,
     stopped_beside,
@@ -89,7 +89,6 @@ def timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dead
     outputs are projected at the start of the next request (on a GPU in a `project` sent right
     after the call, projects_at_return), on vectors drawn from a seed sent only then; `n_sampled` of all calls, a uniform sample chosen as they return, are kept for a full check."""
     rng = random.SystemRandom()
-    flush_inside = inner_flush(o.device)
     at_return = projects_at_return(o.device)
     fl = flusher or clean
     times: list[float] = []
@@ -177,7 +176,7 @@ def timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dead
         clean.call(msg, deadline=deadline)
         prepare_ms = net_ms(clean)
         with ipsample.window(clean_sampler):
-            reply = clean_timed_call(clean, fl, {"op": "time_call", "prepared": True, "flush": flush_inside},
+            reply = clean_timed_call(clean, fl, {"op": "time_call", "prepared": True, "flush": TIMED_FLUSH},
                                      deadline, o.device)
         call_ms = net_ms(clean) + clean_project()
         if cpu_before >= 0:  # its prepare and call (the flush is another process's)
@@ -214,7 +213,7 @@ def timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dead
         # As a candidate's call: the flush worker's flush first.
         with ipsample.window(clean_sampler):
             reply = clean_timed_call(clean, fl, {"op": "time_call", "null": True, "prepared": True,
-                                                 "flush": flush_inside}, deadline, o.device)
+                                                 "flush": TIMED_FLUSH}, deadline, o.device)
         call_ms = net_ms(clean) + clean_project()
         null_slack.append(prepare_ms + call_ms - float(reply["ms"]))
         result.null_inside.append(1000.0 * float(reply.get("op_s", 0.0)) - float(reply["ms"]))
@@ -255,7 +254,7 @@ def timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dead
                 prepares.append(prepare_ms)
                 # The time_call is in the candidate's pipe before it is continued (call_when_continued).
                 with ipsample.window(sampler):
-                    flush, reply = worker.call_when_continued({"op": "time_call", "prepared": True, "flush": flush_inside},
+                    flush, reply = worker.call_when_continued({"op": "time_call", "prepared": True, "flush": TIMED_FLUSH},
                                                               lambda: stopped_flush(), deadline)
                 result.flush_ms.append(float(flush.get("flush_ms", 0.0)))
             if earlier is not None:

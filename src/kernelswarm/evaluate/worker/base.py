@@ -298,7 +298,7 @@ class Worker:
                 self.trainer.upstream(key)
         else:
             fn = self.bind(self.timed_models[msg.get("slot") or "main"], self.timed_seed, args, key)
-        if msg.get("flush", True):  # see timing.flush_outside: the candidate's is done by the clean worker
+        if msg.get("flush", True):  # a baseline's only; a timed call's never (request_order.TIMED_FLUSH)
             self.backend.flush_cache()
         ext_before = self.tracer.calls if self.tracer is not None else 0
         ext_ns_before = self.tracer.ext_ns if self.tracer is not None else 0
@@ -346,7 +346,7 @@ class Worker:
         empty = self.null_outputs if null else []
         model = None if null else self.timed_models["main"]
         sync = self.backend.synchronize
-        if msg.get("flush", True):  # on a CPU the clean worker's, before the request (timing.burst_check)
+        if msg.get("flush", True):  # never asked: the flush worker's, before the request (TIMED_FLUSH)
             self.backend.flush_cache()
         sync()
         fps: list[list[float]] = []
