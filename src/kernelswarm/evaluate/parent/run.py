@@ -395,6 +395,10 @@ def _candidate_on_device(st: _State, cand: WorkerProcess, ref: WorkerProcess, fl
                   {"input_seed": _seed(), "weight_seed": w_b, "scale": 1.0, "mixed": mixed}) for k in range(MIXED_TRIALS)]
         plan.append((f"stress graded (each row scaled between x{scales[0]:g} and x{scales[1]:g})",
                      {"input_seed": _seed(), "weight_seed": w_b, "scale": 1.0, "graded": list(scales)}))
+    # On every device and in training mode, stress trials or not: inputs with the structure real
+    # models feed and random draws never make (worker/structured.py says what it judges).
+    plan.append(("structured (constant slices, exact zeros, ties)",
+                 {"input_seed": _seed(), "weight_seed": w_b, "scale": 1.0, "structured": True}))
     _trials(st, cand, spec, plan)
     st.ok("output", "plain tensors of their own storage, inputs unchanged")
     st.phases["trials"] = time.monotonic() - t

@@ -157,14 +157,13 @@ class Worker:
     def op_run(self, msg: dict) -> tuple[dict, bytes]:
         """One correctness trial: fresh inputs, poisoned memory, outputs returned raw."""
         from kernelswarm.evaluate.worker.tensors import (
-            as_outputs, clone_inputs, fingerprint, make_inputs, output_problems, poison, same_fingerprint, to_blob)
+            as_outputs, clone_inputs, fingerprint, output_problems, poison, same_fingerprint, to_blob, trial_inputs)
 
         from kernelswarm.evaluate.worker.train import TrainContract
 
         try:
             model = self.model(msg["weight_seed"])
-            inputs = make_inputs(self.problem, msg["input_seed"], self.device, msg.get("scale", 1.0), msg.get("mixed"),
-                                 msg.get("graded"))
+            inputs = trial_inputs(self.problem, msg, self.device)
             before = fingerprint(inputs)
             given = clone_inputs(inputs)
             if self.trainer is not None:  # KS-TRAIN

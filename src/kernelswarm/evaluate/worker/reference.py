@@ -53,14 +53,14 @@ class ReferenceWorker(Worker):
     def op_check(self, msg: dict, blob: bytes) -> dict:
         """Reference side: recompute the expected outputs for the candidate's inputs and compare."""
         from kernelswarm.evaluate.worker.compare import compare
-        from kernelswarm.evaluate.worker.tensors import as_outputs, clone_inputs, from_blob, make_inputs, perturb
+        from kernelswarm.evaluate.worker.structured import judged, nudged
+        from kernelswarm.evaluate.worker.tensors import as_outputs, clone_inputs, from_blob, make_inputs, perturb, trial_inputs
 
         if "pool_index" in msg:
             base = make_inputs(self.problem, msg["pool_seed"], self.device)
             inputs = perturb(base, msg["key"])
         else:
-            inputs = make_inputs(self.problem, msg["input_seed"], self.device, msg.get("scale", 1.0), msg.get("mixed"),
-                                 msg.get("graded"))
+            inputs = trial_inputs(self.problem, msg, self.device)
         try:
             # On the device at once: compared there, and fingerprinted there as at return, not on
             # the host (a CPU's float64 sums are the slow part of a fingerprint: tensors._host_sums).
@@ -71,14 +71,25 @@ class ReferenceWorker(Worker):
         key = msg["key"] if "pool_index" in msg else msg["input_seed"]
         refs = as_outputs(self.bind(model, msg["weight_seed"], clone_inputs(inputs), key)())
         refs64, fp64_note = self._fp64_reference(model, clone_inputs(inputs), msg["weight_seed"], key)
+        # The structured trial's float32 reference on inputs nudged by an ulp (structured.judged).
+        nudge = as_outputs(self.bind(model, msg["weight_seed"], nudged(inputs, key), key)()) if msg.get("structured") else []
         if len(cands) != len(refs):
             return {"match": False, "detail": f"{len(cands)} outputs, expected {len(refs)}", "rel_error": None}
         worst, details = 0.0, []
         names = [s.get("name", f"output {i}") for i, s in enumerate(self.trainer.spec)] if self.trainer else []
         ref_rel = allowed = 0.0
+        roles = [s.get("role", "output") for s in self.trainer.spec] if self.trainer else []
+        skipped = 0
         for i, (c, r) in enumerate(zip(cands, refs)):
             r64 = refs64[i] if refs64 is not None else None
-            result = compare(c.to(r.device), r.detach(), r64.detach() if r64 is not None else None, msg["precision"])
+            c, r, r64 = c.to(r.device), r.detach(), r64.detach() if r64 is not None else None
+            if msg.get("structured"):  # what the structured trial judges: structured.py
+                parts = None if i < len(roles) and roles[i] == "grad" else judged(c, r, r64, nudge[i].detach() if i < len(nudge) else None)
+                if parts is None:
+                    skipped += 1
+                    continue
+                c, r, r64 = parts
+            result = compare(c, r, r64, msg["precision"])
             worst = max(worst, result.rel_error)
             ref_rel, allowed = max(ref_rel, result.ref_rel), max(allowed, result.allowed_norm)
             if not result.ok:
@@ -92,6 +103,8 @@ class ReferenceWorker(Worker):
 
             if not same_fingerprint(msg["fingerprint_at_return"], fingerprint(cands)):
                 return {"match": False, "detail": "outputs changed after the call returned (work finished in the background)", "rel_error": worst}
+        if skipped:
+            details.append(f"{skipped} integer outputs or gradients not judged on structured inputs")
         return {"match": True, "detail": "; ".join(details) + fp64_note, "rel_error": worst, "ref_rel": ref_rel,
                 "allowed_norm": allowed}
 

@@ -13,6 +13,7 @@ from typing import Any, Iterator
 import torch
 
 from kernelswarm.evaluate.worker import rawblob
+from kernelswarm.evaluate.worker import structured as _structured
 
 # Outputs to and from the clean worker (rawblob.py), named here: the workers call them through
 # this module (a candidate that replaces them here is what cheat/blob_bomb tries).
@@ -32,7 +33,7 @@ def seed_all(seed: int) -> None:
 
 def make_inputs(module: Any, seed: int, device: torch.device, scale: float = 1.0,
                 mixed: list[float] | tuple[float, float, float] | None = None,
-                graded: list[float] | tuple[float, float] | None = None) -> list[Any]:
+                graded: list[float] | tuple[float, float] | None = None, structured: bool = False) -> list[Any]:
     """The problem's get_inputs() under `seed`, floating tensors scaled, moved to `device`.
 
     `mixed` = (small, large, share): each floating element independently, from a generator seeded
@@ -43,7 +44,9 @@ def make_inputs(module: Any, seed: int, device: torch.device, scale: float = 1.0
     `graded` = (small, large): each slice along the first dimension scaled by its own factor drawn
     log-uniformly between them, so that one trial meets every magnitude in between (a softmax
     wrong only where a row's max lies between 88 and 200 passed the x1, x100 and mixed trials:
-    cheat/mid_scale_softmax)."""
+    cheat/mid_scale_softmax).
+
+    `structured`: constant slices, exact zeros and ties drawn from `seed` (structured.py)."""
     seed_all(seed)
     # Created on the device directly (torch.randn on a GPU is far faster than on the host for
     # large inputs); both workers do the same, so both draw identical values from the seed.
@@ -59,8 +62,16 @@ def make_inputs(module: Any, seed: int, device: torch.device, scale: float = 1.0
                 x = x * _mixed_factors(x, seed, i, mixed)
             if x.is_floating_point() and graded is not None and x.dim() > 0:
                 x = x * _graded_factors(x, seed, i, graded)
+            if structured:
+                x = _structured.structure(x, seed, i)
         out.append(x)
     return out
+
+
+def trial_inputs(module: Any, msg: dict, device: torch.device) -> list[Any]:
+    """A correctness trial's inputs, as its message (`run`, `check`) describes them."""
+    return make_inputs(module, msg["input_seed"], device, msg.get("scale", 1.0), msg.get("mixed"), msg.get("graded"),
+                       bool(msg.get("structured")))
 
 
 def _mixed_factors(x: torch.Tensor, seed: int, i: int, mixed: list[float] | tuple[float, float, float]) -> torch.Tensor:
