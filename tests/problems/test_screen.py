@@ -63,3 +63,10 @@ def test_rel_error():
     assert rel_error(a, a) == 0.0
     assert rel_error([torch.zeros(4)], a) == pytest.approx(1.0)
     assert rel_error([torch.zeros(4)], [torch.zeros(4)]) == 0.0
+
+
+def test_a_reference_that_raises_on_structured_inputs_is_flagged(fixtures):
+    # Every candidate would fail the evaluator's structured trial there (worker/structured.py).
+    result = screen(load_problem(fixtures / "bad" / "inverse_of_batch.py"), "cpu", time_it=False)
+    assert not result.ok and len(result.reasons) == 1, result.reasons
+    assert result.reasons[0].startswith("fails on structured inputs (constant slices, exact zeros, ties)")

@@ -145,6 +145,7 @@ def _screen(problem: Problem, device: str, time_it: bool, numerics: bool, result
         reasons.append(f"identical calls differ (relative {repeat:.2g}): randomness or state in forward")
     if numerics and repeat <= REPEAT_REL:  # a random forward has no float64 counterpart to compare with
         _check_numerics(module, device, runs[0], ref, reasons)
+    _check_structured(runs[0], reasons)
     if time_it:
         timing = time_eager(*runs[0], device, min_calls=5, budget_s=0.1)
         result.eager_ms = timing.median_ms
@@ -171,6 +172,20 @@ def _check_trivial(inputs: list[Any], outs: list[list[torch.Tensor]], reasons: l
         if err < TRIVIAL_REL:
             reasons.append(f"trivial candidate passes: {label} is within relative error {err:.2g} "
                            f"(< {TRIVIAL_REL:g}) of the reference")
+
+
+def _check_structured(run: tuple[torch.nn.Module, list[Any]], reasons: list[str]) -> None:
+    """The evaluator's structured trial (constant slices, exact zeros, ties: evaluate/worker/
+    structured.py) runs every candidate on such inputs: a reference that raises there fails them all."""
+    from kernelswarm.evaluate.worker.structured import structure
+
+    model, inputs = run
+    try:
+        run_forward(model, [structure(x, 0, i) if isinstance(x, torch.Tensor) else x for i, x in enumerate(inputs)])
+    except Exception as e:
+        first = str(e).splitlines()[0] if str(e) else ""
+        reasons.append(f"fails on structured inputs (constant slices, exact zeros, ties), which the evaluator's "
+                       f"structured trial feeds every candidate: {e.__class__.__name__}: {first}"[:300])
 
 
 def _check_sensitivity(runs: list[tuple[torch.nn.Module, list[Any]]], ref: list[torch.Tensor], reasons: list[str]) -> None:

@@ -63,7 +63,10 @@ def structure(x: torch.Tensor, seed: int, i: int) -> torch.Tensor:
     source = torch.randint(0, x.numel(), (n,), generator=host)
     with torch.no_grad():
         y = x.detach().clone()
-        y.masked_fill_(torch.rand(x.shape, generator=device, device=x.device) < z_share, 0.0)
+        # Two bytes a draw (the input may be 1 GiB on a GPU): a share's resolution of 2**-15.
+        draws = torch.randint(0, 1 << 15, x.shape, generator=device, device=x.device, dtype=torch.int16)
+        y.masked_fill_(draws < int(z_share * (1 << 15)), 0.0)
+        del draws
         moved = y.movedim(dim, 0)  # a view: writes land in y
         if bool(tie.any()):
             at = torch.nonzero(tie).reshape(-1).to(x.device)
@@ -89,11 +92,12 @@ def nudged(inputs: list[Any], seed: int) -> list[Any]:
         if isinstance(x, torch.Tensor) and x.is_floating_point() and x.numel():
             gen = torch.Generator(device=x.device)
             gen.manual_seed((seed * 7949 + 47 * i + 37) % (2**63))
-            way = torch.randint(0, 3, x.shape, generator=gen, device=x.device)
+            # One byte a draw, two temporaries of the input's size (on a GPU's 1 GiB inputs, memory).
+            way = torch.randint(0, 3, x.shape, generator=gen, device=x.device, dtype=torch.uint8)
             with torch.no_grad():
                 d = x.detach()
-                up, down = torch.nextafter(d, torch.full_like(d, math.inf)), torch.nextafter(d, torch.full_like(d, -math.inf))
-                y = torch.where((way == 1) & (d != 0), up, torch.where((way == 2) & (d != 0), down, d))
+                toward = torch.full_like(d, -math.inf).masked_fill_(way == 1, math.inf)
+                y = torch.where((way == 0) | (d == 0), d, torch.nextafter(d, toward, out=toward))
             x = y.requires_grad_(x.requires_grad)
         out.append(x)
     return out

@@ -1,5 +1,6 @@
 # kernelswarm-test: problem=softmax_rows verdict=incorrect check=correctness
 # kernelswarm-test: problem=softmax_rows verdict=incorrect check=correctness static=off
+# kernelswarm-test: device=cuda problem=softmax_rows verdict=incorrect check=correctness
 # A softmax that returns zeros for a row whose elements are all equal (a padding row, which its
 # author meant to mask out): right on every random draw, wrong on the inputs real models feed.
 # Accepted in session 17 (every trial drew its inputs at random); the structured trial makes such
