@@ -18,10 +18,10 @@ checked, so a clock-driven phase switch is caught).
 from __future__ import annotations
 
 import ast
-import re
 from dataclasses import dataclass
 
 from kernelswarm import pyast
+from kernelswarm.evaluate.parent import static_rules as rules
 
 
 @dataclass(frozen=True)
@@ -31,189 +31,6 @@ class Finding:
     line: int  # 1-based line number
     what: str  # the construct, e.g. "import gc"
     why: str  # the reason an honest candidate does not need it
-
-
-_THREADS = "background threads can finish work after the timer stopped"
-_PROCS = "child processes escape the evaluation"
-_SERIAL = "loading serialized results is not computing them"
-_NET = "no network access is needed to compute a kernel"
-_FRAMES = "frame introspection reaches the evaluator"
-_SEED = "re-seeding or reading the generator can replay the evaluator's inputs"
-_UNREAD = "runs Python the screen never read (imports by a name or from a file or text)"
-_TF32 = ("switches fp32 math to TF32, which the fp32 precision policy does not allow "
-         "(judge the candidate with --precision tf32 to allow it)")
-_HALF = ("changes reduced-precision reduction flags, which the fp32 precision policy does not allow "
-         "(judge with --precision bf16 or fp16)")
-
-# Modules that are banned wherever they are reached: imported, or as an attribute of another
-# module (`torch.multiprocessing`, `torch.sys`, `np.ctypeslib`'s `ctypes`).
-_BANNED_ANYWHERE = {
-    "gc": "walking the garbage collector can find the evaluator's objects",
-    "inspect": "stack and frame introspection can reach the evaluator",
-    "ctypes": "raw memory and C calls bypass every check",
-    "cffi": "raw memory and C calls bypass every check",
-    "threading": _THREADS,
-    "_thread": _THREADS,
-    "concurrent": _THREADS,
-    "multiprocessing": _PROCS,
-    "subprocess": _PROCS,
-    "importlib": "dynamic imports hide what the candidate loads",
-    "builtins": "patching builtins alters the evaluator",
-    "kernelswarm": "the candidate may not touch the evaluator",
-    "atexit": "exit hooks can forge results",
-    "faulthandler": "not needed by a kernel",
-    "resource": "resource limits are the evaluator's",
-    "mmap": "raw memory mappings bypass every check",
-    "sys": "interpreter internals (frames, modules, exit) reach the evaluator",
-    "pickle": _SERIAL,
-    "marshal": _SERIAL,
-    "shelve": _SERIAL,
-    "socket": _NET,
-}
-
-# Modules banned as imports only (their names are ordinary attributes elsewhere: `torch.random`).
-_BANNED_IMPORTS = {
-    **_BANNED_ANYWHERE,
-    "signal": "signal handlers can interfere with the evaluator",
-    "urllib": _NET,
-    "http": _NET,
-    "requests": _NET,
-    "random": "a kernel is deterministic",
-    # Imports and code by a name or text computed at run time (adv15: `pkgutil.resolve_name("g" +
-    # "c")`, `pydoc.locate`; timeit, code and runpy run statements given as text; mock patches any
-    # object by its dotted name; pty starts processes).
-    "pydoc": "dynamic imports hide what the candidate loads",
-    "pkgutil": "dynamic imports hide what the candidate loads",
-    "runpy": "dynamic code hides what runs",
-    "code": "dynamic code hides what runs",
-    "codeop": "dynamic code hides what runs",
-    "timeit": "dynamic code hides what runs",
-    "zipimport": "dynamic imports hide what the candidate loads",
-    "imp": "dynamic imports hide what the candidate loads",
-    "unittest": "patching objects by name can alter the evaluator",
-    "pty": _PROCS,
-    # adv17: the profilers, debuggers and doctest run statements given as text (cProfile.run ran
-    # a string that imported sys: cheat/screen_profile_text), `site` runs a folder's .pth lines.
-    "profile": "dynamic code hides what runs", "cProfile": "dynamic code hides what runs",
-    "trace": "dynamic code hides what runs", "pdb": "dynamic code hides what runs",
-    "bdb": "dynamic code hides what runs", "doctest": "dynamic code hides what runs",
-    "site": _UNREAD,
-}
-
-# Attribute names that are a red flag whoever owns them.
-_BANNED_ATTRS = {
-    "_getframe": _FRAMES, "f_back": _FRAMES, "f_locals": _FRAMES, "f_globals": _FRAMES,
-    "gi_frame": _FRAMES, "tb_frame": _FRAMES, "cr_frame": _FRAMES, "f_code": _FRAMES,
-    # adv17: frames from the standard library's walkers, and a frame's builtins, whose
-    # `__import__` read by a string key reached `sys` (cheat/screen_frame_builtins).
-    "ag_frame": _FRAMES, "f_builtins": _FRAMES, "walk_stack": _FRAMES, "walk_tb": _FRAMES,
-    "currentframe": _FRAMES, "CodeType": "building code objects hides what runs",
-    # adv17: names and code evaluated from text: annotations written as strings (get_type_hints
-    # evaluated "__import__('sys')"), a format field's dotted path (get_field follows it with
-    # getattr), logging's configuration (its "()" factories import any dotted name):
-    # cheat/screen_text_lookups. And threads started by asyncio's executors.
-    "get_type_hints": _UNREAD, "ForwardRef": _UNREAD, "_evaluate": _UNREAD, "get_field": _UNREAD,
-    "dictConfig": _UNREAD, "fileConfig": _UNREAD, "to_thread": _THREADS, "run_in_executor": _THREADS,
-    "__subclasses__": "walking the class tree reaches the evaluator",
-    "__globals__": "reaching into other functions' globals",
-    "__builtins__": "patching builtins alters the evaluator",
-    "__import__": "dynamic imports hide what the candidate loads",
-    "__code__": "rewriting code objects",
-    "__closure__": "reaching into other functions' state",
-    "__dict__": "reaching into module and object namespaces",
-    "__getattribute__": "looking up attributes by name hides what is reached",
-    "__getattr__": "looking up attributes by name hides what is reached",
-    "attrgetter": "looking up attributes by name hides what is reached",
-    "methodcaller": "looking up attributes by name hides what is reached",
-    "fork": _PROCS, "forkpty": _PROCS, "vfork": _PROCS, "posix_spawn": _PROCS, "posix_spawnp": _PROCS,
-    "setsid": _PROCS,
-    "_exit": "exiting early can forge a result",
-    "execv": "replacing the process", "execve": "replacing the process",
-    "execl": "replacing the process", "execle": "replacing the process", "execlp": "replacing the process",
-    "execlpe": "replacing the process", "execvp": "replacing the process", "execvpe": "replacing the process",
-    "spawnv": _PROCS, "spawnl": _PROCS, "spawnle": _PROCS, "spawnlp": _PROCS, "spawnlpe": _PROCS,
-    "spawnve": _PROCS, "spawnvp": _PROCS, "spawnvpe": _PROCS,
-    "create_subprocess_exec": _PROCS, "create_subprocess_shell": _PROCS,
-    "_import_dotted_name": "dynamic imports hide what the candidate loads",
-    "resolve_name": "dynamic imports hide what the candidate loads",
-    "manual_seed": _SEED, "manual_seed_all": _SEED, "set_rng_state": _SEED, "get_rng_state": _SEED,
-    "initial_seed": _SEED,
-    # adv17: every module's `__loader__` is an importer (a built-in module's makes `sys` and `gc`:
-    # cheat/screen_loader_reach), and these load modules from a name, a file or text.
-    "__loader__": _UNREAD, "__spec__": _UNREAD, "load_module": _UNREAD, "exec_module": _UNREAD,
-    "import_module": _UNREAD, "_import_module": _UNREAD, "_forward_from_src": _UNREAD, "PyCodeCache": _UNREAD,
-    "sys": _BANNED_ANYWHERE["sys"],
-    "_set_allocator_settings": "allocator settings are the evaluator's",
-    "cudaCtxResetPersistingL2Cache": "L2 persistence settings are the evaluator's",
-    "persisting_l2_cache_size": "L2 persistence settings are the evaluator's",
-}
-
-# Attribute names banned only under the fp32 policy (the worker starts with TF32 off).
-_PRECISION_ATTRS = {
-    "allow_tf32": _TF32,
-    "set_float32_matmul_precision": _TF32,
-    "fp32_precision": _TF32,
-    "_set_cublas_allow_tf32": _TF32,
-    "allow_fp16_reduced_precision_reduction": _HALF,
-    "allow_bf16_reduced_precision_reduction": _HALF,
-}
-
-# Functions of `os` (also reached as `torch.os.x`) that start, signal or replace processes.
-_OS_CALLS = {"system", "popen", "kill", "killpg", "abort", "setpgid", "setpgrp", "startfile"}
-
-# Module functions that load stored results (`cpp_extension.load` builds code and is fine).
-_LOADERS = {"torch.load", "numpy.load", "json.load", "pickle.load", "marshal.load"}
-_SEEDERS = {"seed", "seed_all"}  # as module functions: torch.seed, random.seed, numpy.random.seed
-
-# Builtins that may not be used at all, called or passed around.
-_BANNED_BUILTINS = {
-    "eval": "dynamic code hides what runs",
-    "exec": "dynamic code hides what runs",
-    "compile": "dynamic code hides what runs",
-    "__import__": "dynamic imports hide what the candidate loads",
-    "globals": "reaching into module globals",
-    "vars": "reaching into other objects' namespaces",
-    "breakpoint": "debugger hooks",
-    "setattr": "patching objects by name can alter the evaluator",
-    "delattr": "patching objects by name can alter the evaluator",
-    "__builtins__": "reaching into the interpreter",
-    "__loader__": "reaching into the interpreter",
-    "__spec__": "reaching into the interpreter",
-}
-
-# Torch modules that are evaluator internals, not a kernel's business.
-_TORCH_INTERNALS = ("torch._dynamo.eval_frame", "torch.profiler", "torch.autograd.profiler", "torch.testing")
-# Torch modules that run Python from files or archives, banned wherever reached: torch.hub.load
-# with source="local" ran a `hubconf.py` the candidate wrote as text (cheat/screen_hub_local).
-_TORCH_UNREAD = ("torch.hub", "torch.package")
-
-# Native code or paths inside string constants (C++ passed to load_inline), comments removed.
-_BANNED_TEXT = [
-    (re.compile(r"/proc/"), "reading other processes' memory or state"),
-    (re.compile(r"\bcudaStreamPersistingL2|\bcudaLimitPersistingL2CacheSize|accessPolicyWindow"),
-     "L2 persistence settings are the evaluator's"),
-    (re.compile(r"\b(?:fork|vfork|execve?|execvp|system|popen|ptrace|dlopen|posix_spawnp?|setsid)\s*\("),
-     "process or loader calls from native code"),
-    (re.compile(r"\bpthread_create\b|std::thread\b|std::async\b"), _THREADS),
-    (re.compile(r"\bsetenv\s*\(|\bputenv\s*\("), "changing the environment from native code"),
-    # adv17: native code that reaches Python itself (pybind11's import handed `sys` back to the
-    # candidate: cheat/screen_native_python); a kernel works on the tensors it is given.
-    (re.compile(r"\bPy(?:Import|Run|Eval|Sys|Marshal)_\w+|\bPyObject_(?:Get|Set)Attr\w*|\bPy_CompileString\w*"
-                r"|::import\s*\(|\b(?:py|pybind11)::(?:eval|exec|eval_file|globals)\b|\.attr\s*\("),
-     "native code reaching the interpreter reaches the evaluator"),
-]
-_NATIVE_COMMENT = re.compile(r"//[^\n]*|/\*.*?\*/", re.DOTALL)
-
-# Settings an honest candidate may change in its own process: they only affect its own code
-# (the reference runs in another, clean process) and are what compiler-made candidates tune.
-_ALLOWED_SETTINGS = (
-    "os.environ",
-    "torch.backends.cudnn.benchmark",
-    "torch.backends.cudnn.deterministic",
-    "torch._inductor.config.",
-    "torch._dynamo.config.",
-)
-_TF32_SETTINGS = ("torch.backends.cuda.matmul.", "torch.backends.cudnn.", "torch.backends.mkldnn.")
 
 
 def screen_source(source: str, allow_tf32: bool = False) -> list[Finding]:
@@ -311,8 +128,8 @@ def _harmless_prefix(prefix: str) -> bool:
     """A constant start no banned name shares: nothing banned can be reached behind it."""
     if not prefix or prefix.startswith("_"):
         return False
-    banned = (set(_BANNED_IMPORTS) | set(_BANNED_ATTRS) | set(_PRECISION_ATTRS) | _OS_CALLS | set(_BANNED_BUILTINS)
-              | _SEEDERS | {"load", "environ", "getattr"})
+    banned = (set(rules.BANNED_IMPORTS) | set(rules.BANNED_ATTRS) | set(rules.PRECISION_ATTRS) | rules.OS_CALLS
+              | set(rules.BANNED_BUILTINS) | rules.SEEDERS | {"load", "environ", "getattr"})
     return not any(b.startswith(prefix) for b in banned)
 
 
@@ -350,11 +167,11 @@ class _Screen(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_Name(self, node: ast.Name) -> None:
-        if node.id in _BANNED_BUILTINS and node.id not in self.names:
+        if node.id in rules.BANNED_BUILTINS and node.id not in self.names:
             if id(node) in self.called:
-                self.flag(node, f"{node.id}()", _BANNED_BUILTINS[node.id])
+                self.flag(node, f"{node.id}()", rules.BANNED_BUILTINS[node.id])
             elif node.id not in self.bound or node.id.startswith("__"):  # the builtin itself, passed around
-                self.flag(node, node.id, _BANNED_BUILTINS[node.id])
+                self.flag(node, node.id, rules.BANNED_BUILTINS[node.id])
         elif node.id == "getattr" and id(node) not in self.called:
             self.flag(node, "getattr", "passing getattr around hides what is looked up")
 
@@ -385,25 +202,26 @@ class _Screen(ast.NodeVisitor):
         """A module path reached by an import or an attribute chain rooted at a module; True when
         it is banned."""
         parts = dotted.split(".")
-        banned = _BANNED_IMPORTS if imported else _BANNED_ANYWHERE
+        banned = rules.BANNED_IMPORTS if imported else rules.BANNED_ANYWHERE
         label = what or (f"import {dotted}" if imported else dotted)
         for i, part in enumerate(parts):
-            if part in _BANNED_ANYWHERE or (i == 0 and part in banned):
+            if part in rules.BANNED_ANYWHERE or (i == 0 and part in banned):
                 # An attribute chain is named up to the banned module, so that the chain's inner
                 # attributes give the same finding instead of one each.
                 inner = ".".join(parts[: i + 1])
-                self.flag(node, what or (f"import {dotted}" if imported else inner), banned.get(part) or _BANNED_ANYWHERE[part])
+                why = banned.get(part) or rules.BANNED_ANYWHERE[part]
+                self.flag(node, what or (f"import {dotted}" if imported else inner), why)
                 return True
-        if "os" in parts[:-1] and parts[-1] in _OS_CALLS:
+        if "os" in parts[:-1] and parts[-1] in rules.OS_CALLS:
             why = "processes, signals and shells escape the evaluation"
-        elif dotted in _LOADERS:
+        elif dotted in rules.LOADERS:
             why = "loading stored results is not computing them"
-        elif parts[-1] in _SEEDERS and len(parts) > 1 and parts[0] in ("torch", "random", "numpy"):
-            why = _SEED
-        elif imported and dotted.startswith(_TORCH_INTERNALS):
+        elif parts[-1] in rules.SEEDERS and len(parts) > 1 and parts[0] in ("torch", "random", "numpy"):
+            why = rules.SEED
+        elif imported and dotted.startswith(rules.TORCH_INTERNALS):
             why = "evaluator internals are not a kernel's business"
-        elif any(dotted == m or dotted.startswith(m + ".") for m in _TORCH_UNREAD):
-            why = _UNREAD
+        elif any(dotted == m or dotted.startswith(m + ".") for m in rules.TORCH_UNREAD):
+            why = rules.UNREAD
         else:
             return False
         self.flag(node, label, why)
@@ -411,10 +229,10 @@ class _Screen(ast.NodeVisitor):
 
     def check_attr(self, node: ast.AST, attr: str, dotted: str | None, what: str | None = None) -> None:
         """An attribute name that is banned whoever owns it, or a precision switch."""
-        if attr in _BANNED_ATTRS:
-            self.flag(node, what or attr, _BANNED_ATTRS[attr])
-        elif attr in _PRECISION_ATTRS and not self.allow_tf32:
-            self.flag(node, what or (dotted or attr), _PRECISION_ATTRS[attr])
+        if attr in rules.BANNED_ATTRS:
+            self.flag(node, what or attr, rules.BANNED_ATTRS[attr])
+        elif attr in rules.PRECISION_ATTRS and not self.allow_tf32:
+            self.flag(node, what or (dotted or attr), rules.PRECISION_ATTRS[attr])
 
     # -- patching -------------------------------------------------------------------------
     def visit_Assign(self, node: ast.Assign) -> None:
@@ -444,11 +262,11 @@ class _Screen(ast.NodeVisitor):
         if not isinstance(target, ast.Attribute):
             return
         dotted = _resolve(target, self.names)
-        if dotted is None or dotted.startswith(_ALLOWED_SETTINGS):
+        if dotted is None or dotted.startswith(rules.ALLOWED_SETTINGS):
             return
-        if self.allow_tf32 and dotted.startswith(_TF32_SETTINGS) and target.attr in _PRECISION_ATTRS:
+        if self.allow_tf32 and dotted.startswith(rules.TF32_SETTINGS) and target.attr in rules.PRECISION_ATTRS:
             return
-        if target.attr in _PRECISION_ATTRS:
+        if target.attr in rules.PRECISION_ATTRS:
             return  # flagged with the precision reason by check_attr
         self.flag(target, f"assignment to {ast.unparse(target)}", f"patching a library ({dotted}) alters the reference and the evaluator")
 
@@ -469,7 +287,7 @@ class _Screen(ast.NodeVisitor):
             if not text:
                 continue
             if "\n" in text:  # a native source: its comments are not code (a one-line path is kept whole)
-                text = _NATIVE_COMMENT.sub(lambda m: "\n" * m.group(0).count("\n"), text)
-            for pattern, why in _BANNED_TEXT:
+                text = rules.NATIVE_COMMENT.sub(lambda m: "\n" * m.group(0).count("\n"), text)
+            for pattern, why in rules.BANNED_TEXT:
                 for m in pattern.finditer(text):
                     self.findings.append(Finding(node.lineno + text.count("\n", 0, m.start()), m.group(0).strip(), why))
