@@ -65,6 +65,7 @@ class CandidateTiming:
     pending: list[tuple[str, dict[str, Any], bytes]] = field(default_factory=list)  # sampled outputs to check
     kept: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # sampled, still in the worker
     custom_share: float = 0.0  # share of profiled work in the candidate's own kernels
+    profile_skipped: str = ""  # why its worker was not asked for a profiled call (the label): nothing to find
     ip_samples: Any = None  # ipsample.Samples of its timed calls, taken by the parent (CPU only)
     ip_own_share: float | None = None  # their share in code from its own folder (None: not sampled)
     ip_note: str = ""  # why its timed calls were not sampled

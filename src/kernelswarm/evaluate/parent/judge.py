@@ -18,31 +18,70 @@ if TYPE_CHECKING:
 def outputs(st: _State, clean: tuple[WorkerProcess, ...]) -> float:
     """The clean workers recompute every expected output and compare; first failure decides.
     The checks are shared out among them (each a clean process with the reference's code only),
-    which work at once; their replies are judged in order."""
-    worst = 0.0
+    which work at once; their replies are judged in order. The first ones may have been answered
+    already, while the kept outputs were collected (`collect_checking`)."""
+    worst = [0.0]
     precision = Precision(st.options.precision).value
-    for at in range(0, len(st.pending), len(clean)):
+    for entry, reply in zip(st.pending, st.checked):
+        _judge(st, entry[0], reply, worst)
+    for at in range(len(st.checked), len(st.pending), len(clean)):
         group = st.pending[at:at + len(clean)]
-        for w, (_, msg, blob) in zip(clean[1:], group[1:]):
-            w.send({**msg, "precision": precision}, blob)
-        _, msg, blob = group[0]
-        replies = [clean[0].call({**msg, "precision": precision}, blob, deadline=st.deadline)[0]]
-        replies += [w.finish_call("check", st.deadline)[0] for w, _ in zip(clean[1:], group[1:])]
-        for (label, _, _), reply in zip(group, replies):
-            if reply.get("rel_error") is not None:
-                worst = max(worst, reply["rel_error"])
-            if label.startswith(("trial", "determinism")) and reply["match"]:  # inputs drawn as the timed ones are
-                st.ref_rel = max(st.ref_rel, float(reply.get("ref_rel", 0.0)))
-                st.allowed_norm = max(st.allowed_norm, float(reply.get("allowed_norm", 0.0)))
-            if not reply["match"]:
-                name = "timed-output" if label.startswith("timed") else "correctness"
-                raise st.fail(Verdict.INCORRECT, name, f"{label}: {reply['detail']}")
+        _send(clean, group, precision)
+        for (label, _, _), reply in zip(group, _finish(st, clean, group)):
+            _judge(st, label, reply, worst)
     n_timed = sum(1 for label, _, _ in st.pending if label.startswith("timed"))
     what = "outputs and gradients" if st.mode is Mode.TRAIN else "outputs"  # KS-TRAIN
     st.ok("correctness", f"{len(st.pending) - n_timed} trials' {what} match the float64 reference under the "
           f"{precision} policy")
     st.ok("timed-output", f"{n_timed} outputs sampled at random during timing match")
-    return worst
+    return worst[0]
+
+
+def collect_checking(st: _State, clean: tuple[WorkerProcess, ...], cand: WorkerProcess, ct: timing.CandidateTiming) -> str:
+    """The sampled timed outputs copied out of the candidate's worker, once the device is free for
+    others again; each was taken into keeping right after its call returned, with its fingerprint
+    at return, which its check compares with what arrives, so a change made since shows.
+    The clean workers check the trials' outputs meanwhile: before
+    each kept output is copied out of the candidate's worker, the next of the trials' checks go out
+    to the clean workers, and their replies are kept (`st.checked`) to be judged in order by
+    `outputs`, after the checks that come first now as before (output, timer-integrity, threads).
+    Only once the device is free again: nothing is timed, and no expected output is in the
+    candidate's process (issue 16: on the H200 the copies of 1 GiB outputs, 0.5 s each, waited
+    for the checks' 0.4 s rounds and the checks for them). Returns why a kept output is
+    unacceptable as a plain result, or ''."""
+    precision = Precision(st.options.precision).value
+    kept, ct.kept = ct.kept, []
+    for n, (label, msg) in enumerate(kept):
+        at = len(st.checked)
+        group = st.pending[at:at + len(clean)]  # the trials' own entries: the kept ones come after
+        _send(clean, group, precision)
+        reply, blob = cand.call({"op": "kept_outputs", "index": n}, deadline=st.deadline)
+        st.checked.extend(_finish(st, clean, group))
+        if "bad_output" in reply:
+            return f"{label}: {reply['bad_output']}"
+        ct.pending.append((label, msg, blob))
+    return ""
+
+
+def _send(clean: tuple[WorkerProcess, ...], group: list, precision: str) -> None:
+    for w, (_, msg, blob) in zip(clean, group):
+        w.send({**msg, "precision": precision}, blob)
+
+
+def _finish(st: _State, clean: tuple[WorkerProcess, ...], group: list) -> list[dict]:
+    return [w.finish_call("check", st.deadline)[0] for w, _ in zip(clean, group)]
+
+
+def _judge(st: _State, label: str, reply: dict, worst: list[float]) -> None:
+    """One check's reply, in order: a mismatch decides the verdict."""
+    if reply.get("rel_error") is not None:
+        worst[0] = max(worst[0], reply["rel_error"])
+    if label.startswith(("trial", "determinism")) and reply["match"]:  # inputs drawn as the timed ones are
+        st.ref_rel = max(st.ref_rel, float(reply.get("ref_rel", 0.0)))
+        st.allowed_norm = max(st.allowed_norm, float(reply.get("allowed_norm", 0.0)))
+    if not reply["match"]:
+        name = "timed-output" if label.startswith("timed") else "correctness"
+        raise st.fail(Verdict.INCORRECT, name, f"{label}: {reply['detail']}")
 
 
 # Relative tolerance on the magnitude fingerprints of timed outputs, per precision policy.

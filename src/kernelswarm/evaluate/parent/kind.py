@@ -29,6 +29,8 @@ def label_of(ct: CandidateTiming, device: str, source: str | None = None) -> tup
     from kernelswarm.evaluate.parent.own_kernels import own_kernels
     from kernelswarm.evaluate.worker.labels import MIN_CUSTOM_SHARE
 
+    if ct.profile_skipped:  # the parent's own reading of the source decided: no profiled call was asked for
+        return Kind.PYTORCH_REWRITE, f"{ct.profile_skipped}: PyTorch did the work (not profiled)"
     top = names(ct.ran[:3]) or "nothing recorded"
     bar = MIN_CUSTOM_SHARE[device]
     if ct.custom_share < bar:

@@ -30,6 +30,7 @@ from kernelswarm.evaluate.parent import (
 from kernelswarm.evaluate.parent.devicelock import NO_LOCK, DeviceLock, NoLock
 from kernelswarm.evaluate.parent.kind import label_of
 from kernelswarm.evaluate.parent.options import EvalOptions
+from kernelswarm.evaluate.parent.own_kernels import own_kernels
 from kernelswarm.evaluate.parent.procs import WorkerFailed, WorkerProcess, init_message
 from kernelswarm.evaluate.parent.static import screen_source
 from kernelswarm.evaluate.worker import contain
@@ -90,6 +91,9 @@ class _State:
     ref_rel: float = 0.0
     allowed_norm: float = 0.0
     work_pending: bool = False  # the reference's worker owes the floor's count (op_work)
+    # Replies to the first of `pending`'s checks, asked while the kept outputs were collected
+    # (judge.collect_checking), judged in order with the rest (judge.outputs).
+    checked: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.waited_before = self.lock.waited_s()
@@ -231,15 +235,16 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
         ev.sol_ms = spec.get("sol_ms")  # (a deferred count arrived before the timing)
         t = time.monotonic()
         # The flusher is as clean as the reference's worker and idle now: the checks are shared
-        # between them. (In training mode only the reference's worker knows the outputs' roles.)
-        # The candidate's worker profiles meanwhile (timing.send_label): nothing here is timed.
-        clean = (ref, flusher) if st.mode is not Mode.TRAIN else (ref,)
+        # between them. The candidate's worker profiles meanwhile (timing.send_label), where it
+        # was asked to: nothing here is timed.
+        clean = _clean(st, ref, flusher)
         ev.max_rel_error = judge.outputs(st, clean)
         st.phases["check.trials"] = time.monotonic() - t
         judge.timed_calls(st, clean, ct)
         st.phases["check"] = time.monotonic() - t
         t = time.monotonic()
-        timing.take_label(cand, ct, st.deadline)
+        if not ct.profile_skipped:
+            timing.take_label(cand, ct, st.deadline)
         st.phases["label_wait"] = time.monotonic() - t
         cand.kill()
         if cand.survivors:  # nothing of the candidate may run while the reference is timed
@@ -255,7 +260,7 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
             ev.compiled = _in_window(pair, ev.reference)
         st.phases["baseline"] = time.monotonic() - t
         _plausible(st, ct, spec)
-        ev.custom_share = ct.custom_share
+        ev.custom_share = None if ct.profile_skipped else ct.custom_share
         ev.kind = _label(st, ct, candidate_source)
         if options.strict and ev.kind is not Kind.CUSTOM_KERNEL:
             raise st.fail(Verdict.REJECTED, "strict", "no custom kernel did the work (" + st.checks[-1].detail + ")")
@@ -372,7 +377,15 @@ def _run_candidate(st: _State, cand: WorkerProcess, ref: WorkerProcess, flusher:
             raise st.fail(Verdict.RUNTIME_ERROR, "sandbox", f"the evaluator could not sandbox the candidate: {e.message}") from None
     cand.call({"op": "import", "source": source, "path": path}, deadline=st.deadline)
     st.phases["import"] = time.monotonic() - t
-    return _candidate_on_device(st, cand, ref, flusher, spec, lock)
+    ct = _candidate_on_device(st, cand, ref, flusher, spec, lock)
+    if own_kernels(source):
+        timing.send_label(cand, ct)  # answered after the clean workers' checks (take_label)
+    else:
+        # Its kind is decided without a profile (kind.label_of): the parent's own reading of the
+        # source finds no kernel of its own, so no reply of its worker could make it a custom
+        # kernel. The profiler's start (5-6 s of the candidate's worker on the H200) is saved.
+        ct.profile_skipped = "its source defines and builds no kernel of its own"
+    return ct
 
 
 def _candidate_on_device(st: _State, cand: WorkerProcess, ref: WorkerProcess, flusher: WorkerProcess, spec: dict,
@@ -414,8 +427,8 @@ def _candidate_on_device(st: _State, cand: WorkerProcess, ref: WorkerProcess, fl
                                    flusher=flusher)
         st.phases["timing"] = time.monotonic() - t
         st.phases["settle"] = ct.settled_ms / 1000.0
-    t = time.monotonic()  # outputs kept during timing are copied out after it, the device free again
-    bad = timing.collect_kept(cand, ct, st.deadline)
+    t = time.monotonic()  # outputs kept during timing are copied out after it, the device free again,
+    bad = judge.collect_checking(st, _clean(st, ref, flusher), cand, ct)  # the trials checked meanwhile
     st.phases["collect"] = time.monotonic() - t
     st.pending.extend(ct.pending)
     if bad:
@@ -426,8 +439,13 @@ def _candidate_on_device(st: _State, cand: WorkerProcess, ref: WorkerProcess, fl
     if integrity["python_threads"] > 0 or ct.threads_left:
         raise st.fail(Verdict.REJECTED, "threads", "the candidate left Python threads running")
     st.ok("timer-integrity", "timing functions unchanged, no threads left behind")
-    timing.send_label(cand, ct)  # answered after the clean workers' checks (take_label)
     return ct
+
+
+def _clean(st: _State, ref: WorkerProcess, flusher: WorkerProcess) -> tuple[WorkerProcess, ...]:
+    """The clean workers that check outputs: the flusher is as clean as the reference's worker.
+    (In training mode only the reference's worker knows the outputs' roles.)"""
+    return (ref, flusher) if st.mode is not Mode.TRAIN else (ref,)
 
 
 def _trials(st: _State, cand: WorkerProcess, spec: dict, plan: list[tuple[str, dict[str, Any]]]) -> None:

@@ -114,7 +114,6 @@ __all__ = [
     "candidate_settles",
     "clean_settles",
     "clean_timed_call",
-    "collect_kept",
     "confirm_charges",
     "decided",
     "flush_for",
@@ -279,20 +278,4 @@ def _cpu_charged(claims: wallclock.ClaimVerdict, times: list[float], result: Can
     # Structural: CPU time is what ran, which load does not add to (not `noisy`).
     return dataclasses.replace(claims, charge=max(claims.charge, (med + verdict.charge_ms) / med), detail=detail,
                                noisy=claims.noisy and claims.charge >= (med + verdict.charge_ms) / med)
-
-
-
-def collect_kept(worker: WorkerProcess, result: CandidateTiming, deadline: float) -> str:
-    """Copy the sampled timed outputs out of the worker, once the device is free for others again;
-    returns why one is unacceptable as a plain result, or ''.
-
-    Each was taken into keeping right after its call returned, with its fingerprint at return;
-    the check compares that fingerprint with what arrives, so a change made since shows."""
-    kept, result.kept = result.kept, []
-    for n, (label, msg) in enumerate(kept):
-        reply, blob = worker.call({"op": "kept_outputs", "index": n}, deadline=deadline)
-        if "bad_output" in reply:
-            return f"{label}: {reply['bad_output']}"
-        result.pending.append((label, msg, blob))
-    return ""
 
