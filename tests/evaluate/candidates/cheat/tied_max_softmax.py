@@ -1,5 +1,6 @@
 # kernelswarm-test: problem=softmax_rows verdict=incorrect check=correctness
 # kernelswarm-test: problem=softmax_rows verdict=incorrect check=correctness static=off
+# kernelswarm-test: device=cuda problem=softmax_rows verdict=incorrect check=correctness
 # A softmax that takes the row's largest element to be unique: its term is exactly 1, so the sum
 # is 1 plus the other elements' terms, skipping every element equal to the max. Random rows never
 # tie at their max; a row with repeated values (quantised data, a constant row) does, and its sum

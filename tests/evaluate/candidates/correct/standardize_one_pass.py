@@ -1,4 +1,5 @@
 # kernelswarm-test: problem=standardize_rows verdict=accepted
+# kernelswarm-test: device=cuda problem=standardize_rows verdict=accepted
 # An honest standardisation from one pass of sums (the variance as E[x^2] - E[x]^2): on a constant
 # row it divides a rounding residue by a rounding residue (finite, or NaN, or inf) where the
 # float64 reference gives NaN. The structured trial does not judge elements whose reference is not
