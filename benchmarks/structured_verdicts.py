@@ -24,7 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CANDIDATES = ROOT / "tests" / "evaluate" / "candidates"
-DEFAULT = ("cheat/constant_row_softmax,cheat/tied_max_softmax,cheat/train_rmsnorm_no_eps,correct/stable_softmax,"
+DEFAULT = ("cheat/constant_row_softmax,cheat/tied_max_softmax,cheat/train_padding_rows,correct/stable_softmax,"
            "correct/argmax_last_tie,correct/standardize_one_pass,correct/train_same_ops,correct/same_ops")
 
 _CHILD = r"""
