@@ -43,6 +43,7 @@ EXTRA = [(SUITE / "level1" / "softmax.py", CANDIDATES / "correct" / "stable_soft
 # where a constant row, a zero or a tie makes them differ from the reference's.
 HONEST = ROOT / "benchmarks" / "honest"
 EXTRA += [(SUITE / "level1" / "layer_norm.py", HONEST / "layer_norm_two_pass.py"),
+          (SUITE / "level1" / "layer_norm.py", HONEST / "layer_norm_one_pass.py"),
           (SUITE / "level1" / "reduce_sum.py", HONEST / "reduce_sum_reversed.py"),
           (SUITE / "level1" / "argmax.py", HONEST / "argmax_last_tie.py"),
           (SUITE / "level1" / "log_softmax.py", HONEST / "log_softmax_unshifted_sum.py"),

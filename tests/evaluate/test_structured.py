@@ -109,3 +109,16 @@ def test_a_layer_norm_of_a_constant_row_is_judged_by_its_conditioning():
     wrong = honest.clone()
     wrong[::8] = 0.0  # a constant row's output set to zero instead of the bias
     assert not compare(*structured.judged(wrong, ref, ref64, nudge), "fp32").ok
+
+
+def test_the_structured_trial_runs_without_the_stress_trials():
+    from fixtures import CANDIDATES, PROBLEMS
+
+    from kernelswarm.evaluate import EvalOptions, evaluate
+    from kernelswarm.problems import load_problem
+
+    problem = load_problem(PROBLEMS / "softmax_rows.py")
+    source = (CANDIDATES / "cheat" / "constant_row_softmax.py").read_text()
+    ev = evaluate(problem, source, EvalOptions.for_device("cpu", stress=False, timed_calls=10, max_timed_calls=20,
+                                                          min_timing_s=0.0, cpu_threads=1, timeout_s=240))
+    assert ev.verdict.value == "incorrect" and ev.reason.startswith("correctness: structured"), ev.reason

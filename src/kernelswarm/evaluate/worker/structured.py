@@ -119,9 +119,24 @@ def judged(cand: torch.Tensor, ref: torch.Tensor, ref64: torch.Tensor | None,
     bad = ~torch.isfinite(ref) | ~torch.isfinite(exact)
     if ref_nudged is not None and ref_nudged.shape == ref.shape and ref_nudged.dtype == ref.dtype:
         bad |= ~torch.isfinite(ref_nudged)
-        farther = (ref_nudged.to(torch.float64) - exact).abs() > (ref.to(torch.float64) - exact).abs()
-        ref = torch.where(farther, ref_nudged, ref)
+        ref = _farther(ref, ref_nudged, exact)
     if not bool(bad.any()):
         return cand, ref, ref64
     keep = lambda t: t.masked_fill(bad, 0.0)  # noqa: E731
     return keep(cand), keep(ref), keep(ref64) if ref64 is not None else None
+
+
+# Elements per step of `_farther`: its float64 temporaries stay near a hundred MiB whatever the
+# output's size (compare.CHUNK's reason: a GPU's 1 GiB outputs).
+_CHUNK = 1 << 24
+
+
+def _farther(ref: torch.Tensor, other: torch.Tensor, exact: torch.Tensor) -> torch.Tensor:
+    """Elementwise whichever of `ref` and `other` lies farther from `exact` (a new tensor)."""
+    out = ref.contiguous().clone()
+    flat, o, e = out.view(-1), other.reshape(-1), exact.reshape(-1)
+    for lo in range(0, flat.numel(), _CHUNK):
+        r, n, x = flat[lo:lo + _CHUNK], o[lo:lo + _CHUNK], e[lo:lo + _CHUNK].to(torch.float64)
+        far = (n.to(torch.float64) - x).abs_() > (r.to(torch.float64) - x).abs_()
+        r.copy_(torch.where(far, n, r))
+    return out.view(ref.shape)
