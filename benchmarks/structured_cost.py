@@ -59,10 +59,10 @@ def main() -> None:
             model = problem.Model(*problem.get_init_inputs())
         x = make_inputs(problem, 1, device, structured=True)
         mib = sum(t.numel() * t.element_size() for t in x if isinstance(t, torch.Tensor)) / 2**20
-        plain = _best(lambda: make_inputs(problem, 1, device), a.repeats, sync)
-        structured = _best(lambda: make_inputs(problem, 1, device, structured=True), a.repeats, sync)
-        nudge = _best(lambda: nudged(x, 1), a.repeats, sync)
-        call = _best(lambda: model(*x), a.repeats, sync)
+        plain = _best(lambda p=problem: make_inputs(p, 1, device), a.repeats, sync)
+        structured = _best(lambda p=problem: make_inputs(p, 1, device, structured=True), a.repeats, sync)
+        nudge = _best(lambda x=x: nudged(x, 1), a.repeats, sync)
+        call = _best(lambda m=model, x=x: m(*x), a.repeats, sync)
         print(f"| {name} | {mib:.0f} | {plain:.3f} | {structured:.3f} | {nudge:.3f} | {call:.3f} |", flush=True)
 
 

@@ -53,8 +53,9 @@ class ReferenceWorker(Worker):
     def op_check(self, msg: dict, blob: bytes) -> dict:
         """Reference side: recompute the expected outputs for the candidate's inputs and compare."""
         from kernelswarm.evaluate.worker.compare import compare
-        from kernelswarm.evaluate.worker.structured import judged, nudged
-        from kernelswarm.evaluate.worker.tensors import as_outputs, clone_inputs, from_blob, make_inputs, perturb, trial_inputs
+        from kernelswarm.evaluate.worker.structured import judged
+        from kernelswarm.evaluate.worker.tensors import (
+            as_outputs, clone_inputs, from_blob, make_inputs, perturb, trial_inputs)
 
         if "pool_index" in msg:
             base = make_inputs(self.problem, msg["pool_seed"], self.device)
@@ -71,8 +72,7 @@ class ReferenceWorker(Worker):
         key = msg["key"] if "pool_index" in msg else msg["input_seed"]
         refs = as_outputs(self.bind(model, msg["weight_seed"], clone_inputs(inputs), key)())
         refs64, fp64_note = self._fp64_reference(model, clone_inputs(inputs), msg["weight_seed"], key)
-        # The structured trial's float32 reference on inputs nudged by an ulp (structured.judged).
-        nudge = as_outputs(self.bind(model, msg["weight_seed"], nudged(inputs, key), key)()) if msg.get("structured") else []
+        nudge = self._nudged_reference(model, msg, inputs, key) if msg.get("structured") else []
         if len(cands) != len(refs):
             return {"match": False, "detail": f"{len(cands)} outputs, expected {len(refs)}", "rel_error": None}
         worst, details = 0.0, []
@@ -150,6 +150,17 @@ class ReferenceWorker(Worker):
                                                       "a wrong, stale or lower-precision result"}
         return {"match": True, "detail": f"{len(msg['calls'])} timed outputs; projections within {worst:.2g} "
                                          f"of the norm (bound {bound:.2g})", "worst": worst, "bound": bound}
+
+    def _nudged_reference(self, model: Any, msg: dict, inputs: list[Any], key: int) -> list[Any]:
+        """The structured trial's float32 reference on inputs nudged by an ulp (structured.judged);
+        none where it cannot be had (the trial is then judged against the reference alone)."""
+        from kernelswarm.evaluate.worker.structured import nudged
+        from kernelswarm.evaluate.worker.tensors import as_outputs
+
+        try:
+            return as_outputs(self.bind(model, msg["weight_seed"], nudged(inputs, key), key)())
+        except Exception:
+            return []
 
     def _fp64_reference(self, model: Any, inputs: list[Any], seed: int = 0, key: int = 0) -> tuple[list[Any] | None, str]:
         import copy

@@ -122,8 +122,8 @@ def judged(cand: torch.Tensor, ref: torch.Tensor, ref64: torch.Tensor | None,
         ref = _farther(ref, ref_nudged, exact)
     if not bool(bad.any()):
         return cand, ref, ref64
-    keep = lambda t: t.masked_fill(bad, 0.0)  # noqa: E731
-    return keep(cand), keep(ref), keep(ref64) if ref64 is not None else None
+    return (cand.masked_fill(bad, 0.0), ref.masked_fill(bad, 0.0),
+            ref64.masked_fill(bad, 0.0) if ref64 is not None else None)
 
 
 # Elements per step of `_farther`: its float64 temporaries stay near a hundred MiB whatever the
