@@ -88,9 +88,24 @@ def _thread_states(init: int) -> dict[int, set[str]]:
     return found
 
 
+def _state(path: str) -> str:
+    return Path(path).read_text().rsplit(")", 1)[1].split()[0]
+
+
+def _keepers_run(proc: subprocess.Popen, init: int) -> bool:
+    """Whether the launcher and the namespace's first process are out of their stop (soon after
+    the session's stop: contain.KEEPERS_RUN)."""
+    end = time.monotonic() + allow(5)
+    while time.monotonic() < end:
+        if _state(f"/proc/{proc.pid}/stat") not in ("T", "t") and _state(f"/proc/{init}/stat") not in ("T", "t"):
+            return True
+        time.sleep(0.01)
+    return False
+
+
 def test_a_contained_workers_processes_are_stopped_and_continued_through_its_namespace(monkeypatch) -> None:
     proc, init = _contained()
-    view = members.NamespaceView(init)
+    view = members.NamespaceView(init, launcher=proc.pid)
     try:
         def no_scan(sid: int) -> dict[int, str]:
             raise AssertionError("the machine's /proc was scanned")
@@ -102,9 +117,12 @@ def test_a_contained_workers_processes_are_stopped_and_continued_through_its_nam
         assert len(view.outside_group()) == 1, view.outside_group()
         for round_ in range(2):
             contain.signal_session(proc.pid, signal.SIGSTOP, members=view)
-            threads = _thread_states(init)
+            # Every process of the candidate's stopped; the namespace's first process (1) and the
+            # launcher, contain.py's own, continued once all had stopped (contain.KEEPERS_RUN).
+            threads = {pid: s for pid, s in _thread_states(init).items() if pid != 1}
             assert threads and all(s <= {"T", "t"} for s in threads.values()), (round_, threads)
-            assert all(s in ("T", "t") for s in view.states().values())
+            assert all(s in ("T", "t") for pid, s in view.states().items() if pid != 1)
+            assert _keepers_run(proc, init), (_state(f"/proc/{proc.pid}/stat"), _state(f"/proc/{init}/stat"))
             contain.signal_session(proc.pid, signal.SIGCONT, members=view)
 
             def running() -> int:
@@ -141,7 +159,9 @@ def test_registered_views_are_used_and_dropped(monkeypatch) -> None:
         from kernelswarm.evaluate.parent.devicelock import signal_group
 
         signal_group(proc.pid, signal.SIGSTOP)
-        assert all(s in ("T", "t") for s in members.view_of(proc.pid).states().values())
+        states = members.view_of(proc.pid).states()
+        assert len(states) >= 5 and all(s in ("T", "t") for pid, s in states.items() if pid != 1), states
+        assert _keepers_run(proc, init)  # the view was registered with its launcher
         signal_group(proc.pid, signal.SIGCONT)
     finally:
         members.unregister(proc.pid)

@@ -497,7 +497,10 @@ def signal_session(sid: int, sig: int, before_continue: Callable[[], None] | Non
     Where `members` can tell which of them left the group (`outside_group`), only those are sent a
     SIGCONT of their own after the group's: each one is the parent's work after the clock started,
     0.03-0.06 ms for a worker and its namespace's first process, which the clean worker's requests
-    never paid (issue 13)."""
+    never paid (issue 13). Where `members` has `continue_keepers` (a contained worker's launcher and
+    its namespace's first process: this file's code, never the candidate's), those two are continued
+    once every member has stopped (KEEPERS_RUN), so that the SIGCONT that starts the candidate's
+    clock wakes only the worker's own processes, as the clean worker's request wakes only its own."""
     scan: Callable[[], dict[int, str]] = members.states if members is not None else lambda: session_states(sid)
     send: Callable[[int, int], None] = members.kill if members is not None else os.kill
     if sig == signal.SIGCONT:
@@ -526,10 +529,20 @@ def signal_session(sid: int, sig: int, before_continue: Callable[[], None] | Non
         # A process still running may have started another since the scan: look again until
         # every member was signalled and has stopped.
         if sig != signal.SIGSTOP or time.monotonic() > end:
-            return
+            break
         if states.keys() <= sent and all(s in ("T", "t") for s in states.values()):
-            return
+            break
         time.sleep(0.0005)
+    keepers: Callable[[], None] | None = getattr(members, "continue_keepers", None)
+    if sig == signal.SIGSTOP and keepers is not None and KEEPERS_RUN:
+        keepers()
+
+
+# Whether a contained worker's launcher and its namespace's first process are continued as soon as
+# the whole session has stopped (Members.continue_keepers): they run only this file's code, waiting
+# for their child; left stopped, the SIGCONT that starts the candidate's clock woke them too.
+# KERNELSWARM_STOP_KEEPERS=1 leaves them stopped as before session 18 (for before-and-after figures).
+KEEPERS_RUN = os.environ.get("KERNELSWARM_STOP_KEEPERS", "0") != "1"
 
 
 def kill_session(sid: int, limit_s: float = 10.0) -> list[int]:
