@@ -1,10 +1,13 @@
 """A warm evaluation's fixed costs after the timing (issue 16): the trials' checks go out to the
 clean workers while the kept outputs are copied out of the candidate's worker, their replies
 judged in the same order as before; a source without a kernel of its own is labelled without a
-profiled call."""
+profiled call, and a profiled call starts without importing torch._inductor."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -107,3 +110,25 @@ def test_a_plain_candidate_is_not_profiled() -> None:
     assert ev.verdict is Verdict.ACCEPTED and ev.kind is Kind.PYTORCH_REWRITE, ev.reason
     assert "candidate.label" not in ev.phases_s and ev.custom_share is None
     assert "not profiled" in next(c.detail for c in ev.checks if c.name == "kind")
+
+
+_FIRST_LABEL = """
+import sys, torch
+from kernelswarm.evaluate.worker.labels import profile_call
+lazy = torch.__dict__["__getattr__"]
+x = torch.randn(64, 64)
+share, ran = profile_call(lambda: torch.relu(x), torch.device("cpu"), set(), None)
+assert "aten::relu" in ran, ran
+assert torch.__dict__["__getattr__"] is lazy, "torch's lazy attributes are as they were"
+print("inductor" if "torch._inductor" in sys.modules else "none")
+"""
+
+
+def test_the_first_profiled_call_does_not_import_inductor() -> None:
+    """The profiler's start imported torch._inductor (`hasattr(torch, "_inductor")`), 5.5 s of
+    a first profiled call on this CPU; where nothing had imported it, it stays unimported."""
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    out = subprocess.run([sys.executable, "-c", _FIRST_LABEL], env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-1] == "none"
