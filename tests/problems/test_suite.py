@@ -76,11 +76,12 @@ def test_unknown_names_paths_and_suites_are_errors_not_exceptions():
 
 def test_single_files_and_bad_files(fixtures):
     problems, errors = resolve_problems([str(fixtures / "folder/level1/relu.py"), str(fixtures / "bad")])
-    assert [p.name for p in problems] == ["relu", "raises"] and problems[0].level == 1
+    assert [p.name for p in problems] == ["relu", "inverse_of_batch", "raises"] and problems[0].level == 1
     reasons = {Path(error_parts(e)[0]).name: error_parts(e)[1] for e in errors}
     assert "syntax error" in reasons["syntax_error.py"]
     assert "no `Model`" in reasons["no_model.py"]
     assert "raises.py" not in reasons  # it loads; it only fails when run (screening reports that)
+    assert "inverse_of_batch.py" not in reasons  # it loads; only structured inputs make it raise
 
 
 def test_folder_with_levels_skips_bad_files(fixtures):
