@@ -20,21 +20,21 @@ def outputs(st: _State, clean: tuple[WorkerProcess, ...]) -> float:
     The checks are shared out among them (each a clean process with the reference's code only),
     which work at once; their replies are judged in order. The first ones may have been answered
     already, while the kept outputs were collected (`collect_checking`)."""
-    worst = [0.0]
+    worst = 0.0
     precision = Precision(st.options.precision).value
     for entry, reply in zip(st.pending, st.checked):
-        _judge(st, entry[0], reply, worst)
+        worst = max(worst, _judge(st, entry[0], reply))
     for at in range(len(st.checked), len(st.pending), len(clean)):
         group = st.pending[at:at + len(clean)]
         _send(clean, group, precision)
         for (label, _, _), reply in zip(group, _finish(st, clean, group)):
-            _judge(st, label, reply, worst)
+            worst = max(worst, _judge(st, label, reply))
     n_timed = sum(1 for label, _, _ in st.pending if label.startswith("timed"))
     what = "outputs and gradients" if st.mode is Mode.TRAIN else "outputs"  # KS-TRAIN
     st.ok("correctness", f"{len(st.pending) - n_timed} trials' {what} match the float64 reference under the "
           f"{precision} policy")
     st.ok("timed-output", f"{n_timed} outputs sampled at random during timing match")
-    return worst[0]
+    return worst
 
 
 def collect_checking(st: _State, clean: tuple[WorkerProcess, ...], cand: WorkerProcess, ct: timing.CandidateTiming) -> str:
@@ -72,16 +72,15 @@ def _finish(st: _State, clean: tuple[WorkerProcess, ...], group: list) -> list[d
     return [w.finish_call("check", st.deadline)[0] for w, _ in zip(clean, group)]
 
 
-def _judge(st: _State, label: str, reply: dict, worst: list[float]) -> None:
-    """One check's reply, in order: a mismatch decides the verdict."""
-    if reply.get("rel_error") is not None:
-        worst[0] = max(worst[0], reply["rel_error"])
+def _judge(st: _State, label: str, reply: dict) -> float:
+    """One check's reply, in order: a mismatch decides the verdict; returns its relative error."""
     if label.startswith(("trial", "determinism")) and reply["match"]:  # inputs drawn as the timed ones are
         st.ref_rel = max(st.ref_rel, float(reply.get("ref_rel", 0.0)))
         st.allowed_norm = max(st.allowed_norm, float(reply.get("allowed_norm", 0.0)))
     if not reply["match"]:
         name = "timed-output" if label.startswith("timed") else "correctness"
         raise st.fail(Verdict.INCORRECT, name, f"{label}: {reply['detail']}")
+    return reply["rel_error"] if reply.get("rel_error") is not None else 0.0
 
 
 # Relative tolerance on the magnitude fingerprints of timed outputs, per precision policy.

@@ -126,17 +126,14 @@ def judged(cand: torch.Tensor, ref: torch.Tensor, ref64: torch.Tensor | None,
             ref64.masked_fill(bad, 0.0) if ref64 is not None else None)
 
 
-# Elements per step of `_farther`: its float64 temporaries stay near a hundred MiB whatever the
-# output's size (compare.CHUNK's reason: a GPU's 1 GiB outputs).
-_CHUNK = 1 << 24
-
-
 def _farther(ref: torch.Tensor, other: torch.Tensor, exact: torch.Tensor) -> torch.Tensor:
-    """Elementwise whichever of `ref` and `other` lies farther from `exact` (a new tensor)."""
+    """Elementwise whichever of `ref` and `other` lies farther from `exact` (a new tensor), in steps
+    of compare.CHUNK elements: its float64 temporaries stay bounded whatever the output's size."""
+    from kernelswarm.evaluate.worker.compare import CHUNK
     out = ref.contiguous().clone()
     flat, o, e = out.view(-1), other.reshape(-1), exact.reshape(-1)
-    for lo in range(0, flat.numel(), _CHUNK):
-        r, n, x = flat[lo:lo + _CHUNK], o[lo:lo + _CHUNK], e[lo:lo + _CHUNK].to(torch.float64)
+    for lo in range(0, flat.numel(), CHUNK):
+        r, n, x = flat[lo:lo + CHUNK], o[lo:lo + CHUNK], e[lo:lo + CHUNK].to(torch.float64)
         far = (n.to(torch.float64) - x).abs_() > (r.to(torch.float64) - x).abs_()
         r.copy_(torch.where(far, n, r))
     return out.view(ref.shape)
