@@ -104,7 +104,7 @@ def summary(warm: list[dict], sw: dict) -> dict:
     }
 
 
-def markdown(s: dict, warm: list[dict], device: str, versions: dict) -> str:
+def markdown(s: dict, warm: list[dict], device: str, versions: dict, sw: dict) -> str:
     def f(x: float | None, fmt: str) -> str:
         return "n/a" if x is None else fmt.format(x)
 
@@ -128,6 +128,9 @@ def markdown(s: dict, warm: list[dict], device: str, versions: dict) -> str:
         lines.append(f"| {r['problem']}{'' if r['warm'] else ' (warm-up)'} | {r['verdict']} | {r['wall_s']:.1f} | "
                      + " | ".join(f"{p.get(k, 0.0):.1f}" for k in ("start", "trials", "timing", "check"))
                      + f" | {r['calls']} |")
+    for r in sw.get("evaluation_phases") or []:
+        if r.get("reason"):
+            lines.append(f"\n- sweep: {r['problem']} {r['verdict']}: {r['reason']}")
     if s.get("partial"):
         lines.append("\n(the sweep was stopped by its limit in the middle of a problem: evaluations finished by then count)")
     return "\n".join(lines) + "\n"
@@ -159,7 +162,7 @@ def main() -> None:
         sw = sweep(args.device, args.jobs, left, args.out, env) if left > 60 else {}
     s = summary(warm, sw)
     versions = warm[0].get("versions", {}) if warm else {}
-    text = markdown(s, warm, args.device, versions)
+    text = markdown(s, warm, args.device, versions, sw)
     (args.out / "gpu_throughput.json").write_text(json.dumps({"summary": s, "warm": warm, "sweep": sw,
                                                               "wall_s": time.monotonic() - started}, indent=1, default=str))
     (args.out / "gpu_throughput.md").write_text(text)

@@ -305,6 +305,7 @@ def main() -> int:
         data["partial"] = partial  # stopped by --hard-limit in the middle of a problem
         # Per evaluation, where its time went (device_wait: waiting for the device lock).
         data["evaluation_phases"] = [{"problem": e.problem, "verdict": e.verdict.value, "wall_s": round(e.wall_s, 2),
+                                      **({} if e.verdict.value == "accepted" else {"reason": e.reason[:300]}),
                                       **{k: v for k, v in e.phases_s.items() if "." not in k}} for e in list(evals)]
         sessions = _sessions(store_path) + [{"run": sup.run_id, "wall_s": data["wall_s"], "evaluations": len(evals),
                                              "partial": partial, "jobs": config.jobs}]
