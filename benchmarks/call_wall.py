@@ -43,6 +43,8 @@ import kernelswarm
 
 clock = time.perf_counter
 stats = defaultdict(lambda: [0, 0.0, 0.0])  # key -> [count, parent ms, worker ms]
+each = defaultdict(list)  # key -> every request's parent ms (their spread: benchmarks/stop_rule.py)
+windows = []  # per timed loop: its calls' claims and unclaimed ms, as the stop rule saw them
 inside = [False]
 sent = {}
 loop = [0.0, 0]  # the timed loops' wall ms, the candidate's timed calls
@@ -52,6 +54,7 @@ def note(key, ms, worker_ms=0.0):
     if inside[0]:
         s = stats[key]
         s[0] += 1; s[1] += ms; s[2] += worker_ms
+        each[key].append(round(ms, 4))
 
 def found(module, *names):
     # The first of `names` that module `module` (of kernelswarm.evaluate) has: a tree that moved
@@ -101,7 +104,13 @@ if tmod is not None:
         n0, t = len(result.calls), clock()
         inside[0] = True
         try:
-            return tl(worker, clean, o, deadline, result, *a, **k)
+            out = tl(worker, clean, o, deadline, result, *a, **k)
+            if isinstance(out, tuple) and len(out) == 3:
+                windows.append({"times": out[0], "slack": out[1], "null_slack": out[2],
+                                "ref_times": list(getattr(result, "ref_times", [])),
+                                "ref_slack": list(getattr(result, "ref_slack", [])),
+                                "timed_calls": o.timed_calls, "min_timing_s": o.min_timing_s})
+            return out
         finally:
             inside[0] = False
             loop[0] += 1000 * (clock() - t); loop[1] += len(result.calls) - n0
@@ -113,12 +122,13 @@ suite = Path(kernelswarm.__file__).parent / "problems" / "suite"
 for name in sys.argv[2].split(","):
     problem = load_problem(suite / f"{name}.py")
     source = re.sub(r"\bclass Model\(", "class ModelNew(", problem.source)
-    stats.clear(); loop[:] = [0.0, 0]
+    stats.clear(); each.clear(); windows.clear(); loop[:] = [0.0, 0]
     ev = evaluate(problem, source, EvalOptions.for_device(sys.argv[1]))
     print(json.dumps({"problem": name, "verdict": ev.verdict.value, "reason": ev.reason[:200], "wall_s": ev.wall_s,
                       "phases": ev.phases_s, "calls": ev.candidate.n if ev.candidate else 0, "speedup": ev.speedup,
                       "loop_ms": loop[0] if tmod is not None else None, "loop_calls": loop[1],
-                      "requests": {k: v for k, v in stats.items()}}), flush=True)
+                      "requests": {k: v for k, v in stats.items()},
+                      "each": dict(each), "windows": list(windows)}), flush=True)
 """
 
 

@@ -107,3 +107,26 @@ def test_cannot_win_needs_the_whole_interval_below_1():
     assert timed_loop.cannot_win(ref, [0.4] * 40)
     assert not timed_loop.cannot_win(ref, [0.2] * 40)  # a copy: its interval holds 1
     assert not timed_loop.cannot_win(ref, [0.4] * 39)  # looked at every CI_EVERY pairs only
+
+
+def test_the_stop_rules_replay_finds_the_loops_own_stop():
+    """benchmarks/stop_rule.py replays the rule on a timing's own calls (why a GPU copy needed 110
+    or 290 of them): where the loop stopped, its replay's first stop; where it ran to its cap,
+    none."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "stop_rule.py"
+    spec = importlib.util.spec_from_file_location("stop_rule", path)
+    stop_rule = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stop_rule)
+    for cand, clean, expected in ((Worker(0.2), Worker(0.2), 20), (Worker(0.2, jitter_ms=20.0), Worker(0.2), None)):
+        cand.peer, clean.peer = clean, cand
+        o = EvalOptions.for_device("cpu", timed_calls=20, max_timed_calls=60, min_timing_s=0.0)
+        result = timing.CandidateTiming(Timing.from_samples([1.0]), pool_seeds=[1, 2, 3])
+        times, slack, null_slack = timing._timed_loop(cand, clean, o, time.monotonic() + o.timeout_s, result, 4)
+        window = {"times": times, "slack": slack, "null_slack": null_slack, "ref_times": result.ref_times,
+                  "ref_slack": result.ref_slack, "timed_calls": 20}
+        first, _ = stop_rule.first_looks(window)
+        assert len(times) == (expected or 60)
+        assert first.get("stop") == expected
