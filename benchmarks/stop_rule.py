@@ -18,7 +18,10 @@ first look at which each part held:
 - decided: the claims' paired interval no longer too wide; cannot_win: wholly below 1.
 
 and, at the window's last call, the paired check's terms (ms): the median of the pairs'
-differences, its error (PAIRED_Z standard errors), the fixed allowance, the claims' median; and
+differences, its error (PAIRED_Z standard errors), the fixed allowance, the claims' median, the
+differences' spread (MAD), the judge's error with load's persistence counted, the differences'
+medians over ten consecutive batches (alike in all ten: an offset of the two sides' requests, not
+load) and the unclaimed time beyond the empty calls'; and
 which requests' wall times spread the most (median absolute deviation, ms): what the paired
 differences' spread, and so the count of calls, is made of. The bootstrap is random: a replayed
 `decided` can differ from the loop's own look by a call's worth of luck. Exit 0.
@@ -94,6 +97,13 @@ def first_looks(w: dict) -> tuple[dict[str, int | None], int]:
     return first, len(looks)
 
 
+def batch_medians(diffs: list[float]) -> list[float]:
+    """The paired differences' medians in wallclock.PERSIST_BATCHES consecutive batches: one
+    offset in all of them is structural (the two sides' requests differ), not load."""
+    b = len(diffs) // wallclock.PERSIST_BATCHES
+    return [median(diffs[i * b:(i + 1) * b]) for i in range(wallclock.PERSIST_BATCHES)] if b >= 2 else []
+
+
 def mad(xs: list[float]) -> float:
     m = median(xs)
     return median([abs(x - m) for x in xs])
@@ -102,8 +112,8 @@ def mad(xs: list[float]) -> float:
 def report(rows: dict[str, list[dict]]) -> str:
     keys = ["claims", "paired precise", "paired clear", "can_stop", "decided", "cannot_win", "stop"]
     out = ["| tree | problem | window | calls | " + " | ".join(f"first {k}" for k in keys)
-           + " | diffs median | error | fixed | claim | diffs MAD |",
-           "|---|---|---|---|" + "---|" * len(keys) + "---|---|---|---|---|"]
+           + " | diffs median | error | fixed | claim | diffs MAD | persistent error | batch medians | beyond empty calls |",
+           "|---|---|---|---|" + "---|" * len(keys) + "---|---|---|---|---|---|---|---|"]
     spreads = ["| tree | problem | request | count | median ms | MAD ms |", "|---|---|---|---|---|---|"]
     for tree, rs in rows.items():
         for r in rs:
@@ -115,8 +125,13 @@ def report(rows: dict[str, list[dict]]) -> str:
                 ref_ms = median(w["ref_times"]) if w["ref_times"] else 0.0
                 t = paired_terms(w["times"], w["slack"], w["ref_slack"], ref_ms)
                 cells = " | ".join("-" if first.get(k) is None else str(first[k]) for k in keys)
+                diffs = [c - r for c, r in zip(w["slack"], w["ref_slack"])]
+                batches = batch_medians(diffs)
+                spread = f"{min(batches):.2f}..{max(batches):.2f}" if batches else "-"
+                persistent = PAIRED_Z * wallclock._persistent_error(diffs) if len(diffs) >= 3 else math.nan
+                empty = median(w["slack"]) - median(w["null_slack"]) if w["null_slack"] else math.nan
                 out.append(f"| {tree} | {r['problem']} | {i} | {n} | {cells} | {t['excess']:.3f} | {t['error']:.3f} | "
-                           f"{t['fixed']:.3f} | {t['claim']:.3f} | {t['mad']:.3f} |")
+                           f"{t['fixed']:.3f} | {t['claim']:.3f} | {t['mad']:.3f} | {persistent:.3f} | {spread} | {empty:.3f} |")
             each = r.get("each") or {}
             for k in sorted(each, key=lambda k: -mad(each[k]) if each[k] else 0.0):
                 xs = each[k]
