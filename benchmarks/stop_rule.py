@@ -15,7 +15,9 @@ first look at which each part held:
 - paired: the unclaimed time against the paired reference calls' settled (its second part),
   as `precise` (its error within WALL_PRECISION of the claims) or `clear` (the excess and its
   error within the fixed allowance);
-- decided: the claims' paired interval no longer too wide; cannot_win: wholly below 1.
+- decided: the claims' paired interval no longer too wide; cannot_win: wholly below 1;
+- stop: the rule as the loop applies it (its look at the window's last call is the loop's stop);
+- paired offset, stop with offsets: a candidate rule replayed only (`offset_clear`), not the library's.
 
 and, at the window's last call, the paired check's terms (ms): the median of the pairs'
 differences, its error (PAIRED_Z standard errors), the fixed allowance, the claims' median, the
@@ -59,8 +61,33 @@ def parts(w: dict, n: int) -> dict[str, bool]:
     clear = abs(p["excess"]) + p["error"] <= p["fixed"]
     decided = bool(ref_times) and timed_loop.decided(ref_times, times)
     cannot = bool(ref_times) and timed_loop.cannot_win(ref_times, times)
+    # A candidate rule, replayed only (not the library's): an offset of the differences below the
+    # fixed part that every batch shows alike counts as clear (see offset_clear).
+    diffs = [c - r for c, r in zip(slack, ref_slack)]
+    offset = offset_clear(diffs, p["error"], p["fixed"])
+    alt_claims = claims or offset_clear(diffs, p["error"], claims_fixed(times, slack, null_slack))
+    alt = (alt_claims and (precise or clear or offset) and decided) or cannot
     return {"claims": claims, "paired precise": precise, "paired clear": clear, "can_stop": both,
-            "decided": decided, "cannot_win": cannot, "stop": (both and decided) or cannot}
+            "decided": decided, "cannot_win": cannot, "stop": (both and decided) or cannot,
+            "paired offset": offset, "stop with offsets": alt}
+
+
+def offset_clear(diffs: list[float], error: float, fixed: float) -> bool:
+    """A candidate stop rule, for measurement: the paired differences' medians in each of ten
+    consecutive batches, plus the whole window's error, within the fixed part. can_stop reads a
+    median far below zero as load on one side, under which a lie hides, and waits for precision;
+    an offset alike in every batch is the two sides' requests differing instead (the clean side's
+    longer), which more calls do not move, and against which the judge's verdict (one-sided: no
+    charge) is the same at any count. Its safety is not shown: the timing cheats' fixtures would
+    have to keep their verdicts under it first."""
+    batches = batch_medians(diffs)
+    return len(batches) >= 4 and max(batches) + error <= fixed
+
+
+def claims_fixed(times: list[float], slack: list[float], null_slack: list[float]) -> float:
+    if len(null_slack) < 3 or not times:
+        return 0.0
+    return wallclock.allowance(times, slack, null_slack) - wallclock._statistical(slack, null_slack)
 
 
 def claims_settled(times: list[float], slack: list[float], null_slack: list[float], ref_slack: list[float]) -> bool:
@@ -110,7 +137,8 @@ def mad(xs: list[float]) -> float:
 
 
 def report(rows: dict[str, list[dict]]) -> str:
-    keys = ["claims", "paired precise", "paired clear", "can_stop", "decided", "cannot_win", "stop"]
+    keys = ["claims", "paired precise", "paired clear", "can_stop", "decided", "cannot_win", "stop", "paired offset",
+            "stop with offsets"]
     out = ["| tree | problem | window | calls | " + " | ".join(f"first {k}" for k in keys)
            + " | diffs median | error | fixed | claim | diffs MAD | persistent error | batch medians | beyond empty calls |",
            "|---|---|---|---|" + "---|" * len(keys) + "---|---|---|---|---|---|---|---|"]

@@ -109,17 +109,30 @@ def test_cannot_win_needs_the_whole_interval_below_1():
     assert not timed_loop.cannot_win(ref, [0.4] * 39)  # looked at every CI_EVERY pairs only
 
 
+def _stop_rule():
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("stop_rule", Path(__file__).resolve().parents[2] / "benchmarks" / "stop_rule.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_replayed_candidate_rule_takes_an_offset_only_where_every_batch_shows_it():
+    rng = random.Random(11)
+    offset = [-5.0 + rng.gauss(0, 0.3) for _ in range(200)]  # the clean side's requests 5 ms longer
+    assert _stop_rule().offset_clear(offset, 0.1, 0.2)
+    loaded = offset[:180] + [1.0 + rng.gauss(0, 0.3) for _ in range(20)]  # one batch near the allowance
+    assert not _stop_rule().offset_clear(loaded, 0.1, 0.2)
+    assert not _stop_rule().offset_clear(offset[:7], 0.1, 0.2)  # too few calls for batches
+
+
 def test_the_stop_rules_replay_finds_the_loops_own_stop():
     """benchmarks/stop_rule.py replays the rule on a timing's own calls (why a GPU copy needed 110
     or 290 of them): where the loop stopped, its replay's first stop; where it ran to its cap,
     none."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "stop_rule.py"
-    spec = importlib.util.spec_from_file_location("stop_rule", path)
-    stop_rule = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(stop_rule)
+    stop_rule = _stop_rule()
     for cand, clean, expected in ((Worker(0.2), Worker(0.2), 20), (Worker(0.2, jitter_ms=20.0), Worker(0.2), None)):
         cand.peer, clean.peer = clean, cand
         o = EvalOptions.for_device("cpu", timed_calls=20, max_timed_calls=60, min_timing_s=0.0)
