@@ -8,7 +8,9 @@ Cases: every CPU fixture under tests/evaluate/candidates/correct (`--fixtures`; 
 `--slow`), under the options its test uses (tests/evaluate/test_fixtures.py), `--repeats` times
 each; copies of the reference (`class Model` renamed `ModelNew`) on `--copies` bundled problems
 (spread over levels 1-3 as in paired_timing.py), under the CPU's default options, `--repeats`
-times each; and the named cheat fixtures' CPU scenarios, `--cheat-repeats` times each. The order
+times each; `--pairs PROBLEM=CANDIDATE` files (a task of `kernelswarm optimize --tasks-out` and
+its hand-written kernel, say) under the CPU's default options, `--repeats` times each; and the
+named cheat fixtures' CPU scenarios, `--cheat-repeats` times each. The order
 is shuffled round by round, so load drifts over all cases alike.
 
 Load made on purpose (`--load`, as copy_charges.py: `torch:N:T` is N processes of 512-cube
@@ -57,6 +59,11 @@ def one(kind: str, name: str, index: int, problem_path: str) -> None:
         problem = load_problem(Path(problem_path))
         ev = evaluate(problem, problem.source.replace("class Model(", "class ModelNew("), EvalOptions.for_device("cpu"))
         stated = None
+    elif kind == "pair":  # an honest candidate file against a problem file, as a run's search judges it
+        problem_file, candidate_file = problem_path.split("=", 1)
+        problem = load_problem(Path(problem_file))
+        ev = evaluate(problem, Path(candidate_file).read_text(), EvalOptions.for_device("cpu"))
+        stated = None
     else:
         from fixtures import PROBLEMS, scenarios
         from test_fixtures import _options
@@ -86,7 +93,18 @@ def one(kind: str, name: str, index: int, problem_path: str) -> None:
         "wall_clock": next((c.detail[:600] for c in ev.checks if c.name == "wall-clock"), None),
         # What the wall clock vouched for (wallclock.vouch; trees before session 14 have none).
         "resolution": next((c.detail[:400] for c in ev.checks if c.name == "resolution"), None),
+        # The speedup the clocks confirm (wallclock.vouch) and the claims' own, before any cap.
+        "vouched": _vouched(ev),
     }))
+
+
+def _vouched(ev) -> list[float] | None:
+    """[confirmed, claimed] from the resolution check's line (None where there is none)."""
+    import re
+
+    line = next((c.detail for c in ev.checks if c.name == "resolution"), "")
+    m = re.search(r"at most ([0-9.e+-]+)x against the claimed ([0-9.e+-]+)x", line)
+    return [float(m.group(1)), float(m.group(2))] if m else None
 
 
 def klass(row: dict) -> str:
@@ -111,6 +129,10 @@ def cases(a: argparse.Namespace) -> list[tuple[str, str, int, str]]:
         from paired_timing import pick  # the same spread of bundled problems
 
         out += [("copy", f"copy/{p.name}", 0, str(p.path)) for p in pick("cpu", a.copies)]
+    for pair in filter(None, a.pairs.split(",")):  # PROBLEM=CANDIDATE files
+        problem_file, candidate_file = pair.split("=", 1)
+        out.append(("pair", f"pair/{Path(candidate_file).stem}", 0,
+                    f"{Path(problem_file).resolve()}={Path(candidate_file).resolve()}"))
     for folder, wanted in (("correct", a.fixtures), ("cheat", a.cheats)):
         if not wanted:
             continue
@@ -157,7 +179,7 @@ def measure(a: argparse.Namespace) -> list[dict]:
     todo = cases(a)
     rng = random.Random(a.seed)
     plan = []
-    repeats = {"copy": a.copy_repeats, "correct": a.repeats, "cheat": a.cheat_repeats}
+    repeats = {"copy": a.copy_repeats, "correct": a.repeats, "cheat": a.cheat_repeats, "pair": a.repeats}
     for k in range(max(repeats.values())):
         this = [c for c in todo if k < repeats[c[0]]]
         rng.shuffle(this)
@@ -208,7 +230,7 @@ def markdown(rows: list[dict], header: str) -> str:
             f"{sum(1 for r in acc if r.get('contains_1'))}/{len(acc)} | {'/'.join(map(str, dec))} | "
             f"{f'{sp[0]:.2f}-{sp[-1]:.2f}' if sp else '-'} | {min(loads):.1f}-{max(loads):.1f} |")
     out.append("")
-    for kind in ("copy", "correct", "cheat"):
+    for kind in ("copy", "pair", "correct", "cheat"):
         rs = [r for r in rows if r["kind"] == kind]
         if not rs:
             continue
@@ -234,6 +256,8 @@ def main() -> int:
     ap.add_argument("--copy-repeats", type=int, default=3, help="evaluations of each copy")
     ap.add_argument("--copy-threads", type=int, default=0, help="the copies' CPU threads (0: the default, all cores)")
     ap.add_argument("--fixtures", default="all", help="honest fixtures (file stems, comma-separated), 'all' or ''")
+    ap.add_argument("--pairs", default="", help="PROBLEM=CANDIDATE files (comma-separated), judged --repeats times "
+                    "under the CPU's default options, as a run's search judges them")
     ap.add_argument("--slow", action="store_true", help="include fixtures marked slow")
     ap.add_argument("--cheats", default=TIMING_CHEATS, help="cheat fixtures (file stems) run beside them, or ''")
     ap.add_argument("--cheat-repeats", type=int, default=2)

@@ -302,3 +302,41 @@ def test_without_paired_calls_the_resolution_is_the_empty_calls():
     r = wallclock.resolution(times, slack, null, None, 5.0)
     assert 0.1 < r.noise_ms < 2.0 and r.allowed_ms > 0.1
     assert wallclock.resolution(times, slack[:2], null, None, 5.0).noise_ms == float("inf")
+
+
+def test_unclaimed_wall_time_beyond_the_cpu_time_is_waiting_not_a_lie():
+    """Issue 13: under load 9 an honest C++ kernel (claimed 0.61 ms, 2.7 ms of CPU a cycle, its
+    `prepare` included) left 14.6 ms a call unclaimed, and was rejected as a liar. Work hidden
+    outside the claims is CPU time: what the CPU time cannot cover was a wait for a core."""
+    times, slack, null = _samples(claimed_ms=0.6, real_ms=15.2, base_ms=3.0, jitter=2.0)  # the empty calls' spread under load
+    assert not wallclock.judge_claims(times, slack, null).believed  # the wall clock alone: a liar
+    room = 2.7 - 0.6
+    v = wallclock.judge_claims(times, slack, null, cpu_room=room)
+    assert v.believed and "waiting for a core" in v.detail
+    assert v.charge <= (0.6 + room) / 0.6  # at most what its CPU time could have done
+
+
+def test_a_lie_is_rejected_only_where_the_cpu_time_shows_it_too():
+    """cheat/reply_rewrite: claims a quarter of a 5 ms call it computes on one thread; its CPU
+    time covers the unclaimed 3.75 ms and shows it beyond the reference's: rejected as before.
+    Where the CPU time shows none of it (a wait the wall clock took for work), it is charged."""
+    times, slack, null = _samples(claimed_ms=1.25, real_ms=5.0, base_ms=3.0)
+    lie = wallclock.judge_claims(times, slack, null, cpu_room=5.4 - 1.25, cpu_proven_ms=3.6)
+    assert not lie.believed and "disagrees" in lie.detail
+    waited = wallclock.judge_claims(times, slack, null, cpu_room=5.4 - 1.25, cpu_proven_ms=0.1)
+    assert waited.believed and waited.charge > 2.0 and "not rejected" in waited.detail
+
+
+def test_bursts_wall_time_beyond_the_cpu_time_is_not_counted():
+    """Issue 13: honest bursts took 20.3 ms a call against claims of 4.63 ms under load; the
+    candidate's processes used 10 ms of CPU a burst call on two threads. A burst that skipped its
+    CPU work would show it in its CPU time and fail the sampled fingerprints."""
+    assert not wallclock.judge_burst([4.63] * 50, per_call_ms=20.3, calls=8).believed
+    v = wallclock.judge_burst([4.63] * 50, per_call_ms=20.3, calls=8, cpu_ms=10.0, cpu_low_ms=4.8)
+    assert v.believed and v.charge == pytest.approx((10.0 * (1 - wallclock.BURST_REL) - wallclock.BURST_ABS_MS) / 4.63)
+    assert "waiting for a core" in v.detail
+    # Twice its claims even by its CPU time, as if on one thread, but not over its two threads: charged.
+    two = wallclock.judge_burst([2.0] * 50, per_call_ms=20.3, calls=8, cpu_ms=10.0, cpu_low_ms=3.0)
+    assert two.believed and two.charge > 2.0 and "not rejected" in two.detail
+    lie = wallclock.judge_burst([1.0] * 50, per_call_ms=20.3, calls=8, cpu_ms=5.0, cpu_low_ms=4.9)
+    assert not lie.believed  # its CPU time alone, over its threads, is five times its claims
