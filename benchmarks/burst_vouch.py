@@ -4,7 +4,7 @@
     python benchmarks/burst_vouch.py --device cuda --rounds 1 --budget 230
 
 Each evaluation is the evaluator's own (the fixtures' options), and both vouches are worked out
-from its one set of measurements (run._vouch wrapped): `old` is wallclock.vouch with the per-call
+from its one set of measurements (acceptance.vouch wrapped): `old` is wallclock.vouch with the per-call
 clock alone (KERNELSWARM_BURST_VOUCH=0), `new` with the bursts' bound too (burstvouch.py). The
 speedup each would count and the low end of its interval, the claimed speedup after the charges,
 and each clock's longest call, with what the bursts' bound is made of (each round's ratio of the
@@ -44,10 +44,10 @@ GPU_DEFAULT = "honest2x,copy,noop_flush,swapped_timer,burst_unchained"
 
 
 def _both(rows: list[dict]) -> None:
-    """Wrap run._vouch: the old and the new vouch of each accepted evaluation, from its own data."""
-    from kernelswarm.evaluate.parent import burstvouch, run, wallclock
+    """Wrap acceptance.vouch: the old and the new vouch of each accepted evaluation, from its own data."""
+    from kernelswarm.evaluate.parent import acceptance, burstvouch, wallclock
 
-    original = run._vouch
+    original = acceptance.vouch
 
     def wrapped(st, ev, ct) -> None:
         ref, cand, row = ev.reference, ev.candidate, {}
@@ -68,7 +68,7 @@ def _both(rows: list[dict]) -> None:
         rows.append(row)
         original(st, ev, ct)
 
-    run._vouch = wrapped
+    acceptance.vouch = wrapped
 
 
 def _problem_path(problem: str) -> Path:

@@ -36,7 +36,7 @@ _ONE = '''
 import json, statistics, sys
 from pathlib import Path
 from kernelswarm.evaluate import EvalOptions, evaluate
-from kernelswarm.evaluate.parent import run, timing
+from kernelswarm.evaluate.parent import timing
 from kernelswarm.problems import load_problem
 
 seen = {}
@@ -46,7 +46,7 @@ def wrapped(*a, **k):
     seen.update(charged=ct.charged, remeasured=ct.remeasured,
                 claimed=statistics.median([t / ct.charged for t in ct.timing.samples]))
     return ct
-run.timing.time_candidate = wrapped
+timing.time_candidate = wrapped
 path = Path(sys.argv[1])
 ev = evaluate(load_problem(path), path.read_text().replace("class Model(", "class ModelNew("), EvalOptions.for_device("cpu"))
 print(json.dumps({"verdict": ev.verdict.value, "reason": ev.reason[:300], "speedup": ev.speedup, "ci": ev.speedup_ci,

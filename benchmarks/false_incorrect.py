@@ -52,11 +52,11 @@ EXTRA += [(SUITE / "level1" / "layer_norm.py", HONEST / "layer_norm_two_pass.py"
 
 
 def _inputs(problem, seed: int, kind: str) -> list:
-    from kernelswarm.evaluate.parent import run
+    from kernelswarm.evaluate.parent import candidate_run
     from kernelswarm.evaluate.worker.tensors import make_inputs, perturb
 
     cpu = __import__("torch").device("cpu")
-    lo, hi = run._DEFAULT_STRESS
+    lo, hi = candidate_run._DEFAULT_STRESS
     if kind == "trial":
         return make_inputs(problem, seed, cpu)
     if kind == "stress-small":
@@ -64,7 +64,7 @@ def _inputs(problem, seed: int, kind: str) -> list:
     if kind == "stress-large":
         return make_inputs(problem, seed, cpu, hi)
     if kind == "stress-mixed":
-        return make_inputs(problem, seed, cpu, 1.0, [lo, hi, run.MIXED_SHARE])
+        return make_inputs(problem, seed, cpu, 1.0, [lo, hi, candidate_run.MIXED_SHARE])
     if kind == "structured":
         return make_inputs(problem, seed, cpu, structured=True)
     return perturb(make_inputs(problem, seed, cpu), secrets.randbits(62))  # a timed call's input

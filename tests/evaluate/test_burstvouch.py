@@ -8,7 +8,8 @@ import time
 import pytest
 
 from kernelswarm.evaluate import EvalOptions
-from kernelswarm.evaluate.parent import burstvouch, run, timing, wallclock
+from kernelswarm.evaluate.parent import acceptance, burstvouch, timing, wallclock
+from kernelswarm.evaluate.parent.state import State
 from kernelswarm.evaluate.wire.chain import chain_key, chained_keys
 from kernelswarm.records import Evaluation, Kind, Timing, Verdict
 
@@ -108,19 +109,19 @@ def test_each_burst_call_is_keyed_by_the_one_before():
 def _accepted(ct: timing.CandidateTiming, claimed_ms: float):
     from kernelswarm.evaluate.parent.devicelock import NO_LOCK
 
-    st = run._State(EvalOptions.for_device("cpu"), NO_LOCK, base_deadline=time.monotonic())
+    st = State(EvalOptions.for_device("cpu"), NO_LOCK, base_deadline=time.monotonic())
     ref = Timing.from_samples([REF_MS * (1 + 0.01 * (k % 3)) for k in range(30)])
     cand = Timing.from_samples([claimed_ms * (1 + 0.01 * (k % 3)) for k in range(30)])
     ev = Evaluation("matmul_sliced", "cpu", Verdict.ACCEPTED, "ok", kind=Kind.PYTORCH_REWRITE, reference=ref, candidate=cand)
-    run._intervals(ev, None)
+    acceptance.speedup_intervals(ev, None)
     ct.timing, ct.claimed_ms = cand, cand.median_ms
-    run._vouch(st, ev, ct)
+    acceptance.vouch(st, ev, ct)
     return ev, st
 
 
 def test_run_counts_the_bursts_vouch_and_the_switch_turns_it_off(monkeypatch):
-    """run._vouch: with the bursts an honest 2x counts nearly 2x, and the interval's low end with
-    it; KERNELSWARM_BURST_VOUCH=0 (run.BURST_VOUCH) gives the per-call clock's 1.24x, as before."""
+    """acceptance.vouch: with the bursts an honest 2x counts nearly 2x, and the interval's low end with
+    it; KERNELSWARM_BURST_VOUCH=0 (acceptance.BURST_VOUCH) gives the per-call clock's 1.24x, as before."""
     def timed() -> timing.CandidateTiming:
         return timing.CandidateTiming(Timing.from_samples([1.0]), resolution=PER_CALL_NOISE,
                                       bursts=[_view([0.21, 0.212, 0.209], [0.42, 0.421, 0.419])])
@@ -128,6 +129,6 @@ def test_run_counts_the_bursts_vouch_and_the_switch_turns_it_off(monkeypatch):
     ev, st = _accepted(timed(), 0.23)
     assert ev.speedup > 1.85 and ev.speedup_ci[0] > 1.8
     assert "by the bursts (3 rounds of 55 calls" in st.checks[-1].detail
-    monkeypatch.setattr(run, "BURST_VOUCH", False)
+    monkeypatch.setattr(acceptance, "BURST_VOUCH", False)
     ev, st = _accepted(timed(), 0.23)
     assert ev.speedup == pytest.approx(REF_MS / 0.37, rel=0.02) and ev.speedup_ci[0] < 1.3

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from kernelswarm.evaluate.parent import judge, run, timing
+from kernelswarm.evaluate.parent import acceptance, judge, timing
+from kernelswarm.evaluate.parent.state import State, VerdictReached
 from kernelswarm.evaluate.parent.devicelock import NO_LOCK
 from kernelswarm.evaluate.parent.options import EvalOptions
 from kernelswarm.records import Kind, Timing, Verdict
@@ -49,7 +50,7 @@ class _Candidate:
 
 
 def _setup(n_trials: int, n_kept: int, answers: dict[int, dict], bad: int | None = None):
-    st = run._State(EvalOptions.for_device("cpu"), NO_LOCK, 0.0)
+    st = State(EvalOptions.for_device("cpu"), NO_LOCK, 0.0)
     st.pending = [(f"trial {i}", {"op": "check", "input_seed": i}, b"") for i in range(n_trials)]
     ct = timing.CandidateTiming(Timing.from_samples([1.0]))
     ct.kept = [(f"timed call {k}", {"op": "check", "input_seed": 100 + k}) for k in range(n_kept)]
@@ -82,7 +83,7 @@ def test_replies_asked_early_are_judged_in_order() -> None:
     st, ct, clean, cand, _ = _setup(5, 2, {1: wrong, 4: {**wrong, "detail": "later"}})
     assert judge.collect_checking(st, clean, cand, ct) == ""
     st.pending.extend(ct.pending)
-    with pytest.raises(run._Verdict) as v:
+    with pytest.raises(VerdictReached) as v:
         judge.outputs(st, clean)
     assert v.value.verdict is Verdict.INCORRECT and v.value.reason == "correctness: trial 1: off by 1"
 
@@ -92,9 +93,9 @@ def test_replies_asked_early_are_judged_in_order() -> None:
 
 
 def test_a_source_without_a_kernel_of_its_own_is_labelled_without_a_profile() -> None:
-    st = run._State(EvalOptions.for_device("cpu"), NO_LOCK, 0.0)
+    st = State(EvalOptions.for_device("cpu"), NO_LOCK, 0.0)
     ct = timing.CandidateTiming(Timing.from_samples([1.0]), profile_skipped="its source defines and builds no kernel of its own")
-    assert run._label(st, ct, "import torch\n") is Kind.PYTORCH_REWRITE
+    assert acceptance.label(st, ct, "import torch\n") is Kind.PYTORCH_REWRITE
     assert st.checks[-1].detail.endswith("PyTorch did the work (not profiled)")
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import time
 import types
 
-from kernelswarm.evaluate.parent import run, timing
+from kernelswarm.evaluate.parent import acceptance, timing
+from kernelswarm.evaluate.parent.state import State
 from kernelswarm.evaluate.parent.devicelock import NO_LOCK
 from kernelswarm.evaluate.parent.options import EvalOptions
 from kernelswarm.evaluate.worker.labels import ExtensionTracer, _TracedModule
@@ -29,10 +30,10 @@ def test_the_tracer_counts_calls_outside_the_profiled_one() -> None:
 
 
 def _kind(share: float, timed_share: float | None, **fields) -> tuple[Kind, str]:
-    st = run._State(EvalOptions.for_device("cpu"), NO_LOCK, 0.0)
+    st = State(EvalOptions.for_device("cpu"), NO_LOCK, 0.0)
     ct = timing.CandidateTiming(Timing.from_samples([1.0]), custom_share=share, ran=["ks_ext::relu_linear"],
                                 timed_ext_share=timed_share, **fields)
-    kind = run._label(st, ct)
+    kind = acceptance.label(st, ct)
     return kind, st.checks[-1].detail
 
 
@@ -72,15 +73,15 @@ def test_the_parents_samples_decide_over_the_workers_word() -> None:
 def test_a_forged_label_reply_without_a_kernel_in_the_source_is_pytorch() -> None:
     """The label reply comes from the candidate's process (cheat/label_forge rewrites it): the
     parent's own reading of the source must find a kernel too."""
-    st = run._State(EvalOptions.for_device("cpu"), NO_LOCK, 0.0)
+    st = State(EvalOptions.for_device("cpu"), NO_LOCK, 0.0)
     ct = timing.CandidateTiming(Timing.from_samples([1.0]), custom_share=0.97, ran=["ks_ext::relu_linear"],
                                 timed_ext_share=1.0)
     plain = "import torch\nclass ModelNew(torch.nn.Module):\n    def forward(self, x):\n        return torch.relu(x)\n"
-    assert run._label(st, ct, plain) is Kind.PYTORCH_REWRITE
+    assert acceptance.label(st, ct, plain) is Kind.PYTORCH_REWRITE
     assert "defines and builds no kernel" in st.checks[-1].detail
     built = "from torch.utils.cpp_extension import load_inline\n_e = load_inline(name='e', cpp_sources='', functions=[])\n"
-    assert run._label(st, ct, built) is Kind.CUSTOM_KERNEL
-    assert run._label(st, ct, "import triton\n@triton.jit\ndef k(x):\n    pass\n") is Kind.CUSTOM_KERNEL
+    assert acceptance.label(st, ct, built) is Kind.CUSTOM_KERNEL
+    assert acceptance.label(st, ct, "import triton\n@triton.jit\ndef k(x):\n    pass\n") is Kind.CUSTOM_KERNEL
 
 
 def test_the_tracer_counts_the_candidates_own_triton_launches(monkeypatch) -> None:

@@ -4,7 +4,7 @@ import types
 
 import torch
 
-from kernelswarm.evaluate.parent import run
+from kernelswarm.evaluate.parent import candidate_run
 from kernelswarm.evaluate.worker.tensors import make_inputs
 
 
@@ -26,10 +26,10 @@ def test_mixed_inputs_are_reproducible_from_the_seed_and_leave_integers_alone():
 def test_every_element_is_scaled_on_its_own():
     cpu = torch.device("cpu")
     plain = make_inputs(_problem(), 11, cpu)[0]
-    mixed = make_inputs(_problem(), 11, cpu, 1.0, [1e-2, 1e2, run.MIXED_SHARE])[0]
+    mixed = make_inputs(_problem(), 11, cpu, 1.0, [1e-2, 1e2, candidate_run.MIXED_SHARE])[0]
     ratio = mixed / plain
     large, small = (ratio > 50).float().mean().item(), (ratio < 0.02).float().mean().item()
-    assert abs(large - run.MIXED_SHARE) < 0.01 and abs(small - run.MIXED_SHARE) < 0.01
+    assert abs(large - candidate_run.MIXED_SHARE) < 0.01 and abs(small - candidate_run.MIXED_SHARE) < 0.01
     assert torch.isclose(ratio[(ratio > 0.5) & (ratio < 2)], torch.tensor(1.0)).all()
     # Large elements in nearly every row, and no row or column scaled as a block.
     rows_with_large = ((ratio > 50).sum(1) > 0).float().mean().item()

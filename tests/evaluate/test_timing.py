@@ -395,18 +395,19 @@ def test_a_timing_that_ran_to_its_limit_still_leaves_the_bursts_their_time():
 
 
 def test_claims_the_bursts_had_no_time_to_check_are_a_timeout_never_accepted():
-    from kernelswarm.evaluate.parent import run
+    from kernelswarm.evaluate.parent import acceptance
+    from kernelswarm.evaluate.parent.state import State, VerdictReached
     from kernelswarm.evaluate.parent.devicelock import NO_LOCK
     from kernelswarm.records import Verdict
 
-    st = run._State(EvalOptions.for_device("cpu"), NO_LOCK, base_deadline=time.monotonic())
+    st = State(EvalOptions.for_device("cpu"), NO_LOCK, base_deadline=time.monotonic())
     ct = timing.CandidateTiming(Timing.from_samples([0.16]), unchecked=True)
-    with pytest.raises(run._Verdict) as caught:
-        run._plausible(st, ct, {"floor_ms": 0.001})
+    with pytest.raises(VerdictReached) as caught:
+        acceptance.plausible(st, ct, {"floor_ms": 0.001})
     assert caught.value.verdict is Verdict.TIMEOUT and caught.value.noise_sensitive
     assert "bursts" in caught.value.reason
     ct.unchecked = False
-    run._plausible(st, ct, {"floor_ms": 0.001})  # checked: it stands
+    acceptance.plausible(st, ct, {"floor_ms": 0.001})  # checked: it stands
     assert st.checks[-1].name == "wall-clock" and st.checks[-1].passed
 
 
@@ -434,18 +435,19 @@ def test_the_per_call_check_against_the_paired_reference_is_behind_its_switch():
 
 
 def _vouched(resolution: wallclock.Resolution, claimed_ms: float = 0.08, reference_ms: float = 0.27):
-    """run._vouch on an accepted evaluation of a candidate claiming `claimed_ms` a call."""
-    from kernelswarm.evaluate.parent import run
+    """acceptance.vouch on an accepted evaluation of a candidate claiming `claimed_ms` a call."""
+    from kernelswarm.evaluate.parent import acceptance
+    from kernelswarm.evaluate.parent.state import State
     from kernelswarm.evaluate.parent.devicelock import NO_LOCK
     from kernelswarm.records import Evaluation, Kind, Verdict
 
-    st = run._State(EvalOptions.for_device("cpu"), NO_LOCK, base_deadline=time.monotonic())
+    st = State(EvalOptions.for_device("cpu"), NO_LOCK, base_deadline=time.monotonic())
     ref = Timing.from_samples([reference_ms * (1 + 0.01 * (k % 3)) for k in range(30)])
     cand = Timing.from_samples([claimed_ms * (1 + 0.01 * (k % 3)) for k in range(30)])
     ev = Evaluation("matmul", "cpu", Verdict.ACCEPTED, "ok", kind=Kind.PYTORCH_REWRITE, reference=ref, candidate=cand)
-    run._intervals(ev, None)
+    acceptance.speedup_intervals(ev, None)
     ct = timing.CandidateTiming(cand, resolution=resolution, claimed_ms=cand.median_ms)
-    run._vouch(st, ev, ct)
+    acceptance.vouch(st, ev, ct)
     return ev, st
 
 
@@ -464,13 +466,13 @@ def test_a_claimed_gain_the_clock_cannot_resolve_counts_as_1x_and_is_undecided()
 
 
 def test_a_gain_the_clock_resolves_is_counted_less_its_noise(monkeypatch):
-    from kernelswarm.evaluate.parent import run
+    from kernelswarm.evaluate.parent import acceptance
 
     quiet = wallclock.Resolution(excess_ms=0.0, noise_ms=0.01, allowed_ms=0.054)
     ev, st = _vouched(quiet, claimed_ms=0.135)
     assert ev.speedup == pytest.approx(0.27 / (0.135 + 0.01), rel=0.02) and ev.speedup_ci[0] > 1.8
     assert st.checks[-1].name == "resolution" and "too noisy" not in st.checks[-1].detail
-    monkeypatch.setattr(run, "VOUCH", False)  # KERNELSWARM_VOUCH=0: as before session 14
+    monkeypatch.setattr(acceptance, "VOUCH", False)  # KERNELSWARM_VOUCH=0: as before session 14
     ev, st = _vouched(wallclock.Resolution(0.19, 2.0, 0.054))
     assert ev.speedup > 3.0 and not st.checks
 

@@ -94,7 +94,7 @@ class CandidateTiming:
     # opposed to a structural one (a claim longer than its call's wall time, missing fingerprints).
     noise_sensitive: bool = False
     # No time was left for the bursts (BURST_TIME_LEFT): the claims were not checked in bursts, so
-    # they cannot stand (run._plausible: a timeout, judged again where the machine has more time).
+    # they cannot stand (acceptance.plausible: a timeout, judged again where the machine has more time).
     unchecked: bool = False
     remeasured: int = 0  # how many times a clock's verdict of a lie was measured again
     # The per-call wall clock's view of the window that stood: what the speedup's confirmation

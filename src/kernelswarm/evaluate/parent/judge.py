@@ -12,10 +12,10 @@ from kernelswarm.evaluate.parent.procs import WorkerProcess
 from kernelswarm.records import Mode, Precision, Verdict
 
 if TYPE_CHECKING:
-    from kernelswarm.evaluate.parent.run import _State
+    from kernelswarm.evaluate.parent.state import State
 
 
-def outputs(st: _State, clean: tuple[WorkerProcess, ...]) -> float:
+def outputs(st: State, clean: tuple[WorkerProcess, ...]) -> float:
     """The clean workers recompute every expected output and compare; first failure decides.
     The checks are shared out among them (each a clean process with the reference's code only),
     which work at once; their replies are judged in order. The first ones may have been answered
@@ -37,7 +37,7 @@ def outputs(st: _State, clean: tuple[WorkerProcess, ...]) -> float:
     return worst
 
 
-def collect_checking(st: _State, clean: tuple[WorkerProcess, ...], cand: WorkerProcess, ct: timing.CandidateTiming) -> str:
+def collect_checking(st: State, clean: tuple[WorkerProcess, ...], cand: WorkerProcess, ct: timing.CandidateTiming) -> str:
     """The sampled timed outputs copied out of the candidate's worker, once the device is free for
     others again; each was taken into keeping right after its call returned, with its fingerprint
     at return, which its check compares with what arrives, so a change made since shows.
@@ -68,11 +68,11 @@ def _send(clean: tuple[WorkerProcess, ...], group: list, precision: str) -> None
         w.send({**msg, "precision": precision}, blob)
 
 
-def _finish(st: _State, clean: tuple[WorkerProcess, ...], group: list) -> list[dict]:
+def _finish(st: State, clean: tuple[WorkerProcess, ...], group: list) -> list[dict]:
     return [w.finish_call("check", st.deadline)[0] for w, _ in zip(clean, group)]
 
 
-def _judge(st: _State, label: str, reply: dict) -> float:
+def _judge(st: State, label: str, reply: dict) -> float:
     """One check's reply, in order: a mismatch decides the verdict; returns its relative error."""
     if label.startswith(("trial", "determinism")) and reply["match"]:  # inputs drawn as the timed ones are
         st.ref_rel = max(st.ref_rel, float(reply.get("ref_rel", 0.0)))
@@ -87,7 +87,7 @@ def _judge(st: _State, label: str, reply: dict) -> float:
 _FINGERPRINT_TOL = {"fp32": 1e-4, "tf32": 2e-3, "fp16": 4e-3, "bf16": 8e-3}
 
 
-def timed_calls(st: _State, clean: tuple[WorkerProcess, ...], ct: timing.CandidateTiming) -> None:
+def timed_calls(st: State, clean: tuple[WorkerProcess, ...], ct: timing.CandidateTiming) -> None:
     """Every timed call's expected output, against its fingerprint and projections: the calls
     shared out among the clean workers (the reference's and the flusher's, both the reference
     problem's code only), which work at once. The candidate's process is gone by now (no expected

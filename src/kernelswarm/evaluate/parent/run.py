@@ -4,65 +4,33 @@ Order matters (TRUST.md): the candidate runs first, in its own process, on input
 seeds it learns one at a time; it returns raw outputs and claimed times. Only after it has been
 killed does the clean reference worker compute the expected outputs and judge them. No
 expected output exists anywhere while candidate code is alive.
+
+Here: the workers' start and end, and the order of the phases. The candidate's own phase is
+candidate_run.py, the clean workers' checks judge.py, what an accepted verdict needs and carries
+acceptance.py; state.py holds what they accumulate.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
-import secrets
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from kernelswarm import intervals, redact
-from kernelswarm.evaluate.parent import (
-    autogroup,
-    baselines,
-    burstvouch,
-    judge,
-    timing,
-    wallclock,
-)
-from kernelswarm.evaluate.parent.devicelock import NO_LOCK, DeviceLock, NoLock
-from kernelswarm.evaluate.parent.kind import label_of
+from kernelswarm import redact
+from kernelswarm.evaluate.parent import acceptance, autogroup, baselines, judge, timing
+from kernelswarm.evaluate.parent.candidate_run import fresh_seed, output_bytes, run_candidate
+from kernelswarm.evaluate.parent.devicelock import NO_LOCK
 from kernelswarm.evaluate.parent.options import EvalOptions
-from kernelswarm.evaluate.parent.own_kernels import own_kernels
 from kernelswarm.evaluate.parent.procs import WorkerFailed, WorkerProcess, init_message
+from kernelswarm.evaluate.parent.state import State, VerdictReached, clean_workers
 from kernelswarm.evaluate.parent.static import screen_source
 from kernelswarm.evaluate.worker import contain
 from kernelswarm.locks import device_lock
 from kernelswarm.printable import printable_fields
 from kernelswarm.problems.load import Problem, ProblemError, reference_failed
-from kernelswarm.records import (
-    Check,
-    Evaluation,
-    Kind,
-    Mode,
-    Precision,
-    Timing,
-    Verdict,
-)
-
-# Stress trials scale floating inputs small and large; fp16's range (max 65504) gets milder scales.
-_STRESS_SCALES = {"fp16": (1e-1, 1e1)}
-_DEFAULT_STRESS = (1e-2, 1e2)
-# ...first all elements at once, then in MIXED_TRIALS trials each element on its own: scaled large
-# with probability MIXED_SHARE, small with the same, else as drawn. A uniform scaling shows in any
-# one element (a candidate stable only when `|x[0, 0]|` is large passes it); a mixed one does not:
-# probing k elements misses the large ones with probability (1 - MIXED_SHARE)**k per trial.
-MIXED_TRIALS, MIXED_SHARE = 2, 1.0 / 32
-# ...and once with each slice of the first dimension scaled by its own factor between the two, so
-# that magnitudes between the scales are met too (stress graded: cheat/mid_scale_softmax).
-_SECOND_POISON = 1234.5  # the determinism re-run poisons with a finite value instead of NaN
-
-
-def _seed() -> int:
-    return secrets.randbits(62)
-
+from kernelswarm.records import Check, Evaluation, Kind, Mode, Precision, Timing, Verdict
 
 _stale_cleaned = False
 
@@ -73,55 +41,6 @@ def _clean_stale_once() -> None:
     if not _stale_cleaned:
         _stale_cleaned = True
         contain.clean_stale()
-
-
-@dataclass
-class _State:
-    """What one evaluation accumulates before the verdict."""
-
-    options: EvalOptions
-    lock: DeviceLock | NoLock
-    base_deadline: float
-    checks: list[Check] = field(default_factory=list)
-    phases: dict[str, float] = field(default_factory=dict)
-    pending: list[tuple[str, dict[str, Any], Any]] = field(default_factory=list)  # (label, check msg, outputs blob)
-    mode: Mode = Mode.INFERENCE  # train: outputs are a call's outputs followed by its gradients
-    # From the plain trials' checks: the float32 reference's own normwise error and what the
-    # policy allowed there; timed outputs' projections are judged by them (compare.projection_allowance).
-    ref_rel: float = 0.0
-    allowed_norm: float = 0.0
-    work_pending: bool = False  # the reference's worker owes the floor's count (op_work)
-    # Replies to the first of `pending`'s checks, asked while the kept outputs were collected
-    # (judge.collect_checking), judged in order with the rest (judge.outputs).
-    checked: list[dict[str, Any]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.waited_before = self.lock.waited_s()
-
-    @property
-    def waited_s(self) -> float:
-        """Time this evaluation spent waiting for the device lock."""
-        return self.lock.waited_s() - self.waited_before
-
-    @property
-    def deadline(self) -> float:
-        """--timeout bounds the candidate's own time: waiting for the device is added back."""
-        return self.base_deadline + self.waited_s
-
-    def fail(self, verdict: Verdict, name: str, detail: str) -> _Verdict:
-        self.checks.append(Check(name, False, detail))
-        return _Verdict(verdict, f"{name}: {detail}")
-
-    def ok(self, name: str, detail: str = "") -> None:
-        self.checks.append(Check(name, True, detail))
-
-
-class _Verdict(Exception):
-    def __init__(self, verdict: Verdict, reason: str, noise_sensitive: bool = False) -> None:
-        super().__init__(reason)
-        self.verdict = verdict
-        self.reason = reason
-        self.noise_sensitive = noise_sensitive
 
 
 # The longest a check's detail is kept (what the evaluator writes stays far below it).
@@ -178,7 +97,7 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
     # Timing holds the supervisor's device lock, which stops every other evaluation's workers
     # meanwhile; this evaluation's own workers are registered with it, to be stopped in turn.
     lock = options.timing_lock or NO_LOCK
-    st = _State(options, lock, base_deadline=started + options.timeout_s, mode=options.mode_for(problem))
+    st = State(options, lock, base_deadline=started + options.timeout_s, mode=options.mode_for(problem))
     nice = autogroup.requested_nice()  # a bad $KERNELSWARM_AUTOGROUP_NICE stops here (BadNice)
     options.precision = Precision(options.precision)
     ev = Evaluation(problem=problem.name, device=options.device, verdict=Verdict.REJECTED, reason="",
@@ -213,7 +132,7 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
         flusher.send(init)
         try:
             ref.call(init, deadline=st.deadline)
-            ask = {"op": "spec", "seed": _seed(), "precision": options.precision.value,
+            ask = {"op": "spec", "seed": fresh_seed(), "precision": options.precision.value,
                    "work_key": _work_key(problem, options.device), "defer_work": st.mode is not Mode.TRAIN}
             spec = baselines.reference_spec(ref, ask, lock, st.deadline)
         except WorkerFailed as e:
@@ -226,18 +145,18 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
         if st.mode is not Mode.TRAIN:  # (a training candidate's frames carry gradients as well)
             # A candidate's frames carry its outputs and no more: a huge one is a protocol
             # violation, not something for the evaluator to allocate.
-            cand.chan.max_blob = 2 * _output_bytes(spec["spec"]) + (16 << 20)
+            cand.chan.max_blob = 2 * output_bytes(spec["spec"]) + (16 << 20)
         ev.versions = {k: str(v) for k, v in spec.get("versions", {}).items()}
         ev.sol_ms = spec.get("sol_ms")
         st.phases["start"] = time.monotonic() - t
-        ct = _run_candidate(st, cand, ref, flusher, problem, candidate_source, spec, workdir, lock)
+        ct = run_candidate(st, cand, ref, flusher, problem, candidate_source, spec, workdir, lock)
         ev.candidate = ct.timing
         ev.sol_ms = spec.get("sol_ms")  # (a deferred count arrived before the timing)
         t = time.monotonic()
         # The flusher is as clean as the reference's worker and idle now: the checks are shared
         # between them. The candidate's worker profiles meanwhile (timing.send_label), where it
         # was asked to: nothing here is timed.
-        clean = _clean(st, ref, flusher)
+        clean = clean_workers(st, ref, flusher)
         ev.max_rel_error = judge.outputs(st, clean)
         st.phases["check.trials"] = time.monotonic() - t
         judge.timed_calls(st, clean, ct)
@@ -257,20 +176,20 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
         if pair is None and options.baseline_compile:
             pair = baselines.compile_pair(problem, options, st.deadline, ref, spec, lock=lock)
         if pair is not None:
-            ev.compiled = _in_window(pair, ev.reference)
+            ev.compiled = acceptance.in_window(pair, ev.reference)
         st.phases["baseline"] = time.monotonic() - t
-        _plausible(st, ct, spec)
+        acceptance.plausible(st, ct, spec)
         ev.custom_share = None if ct.profile_skipped else ct.custom_share
-        ev.kind = _label(st, ct, candidate_source)
+        ev.kind = acceptance.label(st, ct, candidate_source)
         if options.strict and ev.kind is not Kind.CUSTOM_KERNEL:
             raise st.fail(Verdict.REJECTED, "strict", "no custom kernel did the work (" + st.checks[-1].detail + ")")
         ev.verdict = Verdict.ACCEPTED
         ev.reason = f"correct ({ev.kind.value}); max normwise error {ev.max_rel_error:.2g}"
         t = time.monotonic()
-        _intervals(ev, pair)
-        _vouch(st, ev, ct)
+        acceptance.speedup_intervals(ev, pair)
+        acceptance.vouch(st, ev, ct)
         st.phases["intervals"] = time.monotonic() - t
-    except _Verdict as v:
+    except VerdictReached as v:
         ev.verdict, ev.reason, ev.kind = v.verdict, v.reason, None
         ev.noise_sensitive = v.noise_sensitive
     except WorkerFailed as e:
@@ -309,202 +228,6 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
     return redact.scrub_record(ev), pair
 
 
-def _in_window(pair: tuple[Timing, Timing], reference: Timing) -> Timing:
-    """torch.compile's time in the candidate's window: its ratio to eager (timed side by side in
-    `pair`), times the eager median of this window."""
-    eager, compiled = pair
-    scale = reference.median_ms / eager.median_ms
-    if compiled.samples:
-        return Timing.from_samples([t * scale for t in compiled.samples])
-    return dataclasses.replace(compiled, **{k: getattr(compiled, k) * scale
-                                            for k in ("median_ms", "mean_ms", "min_ms", "p10_ms", "p90_ms")})
-
-
-def _intervals(ev: Evaluation, pair: tuple[Timing, Timing] | None) -> None:
-    """The speedups' intervals, from the paired samples (kernelswarm.intervals)."""
-    ref, cand = ev.reference, ev.candidate
-    if not (ref and cand and ref.samples and len(ref.samples) == len(cand.samples)):
-        return
-    ev.speedup_ci = intervals.ratio_ci(ref.samples, cand.samples)
-    if pair is not None and pair[0].samples and len(pair[0].samples) == len(pair[1].samples):
-        eager, compiled = pair
-        ev.speedup_vs_compile_ci = intervals.chained_ci([(ref.samples, cand.samples), (compiled.samples, eager.samples)])
-
-
-# KERNELSWARM_VOUCH=0: the claims counted as charged, however little the wall clock resolved
-# (the behaviour before session 14), for before-and-after measurements on other devices: on a GPU
-# a short call's per-call clock may resolve less than its gain (see wallclock.vouch).
-VOUCH = os.environ.get("KERNELSWARM_VOUCH", "1") != "0"
-# KERNELSWARM_BURST_VOUCH=0: the per-call clock vouches alone (before session 15), for comparison.
-BURST_VOUCH = os.environ.get("KERNELSWARM_BURST_VOUCH", "1") != "0"
-
-
-def _vouch(st: _State, ev: Evaluation, ct: timing.CandidateTiming) -> None:
-    """A speedup counted only as far as the wall clock can confirm it (wallclock.vouch): the
-    interval's low end goes down to what it vouches for (the decision follows: undecided where
-    the clock cannot resolve the claimed gain), and a claimed gain beyond that, and beyond 1, is
-    not counted. After the speed-of-light check, which judges the claims themselves."""
-    ref, cand = ev.reference, ev.candidate
-    if not (ref and cand and cand.samples and ct.resolution) or not VOUCH:
-        return
-    bursts = burstvouch.merged(ct.bursts) if BURST_VOUCH else None
-    v = wallclock.vouch(ref.median_ms, ct.claimed_ms, cand.median_ms, ct.resolution,
-                        burstvouch.bound_ms(bursts), burstvouch.detail(bursts) if bursts else "")
-    st.ok("resolution", v.detail)
-    if ev.speedup_ci is not None:
-        ev.speedup_ci = (min(ev.speedup_ci[0], v.vouched), ev.speedup_ci[1])
-    if ev.speedup_vs_compile_ci is not None and ev.compiled is not None:
-        low = v.vouched * ev.compiled.median_ms / ref.median_ms
-        ev.speedup_vs_compile_ci = (min(ev.speedup_vs_compile_ci[0], low), ev.speedup_vs_compile_ci[1])
-    if v.cap > 1.0:
-        ev.candidate = Timing.from_samples([t * v.cap for t in cand.samples])
-
-
-def _run_candidate(st: _State, cand: WorkerProcess, ref: WorkerProcess, flusher: WorkerProcess, problem: Problem, source: str, spec: dict,
-                   workdir: Path, lock: Any) -> timing.CandidateTiming:
-    """Everything the candidate process does: import, trials, labelling, timing (`ref` times the
-    calibration calls beside it)."""
-    t = time.monotonic()
-    cand.finish_call("init", st.deadline)
-    path = str(workdir / "candidate" / "candidate.py")
-    Path(path).write_text(source)
-    if os.environ.get("KERNELSWARM_NO_SANDBOX"):
-        st.ok("sandbox", "off (KERNELSWARM_NO_SANDBOX is set): the candidate could write anywhere its user may")
-    else:
-        try:
-            st.ok("sandbox", str(cand.call({"op": "sandbox"}, deadline=st.deadline)[0]["sandbox"]))
-        except WorkerFailed as e:  # the kernel offered Landlock and then refused it: run nothing
-            raise st.fail(Verdict.RUNTIME_ERROR, "sandbox", f"the evaluator could not sandbox the candidate: {e.message}") from None
-    cand.call({"op": "import", "source": source, "path": path}, deadline=st.deadline)
-    st.phases["import"] = time.monotonic() - t
-    ct = _candidate_on_device(st, cand, ref, flusher, spec, lock)
-    if own_kernels(source):
-        timing.send_label(cand, ct)  # answered after the clean workers' checks (take_label)
-    else:
-        # Its kind is decided without a profile (kind.label_of): the parent's own reading of the
-        # source finds no kernel of its own, so no reply of its worker could make it a custom
-        # kernel. The profiler's start (5-6 s of the candidate's worker on the H200) is saved.
-        ct.profile_skipped = "its source defines and builds no kernel of its own"
-    return ct
-
-
-def _candidate_on_device(st: _State, cand: WorkerProcess, ref: WorkerProcess, flusher: WorkerProcess, spec: dict,
-                         lock: Any) -> timing.CandidateTiming:
-    o = st.options
-    t = time.monotonic()
-    w_a, w_b = _seed(), _seed()
-    plan: list[tuple[str, dict[str, Any]]] = []
-    seeds = [_seed() for _ in range(max(2, o.trials))]
-    split = max(1, (len(seeds) + 1) // 2)
-    for i, s in enumerate(seeds):
-        plan.append((f"trial {i}", {"input_seed": s, "weight_seed": w_a if i < split else w_b, "scale": 1.0}))
-        if i == 0:
-            plan.append(("determinism re-run", {"input_seed": s, "weight_seed": w_a, "scale": 1.0, "poison": _SECOND_POISON}))
-    if o.stress:
-        scales = _STRESS_SCALES.get(Precision(o.precision).value, _DEFAULT_STRESS)
-        plan += [(f"stress x{scale:g}", {"input_seed": _seed(), "weight_seed": w_b, "scale": scale}) for scale in scales]
-        mixed = [scales[0], scales[1], MIXED_SHARE]
-        plan += [(f"stress mixed {k} (x{scales[0]:g} and x{scales[1]:g} on {MIXED_SHARE:.3g} of the elements each)",
-                  {"input_seed": _seed(), "weight_seed": w_b, "scale": 1.0, "mixed": mixed}) for k in range(MIXED_TRIALS)]
-        plan.append((f"stress graded (each row scaled between x{scales[0]:g} and x{scales[1]:g})",
-                     {"input_seed": _seed(), "weight_seed": w_b, "scale": 1.0, "graded": list(scales)}))
-    # On every device and in training mode, stress trials or not: inputs with the structure real
-    # models feed and random draws never make (worker/structured.py says what it judges).
-    plan.append(("structured (constant slices, exact zeros, ties)",
-                 {"input_seed": _seed(), "weight_seed": w_b, "scale": 1.0, "structured": True}))
-    _trials(st, cand, spec, plan)
-    st.ok("output", "plain tensors of their own storage, inputs unchanged")
-    st.phases["trials"] = time.monotonic() - t
-    if st.work_pending:  # the floor's count, asked after `spec`, before the reference is timed
-        t = time.monotonic()
-        spec.update(ref.finish_call("work", st.deadline)[0])
-        st.work_pending = False
-        st.phases["work_wait"] = time.monotonic() - t
-    flusher.finish_call("init", st.deadline)
-    with lock.exclusive("candidate timing"):
-        t = time.monotonic()
-        ct = timing.time_candidate(cand, ref, o, st.deadline, spec["spec"], w_b, output_bytes=_output_bytes(spec["spec"]),
-                                   flusher=flusher)
-        st.phases["timing"] = time.monotonic() - t
-        st.phases["settle"] = ct.settled_ms / 1000.0
-    t = time.monotonic()  # outputs kept during timing are copied out after it, the device free again,
-    bad = judge.collect_checking(st, _clean(st, ref, flusher), cand, ct)  # the trials checked meanwhile
-    st.phases["collect"] = time.monotonic() - t
-    st.pending.extend(ct.pending)
-    if bad:
-        raise st.fail(Verdict.REJECTED, "output", bad)
-    integrity = cand.call({"op": "integrity"}, deadline=st.deadline)[0]
-    if integrity["patched"]:
-        raise st.fail(Verdict.REJECTED, "timer-integrity", "timing functions were replaced: " + ", ".join(integrity["patched"]))
-    if integrity["python_threads"] > 0 or ct.threads_left:
-        raise st.fail(Verdict.REJECTED, "threads", "the candidate left Python threads running")
-    st.ok("timer-integrity", "timing functions unchanged, no threads left behind")
-    return ct
-
-
-def _clean(st: _State, ref: WorkerProcess, flusher: WorkerProcess) -> tuple[WorkerProcess, ...]:
-    """The clean workers that check outputs: the flusher is as clean as the reference's worker.
-    (In training mode only the reference's worker knows the outputs' roles.)"""
-    return (ref, flusher) if st.mode is not Mode.TRAIN else (ref,)
-
-
-def _trials(st: _State, cand: WorkerProcess, spec: dict, plan: list[tuple[str, dict[str, Any]]]) -> None:
-    for label, trial in plan:
-        reply, blob = cand.call({"op": "run", "spec": spec["spec"], **trial}, deadline=st.deadline)
-        if "bad_output" in reply:
-            raise st.fail(Verdict.REJECTED, "output", reply["bad_output"])
-        if "bad_train" in reply:  # KS-TRAIN: a detached output, unmatched parameters
-            raise st.fail(Verdict.INCORRECT, "gradients", f"{label}: {reply['bad_train']}")
-        if reply.get("inputs_mutated"):
-            raise st.fail(Verdict.REJECTED, "inputs-unchanged", f"the candidate modified its inputs in place ({label})")
-        if reply.get("python_threads", 0) > 0:
-            raise st.fail(Verdict.REJECTED, "threads", "the candidate left Python threads running after returning")
-        msg = {"op": "check", "fingerprint_at_return": reply["fingerprint_at_return"], **trial}
-        if reply.get("missing_grads"):
-            msg["missing_grads"] = [str(n) for n in reply["missing_grads"]]
-        msg.pop("poison", None)
-        st.pending.append((label, msg, blob))
-
-
-def _output_bytes(specs: list[dict]) -> int:
-    sizes = {"float64": 8, "float32": 4, "int64": 8, "int32": 4, "float16": 2, "bfloat16": 2, "bool": 1, "uint8": 1, "int8": 1}
-    total = 0
-    for s in specs:
-        n = 1
-        for d in s["shape"]:
-            n *= d
-        total += n * sizes.get(s["dtype"], 4)
-    return total
-
-
-def _plausible(st: _State, ct: timing.CandidateTiming, spec: dict) -> None:
-    cand = ct.timing
-    floor = spec.get("floor_ms")
-    if floor is not None:
-        if cand.median_ms < floor:
-            raise st.fail(Verdict.REJECTED, "speed-of-light", f"median {cand.median_ms:.4g} ms is below the physical floor {floor:.4g} ms")
-        sol = spec.get("sol_ms") or floor
-        st.ok("speed-of-light", f"median {cand.median_ms:.4g} ms >= floor {floor:.4g} ms; {sol / cand.median_ms:.0%} of speed of light ({sol:.4g} ms)")
-    else:
-        st.ok("speed-of-light", "floor not available: " + spec.get("floor_error", "unknown"))
-    if not ct.wall_ok:
-        v = st.fail(Verdict.REJECTED, "wall-clock", ct.wall_detail)
-        v.noise_sensitive = ct.noise_sensitive
-        raise v
-    if ct.unchecked:  # neither a lie nor a claim to stand on: the load (or a slow call) used the time
-        v = st.fail(Verdict.TIMEOUT, "wall-clock", "no time was left to check the claimed times in bursts "
-                    f"({ct.wall_detail}); the machine may be too busy for this time limit")
-        v.noise_sensitive = True
-        raise v
-    st.ok("wall-clock", ct.wall_detail)
-
-
-def _label(st: _State, ct: timing.CandidateTiming, source: str | None = None) -> Kind:
-    kind, detail = label_of(ct, st.options.device, source)
-    st.ok("kind", detail)
-    return kind
-
-
 def _work_key(problem: Problem, device: str) -> str:
     """Key of the cached FLOP and byte counts: the problem and the user's modules it imports."""
     from kernelswarm.problems.load import local_imports_digest
@@ -535,5 +258,4 @@ def _one_line(text: str) -> str:
 
 def _trim(text: str, limit: int = 4000) -> str:
     return text[-limit:]
-
 
