@@ -12,7 +12,9 @@ Sending (the candidate's worker, a device output into a new sealed memory file):
   that the device copies into it directly.
 Receiving (the clean worker, the sealed file onto its device):
 - `map+to` (today, rawblob.from_blob then `.to(device)`): mapped privately, copied to the device;
-- `map+register+to` (CUDA only): the private mapping registered read-only first.
+- `map+register+to` (CUDA only): the private mapping registered read-only first;
+- `map+staged+to` (CUDA only): the private mapping copied through two pinned 64 MiB buffers in turn,
+  each step's host copy overlapping the previous step's copy to the device.
 
 On this CPU (2 cores, load 8) the host part alone, 256 MiB: pwrite 541-628 ms, through the mapping
 1175-1394 ms (docs/benchmarks.md, session 19, tput19). Prints a markdown table of each path's ms per
@@ -98,6 +100,29 @@ def receive(blob: sealed.SealedBlob, device: torch.device, register: bool) -> to
 FAILED: dict[str, str] = {}  # path -> why it could not run (shown under the table)
 
 
+def receive_staged(blob: sealed.SealedBlob, device: torch.device, step: int = 64 << 20) -> torch.Tensor:
+    """The private mapping copied to the device through two pinned buffers in turn: the host's copy
+    of one step into a buffer while the device takes the other's (CUDA only)."""
+    mm = blob.map()
+    src = torch.frombuffer(mm, dtype=torch.uint8)
+    n = src.numel()
+    out = torch.empty(n, dtype=torch.uint8, device=device)
+    pins = [torch.empty(min(step, n), dtype=torch.uint8, pin_memory=True) for _ in range(2)]
+    done = [None, None]
+    for i, lo in enumerate(range(0, n, step)):
+        k, j = min(step, n - lo), i % 2
+        if done[j] is not None:
+            done[j].synchronize()  # that buffer's previous copy to the device has finished
+        pins[j][:k].copy_(src[lo:lo + k])
+        out[lo:lo + k].copy_(pins[j][:k], non_blocking=True)
+        done[j] = torch.cuda.Event()
+        done[j].record()
+    torch.cuda.synchronize()
+    del src
+    mm.close()
+    return out
+
+
 def _timed(name: str, fn):
     """ms of `fn()` and its result; (nan, None) where the path fails here (a driver refusing to
     register a mapping: named under the table, the other paths measured)."""
@@ -106,7 +131,7 @@ def _timed(name: str, fn):
     t = time.perf_counter()
     try:
         out = fn()
-    except (RuntimeError, OSError, ValueError) as e:
+    except Exception as e:  # noqa: BLE001 - a path that cannot run here is named, the others measured
         FAILED[name] = f"{e.__class__.__name__}: {e}"[:200]
         return float("nan"), None
     if torch.cuda.is_available():
@@ -128,7 +153,7 @@ def main() -> None:
     sends = {"pwrite": lambda: rawblob.to_blob([t]), "mapping": lambda: send_mapping(t, False)}
     if cuda:
         sends["mapping+register"] = lambda: send_mapping(t, True)
-    receives = {"map+to": False, **({"map+register+to": True} if cuda else {})}
+    receives = {"map+to": False, **({"map+register+to": True, "map+staged+to": None} if cuda else {})}
     rows: dict[str, list[float]] = {k: [] for k in [*sends, *receives]}
     for r in range(a.repeats):
         order = list(sends) if r % 2 == 0 else list(sends)[::-1]
@@ -139,7 +164,7 @@ def main() -> None:
                 continue
             if name == "pwrite":
                 for rname, reg in (receives.items() if r % 2 == 0 else list(receives.items())[::-1]):
-                    ms, out = _timed(rname, lambda: receive(blob, device, reg))
+                    ms, out = _timed(rname, lambda: receive_staged(blob, device) if reg is None else receive(blob, device, reg))
                     rows[rname].append(ms)
                     del out
             blob.close()
