@@ -35,7 +35,7 @@ def _stats(f, reps: int) -> tuple[float, float]:
 def in_process(device: str, reps: int) -> None:
     import torch
 
-    from kernelswarm.evaluate.worker.tensors import fingerprint, projections
+    from kernelswarm.evaluate.worker.fingerprints import fingerprint, projections
 
     dev = torch.device(device)
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)

@@ -15,7 +15,7 @@
    a relu's output of `--elements` float32 values on `--device` (the trials' and kept outputs'
    way to the parent), `receive` the clean worker's `tensors.from_blob` of it, the tensor moved to
    the device and summed (every byte read, as the check reads it); `fingerprint` is
-   `tensors.fingerprint` of that output (every trial's and every timed call's, both workers').
+   `fingerprints.fingerprint` of that output (every trial's and every timed call's, both workers').
 
 Prints a markdown table (median and spread per way) and one JSON line.
 """
@@ -114,6 +114,10 @@ def compares(old_src: Path, elements: int, repeats: int, device: str) -> dict[st
 _TRANSFER = r"""
 import json, sys, time, torch
 from kernelswarm.evaluate.worker import tensors as T
+try:
+    from kernelswarm.evaluate.worker.fingerprints import fingerprint
+except ImportError:  # a tree before session 19's split of tensors.py
+    fingerprint = T.fingerprint
 n, device, repeats = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 torch.manual_seed(0)
 y = torch.relu(torch.randn(n, device=device))
@@ -128,7 +132,7 @@ for i in range(repeats + 1):
     s = float(c.sum())
     sync()
     t2 = time.perf_counter()
-    fp = T.fingerprint([y])
+    fp = fingerprint([y])
     t3 = time.perf_counter()
     assert s == s and fp[0] == fp[0]
     del c

@@ -25,7 +25,7 @@ import torch
 
 import kernelswarm
 from kernelswarm.evaluate.worker import compare as comparing
-from kernelswarm.evaluate.worker import rawblob, tensors
+from kernelswarm.evaluate.worker import fingerprints, rawblob, tensors
 from kernelswarm.problems.load import load_problem
 
 
@@ -64,14 +64,14 @@ def main() -> None:
         tensors.seed_all(7)
         model = step("run: model built", lambda: module.Model(*module.get_init_inputs()).to(device), keep)
         inputs = step("run: inputs drawn", lambda: tensors.make_inputs(module, seed, device), keep)
-        before = step("run: inputs fingerprinted", lambda: tensors.fingerprint(inputs), keep)
+        before = step("run: inputs fingerprinted", lambda: fingerprints.fingerprint(inputs), keep)
         given = step("run: inputs cloned", lambda: tensors.clone_inputs(inputs), keep)
         outputs = step("run: the call", lambda: tensors.as_outputs(model(*given)), keep)
         spec = tensors.spec_of(outputs)
         step("run: memory poisoned (before the call)", lambda: tensors.poison(spec, device, float("nan")), keep)
-        step("run: outputs fingerprinted", lambda: tensors.fingerprint(outputs), keep)
+        step("run: outputs fingerprinted", lambda: fingerprints.fingerprint(outputs), keep)
         step("run: output_problems", lambda: tensors.output_problems(outputs, given, device), keep)
-        step("run: inputs fingerprinted again", lambda: tensors.same_fingerprint(before, tensors.fingerprint(given), rel=0.0), keep)
+        step("run: inputs fingerprinted again", lambda: fingerprints.same_fingerprint(before, fingerprints.fingerprint(given), rel=0.0), keep)
         blob = step("run: outputs into the sealed file (to_blob)", lambda: rawblob.to_blob(outputs), keep)
         # The clean worker (reference.op_check).
         inputs = step("check: inputs drawn", lambda: tensors.make_inputs(module, seed, device), keep)
@@ -86,7 +86,7 @@ def main() -> None:
 
         refs64 = step("check: the float64 reference (inputs cloned, converted)", fp64, keep)
         step("check: compare", lambda: [comparing.compare(c, r, r64, "fp32") for c, r, r64 in zip(cands, refs, refs64)], keep)
-        step("check: outputs fingerprinted", lambda: tensors.fingerprint(cands), keep)
+        step("check: outputs fingerprinted", lambda: fingerprints.fingerprint(cands), keep)
         if hasattr(blob, "close"):
             blob.close()
     size = sum(o["shape"] and torch.Size(o["shape"]).numel() * torch.empty((), dtype=getattr(torch, o["dtype"])).element_size()

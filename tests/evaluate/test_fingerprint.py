@@ -1,4 +1,4 @@
-"""Fingerprints on a CPU (tensors._host_sums): the same three float64 sums as the general path,
+"""Fingerprints on a CPU (fingerprints._host_sums): the same three float64 sums as the general path,
 in steps through a float64 buffer instead of an unvectorised conversion per element."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from kernelswarm.evaluate.worker import tensors
+from kernelswarm.evaluate.worker import fingerprints
 
 
 def _general(t: torch.Tensor) -> list[float]:
@@ -22,31 +22,31 @@ def _general(t: torch.Tensor) -> list[float]:
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16])
 @pytest.mark.parametrize("n", [1, 34, 35, 36, 1000])
 def test_the_steps_give_the_general_sums(monkeypatch, dtype, n):
-    monkeypatch.setattr(tensors, "_HOST_STEP", 35)  # several steps, and a short last one
+    monkeypatch.setattr(fingerprints, "_HOST_STEP", 35)  # several steps, and a short last one
     torch.manual_seed(n)
     t = torch.randn(n, dtype=dtype)
-    got = tensors.fingerprint([t])
-    assert tensors.same_fingerprint(got, _general(t), rel=1e-12)
+    got = fingerprints.fingerprint([t])
+    assert fingerprints.same_fingerprint(got, _general(t), rel=1e-12)
 
 
 def test_non_finite_values_and_other_layouts(monkeypatch):
-    monkeypatch.setattr(tensors, "_HOST_STEP", 14)
+    monkeypatch.setattr(fingerprints, "_HOST_STEP", 14)
     t = torch.randn(100)
     t[50] = float("nan")
-    assert all(math.isnan(x) for x in tensors.fingerprint([t])[:2])
+    assert all(math.isnan(x) for x in fingerprints.fingerprint([t])[:2])
     t[50] = float("inf")
-    assert tensors.fingerprint([t])[1] == math.inf
+    assert fingerprints.fingerprint([t])[1] == math.inf
     # non-contiguous and integer outputs take the general path, as before
     for x in (torch.randn(20, 30).t(), torch.arange(100)):
-        assert tensors.same_fingerprint(tensors.fingerprint([x]), _general(x.to(torch.float64)), rel=1e-12)
+        assert fingerprints.same_fingerprint(fingerprints.fingerprint([x]), _general(x.to(torch.float64)), rel=1e-12)
 
 
 def test_one_element_changed_shows(monkeypatch):
-    monkeypatch.setattr(tensors, "_HOST_STEP", 21)
+    monkeypatch.setattr(fingerprints, "_HOST_STEP", 21)
     t = torch.randn(200)
-    before = tensors.fingerprint([t])
+    before = fingerprints.fingerprint([t])
     t[140] += 1e-3  # an element of the 7-strided sample, in a later step
-    assert not tensors.same_fingerprint(before, tensors.fingerprint([t]), rel=1e-9)
+    assert not fingerprints.same_fingerprint(before, fingerprints.fingerprint([t]), rel=1e-9)
 
 
 def test_the_sums_run_on_one_thread_and_leave_the_count_as_it_was(monkeypatch):
@@ -62,9 +62,9 @@ def test_the_sums_run_on_one_thread_and_leave_the_count_as_it_was(monkeypatch):
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        monkeypatch.setattr(tensors, "_HOST_STEP", 70)
+        monkeypatch.setattr(fingerprints, "_HOST_STEP", 70)
         monkeypatch.setattr(torch.Tensor, "copy_", copy)
-        fp = tensors.fingerprint([torch.arange(300, dtype=torch.float32)])
+        fp = fingerprints.fingerprint([torch.arange(300, dtype=torch.float32)])
         monkeypatch.undo()
         assert seen and set(seen) == {1}
         assert torch.get_num_threads() == 2
@@ -84,4 +84,4 @@ def test_one_float64_copy_gives_the_numbers_of_two(dtype):
         sample = torch.take(d, torch.arange(0, d.numel(), 7))
         want = [float(d.sum(dtype=torch.float64)), float(torch.linalg.vector_norm(d, 1, dtype=torch.float64)),
                 float(torch.linalg.vector_norm(sample, 1, dtype=torch.float64))]
-        assert tensors.fingerprint([t]) == want
+        assert fingerprints.fingerprint([t]) == want

@@ -108,7 +108,7 @@ def test_the_product_taken_in_the_factors_buffer_is_the_same_numbers():
 def test_a_cpu_perturbation_and_projection_run_on_one_thread_and_leave_the_count():
     """The worker's own work around a timed call (inputs, projections) runs on one thread of a
     CPU (tensors.one_thread), and the count the timed call runs on is back afterwards."""
-    from kernelswarm.evaluate.worker import tensors
+    from kernelswarm.evaluate.worker import fingerprints
 
     seen = []
     real_mul, real_mm = torch.Tensor.mul_, torch.Tensor.__matmul__
@@ -127,7 +127,7 @@ def test_a_cpu_perturbation_and_projection_run_on_one_thread_and_leave_the_count
         torch.Tensor.mul_, torch.Tensor.__matmul__ = mul, mm
         try:
             y = perturb([torch.randn(300, 40)], 11)[0]
-            tensors.projections([y], 5)
+            fingerprints.projections([y], 5)
         finally:
             torch.Tensor.mul_, torch.Tensor.__matmul__ = real_mul, real_mm
         assert seen and set(seen) == {1}

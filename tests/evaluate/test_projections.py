@@ -6,9 +6,10 @@ those calls could not tell any of them apart."""
 import torch
 
 from kernelswarm.evaluate.worker.compare import compare, projection_allowance, projection_error
-from kernelswarm.evaluate.worker import tensors
-from kernelswarm.evaluate.worker.tensors import (
-    expected_checks, fingerprint, frobenius, magnitudes, perturb, projections, same_fingerprint)
+from kernelswarm.evaluate.worker import fingerprints
+from kernelswarm.evaluate.worker.fingerprints import (
+    expected_checks, fingerprint, frobenius, magnitudes, projections, same_fingerprint)
+from kernelswarm.evaluate.worker.tensors import perturb
 
 
 def _tf32(t):
@@ -73,7 +74,7 @@ def test_one_pass_gives_the_projections_norms_and_magnitudes_of_the_passes_apart
     the projection's own float64 steps: several steps (each starting at another offset of the
     every-7th sample), a tail beyond the last full row, integer, bool, float16, float64, strided and
     empty outputs; a complex one's magnitudes are its moduli, as fingerprint gives them."""
-    monkeypatch.setitem(tensors._PROJECT_CHUNK, "cpu", 1 << 10)  # many steps on a small output
+    monkeypatch.setitem(fingerprints._PROJECT_CHUNK, "cpu", 1 << 10)  # many steps on a small output
     g = torch.Generator().manual_seed(3)
     outs = [torch.randn(97, 61, generator=g), torch.randn(1000, dtype=torch.float64, generator=g),
             torch.randint(-9, 9, (333,), generator=g), torch.randn(50, 3, generator=g).t(), torch.empty(0),

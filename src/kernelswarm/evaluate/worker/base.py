@@ -156,8 +156,9 @@ class Worker:
 
     def op_run(self, msg: dict) -> tuple[dict, bytes]:
         """One correctness trial: fresh inputs, poisoned memory, outputs returned raw."""
+        from kernelswarm.evaluate.worker.fingerprints import fingerprint, same_fingerprint
         from kernelswarm.evaluate.worker.tensors import (
-            as_outputs, clone_inputs, fingerprint, output_problems, poison, same_fingerprint, to_blob, trial_inputs)
+            as_outputs, clone_inputs, output_problems, poison, to_blob, trial_inputs)
 
         from kernelswarm.evaluate.worker.train import TrainContract
 
@@ -284,7 +285,8 @@ class Worker:
         return earlier
 
     def op_time_call(self, msg: dict) -> dict:
-        from kernelswarm.evaluate.worker.tensors import fingerprint, perturb
+        from kernelswarm.evaluate.worker.fingerprints import fingerprint
+        from kernelswarm.evaluate.worker.tensors import perturb
 
         if msg.get("prepared"):
             args, key, self.prepared = self.prepared, self.prepared_key, []
@@ -315,7 +317,7 @@ class Worker:
 
     def op_project(self, msg: dict) -> dict:
         """The last timed call's outputs projected on random vectors drawn from `seed`."""
-        from kernelswarm.evaluate.worker.tensors import projections
+        from kernelswarm.evaluate.worker.fingerprints import projections
 
         self._keep_first(msg)
         return {"projections": projections(self.last_outputs, int(msg["seed"]))}
@@ -336,7 +338,8 @@ class Worker:
         Each call's inputs are keyed by the previous call's fingerprint as well (wire/chain.py),
         read back as that call returns: no call can start before the one before it is done."""
         from kernelswarm.evaluate.wire import chain
-        from kernelswarm.evaluate.worker.tensors import as_outputs, fingerprint_parts, perturb, projection_parts
+        from kernelswarm.evaluate.worker.fingerprints import fingerprint_parts, projection_parts
+        from kernelswarm.evaluate.worker.tensors import as_outputs, perturb
 
         torch = self.torch
         if msg.get("null") and self.role != "reference":

@@ -224,7 +224,7 @@ def compare_exact(cand: torch.Tensor, ref: torch.Tensor, ref64: torch.Tensor | N
     return Comparison(True, f"normwise error {rel:.3g} (allowed {allowed_norm:.3g})", rel, margin, ref_rel, allowed_norm)
 
 
-# A timed output's projections (tensors.projection_parts) estimate its normwise distance from the
+# A timed output's projections (fingerprints.projection_parts) estimate its normwise distance from the
 # float32 reference's; the estimate of K=6 projections exceeds the true distance 4-fold with
 # probability below 1e-4 (worst case: an error of rank one) and falls under a tenth of it below
 # 1e-3. So the bound is PROJECTION_SLACK times what the policy allowed on the correctness trials,

@@ -64,7 +64,7 @@ class ReferenceWorker(Worker):
             inputs = trial_inputs(self.problem, msg, self.device)
         try:
             # On the device at once: compared there, and fingerprinted there as at return, not on
-            # the host (a CPU's float64 sums are the slow part of a fingerprint: tensors._host_sums).
+            # the host (a CPU's float64 sums are the slow part of a fingerprint: fingerprints._host_sums).
             cands = [c.to(self.device) for c in from_blob(blob)]
         except Exception as e:
             return {"match": False, "detail": f"unreadable outputs ({e.__class__.__name__})", "rel_error": None}
@@ -99,7 +99,7 @@ class ReferenceWorker(Worker):
                 return {"match": False, "detail": where + result.detail, "rel_error": result.rel_error}
             details.append(result.detail)
         if "fingerprint_at_return" in msg:
-            from kernelswarm.evaluate.worker.tensors import fingerprint, same_fingerprint
+            from kernelswarm.evaluate.worker.fingerprints import fingerprint, same_fingerprint
 
             if not same_fingerprint(msg["fingerprint_at_return"], fingerprint(cands)):
                 return {"match": False, "detail": "outputs changed after the call returned (work finished in the background)", "rel_error": worst}
@@ -111,10 +111,10 @@ class ReferenceWorker(Worker):
     def op_fingerprints(self, msg: dict) -> dict:
         """Reference side: every timed (and sampled burst) call's expected output, against the
         magnitudes the candidate reported at return and the projections it gave once it learned
-        their seed (tensors.projection_parts; the bound is compare.projection_allowance)."""
+        their seed (fingerprints.projection_parts; the bound is compare.projection_allowance)."""
         from kernelswarm.evaluate.worker.compare import projection_allowance, projection_error
-        from kernelswarm.evaluate.worker.tensors import (
-            as_outputs, expected_checks, fingerprint, magnitudes, make_inputs, perturb, same_fingerprint)
+        from kernelswarm.evaluate.worker.fingerprints import expected_checks, fingerprint, magnitudes, same_fingerprint
+        from kernelswarm.evaluate.worker.tensors import as_outputs, make_inputs, perturb
 
         model = self.model(msg["weight_seed"])
         bound = projection_allowance(float(msg.get("allowed_norm", 0.0)), float(msg.get("ref_rel", 0.0)))

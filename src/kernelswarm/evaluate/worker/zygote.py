@@ -52,7 +52,7 @@ def _prepare() -> dict[str, Any]:
 
     import kernelswarm.backends  # noqa: F401
     import kernelswarm.evaluate.worker.__main__  # noqa: F401
-    from kernelswarm.evaluate.worker import compare, confine, labels, sandbox, support, tensors, train  # noqa: F401
+    from kernelswarm.evaluate.worker import compare, confine, fingerprints, labels, sandbox, support, tensors, train  # noqa: F401
     from kernelswarm.problems import load  # noqa: F401
 
     why = _unsafe()

