@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 
 from kernelswarm import redact
-from kernelswarm.evaluate.parent.procs import worker_environment
+from kernelswarm.evaluate.parent.environment import worker_environment
 from kernelswarm.records import Check, Evaluation, Verdict
 
 KEY = "sk-proj-Zq8fake0key1for2tests3only4"

@@ -93,14 +93,14 @@ def _run_worker(request: dict[str, Any], timeout_s: float, prefix: Callable[[Pat
     answer and what `after(folder)` made of the folder before it was removed.
 
     It runs candidate code, so it is started as the evaluator's candidate worker is (TRUST.md,
-    issue 14.3 and 14.4): an allow-listed environment without secrets (procs.worker_env), every
+    issue 14.3 and 14.4): an allow-listed environment without secrets (environment.worker_env), every
     cache in its folder, its own PID and mount namespaces where they can be made (contain.py),
     and, before the candidate is imported, the same sandbox (sandbox.candidate_sandbox: no
     capabilities, no `setsid` or `ptrace`, writes only inside its folder). Every process it
     started is killed before this returns, and its folder removed."""
     from kernelswarm.evaluate.parent import shield
     from kernelswarm.evaluate.parent.own_files import read_head
-    from kernelswarm.evaluate.parent.procs import worker_env
+    from kernelswarm.evaluate.parent.environment import worker_env
     from kernelswarm.evaluate.worker import contain
 
     contain.clean_stale()  # what a SIGKILLed profile or evaluation left

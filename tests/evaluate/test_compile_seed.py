@@ -81,12 +81,12 @@ def test_candidates_start_from_the_baselines_caches_and_never_write_into_them(tm
 
 
 def test_a_missing_seed_leaves_the_caches_empty(tmp_path: Path) -> None:
-    from kernelswarm.evaluate.parent.procs import _copy_seed
+    from kernelswarm.evaluate.parent.environment import copy_seed
 
-    _copy_seed(str(tmp_path / "gone"), tmp_path / "w")  # a resumed run: its baselines' seed is gone
+    copy_seed(str(tmp_path / "gone"), tmp_path / "w")  # a resumed run: its baselines' seed is gone
     assert not (tmp_path / "w").exists()
     (tmp_path / "s" / "inductor_cache" / "fx").mkdir(parents=True)
     (tmp_path / "s" / "inductor_cache" / "fx" / "k").write_text("graph")
     (tmp_path / "w").mkdir()
-    _copy_seed(str(tmp_path / "s"), tmp_path / "w")
+    copy_seed(str(tmp_path / "s"), tmp_path / "w")
     assert (tmp_path / "w" / "inductor_cache" / "fx" / "k").read_text() == "graph"

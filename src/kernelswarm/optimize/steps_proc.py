@@ -41,7 +41,7 @@ class StepWorker:
 
     def __init__(self, role: str, folder: Path, device: str, contained: bool = False, readable: tuple[str, ...] = (),
                  frozen: bool = False) -> None:
-        from kernelswarm.evaluate.parent import procs
+        from kernelswarm.evaluate.parent import environment
         from kernelswarm.evaluate.worker import contain
 
         self.role = role
@@ -50,12 +50,12 @@ class StepWorker:
         # The allow-listed environment only (no API key under any name), threads that sleep when
         # idle (one spinning after its step must not take the cores from the other's), and every
         # cache in the worker's own folder, the only place a candidate's process may write.
-        # The import path is a worker's (procs.worker_python_path: the package's and the user's
+        # The import path is a worker's (environment.worker_python_path: the package's and the user's
         # PYTHONPATH), not this process's sys.path: that holds the folder of the script that ran
         # `optimize`, or one a notebook prepended, where a project keeps its keys, and every folder
         # on it is bound into a contained process's root (a key there came back hashed, adv13).
-        env = procs.worker_environment(os.environ)
-        env.update(PYTHONPATH=procs.worker_python_path(env), OMP_WAIT_POLICY="PASSIVE",
+        env = environment.worker_environment(os.environ)
+        env.update(PYTHONPATH=environment.worker_python_path(env), OMP_WAIT_POLICY="PASSIVE",
                    TMPDIR=str(self.folder), **{k: str(self.folder / v) for k, v in (
                        ("TORCHINDUCTOR_CACHE_DIR", "inductor"), ("TRITON_CACHE_DIR", "triton"),
                        ("TORCH_EXTENSIONS_DIR", "extensions"), ("CUDA_CACHE_PATH", "nv_cache"),
