@@ -71,9 +71,7 @@ def burst_check(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
     ref_med = wallclock.median(result.ref_times) if result.ref_times else 0.0
     walls: list[float] = []
     cand_walls: list[float] = []  # the candidate's, at least their CPU time over the allowed threads (burstvouch)
-    cpus: list[float] = []  # per round, on a CPU: the CPU ms the candidate's processes used in the burst
     null_walls: list[float] = []
-    null_cpus: list[float] = []  # per round, on a CPU: the clean worker's CPU ms over its empty burst
     inflation: list[float] = []  # per round: the reference's burst calls over its lone calls
     ref_walls: list[float] = []  # per round: the reference's burst of as many calls as the candidate's
     done: list[CheckedCall] = []
@@ -86,12 +84,9 @@ def burst_check(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
         with worker.stopped():  # as for the empty calls: nothing of the candidate's runs meanwhile
             clean.call({"op": "settle"}, deadline=deadline)
             flush_for(clean, fl, deadline, o.device)
-            null_cpu = clean.cpu_ms() if result.cpu_threads else -1.0
             clean.call({"op": "time_burst", "null": True, "calls": [[0, fresh_seed()] for _ in range(n)], "flush": flush},
                        deadline=deadline)
             null_walls.append(net_ms(clean))
-            if null_cpu >= 0:
-                null_cpus.append(clean.cpu_ms() - null_cpu)
             if ref_med > 0:
                 flush_for(clean, fl, deadline, o.device)
                 clean.call({"op": "time_burst", "calls": [[i % POOL_SIZE, fresh_seed()] for i in range(n)],
@@ -112,8 +107,6 @@ def burst_check(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
                                 deadline=deadline)[0]
             cpu = worker.cpu_ms() - cpu_before if cpu_before >= 0 else 0.0
         walls.append(net_ms(worker))
-        if cpu_before >= 0:
-            cpus.append(cpu)
         # For the bursts' vouch only: at least its CPU time over the threads it may use.
         cand_walls.append(max(walls[-1], cpu / result.cpu_threads if result.cpu_threads else 0.0))
         fps = reply.get("fingerprints")
@@ -151,12 +144,7 @@ def burst_check(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
         per_call = (min(walls) - min(null_walls)) / n
     if ref_walls:
         result.bursts.append(burstvouch.view(ref_med, cand_walls, ref_walls, null_walls, n))
-    # On a CPU a burst call's work took at most the CPU time its processes used, per call, in any
-    # round (the same calls each round): wall time beyond it under load was waiting for a core.
-    cpu_ms = min(cpus) / n if len(cpus) == len(walls) and cpus else None
-    # The least: beyond the clean worker's CPU time over an empty burst, over the threads it may use.
-    cpu_low = (min(cpus) - max(null_cpus)) / n / result.cpu_threads if cpu_ms is not None and null_cpus else None
-    verdict = wallclock.judge_burst(times, per_call, n, cpu_ms, cpu_low)
+    verdict = wallclock.judge_burst(times, per_call, n)
     # How much the clean worker's own bursts of the same calls differed from round to round: noise
     # the candidate cannot touch (it is stopped meanwhile), which a difference of two bursts
     # carries at least. The least round alone has no spread of its own to allow: a charge from it
@@ -166,7 +154,7 @@ def burst_check(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dea
     own = [(r - z) / n for r, z in zip(ref_walls, null_walls)]
     spread = max(own) - min(own) if own and (confirm_charges() or LEAST_BURST_ROUND) else 0.0
     if LEAST_BURST_ROUND and spread > 0.0 and verdict.believed and verdict.charge > 1.0:
-        allowed = wallclock.judge_burst(times, max(0.0, per_call - spread), n, cpu_ms, cpu_low)
+        allowed = wallclock.judge_burst(times, max(0.0, per_call - spread), n)
         verdict = dataclasses.replace(verdict, charge=allowed.charge, detail=(
             f"{verdict.detail}; less the clean worker's own rounds' spread, {spread:.3g} ms a call: "
             + (f"charged {med * allowed.charge:.4g} ms" if allowed.charge > 1.0 else "not charged")))

@@ -247,9 +247,7 @@ def _judged(times: list[float], slack: list[float], null_slack: list[float], res
     """The claims against the empty calls (wallclock.judge_claims), then, where they stand,
     against the reference's calls they were paired with (wallclock.judge_paired_slack)."""
     paired = len(result.ref_slack) == len(slack) and bool(slack)
-    room, proven = cpu_bounds(times, result)
-    claims = wallclock.judge_claims(times, slack, null_slack, result.ref_slack if paired and SYMMETRIC_CLAIMS else None,
-                                    cpu_room=room, cpu_proven_ms=proven)
+    claims = wallclock.judge_claims(times, slack, null_slack, result.ref_slack if paired and SYMMETRIC_CLAIMS else None)
     claims = _cpu_charged(claims, times, result)
     if not claims.believed or not paired:
         return claims
@@ -257,27 +255,6 @@ def _judged(times: list[float], slack: list[float], null_slack: list[float], res
     if paired.charge <= claims.charge:
         return dataclasses.replace(claims, detail=f"{claims.detail}; {paired.detail}")
     return dataclasses.replace(claims, charge=paired.charge, detail=f"{claims.detail}; {paired.detail}")
-
-
-def cpu_bounds(times: list[float], result: CandidateTiming) -> tuple[float | None, float | None]:
-    """On a CPU, by the candidate's CPU time (None elsewhere, or with too few calls): the most
-    work its processes can have done per call outside its claims, and the least.
-
-    The most: the median over calls of the CPU ms all its processes used from before call i to
-    before call i + 1 (every thread, its `prepare` included), less the claim of call i, as if
-    all of it ran on one thread. A candidate hiding work outside its claims uses that much more
-    CPU time, on any number of threads; load adds only wall time. The least: what cputime.judge
-    charges (its CPU time over its threads beyond its claims, against the reference's)."""
-    marks = result.cpu_marks
-    if not result.cpu_threads or len(marks) < 4 or min(marks) < 0:
-        return None, None
-    cycles = [b - a for a, b in itertools.pairwise(marks)]
-    n = min(len(cycles), len(times))
-    room = wallclock.median([cycles[i] - times[i] for i in range(n)])
-    stops = [b - a for a, b in itertools.pairwise(result.stop_marks)]
-    verdict = cputime.judge(cycles, times, result.ref_cpu, result.ref_times, result.cpu_threads, stops, result.stop_ms,
-                            result.ref_stops)
-    return room, (verdict.charge_ms if verdict is not None else None)
 
 
 def _cpu_charged(claims: wallclock.ClaimVerdict, times: list[float], result: CandidateTiming) -> wallclock.ClaimVerdict:

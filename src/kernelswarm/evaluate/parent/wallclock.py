@@ -44,7 +44,6 @@ a speedup only as far as the per-call clock, or the bursts (burstvouch.py), reso
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -65,9 +64,6 @@ BURST_REL, BURST_ABS_MS = 0.15, 0.003
 # copy of the reference left 0.1 ms a call more unclaimed than the reference (a 0.15 ms call, this
 # CPU under load 6), and was charged to 0.77x before the share.
 PAIRED_Z, PAIRED_FLOOR_MS, PAIRED_REL = 3.0, 0.02, 0.2
-# On a CPU the per-call check rejects only where the CPU time outside the claims, beyond the
-# reference's, is at least this share of the claims too (judge_claims's `cpu_proven_ms`).
-CPU_PROOF = 0.5
 # The relative bound (judge_relative): the reference's lone calls, plus how much longer the
 # candidate's burst calls took than the reference's in the same round, less this share of the
 # reference's lone calls (and the rounds' spread about their median) for what load does between two bursts.
@@ -202,8 +198,7 @@ def split_note(inside: list[float], null_inside: list[float]) -> str:
 
 
 def judge_claims(times: list[float], slack: list[float], null_slack: list[float],
-                 ref_slack: list[float] | None = None, cpu_room: float | None = None,
-                 cpu_proven_ms: float | None = None) -> ClaimVerdict:
+                 ref_slack: list[float] | None = None) -> ClaimVerdict:
     """`times`: the claimed ms per call; `slack`: wall minus claimed per call; `null_slack`: the same
     for empty calls in the clean worker; `ref_slack`: the same for the reference's calls in the
     clean worker, each paired with the candidate's call of the same index (None: not timed).
@@ -218,16 +213,7 @@ def judge_claims(times: list[float], slack: list[float], null_slack: list[float]
     of the pairs' differences, with its own standard error added to the noise) when that is the
     smaller: what the clean reference's calls left unclaimed is what a call costs now, no lie.
     The candidate cannot inflate it (its processes are stopped during the reference's calls),
-    and an under-claim still shows whole in its own slack, as before.
-
-    On a CPU work is CPU time, which load does not add to (issue 13: under load 9 an honest C++
-    kernel, claimed 0.61 ms, left 14.6 ms a call unclaimed with 2.7 ms of CPU a cycle, and was
-    rejected as a liar). `cpu_room`: the most work its processes can have done per call outside
-    its claims (timing.cpu_room): unclaimed wall time beyond it was a wait, and is not counted.
-    `cpu_proven_ms`: the least, their CPU time outside the claims beyond the reference's
-    (cputime.judge): a lie is rejected only where that shows it too, beyond the noise and
-    CPU_PROOF of the claims (cheat/reply_rewrite, a quarter claimed, keeps 2.4 of the claims at
-    most; its worker's own waits count in its claims, and take their share); otherwise charged."""
+    and an under-claim still shows whole in its own slack, as before."""
     med = median(times)
     base = median(null_slack)
     excess = median(slack) - base
@@ -239,45 +225,27 @@ def judge_claims(times: list[float], slack: list[float], null_slack: list[float]
             against += f"; {excess:.3g} ms beyond the empty calls', of which the paired reference calls left all but this"
             excess = median(diffs)
             noise += WALL_Z * _median_error(diffs)
-    if cpu_room is not None and cpu_room < excess:
-        against += (f"; {excess:.3g} ms beyond them, but its processes' CPU time outside the claims is at most "
-                    f"{max(cpu_room, 0.0):.3g} ms a call: the rest was waiting for a core, not work")
-        excess = max(cpu_room, 0.0)
     seen = (f"{excess:.3g} ms per call unexplained by the claimed {med:.3g} ms ({against}; "
             f"noise allows {noise:.3g} ms)")
     if excess > max(2.0 * noise, med):
-        if cpu_proven_ms is None or cpu_proven_ms > max(noise, CPU_PROOF * med):
-            return ClaimVerdict(False, 1.0, f"the parent's wall clock disagrees with the claimed times: {seen}")
-        seen += f"; not rejected: its CPU time shows {max(cpu_proven_ms, 0.0):.3g} ms a call of it, a lie load cannot make"
+        return ClaimVerdict(False, 1.0, f"the parent's wall clock disagrees with the claimed times: {seen}")
     if excess > noise:
         charge = (med + excess - noise) / med
         return ClaimVerdict(True, charge, f"{seen}: charged {med * charge:.4g} ms instead of the claimed {med:.4g} ms")
     return ClaimVerdict(True, 1.0, seen)
 
 
-def judge_burst(times: list[float], per_call_ms: float, calls: int, cpu_ms: float | None = None,
-                cpu_low_ms: float | None = None) -> ClaimVerdict:
+def judge_burst(times: list[float], per_call_ms: float, calls: int) -> ClaimVerdict:
     """`times`: the claimed ms per call (timed one by one, caches flushed); `per_call_ms`: wall
-    ms per call of the candidate's bursts beyond the clean worker's empty ones. On a CPU (issue
-    13: honest bursts of 4.63 ms calls took 20.3 ms a call under load): `cpu_ms`, the CPU ms its
-    processes used per burst call (the most its work can have taken, as if on one thread: wall
-    time beyond it was a wait); `cpu_low_ms`, that less the empty burst's over the threads it may
-    use (the least): a lie is rejected only where that shows it too; otherwise it is charged."""
+    ms per call of the candidate's bursts beyond the clean worker's empty ones."""
     med = median(times)
-    if cpu_ms is not None and cpu_ms < per_call_ms:
-        waited = per_call_ms - cpu_ms
-        verdict = judge_burst(times, cpu_ms, calls, None, cpu_low_ms)
-        return dataclasses.replace(verdict, detail=f"{verdict.detail} (by its CPU time: {waited:.3g} ms a call "
-                                                   "more by the wall clock was waiting for a core, not work)")
     floor = per_call_ms * (1.0 - BURST_REL) - BURST_ABS_MS
     seen = (f"in bursts, {calls} calls took {per_call_ms:.3g} ms each beyond the empty function's "
             f"(bound {max(floor, 0.0):.3g} ms) against the claimed {med:.3g} ms")
     if floor <= med:
         return ClaimVerdict(True, 1.0, seen)
     if floor > 2.0 * med:
-        if cpu_low_ms is None or cpu_low_ms * (1.0 - BURST_REL) - BURST_ABS_MS > 2.0 * med:
-            return ClaimVerdict(False, 1.0, f"the parent's wall clock disagrees with the claimed times: {seen}")
-        seen += f"; not rejected: by its CPU time a call took at least {max(cpu_low_ms, 0.0):.3g} ms, a lie load cannot make"
+        return ClaimVerdict(False, 1.0, f"the parent's wall clock disagrees with the claimed times: {seen}")
     return ClaimVerdict(True, floor / med, f"{seen}: charged {floor:.4g} ms")
 
 
