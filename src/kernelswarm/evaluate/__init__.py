@@ -1,10 +1,13 @@
 """The trusted evaluator. The public entry points are `evaluate` and `time_baselines`.
 
 Two sides, one per process, and what passes between them:
-- parent/: the evaluator's own process: judging (run.py), the timing protocol, baselines, worker
-  processes and the zygote's control (procs.py, forkserver.py), the device lock, the static screen;
-- worker/: the worker processes: the reference and candidate workers over a shared base, tensors,
-  comparison, sandbox and containment, labelling, and the zygote they are forked from;
+- parent/: the evaluator's own process: one evaluation's order (run.py; the candidate's phase
+  candidate_run.py, the clean workers' checks judge.py, the verdict's figures acceptance.py), the
+  timing protocol, baselines, worker processes, their environment and the zygote's control
+  (procs.py, environment.py, forkserver.py), the device lock, the static screen;
+- worker/: the worker processes: the reference and candidate workers over a shared base, tensors
+  (inputs) and fingerprints (what outputs are checked by), comparison, sandbox and containment,
+  labelling, and the zygote they are forked from;
 - wire/: the channel's frames and sealed output files, which both sides read and write.
 
 Nothing here imports candidate code: candidates run in a fresh worker process each, and the

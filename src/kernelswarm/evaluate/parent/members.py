@@ -305,29 +305,35 @@ def _unlinked(folder: str, dir_fd: int | None) -> dict[tuple[int, int], int]:
     return found
 
 
-def _state(path: str) -> str | None:
-    """The state letter of a /proc stat file, or None where it is gone."""
+def _stat_fields(path: str) -> list[bytes] | None:
+    """A /proc stat file's fields after the command's ")": the state, the parent, the process
+    group, then the rest unsplit; None where it is gone."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         try:
             raw = os.read(fd, 1024)
         finally:
             os.close(fd)
-        return raw[raw.rindex(b")") + 2:].split(b" ", 1)[0].decode()
+        return raw[raw.rindex(b")") + 2:].split(b" ", 3)
     except (OSError, ValueError):
+        return None
+
+
+def _state(path: str) -> str | None:
+    """The state letter of a /proc stat file, or None where it is gone."""
+    fields = _stat_fields(path)
+    try:
+        return fields[0].decode() if fields is not None else None
+    except ValueError:
         return None
 
 
 def _group(path: str) -> int | None:
     """The process group of a /proc stat file, or None where it is gone."""
+    fields = _stat_fields(path)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            raw = os.read(fd, 1024)
-        finally:
-            os.close(fd)
-        return int(raw[raw.rindex(b")") + 2:].split(b" ", 3)[2])
-    except (OSError, ValueError, IndexError):
+        return int(fields[2]) if fields is not None else None
+    except (ValueError, IndexError):
         return None
 
 
