@@ -55,7 +55,9 @@ def test_samples_say_where_the_time_went_and_an_unsampled_thread_is_not_own() ->
     # (load on the machine changes neither: both are CPU time).
     assert samples.total >= 100 and samples.cpu_ns >= 0.5e9
     assert sum(samples.by_file[f] for f in own) >= 0.8 * samples.total
-    assert 0.25 <= samples.share(own) <= 0.7, (samples.share(own), samples)
+    # 0.72 once in a full CPU run (session 19: the sample period's rounding); an unsampled thread
+    # counted as own would give about 1.0.
+    assert 0.25 <= samples.share(own) <= 0.8, (samples.share(own), samples)
     assert samples.share({"/nowhere"}) == 0.0
 
 
