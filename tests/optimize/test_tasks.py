@@ -108,6 +108,29 @@ def test_timm_models(tmp_path):
         _check_files(c, tmp_path)
 
 
+class _HoldsInDict(torch.nn.Module):
+    """A module kept in a plain dict attribute, outside PyTorch's registries (transformers 5.x keeps
+    each attention's kernel wrappers so)."""
+
+    def __init__(self, held):
+        super().__init__()
+        self.lin = torch.nn.Linear(8, 8)
+        self.held = {"act": held}
+
+    def forward(self, x):
+        return self.held["act"](self.lin(x))
+
+
+def test_a_module_held_in_a_plain_attribute_is_written_only_without_weights(tmp_path):
+    c = _cut(torch.nn.Sequential(_HoldsInDict(torch.nn.ReLU()), torch.nn.Linear(8, 8)), (torch.randn(2, 8),))
+    assert not c.refused and c.tasks
+    assert any("ReLU" in t.source for t in c.tasks)
+    _check_files(c, tmp_path)
+    # a weight in such a module would be missed by the rebuilt one: refused, with the reason
+    c = _cut(torch.nn.Sequential(_HoldsInDict(torch.nn.Linear(8, 8)), torch.nn.Linear(8, 8)), (torch.randn(2, 8),))
+    assert any("cannot be written as code" in why and "held" in why for _, why in c.refused)
+
+
 def test_batchnorm_in_training_mode_is_refused():
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.ReLU())
     cap = capture(net.train(), (torch.randn(2, 3, 8, 8),), "cpu")

@@ -58,7 +58,7 @@ class Writer:
         """The name under which a class, function or enum is imported (aliased on a clash)."""
         mod, qual = obj.__module__, obj.__qualname__
         if "<locals>" in qual:
-            raise CodegenError(f"{qual} is defined inside a function, not importable by name")
+            return self._type_of_global(obj, mod, qual)
         if mod == "builtins":
             return qual
         if _user_module(mod):
@@ -72,6 +72,24 @@ class Writer:
             self.imports.add(f"from {mod} import {top}" + (f" as {alias}" if alias != top else ""))
         return alias + qual[len(top):]
 
+
+    def _type_of_global(self, cls: type, mod: str, qual: str) -> str:
+        """A class made inside a function is reachable when its module holds an instance of it
+        (transformers' `@use_kernel_forward_from_hub` turns `apply_rotary_pos_emb` into an
+        instance of a local `Func` module class): `type(that_global)`."""
+        owner = sys.modules.get(mod)
+        found = sorted(vars(owner).items()) if owner is not None and not _user_module(mod) else []
+        for gname, value in found:
+            if type(value) is cls and gname.isidentifier():
+                alias = gname if gname not in self.taken else f"{gname}_{len(self.taken)}"
+                if (mod, gname) in self.aliases:
+                    alias = self.aliases[(mod, gname)]
+                else:
+                    self.taken.add(alias)
+                    self.aliases[(mod, gname)] = alias
+                    self.imports.add(f"from {mod} import {gname}" + (f" as {alias}" if alias != gname else ""))
+                return f"type({alias})"
+        raise CodegenError(f"{qual} is defined inside a function, not importable by name")
 
     def embed(self, mod: str) -> str:
         """The user's own module (a script, MODEL.py, a file outside installed packages) is
@@ -140,7 +158,15 @@ def literal(v: Any, w: Writer) -> str:
         return _config(v, w)
     if callable(v) and hasattr(v, "__module__") and hasattr(v, "__qualname__") and not isinstance(v, nn.Module):
         return w.use(v)
+    if isinstance(v, nn.Module) and _stateless(v):  # transformers' per-instance kernel wrappers
+        return build_module(v, w, {})
     raise CodegenError(f"a {type(v).__module__}.{type(v).__qualname__} value")
+
+
+def _stateless(m: nn.Module) -> bool:
+    """No parameters or buffers anywhere inside: a module held in a plain attribute (a dict's
+    value, say) can then be rebuilt without losing a weight."""
+    return not any(True for _ in m.parameters()) and not any(True for _ in m.buffers())
 
 
 def _is_config(v: Any) -> bool:
@@ -224,7 +250,7 @@ def build_module(m: nn.Module, w: Writer, stats: dict[str, Stats], prefix: str =
     for key, value in vars(m).items():
         if key in _MODULE_KEYS or key.startswith("_forward") or key.startswith("_backward"):
             continue
-        if isinstance(value, (torch.Tensor, nn.Module)):
+        if isinstance(value, torch.Tensor) or (isinstance(value, nn.Module) and not _stateless(value)):
             raise CodegenError(f"{prefix or type(m).__qualname__}.{key} is a tensor or module kept outside "
                                f"PyTorch's registries")
         try:
