@@ -1,4 +1,11 @@
+import os
+
 import pytest
+
+# The command line's tables take a terminal's width from COLUMNS (cli/common.py), read when it is
+# imported; the tests read its output as a pipe's, whole. pytest-xdist's workers (and some shells)
+# set COLUMNS=80, which cut table cells across lines (test_run_summary_and_export failed so).
+os.environ.pop("COLUMNS", None)
 
 
 @pytest.fixture(autouse=True, scope="session")
