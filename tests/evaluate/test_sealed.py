@@ -95,7 +95,11 @@ def test_a_channel_opens_sealed_files_only_from_its_peer():
     sender.send({"op": "x"}, blob)
     header, got = receiver.recv(deadline=None)
     assert header == {"op": "x"} and got.read() == b"z" * 100
-    stranger = Channel(r1, -1, peer_pid=os.getpid() + 1)
+    # A process that is not the peer: one that has ended. (Not os.getpid() + 1: that is often a
+    # thread of this very process, which shares its files; under pytest-xdist it is execnet's.)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    stranger = Channel(r1, -1, peer_pid=gone.pid)
     sender.send({"op": "y"}, blob)
     with pytest.raises(ProtocolError, match="cannot open the sender"):
         stranger.recv(deadline=None)
