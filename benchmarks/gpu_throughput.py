@@ -31,6 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 WARMUP = "level1/relu"
 PROBLEMS = ("level1/softmax,level1/layer_norm,level1/matmul_square,level1/argmax,level1/conv2d,level1/gelu,"
             "level1/reduce_sum,level1/matmul_tall_skinny")
+# An evaluation's phases in its order (parent/run.py, candidate_run.py); check.trials lies inside check.
+PHASES = ("start", "import", "trials", "work_wait", "timing", "collect", "check.trials", "check", "label_wait", "baseline",
+          "intervals")
 TARGETS = {"warm_s": 5.0, "per_minute": 20.0, "timing_share": 0.5}
 
 # Run in the child: evaluations one after another until the deadline; one JSON line each.
@@ -121,13 +124,14 @@ def markdown(s: dict, warm: list[dict], device: str, versions: dict, sw: dict) -
              (f"| candidates' timing phases, share of the sweep's wall | {f(s['timing_share'], '{:.0%}')} | >= 50% | "
              f"{met(s['timing_share'], TARGETS['timing_share'])} |"),
              f"| every hold of the device (baselines, screens too), share of the wall | {f(s['held_share'], '{:.0%}')} | | |",
-             "", "| warm evaluation | verdict | wall s | start | trials | timing | check | timed calls |",
-             "|---|---|---|---|---|---|---|---|"]
+             "", "| warm evaluation | verdict | wall s | " + " | ".join(PHASES) + " | rest | timed calls |",
+             "|---|---|---|" + "---|" * (len(PHASES) + 2)]
     for r in warm:
         p = r["phases_s"]
+        # check.trials is part of check; the rest is what no phase names (the screen, the workers' ends)
+        rest = r["wall_s"] - sum(p.get(k, 0.0) for k in PHASES if k != "check.trials")
         lines.append(f"| {r['problem']}{'' if r['warm'] else ' (warm-up)'} | {r['verdict']} | {r['wall_s']:.1f} | "
-                     + " | ".join(f"{p.get(k, 0.0):.1f}" for k in ("start", "trials", "timing", "check"))
-                     + f" | {r['calls']} |")
+                     + " | ".join(f"{p.get(k, 0.0):.1f}" for k in PHASES) + f" | {rest:.1f} | {r['calls']} |")
     for r in sw.get("evaluation_phases") or []:
         if r.get("reason"):
             lines.append(f"\n- sweep: {r['problem']} {r['verdict']}: {r['reason']}")
@@ -144,6 +148,9 @@ def main() -> None:
     ap.add_argument("--budget", type=float, default=560.0, help="seconds for both parts together")
     ap.add_argument("--warm-share", type=float, default=0.25, help="share of the budget for the warm evaluations")
     ap.add_argument("--problems", default=PROBLEMS, help="comma list of bundled level-1 problems (after the warm-up)")
+    ap.add_argument("--warmup", default=WARMUP, help="the bundled problem evaluated first, to start everything")
+    ap.add_argument("--src", type=Path, default=ROOT / "src",
+                    help="the kernelswarm tree to measure (another tree's src beside this one: old against new)")
     args = ap.parse_args()
     if args.budget < 60 or not 0.05 <= args.warm_share <= 0.9:
         print("--budget: at least 60 s; --warm-share: between 0.05 and 0.9", file=sys.stderr)
@@ -152,10 +159,10 @@ def main() -> None:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="ks-gpu-throughput-") as locks:
         env = {**os.environ, "KERNELSWARM_LOCK_DIR": locks, "PYTHONUNBUFFERED": "1"}
-        env["PYTHONPATH"] = os.pathsep.join(p for p in [str(ROOT / "src"), os.environ.get("PYTHONPATH", "")] if p)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in [str(args.src.resolve()), os.environ.get("PYTHONPATH", "")] if p)
         warm_s = args.budget * args.warm_share
         # The warm-up's own time is not the later evaluations': none is started after warm_s less one.
-        warm = warm_evaluations(args.device, f"{WARMUP},{args.problems}", warm_s - 40.0, env)
+        warm = warm_evaluations(args.device, f"{args.warmup},{args.problems}", warm_s - 40.0, env)
         for r in warm:
             print(f"{r['problem']}{'' if r['warm'] else ' (warm-up)'}: {r['verdict']}, {r['wall_s']:.1f} s", flush=True)
         left = args.budget - (time.monotonic() - started) - 30.0  # the sweep's own start and its tables

@@ -89,6 +89,53 @@ def test_count_work_counts_a_repeated_input_once():
     assert w.input_bytes == 4000 and w.output_bytes == 4000
 
 
+class _Mixed(torch.nn.Module):
+    """Matrix products of four kinds (linear, convolution, batched, attention) and uncounted ops."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin, self.conv = torch.nn.Linear(64, 32), torch.nn.Conv2d(3, 8, 3)
+
+    def forward(self, x, y, q):
+        att = torch.nn.functional.scaled_dot_product_attention(q, q, q)
+        return self.lin(x).softmax(-1), self.conv(y).relu().sum(), torch.bmm(q[0], q[0].transpose(-1, -2)), att
+
+
+def test_count_work_counts_what_torchs_flop_counter_counts():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model, inputs = _Mixed(), [torch.randn(8, 64), torch.randn(2, 3, 16, 16), torch.randn(2, 4, 16, 8)]
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(*inputs)
+    assert count_work(model, inputs).flops == counter.get_total_flops() > 0
+
+
+def test_count_work_falls_back_to_the_flop_counter_for_a_higher_order_op():
+    class Cond(torch.nn.Module):
+        def forward(self, x):
+            return torch.cond(x.sum() > 0, lambda x: x @ x, lambda x: x + 1, (x,))
+
+    assert count_work(Cond(), [torch.randn(16, 16).abs()]).flops == 2 * 16**3
+
+
+def test_a_first_count_in_a_process_leaves_dynamo_unloaded():
+    """FlopCounterMode's first use imports torch._dynamo (seconds of a clean worker's time, in
+    every evaluation of a problem not yet counted); the count does not need it."""
+    import subprocess
+    import sys
+
+    code = ("import sys, torch; from kernelswarm.sol import count_work; "
+            "from tests.test_sol import _Mixed; "
+            "w = count_work(_Mixed(), [torch.randn(8, 64), torch.randn(2, 3, 16, 16), torch.randn(2, 4, 16, 8)]); "
+            "print(w.flops, 'torch._dynamo' in sys.modules)")
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=root, check=True)
+    flops, dynamo = out.stdout.split()
+    assert int(flops) > 0 and dynamo == "False", out.stderr[-2000:]
+
+
 def test_sol_uses_the_fastest_unit_and_the_slower_term():
     p = _peaks()
     compute = Work(flops=int(8e12), bytes=1000)  # 8 TFLOP at 800 TFLOP/s = 10 ms

@@ -90,3 +90,25 @@ def test_a_cuda_staging_buffer_falls_back_to_pageable_memory(monkeypatch):
     monkeypatch.setattr(torch, "empty", refuse_pinned)
     stage = rawblob._staging(1024, torch.device("cuda"))
     assert stage.numel() == 1024 and stage.device.type == "cpu" and not stage.is_pinned()
+
+
+def test_received_outputs_stay_in_place_on_the_cpu():
+    outs = from_blob(to_blob(OUTPUTS))
+    back = rawblob.to_device(outs, "cpu")
+    assert _same(OUTPUTS, back) and all(a is b for a, b in zip(outs, back))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.skipif(not sealed.AVAILABLE, reason="needs memfd (Linux)")
+def test_large_received_outputs_reach_the_device_exactly_through_the_pinned_steps(monkeypatch):
+    monkeypatch.setattr(rawblob, "_STAGED_MIN", 1 << 12)
+    monkeypatch.setattr(rawblob, "_STEP", 1 << 20)  # several steps per output, both buffers in turn
+    monkeypatch.setattr(rawblob, "_pins", [])
+    outs = [torch.randn(3 << 20), torch.randint(0, 2, (5 << 20,), dtype=torch.bool),
+            torch.randn(1 << 20, dtype=torch.complex64), torch.randn(700, 300).t(), *OUTPUTS]
+    blob = to_blob(outs)
+    back = rawblob.to_device(from_blob(blob), "cuda")
+    assert all(b.device.type == "cuda" for b in back)
+    assert _same(outs, [b.cpu() for b in back])
+    blob.close()

@@ -120,7 +120,8 @@ def _candidate_on_device(st: State, cand: WorkerProcess, ref: WorkerProcess, flu
 
 def _trials(st: State, cand: WorkerProcess, spec: dict, plan: list[tuple[str, dict[str, Any]]]) -> None:
     for label, trial in plan:
-        reply, blob = cand.call({"op": "run", "spec": spec["spec"], **trial}, deadline=st.deadline)
+        keep = st.device_outputs(output_bytes(spec["spec"]))
+        reply, blob = cand.call({"op": "run", "spec": spec["spec"], **trial, "device_outputs": keep}, deadline=st.deadline)
         if "bad_output" in reply:
             raise st.fail(Verdict.REJECTED, "output", reply["bad_output"])
         if "bad_train" in reply:  # KS-TRAIN: a detached output, unmatched parameters

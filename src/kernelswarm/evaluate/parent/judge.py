@@ -55,7 +55,8 @@ def collect_checking(st: State, clean: tuple[WorkerProcess, ...], cand: WorkerPr
         at = len(st.checked)
         group = st.pending[at:at + len(clean)]  # the trials' own entries: the kept ones come after
         _send(clean, group, precision)
-        reply, blob = cand.call({"op": "kept_outputs", "index": n}, deadline=st.deadline)
+        keep = st.device_outputs(st.output_bytes)
+        reply, blob = cand.call({"op": "kept_outputs", "index": n, "device_outputs": keep}, deadline=st.deadline)
         st.checked.extend(_finish(st, clean, group))
         if "bad_output" in reply:
             return f"{label}: {reply['bad_output']}"

@@ -12,10 +12,13 @@ acceptance.py; state.py holds what they accumulate.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from kernelswarm import redact
@@ -25,6 +28,7 @@ from kernelswarm.evaluate.parent.devicelock import NO_LOCK
 from kernelswarm.evaluate.parent.options import EvalOptions
 from kernelswarm.evaluate.parent.procs import WorkerFailed, WorkerProcess, init_message
 from kernelswarm.evaluate.parent.state import State, VerdictReached, clean_workers
+from kernelswarm.evaluate.wire import devfd
 from kernelswarm.evaluate.parent.static import screen_source
 from kernelswarm.evaluate.worker import contain
 from kernelswarm.locks import device_lock
@@ -134,7 +138,8 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
             ref.call(init, deadline=st.deadline)
             ask = {"op": "spec", "seed": fresh_seed(), "precision": options.precision.value,
                    "work_key": _work_key(problem, options.device), "defer_work": st.mode is not Mode.TRAIN}
-            spec = baselines.reference_spec(ref, ask, lock, st.deadline)
+            with _fd_probe(options.device) as probe:  # can a clean worker take descriptors from here?
+                spec = baselines.reference_spec(ref, {**ask, **probe}, lock, st.deadline)
         except WorkerFailed as e:
             raise reference_failed(problem.path, e.message) from None
         if "train_error" in spec:  # KS-TRAIN: nothing for a backward to reach
@@ -146,6 +151,9 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
             # A candidate's frames carry its outputs and no more: a huge one is a protocol
             # violation, not something for the evaluator to allocate.
             cand.chan.max_blob = 2 * output_bytes(spec["spec"]) + (16 << 20)
+        st.output_bytes = output_bytes(spec["spec"])
+        if spec.pop("fd_probe", None) == "":  # outputs may stay on the device (wire/devfd.py)
+            st.device_bytes = DEVICE_OUTPUT_BYTES
         ev.versions = {k: str(v) for k, v in spec.get("versions", {}).items()}
         ev.sol_ms = spec.get("sol_ms")
         st.phases["start"] = time.monotonic() - t
@@ -228,6 +236,25 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
     return redact.scrub_record(ev), pair
 
 
+# At most this many bytes of a candidate's outputs are left on the device at once (each trial's
+# block is held until the evaluation ends, as its sealed file would be): past it, the host.
+DEVICE_OUTPUT_BYTES = 16 << 30
+
+
+@contextlib.contextmanager
+def _fd_probe(device: str) -> Iterator[dict]:
+    """On a CUDA device, a descriptor of this process (/dev/null) for the reference's worker to try
+    taking (wire/devfd.probe): only where it can may a candidate's outputs stay on the device."""
+    if not device.startswith("cuda") or not devfd.enabled():
+        yield {}
+        return
+    fd = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        yield {"fd_probe": {"pid": os.getpid(), "fd": fd}}
+    finally:
+        os.close(fd)
+
+
 def _work_key(problem: Problem, device: str) -> str:
     """Key of the cached FLOP and byte counts: the problem and the user's modules it imports."""
     from kernelswarm.problems.load import local_imports_digest
@@ -241,8 +268,6 @@ def _memory_limit(device: str) -> int | None:
     if device != "cpu":
         return None
     try:
-        import os
-
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
         return int(total * 0.6)
     except (ValueError, OSError):

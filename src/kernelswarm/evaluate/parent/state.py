@@ -31,6 +31,17 @@ class State:
     # Replies to the first of `pending`'s checks, asked while the kept outputs were collected
     # (judge.collect_checking), judged in order with the rest (judge.outputs).
     checked: list[dict[str, Any]] = field(default_factory=list)
+    # Bytes of outputs the candidate's worker may still leave on the device (wire/devfd.py) rather
+    # than send through the host: each such block is held until the evaluation ends. 0: the host.
+    device_bytes: int = 0
+    output_bytes: int = 0  # one call's outputs, from the reference's spec
+
+    def device_outputs(self, nbytes: int) -> bool:
+        """Whether the next outputs (`nbytes` of them) may stay on the device; counts them if so."""
+        if 0 < nbytes <= self.device_bytes:
+            self.device_bytes -= nbytes
+            return True
+        return False
 
     def __post_init__(self) -> None:
         self.waited_before = self.lock.waited_s()

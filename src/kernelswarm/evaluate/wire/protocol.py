@@ -16,7 +16,8 @@ import struct
 import time
 from typing import Any, Callable, Union
 
-from kernelswarm.evaluate.wire import sealed
+from kernelswarm.evaluate.wire import devfd, sealed
+from kernelswarm.evaluate.wire.devfd import DeviceFd
 from kernelswarm.evaluate.wire.sealed import SealedBlob
 
 _LEN = struct.Struct("<QQ")
@@ -68,12 +69,13 @@ class Channel:
         self.read_fd = read_fd
         self.write_fd = write_fd
         self.peer_pid = peer_pid  # sealed files are only ever opened from the process at the other end
-        self._handed: list[SealedBlob] = []  # sent sealed files, kept open until the other side answers
+        self._handed: list[SealedBlob | DeviceFd] = []  # sent files and device memory, kept until the other side answers
         self.max_blob = MAX_BLOB  # the most a frame may carry: the parent lowers it for a candidate
 
-    def send(self, header: dict[str, Any], blob: "bytes | SealedBlob" = b"") -> None:
-        if isinstance(blob, SealedBlob):
-            header = {**header, "_sealed": sealed.describe(blob)}
+    def send(self, header: dict[str, Any], blob: "bytes | SealedBlob | DeviceFd" = b"") -> None:
+        if isinstance(blob, (SealedBlob, DeviceFd)):
+            key, desc = ("_sealed", sealed.describe(blob)) if isinstance(blob, SealedBlob) else ("_device", devfd.describe(blob))
+            header = {**header, key: desc}
             self._handed.append(blob)
             blob = b""
         data = json.dumps(header).encode()
@@ -81,9 +83,17 @@ class Channel:
         if blob:
             _write_all(self.write_fd, blob)
 
-    def recv(self, deadline: Deadline = None) -> "tuple[dict[str, Any], bytes | SealedBlob]":
+    def recv(self, deadline: Deadline = None) -> "tuple[dict[str, Any], bytes | SealedBlob | DeviceFd]":
         header, blob = self._recv(deadline)
-        self._handed.clear()  # the other side has answered, so it opened what it was handed
+        self._handed.clear()  # the other side has answered, so it took what it was handed
+        if "_device" in header:  # outputs left on the device: the descriptor taken from the sender
+            if "_sealed" in header:
+                raise ProtocolError("a frame with both a sealed file and device outputs")
+            try:
+                blob = devfd.open_from(self.peer_pid, header.pop("_device"), self.max_blob)
+            except devfd.DeviceFdError as e:
+                raise ProtocolError(str(e)) from None
+            return header, blob
         if "_sealed" in header:
             desc = header.pop("_sealed")
             if self.peer_pid is None or not isinstance(desc, dict):

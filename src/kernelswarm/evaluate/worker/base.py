@@ -101,6 +101,17 @@ class Worker:
 
     # -- ops ----------------------------------------------------------------------------------
     def op_spec(self, msg: dict) -> dict:
+        """`_spec`'s reply, and whether this worker may take descriptors from the evaluator, where it
+        asks (wire/devfd.probe: "" if so, else why)."""
+        reply = self._spec(msg)
+        probe = msg.get("fd_probe")
+        if isinstance(probe, dict) and self.role == "reference":
+            from kernelswarm.evaluate.wire import devfd
+
+            reply["fd_probe"] = devfd.probe(int(probe["pid"]), int(probe["fd"]))
+        return reply
+
+    def _spec(self, msg: dict) -> dict:
         """Output shapes and dtypes from a throwaway input, and the work for the speed-of-light floor."""
         from kernelswarm.evaluate.worker.tensors import as_outputs, make_inputs, spec_of
 
@@ -158,7 +169,7 @@ class Worker:
         """One correctness trial: fresh inputs, poisoned memory, outputs returned raw."""
         from kernelswarm.evaluate.worker.fingerprints import fingerprint, same_fingerprint
         from kernelswarm.evaluate.worker.tensors import (
-            as_outputs, clone_inputs, output_problems, poison, to_blob, trial_inputs)
+            as_outputs, clone_inputs, output_problems, poison, trial_inputs)
 
         from kernelswarm.evaluate.worker.train import TrainContract
 
@@ -185,7 +196,23 @@ class Worker:
             return {"bad_output": problem}, b""
         if not same_fingerprint(before, fingerprint(given), rel=0.0):
             reply["inputs_mutated"] = True
-        return reply, to_blob(outputs)
+        return reply, self.outputs_out(outputs, msg)
+
+    def outputs_out(self, outputs: list[Any], msg: dict) -> Any:
+        """Outputs for the clean worker: left on the device where the parent allows it and they are
+        all there (worker/devmem.py), else laid out raw through the host (rawblob.py)."""
+        from kernelswarm.evaluate.wire import sealed
+        from kernelswarm.evaluate.worker.tensors import to_blob
+
+        if msg.get("device_outputs") is True:
+            from kernelswarm.evaluate.worker import devmem
+
+            if devmem.usable(outputs) and sum(t.numel() * t.element_size() for t in outputs) >= sealed.min_sealed():
+                try:
+                    return devmem.export(outputs)
+                except devmem.DeviceMemError:  # a driver without shareable memory: through the host
+                    pass
+        return to_blob(outputs)
 
     def op_label(self, msg: dict) -> dict:
         from kernelswarm.evaluate.worker.labels import profile_call
@@ -384,7 +411,7 @@ class Worker:
         return {}
 
     def op_kept_outputs(self, msg: dict) -> tuple[dict, bytes]:
-        from kernelswarm.evaluate.worker.tensors import output_problems, to_blob
+        from kernelswarm.evaluate.worker.tensors import output_problems
 
         index = int(msg["index"])
         outputs, self.kept[index] = self.kept[index], None  # each is sent once, then freed
@@ -393,7 +420,7 @@ class Worker:
         problem = output_problems(outputs, [], self.device)
         if problem:
             return {"bad_output": problem}, b""
-        return {}, to_blob(outputs)
+        return {}, self.outputs_out(outputs, msg)
 
     def op_integrity(self, msg: dict) -> dict:
         """Timing primitives still the originals, and no Python threads left behind."""

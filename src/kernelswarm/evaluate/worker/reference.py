@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from kernelswarm.evaluate.wire.devfd import DeviceFd
 from kernelswarm.evaluate.worker.base import Worker
 
 
@@ -55,7 +56,7 @@ class ReferenceWorker(Worker):
         from kernelswarm.evaluate.worker.compare import compare
         from kernelswarm.evaluate.worker.structured import judged
         from kernelswarm.evaluate.worker.tensors import (
-            as_outputs, clone_inputs, from_blob, make_inputs, perturb, trial_inputs)
+            as_outputs, clone_inputs, from_blob, make_inputs, perturb, to_device, trial_inputs)
 
         if "pool_index" in msg:
             base = make_inputs(self.problem, msg["pool_seed"], self.device)
@@ -65,7 +66,12 @@ class ReferenceWorker(Worker):
         try:
             # On the device at once: compared there, and fingerprinted there as at return, not on
             # the host (a CPU's float64 sums are the slow part of a fingerprint: fingerprints._host_sums).
-            cands = [c.to(self.device) for c in from_blob(blob)]
+            if isinstance(blob, DeviceFd):  # left on the device by the candidate's worker: copied here
+                from kernelswarm.evaluate.worker import devmem
+
+                cands = devmem.receive(blob, self.device)
+            else:
+                cands = to_device(from_blob(blob), self.device)
         except Exception as e:
             return {"match": False, "detail": f"unreadable outputs ({e.__class__.__name__})", "rel_error": None}
         model = self.model(msg["weight_seed"])

@@ -18,7 +18,7 @@ from kernelswarm.evaluate.worker import structured as _structured
 
 # Outputs to and from the clean worker (rawblob.py), named here: the workers call them through
 # this module (a candidate that replaces them here is what cheat/blob_bomb tries).
-to_blob, from_blob = rawblob.to_blob, rawblob.from_blob
+to_blob, from_blob, to_device = rawblob.to_blob, rawblob.from_blob, rawblob.to_device
 
 # Timed calls shrink floating inputs by a per-call factor s in [1 - 2**-6, 1] and, elementwise, by a
 # further random factor in [1 - 2**-9, 1]: every call sees different contents (defeating caches
