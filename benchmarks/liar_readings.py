@@ -105,7 +105,11 @@ def judged(times, slack, null_slack, result):
     v = orig_judged(times, slack, null_slack, result)
     row = {"times": times, "slack": slack, "null_slack": null_slack, "ref_slack": list(result.ref_slack),
            "ref_times": list(result.ref_times), "ref_cpu": list(result.ref_cpu), "cpu_threads": result.cpu_threads,
-           "believed": v.believed, "charge": v.charge, "detail": v.detail[:900]}
+           "believed": v.believed, "charge": v.charge, "detail": v.detail[:900],
+           "undecided": getattr(v, "undecided", False), "stop_ms": result.stop_ms,
+           "stop_marks": list(result.stop_marks), "cpu_marks": list(result.cpu_marks),
+           "delay_marks": list(getattr(result, "delay_marks", [])), "null_cpu": list(getattr(result, "null_cpu", [])),
+           "null_stops": list(getattr(result, "null_stops", []))}
     cm = result.cpu_marks
     if result.cpu_threads and len(cm) >= 4 and min(cm) >= 0:
         cycles = [b - a for a, b in itertools.pairwise(cm)]
@@ -116,6 +120,12 @@ def judged(times, slack, null_slack, result):
         cj = cputime.judge(cycles, times, result.ref_cpu, result.ref_times, result.cpu_threads, stops, result.stop_ms,
                            result.ref_stops)
         row["cpu_proven"] = cj.charge_ms if cj is not None else None
+        if hasattr(cputime, "waited") and row["delay_marks"] and len(row["delay_marks"]) == len(cm):
+            wv = cputime.waited(cycles, times, [b - a for a, b in itertools.pairwise(row["delay_marks"])], row["null_cpu"],
+                                wallclock.median(slack) - wallclock.median(null_slack), stops, result.stop_ms, row["null_stops"],
+                                row["cpu_proven"])
+            row["waited"] = wv.waited if wv is not None else None
+            row["waited_detail"] = wv.detail if wv is not None else None
         # the candidate's marks: those whose CPU readings are cm, in order (the last len(cm) of its pid's)
         for pid, ms in marks.items():
             vals = [m[1] for m in ms]
@@ -158,7 +168,10 @@ for r in seen:
     d = {"claim": med(r["times"]), "slack": med(r["slack"]), "null_slack": med(r["null_slack"]),
          "ref_claim": med(r["ref_times"]) if r["ref_times"] else None,
          "ref_slack": med(r["ref_slack"]) if r["ref_slack"] else None,
-         "cpu_room": r.get("cpu_room"), "cpu_proven": r.get("cpu_proven"), "believed": r["believed"], "charge": r["charge"]}
+         "cpu_room": r.get("cpu_room"), "cpu_proven": r.get("cpu_proven"), "believed": r["believed"], "charge": r["charge"],
+         "undecided": r.get("undecided"), "waited": r.get("waited"), "waited_detail": r.get("waited_detail"),
+         "null_cpu": med(r["null_cpu"]) if r.get("null_cpu") else None,
+         "delay": med([b - a for a, b in itertools.pairwise(r["delay_marks"])]) if len(r.get("delay_marks") or []) > 1 else None}
     for k in ("cycles_cpu", "cycles_wall", "cycles_delay", "cycles_parent_delay", "ref_cpu", "call_wall",
               "call_parent_wait", "call_cpu", "call_delay", "prep_wall", "prep_cpu", "prep_delay"):
         if r.get(k):

@@ -24,6 +24,10 @@ def plausible(st: State, ct: timing.CandidateTiming, spec: dict) -> None:
         st.ok("speed-of-light", f"median {cand.median_ms:.4g} ms >= floor {floor:.4g} ms; {sol / cand.median_ms:.0%} of speed of light ({sol:.4g} ms)")
     else:
         st.ok("speed-of-light", "floor not available: " + spec.get("floor_error", "unknown"))
+    if not ct.wall_ok and ct.undecided:  # no lie shown, and no claim to stand on: judged again elsewhere
+        v = st.fail(Verdict.TIMEOUT, "wall-clock", f"{ct.wall_detail}; the machine may be too busy to time it")
+        v.noise_sensitive = True
+        raise v
     if not ct.wall_ok:
         v = st.fail(Verdict.REJECTED, "wall-clock", ct.wall_detail)
         v.noise_sensitive = ct.noise_sensitive

@@ -97,6 +97,9 @@ class CandidateTiming:
     # they cannot stand (acceptance.plausible: a timeout, judged again where the machine has more time).
     unchecked: bool = False
     remeasured: int = 0  # how many times a clock's verdict of a lie was measured again
+    # The per-call clock saw unclaimed time its CPU time shows was a wait, in the window that stood:
+    # neither a lie nor claims to stand on (acceptance.plausible: undecided, never accepted).
+    undecided: bool = False
     # The per-call wall clock's view of the window that stood: what the speedup's confirmation
     # allows for (wallclock.vouch). None: not timed.
     resolution: wallclock.Resolution | None = None
@@ -111,3 +114,9 @@ class CandidateTiming:
     ref_stops: list[int] = field(default_factory=list)  # the clean worker's stops within each ref_cpu
     stop_marks: list[int] = field(default_factory=list)  # the candidate's stops so far, at each mark
     stop_ms: float = 0.0  # CPU ms a stop and continue costs the clean worker (cputime.stop_cost_ms)
+    # Beside each of cpu_marks, the candidate's threads' run delay so far (ms waiting for a core),
+    # and the clean worker's CPU ms over each empty call's prepare and call, with its stops there
+    # (what the requests themselves cost in CPU): cputime.waited's readings.
+    delay_marks: list[float] = field(default_factory=list)
+    null_cpu: list[float] = field(default_factory=list)
+    null_stops: list[int] = field(default_factory=list)

@@ -69,6 +69,41 @@ def tree_cpu_ns(root: int) -> int:
     return total
 
 
+def _thread_delays_ns(pid: int) -> int:
+    """Run delay (ns) of every live thread of process `pid`: time runnable, waiting for a core
+    (/proc/PID/task/TID/schedstat, its second field); 0 when unreadable."""
+    total = 0
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat", "rb") as f:
+                total += int(f.read().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+def tree_delay_ns(root: int, skip: tuple[int, ...] = ()) -> int:
+    """Run delay (ns) of every live thread of `root` and its live descendants, less `skip`'s
+    processes; -1 when the root is gone. A thread that exited takes its delay with it: the sum
+    can only understate how long the tree waited (see `waited`)."""
+    if process_cpu_ns(root) < 0:
+        return -1
+    total, seen, todo = 0, set(), [root]
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        if pid not in skip:
+            total += _thread_delays_ns(pid)
+        todo.extend(children(pid))
+    return total
+
+
 def _state(pid: int) -> str:
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
@@ -200,3 +235,60 @@ def judge(cand_cpu_ms: list[float], claims: list[float], ref_cpu_ms: list[float]
     # Beyond the allowance only: what noise could have put there is never charged.
     return CpuVerdict(excess - allow, f"{detail}: charged {excess - allow:.3g} ms per call of CPU work done "
                                       "where no claim was")
+
+
+# A clock's "liar" verdict of a window is left undecided only where the CPU-time check (`judge`)
+# charged at most this share of the claims: a copy that claims a quarter of its call is charged
+# 2.3-2.8x its claims at load 2-12 (docs/benchmarks.md, sessions 20-21); at load 10 most of what it
+# leaves unclaimed is its own wait for a core, as an honest kernel's is, and only the reference's
+# claims, which carry their waits, show the lie...
+WAIT_PROOF = 0.5
+# ...where the candidate's CPU time outside its claims, beyond what the requests themselves cost,
+# covers at most this share of the unclaimed excess the wall clock saw...
+WAIT_WORK_SHARE = 0.5
+# ...and at most this many times its claimed call (`waited`).
+WAIT_WORK_CLAIMS = 1.0
+
+
+@dataclass(frozen=True)
+class WaitVerdict:
+    """Whether the candidate's processes provably waited through the unclaimed time of a window."""
+
+    waited: bool  # True: the unclaimed time was a wait for a core, not work: no lie shown
+    detail: str
+
+
+def waited(cand_cpu_ms: list[float], claims: list[float], delays_ms: list[float], null_cpu_ms: list[float],
+           excess_ms: float, stops: list[int] | None = None, stop_ms: float = 0.0,
+           null_stops: list[int] | None = None, proven_ms: float | None = None) -> WaitVerdict | None:
+    """Whether the wall clock's unclaimed `excess_ms` per call (beyond the empty calls') was the
+    candidate waiting for a core rather than working: `cand_cpu_ms[i]` its processes' CPU ms over
+    cycle i (judge's), `delays_ms[i]` their threads' run delay over the same cycle (ms runnable but
+    not running), `null_cpu_ms[j]` the clean worker's CPU ms over empty call j's prepare and call
+    (the requests' own cost), `stops`/`null_stops` the stops within each (`stop_ms` each, not work),
+    `proven_ms` the CPU-time check's charge per call (`judge`; None: not judged, nothing proven).
+
+    All CPU figures as if on one thread, the most wall time they can stand for: `worked` is the
+    median cycle's CPU beyond its claim, less the median empty call's. It waited where the CPU-time
+    check proved at most WAIT_PROOF of the claims, `worked` covers at most WAIT_WORK_SHARE of the
+    excess and WAIT_WORK_CLAIMS of the claims, and its run delay covers the rest of the excess. A
+    lie's unclaimed time is work, or a wait of its own (a sleep, a kernel thread's work: not
+    runnable, no run delay), or claims that leave out waits the reference's carry (the CPU-time
+    check): none passes. None: nothing to compare."""
+    n = min(len(cand_cpu_ms), len(claims), len(delays_ms))
+    if n < 3 or len(null_cpu_ms) < 3 or excess_ms <= 0.0 or min(delays_ms[:n]) < 0:
+        return None
+    stops = stops if stops and len(stops) >= n else [0] * n
+    null_stops = null_stops if null_stops and len(null_stops) >= len(null_cpu_ms) else [0] * len(null_cpu_ms)
+    room = median([cand_cpu_ms[i] - stops[i] * stop_ms - claims[i] for i in range(n)])
+    base = median([c - s * stop_ms for c, s in zip(null_cpu_ms, null_stops)])
+    worked = room - base
+    claim = median(claims[:n])
+    delay = median(delays_ms[:n])
+    proven = max(0.0, proven_ms or 0.0)
+    ok = (proven <= WAIT_PROOF * claim and worked <= WAIT_WORK_SHARE * excess_ms and worked <= WAIT_WORK_CLAIMS * claim
+          and delay >= excess_ms - max(0.0, worked))
+    detail = (f"its processes' CPU time beyond the claims and the requests' own {base:.3g} ms: {worked:.3g} ms per "
+              f"call, as if on one thread; their threads waited {delay:.3g} ms per call for a core; "
+              f"the CPU-time check proved {proven:.3g} ms")
+    return WaitVerdict(ok, detail)

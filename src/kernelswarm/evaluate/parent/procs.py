@@ -273,6 +273,15 @@ class WorkerProcess:
             return -1.0
         return (used - sum(max(0, process_cpu_ns(p)) for p in self._keepers)) / 1e6
 
+    def delay_ms(self) -> float:
+        """Run delay (ms) so far of every live thread of the worker and the processes it started,
+        the containment's own left out as in `cpu_ms`: time they were runnable and waited for a
+        core (cputime.tree_delay_ns); -1 once it is gone."""
+        from kernelswarm.evaluate.parent.cputime import tree_delay_ns
+
+        used = tree_delay_ns(self.proc.pid, tuple(self._keepers))
+        return used / 1e6 if used >= 0 else -1.0
+
     def log_tail(self, lines: int = 40) -> str:
         from kernelswarm.evaluate.parent.own_files import read_tail
 

@@ -96,6 +96,7 @@ def timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dead
     null_slack: list[float] = []
     prepares: list[float] = []  # the candidate's `prepare` requests' ms
     result.cpu_marks, result.ref_cpu, result.ref_stops, result.stop_marks = [], [], [], []  # this window's
+    result.delay_marks, result.null_cpu, result.null_stops = [], [], []
     if result.cpu_threads and fl is not clean:
         with worker.stopped():  # nothing of the candidate's may make the clean worker's wake-ups dearer
             result.stop_ms = cputime.stop_cost_ms(clean.proc.pid)
@@ -158,6 +159,7 @@ def timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dead
         if result.cpu_threads:  # read while it is stopped: all it used since the last timed call
             result.cpu_marks.append(worker.cpu_ms())
             result.stop_marks.append(worker.stops)
+            result.delay_marks.append(worker.delay_ms())
         return fl.call({"op": "flush"}, deadline=deadline)[0]
 
     def reference_call() -> None:
@@ -206,6 +208,8 @@ def timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dead
         hold()
         if clean_settles(o.device):
             clean.call({"op": "settle"}, deadline=deadline)
+        cpu_before = clean.cpu_ms() if result.cpu_threads and fl is not clean else -1.0
+        stops_before = clean.stops if cpu_before >= 0 else 0
         continue_before_prepare(clean, o.device)
         msg = {"op": "prepare", "pool_index": 0, "key": fresh_seed(), **({} if at_return else {"project_seed": fresh_seed()})}
         clean.call(msg, deadline=deadline)
@@ -215,6 +219,9 @@ def timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dead
             reply = clean_timed_call(clean, fl, {"op": "time_call", "null": True, "prepared": True,
                                                  "flush": TIMED_FLUSH}, deadline, o.device)
         call_ms = net_ms(clean) + clean_project()
+        if cpu_before >= 0:  # as the reference call's: its prepare and call, its stops counted
+            result.null_cpu.append(clean.cpu_ms() - cpu_before)
+            result.null_stops.append(clean.stops - stops_before)
         null_slack.append(prepare_ms + call_ms - float(reply["ms"]))
         result.null_inside.append(1000.0 * float(reply.get("op_s", 0.0)) - float(reply["ms"]))
         after_null = True

@@ -82,6 +82,7 @@ from kernelswarm.evaluate.parent.windows import (
     least_charged,
     settled,
     short_of_time,
+    standing,
 )
 from kernelswarm.records import Timing
 
@@ -180,7 +181,8 @@ def time_candidate(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, 
         times, slack, null_slack = again
         claims = _judged(times, slack, null_slack, result)
         windows.append((times, slack, null_slack, result.ref_times, result.ref_slack, claims))
-    times, slack, null_slack, result.ref_times, result.ref_slack, claims = least_charged(windows) if confirm else windows[-1]
+    times, slack, null_slack, result.ref_times, result.ref_slack, claims = standing(
+        windows, least_charged(windows) if confirm else windows[-1])
     result.resolution = wallclock.resolution(times, slack, null_slack, result.ref_slack,
                                              wallclock.median(result.ref_times or [0.0]))
     result.claimed_ms = wallclock.median(times) if times else 0.0
@@ -188,6 +190,7 @@ def time_candidate(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, 
         result.wall_ok, result.charged = claims.believed, claims.charge
         result.wall_detail = claims.detail + wallclock.split_note(result.inside, result.null_inside)
         result.noise_sensitive = not claims.believed
+        result.undecided = claims.undecided
     burst = None
     if result.wall_ok:  # a lie the per-call check already rejected needs no burst
         # Sized by what the per-call check believed a call took (its charge included), and at
@@ -249,7 +252,9 @@ def _judged(times: list[float], slack: list[float], null_slack: list[float], res
     paired = len(result.ref_slack) == len(slack) and bool(slack)
     claims = wallclock.judge_claims(times, slack, null_slack, result.ref_slack if paired and SYMMETRIC_CLAIMS else None)
     claims = _cpu_charged(claims, times, result)
-    if not claims.believed or not paired:
+    if not claims.believed:
+        return _waited(claims, slack, null_slack, times, result)
+    if not paired:
         return claims
     paired = wallclock.judge_paired_slack(times, slack, result.ref_slack, wallclock.median(result.ref_times))
     if paired.charge <= claims.charge:
@@ -257,18 +262,23 @@ def _judged(times: list[float], slack: list[float], null_slack: list[float], res
     return dataclasses.replace(claims, charge=paired.charge, detail=f"{claims.detail}; {paired.detail}")
 
 
+def _cpu_verdict(times: list[float], result: CandidateTiming) -> cputime.CpuVerdict | None:
+    """The CPU-time check of this window (cputime.judge); None where it cannot judge."""
+    marks = result.cpu_marks
+    if not result.cpu_threads or len(marks) < 2 or min(marks) < 0:
+        return None
+    cycles = [b - a for a, b in itertools.pairwise(marks)]  # call i and what followed, to the next call
+    stops = [b - a for a, b in itertools.pairwise(result.stop_marks)]
+    return cputime.judge(cycles, times, result.ref_cpu, result.ref_times, result.cpu_threads, stops, result.stop_ms,
+                         result.ref_stops)
+
+
 def _cpu_charged(claims: wallclock.ClaimVerdict, times: list[float], result: CandidateTiming) -> wallclock.ClaimVerdict:
     """`claims` charged, too, for the CPU work the candidate's processes did outside its claimed
     times beyond what the reference's did (cputime.judge): load-proof where the wall clocks are
     not (issue 14: a thread of the candidate's computed the next call between `prepare`'s reply and
     the stop that follows it, where no clock runs)."""
-    marks = result.cpu_marks
-    if not result.cpu_threads or len(marks) < 2 or min(marks) < 0:
-        return claims
-    cycles = [b - a for a, b in itertools.pairwise(marks)]  # call i and what followed, to the next call
-    stops = [b - a for a, b in itertools.pairwise(result.stop_marks)]
-    verdict = cputime.judge(cycles, times, result.ref_cpu, result.ref_times, result.cpu_threads, stops, result.stop_ms,
-                            result.ref_stops)
+    verdict = _cpu_verdict(times, result)
     if verdict is None:
         return claims
     detail = f"{claims.detail}; {verdict.detail}"
@@ -279,3 +289,26 @@ def _cpu_charged(claims: wallclock.ClaimVerdict, times: list[float], result: Can
     return dataclasses.replace(claims, charge=max(claims.charge, (med + verdict.charge_ms) / med), detail=detail,
                                noisy=claims.noisy and claims.charge >= (med + verdict.charge_ms) / med)
 
+
+def _waited(claims: wallclock.ClaimVerdict, slack: list[float], null_slack: list[float], times: list[float],
+            result: CandidateTiming) -> wallclock.ClaimVerdict:
+    """A clock's "liar" verdict left undecided where the candidate's CPU time shows no lie (the
+    CPU-time check against the reference's) and its unclaimed time was a wait for a core, not work
+    (cputime.waited; issue 13: an honest C++ MLP was called a liar at load 3-9 with 14.6 ms a call
+    unclaimed and 2.7-3.4 ms of CPU over its whole cycle)."""
+    marks = result.cpu_marks
+    if not result.cpu_threads or len(marks) < 2 or min(marks) < 0 or len(result.delay_marks) != len(marks):
+        return claims
+    cycles = [b - a for a, b in itertools.pairwise(marks)]
+    delays = [b - a for a, b in itertools.pairwise(result.delay_marks)]
+    stops = [b - a for a, b in itertools.pairwise(result.stop_marks)]
+    excess = wallclock.median(slack) - wallclock.median(null_slack)
+    proof = _cpu_verdict(times, result)
+    w = cputime.waited(cycles, times, delays, result.null_cpu, excess, stops, result.stop_ms, result.null_stops,
+                       proof.charge_ms if proof is not None else None)
+    if w is None:
+        return claims
+    if not w.waited:
+        return dataclasses.replace(claims, detail=f"{claims.detail}; {w.detail}")
+    return dataclasses.replace(claims, undecided=True, detail=(
+        f"undecided: the parent's wall clock saw more time than claimed, but not as work: {claims.detail}; {w.detail}"))

@@ -82,6 +82,9 @@ class ClaimVerdict:
     charge: float  # factor on the claimed times; above 1 where the wall clock showed more
     detail: str  # one line for the check's report
     noisy: bool = True  # a verdict of the clocks, which load can sway (False: a structural lie)
+    # Not believed, and no lie either: the CPU time shows the unclaimed time was a wait for a core
+    # (cputime.waited); measured again, and where it stays so, the evaluation is undecided.
+    undecided: bool = False
 
 
 def median(xs: list[float]) -> float:

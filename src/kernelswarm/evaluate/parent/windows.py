@@ -47,6 +47,15 @@ def least_charged(windows: list[tuple[Any, ...]]) -> tuple[Any, ...]:
     return min(believed, key=lambda w: w[-1].charge)
 
 
+def standing(windows: list[tuple[Any, ...]], chosen: tuple[Any, ...]) -> tuple[Any, ...]:
+    """`chosen` (the window whose verdict stands), unless it was left undecided (the candidate
+    waited, cputime.waited) where an earlier window found a lie its CPU time did not clear: then
+    that lie. A wait in one window excuses no other window's lie."""
+    if not chosen[-1].undecided:
+        return chosen
+    lies = [w for w in windows if not w[-1].believed and not w[-1].undecided]
+    return lies[-1] if lies else chosen
+
 
 def short_of_time(o: EvalOptions, deadline: float) -> bool:
     return deadline - time.monotonic() < 0.4 * o.timeout_s
