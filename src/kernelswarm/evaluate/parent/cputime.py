@@ -239,7 +239,7 @@ def judge(cand_cpu_ms: list[float], claims: list[float], ref_cpu_ms: list[float]
 
 # A clock's "liar" verdict of a window is left undecided only where the CPU-time check (`judge`)
 # charged at most this share of the claims: a copy that claims a quarter of its call is charged
-# 2.3-2.8x its claims at load 2-12 (docs/benchmarks.md, sessions 20-21); at load 10 most of what it
+# 2.3-3.0x its claims at load 2-15 (docs/benchmarks.md, sessions 20-21); at load 10 most of what it
 # leaves unclaimed is its own wait for a core, as an honest kernel's is, and only the reference's
 # claims, which carry their waits, show the lie...
 WAIT_PROOF = 0.5
