@@ -13,7 +13,9 @@ protocol. One JSON line per evaluation to --out.
         --evals 3 --burners 2 --out gap.jsonl [--copy] [--swap] [--threads 1] [--spec-both] [--alt-sym [--full-sym]]
 
 --spec-both: B sends A's `spec` request first (the same history); --alt-sym: KERNELSWARM_FLUSH_SYMMETRIC off
-and on in turn by pairs of windows, --full-sym: request_order.SYMMETRIC switched with it. Burners run
+and on in turn by pairs of windows, --full-sym: request_order.SYMMETRIC switched with it; --alt-sample,
+--alt-null: no ipsample sampling, or no empty calls after a window's first three, in turn likewise (the
+window's `sym` field then says "1" where the probe was on). Burners run
 through each evaluation (none with --burners 0); the figures are in docs/benchmarks.md, session 21.
 """
 
@@ -32,6 +34,10 @@ from pathlib import Path
 
 def _load() -> list[str]:
     return open("/proc/loadavg").read().split()[:3]
+
+
+def _unsampled(pid: int | None) -> tuple[None, str]:
+    return None, "not sampled (pair_gap --alt-sample)"
 
 
 def one_eval(problem_path: Path, args: argparse.Namespace) -> dict:
@@ -100,12 +106,18 @@ def one_eval(problem_path: Path, args: argparse.Namespace) -> dict:
 
         bursts.burstvouch.view = view
         windows: list[dict] = []
+        start_sampler, null_every = timed_loop.ipsample.start, timed_loop.NULL_EVERY
         for k in range(args.windows):
             cand, clean = seats[k % len(seats)]
             if args.alt_sym:  # KERNELSWARM_FLUSH_SYMMETRIC off and on in turn, in pairs of windows (both seats)
                 os.environ["KERNELSWARM_FLUSH_SYMMETRIC"] = str((k // len(seats)) % 2)
                 if args.full_sym:  # and the clean worker stopped during the candidate's requests (SYMMETRIC)
                     request_order.SYMMETRIC = (k // len(seats)) % 2 == 1
+            probe_on = (k // len(seats)) % 2 == 1
+            if args.alt_sample:  # neither worker sampled (ipsample) in alternate pairs of windows
+                timed_loop.ipsample.start = _unsampled if probe_on else start_sampler
+            if args.alt_null:  # the empty calls only at the window's start in alternate pairs of windows
+                timed_loop.NULL_EVERY = 10**9 if probe_on else null_every
             result = CandidateTiming(Timing.from_samples([1.0]), pool_seeds=pools[id(cand)], weight_seed=ws)
             result.cpu_threads = o.threads() or 1
             l0 = _load()
@@ -118,7 +130,8 @@ def one_eval(problem_path: Path, args: argparse.Namespace) -> dict:
             bursts_seen.clear()
             bv = bursts.burst_check(cand, clean, o, deadline, result, times, None, f)
             windows.append({
-                "k": k, "sym": os.environ.get("KERNELSWARM_FLUSH_SYMMETRIC", ""), "cand_seat": "b" if cand is b else "a", "load0": l0, "load1": _load(), "n": len(times),
+                "k": k, "sym": os.environ.get("KERNELSWARM_FLUSH_SYMMETRIC", "") or
+                ("1" if (args.alt_sample or args.alt_null) and probe_on else ""), "cand_seat": "b" if cand is b else "a", "load0": l0, "load1": _load(), "n": len(times),
                 "cand_med": wallclock.median(times), "ref_med": wallclock.median(ref),
                 "ratio": wallclock.median(ref) / wallclock.median(times), "ci": list(ci),
                 "paired_pos": sum(t > r for t, r in zip(times, ref)) / max(1, n),
@@ -134,7 +147,9 @@ def one_eval(problem_path: Path, args: argparse.Namespace) -> dict:
                   f"ratio {w['ratio']:.3f} ci [{ci[0]:.3f},{ci[1]:.3f}] charge {claims.charge:.3f} burst {w['burst_charge']}",
                   flush=True)
         bursts.burstvouch.view = orig_view
-        return {"copy": args.copy, "swap": args.swap, "threads": o.threads(), "alt_sym": args.alt_sym, "spec_both": args.spec_both, "full_sym": args.full_sym, "windows": windows}
+        timed_loop.ipsample.start, timed_loop.NULL_EVERY = start_sampler, null_every
+        return {"copy": args.copy, "swap": args.swap, "threads": o.threads(), "alt_sym": args.alt_sym, "spec_both": args.spec_both, "full_sym": args.full_sym, "alt_sample": args.alt_sample, "alt_null": args.alt_null,
+                "windows": windows}
     finally:
         for w in procs:
             w.kill()
@@ -151,6 +166,8 @@ def main() -> None:
     ap.add_argument("--alt-sym", action="store_true")
     ap.add_argument("--spec-both", action="store_true")
     ap.add_argument("--full-sym", action="store_true", help="with --alt-sym: SYMMETRIC switched with it")
+    ap.add_argument("--alt-sample", action="store_true", help="no ipsample sampling in alternate pairs of windows")
+    ap.add_argument("--alt-null", action="store_true", help="no empty calls after the first 3 in alternate pairs")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--out", required=True)
     args = ap.parse_args()

@@ -45,7 +45,12 @@ def _burners(n: int = 2) -> list[subprocess.Popen]:
                    "below 1; +0.06-0.15 ms a call unclaimed, +0.10-0.27 CPU, in 87 and 94 of 94 windows), and each pair of processes "
                    "has its own offset (median 2.9%, up to 7.6%, either sign): neither heap history, 4K aliasing, one intra-op "
                    "thread nor the symmetric flush switches removed either, and a second clean process measures its own offset, "
-                   "not the candidate's, so no calibration from one was built. This test on main 20001cc: 2 of 6 failed "
+                   "not the candidate's, so no calibration from one was built. The parent's perf sampling of both workers "
+                   "(ipsample) is the largest noise: unsampled, the claims were 35-45% shorter and at load 12-16 the two "
+                   "processes agreed within 1.5%, but at load 7-9 the candidate's seat was then 7.5% slower in 4 of 4 windows, "
+                   "intervals excluding 1. And the copy in the real (confined) "
+                   "candidate worker, unsampled, measured 0.65-0.89x with every interval below 1 (sampled 0.80-1.00, load "
+                   "10-15): the candidate's worker has a cost of its own (+0.01-0.06 ms a call) to find as well. This test on main 20001cc: 2 of 6 failed "
                    "(load 3.1-5.0: [0.43, 0.986], [0.20, 0.975]), 4 passed (load 3.7-14)")
 def test_a_copy_of_the_reference_under_load_gets_an_interval_containing_1(tmp_path):
     copy = tmp_path / "copy.py"
