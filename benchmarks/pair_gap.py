@@ -15,7 +15,8 @@ protocol. One JSON line per evaluation to --out.
 --spec-both: B sends A's `spec` request first (the same history); --alt-sym: KERNELSWARM_FLUSH_SYMMETRIC off
 and on in turn by pairs of windows, --full-sym: request_order.SYMMETRIC switched with it; --alt-sample,
 --alt-null: no ipsample sampling, or no empty calls after a window's first three, in turn likewise (the
-window's `sym` field then says "1" where the probe was on). Burners run
+window's `sym` field then says "1" where the probe was on); --no-sample: no sampling at all; --no-sandbox
+(with --copy): the candidate worker is not sent `sandbox` (no seccomp filter, no Landlock). Burners run
 through each evaluation (none with --burners 0); the figures are in docs/benchmarks.md, session 21.
 """
 
@@ -87,7 +88,8 @@ def one_eval(problem_path: Path, args: argparse.Namespace) -> dict:
             src = problem_path.read_text().replace("class Model(", "class ModelNew(")
             path = wd / "b" / "candidate.py"
             path.write_text(src)
-            b.call({"op": "sandbox"}, deadline=deadline)
+            if not args.no_sandbox:  # the candidate's seccomp filter and Landlock rules (sandbox.py)
+                b.call({"op": "sandbox"}, deadline=deadline)
             b.call({"op": "import", "source": src, "path": str(path)}, deadline=deadline)
         ws = fresh_seed()
         seats = [(b, a)] if not args.swap else [(b, a), (a, b)]
@@ -107,6 +109,8 @@ def one_eval(problem_path: Path, args: argparse.Namespace) -> dict:
         bursts.burstvouch.view = view
         windows: list[dict] = []
         start_sampler, null_every = timed_loop.ipsample.start, timed_loop.NULL_EVERY
+        if args.no_sample:  # neither worker sampled in any window
+            timed_loop.ipsample.start = _unsampled
         for k in range(args.windows):
             cand, clean = seats[k % len(seats)]
             if args.alt_sym:  # KERNELSWARM_FLUSH_SYMMETRIC off and on in turn, in pairs of windows (both seats)
@@ -114,7 +118,7 @@ def one_eval(problem_path: Path, args: argparse.Namespace) -> dict:
                 if args.full_sym:  # and the clean worker stopped during the candidate's requests (SYMMETRIC)
                     request_order.SYMMETRIC = (k // len(seats)) % 2 == 1
             probe_on = (k // len(seats)) % 2 == 1
-            if args.alt_sample:  # neither worker sampled (ipsample) in alternate pairs of windows
+            if args.alt_sample and not args.no_sample:  # neither worker sampled (ipsample) in alternate pairs of windows
                 timed_loop.ipsample.start = _unsampled if probe_on else start_sampler
             if args.alt_null:  # the empty calls only at the window's start in alternate pairs of windows
                 timed_loop.NULL_EVERY = 10**9 if probe_on else null_every
@@ -148,7 +152,8 @@ def one_eval(problem_path: Path, args: argparse.Namespace) -> dict:
                   flush=True)
         bursts.burstvouch.view = orig_view
         timed_loop.ipsample.start, timed_loop.NULL_EVERY = start_sampler, null_every
-        return {"copy": args.copy, "swap": args.swap, "threads": o.threads(), "alt_sym": args.alt_sym, "spec_both": args.spec_both, "full_sym": args.full_sym, "alt_sample": args.alt_sample, "alt_null": args.alt_null,
+        return {"copy": args.copy, "swap": args.swap, "threads": o.threads(), "alt_sym": args.alt_sym, "spec_both": args.spec_both, "full_sym": args.full_sym, "alt_sample": args.alt_sample, "alt_null": args.alt_null, "no_sample": args.no_sample,
+                "no_sandbox": args.no_sandbox,
                 "windows": windows}
     finally:
         for w in procs:
@@ -168,6 +173,8 @@ def main() -> None:
     ap.add_argument("--full-sym", action="store_true", help="with --alt-sym: SYMMETRIC switched with it")
     ap.add_argument("--alt-sample", action="store_true", help="no ipsample sampling in alternate pairs of windows")
     ap.add_argument("--alt-null", action="store_true", help="no empty calls after the first 3 in alternate pairs")
+    ap.add_argument("--no-sample", action="store_true", help="no ipsample sampling in any window")
+    ap.add_argument("--no-sandbox", action="store_true", help="with --copy: the candidate worker not sandboxed")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
