@@ -118,3 +118,17 @@ def test_the_outputs_left_on_the_device_are_bounded_per_evaluation():
     st.device_bytes = 10
     assert [st.device_outputs(4) for _ in range(3)] == [True, True, False]
     assert st.device_bytes == 2 and not st.device_outputs(0)
+
+
+@pytest.mark.parametrize("entries, why", [
+    ([{"dtype": "float32", "shape": [2048], "offset": 0}], "reaches past"),
+    ([{"dtype": "object", "shape": [1], "offset": 0}], "malformed output entry"),
+    ([{"dtype": "float32", "shape": [4], "offset": 3}], "malformed output entry"),
+])
+def test_a_device_layout_that_does_not_fit_its_block_is_refused_before_the_driver(entries, why):
+    """The clean worker checks every stated output against the stated size (rawblob.entry, as for
+    a sealed file) before it imports anything: this runs without CUDA."""
+    from kernelswarm.evaluate.worker import devmem, rawblob
+
+    with pytest.raises(rawblob.RawBlobError, match=why):
+        devmem.receive(DeviceFd(-1, 4096, entries), "cuda")

@@ -99,7 +99,7 @@ def _candidate_on_device(st: State, cand: WorkerProcess, ref: WorkerProcess, flu
     flusher.finish_call("init", st.deadline)
     with lock.exclusive("candidate timing"):
         t = time.monotonic()
-        ct = timing.time_candidate(cand, ref, o, st.deadline, spec["spec"], w_b, output_bytes=output_bytes(spec["spec"]),
+        ct = timing.time_candidate(cand, ref, o, st.deadline, spec["spec"], w_b, output_bytes=st.output_bytes,
                                    flusher=flusher)
         st.phases["timing"] = time.monotonic() - t
         st.phases["settle"] = ct.settled_ms / 1000.0
@@ -120,7 +120,7 @@ def _candidate_on_device(st: State, cand: WorkerProcess, ref: WorkerProcess, flu
 
 def _trials(st: State, cand: WorkerProcess, spec: dict, plan: list[tuple[str, dict[str, Any]]]) -> None:
     for label, trial in plan:
-        keep = st.device_outputs(output_bytes(spec["spec"]))
+        keep = st.device_outputs(st.output_bytes)
         reply, blob = cand.call({"op": "run", "spec": spec["spec"], **trial, "device_outputs": keep}, deadline=st.deadline)
         if "bad_output" in reply:
             raise st.fail(Verdict.REJECTED, "output", reply["bad_output"])

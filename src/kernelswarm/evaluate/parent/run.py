@@ -147,11 +147,11 @@ def _evaluate_once(problem: Problem, candidate_source: str, options: EvalOptions
         if spec.pop("work_deferred", False):  # counted while the candidate's trials run (op_work)
             ref.send({**ask, "op": "work"})
             st.work_pending = True
+        st.output_bytes = output_bytes(spec["spec"])
         if st.mode is not Mode.TRAIN:  # (a training candidate's frames carry gradients as well)
             # A candidate's frames carry its outputs and no more: a huge one is a protocol
             # violation, not something for the evaluator to allocate.
-            cand.chan.max_blob = 2 * output_bytes(spec["spec"]) + (16 << 20)
-        st.output_bytes = output_bytes(spec["spec"])
+            cand.chan.max_blob = 2 * st.output_bytes + (16 << 20)
         if spec.pop("fd_probe", None) == "":  # outputs may stay on the device (wire/devfd.py)
             st.device_bytes = DEVICE_OUTPUT_BYTES
         ev.versions = {k: str(v) for k, v in spec.get("versions", {}).items()}

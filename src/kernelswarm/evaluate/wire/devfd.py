@@ -27,6 +27,8 @@ import stat
 import sys
 from typing import Any
 
+from kernelswarm.evaluate.wire.sealed import HeldFd
+
 ENV_SWITCH = "KERNELSWARM_DEVICE_OUTPUTS"  # "0": every output crosses through the host, as before
 _SYS_PIDFD_GETFD = 438  # the same number on x86-64 and arm64
 MAX_OUTPUTS = 4096
@@ -36,30 +38,12 @@ class DeviceFdError(ValueError):
     """What the sender described is not device memory this process can take."""
 
 
-class DeviceFd:
+class DeviceFd(HeldFd):
     """Device memory held through this process's own descriptor, with the outputs' layout."""
 
     def __init__(self, fd: int, size: int, entries: list[Any]) -> None:
-        self.fd = fd
-        self.size = size
+        super().__init__(fd, size)
         self.entries = entries
-
-    def __len__(self) -> int:
-        return self.size
-
-    def __bool__(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        fd, self.fd = self.fd, -1
-        if fd >= 0:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-
-    def __del__(self) -> None:
-        self.close()
 
 
 def enabled() -> bool:

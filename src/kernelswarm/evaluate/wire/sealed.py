@@ -39,23 +39,38 @@ class SealedError(ValueError):
     """What the sender pointed at is not a sealed memory file of the stated size."""
 
 
-class SealedBlob:
-    """A sealed memory file held through this process's own descriptor."""
+class HeldFd:
+    """Something of `size` bytes held through this process's own descriptor, closed once."""
 
     def __init__(self, fd: int, size: int) -> None:
         self.fd = fd
         self.size = size
-
-    @property
-    def path(self) -> str:
-        """A name under which this process (and only through it, others) can open the file."""
-        return f"/proc/self/fd/{self.fd}"
 
     def __len__(self) -> int:
         return self.size
 
     def __bool__(self) -> bool:
         return True
+
+    def close(self) -> None:
+        fd, self.fd = self.fd, -1
+        if fd >= 0:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def __del__(self) -> None:
+        self.close()
+
+
+class SealedBlob(HeldFd):
+    """A sealed memory file held through this process's own descriptor."""
+
+    @property
+    def path(self) -> str:
+        """A name under which this process (and only through it, others) can open the file."""
+        return f"/proc/self/fd/{self.fd}"
 
     def read(self) -> bytes:
         return os.pread(self.fd, self.size, 0)
@@ -69,17 +84,6 @@ class SealedBlob:
         except (OSError, ValueError):  # before Linux 5.14: faulted in as it is read
             pass
         return mm
-
-    def close(self) -> None:
-        fd, self.fd = self.fd, -1
-        if fd >= 0:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-
-    def __del__(self) -> None:
-        self.close()
 
 
 def write(size: int, fill: Callable[[int], None]) -> SealedBlob:

@@ -11,9 +11,6 @@ current, so nothing is added to the worker's imports.
 from __future__ import annotations
 
 import ctypes
-import json
-import math
-import os
 from typing import Any
 
 import torch
@@ -130,14 +127,8 @@ class Exported(DeviceFd):
 def export(outputs: list[torch.Tensor]) -> Exported:
     """Outputs (all on one CUDA device) copied into a new exported block, in rawblob's layout."""
     device = outputs[0].device
+    entries, end = rawblob.layout(outputs)
     d = _driver(device)
-    entries, end = [], 0
-    for t in outputs:
-        name = str(t.dtype).removeprefix("torch.")
-        if name not in rawblob.DTYPES:
-            raise rawblob.RawBlobError(f"an output of dtype {name}, which the clean worker does not read")
-        entries.append({"dtype": name, "shape": list(t.shape), "offset": end})
-        end = rawblob._up(end + t.numel() * t.element_size())
     size = max(d.granularity, -(-end // d.granularity) * d.granularity)
     handle = _U64()
     d.check(d.cu.cuMemCreate(ctypes.byref(handle), _SIZE(size), ctypes.byref(d.prop), _U64(0)), "create")
@@ -168,7 +159,7 @@ def receive(blob: DeviceFd, device: torch.device | str) -> list[torch.Tensor]:
     `device`. Raises RawBlobError for a layout that does not fit the block, DeviceMemError where the
     driver refuses the descriptor (not an exported allocation, or smaller than stated)."""
     device = torch.device(device)
-    checked = [_entry(e, blob.size) for e in blob.entries]
+    checked = [rawblob.entry(e, 0, blob.size) for e in blob.entries]  # before the driver sees anything
     d = _driver(device)
     handle = _U64()
     d.check(d.cu.cuMemImportFromShareableHandle(ctypes.byref(handle), ctypes.c_void_p(blob.fd), _POSIX_FD), "import")
@@ -193,21 +184,8 @@ def receive(blob: DeviceFd, device: torch.device | str) -> list[torch.Tensor]:
     return out
 
 
-def _entry(e: Any, size: int) -> tuple[torch.dtype, tuple[int, ...], int, int]:
-    """One output's dtype, shape, offset and element count, checked against the block's size."""
-    ok = isinstance(e, dict) and e.get("dtype") in rawblob.DTYPES and isinstance(e.get("shape"), list) \
-        and type(e.get("offset")) is int and len(e["shape"]) <= 64 \
-        and all(type(x) is int and 0 <= x < 1 << 62 for x in e["shape"])
-    if not ok or e["offset"] < 0 or e["offset"] % rawblob.ALIGN:
-        raise rawblob.RawBlobError(f"a malformed output entry {json.dumps(e)[:200]}")
-    dtype, shape = rawblob.DTYPES[e["dtype"]], tuple(e["shape"])
-    n = math.prod(shape)
-    if e["offset"] + n * dtype.itemsize > size:
-        raise rawblob.RawBlobError(f"an output of {n} {e['dtype']} elements reaches past the block's {size} bytes")
-    return dtype, shape, e["offset"], n
-
-
 def usable(outputs: list[Any]) -> bool:
-    """Whether these outputs can stay on the device: all CUDA tensors of one device."""
+    """Whether these outputs can stay on the device: all CUDA tensors of one device (whether they
+    may is the parent's to say: `device_outputs`, from its probe and KERNELSWARM_DEVICE_OUTPUTS)."""
     return bool(outputs) and all(isinstance(t, torch.Tensor) and t.is_cuda for t in outputs) \
-        and len({t.device for t in outputs}) == 1 and os.environ.get("KERNELSWARM_DEVICE_OUTPUTS", "1") != "0"
+        and len({t.device for t in outputs}) == 1

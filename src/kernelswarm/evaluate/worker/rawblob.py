@@ -51,13 +51,7 @@ def to_blob(outputs: list[Any]) -> bytes | SealedBlob:
     from kernelswarm.evaluate.wire import sealed
 
     tensors = [o.detach() for o in outputs]
-    entries, end = [], 0
-    for t in tensors:
-        name = str(t.dtype).removeprefix("torch.")
-        if name not in DTYPES:
-            raise RawBlobError(f"an output of dtype {name}, which the clean worker does not read")
-        entries.append({"dtype": name, "shape": list(t.shape), "offset": end})
-        end = _up(end + t.numel() * t.element_size())
+    entries, end = layout(tensors)
     header = json.dumps(entries).encode()
     start = _up(_PREFIX.size + len(header))
 
@@ -71,6 +65,19 @@ def to_blob(outputs: list[Any]) -> bytes | SealedBlob:
     buf = bytearray(start + end)
     fill(lambda at, data: buf.__setitem__(slice(at, at + len(data)), data))
     return bytes(buf)
+
+
+def layout(tensors: list[torch.Tensor]) -> tuple[list[dict[str, Any]], int]:
+    """Each output's header entry (dtype, shape, offset from the first output's start) and where
+    the last one ends; an output of a dtype the clean worker does not read is refused."""
+    entries, end = [], 0
+    for t in tensors:
+        name = str(t.dtype).removeprefix("torch.")
+        if name not in DTYPES:
+            raise RawBlobError(f"an output of dtype {name}, which the clean worker does not read")
+        entries.append({"dtype": name, "shape": list(t.shape), "offset": end})
+        end = _up(end + t.numel() * t.element_size())
+    return entries, end
 
 
 # A device's outputs (or a host output not laid out in order) are copied to the host in steps of
@@ -140,8 +147,9 @@ def from_blob(blob: bytes | SealedBlob) -> list[torch.Tensor]:
     return [_tensor(buf, e, start, size) for e in entries]
 
 
-def _tensor(buf: Any, e: Any, start: int, size: int) -> torch.Tensor:
-    """One output from its header entry, checked against the file's size."""
+def entry(e: Any, start: int, size: int) -> tuple[torch.dtype, tuple[int, ...], int, int]:
+    """One output's dtype, shape, byte position and element count from an untrusted header entry,
+    its offset counted from `start`, checked to lie inside `size` bytes. Raises RawBlobError."""
     ok = isinstance(e, dict) and e.get("dtype") in DTYPES and isinstance(e.get("shape"), list) \
         and isinstance(e.get("offset"), int) and len(e["shape"]) <= _MAX_DIMS \
         and all(type(d) is int and 0 <= d < 1 << 62 for d in e["shape"])
@@ -149,11 +157,17 @@ def _tensor(buf: Any, e: Any, start: int, size: int) -> torch.Tensor:
         raise RawBlobError(f"a malformed output entry {json.dumps(e)[:200]}")
     dtype, shape = DTYPES[e["dtype"]], tuple(e["shape"])
     n = math.prod(shape)
+    at = start + e["offset"]
+    if n and at + n * dtype.itemsize > size:
+        raise RawBlobError(f"an output of {n} {e['dtype']} elements reaches past the outputs' {size} bytes")
+    return dtype, shape, at, n
+
+
+def _tensor(buf: Any, e: Any, start: int, size: int) -> torch.Tensor:
+    """One output from its header entry, checked against the file's size."""
+    dtype, shape, at, n = entry(e, start, size)
     if n == 0:
         return torch.empty(shape, dtype=dtype)
-    at = start + e["offset"]
-    if at + n * dtype.itemsize > size:
-        raise RawBlobError(f"an output of {n} {e['dtype']} elements reaches past the outputs' {size} bytes")
     t = torch.frombuffer(buf, dtype=dtype, count=n, offset=at).view(shape)
     if dtype is torch.bool and bool((t.view(torch.uint8) > 1).any()):
         raise RawBlobError("a bool output holds bytes other than 0 and 1")
