@@ -183,7 +183,8 @@ SLOW_ROWSUM = textwrap.dedent(
     import torch.nn as nn
 
     rows = 32
-    cols = 400  # ~2 ms of loop per call: a win that load's wall-clock charges (ms) cannot erase
+    cols = 2000  # ~5 ms of loop per call: a win that load's wall-clock charges cannot erase (at 400, about
+    # 1 ms a call, a 10 us candidate charged to 1.04 ms at load 4.6 left the run undecided)
 
 
     class Model(nn.Module):

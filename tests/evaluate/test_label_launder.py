@@ -65,6 +65,13 @@ def test_the_parents_samples_decide_over_the_workers_word() -> None:
     kind, detail = _kind(0.97, 1.0, timed_ext_time_share=1.0, **sampled(0.09))
     assert kind is Kind.PYTORCH_REWRITE and "9% of its timed calls' CPU time" in detail
     assert _kind(0.97, 1.0, **sampled(0.09, total=5))[0] is Kind.CUSTOM_KERNEL  # too few samples to say
+    # Few samples, but the threads sampled ran a sliver of a finding's worth of CPU time: a thread
+    # started inside each call did the rest (cheat/label_thread_hide), whatever the samples say.
+    hidden = Samples({"/w/x.so": 6}, sampled_ns=3_000_000, cpu_ns=60_000_000)
+    kind, detail = _kind(0.97, 1.0, timed_ext_time_share=1.0, ip_samples=hidden, ip_own_share=hidden.share({"/w/x.so"}))
+    assert kind is Kind.PYTORCH_REWRITE and "ran 5% of its timed calls' 60.0 ms of CPU time (6 samples)" in detail
+    shown = Samples({"/w/x.so": 6}, sampled_ns=3_000_000, cpu_ns=3_100_000)  # all of it sampled: too little to say
+    assert _kind(0.97, 1.0, ip_samples=shown, ip_own_share=shown.share({"/w/x.so"}))[0] is Kind.CUSTOM_KERNEL
     kind, detail = _kind(0.97, 1.0, ip_blocked=True, ip_note="its worker refused the evaluator's sampling")
     assert kind is Kind.PYTORCH_REWRITE and "nothing vouches" in detail
     assert _kind(0.97, 1.0, ip_note="not sampled (perf events not permitted)")[0] is Kind.CUSTOM_KERNEL

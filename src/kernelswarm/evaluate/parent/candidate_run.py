@@ -53,8 +53,9 @@ def run_candidate(st: State, cand: WorkerProcess, ref: WorkerProcess, flusher: W
             raise st.fail(Verdict.RUNTIME_ERROR, "sandbox", f"the evaluator could not sandbox the candidate: {e.message}") from None
     cand.call({"op": "import", "source": source, "path": path}, deadline=st.deadline)
     st.phases["import"] = time.monotonic() - t
-    ct = _candidate_on_device(st, cand, ref, flusher, spec, lock)
-    if own_kernels(source):
+    builds = bool(own_kernels(source))
+    ct = _candidate_on_device(st, cand, ref, flusher, spec, lock, vouch=builds)
+    if builds:
         timing.send_label(cand, ct)  # answered after the clean workers' checks (take_label)
     else:
         # Its kind is decided without a profile (kind.label_of): the parent's own reading of the
@@ -65,7 +66,7 @@ def run_candidate(st: State, cand: WorkerProcess, ref: WorkerProcess, flusher: W
 
 
 def _candidate_on_device(st: State, cand: WorkerProcess, ref: WorkerProcess, flusher: WorkerProcess, spec: dict,
-                         lock: Any) -> timing.CandidateTiming:
+                         lock: Any, vouch: bool = False) -> timing.CandidateTiming:
     o = st.options
     t = time.monotonic()
     w_a, w_b = fresh_seed(), fresh_seed()
@@ -100,7 +101,7 @@ def _candidate_on_device(st: State, cand: WorkerProcess, ref: WorkerProcess, flu
     with lock.exclusive("candidate timing"):
         t = time.monotonic()
         ct = timing.time_candidate(cand, ref, o, st.deadline, spec["spec"], w_b, output_bytes=st.output_bytes,
-                                   flusher=flusher)
+                                   flusher=flusher, vouch=vouch)
         st.phases["timing"] = time.monotonic() - t
         st.phases["settle"] = ct.settled_ms / 1000.0
     t = time.monotonic()  # outputs kept during timing are copied out after it, the device free again,

@@ -66,6 +66,12 @@ class Samples:
             files[f] = files.get(f, 0) + n
         return Samples(files, self.sampled_ns + other.sampled_ns, self.cpu_ns + other.cpu_ns)
 
+    @property
+    def covered(self) -> float:
+        """The share of the windows' CPU time that sampled threads ran: the rest (a thread started
+        inside a call, a forked child) no sample explains."""
+        return min(1.0, self.sampled_ns / max(1, self.cpu_ns))
+
     def share(self, own: set[str]) -> float:
         """The share of the windows' CPU time spent in code mapped from the files `own`: of the
         sampled threads' time as their samples fall (a full ring keeps the first samples of a
@@ -73,7 +79,7 @@ class Samples:
         if not self.total:
             return 0.0
         own_share = sum(n for f, n in self.by_file.items() if f in own) / self.total
-        return own_share * min(1.0, self.sampled_ns / max(1, self.cpu_ns))
+        return own_share * self.covered
 
 
 class Sampler:
@@ -181,6 +187,11 @@ class Sampler:
                     self._ips.append(_SAMPLE.unpack(body)[0])
                 tail += length
             struct.pack_into("<Q", ring, 1032, head)  # data_tail: the kernel may overwrite up to here
+
+    @property
+    def count(self) -> int:
+        """Samples read since the last take (those of the windows closed since)."""
+        return len(self._ips)
 
     def take(self) -> Samples:
         """The samples since the last take, by the file their code was mapped from (now)."""

@@ -56,20 +56,40 @@ def label_of(ct: CandidateTiming, device: str, source: str | None = None) -> tup
     if ct.ip_blocked:
         # The clean worker could be sampled, the candidate's could not: nothing vouches for the label.
         return Kind.PYTORCH_REWRITE, f"{reported}, but {sampled}: nothing vouches for it (top: {top})"
-    if ct.ip_own_share is not None and ct.ip_samples.total >= MIN_IP_SAMPLES and ct.ip_own_share < MIN_IP_OWN_SHARE:
+    if _below_bar(ct):
         # What the worker says can be untrue (a rewritten reply, a kernel run only under the
         # profiler): the parent's own samples of the timed calls say where they ran
-        # (cheat/label_forge_decoy).
+        # (cheat/label_forge_decoy), and CPU time no sample explains is not its kernel's
+        # (cheat/label_thread_hide).
         return Kind.PYTORCH_REWRITE, f"{reported}, but {sampled}: PyTorch did the timed work (top: {top})"
     return Kind.CUSTOM_KERNEL, f"custom kernels did {ct.custom_share:.0%} of the profiled work; {sampled} (top: {top})"
 
 
+def _below_bar(ct: CandidateTiming) -> bool:
+    """The parent's samples find the candidate's own code below the bar. With enough samples, by
+    where they fell; with fewer, only where even all of them in its own code would not reach it:
+    the threads sampled ran too little of CPU time long enough to be a finding (a thread started
+    inside each call did the rest, and no event is on such a thread)."""
+    from kernelswarm.evaluate.parent.ipsample import PERIOD_NS
+
+    s = ct.ip_samples
+    if ct.ip_own_share is None or s is None:
+        return False
+    if s.total >= MIN_IP_SAMPLES:
+        return ct.ip_own_share < MIN_IP_OWN_SHARE
+    return s.cpu_ns >= MIN_IP_SAMPLES * PERIOD_NS and s.covered < MIN_IP_OWN_SHARE
+
+
 def _sampled(ct: CandidateTiming) -> str:
     """What the parent's samples of the timed calls say (ipsample), in words."""
-    if ct.ip_samples is None:
+    s = ct.ip_samples
+    if s is None:
         return ct.ip_note or "its timed calls were not sampled"
+    if s.total < MIN_IP_SAMPLES and ct.ip_own_share is not None:
+        return (f"sampled by the evaluator, the threads it could sample ran {s.covered:.0%} of its timed calls' "
+                f"{s.cpu_ns / 1e6:.1f} ms of CPU time ({s.total} samples)")
     return (f"sampled by the evaluator, code built in its own folder ran {ct.ip_own_share:.0%} of its timed calls' "
-            f"CPU time ({ct.ip_samples.total} samples)")
+            f"CPU time ({s.total} samples)")
 
 
 def names(names: list[str], most: int = 10, each: int = 120) -> str:

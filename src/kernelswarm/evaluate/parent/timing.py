@@ -146,9 +146,11 @@ SYMMETRIC_CLAIMS = os.environ.get("KERNELSWARM_SYMMETRIC_CLAIMS", "0") == "1"
 
 
 def time_candidate(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, deadline: float, spec: list[dict],
-                   weight_seed: int, output_bytes: int = 0, flusher: WorkerProcess | None = None) -> CandidateTiming:
+                   weight_seed: int, output_bytes: int = 0, flusher: WorkerProcess | None = None,
+                   vouch: bool = False) -> CandidateTiming:
     """Time the candidate in `worker`; `clean` (the reference worker) times the reference and the
-    calibration calls; `flusher` (default: `clean`) flushes the caches before each of them."""
+    calibration calls; `flusher` (default: `clean`) flushes the caches before each of them. `vouch`:
+    its source builds kernels, so its label will need the parent's samples of its timed calls."""
     pool_seeds = [fresh_seed() for _ in range(POOL_SIZE)]
     # The reference, paired: its own pool and weights, from seeds no check uses.
     clean.call({"op": "time_setup", "calibrate": True, "pool_seeds": [fresh_seed() for _ in range(POOL_SIZE)],
@@ -161,7 +163,7 @@ def time_candidate(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, 
     by_bytes = SAMPLED_BYTES // output_bytes if output_bytes else MAX_SAMPLED  # large outputs: fewer full copies
     n_sampled = max(MIN_SAMPLED, min(MAX_SAMPLED, int(SAMPLED_SHARE * o.timed_calls), by_bytes))
     fl = flusher or clean
-    times, slack, null_slack = timed_loop(worker, clean, o, deadline, result, n_sampled, fl)
+    times, slack, null_slack = timed_loop(worker, clean, o, deadline, result, n_sampled, fl, vouch)
     claims = _judged(times, slack, null_slack, result)
     windows = [(times, slack, null_slack, result.ref_times, result.ref_slack, claims)]
     confirm = confirm_charges()
@@ -173,7 +175,7 @@ def time_candidate(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, 
             break
         result.remeasured += 1
         result.ref_times, result.ref_slack = [], []
-        again = timed_loop(worker, clean, o, deadline, result, 0, fl)
+        again = timed_loop(worker, clean, o, deadline, result, 0, fl, vouch)
         if confirm and len(again[0]) < min(o.timed_calls, len(windows[0][0])):
             # Cut short by the deadline (5 calls where a C++ build under load had used most of
             # it): too few calls to stand for the candidate's speed; the earlier windows decide.

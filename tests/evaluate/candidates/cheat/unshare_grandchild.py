@@ -49,9 +49,16 @@ def _leave(flags):
 
 
 if os.fork() == 0:
-    _leave(CLONE_NEWUSER | CLONE_NEWPID)
-    _leave(CLONE_NEWNS)
-    os._exit(0)
+    try:
+        for flags in (CLONE_NEWUSER | CLONE_NEWPID, CLONE_NEWNS):
+            try:
+                # Once the new PID namespace's first process has exited, a fork into it fails
+                # (ENOMEM): the next way out is tried all the same.
+                _leave(flags)
+            except OSError:
+                pass
+    finally:
+        os._exit(0)  # never back into the worker's own loop, whatever failed
 time.sleep(0.5)
 
 
