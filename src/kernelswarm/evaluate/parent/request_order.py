@@ -57,15 +57,19 @@ def flush_symmetric(device: str) -> bool:
     and the candidate's is the one always stopped. On the H200 copies of matmul_big (a 0.47 ms
     call) claimed 0.3-5% more than the reference they copy in 7 of 7 runs on the old order, and
     measured 0.86-1.00x with intervals excluding 1 in 6 (docs/benchmarks.md, session 13).
-    `KERNELSWARM_FLUSH_SYMMETRIC=0|1` sets it on any device; the CPU keeps the old order by default
-    (its bounds on the timing cheats were measured with it). Session 16 tried it on by default on
-    this CPU: copies of softmax_rows left 0.11-0.22 ms a call more unclaimed than the paired
-    reference calls with it and 0.01-0.17 without (4 evaluations each in turn, load 1-3), their
-    intervals excluding 1 in 3 of 4 with it and 2 of 4 without (docs/benchmarks.md, session 16)."""
+    On a CPU since session 22 as well. The continue wakes every thread of the process, the OpenMP
+    pool's included, which are then awake when the call's parallel region starts; a clean worker
+    that waited on its pipe wakes them inside its call. With the old order copies of softmax_rows
+    on an idle 2-core CPU claimed 2-16% less than the reference they copy (7 of 7 evaluations);
+    with this one 0-6% more. Session 16 had tried it here and found copies left 0.11-0.22 ms a call
+    more unclaimed than the paired reference calls (0.01-0.17 without): that was the clean worker
+    kept warm by the empty calls it also made (timed_loop.null_worker), now made in the flush worker.
+    `KERNELSWARM_FLUSH_SYMMETRIC=0` restores the old order on any device (docs/benchmarks.md,
+    session 22)."""
     value = os.environ.get("KERNELSWARM_FLUSH_SYMMETRIC", "")
     if value in ("0", "1"):
         return value == "1"
-    return device != "cpu"
+    return True
 
 
 

@@ -52,6 +52,23 @@ def enough(n: int, total_ms: float, o: EvalOptions, deadline: float, precise: bo
     return n >= o.timed_calls and total_ms >= 1000.0 * o.min_timing_s and precise
 
 
+# KERNELSWARM_NULLS_IN_CLEAN=1: the empty calls in the clean worker on a CPU too, as before session
+# 22 (see null_worker), for before-and-after measurements.
+NULLS_IN_CLEAN = os.environ.get("KERNELSWARM_NULLS_IN_CLEAN", "0") == "1"
+
+
+def null_worker(clean: WorkerProcess, fl: WorkerProcess, device: str) -> WorkerProcess:
+    """The worker that makes the empty calls: on a CPU the flush worker, where it is a process of
+    its own. In the clean worker (as on a GPU, where this is not measured yet) that worker ran one and a
+    half requests for each of the candidate's and stayed the warmer of the two: its `prepare` ran
+    0.05-0.11 ms and its unclaimed time 0.06-0.09 ms a call shorter than the candidate's, in 5 of 5
+    copies of softmax_rows under two burners; with no empty calls, -0.02 to +0.01 and +0.03 to
+    +0.05 ms (docs/benchmarks.md, session 22). The flush worker is as clean as the reference's."""
+    if device != "cpu" or NULLS_IN_CLEAN or fl is clean:
+        return clean
+    return fl
+
+
 # The samples of a candidate's timed calls that its label's check wants (kind.MIN_IP_SAMPLES decides
 # with fewer, where there are no more), and the bound on the calls it may add for them: this many
 # times the timing's own most.
@@ -111,12 +128,20 @@ def timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dead
     keep_slot: int | None = None  # the slot the last call's outputs go to, sent with the next request
     # On a CPU the parent samples where the candidate's timed calls ran (ipsample: the label's check
     # from outside), and the clean worker's calls alike, so that the sampling costs both the same.
-    sampler, clean_sampler = None, None
+    # Also where its source builds no kernel (its label is then pytorch-rewrite whatever ran): left
+    # unsampled, copies of softmax_rows under two burners measured 0.39-0.86x, 0 of 6 intervals
+    # holding 1 (sampled, beside them: 0.79-1.00x, 2 of 6). The sampling's noise widens the clocks'
+    # allowances, which the candidate's seat's extra unclaimed time (0.14-0.23 ms a call) then
+    # stays within (docs/benchmarks.md, session 22).
+    sampler, clean_sampler, null_sampler = None, None, None
+    nw = null_worker(clean, fl, o.device)
     if o.device == "cpu":
         clean_sampler, machine_note = ipsample.start(_worker_pid(clean))
         if clean_sampler is None:  # the machine permits no perf events: the label stands on the worker's word
             result.ip_note = machine_note
         else:
+            # The empty calls sampled as the timed calls are: the same cost on all three kinds.
+            null_sampler = clean_sampler if nw is clean else ipsample.start(_worker_pid(nw))[0]
             sampler, note = ipsample.start(_worker_pid(worker))
             # The clean worker could be sampled and the candidate's could not: it made itself so
             # (cheat/label_unsampled), and nothing then vouches for its label.
@@ -226,21 +251,21 @@ def timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dead
         # first: nothing of it may slow the calibration down and so widen what it is allowed.
         hold()
         if clean_settles(o.device):
-            clean.call({"op": "settle"}, deadline=deadline)
-        cpu_before = clean.cpu_ms() if result.cpu_threads and fl is not clean else -1.0
-        stops_before = clean.stops if cpu_before >= 0 else 0
-        continue_before_prepare(clean, o.device)
+            nw.call({"op": "settle"}, deadline=deadline)
+        cpu_before = nw.cpu_ms() if result.cpu_threads and fl is not clean else -1.0
+        stops_before = nw.stops if cpu_before >= 0 else 0
+        continue_before_prepare(nw, o.device)
         msg = {"op": "prepare", "pool_index": 0, "key": fresh_seed(), **({} if at_return else {"project_seed": fresh_seed()})}
-        clean.call(msg, deadline=deadline)
-        prepare_ms = net_ms(clean)
-        # As a candidate's call: the flush worker's flush first.
-        with ipsample.window(clean_sampler):
-            reply = clean_timed_call(clean, fl, {"op": "time_call", "null": True, "prepared": True,
-                                                 "flush": TIMED_FLUSH}, deadline, o.device)
-        call_ms = net_ms(clean) + clean_project()
+        nw.call(msg, deadline=deadline)
+        prepare_ms = net_ms(nw)
+        # As a candidate's call: the flush worker's flush first (its own, where it makes the call).
+        with ipsample.window(null_sampler):
+            reply = clean_timed_call(nw, fl, {"op": "time_call", "null": True, "prepared": True,
+                                              "flush": TIMED_FLUSH}, deadline, o.device)
+        call_ms = net_ms(nw) + (clean_project() if nw is clean else 0.0)
         if cpu_before >= 0:  # as the reference call's: its prepare and call, its stops counted
-            result.null_cpu.append(clean.cpu_ms() - cpu_before)
-            result.null_stops.append(clean.stops - stops_before)
+            result.null_cpu.append(nw.cpu_ms() - cpu_before)
+            result.null_stops.append(nw.stops - stops_before)
         null_slack.append(prepare_ms + call_ms - float(reply["ms"]))
         result.null_inside.append(1000.0 * float(reply.get("op_s", 0.0)) - float(reply["ms"]))
         after_null = True
@@ -319,6 +344,8 @@ def timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dead
                 null_call()
     finally:
         release()
+        if null_sampler is not None and null_sampler is not clean_sampler:
+            null_sampler.close()
         _take_samples(sampler, clean_sampler, worker, result)
     if result.calls and result.calls[-1].projections is None:
         project_last()

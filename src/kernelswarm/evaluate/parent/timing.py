@@ -74,6 +74,7 @@ from kernelswarm.evaluate.parent.timed_loop import (
     TIMED_UNTIL_LEFT,
     decided,
     enough,
+    null_worker,
     timed_loop,
 )
 from kernelswarm.evaluate.parent.windows import (
@@ -155,6 +156,10 @@ def time_candidate(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, 
     # The reference, paired: its own pool and weights, from seeds no check uses.
     clean.call({"op": "time_setup", "calibrate": True, "pool_seeds": [fresh_seed() for _ in range(POOL_SIZE)],
                 "weight_seed": fresh_seed(), "spec": spec}, deadline=deadline)
+    nw = null_worker(clean, flusher or clean, o.device)
+    if nw is not clean:  # the empty calls' worker draws inputs as the clean worker does
+        nw.call({"op": "time_setup", "calibrate": True, "pool_seeds": [fresh_seed() for _ in range(POOL_SIZE)],
+                 "weight_seed": fresh_seed(), "spec": spec}, deadline=deadline)
     setup = worker.call({"op": "time_setup", "pool_seeds": pool_seeds, "weight_seed": weight_seed, "spec": spec}, deadline=deadline)[0]
     result = CandidateTiming(Timing.from_samples([1.0]), pool_seeds=pool_seeds, weight_seed=weight_seed,
                              settled_ms=float(setup.get("settled_ms", 0.0)))
@@ -217,6 +222,8 @@ def time_candidate(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, 
         if burst is not None and confirm:
             burst = least_charged([(b,) for b in bursts if b is not None])[0]
     clean.call({"op": "drop_pool"}, deadline=deadline)
+    if nw is not clean:
+        nw.call({"op": "drop_pool"}, deadline=deadline)
     if burst is not None and result.wall_ok:
         result.wall_ok, result.charged = burst.believed, max(result.charged, burst.charge)
         result.wall_detail = burst.detail if not burst.believed else f"{result.wall_detail}; {burst.detail}"
