@@ -107,7 +107,7 @@ def timed_loop(worker: WorkerProcess, clean: WorkerProcess, o: EvalOptions, dead
                 n_sampled: int, flusher: WorkerProcess | None = None,
                 vouch: bool = False) -> tuple[list[float], list[float], list[float]]:
     """The candidate's timed calls, each paired with a reference call in the clean worker (their
-    times go to `result.ref_times`), and empty calls there as well; returns the claimed ms, and the
+    times go to `result.ref_times`), and empty calls (in null_worker); returns the claimed ms, and the
     unclaimed wall ms of each candidate call and of each empty call. Each call's
     outputs are projected at the start of the next request (on a GPU in a `project` sent right
     after the call, projects_at_return), on vectors drawn from a seed sent only then; `n_sampled` of all calls, a uniform sample chosen as they return, are kept for a full check.
