@@ -1,9 +1,10 @@
-"""A copy of the reference evaluated by two trees in turn, on a machine made busy on purpose.
+"""A copy of the reference evaluated by two trees (and more arms) in turn, on a machine made busy on purpose.
 
     python benchmarks/copy_ab.py --old /path/to/old/src --new src --runs 6 [--burners 2]
+        [--trees old,new] [--arm NAME:VAR=V,...] [--keep FOLDER] [--detail N]
 
 Each run evaluates the same copy (softmax_rows from the tests, `Model` renamed `ModelNew`) with
-`kernelswarm eval --json` from each tree, alternating which goes first, with `--burners`
+`kernelswarm eval --json` from each arm, rotating which goes first, with `--burners`
 processes burning a core each for the whole run. Prints one JSON line per evaluation (tree,
 verdict, speedup, interval, whether it contains 1, load) and a summary per tree.
 """
@@ -59,13 +60,15 @@ def main() -> None:
         name, _, spec = a.partition(":")
         src = args.old if name.endswith("@old") else args.new  # NAME@old: the old tree with these variables
         arms[name] = (src, dict(kv.split("=", 1) for kv in spec.split(",") if kv))
-    rows: dict[str, list[dict]] = {name: [] for name in arms}
+    names = [t for t in args.trees.split(",") if t] + [a.partition(":")[0] for a in args.arm]
+    unknown = [t for t in names if t not in arms]
+    if unknown or not names:
+        sys.exit(f"copy_ab: no arm named {', '.join(unknown) or '(none given)'}; --trees takes old and new")
+    rows: dict[str, list[dict]] = {name: [] for name in names}
     try:
         for i in range(args.runs):
-            trees = [t for t in args.trees.split(",") if t] + [a.partition(":")[0] for a in args.arm]
-            trees = trees[i % len(trees):] + trees[:i % len(trees)]
-            order = trees
-            for tree in order:
+            k = i % len(names)  # each run starts with the next arm: none always goes first
+            for tree in names[k:] + names[:k]:
                 load0 = os.getloadavg()[0]
                 src, extra = arms[tree]
                 d = _eval(src, copy, tmp / f"cache-{tree}", problem, extra)
